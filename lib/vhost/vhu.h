@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * libvhu control API: vhost-user sockets, feature masks, device lifecycle
+ * callbacks, the control loop and device queries.
+ *
+ * A *socket* is one unix socket path the application serves (server mode:
+ * vhu listens; client mode: vhu connects and reconnects). Each frontend
+ * connection on a socket is a *device* (`struct vhu_dev`). The application
+ * learns about devices through the callbacks in `struct vhu_ops`, each of
+ * which receives the device handle and the ctx pointer registered with the
+ * socket.
+ *
+ * Queues are addressed by *queue pair* in the data API (vhu_burst.h) and by
+ * *vring index* in callbacks: vring 2*qp is the guest's receive queue (the
+ * backend enqueues into it), vring 2*qp+1 its transmit queue (the backend
+ * dequeues from it).
+ *
+ * Threading: all protocol work (messages, callbacks) runs in one control
+ * context, either a thread libvhu starts (VHU_INIT_CONTROL_THREAD) or the
+ * application's own loop calling vhu_dispatch() when vhu_control_fd() is
+ * readable. Data-path calls may run concurrently on any lcores; see
+ * doc/guide/threading.md for the quiesce rules.
+ *
+ * All functions returning int return 0 (or a non-negative value) on
+ * success and a negative errno value on failure.
+ */
+#ifndef VHU_H
+#define VHU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque vhost-user device: one frontend connection. */
+struct vhu_dev;
+/** Opaque registered socket path. */
+struct vhu_socket;
+
+/** vhu_init() flags. */
+#define VHU_INIT_CONTROL_THREAD 0x1 /**< libvhu runs its own control thread */
+
+/** Socket flags for struct vhu_socket_params. */
+#define VHU_SOCKET_CLIENT 0x1 /**< connect to the path instead of listening */
+#define VHU_SOCKET_NO_RECONNECT 0x2 /**< client mode: do not reconnect */
+
+/**
+ * Device lifecycle callbacks. Every callback runs in the control context
+ * and receives the ctx given in struct vhu_socket_params. Any may be NULL.
+ */
+struct vhu_ops {
+	/**
+	 * The device became ready: its memory is mapped and the first queue
+	 * pair (and every other enabled ring) is fully configured, and the
+	 * frontend set DRIVER_OK when STATUS is negotiated. From now until
+	 * destroy_device() the handle may be used on the data path.
+	 * Return non-zero to refuse the device (the connection is closed).
+	 */
+	int (*new_device)(struct vhu_dev *dev, void *ctx);
+	/**
+	 * The device stopped (disconnect, reset, GET_VRING_BASE, ...). On
+	 * return every data-path call on it returns 0 until the next
+	 * new_device(); the application should stop polling it. The handle
+	 * remains valid memory for the life of the process, so a late burst
+	 * call is harmless.
+	 */
+	void (*destroy_device)(struct vhu_dev *dev, void *ctx);
+	/** A vring of a running device was enabled or disabled. */
+	void (*vring_state_changed)(struct vhu_dev *dev, uint16_t vring,
+				    bool enabled, void *ctx);
+	/** The frontend (re)negotiated features (SET_FEATURES). */
+	void (*features_changed)(struct vhu_dev *dev, uint64_t features,
+				 void *ctx);
+};
+
+/** Parameters of vhu_socket_register(). */
+struct vhu_socket_params {
+	const char *path;          /**< unix socket path (required) */
+	uint32_t flags;            /**< VHU_SOCKET_* */
+	uint16_t max_queue_pairs;  /**< 0: the build maximum */
+	const struct vhu_ops *ops; /**< callbacks, copied; may be NULL */
+	void *ctx;                 /**< passed back to every callback */
+};
+
+/** Per-vring counters, as returned by vhu_dev_vring_stats(). */
+struct vhu_vring_stats {
+	uint64_t packets;      /**< frames moved through this vring */
+	uint64_t bytes;        /**< bytes of frames (no virtio header) */
+	uint64_t drops_no_buf; /**< enqueue: frames not placed, guest ring full */
+	uint64_t desc_errors;  /**< malformed descriptors met */
+	uint64_t kicks;        /**< guest notifications consumed (RX interrupts) */
+	uint64_t calls;        /**< call eventfd writes made */
+};
+
+/**
+ * Initialise libvhu. Must be called after rte_eal_init() and before any
+ * other vhu function.
+ * @param flags VHU_INIT_* flags.
+ * @return 0, -EALREADY if already initialised, or another -errno.
+ */
+int vhu_init(uint32_t flags);
+
+/**
+ * Stop the control thread (if any), unregister every socket (closing
+ * connections, calling destroy_device for running devices) and free all
+ * library state.
+ */
+void vhu_fini(void);
+
+/**
+ * The control-loop file descriptor: readable whenever vhu_dispatch() has
+ * work. For applications that run their own event loop instead of
+ * VHU_INIT_CONTROL_THREAD.
+ * @return an fd (owned by libvhu) or -EINVAL before vhu_init().
+ */
+int vhu_control_fd(void);
+
+/**
+ * Run the control loop once: handle every pending socket event, waiting at
+ * most timeout_ms milliseconds for the first (0: don't wait, -1: forever).
+ * Must not be called when VHU_INIT_CONTROL_THREAD is in use.
+ * @return the number of events handled, or -errno.
+ */
+int vhu_dispatch(int timeout_ms);
+
+/**
+ * Register a socket path. Nothing is opened until vhu_socket_start().
+ * @return the socket, or NULL with rte_errno set.
+ */
+struct vhu_socket *vhu_socket_register(const struct vhu_socket_params *p);
+
+/**
+ * Start serving: listen (server) or start connecting (client).
+ * @return 0 or -errno (e.g. -EADDRINUSE).
+ */
+int vhu_socket_start(struct vhu_socket *s);
+
+/**
+ * Stop serving and free the socket: closes its connections (calling
+ * destroy_device for running ones) and removes the path it created.
+ */
+int vhu_socket_unregister(struct vhu_socket *s);
+
+/** The virtio feature bits vhu implements (for the build). */
+uint64_t vhu_supported_features(void);
+
+/**
+ * Features offered to frontends on this socket. Defaults to every
+ * supported feature except VIRTIO_NET_F_CTRL_VQ. Only before start.
+ */
+int vhu_socket_set_features(struct vhu_socket *s, uint64_t features);
+/** Add feature bits (must be supported) to the offer. Only before start. */
+int vhu_socket_enable_features(struct vhu_socket *s, uint64_t features);
+/** Remove feature bits from the offer. Only before start. */
+int vhu_socket_disable_features(struct vhu_socket *s, uint64_t features);
+/** Features currently offered on this socket. */
+uint64_t vhu_socket_get_features(const struct vhu_socket *s);
+/** Protocol features offered on this socket (VHOST_USER_PROTOCOL_F_*). */
+int vhu_socket_set_protocol_features(struct vhu_socket *s, uint64_t pf);
+/** Protocol features currently offered on this socket. */
+uint64_t vhu_socket_get_protocol_features(const struct vhu_socket *s);
+/** The path a socket was registered with. */
+const char *vhu_socket_path(const struct vhu_socket *s);
+
+/** The socket a device arrived on. */
+struct vhu_socket *vhu_dev_socket(const struct vhu_dev *dev);
+/** The ctx registered with the device's socket. */
+void *vhu_dev_ctx(const struct vhu_dev *dev);
+/** Small integer unique among live devices (for logs). */
+int vhu_dev_id(const struct vhu_dev *dev);
+/** Features negotiated with the frontend. */
+uint64_t vhu_dev_features(const struct vhu_dev *dev);
+/** Number of vrings the frontend set up (2 per queue pair). */
+uint16_t vhu_dev_vring_count(const struct vhu_dev *dev);
+/** Whether the frontend enabled a vring. */
+bool vhu_dev_vring_enabled(const struct vhu_dev *dev, uint16_t vring);
+/** MTU set by NET_SET_MTU, or 0 if none. */
+uint16_t vhu_dev_mtu(const struct vhu_dev *dev);
+/**
+ * The MAC the frontend asked to announce with SEND_RARP, if any since
+ * the last call; the request is consumed.
+ * @return true and fills mac[6] if one was pending.
+ */
+bool vhu_dev_take_rarp(struct vhu_dev *dev, uint8_t mac[6]);
+/** Counters of one vring. */
+int vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
+			struct vhu_vring_stats *st);
+/** Reset the counters of one vring. */
+int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VHU_H */

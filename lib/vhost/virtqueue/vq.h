@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The virtqueue object: ring pointers and indexes the data path uses every
+ * burst (first cache lines), and the configuration the protocol layer sets
+ * (after them). The protocol layer changes a queue only between
+ * vhu_vq_quiesce() and vhu_vq_resume(); it never touches ring memory.
+ *
+ * Quiesce scheme. Each queue has one atomic access word:
+ *   VHU_VQ_FREE    nobody inside;
+ *   VHU_VQ_DATA    a data-path call is inside (one at a time);
+ *   VHU_VQ_CONTROL the control context holds the queue.
+ * A burst enters with one compare-and-swap FREE -> DATA (acquire, A1) and
+ * leaves with a release store of FREE (R1). The control context spins on
+ * FREE -> CONTROL (acquire, A2, pairs with R1: it sees every ring index
+ * and stat the last burst wrote), edits, then vhu_vq_resume() recomputes
+ * the derived state and stores FREE (release, R2, pairs with A1: the next
+ * burst sees the new memory table, ring pointers and ready flag).
+ * A burst that finds the word not FREE returns 0 at once: it never waits,
+ * and the control context waits at most one burst. Unmapping guest memory,
+ * closing eventfds and GET_VRING_BASE all happen while holding CONTROL.
+ */
+#ifndef VHU_VQ_H
+#define VHU_VQ_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/vhost_types.h>
+#include <linux/virtio_ring.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "vhu.h"
+#include "vhu_config.h"
+#include "guest_mem.h"
+#include "dirty_log.h"
+
+enum {
+	VHU_VQ_FREE = 0,
+	VHU_VQ_DATA = 1,
+	VHU_VQ_CONTROL = 2,
+};
+
+/* vq->flags: per-queue copies of negotiated features, set by resume() */
+#define VHU_VQ_F_MRG_RXBUF  0x01
+#define VHU_VQ_F_EVENT_IDX  0x02
+#define VHU_VQ_F_INDIRECT   0x04
+#define VHU_VQ_F_LOG        0x08 /* LOG_ALL negotiated and a log installed */
+#define VHU_VQ_F_LOG_USED   0x10 /* ring addr flag VHOST_VRING_F_LOG */
+#define VHU_VQ_F_NOTIFY     0x20 /* app wants guest kicks (vhu_vring_notify) */
+
+/* No vring has more descriptors than this (virtio 1.2 §2.7: Queue Size). */
+#define VHU_VQ_MAX_SIZE 32768
+
+struct vhu_vq {
+	/* ---- data path: read every burst ---- */
+	_Atomic uint32_t access;
+	bool ready;              /* running, enabled, configured, not broken */
+	uint8_t flags;           /* VHU_VQ_F_* */
+	uint16_t hdr_len;        /* virtio-net header bytes */
+	uint16_t size;           /* descriptors, power of two */
+	uint16_t last_avail_idx; /* next avail entry to consume */
+	uint16_t last_used_idx;  /* next used entry to produce */
+	uint16_t signalled_used; /* used idx at the last call (EVENT_IDX) */
+	bool signalled_used_valid;
+	int callfd;              /* -1: none */
+	uint32_t mem_hint;       /* last region hit, see vhu_gpa_to_hva() */
+
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	const struct vhu_guest_mem *mem;
+	const struct vhu_dirty_log *log;
+	uint64_t used_log_gpa;   /* guest-physical address of the used ring */
+	struct vring_used_elem *shadow_used; /* size entries, staging */
+
+	struct vhu_vring_stats stats; /* written by the data path only */
+
+	/* ---- configuration: control context only, under CONTROL ---- */
+	alignas(RTE_CACHE_LINE_SIZE) uint16_t index;
+	bool enabled;            /* SET_VRING_ENABLE (or no PROTOCOL_FEATURES) */
+	bool running;            /* the device is started (new_device done) */
+	bool broken;             /* sticky until reset: see vhu_vq_mark_broken */
+	bool num_set, addr_set, kick_set, call_set;
+	uint16_t num;            /* SET_VRING_NUM */
+	struct vhost_vring_addr addr; /* SET_VRING_ADDR, frontend-virtual */
+	uint64_t features;
+	int kickfd;              /* -1: none (polling) */
+	int errfd;               /* -1: none */
+	const char *why_not_ready; /* for logs, NULL when ready */
+	char name[32];           /* "dev3.vring1" for logs */
+};
+
+/* The part of struct vhu_dev the data path sees: its first member. */
+struct vhu_dev_vqs {
+	uint16_t nr_vrings;      /* highest configured vring index + 1 */
+	struct vhu_vq *vq[2 * VHU_MAX_QUEUE_PAIRS];
+};
+
+/* --- data path entry/exit (A1 / R1 above) --- */
+static inline bool
+vhu_vq_enter(struct vhu_vq *vq)
+{
+	uint32_t expected = VHU_VQ_FREE;
+
+	return atomic_compare_exchange_strong_explicit(&vq->access, &expected,
+			VHU_VQ_DATA, memory_order_acquire, memory_order_relaxed);
+}
+
+static inline void
+vhu_vq_leave(struct vhu_vq *vq)
+{
+	atomic_store_explicit(&vq->access, VHU_VQ_FREE, memory_order_release);
+}
+
+/* Single-writer counter update that readers may load concurrently. */
+static inline void
+vhu_stat_add(uint64_t *counter, uint64_t v)
+{
+	__atomic_store_n(counter, *counter + v, __ATOMIC_RELAXED);
+}
+
+/* --- control side (vq.c) --- */
+
+/* Allocate a queue (zeroed, fds -1) for vring index of device dev_id. */
+struct vhu_vq *vhu_vq_create(int dev_id, uint16_t index, int numa_node,
+			     const struct vhu_guest_mem *mem,
+			     const struct vhu_dirty_log *log);
+/* Free a queue: must not be running; closes its fds. */
+void vhu_vq_destroy(struct vhu_vq *vq);
+
+/* Wait for the data path to leave and hold the queue (A2). */
+void vhu_vq_quiesce(struct vhu_vq *vq);
+/* Recompute ring pointers and the ready flag, then release (R2). */
+void vhu_vq_resume(struct vhu_vq *vq);
+
+/* Setters: call only between quiesce and resume. fds are taken over. */
+void vhu_vq_reset_locked(struct vhu_vq *vq);
+int vhu_vq_set_num_locked(struct vhu_vq *vq, uint32_t num);
+int vhu_vq_set_addr_locked(struct vhu_vq *vq, const struct vhost_vring_addr *a);
+int vhu_vq_set_base_locked(struct vhu_vq *vq, uint32_t base);
+uint32_t vhu_vq_get_base_locked(const struct vhu_vq *vq);
+void vhu_vq_set_kick_locked(struct vhu_vq *vq, int fd);
+void vhu_vq_set_call_locked(struct vhu_vq *vq, int fd);
+void vhu_vq_set_err_locked(struct vhu_vq *vq, int fd);
+void vhu_vq_set_enabled_locked(struct vhu_vq *vq, bool enabled);
+void vhu_vq_set_features_locked(struct vhu_vq *vq, uint64_t features);
+void vhu_vq_set_running_locked(struct vhu_vq *vq, bool running);
+/* Stop using the ring (GET_VRING_BASE): forget address, kick and num. */
+void vhu_vq_stop_locked(struct vhu_vq *vq);
+
+/* num, addresses, kick and call all given (the ring can be started). */
+bool vhu_vq_configured(const struct vhu_vq *vq);
+/* Configured and its ring memory translates (valid after resume()). */
+bool vhu_vq_usable(const struct vhu_vq *vq);
+
+/* Guest kick suppression; takes the queue itself. */
+int vhu_vq_set_notify(struct vhu_vq *vq, bool enable);
+
+/*
+ * The guest broke the ring protocol: stop the queue for good (until a ring
+ * reset or reconnect), count it, log why (rate-limited), signal the error
+ * eventfd. Called from the data path, inside the queue.
+ */
+void vhu_vq_mark_broken(struct vhu_vq *vq, const char *why);
+
+/* --- data path bodies, one file per ring layout --- */
+uint16_t vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,
+			   uint16_t count);
+uint16_t vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
+			   struct rte_mbuf **pkts, uint16_t count);
+
+#endif /* VHU_VQ_H */

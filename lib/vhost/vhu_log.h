@@ -8,6 +8,8 @@
 #ifndef VHU_LOG_H
 #define VHU_LOG_H
 
+#include <inttypes.h>
+
 #include <rte_log.h>
 #include <rte_cycles.h>
 

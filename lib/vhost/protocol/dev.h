@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The device: one frontend connection, its negotiated state, its guest
+ * memory and its queues, and the lifecycle that turns that state into the
+ * application's new_device / destroy_device / vring_state_changed calls.
+ *
+ * Device objects live in a fixed table of slots for the life of the
+ * library (freed only by vhu_fini), so a handle the application still holds
+ * after destroy_device points at valid memory whose queues refuse entry.
+ */
+#ifndef VHU_DEV_H
+#define VHU_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "vhu.h"
+#include "vq.h"
+#include "msg.h"
+
+struct vhu_socket;
+
+/* Receive state: a message is assembled across reads (a peer may stall). */
+struct vhu_msg_rx {
+	struct vhu_msg_hdr hdr;
+	union vhu_msg_payload payload;
+	uint32_t have;           /* bytes of header + payload received */
+	int fds[VHU_MSG_MAX_FDS];
+	int nfds;
+	int fds_dropped;         /* more fds than one message may carry */
+};
+
+struct vhu_dev {
+	struct vhu_dev_vqs vqs;  /* first: all the data path sees */
+
+	int id;
+	bool in_use;
+	int fd;                  /* the connection; -1 when closed */
+	struct vhu_socket *sock;
+	TAILQ_ENTRY(vhu_dev) next;
+	char name[24];           /* "vhu3" for logs */
+
+	uint64_t features;       /* negotiated (SET_FEATURES) */
+	bool features_set;
+	uint64_t protocol_features;
+	bool owner_set;
+	uint8_t status;          /* SET_STATUS */
+	bool running;            /* new_device returned 0, not yet destroyed */
+	bool vring_reported[2 * VHU_MAX_QUEUE_PAIRS]; /* last state told */
+	bool vring_enable_req[2 * VHU_MAX_QUEUE_PAIRS]; /* SET_VRING_ENABLE */
+	uint16_t mtu;
+	uint8_t rarp_mac[6];
+	bool rarp_pending;
+
+	struct vhu_guest_mem mem;
+	struct vhu_dirty_log log;
+	struct vhu_msg_rx rx;
+};
+
+/* Allocate a device for a new connection fd and start reading it. */
+struct vhu_dev *vhu_dev_create(struct vhu_socket *s, int fd);
+/* Allocate a device with no connection (tests, fuzzers); fd may be -1. */
+struct vhu_dev *vhu_dev_alloc(struct vhu_socket *s, int fd);
+/*
+ * Tear the connection down: stop the device (destroy_device if running),
+ * unmap memory, reset queues, close fds, release the slot, tell the socket.
+ */
+void vhu_dev_close(struct vhu_dev *dev);
+
+/* Close every device of a socket (it is being unregistered). */
+void vhu_dev_close_socket(struct vhu_socket *s);
+
+/* Queue for vring index, created on first use; NULL if out of range. */
+struct vhu_vq *vhu_dev_vq(struct vhu_dev *dev, uint32_t index);
+uint16_t vhu_dev_max_vrings(const struct vhu_dev *dev);
+
+void vhu_dev_quiesce_all(struct vhu_dev *dev);
+void vhu_dev_resume_all(struct vhu_dev *dev);
+
+/*
+ * Re-evaluate readiness after a message and run the lifecycle: start the
+ * device, stop it, or report vring state changes. Returns -1 if the
+ * application refused the device (close the connection).
+ */
+int vhu_dev_update(struct vhu_dev *dev);
+/* Stop a running device (destroy_device) without closing it. */
+void vhu_dev_stop(struct vhu_dev *dev);
+/* Back to the just-connected state (RESET_OWNER, status 0). */
+void vhu_dev_reset(struct vhu_dev *dev);
+
+static inline bool
+vhu_dev_has_feature(const struct vhu_dev *dev, unsigned int bit)
+{
+	return (dev->features >> bit) & 1;
+}
+
+static inline bool
+vhu_dev_has_protocol_feature(const struct vhu_dev *dev, unsigned int bit)
+{
+	return (dev->protocol_features >> bit) & 1;
+}
+
+#endif /* VHU_DEV_H */

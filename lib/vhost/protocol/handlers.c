@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One handler per request, in the order of the vhost-user specification.
+ * Sizes, fd counts and vring indexes were checked by msg.c; handlers check
+ * values and change queues only between vhu_vq_quiesce and vhu_vq_resume.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/vhost_types.h>
+
+#include "handlers.h"
+#include "mem.h"
+#include "socket.h"
+#include "vhu_log.h"
+
+#define BIT(n) (1ULL << (n))
+
+/* Features the frontend may change while the device runs (migration). */
+#define RUNTIME_FEATURES ((uint64_t)BIT(VHOST_F_LOG_ALL))
+
+static enum vhu_msg_result
+reply_u64(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr, uint64_t v)
+{
+	return vhu_msg_reply(dev, hdr->request, &v, sizeof(v)) < 0 ?
+	       VHU_MSG_CLOSE : VHU_MSG_REPLIED;
+}
+
+/* Apply f to every queue's negotiated-feature copy. */
+static void
+push_features(struct vhu_dev *dev)
+{
+	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
+		struct vhu_vq *vq = dev->vqs.vq[i];
+
+		if (vq == NULL)
+			continue;
+		vhu_vq_quiesce(vq);
+		vhu_vq_set_features_locked(vq, dev->features);
+		vhu_vq_resume(vq);
+	}
+}
+
+VHU_HANDLER(get_features)
+{
+	return reply_u64(dev, hdr, dev->sock->features);
+}
+
+VHU_HANDLER(set_features)
+{
+	uint64_t f = p->u64;
+	uint64_t old = dev->features;
+
+	if (f & ~dev->sock->features) {
+		VHU_LOG(ERR, "%s: SET_FEATURES 0x%" PRIx64 " has bits not offered (0x%"
+			PRIx64 ")", dev->name, f, f & ~dev->sock->features);
+		return VHU_MSG_FAILED;
+	}
+	if (dev->running && ((f ^ old) & ~RUNTIME_FEATURES)) {
+		VHU_LOG(ERR, "%s: SET_FEATURES changes 0x%" PRIx64
+			" while the device runs", dev->name,
+			(f ^ old) & ~RUNTIME_FEATURES);
+		return VHU_MSG_FAILED;
+	}
+	dev->features = f;
+	dev->features_set = true;
+	push_features(dev);
+	if (f != old && dev->sock->ops.features_changed != NULL)
+		dev->sock->ops.features_changed(dev, f, dev->sock->ctx);
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(set_owner)
+{
+	dev->owner_set = true;
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(reset_owner)
+{
+	VHU_LOG(INFO, "%s: RESET_OWNER: resetting the device", dev->name);
+	vhu_dev_reset(dev);
+	return VHU_MSG_OK;
+}
+
+/*
+ * Swap in a new table while every queue is quiesced, then unmap the old
+ * one: no burst can be translating through either at that moment.
+ */
+VHU_HANDLER(set_mem_table)
+{
+	struct vhu_guest_mem *fresh, *old;
+	int ret;
+
+	fresh = malloc(sizeof(*fresh));
+	old = malloc(sizeof(*old));
+	if (fresh == NULL || old == NULL) {
+		free(fresh);
+		free(old);
+		return VHU_MSG_FAILED;
+	}
+	ret = vhu_mem_build(fresh, p->mem.r, p->mem.nregions, fds);
+	if (ret < 0) {
+		free(fresh);
+		free(old);
+		return VHU_MSG_FAILED;
+	}
+	vhu_dev_quiesce_all(dev);
+	memcpy(old, &dev->mem, sizeof(*old));
+	memcpy(&dev->mem, fresh, sizeof(*fresh));
+	vhu_dev_resume_all(dev);
+	vhu_mem_clear(old);
+	for (uint32_t i = 0; i < dev->mem.nregions; i++)
+		VHU_LOG(INFO, "%s: region %u: gpa 0x%" PRIx64 " size 0x%" PRIx64
+			" uaddr 0x%" PRIx64, dev->name, i, dev->mem.r[i].gpa,
+			dev->mem.r[i].size, dev->mem.r[i].qva);
+	free(fresh);
+	free(old);
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(set_log_base)
+{
+	struct vhu_dirty_log fresh, old;
+	int ret;
+
+	ret = vhu_log_map(&fresh, p->log.size, p->log.offset, fds[0]);
+	if (ret < 0)
+		return VHU_MSG_FAILED;
+	vhu_dev_quiesce_all(dev);
+	old = dev->log;
+	dev->log = fresh;
+	vhu_dev_resume_all(dev);
+	vhu_log_unmap(&old);
+	VHU_LOG(INFO, "%s: dirty log of %" PRIu64 " bytes installed", dev->name,
+		p->log.size);
+	/* the spec asks for an empty reply once the log is mapped */
+	return vhu_msg_reply(dev, hdr->request, NULL, 0) < 0 ? VHU_MSG_CLOSE :
+							      VHU_MSG_REPLIED;
+}
+
+VHU_HANDLER(set_log_fd)
+{
+	/* logging goes through SET_LOG_BASE's shared memory; fd is closed */
+	return VHU_MSG_OK;
+}
+
+/* Run fn on a quiesced queue; its -errno becomes FAILED. */
+#define WITH_VQ(dev, index, call) ({ \
+	struct vhu_vq *vq_ = vhu_dev_vq(dev, index); \
+	int ret_ = -ENOMEM; \
+	if (vq_ != NULL) { \
+		vhu_vq_quiesce(vq_); \
+		ret_ = call; \
+		vhu_vq_resume(vq_); \
+	} \
+	ret_ < 0 ? VHU_MSG_FAILED : VHU_MSG_OK; })
+
+VHU_HANDLER(set_vring_num)
+{
+	enum vhu_msg_result r;
+
+	r = WITH_VQ(dev, p->state.index,
+		    vhu_vq_set_num_locked(vq_, p->state.num));
+	if (r != VHU_MSG_OK)
+		VHU_LOG(ERR, "%s: vring %u: bad size %u (power of two up to %u)",
+			dev->name, p->state.index, p->state.num, VHU_VQ_MAX_SIZE);
+	return r;
+}
+
+VHU_HANDLER(set_vring_addr)
+{
+	struct vhost_vring_addr a = {
+		.index = p->addr.index,
+		.flags = p->addr.flags,
+		.desc_user_addr = p->addr.desc,
+		.used_user_addr = p->addr.used,
+		.avail_user_addr = p->addr.avail,
+		.log_guest_addr = p->addr.log,
+	};
+
+	return WITH_VQ(dev, p->addr.index, vhu_vq_set_addr_locked(vq_, &a));
+}
+
+VHU_HANDLER(set_vring_base)
+{
+	enum vhu_msg_result r;
+
+	r = WITH_VQ(dev, p->state.index,
+		    vhu_vq_set_base_locked(vq_, p->state.num));
+	if (r != VHU_MSG_OK)
+		VHU_LOG(ERR, "%s: vring %u: bad base %u", dev->name,
+			p->state.index, p->state.num);
+	return r;
+}
+
+/* The frontend takes the ring back: stop the device first (spec). */
+VHU_HANDLER(get_vring_base)
+{
+	struct vhu_msg_vring_state st = { .index = p->state.index };
+	struct vhu_vq *vq;
+
+	vhu_dev_stop(dev);
+	vq = vhu_dev_vq(dev, p->state.index);
+	if (vq != NULL) {
+		vhu_vq_quiesce(vq);
+		st.num = vhu_vq_get_base_locked(vq);
+		vhu_vq_stop_locked(vq);
+		vhu_vq_resume(vq);
+	}
+	return vhu_msg_reply(dev, hdr->request, &st, sizeof(st)) < 0 ?
+	       VHU_MSG_CLOSE : VHU_MSG_REPLIED;
+}
+
+static int
+take_vring_fd(const union vhu_msg_payload *p, int *fds)
+{
+	int fd;
+
+	if (p->u64 & VHU_VRING_NOFD)
+		return -1;
+	fd = fds[0];
+	fds[0] = -1;
+	return fd;
+}
+
+VHU_HANDLER(set_vring_kick)
+{
+	int fd = take_vring_fd(p, fds);
+	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
+	enum vhu_msg_result r;
+
+	r = WITH_VQ(dev, idx, (vhu_vq_set_kick_locked(vq_, fd), 0));
+	if (r != VHU_MSG_OK && fd >= 0)
+		close(fd);
+	return r;
+}
+
+VHU_HANDLER(set_vring_call)
+{
+	int fd = take_vring_fd(p, fds);
+	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
+	enum vhu_msg_result r;
+
+	r = WITH_VQ(dev, idx, (vhu_vq_set_call_locked(vq_, fd), 0));
+	if (r != VHU_MSG_OK && fd >= 0)
+		close(fd);
+	return r;
+}
+
+VHU_HANDLER(set_vring_err)
+{
+	int fd = take_vring_fd(p, fds);
+	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
+	enum vhu_msg_result r;
+
+	r = WITH_VQ(dev, idx, (vhu_vq_set_err_locked(vq_, fd), 0));
+	if (r != VHU_MSG_OK && fd >= 0)
+		close(fd);
+	return r;
+}
+
+VHU_HANDLER(get_protocol_features)
+{
+	return reply_u64(dev, hdr, dev->sock->protocol_features);
+}
+
+VHU_HANDLER(set_protocol_features)
+{
+	if (p->u64 & ~dev->sock->protocol_features) {
+		VHU_LOG(ERR, "%s: SET_PROTOCOL_FEATURES 0x%" PRIx64
+			" has bits not offered", dev->name, p->u64);
+		return VHU_MSG_FAILED;
+	}
+	dev->protocol_features = p->u64;
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(get_queue_num)
+{
+	return reply_u64(dev, hdr, dev->sock->max_queue_pairs);
+}
+
+VHU_HANDLER(set_vring_enable)
+{
+	if (p->state.num > 1) {
+		VHU_LOG(ERR, "%s: SET_VRING_ENABLE %u for vring %u (0 or 1)",
+			dev->name, p->state.num, p->state.index);
+		return VHU_MSG_FAILED;
+	}
+	if (vhu_dev_vq(dev, p->state.index) == NULL)
+		return VHU_MSG_FAILED;
+	dev->vring_enable_req[p->state.index] = p->state.num == 1;
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(send_rarp)
+{
+	memcpy(dev->rarp_mac, p->bytes, sizeof(dev->rarp_mac));
+	dev->rarp_pending = true;
+	VHU_LOG(INFO, "%s: frontend asks to announce %02x:%02x:%02x:%02x:%02x:%02x",
+		dev->name, dev->rarp_mac[0], dev->rarp_mac[1], dev->rarp_mac[2],
+		dev->rarp_mac[3], dev->rarp_mac[4], dev->rarp_mac[5]);
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(net_set_mtu)
+{
+	/* virtio 1.2 §5.1.4.1: mtu is at least 68 */
+	if (p->u64 < 68 || p->u64 > 65535) {
+		VHU_LOG(ERR, "%s: NET_SET_MTU %" PRIu64 " out of range",
+			dev->name, p->u64);
+		return VHU_MSG_FAILED;
+	}
+	dev->mtu = (uint16_t)p->u64;
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(get_max_mem_slots)
+{
+	return reply_u64(dev, hdr, VHU_MAX_MEM_SLOTS);
+}
+
+VHU_HANDLER(add_mem_reg)
+{
+	struct vhu_mem_region r;
+	int ret;
+
+	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0]);
+	if (ret < 0)
+		return VHU_MSG_FAILED;
+	vhu_dev_quiesce_all(dev);
+	ret = vhu_mem_insert(&dev->mem, &r);
+	vhu_dev_resume_all(dev);
+	if (ret < 0) {
+		VHU_LOG(ERR, "%s: ADD_MEM_REG gpa 0x%" PRIx64 ": %s", dev->name,
+			r.gpa, strerror(-ret));
+		vhu_mem_unmap_region(&r);
+		return VHU_MSG_FAILED;
+	}
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(rem_mem_reg)
+{
+	struct vhu_mem_region r;
+	int ret;
+
+	vhu_dev_quiesce_all(dev);
+	ret = vhu_mem_remove(&dev->mem, &p->reg.r, &r);
+	vhu_dev_resume_all(dev);
+	if (ret < 0) {
+		VHU_LOG(ERR, "%s: REM_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64
+			": no such region", dev->name, p->reg.r.gpa,
+			p->reg.r.size);
+		return VHU_MSG_FAILED;
+	}
+	vhu_mem_unmap_region(&r);
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(set_status)
+{
+	if (p->u64 > UINT8_MAX) {
+		VHU_LOG(ERR, "%s: SET_STATUS 0x%" PRIx64 " is not a status byte",
+			dev->name, p->u64);
+		return VHU_MSG_FAILED;
+	}
+	dev->status = (uint8_t)p->u64;
+	VHU_LOG(DEBUG, "%s: status 0x%02x", dev->name, dev->status);
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(get_status)
+{
+	return reply_u64(dev, hdr, dev->status);
+}

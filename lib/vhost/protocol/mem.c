@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Guest memory and dirty-log mapping. A region is accepted only if its
+ * size is non-zero, gpa + size, uaddr + size and mmap_offset + size do not
+ * wrap, the fd is a regular file (memfd, hugetlbfs, tmpfs) at least
+ * mmap_offset + size long (so no access can hit SIGBUS past its end), and
+ * it overlaps no other region in guest-physical space. Mappings are
+ * MAP_SHARED and aligned to the fd's page size (2 MiB / 1 GiB on
+ * hugetlbfs, 4 KiB otherwise).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+
+#include "mem.h"
+#include "vhu_log.h"
+
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6
+#endif
+
+static uint64_t
+fd_page_size(int fd)
+{
+	struct statfs fs;
+
+	if (fstatfs(fd, &fs) == 0 && (uint32_t)fs.f_type == HUGETLBFS_MAGIC)
+		return (uint64_t)fs.f_bsize;
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Map [offset, offset + size) of fd; *map and *map_len: what to unmap. */
+static uint8_t *
+map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
+	     size_t *map_len, const char *what)
+{
+	struct stat st;
+	uint64_t pg, start, len;
+	void *p;
+
+	if (size == 0 || offset + size < offset) {
+		VHU_LOG(ERR, "%s: bad size %" PRIu64 " at offset %" PRIu64,
+			what, size, offset);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		VHU_LOG(ERR, "%s: fd is not a shareable memory file "
+			"(guest memory must be memfd or hugepage backed, share=on)",
+			what);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size < offset + size) {
+		VHU_LOG(ERR, "%s: file has %" PRIu64 " bytes, region needs %"
+			PRIu64, what, (uint64_t)st.st_size, offset + size);
+		return NULL;
+	}
+	pg = fd_page_size(fd);
+	start = offset & ~(pg - 1);
+	len = RTE_ALIGN_CEIL(offset - start + size, pg);
+	if (len < size) {
+		VHU_LOG(ERR, "%s: region too large", what);
+		return NULL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 (off_t)start);
+	if (p == MAP_FAILED) {
+		VHU_LOG(ERR, "%s: mmap of %" PRIu64 " bytes failed: %s", what,
+			len, strerror(errno));
+		return NULL;
+	}
+	*map = p;
+	*map_len = len;
+	return (uint8_t *)p + (offset - start);
+}
+
+int
+vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
+		   int fd)
+{
+	uint8_t *hva;
+
+	memset(out, 0, sizeof(*out));
+	if (in->size == 0 || in->gpa + in->size < in->gpa ||
+	    in->uaddr + in->size < in->uaddr) {
+		VHU_LOG(ERR, "memory region gpa 0x%" PRIx64 " size 0x%" PRIx64
+			" uaddr 0x%" PRIx64 " wraps or is empty",
+			in->gpa, in->size, in->uaddr);
+		return -EINVAL;
+	}
+	hva = map_fd_range(fd, in->mmap_offset, in->size, &out->map_addr,
+			   &out->map_len, "memory region");
+	if (hva == NULL)
+		return -EINVAL;
+	out->gpa = in->gpa;
+	out->size = in->size;
+	out->qva = in->uaddr;
+	out->hva = hva;
+	out->mmap_offset = in->mmap_offset;
+	return 0;
+}
+
+void
+vhu_mem_unmap_region(struct vhu_mem_region *r)
+{
+	if (r->map_addr != NULL)
+		munmap(r->map_addr, r->map_len);
+	memset(r, 0, sizeof(*r));
+}
+
+static bool
+gpa_overlaps(const struct vhu_mem_region *a, const struct vhu_mem_region *b)
+{
+	return a->gpa < b->gpa + b->size && b->gpa < a->gpa + a->size;
+}
+
+int
+vhu_mem_insert(struct vhu_guest_mem *m, const struct vhu_mem_region *r)
+{
+	uint32_t pos;
+
+	if (m->nregions >= RTE_DIM(m->r))
+		return -ENOSPC;
+	for (pos = 0; pos < m->nregions; pos++) {
+		if (gpa_overlaps(&m->r[pos], r)) {
+			VHU_LOG(ERR, "memory region gpa 0x%" PRIx64 "+0x%" PRIx64
+				" overlaps 0x%" PRIx64 "+0x%" PRIx64, r->gpa,
+				r->size, m->r[pos].gpa, m->r[pos].size);
+			return -EEXIST;
+		}
+	}
+	for (pos = 0; pos < m->nregions && m->r[pos].gpa < r->gpa; pos++)
+		;
+	memmove(&m->r[pos + 1], &m->r[pos],
+		(m->nregions - pos) * sizeof(m->r[0]));
+	m->r[pos] = *r;
+	m->nregions++;
+	return 0;
+}
+
+int
+vhu_mem_remove(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
+	       struct vhu_mem_region *out)
+{
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		struct vhu_mem_region *r = &m->r[i];
+
+		if (r->gpa != in->gpa || r->size != in->size ||
+		    r->qva != in->uaddr)
+			continue;
+		*out = *r;
+		memmove(r, r + 1, (m->nregions - i - 1) * sizeof(*r));
+		m->nregions--;
+		memset(&m->r[m->nregions], 0, sizeof(*r));
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void
+vhu_mem_clear(struct vhu_guest_mem *m)
+{
+	for (uint32_t i = 0; i < m->nregions; i++)
+		vhu_mem_unmap_region(&m->r[i]);
+	m->nregions = 0;
+}
+
+int
+vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
+	      uint32_t n, const int *fds)
+{
+	int ret;
+
+	m->nregions = 0;
+	if (n == 0 || n > VHU_MEM_TABLE_MAX) {
+		VHU_LOG(ERR, "memory table with %u regions (1..%u allowed)", n,
+			VHU_MEM_TABLE_MAX);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct vhu_mem_region r;
+
+		ret = vhu_mem_map_region(&r, &in[i], fds[i]);
+		if (ret == 0) {
+			ret = vhu_mem_insert(m, &r);
+			if (ret < 0)
+				vhu_mem_unmap_region(&r);
+		}
+		if (ret < 0) {
+			vhu_mem_clear(m);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int
+vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd)
+{
+	uint8_t *base;
+
+	memset(log, 0, sizeof(*log));
+	base = map_fd_range(fd, offset, size, &log->map_addr, &log->map_len,
+			    "dirty log");
+	if (base == NULL)
+		return -EINVAL;
+	log->base = base;
+	log->size = size;
+	return 0;
+}
+
+void
+vhu_log_unmap(struct vhu_dirty_log *log)
+{
+	if (log->map_addr != NULL)
+		munmap(log->map_addr, log->map_len);
+	memset(log, 0, sizeof(*log));
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Mapping the guest memory the frontend shares (SET_MEM_TABLE, ADD_MEM_REG,
+ * REM_MEM_REG) and the dirty log (SET_LOG_BASE). Builds the tables the data
+ * path translates through (virtqueue/guest_mem.h, virtqueue/dirty_log.h);
+ * every size, offset and overlap is checked here, before anything is
+ * mapped, so translation can trust the table.
+ */
+#ifndef VHU_MEM_H
+#define VHU_MEM_H
+
+#include <stdint.h>
+
+#include "guest_mem.h"
+#include "dirty_log.h"
+#include "msg.h"
+
+/* Validate one region description and map it from fd (fd is not closed). */
+int vhu_mem_map_region(struct vhu_mem_region *out,
+		       const struct vhu_msg_region *in, int fd);
+void vhu_mem_unmap_region(struct vhu_mem_region *r);
+
+/*
+ * Build a table from a SET_MEM_TABLE payload into an empty table m: checks
+ * count, overlap, mapping; on failure nothing stays mapped. fds not closed.
+ */
+int vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
+		  uint32_t n, const int *fds);
+/* Unmap every region and empty the table. */
+void vhu_mem_clear(struct vhu_guest_mem *m);
+/* Insert a mapped region, keeping gpa order; -EEXIST on overlap, -ENOSPC. */
+int vhu_mem_insert(struct vhu_guest_mem *m, const struct vhu_mem_region *r);
+/*
+ * Take out the region matching (gpa, size, uaddr) into *out (still mapped:
+ * the caller unmaps it once the data path is quiesced). -ENOENT if none.
+ */
+int vhu_mem_remove(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
+		   struct vhu_mem_region *out);
+
+/* Map size bytes at offset of fd as the dirty log; fd is not closed. */
+int vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset,
+		int fd);
+void vhu_log_unmap(struct vhu_dirty_log *log);
+
+#endif /* VHU_MEM_H */

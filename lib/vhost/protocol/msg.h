@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-user wire format (QEMU docs/interop/vhost-user.rst, "Message
+ * Specification") and the message entry point. Everything here describes
+ * bytes a frontend sends us: nothing in a payload is trusted until
+ * vhu_msg_handle() has checked it against the request's rule row.
+ */
+#ifndef VHU_MSG_H
+#define VHU_MSG_H
+
+#include <stdint.h>
+
+struct vhu_dev;
+
+/* Front-end requests (spec: "Front-end message types"). */
+enum vhu_request {
+	VHU_REQ_NONE = 0,
+	VHU_REQ_GET_FEATURES = 1,
+	VHU_REQ_SET_FEATURES = 2,
+	VHU_REQ_SET_OWNER = 3,
+	VHU_REQ_RESET_OWNER = 4,
+	VHU_REQ_SET_MEM_TABLE = 5,
+	VHU_REQ_SET_LOG_BASE = 6,
+	VHU_REQ_SET_LOG_FD = 7,
+	VHU_REQ_SET_VRING_NUM = 8,
+	VHU_REQ_SET_VRING_ADDR = 9,
+	VHU_REQ_SET_VRING_BASE = 10,
+	VHU_REQ_GET_VRING_BASE = 11,
+	VHU_REQ_SET_VRING_KICK = 12,
+	VHU_REQ_SET_VRING_CALL = 13,
+	VHU_REQ_SET_VRING_ERR = 14,
+	VHU_REQ_GET_PROTOCOL_FEATURES = 15,
+	VHU_REQ_SET_PROTOCOL_FEATURES = 16,
+	VHU_REQ_GET_QUEUE_NUM = 17,
+	VHU_REQ_SET_VRING_ENABLE = 18,
+	VHU_REQ_SEND_RARP = 19,
+	VHU_REQ_NET_SET_MTU = 20,
+	VHU_REQ_GET_MAX_MEM_SLOTS = 36,
+	VHU_REQ_ADD_MEM_REG = 37,
+	VHU_REQ_REM_MEM_REG = 38,
+	VHU_REQ_SET_STATUS = 39,
+	VHU_REQ_GET_STATUS = 40,
+	VHU_REQ_MAX = 41,
+};
+
+/* Protocol feature bits (spec: "Protocol features"). */
+/* Feature bit 30 of GET_FEATURES: the vhost-user protocol-feature handshake. */
+#define VHU_F_PROTOCOL_FEATURES 30
+
+#define VHU_PROTOCOL_F_MQ 0
+#define VHU_PROTOCOL_F_LOG_SHMFD 1
+#define VHU_PROTOCOL_F_RARP 2
+#define VHU_PROTOCOL_F_REPLY_ACK 3
+#define VHU_PROTOCOL_F_NET_MTU 4
+#define VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
+#define VHU_PROTOCOL_F_STATUS 16
+
+/* Header flags. */
+#define VHU_MSG_VERSION 0x1
+#define VHU_MSG_VERSION_MASK 0x3
+#define VHU_MSG_F_REPLY 0x4
+#define VHU_MSG_F_NEED_REPLY 0x8
+
+/* u64 payload of SET_VRING_KICK/CALL/ERR */
+#define VHU_VRING_IDX_MASK 0xffu
+#define VHU_VRING_NOFD 0x100u
+
+#define VHU_MSG_MAX_FDS 8
+#define VHU_MEM_TABLE_MAX 8
+
+struct vhu_msg_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+} __attribute__((packed));
+
+struct vhu_msg_vring_state {
+	uint32_t index;
+	uint32_t num;
+} __attribute__((packed));
+
+struct vhu_msg_vring_addr {
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc;
+	uint64_t used;
+	uint64_t avail;
+	uint64_t log;
+} __attribute__((packed));
+
+struct vhu_msg_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uaddr;
+	uint64_t mmap_offset;
+} __attribute__((packed));
+
+struct vhu_msg_mem_table {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vhu_msg_region r[VHU_MEM_TABLE_MAX];
+} __attribute__((packed));
+
+struct vhu_msg_mem_reg {
+	uint64_t padding;
+	struct vhu_msg_region r;
+} __attribute__((packed));
+
+struct vhu_msg_log {
+	uint64_t size;
+	uint64_t offset;
+} __attribute__((packed));
+
+union vhu_msg_payload {
+	uint64_t u64;
+	struct vhu_msg_vring_state state;
+	struct vhu_msg_vring_addr addr;
+	struct vhu_msg_mem_table mem;
+	struct vhu_msg_mem_reg reg;
+	struct vhu_msg_log log;
+	uint8_t bytes[8];
+};
+
+/* Largest payload any accepted request has. */
+#define VHU_MSG_MAX_PAYLOAD sizeof(union vhu_msg_payload)
+
+/* What a handler tells the dispatcher. */
+enum vhu_msg_result {
+	VHU_MSG_OK = 0,      /* done; REPLY_ACK (if asked) says 0 */
+	VHU_MSG_REPLIED,     /* the handler sent its own reply body */
+	VHU_MSG_FAILED,      /* rejected; REPLY_ACK (if asked) says 1 */
+	VHU_MSG_CLOSE,       /* the connection cannot continue */
+};
+
+/*
+ * Handle one complete message. Takes ownership of fds[0..nfds): each is
+ * either kept by a handler or closed, on every path. payload holds exactly
+ * hdr->size bytes (the caller bounds size by VHU_MSG_MAX_PAYLOAD and fails
+ * larger messages before calling). Returns 0 to keep the connection, -1 to
+ * close it. Tests and fuzzers call this directly.
+ */
+int vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		   const void *payload, int *fds, int nfds);
+
+/* Name of a request for logs ("SET_MEM_TABLE", "REQ_77"). */
+const char *vhu_msg_name(uint32_t request);
+
+/* Send a reply for request req with body (size bytes). 0 or -errno. */
+int vhu_msg_reply(struct vhu_dev *dev, uint32_t req, const void *body,
+		  uint32_t size);
+
+#endif /* VHU_MSG_H */

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unix socket plumbing for the vhost-user channel (see sock.h). Every fd
+ * made here is close-on-exec; received fds too (MSG_CMSG_CLOEXEC), so an
+ * application that forks never leaks guest memory into children.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sock.h"
+
+#define SOCK_MAX_FDS 8
+
+static int
+fill_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int
+vhu_sock_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, ret;
+
+	ret = fill_addr(&sa, path);
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 16) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int
+vhu_sock_accept(int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int
+vhu_sock_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, ret;
+
+	ret = fill_addr(&sa, path);
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a unix connect never completes later: it succeeds or fails now */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+ssize_t
+vhu_sock_recv(int fd, void *buf, size_t len, int *fds, int *nfds, int *dropped)
+{
+	char control[CMSG_SPACE(SOCK_MAX_FDS * sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *c;
+	int room = *nfds;
+	ssize_t n;
+
+	*nfds = 0;
+	do {
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+		int cnt, *p;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		p = (int *)(void *)CMSG_DATA(c);
+		for (int i = 0; i < cnt; i++) {
+			int rfd;
+
+			memcpy(&rfd, &p[i], sizeof(rfd));
+			if (*nfds < room) {
+				fds[(*nfds)++] = rfd;
+			} else {
+				close(rfd);
+				(*dropped)++;
+			}
+		}
+	}
+	/* the kernel dropped fds that did not fit our control buffer */
+	if (mh.msg_flags & MSG_CTRUNC)
+		(*dropped)++;
+	return n;
+}
+
+int
+vhu_sock_send(int fd, const void *buf, size_t len, const int *fds, int nfds)
+{
+	char control[CMSG_SPACE(SOCK_MAX_FDS * sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (nfds > SOCK_MAX_FDS)
+		return -EINVAL;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(control, 0, sizeof(control));
+		mh.msg_control = control;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	do {
+		n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* replies are a few dozen bytes: a short write means a stuck peer */
+	return (size_t)n == len ? 0 : -EAGAIN;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unix stream sockets with file-descriptor passing (SCM_RIGHTS). No
+ * vhost-user knowledge lives here: listen, accept, connect, and moving
+ * bytes plus fds, all non-blocking.
+ */
+#ifndef VHU_SOCK_H
+#define VHU_SOCK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Bind and listen on path (non-blocking, close-on-exec). fd or -errno. */
+int vhu_sock_listen(const char *path);
+/* Accept one connection (non-blocking, close-on-exec). fd or -errno. */
+int vhu_sock_accept(int listen_fd);
+/* Connect to path; returns a non-blocking fd or -errno. */
+int vhu_sock_connect(const char *path);
+
+/*
+ * Receive up to len bytes and any fds riding with them. fds beyond room
+ * (*nfds on input is the room left) are closed and counted in *dropped.
+ * Returns bytes read (0: peer closed) or -errno (-EAGAIN: nothing yet).
+ */
+ssize_t vhu_sock_recv(int fd, void *buf, size_t len, int *fds, int *nfds,
+		      int *dropped);
+/* Send all of buf with nfds fds; -EAGAIN if the peer's buffer is full. */
+int vhu_sock_send(int fd, const void *buf, size_t len, const int *fds,
+		  int nfds);
+
+#endif /* VHU_SOCK_H */

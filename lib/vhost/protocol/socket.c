@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Registered socket paths (see socket.h) and the public socket API. In
+ * server mode a path may carry several connections at once, each its own
+ * device. In client mode there is at most one; when it fails or goes
+ * away, a timer retries with exponential backoff (100 ms doubling to 5 s)
+ * so a restarted frontend finds the backend again without any action by
+ * the application.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/vhost_types.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include <rte_errno.h>
+
+#include "dev.h"
+#include "loop.h"
+#include "msg.h"
+#include "sock.h"
+#include "socket.h"
+#include "vhu_log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+#define BIT(n) (1ULL << (n))
+
+static TAILQ_HEAD(, vhu_socket) sockets = TAILQ_HEAD_INITIALIZER(sockets);
+
+uint64_t
+vhu_supported_features(void)
+{
+	return BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
+	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+	       BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VIRTIO_NET_F_CTRL_VQ) |
+	       BIT(VIRTIO_NET_F_MQ) | BIT(VHOST_F_LOG_ALL) |
+	       BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MTU) |
+	       BIT(VHU_F_PROTOCOL_FEATURES);
+}
+
+static uint64_t
+default_features(void)
+{
+	/* no control queue by default: QEMU and virtio_user keep their own */
+	return vhu_supported_features() & ~BIT(VIRTIO_NET_F_CTRL_VQ);
+}
+
+static uint64_t
+supported_protocol_features(void)
+{
+	return BIT(VHU_PROTOCOL_F_MQ) | BIT(VHU_PROTOCOL_F_LOG_SHMFD) |
+	       BIT(VHU_PROTOCOL_F_RARP) | BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+	       BIT(VHU_PROTOCOL_F_NET_MTU) |
+	       BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+	       BIT(VHU_PROTOCOL_F_STATUS);
+}
+
+struct vhu_socket *
+vhu_socket_register(const struct vhu_socket_params *p)
+{
+	struct vhu_socket *s;
+
+	if (!vhu_loop_ready() || p == NULL || p->path == NULL ||
+	    p->path[0] == '\0' ||
+	    strlen(p->path) >= sizeof(((struct vhu_socket *)0)->path) ||
+	    p->max_queue_pairs > VHU_MAX_QUEUE_PAIRS ||
+	    (p->flags & ~(VHU_SOCKET_CLIENT | VHU_SOCKET_NO_RECONNECT))) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	vhu_ctl_lock();
+	TAILQ_FOREACH(s, &sockets, next) {
+		if (strcmp(s->path, p->path) == 0) {
+			vhu_ctl_unlock();
+			VHU_LOG(ERR, "%s: already registered", p->path);
+			rte_errno = EEXIST;
+			return NULL;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		vhu_ctl_unlock();
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	strcpy(s->path, p->path);
+	s->flags = p->flags;
+	s->max_queue_pairs = p->max_queue_pairs ? p->max_queue_pairs :
+						  VHU_MAX_QUEUE_PAIRS;
+	if (p->ops != NULL)
+		s->ops = *p->ops;
+	s->ctx = p->ctx;
+	s->features = default_features();
+	s->protocol_features = supported_protocol_features();
+	s->listen_fd = -1;
+	s->timer_fd = -1;
+	TAILQ_INSERT_TAIL(&sockets, s, next);
+	vhu_ctl_unlock();
+	return s;
+}
+
+static void
+on_accept(void *arg, uint32_t events)
+{
+	struct vhu_socket *s = arg;
+	int fd;
+
+	(void)events;
+	fd = vhu_sock_accept(s->listen_fd);
+	if (fd < 0) {
+		if (fd != -EAGAIN)
+			VHU_LOG(ERR, "%s: accept: %s", s->path, strerror(-fd));
+		return;
+	}
+	if (vhu_dev_create(s, fd) == NULL)
+		close(fd);
+}
+
+static void
+client_retry_later(struct vhu_socket *s)
+{
+	if (s->flags & VHU_SOCKET_NO_RECONNECT)
+		return;
+	vhu_timer_arm(s->timer_fd, s->backoff_ms);
+	s->backoff_ms = RTE_MIN(s->backoff_ms * 2, (uint32_t)BACKOFF_MAX_MS);
+}
+
+static void
+client_try_connect(struct vhu_socket *s)
+{
+	int fd;
+
+	if (!s->started || s->ndevs > 0)
+		return;
+	fd = vhu_sock_connect(s->path);
+	if (fd < 0) {
+		VHU_LOG(DEBUG, "%s: connect: %s; retrying in %u ms", s->path,
+			strerror(-fd), s->backoff_ms);
+		client_retry_later(s);
+		return;
+	}
+	if (vhu_dev_create(s, fd) == NULL) {
+		close(fd);
+		client_retry_later(s);
+		return;
+	}
+	VHU_LOG(INFO, "%s: connected", s->path);
+	s->backoff_ms = BACKOFF_MIN_MS;
+}
+
+static void
+on_timer(void *arg, uint32_t events)
+{
+	struct vhu_socket *s = arg;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(s->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return; /* spurious */
+	client_try_connect(s);
+}
+
+void
+vhu_socket_dev_closed(struct vhu_socket *s, struct vhu_dev *dev)
+{
+	(void)dev;
+	if (s->ndevs > 0)
+		s->ndevs--;
+	if ((s->flags & VHU_SOCKET_CLIENT) && s->started) {
+		s->backoff_ms = BACKOFF_MIN_MS;
+		client_retry_later(s);
+	}
+}
+
+/* A path left behind by a dead server can be reused; a live one not. */
+static int
+reclaim_stale_path(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = vhu_sock_connect(path);
+	if (fd >= 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+int
+vhu_socket_start(struct vhu_socket *s)
+{
+	int ret;
+
+	if (s == NULL)
+		return -EINVAL;
+	vhu_ctl_lock();
+	if (s->started) {
+		ret = -EALREADY;
+		goto out;
+	}
+	if (s->flags & VHU_SOCKET_CLIENT) {
+		ret = vhu_timer_create();
+		if (ret < 0)
+			goto out;
+		s->timer_fd = ret;
+		ret = vhu_loop_add(s->timer_fd, on_timer, s);
+		if (ret < 0) {
+			close(s->timer_fd);
+			s->timer_fd = -1;
+			goto out;
+		}
+		s->started = true;
+		s->backoff_ms = BACKOFF_MIN_MS;
+		client_try_connect(s);
+		ret = 0;
+		goto out;
+	}
+	ret = reclaim_stale_path(s->path);
+	if (ret < 0) {
+		VHU_LOG(ERR, "%s: cannot listen: %s", s->path, strerror(-ret));
+		goto out;
+	}
+	ret = vhu_sock_listen(s->path);
+	if (ret < 0) {
+		VHU_LOG(ERR, "%s: cannot listen: %s", s->path, strerror(-ret));
+		goto out;
+	}
+	s->listen_fd = ret;
+	ret = vhu_loop_add(s->listen_fd, on_accept, s);
+	if (ret < 0) {
+		close(s->listen_fd);
+		s->listen_fd = -1;
+		unlink(s->path);
+		goto out;
+	}
+	s->started = true;
+	VHU_LOG(INFO, "%s: listening", s->path);
+out:
+	vhu_ctl_unlock();
+	return ret;
+}
+
+static void
+socket_free(struct vhu_socket *s)
+{
+	s->started = false;
+	vhu_dev_close_socket(s);
+	if (s->listen_fd >= 0) {
+		vhu_loop_del(s->listen_fd);
+		close(s->listen_fd);
+		unlink(s->path);
+	}
+	if (s->timer_fd >= 0) {
+		vhu_loop_del(s->timer_fd);
+		close(s->timer_fd);
+	}
+	TAILQ_REMOVE(&sockets, s, next);
+	free(s);
+}
+
+int
+vhu_socket_unregister(struct vhu_socket *s)
+{
+	if (s == NULL)
+		return -EINVAL;
+	vhu_ctl_lock();
+	socket_free(s);
+	vhu_ctl_unlock();
+	return 0;
+}
+
+void
+vhu_socket_unregister_all(void)
+{
+	struct vhu_socket *s;
+
+	while ((s = TAILQ_FIRST(&sockets)) != NULL)
+		socket_free(s);
+}
+
+static int
+change_features(struct vhu_socket *s, uint64_t set, uint64_t clear)
+{
+	uint64_t f;
+	int ret = 0;
+
+	if (s == NULL)
+		return -EINVAL;
+	vhu_ctl_lock();
+	f = (s->features | set) & ~clear;
+	if (s->started)
+		ret = -EBUSY;
+	else if (f & ~vhu_supported_features())
+		ret = -ENOTSUP;
+	else
+		s->features = f;
+	vhu_ctl_unlock();
+	return ret;
+}
+
+int
+vhu_socket_set_features(struct vhu_socket *s, uint64_t features)
+{
+	return change_features(s, features, ~features);
+}
+
+int
+vhu_socket_enable_features(struct vhu_socket *s, uint64_t features)
+{
+	return change_features(s, features, 0);
+}
+
+int
+vhu_socket_disable_features(struct vhu_socket *s, uint64_t features)
+{
+	return change_features(s, 0, features);
+}
+
+uint64_t
+vhu_socket_get_features(const struct vhu_socket *s)
+{
+	return s != NULL ? s->features : 0;
+}
+
+int
+vhu_socket_set_protocol_features(struct vhu_socket *s, uint64_t pf)
+{
+	int ret = 0;
+
+	if (s == NULL)
+		return -EINVAL;
+	vhu_ctl_lock();
+	if (s->started)
+		ret = -EBUSY;
+	else if (pf & ~supported_protocol_features())
+		ret = -ENOTSUP;
+	else
+		s->protocol_features = pf;
+	vhu_ctl_unlock();
+	return ret;
+}
+
+uint64_t
+vhu_socket_get_protocol_features(const struct vhu_socket *s)
+{
+	return s != NULL ? s->protocol_features : 0;
+}
+
+const char *
+vhu_socket_path(const struct vhu_socket *s)
+{
+	return s != NULL ? s->path : NULL;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A registered socket path: server (listen, accept) or client (connect,
+ * reconnect with backoff), the feature offer for its devices, and the
+ * application's callbacks and ctx.
+ */
+#ifndef VHU_SOCKET_H
+#define VHU_SOCKET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/un.h>
+
+#include "vhu.h"
+
+struct vhu_dev;
+
+struct vhu_socket {
+	TAILQ_ENTRY(vhu_socket) next;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint32_t flags;
+	uint16_t max_queue_pairs;
+	struct vhu_ops ops;
+	void *ctx;
+	uint64_t features;          /* offered */
+	uint64_t protocol_features; /* offered */
+	bool started;
+	int listen_fd;
+	int timer_fd;               /* client reconnect timer */
+	uint32_t backoff_ms;
+	uint32_t ndevs;
+};
+
+/* A device of this socket went away (client mode: reconnect later). */
+void vhu_socket_dev_closed(struct vhu_socket *s, struct vhu_dev *dev);
+
+#endif /* VHU_SOCKET_H */

@@ -1,3 +1,88 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* stub: being written */
+/*
+ * The public data API (vhu_burst.h): device handle and queue pair to a
+ * virtqueue, range and state checks, entry into the queue (vq.h quiesce
+ * scheme) and dispatch to the ring layout. Anything that is not running
+ * makes a burst return 0: the caller polls again later.
+ */
+#include <errno.h>
+
+#include "vhu_burst.h"
 #include "vq.h"
+
+/*
+ * A queue pointer may appear while bursts run (the frontend adds queue
+ * pairs): the acquire load pairs with the protocol layer's release store
+ * of vq[i], so a queue is seen only fully initialised. Queues are never
+ * freed while the device handle lives (vhu.h: destroy_device).
+ */
+static inline struct vhu_vq *
+lookup(const struct vhu_dev *dev, uint32_t vring)
+{
+	const struct vhu_dev_vqs *vqs = (const struct vhu_dev_vqs *)dev;
+
+	if (unlikely(dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS ||
+		     vring >= __atomic_load_n(&vqs->nr_vrings,
+					      __ATOMIC_RELAXED)))
+		return NULL;
+	return __atomic_load_n(&vqs->vq[vring], __ATOMIC_ACQUIRE);
+}
+
+uint16_t
+vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
+		  uint16_t count)
+{
+	struct vhu_vq *vq = lookup(dev, 2u * qp);
+	uint16_t n = 0;
+
+	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+		return 0;
+	if (likely(vq->ready))
+		n = vhu_split_enqueue(vq, pkts, count);
+	vhu_vq_leave(vq);
+	return n;
+}
+
+uint16_t
+vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
+		  struct rte_mbuf **pkts, uint16_t count)
+{
+	struct vhu_vq *vq = lookup(dev, 2u * qp + 1);
+	uint16_t n = 0;
+
+	if (unlikely(vq == NULL || mp == NULL || pkts == NULL) ||
+	    !vhu_vq_enter(vq))
+		return 0;
+	if (likely(vq->ready))
+		n = vhu_split_dequeue(vq, mp, pkts, count);
+	vhu_vq_leave(vq);
+	return n;
+}
+
+int
+vhu_vring_notify(struct vhu_dev *dev, uint16_t vring, bool enable)
+{
+	struct vhu_vq *vq;
+
+	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
+		return -EINVAL;
+	vq = lookup(dev, vring);
+	if (vq == NULL)
+		return -ENODEV;
+	return vhu_vq_set_notify(vq, enable);
+}
+
+int
+vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring)
+{
+	struct vhu_vq *vq;
+	int fd;
+
+	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
+		return -EINVAL;
+	vq = lookup(dev, vring);
+	if (vq == NULL)
+		return -ENODEV;
+	fd = __atomic_load_n(&vq->kickfd, __ATOMIC_RELAXED);
+	return fd >= 0 ? fd : -ENOENT;
+}

@@ -1,3 +1,314 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* stub: being written */
+/*
+ * Split virtqueue data path (virtio 1.2 §2.7): vhu_split_dequeue() takes
+ * the guest's transmit chains into mbufs, vhu_split_enqueue() copies mbufs
+ * into the guest's receive buffers. Both run inside the queue (vq.h) on a
+ * polling lcore.
+ *
+ * Design: a burst reads avail->idx once (acquire) and bounds it by the
+ * ring size; for each packet it walks the chain(s) first (desc.h, every
+ * bound checked) and copies second (copy.h), so a malformed chain is found
+ * before anything is written. Used entries are staged in shadow_used and
+ * published with one release store of used->idx per burst; then, behind a
+ * full fence, the guest is called at most once. A guest that breaks a rule
+ * stops only its own queue (vhu_vq_mark_broken): the burst returns what it
+ * finished before the bad chain, with those chains published.
+ *
+ * Memory-ordering edges (the guest side is the virtio driver):
+ *   A3  load-acquire of avail->idx, pairs with the driver's write barrier
+ *       between filling descriptors / avail entries and storing avail->idx.
+ *   R3  store-release of used->idx, pairs with the driver's read barrier
+ *       between loading used->idx and reading used entries and buffers.
+ *   F1  full fence between R3 and reading used_event / avail->flags, pairs
+ *       with the driver's full barrier between writing used_event (or
+ *       clearing NO_INTERRUPT) and re-reading used->idx: one side always
+ *       sees the other's write, so no completion goes unsignalled.
+ *   L1  (copy.h, and before used-ring logging) release fence between guest
+ *       writes and their dirty bits.
+ */
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include <rte_prefetch.h>
+
 #include "vq.h"
+#include "desc.h"
+#include "copy.h"
+#include "vhu_log.h"
+
+/*
+ * Largest transmit frame accepted (after the virtio-net header): a 64 KiB
+ * GSO frame plus link headers. Anything larger is dropped, so a guest
+ * cannot drain the mempool with one giant chain on every call.
+ */
+#define VHU_MAX_TX_FRAME (64 * 1024 + 256)
+
+static inline uint16_t
+avail_entry(const struct vhu_vq *vq, uint16_t idx)
+{
+	const volatile uint16_t *ring = vq->avail->ring;
+
+	return ring[idx & (vq->size - 1)];
+}
+
+/* How many entries the guest made available; false if it lied. */
+static inline bool
+avail_count(struct vhu_vq *vq, uint16_t *n)
+{
+	/* A3: pairs with the driver's barrier before its avail->idx store */
+	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t pending = idx - vq->last_avail_idx;
+
+	/* virtio 1.2 §2.7.6: at most Queue Size entries can be pending */
+	if (unlikely(pending > vq->size)) {
+		vhu_vq_mark_broken(vq, "avail index moved past the ring size");
+		return false;
+	}
+	*n = pending;
+	return true;
+}
+
+static inline bool
+log_used(const struct vhu_vq *vq)
+{
+	return (vq->flags & (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED)) ==
+	       (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED);
+}
+
+/* Copy n staged used entries into the ring and publish them (R3). */
+static inline void
+publish_used(struct vhu_vq *vq, uint16_t n)
+{
+	struct vring_used_elem *ring = vq->used->ring;
+	uint16_t start = vq->last_used_idx & (vq->size - 1);
+	uint16_t first = RTE_MIN(n, (uint16_t)(vq->size - start));
+	uint16_t new_idx = vq->last_used_idx + n;
+	const uint64_t esz = sizeof(struct vring_used_elem);
+
+	rte_memcpy(&ring[start], vq->shadow_used, first * esz);
+	if (n > first)
+		rte_memcpy(&ring[0], vq->shadow_used + first,
+			   (n - first) * esz);
+	/* R3: entries before the index; pairs with the driver's rmb */
+	__atomic_store_n(&vq->used->idx, new_idx, __ATOMIC_RELEASE);
+	if (unlikely(log_used(vq))) {
+		uint64_t base = vq->used_log_gpa +
+				offsetof(struct vring_used, ring);
+
+		/* L1: ring stores before their dirty bits */
+		atomic_thread_fence(memory_order_release);
+		vhu_log_mark(vq->log, base + start * esz, first * esz);
+		if (n > first)
+			vhu_log_mark(vq->log, base, (n - first) * esz);
+		vhu_log_mark(vq->log, vq->used_log_gpa +
+			     offsetof(struct vring_used, idx), 2);
+	}
+	vq->last_used_idx = new_idx;
+}
+
+/* Call the guest if it asked for it; at most once per burst. */
+static inline void
+notify_guest(struct vhu_vq *vq)
+{
+	bool call;
+
+	/* F1: used->idx visible before we read the guest's wishes */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (vq->flags & VHU_VQ_F_EVENT_IDX) {
+		/* virtio 1.2 §2.7.10: used_event sits after avail->ring */
+		const volatile uint16_t *ev = &vq->avail->ring[vq->size];
+		uint16_t old = vq->signalled_used;
+		bool valid = vq->signalled_used_valid;
+
+		vq->signalled_used = vq->last_used_idx;
+		vq->signalled_used_valid = true;
+		/* without a previous check we cannot know: call */
+		call = !valid || vring_need_event(*ev, vq->last_used_idx, old);
+	} else {
+		const volatile uint16_t *fl = &vq->avail->flags;
+
+		call = !(*fl & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	if (call && vq->callfd >= 0) {
+		(void)eventfd_write(vq->callfd, 1);
+		vhu_stat_add(&vq->stats.calls, 1);
+	}
+}
+
+/* Finish a burst that consumed n chains: advance, publish, call. */
+static inline void
+complete_burst(struct vhu_vq *vq, uint16_t n)
+{
+	if (n == 0)
+		return;
+	vq->last_avail_idx += n;
+	publish_used(vq, n);
+	notify_guest(vq);
+}
+
+static inline void
+prefetch_chain(const struct vhu_vq *vq, uint16_t avail_idx)
+{
+	/* masked: only a hint, the walker range-checks the real value */
+	rte_prefetch0(&vq->desc[avail_entry(vq, avail_idx) & (vq->size - 1)]);
+}
+
+uint16_t
+vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
+		  struct rte_mbuf **pkts, uint16_t count)
+{
+	struct vhu_piece pieces[VHU_MAX_PIECES];
+	struct vring_used_elem *shadow = vq->shadow_used;
+	uint16_t hdr_len = vq->hdr_len;
+	uint16_t n_avail, n, i, npkts = 0;
+	uint64_t bytes = 0, dropped = 0;
+
+	if (!avail_count(vq, &n_avail))
+		return 0;
+	n = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	n = RTE_MIN(n, n_avail);
+	if (n == 0)
+		return 0;
+	prefetch_chain(vq, vq->last_avail_idx);
+	for (i = 0; i < n; i++) {
+		uint16_t head = avail_entry(vq, vq->last_avail_idx + i);
+		uint32_t np = 0, len = 0;
+		const char *why = NULL;
+		struct rte_mbuf *m;
+		int rc;
+
+		if (i + 1 < n)
+			prefetch_chain(vq, vq->last_avail_idx + i + 1);
+		rc = vhu_split_walk(vq, head, false, pieces, &np,
+				    VHU_MAX_PIECES, &len, &why);
+		if (unlikely(rc != VHU_WALK_OK)) {
+			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
+				"transmit chain split into too many pieces" :
+				why);
+			break;
+		}
+		/* virtio 1.2 §5.1.6: every packet starts with the header */
+		if (unlikely(len < hdr_len)) {
+			vhu_vq_mark_broken(vq,
+				"transmit chain shorter than its header");
+			break;
+		}
+		if (unlikely(len == hdr_len || len - hdr_len > VHU_MAX_TX_FRAME)) {
+			VHU_DATA_DEBUG_LOG("%s: dropped a %u-byte frame",
+					   vq->name, len - hdr_len);
+			dropped++;
+			shadow[i].id = head;
+			shadow[i].len = 0;
+			continue;
+		}
+		m = vhu_copy_guest_to_mbuf(mp, pieces, np, hdr_len);
+		if (unlikely(m == NULL)) {
+			/* pool dry: leave this chain for the next call */
+			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
+			break;
+		}
+		/* the device wrote nothing into a transmit buffer */
+		shadow[i].id = head;
+		shadow[i].len = 0;
+		pkts[npkts++] = m;
+		bytes += m->pkt_len;
+	}
+	complete_burst(vq, i);
+	if (npkts > 0) {
+		vhu_stat_add(&vq->stats.packets, npkts);
+		vhu_stat_add(&vq->stats.bytes, bytes);
+	}
+	if (unlikely(dropped > 0))
+		vhu_stat_add(&vq->stats.desc_errors, dropped);
+	return npkts;
+}
+
+uint16_t
+vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
+{
+	struct vhu_piece pieces[VHU_MAX_PIECES];
+	struct vring_used_elem *shadow = vq->shadow_used;
+	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
+	const bool do_log = vq->flags & VHU_VQ_F_LOG;
+	uint16_t hdr_len = vq->hdr_len;
+	uint16_t n_avail, placed, used = 0;
+	uint64_t bytes = 0;
+
+	if (!avail_count(vq, &n_avail))
+		return 0;
+	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	if (n_avail > 0)
+		prefetch_chain(vq, vq->last_avail_idx);
+	for (placed = 0; placed < count; placed++) {
+		const struct rte_mbuf *m = pkts[placed];
+		uint64_t need = (uint64_t)hdr_len + m->pkt_len;
+		uint64_t cap = 0, left;
+		uint32_t np = 0, written;
+		uint16_t nheads = 0;
+
+		if (placed + 1 < count)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[placed + 1], void *));
+		/*
+		 * Gather heads until the frame fits: one without MRG_RXBUF,
+		 * as many as needed with it (virtio 1.2 §5.1.6.3.2). Nothing
+		 * is written until the whole frame has room.
+		 */
+		while (cap < need) {
+			uint16_t slot = used + nheads;
+			uint32_t clen = 0;
+			const char *why = NULL;
+			uint16_t head;
+			int rc;
+
+			if (slot == n_avail || (!mrg && nheads == 1))
+				goto no_room;
+			head = avail_entry(vq, vq->last_avail_idx + slot);
+			rc = vhu_split_walk(vq, head, true, pieces, &np,
+					    VHU_MAX_PIECES, &clen, &why);
+			if (unlikely(rc == VHU_WALK_BAD)) {
+				vhu_vq_mark_broken(vq, why);
+				goto out;
+			}
+			if (unlikely(rc == VHU_WALK_FULL)) {
+				if (nheads == 0) {
+					vhu_vq_mark_broken(vq,
+						"receive chain split into too many pieces");
+					goto out;
+				}
+				/* the frame needs more pieces than we track */
+				goto no_room;
+			}
+			if (slot + 1 < n_avail)
+				prefetch_chain(vq, vq->last_avail_idx + slot + 1);
+			shadow[slot].id = head;
+			shadow[slot].len = clen;
+			cap += clen;
+			nheads++;
+		}
+		written = vhu_copy_mbuf_to_guest(vq->log, do_log, pieces, np,
+						 hdr_len, mrg ? nheads : 1, m);
+		/* each head reports the bytes that landed in it */
+		left = written;
+		for (uint16_t k = 0; k < nheads; k++) {
+			struct vring_used_elem *e = &shadow[used + k];
+
+			e->len = RTE_MIN((uint64_t)e->len, left);
+			left -= e->len;
+		}
+		used += nheads;
+		bytes += m->pkt_len;
+	}
+	goto out;
+no_room:
+	/* a frame that does not fit now is dropped by the caller */
+	VHU_DATA_DEBUG_LOG("%s: no room for %u of %u frames", vq->name,
+			   count - placed, count);
+	vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
+out:
+	complete_burst(vq, used);
+	if (placed > 0) {
+		vhu_stat_add(&vq->stats.packets, placed);
+		vhu_stat_add(&vq->stats.bytes, bytes);
+	}
+	return placed;
+}

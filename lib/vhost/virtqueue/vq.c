@@ -1,3 +1,416 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* stub: being written */
+/*
+ * The control side of a virtqueue: creation and destruction, the quiesce /
+ * resume handshake described in vq.h, the setters the protocol layer calls
+ * while it holds a queue, and the derivation of everything the data path
+ * reads (ring pointers, feature flags, header length, the ready flag) from
+ * that configuration. Nothing here runs per packet; it may allocate and
+ * close file descriptors, never while a burst is inside the queue.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+
+#include <rte_malloc.h>
+#include <rte_memory.h>
+#include <rte_pause.h>
+
 #include "vq.h"
+#include "vhu_log.h"
+
+static inline bool
+has_feature(uint64_t features, unsigned int bit)
+{
+	return (features >> bit) & 1;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+struct vhu_vq *
+vhu_vq_create(int dev_id, uint16_t index, int numa_node,
+	      const struct vhu_guest_mem *mem, const struct vhu_dirty_log *log)
+{
+	struct vhu_vq *vq;
+
+	vq = rte_zmalloc_socket("vhu_vq", sizeof(*vq), RTE_CACHE_LINE_SIZE,
+				numa_node);
+	/* a queue on the wrong node is slower, not wrong */
+	if (vq == NULL && numa_node != SOCKET_ID_ANY)
+		vq = rte_zmalloc_socket("vhu_vq", sizeof(*vq),
+					RTE_CACHE_LINE_SIZE, SOCKET_ID_ANY);
+	if (vq == NULL)
+		return NULL;
+	atomic_init(&vq->access, VHU_VQ_FREE);
+	vq->index = index;
+	vq->mem = mem;
+	vq->log = log;
+	vq->callfd = -1;
+	vq->kickfd = -1;
+	vq->errfd = -1;
+	vq->why_not_ready = "not configured";
+	snprintf(vq->name, sizeof(vq->name), "dev%d.vring%u", dev_id, index);
+	return vq;
+}
+
+void
+vhu_vq_destroy(struct vhu_vq *vq)
+{
+	if (vq == NULL)
+		return;
+	close_fd(&vq->kickfd);
+	close_fd(&vq->callfd);
+	close_fd(&vq->errfd);
+	rte_free(vq->shadow_used);
+	rte_free(vq);
+}
+
+void
+vhu_vq_quiesce(struct vhu_vq *vq)
+{
+	uint32_t expected = VHU_VQ_FREE;
+
+	/*
+	 * A2: acquire pairs with R1 (vhu_vq_leave) so every index, stat and
+	 * broken flag the last burst wrote is visible here. Spinning is
+	 * bounded by one burst (VHU_BURST_MAX packets): bursts never wait.
+	 */
+	while (!atomic_compare_exchange_weak_explicit(&vq->access, &expected,
+			VHU_VQ_CONTROL, memory_order_acquire,
+			memory_order_relaxed)) {
+		expected = VHU_VQ_FREE;
+		rte_pause();
+	}
+}
+
+/* The used ring write that tells the guest whether to kick us. */
+static void
+write_notify_flags(struct vhu_vq *vq)
+{
+	bool want = vq->flags & VHU_VQ_F_NOTIFY;
+	bool log = (vq->flags & (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED)) ==
+		   (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED);
+
+	if (vq->flags & VHU_VQ_F_EVENT_IDX) {
+		/*
+		 * virtio 1.2 §2.7.10: with EVENT_IDX the driver kicks when
+		 * its avail idx passes avail_event, and ignores flags. Asking
+		 * for the next add: our next index. Not asking: one behind
+		 * it, which the guest reaches only after 65535 adds.
+		 */
+		uint16_t *avail_event = (uint16_t *)&vq->used->ring[vq->size];
+		uint16_t ev = want ? vq->last_avail_idx :
+				     (uint16_t)(vq->last_avail_idx - 1);
+
+		__atomic_store_n(&vq->used->flags, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(avail_event, ev, __ATOMIC_RELAXED);
+		if (log)
+			vhu_log_mark(vq->log, vq->used_log_gpa +
+				     offsetof(struct vring_used, ring) +
+				     (uint64_t)vq->size *
+				     sizeof(struct vring_used_elem), 2);
+	} else {
+		__atomic_store_n(&vq->used->flags,
+				 want ? 0 : VRING_USED_F_NO_NOTIFY,
+				 __ATOMIC_RELAXED);
+	}
+	if (log)
+		vhu_log_mark(vq->log, vq->used_log_gpa +
+			     offsetof(struct vring_used, flags), 2);
+	/*
+	 * F2: the flag store must be visible before the caller looks at
+	 * avail->idx again (it polls once after enabling kicks), or a
+	 * guest add between the two is missed by both sides. Pairs with
+	 * the guest's full barrier between its avail->idx store and its
+	 * read of used->flags / avail_event.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+void
+vhu_vq_resume(struct vhu_vq *vq)
+{
+	bool was_ready = vq->ready;
+	uint8_t flags = vq->flags & VHU_VQ_F_NOTIFY;
+	uint64_t f = vq->features;
+	const char *why = NULL;
+
+	if (has_feature(f, VIRTIO_NET_F_MRG_RXBUF))
+		flags |= VHU_VQ_F_MRG_RXBUF;
+	if (has_feature(f, VIRTIO_RING_F_EVENT_IDX))
+		flags |= VHU_VQ_F_EVENT_IDX;
+	if (has_feature(f, VIRTIO_RING_F_INDIRECT_DESC))
+		flags |= VHU_VQ_F_INDIRECT;
+	if (has_feature(f, VHOST_F_LOG_ALL) && vq->log != NULL &&
+	    vq->log->base != NULL)
+		flags |= VHU_VQ_F_LOG;
+	if (has_feature(vq->addr.flags, VHOST_VRING_F_LOG))
+		flags |= VHU_VQ_F_LOG_USED;
+	vq->flags = flags;
+	/* virtio 1.2 §5.1.6: the num_buffers field exists with either */
+	vq->hdr_len = (has_feature(f, VIRTIO_NET_F_MRG_RXBUF) ||
+		       has_feature(f, VIRTIO_F_VERSION_1)) ?
+		      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
+		      sizeof(struct virtio_net_hdr);
+
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	vq->size = 0;
+	if (!vq->num_set) {
+		why = "no SET_VRING_NUM";
+	} else if (!vq->addr_set) {
+		why = "no SET_VRING_ADDR";
+	} else if (!vq->kick_set) {
+		why = "no SET_VRING_KICK";
+	} else if (!vq->call_set) {
+		why = "no SET_VRING_CALL";
+	} else if (vq->mem == NULL) {
+		why = "no memory table";
+	} else {
+		uint64_t n = vq->num;
+
+		/* virtio 1.2 §2.7: ring part sizes; +2 is the event field */
+		vq->desc = (struct vring_desc *)vhu_qva_to_hva(vq->mem,
+				vq->addr.desc_user_addr, 16 * n);
+		vq->avail = (struct vring_avail *)vhu_qva_to_hva(vq->mem,
+				vq->addr.avail_user_addr, 6 + 2 * n);
+		vq->used = (struct vring_used *)vhu_qva_to_hva(vq->mem,
+				vq->addr.used_user_addr, 6 + 8 * n);
+		if (vq->desc == NULL || vq->avail == NULL || vq->used == NULL)
+			why = "ring address outside guest memory";
+		/* virtio 1.2 §2.7 alignment: desc 16, avail 2, used 4 */
+		else if (((uintptr_t)vq->desc & 15) ||
+			 ((uintptr_t)vq->avail & 1) ||
+			 ((uintptr_t)vq->used & 3))
+			why = "ring address misaligned";
+		if (why != NULL) {
+			vq->desc = NULL;
+			vq->avail = NULL;
+			vq->used = NULL;
+		} else {
+			vq->size = vq->num;
+			vq->used_log_gpa = vq->addr.log_guest_addr;
+		}
+	}
+	if (why == NULL) {
+		if (vq->broken)
+			why = "broken by the guest";
+		else if (!vq->enabled)
+			why = "disabled";
+		else if (!vq->running)
+			why = "device not started";
+	}
+	vq->why_not_ready = why;
+	vq->ready = why == NULL;
+	if (vq->ready && !was_ready) {
+		write_notify_flags(vq);
+		vq->signalled_used_valid = false;
+	}
+	/* R2: pairs with A1 (vhu_vq_enter); publishes all of the above */
+	atomic_store_explicit(&vq->access, VHU_VQ_FREE, memory_order_release);
+}
+
+void
+vhu_vq_reset_locked(struct vhu_vq *vq)
+{
+	close_fd(&vq->kickfd);
+	close_fd(&vq->callfd);
+	close_fd(&vq->errfd);
+	vq->ready = false;
+	vq->flags = 0;
+	vq->hdr_len = 0;
+	vq->size = 0;
+	vq->last_avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->signalled_used = 0;
+	vq->signalled_used_valid = false;
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	vq->used_log_gpa = 0;
+	memset(&vq->stats, 0, sizeof(vq->stats));
+	vq->enabled = false;
+	vq->running = false;
+	vq->broken = false;
+	vq->num_set = false;
+	vq->addr_set = false;
+	vq->kick_set = false;
+	vq->call_set = false;
+	vq->num = 0;
+	memset(&vq->addr, 0, sizeof(vq->addr));
+	vq->features = 0;
+	vq->why_not_ready = "not configured";
+	/* shadow_used stays allocated: set_num reuses or resizes it */
+}
+
+int
+vhu_vq_set_num_locked(struct vhu_vq *vq, uint32_t num)
+{
+	const struct rte_memseg_list *msl;
+	void *p;
+
+	/* virtio 1.2 §2.7: split Queue Size is a power of 2, max 32768 */
+	if (num == 0 || num > VHU_VQ_MAX_SIZE || (num & (num - 1)) != 0)
+		return -EINVAL;
+	/* keep the staging array on the queue's node */
+	msl = rte_mem_virt2memseg_list(vq);
+	p = rte_realloc_socket(vq->shadow_used,
+			       num * sizeof(struct vring_used_elem),
+			       RTE_CACHE_LINE_SIZE,
+			       msl != NULL ? msl->socket_id : SOCKET_ID_ANY);
+	if (p == NULL)
+		return -ENOMEM;
+	vq->shadow_used = p;
+	vq->num = num;
+	vq->num_set = true;
+	return 0;
+}
+
+int
+vhu_vq_set_addr_locked(struct vhu_vq *vq, const struct vhost_vring_addr *a)
+{
+	vq->addr = *a;
+	vq->addr_set = true;
+	return 0;
+}
+
+int
+vhu_vq_set_base_locked(struct vhu_vq *vq, uint32_t base)
+{
+	/* split rings: a 16-bit free-running index, nothing above it */
+	if (base > UINT16_MAX)
+		return -EINVAL;
+	vq->last_avail_idx = base;
+	vq->last_used_idx = base;
+	vq->signalled_used_valid = false;
+	return 0;
+}
+
+uint32_t
+vhu_vq_get_base_locked(const struct vhu_vq *vq)
+{
+	/* every consumed chain is used before the burst returns */
+	return vq->last_avail_idx;
+}
+
+void
+vhu_vq_set_kick_locked(struct vhu_vq *vq, int fd)
+{
+	if (fd != vq->kickfd)
+		close_fd(&vq->kickfd);
+	vq->kickfd = fd;
+	vq->kick_set = true;
+}
+
+void
+vhu_vq_set_call_locked(struct vhu_vq *vq, int fd)
+{
+	if (fd != vq->callfd)
+		close_fd(&vq->callfd);
+	vq->callfd = fd;
+	vq->call_set = true;
+}
+
+void
+vhu_vq_set_err_locked(struct vhu_vq *vq, int fd)
+{
+	if (fd != vq->errfd)
+		close_fd(&vq->errfd);
+	vq->errfd = fd;
+}
+
+void
+vhu_vq_set_enabled_locked(struct vhu_vq *vq, bool enabled)
+{
+	vq->enabled = enabled;
+}
+
+void
+vhu_vq_set_features_locked(struct vhu_vq *vq, uint64_t features)
+{
+	vq->features = features;
+}
+
+void
+vhu_vq_set_running_locked(struct vhu_vq *vq, bool running)
+{
+	vq->running = running;
+}
+
+void
+vhu_vq_stop_locked(struct vhu_vq *vq)
+{
+	/*
+	 * After GET_VRING_BASE the frontend re-sends num, addr, base, kick
+	 * and call before it uses the ring again, so forget all of them.
+	 * A guest reset is announced this way too, so the broken flag goes
+	 * as well: the next incarnation of the ring starts clean.
+	 */
+	close_fd(&vq->kickfd);
+	close_fd(&vq->callfd);
+	vq->num_set = false;
+	vq->addr_set = false;
+	vq->kick_set = false;
+	vq->call_set = false;
+	vq->broken = false;
+	vq->ready = false;
+	vq->why_not_ready = "stopped";
+}
+
+bool
+vhu_vq_configured(const struct vhu_vq *vq)
+{
+	return vq->num_set && vq->addr_set && vq->kick_set && vq->call_set;
+}
+
+bool
+vhu_vq_usable(const struct vhu_vq *vq)
+{
+	return vhu_vq_configured(vq) && vq->desc != NULL &&
+	       vq->avail != NULL && vq->used != NULL;
+}
+
+int
+vhu_vq_set_notify(struct vhu_vq *vq, bool enable)
+{
+	if (vq == NULL)
+		return -EINVAL;
+	vhu_vq_quiesce(vq);
+	if (enable)
+		vq->flags |= VHU_VQ_F_NOTIFY;
+	else
+		vq->flags &= ~VHU_VQ_F_NOTIFY;
+	if (vq->ready)
+		write_notify_flags(vq);
+	vhu_vq_resume(vq);
+	return 0;
+}
+
+void
+vhu_vq_mark_broken(struct vhu_vq *vq, const char *why)
+{
+	/*
+	 * Runs inside a burst (DATA held): plain stores are enough, the
+	 * control side reads them after A2. Sticky: burst.c checks ready.
+	 */
+	vq->broken = true;
+	vq->ready = false;
+	vq->why_not_ready = "broken by the guest";
+	vhu_stat_add(&vq->stats.desc_errors, 1);
+	if (vhu_log_ratelimit(&vq->broken_log_tsc))
+		VHU_DATA_LOG(ERR, "%s: guest broke the ring: %s; queue stopped",
+			     vq->name, why);
+	if (vq->errfd >= 0)
+		(void)eventfd_write(vq->errfd, 1);
+}

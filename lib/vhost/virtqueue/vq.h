@@ -22,6 +22,7 @@
 #ifndef VHU_VQ_H
 #define VHU_VQ_H
 
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -91,6 +92,7 @@ struct vhu_vq {
 	int kickfd;              /* -1: none (polling) */
 	int errfd;               /* -1: none */
 	const char *why_not_ready; /* for logs, NULL when ready */
+	uint64_t broken_log_tsc;  /* rate limit of vhu_vq_mark_broken() logs */
 	char name[32];           /* "dev3.vring1" for logs */
 };
 

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Copies between rte_mbufs and guest buffers that a descriptor walker has
+ * already validated and split into host pieces (desc.h). Layout-neutral:
+ * split and packed rings share these bodies. They trust the piece list
+ * (every piece is inside guest memory) but not its size: the enqueue side
+ * is told the capacity was checked and still never writes past the last
+ * piece. Every byte written into guest memory is marked in the dirty log
+ * when the queue logs.
+ */
+#ifndef VHU_COPY_H
+#define VHU_COPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdatomic.h>
+
+#include <linux/virtio_net.h>
+
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+
+#include "desc.h"
+#include "dirty_log.h"
+
+/* Mark the first bytes of a piece list dirty, one range per piece. */
+static inline void
+vhu_log_pieces(const struct vhu_dirty_log *log, const struct vhu_piece *p,
+	       uint32_t np, uint64_t bytes)
+{
+	/*
+	 * L1: the copied bytes are visible before their dirty bits; pairs
+	 * with the frontend reading (and clearing) a bit before it copies
+	 * the page, so it never copies a page we have not finished.
+	 */
+	atomic_thread_fence(memory_order_release);
+	for (uint32_t i = 0; i < np && bytes > 0; i++) {
+		uint64_t n = RTE_MIN(bytes, (uint64_t)p[i].len);
+
+		vhu_log_mark(log, p[i].gpa, n);
+		bytes -= n;
+	}
+}
+
+/* Write position in a piece list. */
+struct vhu_wcursor {
+	const struct vhu_piece *p;
+	uint32_t np;
+	uint32_t i;   /* current piece */
+	uint32_t off; /* bytes used in it */
+};
+
+/*
+ * Append len bytes; false if the pieces ran out. small selects libc memcpy
+ * for the header, whose length the compiler cannot bound for rte_memcpy.
+ */
+static inline bool
+vhu_wcursor_put(struct vhu_wcursor *c, const void *src, uint32_t len,
+		const bool small)
+{
+	const uint8_t *s = src;
+
+	while (len > 0) {
+		uint32_t room, n;
+
+		if (unlikely(c->i >= c->np))
+			return false;
+		room = c->p[c->i].len - c->off;
+		n = RTE_MIN(room, len);
+		if (small)
+			memcpy(c->p[c->i].hva + c->off, s, n);
+		else
+			rte_memcpy(c->p[c->i].hva + c->off, s, n);
+		s += n;
+		len -= n;
+		c->off += n;
+		if (c->off == c->p[c->i].len) {
+			c->i++;
+			c->off = 0;
+		}
+	}
+	return true;
+}
+
+/*
+ * Write a virtio-net header (zero but num_buffers when hdr_len has room
+ * for it) and the frame m into the pieces. The caller checked that they
+ * hold hdr_len + m->pkt_len bytes. Returns the bytes written.
+ */
+static inline uint32_t
+vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
+		       const struct vhu_piece *p, uint32_t np,
+		       uint16_t hdr_len, uint16_t num_buffers,
+		       const struct rte_mbuf *m)
+{
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct vhu_wcursor c = { .p = p, .np = np, .i = 0, .off = 0 };
+	uint32_t written;
+
+	/* offloads come later: an all-zero header means "nothing to do" */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.num_buffers = num_buffers;
+	if (likely(np > 0 && p[0].len >= hdr_len)) {
+		memcpy(p[0].hva, &hdr, hdr_len);
+		c.off = hdr_len;
+		if (c.off == p[0].len) {
+			c.i = 1;
+			c.off = 0;
+		}
+	} else if (!vhu_wcursor_put(&c, &hdr, hdr_len, true)) {
+		return 0;
+	}
+	written = hdr_len;
+	for (; m != NULL; m = m->next) {
+		if (unlikely(!vhu_wcursor_put(&c,
+				rte_pktmbuf_mtod(m, const void *),
+				m->data_len, false)))
+			break;
+		written += m->data_len;
+	}
+	if (do_log)
+		vhu_log_pieces(log, p, np, written);
+	return written;
+}
+
+/*
+ * Build a fresh mbuf chain from mp holding the pieces' bytes after the
+ * first skip bytes (the virtio-net header, which may span pieces). Extra
+ * segments are chained when the frame outgrows one data room. Returns
+ * NULL, with everything freed, when the pool runs dry.
+ */
+static inline struct rte_mbuf *
+vhu_copy_guest_to_mbuf(struct rte_mempool *mp, const struct vhu_piece *p,
+		       uint32_t np, uint32_t skip)
+{
+	struct rte_mbuf *head, *cur;
+	uint32_t room, pkt_len = 0;
+	uint8_t *dst;
+
+	head = rte_pktmbuf_alloc(mp);
+	if (unlikely(head == NULL))
+		return NULL;
+	cur = head;
+	dst = rte_pktmbuf_mtod(cur, uint8_t *);
+	room = rte_pktmbuf_tailroom(cur);
+	for (uint32_t i = 0; i < np; i++) {
+		const uint8_t *src = p[i].hva;
+		uint32_t left = p[i].len;
+
+		if (skip > 0) {
+			uint32_t s = RTE_MIN(skip, left);
+
+			src += s;
+			left -= s;
+			skip -= s;
+		}
+		if (i + 1 < np)
+			rte_prefetch0(p[i + 1].hva);
+		while (left > 0) {
+			uint32_t n;
+
+			if (unlikely(room == 0)) {
+				struct rte_mbuf *seg = rte_pktmbuf_alloc(mp);
+
+				if (unlikely(seg == NULL ||
+					     rte_pktmbuf_tailroom(seg) == 0)) {
+					rte_pktmbuf_free(seg);
+					rte_pktmbuf_free(head);
+					return NULL;
+				}
+				cur->next = seg;
+				head->nb_segs++;
+				cur = seg;
+				dst = rte_pktmbuf_mtod(cur, uint8_t *);
+				room = rte_pktmbuf_tailroom(cur);
+			}
+			n = RTE_MIN(room, left);
+			rte_memcpy(dst, src, n);
+			dst += n;
+			src += n;
+			left -= n;
+			room -= n;
+			cur->data_len += n;
+			pkt_len += n;
+		}
+	}
+	head->pkt_len = pkt_len;
+	return head;
+}
+
+#endif /* VHU_COPY_H */

@@ -230,6 +230,7 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	const struct msg_rule *r = NULL;
 	enum vhu_msg_result res;
 	const char *why;
+	bool want_ack;
 	int ret = 0;
 
 	if ((hdr->flags & VHU_MSG_VERSION_MASK) != VHU_MSG_VERSION) {
@@ -240,6 +241,9 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	}
 	if (hdr->request < VHU_REQ_MAX && rules[hdr->request].handler != NULL)
 		r = &rules[hdr->request];
+	/* decided now: RESET_OWNER and SET_PROTOCOL_FEATURES change it */
+	want_ack = (hdr->flags & VHU_MSG_F_NEED_REPLY) &&
+		   vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_REPLY_ACK);
 
 	if (r == NULL || !request_offered(dev, r)) {
 		VHU_LOG(ERR, "%s: %s is not supported%s: rejected", dev->name,
@@ -257,9 +261,7 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	close_fds(fds, nfds);
 
 	/* REPLY_ACK: exactly one reply per need_reply request */
-	if ((hdr->flags & VHU_MSG_F_NEED_REPLY) &&
-	    vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_REPLY_ACK) &&
-	    res != VHU_MSG_REPLIED && res != VHU_MSG_CLOSE) {
+	if (want_ack && res != VHU_MSG_REPLIED && res != VHU_MSG_CLOSE) {
 		uint64_t status = res == VHU_MSG_OK ? 0 : 1;
 
 		if (vhu_msg_reply(dev, hdr->request, &status, sizeof(status)) < 0)

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Test-only vhost-user frontend helpers (see fe.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_eal.h>
+
+#include "fe.h"
+
+int
+fe_send(int sock, uint32_t req, uint32_t flags, const void *payload,
+	uint32_t size, const int *fds, int nfds)
+{
+	uint8_t buf[sizeof(struct vhu_msg_hdr) + 512];
+	struct vhu_msg_hdr h = { .request = req, .flags = flags, .size = size };
+
+	if (size > sizeof(buf) - sizeof(h))
+		return -EINVAL;
+	memcpy(buf, &h, sizeof(h));
+	if (size)
+		memcpy(buf + sizeof(h), payload, size);
+	return fe_send_raw(sock, buf, sizeof(h) + size, fds, nfds);
+}
+
+int
+fe_send_raw(int sock, const void *buf, size_t len, const int *fds, int nfds)
+{
+	char control[CMSG_SPACE(16 * sizeof(int))];
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds > 16)
+		return -EINVAL;
+	iov.iov_base = (void *)(uintptr_t)buf;
+	iov.iov_len = len;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(control, 0, sizeof(control));
+		mh.msg_control = control;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)iov.iov_len ?
+	       0 : -errno;
+}
+
+static int
+read_full(int sock, void *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+		n = recv(sock, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int
+fe_recv(int sock, struct vhu_msg_hdr *hdr, void *payload, size_t room,
+	int timeout_ms)
+{
+	int ret = read_full(sock, hdr, sizeof(*hdr), timeout_ms);
+
+	if (ret < 0)
+		return ret;
+	if (hdr->size > room)
+		return -EMSGSIZE;
+	ret = read_full(sock, payload, hdr->size, timeout_ms);
+	return ret < 0 ? ret : (int)hdr->size;
+}
+
+int64_t
+fe_call_ack(int sock, uint32_t req, const void *payload, uint32_t size,
+	    const int *fds, int nfds)
+{
+	struct vhu_msg_hdr h;
+	uint64_t v = UINT64_MAX;
+	int ret;
+
+	ret = fe_send(sock, req, VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY,
+		      payload, size, fds, nfds);
+	if (ret < 0)
+		return ret;
+	ret = fe_recv(sock, &h, &v, sizeof(v), 2000);
+	if (ret < 0)
+		return ret;
+	if (ret != 8 || h.request != req || !(h.flags & VHU_MSG_F_REPLY))
+		return -EPROTO;
+	return (int64_t)v;
+}
+
+int
+fe_memfd(size_t size)
+{
+	int fd = memfd_create("vhu-test-guest", MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+fe_eventfd(void)
+{
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+int
+fe_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+int
+fe_count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+
+	if (f == NULL)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+void
+fe_eal_init(const char *prog)
+{
+	char prefix[64];
+	char *argv[] = {
+		(char *)prog, "--no-huge", "-m", "128", "--no-pci",
+		"--no-shconf", prefix, "--log-level=lib.vhu.*:warning",
+		"--log-level=lib.eal:error", NULL,
+	};
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=vhut%d", getpid());
+	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
+		fprintf(stderr, "rte_eal_init failed\n");
+		exit(1);
+	}
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Test-only vhost-user frontend helpers: build and send requests (with
+ * fds) over a unix socket, read replies, make guest memory in a memfd,
+ * count open fds and mappings. Used by the protocol suites only.
+ */
+#ifndef VHU_TEST_FE_H
+#define VHU_TEST_FE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "msg.h"
+
+/* Send header + payload with fds. 0 or -errno. */
+int fe_send(int sock, uint32_t req, uint32_t flags, const void *payload,
+	    uint32_t size, const int *fds, int nfds);
+/* Send raw bytes with fds (to cut messages short). 0 or -errno. */
+int fe_send_raw(int sock, const void *buf, size_t len, const int *fds,
+		int nfds);
+/* Read one reply; returns payload size or -errno (-ETIMEDOUT after ms). */
+int fe_recv(int sock, struct vhu_msg_hdr *hdr, void *payload, size_t room,
+	    int timeout_ms);
+/* Send a request with NEED_REPLY and return the u64 REPLY_ACK status. */
+int64_t fe_call_ack(int sock, uint32_t req, const void *payload,
+		    uint32_t size, const int *fds, int nfds);
+/* memfd of size bytes (truncated); -1 on error. */
+int fe_memfd(size_t size);
+int fe_eventfd(void);
+/* Open fds and lines of /proc/self/maps. */
+int fe_count_fds(void);
+int fe_count_maps(void);
+/* Start the EAL once for a test process (in-memory, no hugepages). */
+void fe_eal_init(const char *prog);
+
+#endif /* VHU_TEST_FE_H */

@@ -45,8 +45,14 @@ meson compile -C "$build" >/dev/null || {
 	echo "run-demo.sh: build failed; run 'meson compile -C $build' to see why" >&2
 	exit 1
 }
-backend_bin="$build/examples/vhu-loopback"
-[ -x "$backend_bin" ] || { echo "run-demo.sh: $backend_bin was not built" >&2; exit 1; }
+backend_bin=
+for f in "$build/examples/loopback/vhu-loopback" "$build/examples/vhu-loopback"; do
+	if [ -x "$f" ]; then
+		backend_bin=$f
+		break
+	fi
+done
+[ -n "$backend_bin" ] || { echo "run-demo.sh: vhu-loopback was not built" >&2; exit 1; }
 
 if [ "$use_huge" = auto ]; then
 	use_huge=0

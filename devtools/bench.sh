@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Loopback throughput of vhu's net_vhu PMD against DPDK's net_vhost, measured
+# the way the field does, side by side in one run:
+#
+#   backend  dpdk-testpmd, io forwarding, --record-core-cycles, forwarding
+#            lcore pinned to CPU $BACKEND_CPU, port = net_vhu (-d plugin) or
+#            DPDK's net_vhost, same devargs;
+#   frontend dpdk-testpmd, net_virtio_user, io forwarding, forwarding lcore
+#            pinned to CPU $FRONTEND_CPU, --single-file-segments,
+#            "start tx_first 32": frames circulate between the two.
+#
+# For each configuration of the matrix {split, packed} x {mergeable off, on}
+# x {64, 1518 bytes} (plus extra variants given with --extra), vhu and
+# net_vhost runs alternate $RUNS times each. A run measures the backend's
+# received packets over a $WINDOW-second window after a $WARMUP-second
+# warm-up, and reads testpmd's CPU cycles/packet of the backend forwarding
+# lcore. One table is printed: median Mpps for each, the ratio vhu/net_vhost
+# and the backend cycles per packet.
+#
+# Usage: devtools/bench.sh [--build DIR] [--runs N] [--window S]
+#                          [--quick] [--only REGEX] [--out FILE]
+#   --quick        1 run each, 3 s windows (a smoke check, not a result)
+#   --only REGEX   only configurations whose name matches (e.g. 'split')
+#   --out FILE     also write the table (markdown) to FILE
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$REPO/build
+runs=3
+window=5
+warmup=2
+only=.
+out=
+BACKEND_CPU=${BACKEND_CPU:-1}
+FRONTEND_CPU=${FRONTEND_CPU:-0}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$(cd "$2" && pwd); shift ;;
+	--runs) runs=$2; shift ;;
+	--window) window=$2; shift ;;
+	--quick) runs=1; window=3; warmup=1 ;;
+	--only) only=$2; shift ;;
+	--out) out=$2; shift ;;
+	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+plugin=$build/drivers/net/vhost/librte_net_vhu.so
+[ -f "$plugin" ] || { echo "bench.sh: $plugin not built (run: ninja -C $build)" >&2; exit 1; }
+command -v dpdk-testpmd >/dev/null || { echo "bench.sh: dpdk-testpmd missing (devtools/setup.sh)" >&2; exit 1; }
+
+# Sockets live in a private directory: DPDK refuses -d plugins from
+# world-writable trees, and other users must not reach our sockets.
+work=$(mktemp -d "$build/bench.XXXXXX")
+chmod 700 "$work"
+pids=()
+cleanup() {
+	for p in "${pids[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+mem_args=(--no-huge -m 1024)
+if [ "${VHU_TEST_HUGE:-0}" = 1 ]; then mem_args=(-m 1024); fi
+
+# Start an interactive testpmd reading commands from a fifo.
+# $1 name, rest: testpmd arguments. Sets TP_PID, TP_IN (fd), TP_LOG.
+start_testpmd() {
+	local name=$1; shift
+	local fifo=$work/$name.in
+	mkfifo "$fifo"
+	TP_LOG=$work/$name.log
+	dpdk-testpmd "$@" < "$fifo" > "$TP_LOG" 2>&1 &
+	TP_PID=$!
+	pids+=("$TP_PID")
+	exec {TP_IN}>"$fifo"
+}
+
+wait_for() { # file regex seconds
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_testpmd() { # pid fd
+	echo quit >&"$2" 2>/dev/null || true
+	eval "exec $2>&-" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# One measurement. $1 backend (vhu|vhost) $2 packed $3 mrg $4 size
+# $5 extra virtio_user devargs. Prints "mpps cycles" or "fail".
+measure() {
+	local be=$1 packed=$2 mrg=$3 size=$4 extra=$5
+	local sock=$work/s.$RANDOM
+	local bargs fargs bpid bin fpid fin blog flog
+	if [ "$be" = vhu ]; then
+		bargs=(-d "$plugin" --vdev "net_vhu0,iface=$sock,queues=1")
+	else
+		bargs=(--vdev "net_vhost0,iface=$sock,queues=1")
+	fi
+	start_testpmd be "--lcores=0@$FRONTEND_CPU,1@$BACKEND_CPU" "${mem_args[@]}" \
+		--file-prefix="vhubench-be-$$" --no-pci "${bargs[@]}" -- \
+		-i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
+		--record-core-cycles --rxd=1024 --txd=1024
+	bpid=$TP_PID; bin=$TP_IN; blog=$TP_LOG
+	wait_for "$blog" 'testpmd>' 20 || { echo fail; stop_testpmd "$bpid" "$bin"; rm -f "$work"/*.in; return; }
+	echo start >&"$bin"
+	start_testpmd fe "--lcores=0@$BACKEND_CPU,1@$FRONTEND_CPU" "${mem_args[@]}" \
+		--single-file-segments --file-prefix="vhubench-fe-$$" --no-pci \
+		--vdev "net_virtio_user0,path=$sock,queues=1,queue_size=1024,packed_vq=$packed,mrg_rxbuf=$mrg$extra" \
+		-- -i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
+		--rxd=1024 --txd=1024
+	fpid=$TP_PID; fin=$TP_IN; flog=$TP_LOG
+	if ! wait_for "$flog" 'testpmd>' 20; then
+		echo fail
+		stop_testpmd "$fpid" "$fin"; stop_testpmd "$bpid" "$bin"
+		rm -f "$work"/*.in; return
+	fi
+	echo "set txpkts $size" >&"$fin"
+	echo "start tx_first 32" >&"$fin"
+	sleep "$warmup"
+	echo "clear port stats all" >&"$bin"
+	echo "clear fwd stats all" >&"$bin" 2>/dev/null || true
+	sleep "$window"
+	echo "show port stats all" >&"$bin"
+	echo "stop" >&"$bin"
+	sleep 1
+	stop_testpmd "$fpid" "$fin"
+	stop_testpmd "$bpid" "$bin"
+	rm -f "$work"/*.in
+	# RX-packets after the clear, over the window
+	local rxp cyc
+	rxp=$(grep -E 'RX-packets:' "$blog" | tail -1 | awk '{print $2}')
+	cyc=$(grep -E 'CPU cycles/packet' "$blog" | tail -1 |
+	      sed -E 's/.*CPU cycles\/packet=([0-9.]+).*/\1/')
+	if [ -z "$rxp" ] || [ "$rxp" = 0 ]; then echo fail; return; fi
+	awk -v p="$rxp" -v w="$window" -v c="${cyc:-nan}" \
+		'BEGIN { printf "%.3f %s\n", p / w / 1e6, c }'
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# name packed mrg size extra-devargs vhu-supported
+configs=()
+for layout in split packed; do
+	for mrg in 0 1; do
+		for size in 64 1518; do
+			configs+=("$layout mrg=$mrg ${size}B|$([ $layout = packed ] && echo 1 || echo 0)|$mrg|$size|")
+		done
+	done
+done
+for extra in ${BENCH_EXTRA:-}; do configs+=("$extra"); done
+
+# vhu does not offer VIRTIO_F_RING_PACKED yet; virtio_user would silently
+# fall back to a split ring, so packed runs of vhu are not made (and say so)
+# until this flips with the packed-ring work.
+vhu_has_packed=${VHU_HAS_PACKED:-0}
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+printf 'vhu loopback benchmark: %s, %s CPUs, %s runs x %ss, %s memory\n' \
+	"$cpu" "$(nproc)" "$runs" "$window" "${mem_args[*]}"
+table="| configuration | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt |
+|---|---|---|---|---|---|"
+echo "$table"
+for c in "${configs[@]}"; do
+	IFS='|' read -r name packed mrg size extra <<< "$c"
+	[[ $name =~ $only ]] || continue
+	vm=(); hm=(); vc=(); hc=(); vfail=0
+	for ((r = 0; r < runs; r++)); do
+		for be in vhu vhost; do
+			if [ $be = vhu ] && [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
+				vfail=$((vfail + 1))
+				continue
+			fi
+			res=$(measure $be "$packed" "$mrg" "$size" "$extra")
+			if [ "$res" = fail ]; then
+				[ $be = vhu ] && vfail=$((vfail + 1))
+				continue
+			fi
+			read -r m cy <<< "$res"
+			if [ $be = vhu ]; then vm+=("$m"); vc+=("$cy"); else hm+=("$m"); hc+=("$cy"); fi
+		done
+	done
+	v=$(printf '%s\n' "${vm[@]:-}" | grep . | median || echo -)
+	h=$(printf '%s\n' "${hm[@]:-}" | grep . | median || echo -)
+	vcy=$(printf '%s\n' "${vc[@]:-}" | grep -v nan | grep . | median || echo -)
+	hcy=$(printf '%s\n' "${hc[@]:-}" | grep -v nan | grep . | median || echo -)
+	if [ "$v" = - ] || [ -z "$v" ]; then
+		ratio="vhu: no traffic ($vfail failed runs)"
+		[ "$packed" = 1 ] && ratio="vhu: packed ring not implemented yet"
+		v=-
+	else
+		ratio=$(awk -v a="$v" -v b="$h" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+	fi
+	line="| $name | $v | ${h:--} | $ratio | ${vcy:--} | ${hcy:--} |"
+	echo "$line"
+	table+=$'\n'"$line"
+done
+if [ -n "$out" ]; then
+	{
+		echo "Measured $(date -u +%Y-%m-%d) on: $cpu, $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB,"
+		echo "$(uname -r), DPDK $(pkg-config --modversion libdpdk), $runs alternating runs x ${window}s, ${mem_args[*]}."
+		echo
+		echo "$table"
+	} > "$out"
+fi

@@ -8,6 +8,7 @@
  * close file descriptors, never while a burst is inside the queue.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,7 +109,9 @@ write_notify_flags(struct vhu_vq *vq)
 		 * for the next add: our next index. Not asking: one behind
 		 * it, which the guest reaches only after 65535 adds.
 		 */
-		uint16_t *avail_event = (uint16_t *)&vq->used->ring[vq->size];
+		uint16_t *avail_event = (uint16_t *)((uint8_t *)vq->used +
+				offsetof(struct vring_used, ring) +
+				(size_t)vq->size * sizeof(struct vring_used_elem));
 		uint16_t ev = want ? vq->last_avail_idx :
 				     (uint16_t)(vq->last_avail_idx - 1);
 

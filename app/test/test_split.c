@@ -606,6 +606,22 @@ bad_loop_pair(struct env *e)
 	vtd_publish(&e->tx);
 }
 
+/* Zero-length buffers give no pieces: only the step count stops this. */
+static void
+bad_loop_empty(struct env *e)
+{
+	struct vring_desc *a = raw_desc(e, 211), *b = raw_desc(e, 212);
+
+	a->addr = frame_gpa(e, 64);
+	a->len = 0;
+	a->flags = VRING_DESC_F_NEXT;
+	a->next = 212;
+	*b = *a;
+	b->next = 211;
+	vtd_add_raw_head(&e->tx, 211);
+	vtd_publish(&e->tx);
+}
+
 static void
 bad_next_range(struct env *e)
 {
@@ -689,6 +705,17 @@ bad_indirect_loop(struct env *e)
 
 	t[2].flags = VRING_DESC_F_NEXT;
 	t[2].next = 0;
+}
+
+static void
+bad_indirect_loop_empty(struct env *e)
+{
+	struct vring_desc *t = indirect_head(e, 3, 48, VRING_DESC_F_INDIRECT);
+
+	for (int i = 0; i < 3; i++)
+		t[i].len = 0;
+	t[2].flags = VRING_DESC_F_NEXT;
+	t[2].next = 1;
 }
 
 static void
@@ -788,6 +815,8 @@ BAD_TEST(head_range, 0, 1)
 BAD_TEST(avail_jump, 0, 0)
 BAD_TEST(loop_self, 0, 1)
 BAD_TEST(loop_pair, 0, 1)
+BAD_TEST(loop_empty, 0, 1)
+BAD_TEST(indirect_loop_empty, IND, 1)
 BAD_TEST(next_range, 0, 1)
 BAD_TEST(indirect_nested, IND, 1)
 BAD_TEST(indirect_len0, IND, 1)
@@ -1390,6 +1419,8 @@ main(void)
 	T(test_bad_avail_jump);
 	T(test_bad_loop_self);
 	T(test_bad_loop_pair);
+	T(test_bad_loop_empty);
+	T(test_bad_indirect_loop_empty);
 	T(test_bad_next_range);
 	T(test_bad_indirect_nested);
 	T(test_bad_indirect_len0);

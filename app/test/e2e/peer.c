@@ -74,6 +74,7 @@ struct peer_queue {
 	uint64_t bad_chain; /* segment lengths do not add up */
 	uint64_t tx_bytes;
 	uint64_t rx_bytes;
+	uint64_t alloc_fail; /* tx frames that could not be built (yet) */
 	uint16_t n_pending; /* built but not yet accepted by tx_burst */
 	struct rte_mbuf *pending[PEER_BURST];
 	uint8_t *seen; /* bitmap over sequence numbers */
@@ -572,7 +573,8 @@ queue_errors(const struct peer_queue *pq)
 	       pq->bad_payload || pq->bad_chain;
 }
 
-static void
+/* Returns how many frames tx_burst accepted. */
+static uint16_t
 tx_queue(struct rte_mempool *tx_mp, uint16_t q, uint64_t allowed)
 {
 	struct peer_queue *pq = &queues[q];
@@ -585,19 +587,22 @@ tx_queue(struct rte_mempool *tx_mp, uint16_t q, uint64_t allowed)
 	       pq->tx_next - pq->rx_hi < cfg.window) {
 		struct rte_mbuf *m = build_frame(tx_mp, q, pq->tx_next);
 
-		if (m == NULL)
+		if (m == NULL) {
+			pq->alloc_fail++;
 			break;
+		}
 		pq->tx_bytes += m->pkt_len;
 		pq->pending[pq->n_pending++] = m;
 		pq->tx_next++;
 	}
 	if (pq->n_pending == 0)
-		return;
+		return 0;
 	sent = rte_eth_tx_burst(cfg.port, q, pq->pending, pq->n_pending);
 	if (sent > 0 && sent < pq->n_pending)
 		memmove(pq->pending, pq->pending + sent,
 			(pq->n_pending - sent) * sizeof(pq->pending[0]));
 	pq->n_pending -= sent;
+	return sent;
 }
 
 static uint64_t
@@ -629,11 +634,12 @@ report(double secs)
 		       " dup %" PRIu64 " reordered %" PRIu64
 		       " bad: magic %" PRIu64 " queue %" PRIu64
 		       " seq %" PRIu64 " len %" PRIu64 " cksum %" PRIu64
-		       " payload %" PRIu64 " chain %" PRIu64 "\n",
+		       " payload %" PRIu64 " chain %" PRIu64
+		       " (tx alloc failures %" PRIu64 ")\n",
 		       q, pq->tx_next - pq->n_pending, pq->ok, missing,
 		       pq->dup, pq->reordered, pq->bad_magic, pq->bad_queue,
 		       pq->bad_seq, pq->bad_len, pq->bad_cksum,
-		       pq->bad_payload, pq->bad_chain);
+		       pq->bad_payload, pq->bad_chain, pq->alloc_fail);
 		if (missing != 0 || queue_errors(pq))
 			pass = false;
 		ok += pq->ok;
@@ -655,7 +661,7 @@ run(struct rte_mempool *tx_mp)
 	const uint64_t hz = rte_get_timer_hz();
 	const uint64_t start = rte_get_timer_cycles();
 	const uint64_t deadline = start + (uint64_t)cfg.timeout * hz;
-	uint64_t last_rx = start, now = start;
+	uint64_t last_rx = start, last_tx = start, now = start;
 	bool done = false, all_sent = false, outstanding;
 	uint16_t q;
 
@@ -672,7 +678,8 @@ run(struct rte_mempool *tx_mp)
 				  PEER_BURST;
 		}
 		for (q = 0; q < cfg.queues; q++) {
-			tx_queue(tx_mp, q, allowed);
+			if (tx_queue(tx_mp, q, allowed) != 0)
+				last_tx = now;
 			if (rx_queue(q) != 0)
 				last_rx = now;
 		}
@@ -692,12 +699,18 @@ run(struct rte_mempool *tx_mp)
 			printf("peer: timeout after %u s\n", cfg.timeout);
 			break;
 		}
-		/* Frames outstanding and none arriving: a stalled window or
-		 * lost tail frames; waiting longer will not help. */
+		/* Frames outstanding and none arriving (a stalled window or
+		 * lost tail frames), or no progress at all (e.g. tx rings
+		 * never drained): waiting longer will not help. */
 		if (!done && outstanding && now - last_rx > cfg.idle * hz) {
 			printf("peer: nothing received for %u s with frames "
 			       "outstanding%s\n", cfg.idle,
 			       all_sent ? " (all sent)" : "");
+			break;
+		}
+		if (!done && now - RTE_MAX(last_rx, last_tx) > cfg.idle * hz) {
+			printf("peer: no frame sent or received for %u s\n",
+			       cfg.idle);
 			break;
 		}
 	}
@@ -765,12 +778,13 @@ main(int argc, char **argv)
 		}
 	}
 
-	/* Tx: what tx rings can hold (every descriptor may be one segment)
+	/* Tx: virtio frees transmitted mbufs lazily, so a full tx ring of
+	 * the largest chains (indirect descriptors: one ring slot per chain)
 	 * plus the frames being built. Rx: the rx rings plus a burst per
 	 * queue being checked, in segments of rx_room. */
 	segs = (max_frame() + RTE_MBUF_DEFAULT_DATAROOM - 1) /
 	       RTE_MBUF_DEFAULT_DATAROOM;
-	n_tx = cfg.queues * (PEER_RING_SIZE + PEER_BURST * segs) + 1024;
+	n_tx = cfg.queues * (PEER_RING_SIZE + PEER_BURST) * segs + 1024;
 	n_rx = cfg.queues * (PEER_RING_SIZE + PEER_BURST *
 			     ((max_frame() + cfg.rx_room - 1) / cfg.rx_room)) +
 	       1024;

@@ -67,7 +67,10 @@ if [ "$(nproc)" -lt 2 ] && [ -z "${E2E_PEER_CPU:-}" ]; then
 fi
 [ "$quick" -eq 1 ] && FRAMES=$(( FRAMES / 10 ))
 [ -n "$build" ] || build=$(cd "$here/../../.." && pwd)/build-e2e
-[ -n "$loopback" ] || loopback=$build/examples/loopback/vhu-loopback
+if [ -z "$loopback" ]; then
+	loopback=$build/examples/vhu-loopback
+	[ -x "$loopback" ] || loopback=$build/examples/loopback/vhu-loopback
+fi
 [ -n "$peer" ] || peer=$build/app/test/vhu-e2e-peer
 
 EDGE_SIZES=60,61,64,127,128,129,1514,1515,2035,2036,2037,2048,2049,4096,8999,9000

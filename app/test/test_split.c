@@ -1392,7 +1392,7 @@ main(void)
 		fprintf(stderr, "EAL or mempool set-up failed\n");
 		return 1;
 	}
-	struct CMUnitTest tests[64];
+	struct CMUnitTest tests[96];
 	int n = 0;
 
 	for (int i = 0; i < 16; i++) {
@@ -1414,7 +1414,11 @@ main(void)
 						  test_matrix_notify,
 						  NULL, NULL, c };
 	}
-#define T(f) tests[n++] = (struct CMUnitTest){ #f, f, NULL, NULL, NULL }
+#define T(f) do { \
+		if (n >= (int)RTE_DIM(tests)) \
+			abort(); \
+		tests[n++] = (struct CMUnitTest){ #f, f, NULL, NULL, NULL }; \
+	} while (0)
 	T(test_bad_head_range);
 	T(test_bad_avail_jump);
 	T(test_bad_loop_self);

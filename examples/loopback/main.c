@@ -54,7 +54,8 @@ struct lb_port {
 	struct vhu_socket *sock;
 	_Atomic(struct vhu_dev *) dev; /* the device being served, if any */
 	unsigned int first_slot;       /* slots first_slot .. + n_qp - 1 */
-	/* Statistics thread only. */
+	/* Statistics (main lcore) only; the counters behind them are per
+	 * slot and cumulative, so rates stay right across reconnects. */
 	uint64_t last_rx, last_tx, last_drop;
 	uint64_t last_tsc;
 };
@@ -209,10 +210,9 @@ lb_new_device(struct vhu_dev *dev, void *ctx)
 		return -1;
 	}
 	printf("vhu-loopback: %s: device %d ready: features 0x%" PRIx64
-	       ", %u vrings (%u queue pairs), serving %u\n",
+	       ", %u vrings (%u queue pair(s)), polling %u\n",
 	       port->path, vhu_dev_id(dev), vhu_dev_features(dev), vrings,
 	       vrings / 2, RTE_MIN((unsigned int)opt.queues, vrings / 2u));
-	port->last_tsc = 0;
 	for (q = 0; q < opt.queues; q++)
 		atomic_store(&slots[port->first_slot + q].dev, dev);
 	fflush(stdout);

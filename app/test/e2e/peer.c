@@ -745,6 +745,9 @@ main(int argc, char **argv)
 		goto out_eal;
 	signal(SIGINT, peer_signal);
 	signal(SIGTERM, peer_signal);
+	/* virtio_user writes to the vhost-user socket without MSG_NOSIGNAL:
+	 * a backend that goes away must be reported, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (cfg.port == UINT16_MAX) {
 		cfg.port = (uint16_t)rte_eth_find_next_owned_by(0,

@@ -13,7 +13,9 @@
 # Matrix: memory {no-huge, huge (only with VHU_TEST_HUGE=1)} x queue pairs
 # {1, 4} x mrg_rxbuf {0, 1} x sizes {list of edge sizes, random 60-9000},
 # then a reconnect case (one backend, several peers in turn) and a client
-# mode case (the backend connects, the peer listens).
+# mode case (the backend connects, the peer listens); last, the reconnect
+# sequence again with two worker lcores polling the queue pairs (device
+# hand-over and retraction between threads).
 #
 # Usage: run.sh [--build DIR] [--loopback PATH] [--peer PATH] [--quick]
 #               [--only PATTERN] [--list]
@@ -91,6 +93,7 @@ for mem in "${mem_modes[@]}"; do
 	done
 	cases+=("$mem/reconnect" "$mem/client")
 done
+cases+=(nohuge/workers)
 if [ "$list" -eq 1 ]; then
 	printf '%s\n' "${cases[@]}"
 	exit 0
@@ -168,24 +171,35 @@ mem_args() {
 	fi
 }
 
-# start_backend MEM SOCK LOG [client]: sets backend_pid.
+# start_backend MEM SOCK LOG [--client]: sets backend_pid. With
+# backend_workers=N the backend polls with N worker lcores (all on the
+# backend CPU) instead of its main lcore alone.
+backend_workers=0
 start_backend() {
 	local mem=$1 sock=$2 log=$3 client=${4:-}
-	local prefix="$tag-be-$case_no"
+	local prefix="$tag-be-$case_no" lcores="0@$BCPU" i
+	for (( i = 1; i <= backend_workers; i++ )); do
+		lcores="$lcores,$i@$BCPU"
+	done
 	if [ "$BACKEND" = testpmd ]; then
-		local fifo="$work/testpmd-stdin.$case_no" cl=""
+		local fifo="$work/testpmd-stdin.$case_no" cl="" fwd=1
 		mkfifo "$fifo"
 		[ -n "$client" ] && cl=",client=1"
+		[ "$backend_workers" -gt 0 ] && fwd=$backend_workers
+		# testpmd's main lcore only waits on stdin; it needs one more
+		# lcore to forward.
+		[ "$backend_workers" -eq 0 ] && lcores="$lcores,1@$BCPU"
 		# testpmd exits at EOF on stdin; a FIFO opened read-write never
 		# reaches it. Line-buffered so wait_ready sees its prompt.
-		stdbuf -oL "$testpmd" --lcores="0@$BCPU,1@$BCPU" $(mem_args "$mem" backend) \
+		stdbuf -oL "$testpmd" --lcores="$lcores" \
+			$(mem_args "$mem" backend) \
 			--file-prefix="$prefix" --no-pci \
 			--vdev "net_vhost0,iface=$sock,queues=4$cl" -- \
 			--no-mlockall --total-num-mbufs=32768 \
 			--forward-mode=io --auto-start --rxq=4 --txq=4 \
-			>"$log" 2>&1 0<>"$fifo" &
+			--nb-cores="$fwd" >"$log" 2>&1 0<>"$fifo" &
 	else
-		"$loopback" --lcores="0@$BCPU" $(mem_args "$mem" backend) \
+		"$loopback" --lcores="$lcores" $(mem_args "$mem" backend) \
 			--file-prefix="$prefix" --no-pci -- \
 			--socket "$sock" --queues 4 --stats 1 $client \
 			>"$log" 2>&1 </dev/null &
@@ -395,6 +409,11 @@ for c in "${cases[@]}"; do
 	case_t0=$(( $(date +%s%N) / 1000000 ))
 	case "$c" in
 	*/reconnect) run_reconnect_case "$c" ;;
+	*/workers)
+		backend_workers=2
+		run_reconnect_case "$c"
+		backend_workers=0
+		;;
 	*/client) run_client_case "$c" ;;
 	*) run_echo_case "$c" ;;
 	esac

@@ -160,7 +160,9 @@ poller_main(void *arg)
 {
 	struct lb_poller *p = arg;
 
-	while (!atomic_load_explicit(&pollers_stop, memory_order_relaxed))
+	/* More lcores than queue pairs: nothing to poll here. */
+	while (p->n_slots != 0 &&
+	       !atomic_load_explicit(&pollers_stop, memory_order_relaxed))
 		poll_pass(p);
 	atomic_store(&p->running, false);
 	return 0;
@@ -485,6 +487,10 @@ main(int argc, char **argv)
 	}
 	if (start_sockets() < 0)
 		goto out_vhu;
+	for (i = 0; i < n_pollers; i++)
+		printf("vhu-loopback: lcore %u polls %u queue pair(s)\n",
+		       pollers[i].lcore, pollers[i].n_slots);
+	/* The e2e tests wait for this line: keep its start stable. */
 	printf("vhu-loopback: serving %u socket(s) as %s, %u queue pair(s) "
 	       "each, %u polling lcore(s)\n", opt.n_paths,
 	       opt.client ? "client" : "server", opt.queues, n_pollers);

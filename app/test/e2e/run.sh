@@ -15,7 +15,8 @@
 # then a reconnect case (one backend, several peers in turn) and a client
 # mode case (the backend connects, the peer listens); last, the reconnect
 # sequence again with two worker lcores polling the queue pairs (device
-# hand-over and retraction between threads).
+# hand-over and retraction between threads), and an abort case: a peer is
+# SIGKILLed mid-traffic, then a fresh peer must pass on the same backend.
 #
 # Usage: run.sh [--build DIR] [--loopback PATH] [--peer PATH] [--quick]
 #               [--only PATTERN] [--list]
@@ -93,7 +94,7 @@ for mem in "${mem_modes[@]}"; do
 	done
 	cases+=("$mem/reconnect" "$mem/client")
 done
-cases+=(nohuge/workers)
+cases+=(nohuge/workers nohuge/abort)
 if [ "$list" -eq 1 ]; then
 	printf '%s\n' "${cases[@]}"
 	exit 0
@@ -354,6 +355,46 @@ run_reconnect_case() {
 		"$blog" "$plog"
 }
 
+# Two worker lcores; a peer killed mid-traffic (the backend sees the
+# connection drop with frames in flight), then a clean run must pass.
+run_abort_case() {
+	local name=$1 mem=${1%%/*} why="" p i
+	local sock="$work/c$case_no.sock" blog="$work/c$case_no.backend.log"
+	local plog="$work/c$case_no.peer.log"
+	start_backend "$mem" "$sock" "$blog"
+	if ! wait_socket "$sock" "$backend_pid" ||
+	   ! wait_ready "$blog" "$backend_pid"; then
+		stop_backend
+		verdict "$name" 1 "backend did not start serving $sock" "$blog"
+		return
+	fi
+	echo "=== peer run to be killed" >>"$plog"
+	"$peer" --lcores="0@$PCPU" $(mem_args "$mem" peer) \
+		--single-file-segments --file-prefix="$tag-fe-$case_no-k" \
+		--no-pci --vdev "net_virtio_user0,path=$sock,queues=4" -- \
+		--queues 4 --frames 100000000 --rate "$RATE" \
+		--sizes "$RANGE_SIZES" >>"$plog" 2>&1 </dev/null &
+	p=$!
+	pids+=("$p")
+	# Kill once traffic flows (its port is up), at most 10 s from now.
+	for (( i = 0; i < 100; i++ )); do
+		grep -q '^peer: port .* up' "$plog" && break
+		sleep 0.1
+	done
+	sleep 1
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	forget_pid "$p"
+	rm -rf /var/run/dpdk/"$tag-fe-$case_no-k"
+	echo "=== clean peer run" >>"$plog"
+	run_peer "$mem" "net_virtio_user0,path=$sock,queues=4,mrg_rxbuf=1" \
+		"$plog" --queues 4 --frames $(( FRAMES / 10 / 4 )) \
+		--sizes "$EDGE_SIZES" || why="peer after the killed one failed"
+	stop_backend || why="${why:+$why; }$stop_reason"
+	verdict "$name" "${why:+1}" "${why:-$(peer_summary "$plog")}" \
+		"$blog" "$plog"
+}
+
 # The backend is the client: the peer's virtio_user listens (server=1).
 run_client_case() {
 	local name=$1 mem=${1%%/*} why=""
@@ -412,6 +453,11 @@ for c in "${cases[@]}"; do
 	*/workers)
 		backend_workers=2
 		run_reconnect_case "$c"
+		backend_workers=0
+		;;
+	*/abort)
+		backend_workers=2
+		run_abort_case "$c"
 		backend_workers=0
 		;;
 	*/client) run_client_case "$c" ;;

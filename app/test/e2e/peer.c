@@ -465,6 +465,19 @@ max_frame(void)
 	return m;
 }
 
+static uint32_t
+min_frame(void)
+{
+	uint32_t m = UINT32_MAX;
+	unsigned int i;
+
+	if (cfg.range)
+		return cfg.sizes[0];
+	for (i = 0; i < cfg.n_sizes; i++)
+		m = RTE_MIN(m, cfg.sizes[i]);
+	return m;
+}
+
 static int
 port_setup(struct rte_mempool *rx_mp)
 {
@@ -805,11 +818,11 @@ main(int argc, char **argv)
 	}
 	if (port_setup(rx_mp) < 0)
 		goto out_port;
-	printf("peer: port %u up, %u queue(s), %u frames each, sizes %s%u..%u, "
-	       "rate %" PRIu64 " pps, window %u\n",
-	       cfg.port, cfg.queues, cfg.frames, cfg.range ? "range " : "",
-	       cfg.range ? cfg.sizes[0] : cfg.sizes[0],
-	       cfg.range ? cfg.sizes[1] : max_frame(), cfg.rate, cfg.window);
+	printf("peer: port %u up, %u queue(s), %u frames each, sizes %s "
+	       "%u..%u, rate %" PRIu64 " pps, window %u\n",
+	       cfg.port, cfg.queues, cfg.frames,
+	       cfg.range ? "random in" : "cycling over", min_frame(),
+	       max_frame(), cfg.rate, cfg.window);
 	fflush(stdout);
 	rc = run(tx_mp) == 0 ? 0 : 1;
 	for (q = 0; q < cfg.queues; q++) {

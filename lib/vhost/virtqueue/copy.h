@@ -125,23 +125,72 @@ vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
 }
 
 /*
- * Build a fresh mbuf chain from mp holding the pieces' bytes after the
- * first skip bytes (the virtio-net header, which may span pieces). Extra
- * segments are chained when the frame outgrows one data room. Returns
- * NULL, with everything freed, when the pool runs dry.
+ * Write the virtio-net header of a received frame: all zero (offloads come
+ * later: zero means "nothing to do") but num_buffers, which exists when
+ * hdr_len has room for it (virtio 1.2 §5.1.6). Constant-size stores: the
+ * 10- and 12-byte layouts are the only ones vq.c derives.
  */
-static inline struct rte_mbuf *
-vhu_copy_guest_to_mbuf(struct rte_mempool *mp, const struct vhu_piece *p,
-		       uint32_t np, uint32_t skip)
+static inline void
+vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers)
 {
-	struct rte_mbuf *head, *cur;
+	const uint64_t zero = 0;
+
+	if (likely(hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
+		/* csum_start, csum_offset zero; num_buffers */
+		uint32_t tail = 0;
+		uint16_t nb = num_buffers;
+
+		memcpy(dst, &zero, 8);
+		memcpy(&tail, &zero, 2);
+		memcpy((uint8_t *)&tail + 2, &nb, 2);
+		memcpy(dst + 8, &tail, 4);
+	} else if (hdr_len == sizeof(struct virtio_net_hdr)) {
+		memcpy(dst, &zero, 8);
+		memcpy(dst + 8, &zero, 2);
+	} else {
+		struct virtio_net_hdr_mrg_rxbuf hdr;
+
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.num_buffers = num_buffers;
+		memcpy(dst, &hdr, RTE_MIN((size_t)hdr_len, sizeof(hdr)));
+	}
+}
+
+/*
+ * Initialise an mbuf fresh from its pool (rte_mempool_get / raw alloc) as
+ * an empty packet, as rte_pktmbuf_reset() would. A pool hands out mbufs
+ * with refcnt 1, nb_segs 1 and next NULL (rte_mbuf_raw_alloc contract),
+ * so those fields are left alone; the rest are written in place, which
+ * keeps the stores within the first cache line but for tx_offload.
+ */
+static inline void
+vhu_mbuf_init(struct rte_mbuf *m)
+{
+	m->data_off = RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, m->buf_len);
+	m->port = RTE_MBUF_PORT_INVALID;
+	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
+	m->packet_type = 0;
+	m->pkt_len = 0;
+	m->data_len = 0;
+	m->vlan_tci = 0;
+	m->vlan_tci_outer = 0;
+	m->tx_offload = 0;
+}
+
+/*
+ * Fill head (initialised with vhu_mbuf_init) with the pieces' bytes after
+ * the first skip bytes (the virtio-net header, which may span pieces).
+ * Extra segments come from mp when the frame outgrows one data room.
+ * Returns false, with head and its segments freed, when the pool runs dry.
+ */
+static inline bool
+vhu_copy_guest_to_mbuf(struct rte_mempool *mp, struct rte_mbuf *head,
+		       const struct vhu_piece *p, uint32_t np, uint32_t skip)
+{
+	struct rte_mbuf *cur = head;
 	uint32_t room, pkt_len = 0;
 	uint8_t *dst;
 
-	head = rte_pktmbuf_alloc(mp);
-	if (unlikely(head == NULL))
-		return NULL;
-	cur = head;
 	dst = rte_pktmbuf_mtod(cur, uint8_t *);
 	room = rte_pktmbuf_tailroom(cur);
 	for (uint32_t i = 0; i < np; i++) {
@@ -167,7 +216,7 @@ vhu_copy_guest_to_mbuf(struct rte_mempool *mp, const struct vhu_piece *p,
 					     rte_pktmbuf_tailroom(seg) == 0)) {
 					rte_pktmbuf_free(seg);
 					rte_pktmbuf_free(head);
-					return NULL;
+					return false;
 				}
 				cur->next = seg;
 				head->nb_segs++;
@@ -186,7 +235,7 @@ vhu_copy_guest_to_mbuf(struct rte_mempool *mp, const struct vhu_piece *p,
 		}
 	}
 	head->pkt_len = pkt_len;
-	return head;
+	return true;
 }
 
 #endif /* VHU_COPY_H */

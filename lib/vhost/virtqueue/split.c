@@ -348,74 +348,148 @@ copied:
 	return npkts;
 }
 
+/* A receive buffer the fast path validated: written in the second pass. */
+struct rx_order {
+	uint8_t *dst;
+	uint64_t gpa;
+	const struct rte_mbuf *m;
+};
+
+/*
+ * Enqueue. Pass 1 takes buffers for each frame in order: the common case
+ * (a one-segment mbuf, one writable descriptor with room for header and
+ * frame, inside one memory region) is checked and queued as a write order;
+ * anything else (chains, indirect tables, mergeable frames spread over
+ * several buffers, segmented mbufs) goes through the full walker and is
+ * copied at once. Pass 2 writes the queued orders. Nothing is published
+ * before both passes are done, so the order of the writes is free.
+ */
 uint16_t
 vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
+	struct rx_order orders[VHU_BURST_MAX];
+	uint16_t heads[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
+	const volatile struct vring_desc *desc = vq->desc;
+	const volatile uint16_t *ring = vq->avail->ring;
+	const struct vhu_guest_mem *mem = vq->mem;
 	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
 	const bool do_log = vq->flags & VHU_VQ_F_LOG;
-	uint16_t hdr_len = vq->hdr_len;
-	uint16_t n_avail, placed, used = 0;
+	const uint16_t hdr_len = vq->hdr_len;
+	const uint16_t size = vq->size;
+	const uint16_t last = vq->last_avail_idx;
+	uint16_t n_avail, nheads_read, placed, k, used = 0, norders = 0;
+	uint32_t hint = vq->mem_hint;
 	uint64_t bytes = 0;
 
 	if (!avail_count(vq, &n_avail))
 		return 0;
 	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
-	if (n_avail > 0)
-		prefetch_chain(vq, vq->last_avail_idx);
+	/* one head per frame is the common case; more are read as needed */
+	nheads_read = RTE_MIN(count, n_avail);
+	for (k = 0; k < nheads_read; k++)
+		heads[k] = ring[(uint16_t)(last + k) & (size - 1)];
+	/* masked: only a hint, the walk range-checks the real value */
+	for (k = 0; k < RTE_MIN(nheads_read, (uint16_t)VHU_DESC_PREFETCH); k++)
+		rte_prefetch0((const void *)&desc[heads[k] & (size - 1)]);
 	for (placed = 0; placed < count; placed++) {
 		const struct rte_mbuf *m = pkts[placed];
 		uint64_t need = (uint64_t)hdr_len + m->pkt_len;
 		uint64_t cap = 0, left;
 		uint32_t np = 0, written;
 		uint16_t nheads = 0;
+		uint16_t head;
 
 		if (placed + 1 < count)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[placed + 1], void *));
+		if (used + VHU_DESC_PREFETCH < nheads_read)
+			rte_prefetch0((const void *)
+				&desc[heads[used + VHU_DESC_PREFETCH] &
+				      (size - 1)]);
+		if (used == n_avail)
+			goto no_room;
+		head = used < nheads_read ? heads[used] :
+		       ring[(uint16_t)(last + used) & (size - 1)];
+		if (likely(m->next == NULL && head < size)) {
+			/* each field read once; the checks below use only these */
+			uint64_t addr = desc[head].addr;
+			uint32_t dlen = desc[head].len;
+			uint16_t flags = desc[head].flags;
+
+			/*
+			 * Fast path: one writable descriptor (virtio 1.2
+			 * §2.7.5: no NEXT, no INDIRECT; §5.1.6: RX is
+			 * writable) with room for the whole frame, which is
+			 * one buffer with or without MRG_RXBUF, all inside
+			 * one memory region.
+			 */
+			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
+				      VRING_DESC_F_WRITE)) == VRING_DESC_F_WRITE &&
+			    dlen >= need) {
+				uint64_t got = dlen;
+				uint8_t *hva = vhu_gpa_to_hva(mem, &hint, addr,
+							      &got);
+
+				if (likely(hva != NULL && got == dlen)) {
+					__builtin_prefetch(hva, 1, 3);
+					orders[norders].dst = hva;
+					orders[norders].gpa = addr;
+					orders[norders].m = m;
+					norders++;
+					shadow[used].id = head;
+					shadow[used].len = hdr_len + m->data_len;
+					used++;
+					bytes += m->pkt_len;
+					continue;
+				}
+			}
+		}
 		/*
 		 * Gather heads until the frame fits: one without MRG_RXBUF,
 		 * as many as needed with it (virtio 1.2 §5.1.6.3.2). Nothing
 		 * is written until the whole frame has room.
 		 */
+		vq->mem_hint = hint;
 		while (cap < need) {
 			uint16_t slot = used + nheads;
 			uint32_t clen = 0;
 			const char *why = NULL;
-			uint16_t head;
 			int rc;
 
 			if (slot == n_avail || (!mrg && nheads == 1))
-				goto no_room;
-			head = avail_entry(vq, vq->last_avail_idx + slot);
+				goto no_room_slow;
+			head = slot < nheads_read ? heads[slot] :
+			       ring[(uint16_t)(last + slot) & (size - 1)];
 			rc = vhu_split_walk(vq, head, true, pieces, &np,
 					    VHU_MAX_PIECES, &clen, &why);
 			if (unlikely(rc == VHU_WALK_BAD)) {
 				vhu_vq_mark_broken(vq, why);
-				goto out;
+				goto out_slow;
 			}
 			if (unlikely(rc == VHU_WALK_FULL)) {
 				if (nheads == 0) {
 					vhu_vq_mark_broken(vq,
 						"receive chain split into too many pieces");
-					goto out;
+					goto out_slow;
 				}
 				/* the frame needs more pieces than we track */
-				goto no_room;
+				goto no_room_slow;
 			}
 			if (slot + 1 < n_avail)
-				prefetch_chain(vq, vq->last_avail_idx + slot + 1);
+				prefetch_chain(vq, last + slot + 1);
 			shadow[slot].id = head;
 			shadow[slot].len = clen;
 			cap += clen;
 			nheads++;
 		}
+		hint = vq->mem_hint;
 		written = vhu_copy_mbuf_to_guest(vq->log, do_log, pieces, np,
 						 hdr_len, mrg ? nheads : 1, m);
 		/* each head reports the bytes that landed in it */
 		left = written;
-		for (uint16_t k = 0; k < nheads; k++) {
-			struct vring_used_elem *e = &shadow[used + k];
+		for (uint16_t j = 0; j < nheads; j++) {
+			struct vring_used_elem *e = &shadow[used + j];
 
 			e->len = RTE_MIN((uint64_t)e->len, left);
 			left -= e->len;
@@ -424,12 +498,36 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 		bytes += m->pkt_len;
 	}
 	goto out;
+no_room_slow:
+	hint = vq->mem_hint;
 no_room:
 	/* a frame that does not fit now is dropped by the caller */
 	VHU_DATA_DEBUG_LOG("%s: no room for %u of %u frames", vq->name,
 			   count - placed, count);
 	vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
+	goto out;
+out_slow:
+	hint = vq->mem_hint;
 out:
+	vq->mem_hint = hint;
+	/* pass 2: header and frame of each validated one-buffer frame */
+	for (k = 0; k < norders; k++) {
+		const struct rte_mbuf *m = orders[k].m;
+		uint8_t *dst = orders[k].dst;
+
+		if (k + 1 < norders)
+			rte_prefetch0(rte_pktmbuf_mtod(orders[k + 1].m, void *));
+		vhu_put_net_hdr(dst, hdr_len, 1);
+		rte_memcpy(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),
+			   m->data_len);
+	}
+	if (unlikely(do_log) && norders > 0) {
+		/* L1: the bytes above before their dirty bits */
+		atomic_thread_fence(memory_order_release);
+		for (k = 0; k < norders; k++)
+			vhu_log_mark(vq->log, orders[k].gpa,
+				     hdr_len + orders[k].m->data_len);
+	}
 	complete_burst(vq, used);
 	if (placed > 0) {
 		vhu_stat_add(&vq->stats.packets, placed);

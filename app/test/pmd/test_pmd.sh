@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Integration test of the net_vhu PMD plugin with Debian's dpdk-testpmd on
+# both ends: a backend testpmd loads the plugin (-d) and serves a socket,
+# a frontend testpmd drives it with net_virtio_user. Both run interactive,
+# fed through fifos, so the script can switch forwarding modes and read
+# counters while they run.
+#
+# Checks, with 1 and with 4 queue pairs:
+#   - frontend txonly -> backend rxonly: every backend Rx queue counts;
+#   - backend txonly -> frontend rxonly: every backend Tx queue counts and
+#     the frontend receives;
+#   - link up / link down (LSC) and queue-state events on connect and
+#     disconnect, and the link state ethdev reports.
+# Then, 4 queue pairs with traffic both ways (io forwarding on both ends,
+# started with tx_first): the frontend is killed with SIGKILL mid-traffic
+# and restarted KILLS times (default 20); traffic must resume every time,
+# and the backend's fd count (/proc/PID/fd) and mapping count
+# (/proc/PID/maps) must come back to what they were before the first
+# frontend connected.
+#
+# Usage: test_pmd.sh PLUGIN.so WORKDIR
+# Env:   VHU_PMD_KILLS=N (default 20), VHU_PMD_QUEUES="1 4",
+#        VHU_PMD_VDEV=net_vhu (net_vhost runs the same checks against DPDK's
+#        own driver, for comparison; PLUGIN is then not loaded).
+# Exit:  0 pass, 1 fail, 77 skip (no dpdk-testpmd, or a sanitizer build whose
+#        runtime cannot be loaded into testpmd).
+# Only processes this script started are stopped, by PID.
+set -uo pipefail
+
+PLUGIN=$(realpath "${1:?usage: test_pmd.sh PLUGIN.so WORKDIR}")
+WORK=${2:?usage: test_pmd.sh PLUGIN.so WORKDIR}
+KILLS=${VHU_PMD_KILLS:-20}
+QUEUE_CASES=${VHU_PMD_QUEUES:-1 4}
+VDEV=${VHU_PMD_VDEV:-net_vhu}
+TIMEOUT=40 # seconds for any one wait; a frontend start takes 3-5 s here
+
+log() { printf '[pmd %(%T)T] %s\n' -1 "$*"; }
+fail() { log "FAIL: $*"; FAILED=1; }
+FAILED=0
+
+command -v dpdk-testpmd >/dev/null || { log "SKIP: no dpdk-testpmd"; exit 77; }
+[ -f "$PLUGIN" ] || { log "no plugin $PLUGIN"; exit 1; }
+
+mkdir -p "$WORK"
+WORK=$(realpath "$WORK")
+SOCK=$WORK/vhu-pmd.sock
+PREFIX=vhu-pmd-$$
+
+# A sanitizer build of the plugin needs the sanitizer runtime loaded first;
+# testpmd itself is not instrumented.
+PRELOAD=
+if nm -D --undefined-only "$PLUGIN" 2>/dev/null | grep -q '__asan_init'; then
+	for cc in clang gcc; do
+		for rt in libclang_rt.asan-x86_64.so libasan.so; do
+			p=$($cc -print-file-name=$rt 2>/dev/null) || continue
+			[ -f "$p" ] && { PRELOAD=$p; break 2; }
+		done
+	done
+	[ -n "$PRELOAD" ] || { log "SKIP: ASan plugin but no shared ASan runtime"; exit 77; }
+	# testpmd and EAL are not instrumented: only the plugin is checked
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
+fi
+
+declare -A PID FD LOG
+cleanup() {
+	local n
+	for n in "${!PID[@]}"; do
+		kill -9 "${PID[$n]}" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for n in "${!FD[@]}"; do
+		eval "exec ${FD[$n]}>&-"
+	done
+	rm -f "$WORK"/*.in "$SOCK"
+	rm -rf /var/run/dpdk/"$PREFIX"-b /var/run/dpdk/"$PREFIX"-f
+}
+trap cleanup EXIT
+
+# start NAME ARGS... : a testpmd in interactive mode reading WORK/NAME.in
+start() {
+	local name=$1 fifo=$WORK/$1.in fd
+	shift
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	# read-write open: does not block, and keeps the fifo open between
+	# commands so testpmd never sees end of input
+	exec {fd}<>"$fifo"
+	FD[$name]=$fd
+	LOG[$name]=$WORK/$name.log
+	: >>"${LOG[$name]}"
+	# line-buffered stdout so the script sees command output at once
+	LD_PRELOAD=$PRELOAD stdbuf -oL dpdk-testpmd "$@" <"$fifo" \
+		>>"${LOG[$name]}" 2>&1 &
+	PID[$name]=$!
+}
+
+# cmd NAME LINE : one testpmd command
+cmd() { printf '%s\n' "$2" >&"${FD[$1]}"; }
+
+# stop NAME [SIGNAL] : quit (or kill) a testpmd and reap it
+stop() {
+	local name=$1 sig=${2:-}
+	[ -n "${PID[$name]:-}" ] || return 0
+	if [ -n "$sig" ]; then
+		kill -"$sig" "${PID[$name]}" 2>/dev/null
+	else
+		cmd "$name" quit
+		for _ in $(seq 100); do
+			kill -0 "${PID[$name]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "${PID[$name]}" 2>/dev/null
+	fi
+	wait "${PID[$name]}" 2>/dev/null
+	unset "PID[$name]"
+	eval "exec ${FD[$name]}>&-"
+	unset "FD[$name]"
+	rm -f "$WORK/$name.in"
+}
+
+alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+
+# count NAME REGEX : matching lines in NAME's log
+count() { grep -ac -- "$2" "${LOG[$1]}"; }
+
+# wait_count NAME REGEX MIN : until the log has MIN matching lines
+wait_count() {
+	local end=$((SECONDS + TIMEOUT))
+	while [ "$(count "$1" "$2")" -lt "$3" ]; do
+		alive "$1" || { fail "$1 exited (see ${LOG[$1]})"; return 1; }
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+}
+
+# query NAME COMMAND END-REGEX : output of one command (to END-REGEX)
+query() {
+	local name=$1 before end=$((SECONDS + 10))
+	before=$(wc -l <"${LOG[$name]}")
+	cmd "$name" "$2"
+	while ! tail -n +"$((before + 1))" "${LOG[$name]}" | grep -aq -- "$3"; do
+		alive "$name" && [ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+	tail -n +"$((before + 1))" "${LOG[$name]}"
+}
+
+# xstat NAME XSTAT : current value of one xstat of port 0
+xstat() {
+	query "$1" "show port xstats 0" "tx_good_packets\|tx_q0_" >/dev/null
+	sleep 0.2 # the rest of the listing
+	tail -n 400 "${LOG[$1]}" | grep -a "^$2: " | tail -n 1 | awk '{ print $2 }'
+}
+
+# pstat NAME FIELD : RX-packets / TX-packets of port 0
+pstat() {
+	query "$1" "show port stats 0" "Tx-pps" |
+		grep -ao "$2: *[0-9]*" | tail -n 1 | awk '{ print $2 }'
+}
+
+# wait_xstats NAME PREFIX SUFFIX N : every PREFIX<q>SUFFIX > 0, q < N
+wait_xstats() {
+	local end=$((SECONDS + TIMEOUT)) q v ok
+	while :; do
+		ok=1
+		for ((q = 0; q < $4; q++)); do
+			v=$(xstat "$1" "$2$q$3")
+			[ "${v:-0}" -gt 0 ] || { ok=0; break; }
+		done
+		[ $ok -eq 1 ] && return 0
+		[ $SECONDS -lt $end ] || { fail "$1: $2$q$3 stayed ${v:-unset}"; return 1; }
+		sleep 0.5
+	done
+}
+
+nfds() { ls "/proc/$1/fd" | wc -l; }
+nmaps() { wc -l <"/proc/$1/maps"; }
+
+backend_args() {
+	local q=$1
+	local vdev="$VDEV"0,iface=$SOCK,queues=$q
+	local plugin=()
+	[ "$VDEV" = net_vhu ] && plugin=(-d "$PLUGIN")
+	echo --lcores=0@0,1@1 --no-huge -m 1024 --no-pci \
+		--file-prefix="$PREFIX"-b "${plugin[@]}" --vdev "$vdev" \
+		-- -i --rxq="$q" --txq="$q" --total-num-mbufs=16384 \
+		--disable-link-check --nb-cores=1
+}
+
+frontend_args() {
+	local q=$1
+	echo --lcores=0@1,1@0 --no-huge -m 1024 --single-file-segments \
+		--no-pci --file-prefix="$PREFIX"-f \
+		--vdev net_virtio_user0,path="$SOCK",queues="$q" \
+		-- -i --rxq="$q" --txq="$q" --total-num-mbufs=16384 --nb-cores=1
+}
+
+LSC='Port 0: link state change event'
+QSTATE='Port 0: queue state event'
+
+# Traffic both ways, events, link state; with q queue pairs.
+case_traffic() {
+	local q=$1 lsc0 qs0 rx
+	log "== $VDEV, $q queue pair(s): traffic both ways, events"
+	rm -f "$WORK/b.log" "$WORK/f.log" "$SOCK"
+	# shellcheck disable=SC2046
+	start b $(backend_args "$q")
+	cmd b "set fwd rxonly"
+	cmd b start
+	wait_count b "Start automatic packet forwarding\|forwards packets on" 1 ||
+		{ fail "backend did not start (see ${LOG[b]})"; stop b; return; }
+	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	lsc0=$(count b "$LSC")
+	qs0=$(count b "$QSTATE")
+
+	# shellcheck disable=SC2046
+	start f $(frontend_args "$q")
+	cmd f "set fwd txonly"
+	cmd f start
+	wait_count b "$LSC" $((lsc0 + 1)) || fail "no link-up LSC event"
+	wait_count b "$QSTATE" $((qs0 + 2 * q)) ||
+		fail "queue state events: $(($(count b "$QSTATE") - qs0)), want >= $((2 * q))"
+	query b "show port info 0" "Link status" | grep -aq "Link status: up" ||
+		fail "link not up in 'show port info'"
+	wait_xstats b rx_q _good_packets "$q" &&
+		log "frontend txonly -> backend rxonly: every Rx queue counts"
+
+	cmd f stop
+	cmd b stop
+	cmd b "set fwd txonly"
+	cmd b start
+	cmd f "set fwd rxonly"
+	cmd f start
+	wait_xstats b tx_q _good_packets "$q"
+	sleep 1
+	rx=$(pstat f RX-packets)
+	if [ "${rx:-0}" -gt 0 ]; then
+		log "backend txonly -> frontend rxonly: frontend RX-packets $rx"
+	else
+		fail "frontend received nothing (RX-packets ${rx:-unset})"
+	fi
+
+	lsc0=$(count b "$LSC")
+	qs0=$(count b "$QSTATE")
+	stop f
+	wait_count b "$LSC" $((lsc0 + 1)) || fail "no link-down LSC event"
+	wait_count b "$QSTATE" $((qs0 + 1)) || fail "no queue state event at disconnect"
+	query b "show port info 0" "Link status" | grep -aq "Link status: down" ||
+		fail "link not down in 'show port info'"
+	log "events: $(count b "$LSC") LSC, $(count b "$QSTATE") queue state"
+	stop b
+}
+
+# The frontend killed mid-traffic and restarted KILLS times.
+case_kills() {
+	local q=4 fds0=0 maps0=0 fds1 maps1 i rx0 tx0 rx tx end lsc ok
+	log "== $VDEV, $q queue pairs: frontend SIGKILLed mid-traffic, $KILLS restarts"
+	rm -f "$WORK/b.log" "$WORK/f.log" "$SOCK"
+	# shellcheck disable=SC2046
+	start b $(backend_args "$q")
+	cmd b "set fwd io"
+	cmd b start
+	wait_count b "forwards packets on" 1 ||
+		{ fail "backend did not start"; stop b; return; }
+	sleep 1
+	log "backend before any frontend: $(nfds "${PID[b]}") fds, $(nmaps "${PID[b]}") mappings"
+
+	for ((i = 1; i <= KILLS; i++)); do
+		lsc=$(count b "$LSC")
+		rx0=$(pstat b RX-packets)
+		tx0=$(pstat b TX-packets)
+		# shellcheck disable=SC2046
+		start f $(frontend_args "$q")
+		cmd f "set fwd io"
+		cmd f "start tx_first"
+		wait_count b "$LSC" $((lsc + 1)) ||
+			{ fail "kill $i: frontend did not connect"; stop f 9; break; }
+		end=$((SECONDS + TIMEOUT))
+		ok=0
+		while [ $SECONDS -lt $end ]; do
+			rx=$(pstat b RX-packets)
+			tx=$(pstat b TX-packets)
+			if [ "${rx:-0}" -gt $((rx0 + 1000)) ] && [ "${tx:-0}" -gt $((tx0 + 1000)) ]; then
+				ok=1
+				break
+			fi
+			sleep 0.2
+		done
+		if [ $ok -ne 1 ]; then
+			fail "kill $i: traffic did not resume (RX $rx0 -> ${rx:-?}, TX $tx0 -> ${tx:-?})"
+			stop f 9
+			break
+		fi
+		stop f 9
+		wait_count b "$LSC" $((lsc + 2)) ||
+			{ fail "kill $i: no link-down event after SIGKILL"; break; }
+		alive b || { fail "kill $i: backend died"; break; }
+		log "kill $i: traffic resumed (RX +$((rx - rx0)), TX +$((tx - tx0))), frontend killed"
+		if [ "$i" -eq 1 ]; then
+			# The baseline is taken after the first connection: it
+			# creates, once per process, a glibc malloc arena for
+			# libvhu's control thread (64 MiB reserved, 2 mappings).
+			sleep 1
+			fds0=$(nfds "${PID[b]}")
+			maps0=$(nmaps "${PID[b]}")
+			log "backend baseline after the first connection: $fds0 fds, $maps0 mappings"
+			ls -l "/proc/${PID[b]}/fd" >"$WORK/fds-before.txt"
+			cp "/proc/${PID[b]}/maps" "$WORK/maps-before.txt"
+		fi
+	done
+
+	# the backend frees a connection's fds and mappings on its own thread
+	end=$((SECONDS + 10))
+	while :; do
+		fds1=$(nfds "${PID[b]}")
+		maps1=$(nmaps "${PID[b]}")
+		[ "$fds1" -eq "$fds0" ] && [ "$maps1" -eq "$maps0" ] && break
+		[ $SECONDS -lt $end ] || break
+		sleep 0.2
+	done
+	if [ "$fds1" -eq "$fds0" ] && [ "$maps1" -eq "$maps0" ]; then
+		log "backend after $KILLS kills: $fds1 fds, $maps1 mappings (baseline)"
+	else
+		fail "backend leaked: fds $fds0 -> $fds1, mappings $maps0 -> $maps1"
+		ls -l "/proc/${PID[b]}/fd" >"$WORK/fds-after.txt"
+		cp "/proc/${PID[b]}/maps" "$WORK/maps-after.txt"
+		diff "$WORK/maps-before.txt" "$WORK/maps-after.txt" | head -n 20
+		diff "$WORK/fds-before.txt" "$WORK/fds-after.txt" | head -n 20
+	fi
+	stop b
+}
+
+for q in $QUEUE_CASES; do
+	case_traffic "$q"
+done
+[ "$KILLS" -gt 0 ] && case_kills
+
+if [ $FAILED -ne 0 ]; then
+	log "FAILED (logs in $WORK)"
+	exit 1
+fi
+log "PASSED"
+exit 0

@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_vhu: an ethdev port per vhost-user socket, on top of libvhu. This
+ * file owns the vdev driver (probe/remove), the devargs, the ethdev control
+ * ops, and the libvhu callbacks that turn frontend connects, disconnects
+ * and vring enables into link state, RTE_ETH_EVENT_INTR_LSC and
+ * RTE_ETH_EVENT_QUEUE_STATE events. The bursts and counters are in
+ * eth_vhu_rxtx.c, Rx interrupts in eth_vhu_intr.c.
+ *
+ * libvhu is initialised by the first probe (with its own control thread,
+ * where our callbacks run) and finalised when the last port closes.
+ * Disconnect safety is libvhu's: once destroy_device returns, every burst
+ * on the device returns 0 and the handle stays valid memory. The PMD only
+ * publishes the handle to its lcores (port->dp_dev) and adds no handshake.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_ethdev.h>
+#include <rte_interrupts.h>
+#include <rte_kvargs.h>
+#include <rte_malloc.h>
+#include <ethdev_driver.h>
+#include <ethdev_vdev.h>
+#include <bus_vdev_driver.h>
+
+#include "eth_vhu.h"
+#include "rte_pmd_vhu.h"
+
+RTE_LOG_REGISTER(vhu_eth_logtype, pmd.net.vhu, NOTICE);
+
+/* ---- devargs ---- */
+
+#define ARG_IFACE      "iface"
+#define ARG_QUEUES     "queues"
+#define ARG_CLIENT     "client"
+#define ARG_IOMMU      "iommu-support"
+#define ARG_POSTCOPY   "postcopy-support"
+#define ARG_TSO        "tso"
+#define ARG_LINEAR     "linear-buffer"
+#define ARG_EXTBUF     "ext-buffer"
+#define ARG_LEGACY_OL  "legacy-ol-flags"
+
+static const char *const valid_args[] = {
+	ARG_IFACE, ARG_QUEUES, ARG_CLIENT, ARG_IOMMU, ARG_POSTCOPY, ARG_TSO,
+	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, NULL,
+};
+
+struct vhu_eth_args {
+	const char *iface;
+	unsigned int queues;
+	bool client, iommu, postcopy, tso, linear, extbuf, legacy_ol;
+};
+
+static int
+arg_bool(const char *key, const char *value, void *opaque)
+{
+	bool *b = opaque;
+
+	if (value != NULL && strcmp(value, "0") == 0)
+		*b = false;
+	else if (value != NULL && strcmp(value, "1") == 0)
+		*b = true;
+	else {
+		VHU_ETH_LOG(ERR, "devarg %s=%s: expected 0 or 1", key,
+			    value != NULL ? value : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+arg_queues(const char *key, const char *value, void *opaque)
+{
+	unsigned int *q = opaque;
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = value != NULL ? strtoul(value, &end, 10) : 0;
+	if (value == NULL || *value == '\0' || *end != '\0' || errno != 0 ||
+	    v < 1 || v > VHU_ETH_MAX_QUEUES || v > RTE_MAX_QUEUES_PER_PORT) {
+		VHU_ETH_LOG(ERR, "devarg %s=%s: expected 1..%u (libvhu's max_queue_pairs)",
+			    key, value != NULL ? value : "",
+			    (unsigned int)RTE_MIN(VHU_ETH_MAX_QUEUES,
+						  RTE_MAX_QUEUES_PER_PORT));
+		return -EINVAL;
+	}
+	*q = (unsigned int)v;
+	return 0;
+}
+
+static int
+arg_iface(const char *key, const char *value, void *opaque)
+{
+	const char **p = opaque;
+
+	if (value == NULL || *value == '\0' ||
+	    strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		VHU_ETH_LOG(ERR, "devarg %s: a socket path of 1..%zu characters",
+			    key, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return -EINVAL;
+	}
+	*p = value;
+	return 0;
+}
+
+/* Process one key if present; -EINVAL if its handler refused it. */
+static int
+arg_one(struct rte_kvargs *kv, const char *key, arg_handler_t h, void *out)
+{
+	unsigned int n = rte_kvargs_count(kv, key);
+
+	if (n == 0)
+		return 0;
+	if (n > 1) {
+		VHU_ETH_LOG(ERR, "devarg %s given %u times", key, n);
+		return -EINVAL;
+	}
+	return rte_kvargs_process(kv, key, h, out) < 0 ? -EINVAL : 0;
+}
+
+/*
+ * Parse and judge the devargs. See doc/guide/pmd.md for why each feature
+ * net_vhu lacks is refused or ignored.
+ */
+static int
+parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->queues = 1;
+	/* rte_kvargs_parse with a key list would not say which key is wrong */
+	for (unsigned int i = 0; i < kv->count; i++) {
+		unsigned int k;
+
+		for (k = 0; valid_args[k] != NULL; k++)
+			if (strcmp(kv->pairs[i].key, valid_args[k]) == 0)
+				break;
+		if (valid_args[k] == NULL) {
+			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags)",
+				    name, kv->pairs[i].key);
+			return -EINVAL;
+		}
+	}
+	if (arg_one(kv, ARG_IFACE, arg_iface, &a->iface) < 0 ||
+	    arg_one(kv, ARG_QUEUES, arg_queues, &a->queues) < 0 ||
+	    arg_one(kv, ARG_CLIENT, arg_bool, &a->client) < 0 ||
+	    arg_one(kv, ARG_IOMMU, arg_bool, &a->iommu) < 0 ||
+	    arg_one(kv, ARG_POSTCOPY, arg_bool, &a->postcopy) < 0 ||
+	    arg_one(kv, ARG_TSO, arg_bool, &a->tso) < 0 ||
+	    arg_one(kv, ARG_LINEAR, arg_bool, &a->linear) < 0 ||
+	    arg_one(kv, ARG_EXTBUF, arg_bool, &a->extbuf) < 0 ||
+	    arg_one(kv, ARG_LEGACY_OL, arg_bool, &a->legacy_ol) < 0)
+		return -EINVAL;
+	if (a->iface == NULL) {
+		VHU_ETH_LOG(ERR, "%s: devarg iface=<socket path> is required",
+			    name);
+		return -EINVAL;
+	}
+	/*
+	 * Refused: a frontend configured for them fails at negotiation (or,
+	 * for postcopy, in the middle of a migration), far from the cause.
+	 */
+	if (a->iommu) {
+		VHU_ETH_LOG(ERR, "%s: iommu-support=1: not supported (libvhu has no IOTLB / ACCESS_PLATFORM yet)",
+			    name);
+		return -ENOTSUP;
+	}
+	if (a->postcopy) {
+		VHU_ETH_LOG(ERR, "%s: postcopy-support=1: not supported (libvhu has no userfaultfd postcopy yet)",
+			    name);
+		return -ENOTSUP;
+	}
+	/*
+	 * Ignored: the guest then simply does not get TSO, and dev_info
+	 * advertises no TSO offload, so an application sees the truth.
+	 */
+	if (a->tso)
+		VHU_ETH_LOG(WARNING, "%s: tso=1: not supported yet, ignored (no TSO/checksum features offered)",
+			    name);
+	/* No offload flags are produced either way: nothing to choose. */
+	if (a->legacy_ol)
+		VHU_ETH_LOG(INFO, "%s: legacy-ol-flags=1: no effect, net_vhu sets no Rx offload flags",
+			    name);
+	if (a->extbuf && !a->linear)
+		VHU_ETH_LOG(INFO, "%s: ext-buffer=1 without linear-buffer=1: large frames stay mbuf chains",
+			    name);
+	return 0;
+}
+
+/* ---- process-wide libvhu lifetime ---- */
+
+static pthread_mutex_t vhu_eth_global_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned int vhu_eth_nb_ports;
+static bool vhu_eth_we_init; /* false: the application initialised it */
+
+static int
+lib_get(void)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vhu_eth_global_lock);
+	if (vhu_eth_nb_ports == 0) {
+		ret = vhu_init(VHU_INIT_CONTROL_THREAD);
+		if (ret == 0)
+			vhu_eth_we_init = true;
+		else if (ret == -EALREADY) {
+			/* the application runs libvhu: its control loop, too */
+			vhu_eth_we_init = false;
+			ret = 0;
+		}
+	}
+	if (ret == 0)
+		vhu_eth_nb_ports++;
+	pthread_mutex_unlock(&vhu_eth_global_lock);
+	return ret;
+}
+
+static void
+lib_put(void)
+{
+	pthread_mutex_lock(&vhu_eth_global_lock);
+	if (--vhu_eth_nb_ports == 0 && vhu_eth_we_init) {
+		vhu_fini();
+		vhu_eth_we_init = false;
+	}
+	pthread_mutex_unlock(&vhu_eth_global_lock);
+}
+
+/* ---- link, events ---- */
+
+/* P1: pairs with P2 in the bursts. Lock held. */
+static void
+publish_dp(struct vhu_eth_port *port)
+{
+	__atomic_store_n(&port->dp_dev, port->started ? port->dev : NULL,
+			 __ATOMIC_RELEASE);
+}
+
+static void
+link_set(struct vhu_eth_port *port, bool up)
+{
+	struct rte_eth_link link = {
+		/* nominal: a software port has no line rate */
+		.link_speed = up ? RTE_ETH_SPEED_NUM_10G : RTE_ETH_SPEED_NUM_NONE,
+		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
+		.link_autoneg = RTE_ETH_LINK_FIXED,
+		.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
+	};
+
+	rte_eth_linkstatus_set(port->eth_dev, &link);
+}
+
+static void
+raise_lsc(struct vhu_eth_port *port)
+{
+	if (port->eth_dev->data->dev_conf.intr_conf.lsc)
+		rte_eth_dev_callback_process(port->eth_dev,
+					     RTE_ETH_EVENT_INTR_LSC, NULL);
+}
+
+static void
+raise_queue_state(struct vhu_eth_port *port)
+{
+	rte_eth_dev_callback_process(port->eth_dev, RTE_ETH_EVENT_QUEUE_STATE,
+				     NULL);
+}
+
+/* ---- libvhu callbacks: libvhu's control thread (or dev_close) ---- */
+
+static int
+cb_new_device(struct vhu_dev *dev, void *ctx)
+{
+	struct vhu_eth_port *port = ctx;
+	bool closing;
+
+	rte_spinlock_lock(&port->lock);
+	closing = port->closing;
+	port->dev = dev;
+	vhu_eth_lib_rebase(port, dev);
+	publish_dp(port);
+	rte_spinlock_unlock(&port->lock);
+
+	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ")",
+		    port->port_id, port->iface, vhu_dev_vring_count(dev),
+		    vhu_dev_features(dev));
+	link_set(port, true);
+	if (!closing)
+		raise_lsc(port);
+	return 0;
+}
+
+static void
+cb_destroy_device(struct vhu_dev *dev, void *ctx)
+{
+	struct vhu_eth_port *port = ctx;
+	bool closing;
+	unsigned int nb_down = 0;
+
+	rte_spinlock_lock(&port->lock);
+	closing = port->closing;
+	if (port->dev == dev) {
+		vhu_eth_lib_fold(port, dev);
+		port->dev = NULL;
+		publish_dp(port);
+		/* libvhu reports no per-vring disable on a stop: we do */
+		for (uint16_t v = 0; v < 2 * port->queues; v++) {
+			if (port->vring_cur[v])
+				nb_down++;
+			port->vring_cur[v] = false;
+		}
+		for (uint16_t q = 0; q < port->intr_nb; q++)
+			vhu_eth_intr_sync(port, q);
+	}
+	rte_spinlock_unlock(&port->lock);
+
+	VHU_ETH_LOG(INFO, "port %u: frontend gone from %s", port->port_id,
+		    port->iface);
+	link_set(port, false);
+	if (closing)
+		return;
+	/* one event per queue, as if each had been disabled on its own */
+	while (nb_down-- > 0)
+		raise_queue_state(port);
+	raise_lsc(port);
+}
+
+static void
+cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
+{
+	struct vhu_eth_port *port = ctx;
+	bool closing, changed = false, arm = false;
+
+	rte_spinlock_lock(&port->lock);
+	closing = port->closing;
+	if (port->dev == dev && vring < 2 * port->queues &&
+	    port->vring_cur[vring] != enabled) {
+		port->vring_cur[vring] = enabled;
+		changed = true;
+		if (vring % 2 == 1 && vring / 2 < port->intr_nb) {
+			vhu_eth_intr_sync(port, vring / 2);
+			arm = enabled && port->intr_armed[vring / 2];
+		}
+	}
+	rte_spinlock_unlock(&port->lock);
+
+	VHU_ETH_LOG(INFO, "port %u: %s queue %u %s", port->port_id,
+		    vring % 2 ? "rx" : "tx", vring / 2,
+		    enabled ? "enabled" : "disabled");
+	/* an application asleep on this queue must hear the first kick */
+	if (arm)
+		(void)vhu_vring_notify(dev, vring, true);
+	if (changed && !closing)
+		raise_queue_state(port);
+}
+
+static const struct vhu_ops vhu_eth_cbs = {
+	.new_device = cb_new_device,
+	.destroy_device = cb_destroy_device,
+	.vring_state_changed = cb_vring_state,
+};
+
+static int
+socket_open(struct vhu_eth_port *port)
+{
+	struct vhu_socket_params p = {
+		.path = port->iface,
+		.flags = port->client ? VHU_SOCKET_CLIENT : 0,
+		.max_queue_pairs = port->queues,
+		.ops = &vhu_eth_cbs,
+		.ctx = port,
+	};
+	struct vhu_socket *s;
+	int ret;
+
+	s = vhu_socket_register(&p);
+	if (s == NULL) {
+		VHU_ETH_LOG(ERR, "port %u: cannot register %s: %s",
+			    port->port_id, port->iface, rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	ret = vhu_socket_start(s);
+	if (ret < 0) {
+		VHU_ETH_LOG(ERR, "port %u: cannot %s %s: %s", port->port_id,
+			    port->client ? "connect to" : "listen on",
+			    port->iface, strerror(-ret));
+		vhu_socket_unregister(s);
+		return ret;
+	}
+	port->sock = s;
+	return 0;
+}
+
+static void
+socket_close(struct vhu_eth_port *port)
+{
+	if (port->sock == NULL)
+		return;
+	/* runs destroy_device here if a frontend is connected */
+	vhu_socket_unregister(port->sock);
+	port->sock = NULL;
+}
+
+/* ---- ethdev ops ---- */
+
+static int
+vhu_eth_configure(struct rte_eth_dev *eth_dev)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	const struct rte_eth_conf *c = &eth_dev->data->dev_conf;
+
+	if (c->rxmode.mq_mode != RTE_ETH_MQ_RX_NONE &&
+	    c->rxmode.mq_mode != RTE_ETH_MQ_RX_RSS)
+		VHU_ETH_LOG(WARNING, "port %u: Rx mq_mode %d ignored: the guest picks the queue",
+			    port->port_id, c->rxmode.mq_mode);
+	return 0;
+}
+
+static int
+vhu_eth_start(struct rte_eth_dev *eth_dev)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	struct rte_eth_dev_data *d = eth_dev->data;
+
+	if (d->dev_conf.intr_conf.rxq) {
+		int ret = vhu_eth_intr_start(port, d->nb_rx_queues);
+
+		if (ret < 0) {
+			VHU_ETH_LOG(ERR, "port %u: Rx interrupts: %s",
+				    port->port_id, strerror(-ret));
+			return ret;
+		}
+	}
+	rte_spinlock_lock(&port->lock);
+	port->started = true;
+	publish_dp(port);
+	rte_spinlock_unlock(&port->lock);
+	for (uint16_t q = 0; q < d->nb_rx_queues; q++)
+		d->rx_queue_state[q] = RTE_ETH_QUEUE_STATE_STARTED;
+	for (uint16_t q = 0; q < d->nb_tx_queues; q++)
+		d->tx_queue_state[q] = RTE_ETH_QUEUE_STATE_STARTED;
+	return 0;
+}
+
+static int
+vhu_eth_stop(struct rte_eth_dev *eth_dev)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	struct rte_eth_dev_data *d = eth_dev->data;
+
+	/*
+	 * Bursts that already loaded the handle finish normally; the next
+	 * ones see NULL. The application stops polling before dev_stop.
+	 */
+	rte_spinlock_lock(&port->lock);
+	port->started = false;
+	publish_dp(port);
+	rte_spinlock_unlock(&port->lock);
+	for (uint16_t q = 0; q < d->nb_rx_queues; q++)
+		d->rx_queue_state[q] = RTE_ETH_QUEUE_STATE_STOPPED;
+	for (uint16_t q = 0; q < d->nb_tx_queues; q++)
+		d->tx_queue_state[q] = RTE_ETH_QUEUE_STATE_STOPPED;
+	return 0;
+}
+
+static void
+vhu_eth_rx_queue_release(struct rte_eth_dev *eth_dev, uint16_t q)
+{
+	rte_free(eth_dev->data->rx_queues[q]);
+	eth_dev->data->rx_queues[q] = NULL;
+}
+
+static void
+vhu_eth_tx_queue_release(struct rte_eth_dev *eth_dev, uint16_t q)
+{
+	rte_free(eth_dev->data->tx_queues[q]);
+	eth_dev->data->tx_queues[q] = NULL;
+}
+
+static int
+vhu_eth_close(struct rte_eth_dev *eth_dev)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+
+	/* port->intr goes at the end: a second close (remove) is a no-op */
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY || port->intr == NULL)
+		return 0;
+	vhu_eth_stop(eth_dev);
+	rte_spinlock_lock(&port->lock);
+	port->closing = true;
+	rte_spinlock_unlock(&port->lock);
+	socket_close(port);
+	vhu_eth_intr_close(port);
+	rte_intr_instance_free(port->intr);
+	port->intr = NULL;
+	eth_dev->intr_handle = NULL;
+	for (uint16_t q = 0; q < eth_dev->data->nb_rx_queues; q++)
+		vhu_eth_rx_queue_release(eth_dev, q);
+	for (uint16_t q = 0; q < eth_dev->data->nb_tx_queues; q++)
+		vhu_eth_tx_queue_release(eth_dev, q);
+	/* mac_addrs and dev_private are freed by rte_eth_dev_release_port */
+	lib_put();
+	VHU_ETH_LOG(INFO, "port %u: closed %s", port->port_id, port->iface);
+	return 0;
+}
+
+/*
+ * Back to the state after probe: the socket is closed and opened again
+ * (a connected frontend is dropped; a client-mode port reconnects, a
+ * server-mode one waits for the frontend to reconnect) and the counters
+ * start from zero. ethdev stopped the port before calling this.
+ */
+static int
+vhu_eth_reset(struct rte_eth_dev *eth_dev)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	int ret;
+
+	rte_spinlock_lock(&port->lock);
+	port->closing = true; /* the application asked: no events */
+	rte_spinlock_unlock(&port->lock);
+	socket_close(port);
+	rte_spinlock_lock(&port->lock);
+	port->closing = false;
+	rte_spinlock_unlock(&port->lock);
+	vhu_eth_stats_reset(eth_dev);
+	ret = socket_open(port);
+	if (ret < 0)
+		VHU_ETH_LOG(ERR, "port %u: reset: socket not reopened; close the port",
+			    port->port_id);
+	return ret;
+}
+
+static int
+vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+
+	di->max_mac_addrs = 1;
+	di->max_rx_pktlen = VHU_ETH_MAX_FRAME;
+	di->min_mtu = RTE_ETHER_MIN_MTU;
+	di->max_mtu = VHU_ETH_MAX_FRAME - RTE_ETHER_HDR_LEN;
+	di->max_rx_queues = port->queues;
+	di->max_tx_queues = port->queues;
+	/* frames larger than one mbuf come as chains (unless linear-buffer=1) */
+	di->rx_offload_capa = port->chain == VHU_ETH_CHAIN_KEEP ?
+			      RTE_ETH_RX_OFFLOAD_SCATTER : 0;
+	di->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	di->min_rx_bufsize = 0;
+	di->speed_capa = RTE_ETH_LINK_SPEED_10G;
+	/* the guest's ring size decides; any descriptor count is accepted */
+	di->rx_desc_lim.nb_max = UINT16_MAX;
+	di->tx_desc_lim.nb_max = UINT16_MAX;
+	di->default_rxportconf.burst_size = VHU_BURST_MAX;
+	di->default_txportconf.burst_size = VHU_BURST_MAX;
+	di->default_rxportconf.nb_queues = 1;
+	di->default_txportconf.nb_queues = 1;
+	return 0;
+}
+
+static struct vhu_eth_queue *
+queue_new(struct rte_eth_dev *eth_dev, uint16_t q, unsigned int socket_id,
+	  bool rx)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	struct vhu_eth_queue *eq;
+
+	eq = rte_zmalloc_socket(rx ? "vhu_rxq" : "vhu_txq", sizeof(*eq),
+				RTE_CACHE_LINE_SIZE, (int)socket_id);
+	if (eq == NULL) {
+		VHU_ETH_LOG(ERR, "port %u: no memory for %s queue %u",
+			    port->port_id, rx ? "rx" : "tx", q);
+		return NULL;
+	}
+	eq->port = port;
+	eq->qp = q;
+	eq->port_id = port->port_id;
+	eq->rx = rx;
+	eq->chain = rx ? port->chain : VHU_ETH_CHAIN_KEEP;
+	return eq;
+}
+
+static int
+vhu_eth_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t q,
+		       uint16_t nb_desc, unsigned int socket_id,
+		       const struct rte_eth_rxconf *conf,
+		       struct rte_mempool *mp)
+{
+	struct vhu_eth_queue *eq = queue_new(eth_dev, q, socket_id, true);
+
+	(void)nb_desc;
+	(void)conf;
+	if (eq == NULL)
+		return -ENOMEM;
+	eq->mp = mp;
+	eth_dev->data->rx_queues[q] = eq;
+	return 0;
+}
+
+static int
+vhu_eth_tx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t q,
+		       uint16_t nb_desc, unsigned int socket_id,
+		       const struct rte_eth_txconf *conf)
+{
+	struct vhu_eth_queue *eq = queue_new(eth_dev, q, socket_id, false);
+
+	(void)nb_desc;
+	(void)conf;
+	if (eq == NULL)
+		return -ENOMEM;
+	eth_dev->data->tx_queues[q] = eq;
+	return 0;
+}
+
+static int
+vhu_eth_link_update(struct rte_eth_dev *eth_dev, int wait)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	bool up;
+
+	(void)wait; /* the state is known at once */
+	rte_spinlock_lock(&port->lock);
+	up = port->dev != NULL;
+	rte_spinlock_unlock(&port->lock);
+	link_set(port, up);
+	return 0;
+}
+
+/* A vhost port gets every frame the guest sends: filters are no-ops. */
+static int
+vhu_eth_rx_mode_noop(struct rte_eth_dev *eth_dev)
+{
+	(void)eth_dev;
+	return 0;
+}
+
+static int
+vhu_eth_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
+{
+	/*
+	 * Nothing to program: frame size is bounded by guest buffers, and
+	 * vhost-user has no backend-to-frontend MTU message. ethdev checked
+	 * the range against dev_info and records the value.
+	 */
+	(void)eth_dev;
+	(void)mtu;
+	return 0;
+}
+
+static const struct eth_dev_ops vhu_eth_ops = {
+	.dev_configure = vhu_eth_configure,
+	.dev_start = vhu_eth_start,
+	.dev_stop = vhu_eth_stop,
+	.dev_close = vhu_eth_close,
+	.dev_reset = vhu_eth_reset,
+	.dev_infos_get = vhu_eth_infos_get,
+	.rx_queue_setup = vhu_eth_rx_queue_setup,
+	.tx_queue_setup = vhu_eth_tx_queue_setup,
+	.rx_queue_release = vhu_eth_rx_queue_release,
+	.tx_queue_release = vhu_eth_tx_queue_release,
+	.link_update = vhu_eth_link_update,
+	.stats_get = vhu_eth_stats_get,
+	.stats_reset = vhu_eth_stats_reset,
+	.xstats_get = vhu_eth_xstats_get,
+	.xstats_get_names = vhu_eth_xstats_get_names,
+	.xstats_reset = vhu_eth_stats_reset,
+	.promiscuous_enable = vhu_eth_rx_mode_noop,
+	.promiscuous_disable = vhu_eth_rx_mode_noop,
+	.allmulticast_enable = vhu_eth_rx_mode_noop,
+	.allmulticast_disable = vhu_eth_rx_mode_noop,
+	.mtu_set = vhu_eth_mtu_set,
+	.rx_queue_intr_enable = vhu_eth_rx_intr_enable,
+	.rx_queue_intr_disable = vhu_eth_rx_intr_disable,
+};
+
+/* ---- public API (rte_pmd_vhu.h) ---- */
+
+int
+vhu_eth_get_queue_event(uint16_t port_id, struct vhu_eth_queue_event *ev)
+{
+	struct vhu_eth_port *port;
+	int ret = -EAGAIN;
+
+	if (ev == NULL)
+		return -EINVAL;
+	if (!rte_eth_dev_is_valid_port(port_id) ||
+	    rte_eth_devices[port_id].dev_ops != &vhu_eth_ops)
+		return -ENODEV;
+	port = rte_eth_devices[port_id].data->dev_private;
+	rte_spinlock_lock(&port->lock);
+	for (uint16_t v = 0; v < 2 * port->queues; v++) {
+		if (port->vring_cur[v] == port->vring_seen[v])
+			continue;
+		port->vring_seen[v] = port->vring_cur[v];
+		ev->queue_id = v / 2;
+		ev->rx = v % 2 == 1; /* the guest's Tx vring feeds our Rx queue */
+		ev->enable = port->vring_cur[v];
+		ret = 0;
+		break;
+	}
+	rte_spinlock_unlock(&port->lock);
+	return ret;
+}
+
+/* ---- vdev driver ---- */
+
+static int
+vhu_eth_probe(struct rte_vdev_device *vdev)
+{
+	const char *name = rte_vdev_device_name(vdev);
+	struct rte_kvargs *kv = NULL;
+	struct rte_eth_dev *eth_dev = NULL;
+	struct vhu_eth_port *port;
+	struct rte_ether_addr *mac = NULL;
+	struct vhu_eth_args a;
+	bool lib_held = false;
+	int ret;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		VHU_ETH_LOG(ERR, "%s: secondary processes are not supported",
+			    name);
+		return -ENOTSUP;
+	}
+	kv = rte_kvargs_parse(rte_vdev_device_args(vdev) != NULL ?
+			      rte_vdev_device_args(vdev) : "", NULL);
+	if (kv == NULL) {
+		VHU_ETH_LOG(ERR, "%s: malformed devargs '%s'", name,
+			    rte_vdev_device_args(vdev));
+		return -EINVAL;
+	}
+	ret = parse_args(name, kv, &a);
+	if (ret < 0)
+		goto fail;
+
+	ret = lib_get();
+	if (ret < 0) {
+		VHU_ETH_LOG(ERR, "%s: vhu_init: %s", name, strerror(-ret));
+		goto fail;
+	}
+	lib_held = true;
+
+	eth_dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
+	mac = rte_zmalloc_socket(name, sizeof(*mac), 0, rte_socket_id());
+	if (eth_dev == NULL || mac == NULL) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	port = eth_dev->data->dev_private;
+	port->eth_dev = eth_dev;
+	port->port_id = eth_dev->data->port_id;
+	port->queues = (uint16_t)a.queues;
+	port->client = a.client;
+	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
+		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
+	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
+	rte_spinlock_init(&port->lock);
+	for (unsigned int q = 0; q < RTE_DIM(port->intr_epfd); q++) {
+		port->intr_epfd[q] = -1;
+		port->intr_kickfd[q] = -1;
+	}
+	port->intr = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
+	if (port->intr == NULL) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	rte_intr_type_set(port->intr, RTE_INTR_HANDLE_VDEV);
+
+	/* locally administered, "vhu" and the port id: stable across runs */
+	mac->addr_bytes[0] = 0x02;
+	mac->addr_bytes[1] = 'v';
+	mac->addr_bytes[2] = 'h';
+	mac->addr_bytes[3] = 'u';
+	mac->addr_bytes[4] = (uint8_t)(port->port_id >> 8);
+	mac->addr_bytes[5] = (uint8_t)port->port_id;
+	eth_dev->data->mac_addrs = mac;
+	mac = NULL;
+	eth_dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+	eth_dev->data->dev_link.link_status = RTE_ETH_LINK_DOWN;
+	eth_dev->dev_ops = &vhu_eth_ops;
+	eth_dev->intr_handle = port->intr;
+	eth_dev->rx_pkt_burst = vhu_eth_rx_burst;
+	eth_dev->tx_pkt_burst = vhu_eth_tx_burst;
+
+	ret = socket_open(port);
+	if (ret < 0)
+		goto fail;
+	rte_eth_dev_probing_finish(eth_dev);
+	VHU_ETH_LOG(INFO, "%s: port %u on %s (%s, %u queue pairs)", name,
+		    port->port_id, port->iface,
+		    port->client ? "client" : "server", port->queues);
+	rte_kvargs_free(kv);
+	return 0;
+
+fail:
+	rte_free(mac);
+	if (eth_dev != NULL) {
+		port = eth_dev->data->dev_private;
+		rte_intr_instance_free(port->intr);
+		eth_dev->intr_handle = NULL;
+		rte_eth_dev_release_port(eth_dev);
+	}
+	if (lib_held)
+		lib_put();
+	rte_kvargs_free(kv);
+	return ret;
+}
+
+static int
+vhu_eth_remove(struct rte_vdev_device *vdev)
+{
+	struct rte_eth_dev *eth_dev;
+
+	eth_dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
+	if (eth_dev == NULL)
+		return 0; /* the application closed the port already */
+	vhu_eth_close(eth_dev);
+	return rte_eth_dev_release_port(eth_dev);
+}
+
+static struct rte_vdev_driver vhu_eth_drv = {
+	.probe = vhu_eth_probe,
+	.remove = vhu_eth_remove,
+};
+
+RTE_PMD_REGISTER_VDEV(net_vhu, vhu_eth_drv);
+RTE_PMD_REGISTER_PARAM_STRING(net_vhu,
+	"iface=<path> "
+	"queues=<int> "
+	"client=<0|1> "
+	"iommu-support=<0> "
+	"postcopy-support=<0> "
+	"tso=<0|1> "
+	"linear-buffer=<0|1> "
+	"ext-buffer=<0|1> "
+	"legacy-ol-flags=<0|1>");

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internal state of the net_vhu PMD, shared by its three files:
+ * eth_vhu.c (probe, devargs, ethdev control ops, libvhu callbacks and the
+ * events they raise), eth_vhu_rxtx.c (the bursts and every counter) and
+ * eth_vhu_intr.c (Rx interrupts on the guest's kick eventfds).
+ *
+ * Two threads meet here: the application's control thread (ethdev ops) and
+ * libvhu's control thread (struct vhu_ops callbacks). Both take port->lock
+ * for the fields marked "lock"; neither calls into libvhu's control API nor
+ * raises an ethdev event while holding it, because libvhu holds its own
+ * lock around our callbacks and an application's event callback may call
+ * back into ethdev ops.
+ *
+ * The polling lcores see only port->dp_dev and their own queue object.
+ */
+#ifndef VHU_ETH_H
+#define VHU_ETH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <limits.h>
+
+#include <rte_common.h>
+#include <rte_ethdev.h>
+#include <rte_log.h>
+#include <rte_spinlock.h>
+#include <ethdev_driver.h>
+
+#include "vhu.h"
+#include "vhu_burst.h"
+#include "vhu_config.h"
+
+extern int vhu_eth_logtype;
+
+#define VHU_ETH_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, vhu_eth_logtype, \
+		"net_vhu: " fmt "\n", ##__VA_ARGS__)
+
+#define VHU_ETH_MAX_QUEUES VHU_MAX_QUEUE_PAIRS
+#define VHU_ETH_MAX_VRINGS (2 * VHU_MAX_QUEUE_PAIRS)
+
+/*
+ * Largest frame either direction handles: libvhu chains mbufs on dequeue
+ * and walks chains on enqueue, so the bound is virtio-net's own (a frame
+ * without GSO fits in 64 KiB).
+ */
+#define VHU_ETH_MAX_FRAME 65535u
+
+/* Frame size buckets of the xstats, by rte_mbuf pkt_len (no FCS). */
+enum {
+	VHU_ETH_SIZE_64,        /* up to 64 bytes */
+	VHU_ETH_SIZE_65_127,
+	VHU_ETH_SIZE_128_255,
+	VHU_ETH_SIZE_256_511,
+	VHU_ETH_SIZE_512_1023,
+	VHU_ETH_SIZE_1024_1518,
+	VHU_ETH_SIZE_1519_MAX,
+	VHU_ETH_NB_SIZES,
+};
+
+/*
+ * Counters of one queue. Written only by the lcore polling the queue (one
+ * relaxed store per counter per burst), read by the control thread.
+ */
+struct vhu_eth_counters {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t size[VHU_ETH_NB_SIZES];
+	uint64_t multicast;
+	uint64_t broadcast;
+	uint64_t dropped; /* Rx: frames refused by linear-buffer=1 */
+};
+
+/* How the Rx path post-processes chained mbufs (devargs). */
+enum vhu_eth_rx_chain {
+	VHU_ETH_CHAIN_KEEP,      /* default: chains go to the application */
+	VHU_ETH_CHAIN_DROP,      /* linear-buffer=1 */
+	VHU_ETH_CHAIN_EXTBUF,    /* linear-buffer=1 ext-buffer=1 */
+};
+
+struct vhu_eth_port;
+
+/* An Rx or Tx queue: what one lcore touches per burst first. */
+struct vhu_eth_queue {
+	struct vhu_eth_port *port;
+	struct rte_mempool *mp;  /* Rx: where mbufs come from */
+	uint16_t qp;             /* libvhu queue pair == ethdev queue id */
+	uint16_t port_id;
+	uint8_t chain;           /* Rx: enum vhu_eth_rx_chain */
+	bool rx;
+	struct vhu_eth_counters cnt;  /* data path writes */
+	struct vhu_eth_counters base; /* snapshot at the last reset (control) */
+} __rte_cache_aligned;
+
+/* Library counters folded over frontend connections (see stats_get). */
+struct vhu_eth_lib_cnt {
+	uint64_t drops_no_buf;
+	uint64_t desc_errors;
+};
+
+struct vhu_eth_port {
+	/*
+	 * The device bursts use: the connected device while the port is
+	 * started, else NULL. Release store in publish_dp() (P1) pairs with
+	 * the acquire load in each burst (P2); libvhu keeps the handle valid
+	 * memory and makes a late burst return 0, so nothing else is needed.
+	 */
+	struct vhu_dev *dp_dev;
+
+	struct rte_eth_dev *eth_dev;
+	uint16_t port_id;
+	uint16_t queues;          /* devargs queues= */
+	uint8_t chain;            /* enum vhu_eth_rx_chain */
+	bool client;
+	char iface[PATH_MAX];
+	struct vhu_socket *sock;
+
+	rte_spinlock_t lock;
+	struct vhu_dev *dev;      /* lock: connected device or NULL */
+	bool started;             /* lock */
+	bool closing;             /* lock: no more events */
+
+	/* lock: queue-state view for vhu_eth_get_queue_event() */
+	bool vring_cur[VHU_ETH_MAX_VRINGS];
+	bool vring_seen[VHU_ETH_MAX_VRINGS];
+
+	/* lock: libvhu counters, per vring; see vhu_eth_lib_read() */
+	struct vhu_eth_lib_cnt lib_base[VHU_ETH_MAX_VRINGS];
+	struct vhu_eth_lib_cnt lib_accum[VHU_ETH_MAX_VRINGS];
+
+	/* Rx interrupts, see eth_vhu_intr.c */
+	struct rte_intr_handle *intr;
+	bool intr_on;                       /* lock: set up at start */
+	uint16_t intr_nb;                   /* lock: epfds created */
+	int intr_epfd[VHU_ETH_MAX_QUEUES];  /* lock: stable per queue */
+	int intr_kickfd[VHU_ETH_MAX_QUEUES];/* lock: kick fd inside, or -1 */
+	bool intr_armed[VHU_ETH_MAX_QUEUES];/* lock: app asked for kicks */
+};
+
+/* Bursts the probe installs (eth_vhu_rxtx.c). */
+uint16_t vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n);
+uint16_t vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n);
+
+/* Counters (eth_vhu_rxtx.c); control thread. */
+int vhu_eth_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *st);
+int vhu_eth_stats_reset(struct rte_eth_dev *dev);
+int vhu_eth_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xs,
+		       unsigned int n);
+int vhu_eth_xstats_get_names(struct rte_eth_dev *dev,
+			     struct rte_eth_xstat_name *names,
+			     unsigned int size);
+/* Fold a departing device's counters into lib_accum (lock held). */
+void vhu_eth_lib_fold(struct vhu_eth_port *port, struct vhu_dev *dev);
+/* Take the starting point of a new device's counters (lock held). */
+void vhu_eth_lib_rebase(struct vhu_eth_port *port, struct vhu_dev *dev);
+
+/* Rx interrupts (eth_vhu_intr.c). */
+int vhu_eth_intr_start(struct vhu_eth_port *port, uint16_t nb_rxq);
+void vhu_eth_intr_close(struct vhu_eth_port *port);
+/* Lock held: follow the kick fd of Rx queue q (device may be NULL). */
+void vhu_eth_intr_sync(struct vhu_eth_port *port, uint16_t q);
+int vhu_eth_rx_intr_enable(struct rte_eth_dev *dev, uint16_t q);
+int vhu_eth_rx_intr_disable(struct rte_eth_dev *dev, uint16_t q);
+
+#endif /* VHU_ETH_H */

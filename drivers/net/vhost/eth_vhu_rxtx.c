@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The net_vhu data path and its counters: rx_burst over vhu_dequeue_burst,
+ * tx_burst over vhu_enqueue_burst, the per-queue counters they keep, and
+ * the stats/xstats ops that read them together with libvhu's per-vring
+ * counters (guest-buffer drops, descriptor errors).
+ *
+ * Hot-path rules: one acquire load of the device handle per burst (the
+ * only synchronisation: libvhu's per-queue quiesce does the rest), no
+ * atomic read-modify-write, counters summed on the stack and stored once
+ * per burst. Per-packet work is the size bucket and the multicast bit.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ether.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "eth_vhu.h"
+
+/* Index in the size buckets: pkt_len <= 64 first, >= 1519 last. */
+static inline unsigned int
+size_bucket(uint32_t len)
+{
+	if (len <= 64)
+		return VHU_ETH_SIZE_64;
+	if (len >= 1519)
+		return VHU_ETH_SIZE_1519_MAX;
+	if (len >= 1024)
+		return VHU_ETH_SIZE_1024_1518;
+	/* 65..1023: the buckets are powers of two, so the top bit says */
+	return (unsigned int)(31 - __builtin_clz(len)) - 5;
+}
+
+/* Single writer: a plain add published with a relaxed store. */
+#define CNT_ADD(field, v) \
+	__atomic_store_n(&(field), (field) + (v), __ATOMIC_RELAXED)
+
+static inline void
+count_burst(struct vhu_eth_counters *c, struct rte_mbuf *const *pkts,
+	    uint16_t n)
+{
+	uint64_t size[VHU_ETH_NB_SIZES] = { 0 };
+	uint64_t bytes = 0, mcast = 0, bcast = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		const struct rte_mbuf *m = pkts[i];
+		const struct rte_ether_hdr *eh;
+
+		bytes += m->pkt_len;
+		size[size_bucket(m->pkt_len)]++;
+		if (unlikely(m->data_len < RTE_ETHER_ADDR_LEN))
+			continue; /* a runt head segment: counted unicast */
+		eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		if (rte_is_multicast_ether_addr(&eh->dst_addr)) {
+			if (rte_is_broadcast_ether_addr(&eh->dst_addr))
+				bcast++;
+			else
+				mcast++;
+		}
+	}
+	CNT_ADD(c->packets, n);
+	CNT_ADD(c->bytes, bytes);
+	for (unsigned int b = 0; b < VHU_ETH_NB_SIZES; b++)
+		if (size[b] != 0)
+			CNT_ADD(c->size[b], size[b]);
+	if (mcast != 0)
+		CNT_ADD(c->multicast, mcast);
+	if (bcast != 0)
+		CNT_ADD(c->broadcast, bcast);
+}
+
+static void
+extbuf_free(void *addr, void *opaque)
+{
+	(void)opaque;
+	rte_free(addr);
+}
+
+/*
+ * ext-buffer=1: one external buffer the size of the frame instead of a
+ * chain. Its length field is 16 bits, so frames that do not fit with the
+ * headroom and the shared info stay unconverted (the caller drops them).
+ */
+static struct rte_mbuf *
+rx_to_extbuf(struct rte_mempool *mp, struct rte_mbuf *m)
+{
+	struct rte_mbuf_ext_shared_info *shinfo;
+	uint32_t len = m->pkt_len;
+	size_t total = (size_t)RTE_PKTMBUF_HEADROOM + len +
+		       sizeof(*shinfo) + sizeof(uintptr_t);
+	struct rte_mbuf *n;
+	const void *src;
+	uint16_t buf_len;
+	void *buf, *dst;
+
+	if (total > UINT16_MAX)
+		return NULL;
+	n = rte_pktmbuf_alloc(mp);
+	if (n == NULL)
+		return NULL;
+	buf = rte_malloc_socket("vhu_extbuf", total, RTE_CACHE_LINE_SIZE,
+				mp->socket_id);
+	if (buf == NULL) {
+		rte_pktmbuf_free(n);
+		return NULL;
+	}
+	buf_len = (uint16_t)total;
+	shinfo = rte_pktmbuf_ext_shinfo_init_helper(buf, &buf_len, extbuf_free,
+						    NULL);
+	if (shinfo == NULL) {
+		rte_free(buf);
+		rte_pktmbuf_free(n);
+		return NULL;
+	}
+	rte_pktmbuf_attach_extbuf(n, buf, rte_malloc_virt2iova(buf), buf_len,
+				  shinfo);
+	rte_pktmbuf_reset_headroom(n);
+	dst = rte_pktmbuf_append(n, (uint16_t)len);
+	if (dst == NULL) {
+		rte_pktmbuf_free(n);
+		return NULL;
+	}
+	src = rte_pktmbuf_read(m, 0, len, dst);
+	if (src != dst)
+		memcpy(dst, src, len);
+	n->ol_flags |= m->ol_flags & ~RTE_MBUF_F_EXTERNAL;
+	n->packet_type = m->packet_type;
+	n->vlan_tci = m->vlan_tci;
+	n->vlan_tci_outer = m->vlan_tci_outer;
+	n->hash = m->hash;
+	rte_pktmbuf_free(m);
+	return n;
+}
+
+/* linear-buffer=1: no chain reaches the application. Returns the count. */
+static uint16_t
+rx_linearize(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t kept = 0, dropped = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (m->nb_segs > 1) {
+			struct rte_mbuf *lin = NULL;
+
+			if (rxq->chain == VHU_ETH_CHAIN_EXTBUF)
+				lin = rx_to_extbuf(rxq->mp, m);
+			if (lin == NULL) {
+				rte_pktmbuf_free(m);
+				dropped++;
+				continue;
+			}
+			m = lin;
+		}
+		pkts[kept++] = m;
+	}
+	if (dropped != 0)
+		CNT_ADD(rxq->cnt.dropped, dropped);
+	return kept;
+}
+
+uint16_t
+vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct vhu_eth_queue *rxq = q;
+	struct vhu_dev *dev;
+	uint16_t got = 0;
+
+	/* P2: pairs with P1 in publish_dp() */
+	dev = __atomic_load_n(&rxq->port->dp_dev, __ATOMIC_ACQUIRE);
+	if (unlikely(dev == NULL))
+		return 0;
+	/* libvhu takes at most VHU_BURST_MAX per call: fill what was asked */
+	while (got < n) {
+		uint16_t want = RTE_MIN((uint16_t)(n - got),
+					(uint16_t)VHU_BURST_MAX);
+		uint16_t k = vhu_dequeue_burst(dev, rxq->qp, rxq->mp,
+					       pkts + got, want);
+
+		got += k;
+		if (k < want)
+			break;
+	}
+	if (got == 0)
+		return 0;
+	if (unlikely(rxq->chain != VHU_ETH_CHAIN_KEEP))
+		got = rx_linearize(rxq, pkts, got);
+	for (uint16_t i = 0; i < got; i++)
+		pkts[i]->port = rxq->port_id;
+	count_burst(&rxq->cnt, pkts, got);
+	return got;
+}
+
+uint16_t
+vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct vhu_eth_queue *txq = q;
+	struct vhu_dev *dev;
+	uint16_t sent = 0;
+
+	/* P2: pairs with P1 in publish_dp() */
+	dev = __atomic_load_n(&txq->port->dp_dev, __ATOMIC_ACQUIRE);
+	if (unlikely(dev == NULL))
+		return 0;
+	while (sent < n) {
+		uint16_t want = RTE_MIN((uint16_t)(n - sent),
+					(uint16_t)VHU_BURST_MAX);
+		uint16_t k = vhu_enqueue_burst(dev, txq->qp, pkts + sent, want);
+
+		sent += k;
+		if (k < want)
+			break; /* guest ring full: the rest stays the caller's */
+	}
+	if (sent == 0)
+		return 0;
+	/* counted before the free: the mbufs are gone afterwards */
+	count_burst(&txq->cnt, pkts, sent);
+	rte_pktmbuf_free_bulk(pkts, sent);
+	return sent;
+}
+
+/* ---- counters, control side ---- */
+
+static uint64_t
+cnt_delta(const uint64_t *cur, const uint64_t *base)
+{
+	return __atomic_load_n(cur, __ATOMIC_RELAXED) - *base;
+}
+
+static void
+lib_now(struct vhu_dev *dev, uint16_t vring, struct vhu_eth_lib_cnt *out)
+{
+	struct vhu_vring_stats st;
+
+	memset(out, 0, sizeof(*out));
+	if (dev != NULL && vhu_dev_vring_stats(dev, vring, &st) == 0) {
+		out->drops_no_buf = st.drops_no_buf;
+		out->desc_errors = st.desc_errors;
+	}
+}
+
+/*
+ * libvhu counts per connection (its queues may be reset or reused by
+ * another frontend), the port counts over its life: at connect the
+ * device's current values become the base, at disconnect what it counted
+ * since is folded into lib_accum. A counter that went backwards (the
+ * library reset it) counts from zero again.
+ */
+static uint64_t
+since(uint64_t now, uint64_t base)
+{
+	return now >= base ? now - base : now;
+}
+
+void
+vhu_eth_lib_rebase(struct vhu_eth_port *port, struct vhu_dev *dev)
+{
+	for (uint16_t v = 0; v < 2 * port->queues; v++)
+		lib_now(dev, v, &port->lib_base[v]);
+}
+
+void
+vhu_eth_lib_fold(struct vhu_eth_port *port, struct vhu_dev *dev)
+{
+	for (uint16_t v = 0; v < 2 * port->queues; v++) {
+		struct vhu_eth_lib_cnt now;
+
+		lib_now(dev, v, &now);
+		port->lib_accum[v].drops_no_buf +=
+			since(now.drops_no_buf, port->lib_base[v].drops_no_buf);
+		port->lib_accum[v].desc_errors +=
+			since(now.desc_errors, port->lib_base[v].desc_errors);
+		memset(&port->lib_base[v], 0, sizeof(port->lib_base[v]));
+	}
+}
+
+static void
+lib_read(struct vhu_eth_port *port, uint16_t vring, struct vhu_eth_lib_cnt *out)
+{
+	rte_spinlock_lock(&port->lock);
+	*out = port->lib_accum[vring];
+	if (port->dev != NULL) {
+		struct vhu_eth_lib_cnt now;
+
+		lib_now(port->dev, vring, &now);
+		out->drops_no_buf += since(now.drops_no_buf,
+					   port->lib_base[vring].drops_no_buf);
+		out->desc_errors += since(now.desc_errors,
+					  port->lib_base[vring].desc_errors);
+	}
+	rte_spinlock_unlock(&port->lock);
+}
+
+/* The per-queue xstats, in order; "%s" is the direction-specific drop. */
+enum {
+	XS_PACKETS,
+	XS_BYTES,
+	XS_SIZE0,
+	XS_UNICAST = XS_SIZE0 + VHU_ETH_NB_SIZES,
+	XS_MULTICAST,
+	XS_BROADCAST,
+	XS_DROPPED,
+	XS_DESC_ERRORS,
+	XS_PER_QUEUE,
+};
+
+static const char *const xs_names[XS_PER_QUEUE] = {
+	[XS_PACKETS] = "good_packets",
+	[XS_BYTES] = "good_bytes",
+	[XS_SIZE0 + VHU_ETH_SIZE_64] = "size_64_packets",
+	[XS_SIZE0 + VHU_ETH_SIZE_65_127] = "size_65_to_127_packets",
+	[XS_SIZE0 + VHU_ETH_SIZE_128_255] = "size_128_to_255_packets",
+	[XS_SIZE0 + VHU_ETH_SIZE_256_511] = "size_256_to_511_packets",
+	[XS_SIZE0 + VHU_ETH_SIZE_512_1023] = "size_512_to_1023_packets",
+	[XS_SIZE0 + VHU_ETH_SIZE_1024_1518] = "size_1024_to_1518_packets",
+	[XS_SIZE0 + VHU_ETH_SIZE_1519_MAX] = "size_1519_to_max_packets",
+	[XS_UNICAST] = "unicast_packets",
+	[XS_MULTICAST] = "multicast_packets",
+	[XS_BROADCAST] = "broadcast_packets",
+	[XS_DROPPED] = NULL, /* per direction, below */
+	[XS_DESC_ERRORS] = "desc_errors",
+};
+#define XS_RX_DROPPED "dropped_not_linear"
+#define XS_TX_DROPPED "dropped_no_guest_buf"
+
+/* Every per-queue value of Rx (rx) or Tx queue q. */
+static void
+queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
+	     uint64_t v[XS_PER_QUEUE])
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	const struct vhu_eth_queue *eq = rx ? eth_dev->data->rx_queues[q] :
+					      eth_dev->data->tx_queues[q];
+	struct vhu_eth_lib_cnt lib;
+
+	memset(v, 0, sizeof(uint64_t) * XS_PER_QUEUE);
+	if (eq != NULL) {
+		const struct vhu_eth_counters *c = &eq->cnt, *b = &eq->base;
+
+		v[XS_PACKETS] = cnt_delta(&c->packets, &b->packets);
+		v[XS_BYTES] = cnt_delta(&c->bytes, &b->bytes);
+		for (unsigned int s = 0; s < VHU_ETH_NB_SIZES; s++)
+			v[XS_SIZE0 + s] = cnt_delta(&c->size[s], &b->size[s]);
+		v[XS_MULTICAST] = cnt_delta(&c->multicast, &b->multicast);
+		v[XS_BROADCAST] = cnt_delta(&c->broadcast, &b->broadcast);
+		v[XS_UNICAST] = v[XS_PACKETS] - v[XS_MULTICAST] -
+				v[XS_BROADCAST];
+		v[XS_DROPPED] = cnt_delta(&c->dropped, &b->dropped);
+	}
+	if (q < port->queues) {
+		/* our Rx queue is the guest's Tx vring 2q+1, and vice versa */
+		lib_read(port, (uint16_t)(2 * q + (rx ? 1 : 0)), &lib);
+		v[XS_DESC_ERRORS] = lib.desc_errors;
+		if (!rx)
+			v[XS_DROPPED] = lib.drops_no_buf;
+	}
+}
+
+int
+vhu_eth_stats_get(struct rte_eth_dev *eth_dev, struct rte_eth_stats *st)
+{
+	uint64_t v[XS_PER_QUEUE];
+
+	for (uint16_t q = 0; q < eth_dev->data->nb_rx_queues; q++) {
+		queue_values(eth_dev, q, true, v);
+		st->ipackets += v[XS_PACKETS];
+		st->ibytes += v[XS_BYTES];
+		st->ierrors += v[XS_DROPPED] + v[XS_DESC_ERRORS];
+		if (q < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			st->q_ipackets[q] = v[XS_PACKETS];
+			st->q_ibytes[q] = v[XS_BYTES];
+			st->q_errors[q] = v[XS_DROPPED] + v[XS_DESC_ERRORS];
+		}
+	}
+	for (uint16_t q = 0; q < eth_dev->data->nb_tx_queues; q++) {
+		queue_values(eth_dev, q, false, v);
+		st->opackets += v[XS_PACKETS];
+		st->obytes += v[XS_BYTES];
+		/* like net_vhost: frames the guest had no room for */
+		st->oerrors += v[XS_DROPPED] + v[XS_DESC_ERRORS];
+		if (q < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			st->q_opackets[q] = v[XS_PACKETS];
+			st->q_obytes[q] = v[XS_BYTES];
+		}
+	}
+	return 0;
+}
+
+static void
+queue_rebase(struct vhu_eth_queue *eq)
+{
+	const uint64_t *c = (const uint64_t *)&eq->cnt;
+	uint64_t *b = (uint64_t *)&eq->base;
+
+	/* the lcore keeps counting: move the base, never touch cnt */
+	for (size_t i = 0; i < sizeof(eq->cnt) / sizeof(uint64_t); i++)
+		b[i] = __atomic_load_n(&c[i], __ATOMIC_RELAXED);
+}
+
+int
+vhu_eth_stats_reset(struct rte_eth_dev *eth_dev)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+
+	for (uint16_t q = 0; q < eth_dev->data->nb_rx_queues; q++)
+		if (eth_dev->data->rx_queues[q] != NULL)
+			queue_rebase(eth_dev->data->rx_queues[q]);
+	for (uint16_t q = 0; q < eth_dev->data->nb_tx_queues; q++)
+		if (eth_dev->data->tx_queues[q] != NULL)
+			queue_rebase(eth_dev->data->tx_queues[q]);
+	rte_spinlock_lock(&port->lock);
+	memset(port->lib_accum, 0, sizeof(port->lib_accum));
+	vhu_eth_lib_rebase(port, port->dev);
+	rte_spinlock_unlock(&port->lock);
+	return 0;
+}
+
+static unsigned int
+xstats_count(const struct rte_eth_dev *eth_dev)
+{
+	return (unsigned int)(eth_dev->data->nb_rx_queues +
+			      eth_dev->data->nb_tx_queues) * XS_PER_QUEUE;
+}
+
+int
+vhu_eth_xstats_get_names(struct rte_eth_dev *eth_dev,
+			 struct rte_eth_xstat_name *names, unsigned int size)
+{
+	unsigned int total = xstats_count(eth_dev), k = 0;
+
+	if (names == NULL || size < total)
+		return (int)total;
+	for (int dir = 0; dir < 2; dir++) {
+		bool rx = dir == 0;
+		uint16_t nq = rx ? eth_dev->data->nb_rx_queues :
+				   eth_dev->data->nb_tx_queues;
+
+		for (uint16_t q = 0; q < nq; q++) {
+			for (unsigned int i = 0; i < XS_PER_QUEUE; i++) {
+				const char *n = xs_names[i];
+
+				if (i == XS_DROPPED)
+					n = rx ? XS_RX_DROPPED : XS_TX_DROPPED;
+				snprintf(names[k++].name,
+					 sizeof(names[0].name), "%s_q%u_%s",
+					 rx ? "rx" : "tx", q, n);
+			}
+		}
+	}
+	return (int)total;
+}
+
+int
+vhu_eth_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xs,
+		   unsigned int n)
+{
+	unsigned int total = xstats_count(eth_dev), k = 0;
+	uint64_t v[XS_PER_QUEUE];
+
+	if (xs == NULL || n < total)
+		return (int)total;
+	for (int dir = 0; dir < 2; dir++) {
+		bool rx = dir == 0;
+		uint16_t nq = rx ? eth_dev->data->nb_rx_queues :
+				   eth_dev->data->nb_tx_queues;
+
+		for (uint16_t q = 0; q < nq; q++) {
+			queue_values(eth_dev, q, rx, v);
+			for (unsigned int i = 0; i < XS_PER_QUEUE; i++) {
+				xs[k].id = k;
+				xs[k].value = v[i];
+				k++;
+			}
+		}
+	}
+	return (int)total;
+}

@@ -46,7 +46,7 @@ meson compile -C "$build" >/dev/null || {
 	exit 1
 }
 backend_bin=
-for f in "$build/examples/loopback/vhu-loopback" "$build/examples/vhu-loopback"; do
+for f in "$build/examples/vhu-loopback" "$build/examples/loopback/vhu-loopback"; do
 	if [ -x "$f" ]; then
 		backend_bin=$f
 		break

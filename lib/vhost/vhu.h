@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -157,6 +158,22 @@ int vhu_socket_set_features(struct vhu_socket *s, uint64_t features);
 int vhu_socket_enable_features(struct vhu_socket *s, uint64_t features);
 /** Remove feature bits from the offer. Only before start. */
 int vhu_socket_disable_features(struct vhu_socket *s, uint64_t features);
+/**
+ * Server mode: the file mode and owner of the socket path, applied before
+ * the socket starts listening, so no connection can come in under looser
+ * permissions. Default 0600 and the process's own user: only the same user
+ * can connect. Pass (uid_t)-1 / (gid_t)-1 to keep the owner or group.
+ * Only before start.
+ */
+int vhu_socket_set_permissions(struct vhu_socket *s, mode_t mode, uid_t uid,
+			       gid_t gid);
+/**
+ * Accept only peers running as uid (checked with SO_PEERCRED on every
+ * connection, in server and client mode). Call once per allowed uid, up to
+ * 16; with no call, any peer that can open the socket is served.
+ * Only before start.
+ */
+int vhu_socket_allow_uid(struct vhu_socket *s, uid_t uid);
 /** Features currently offered on this socket. */
 uint64_t vhu_socket_get_features(const struct vhu_socket *s);
 /** Protocol features offered on this socket (VHOST_USER_PROTOCOL_F_*). */

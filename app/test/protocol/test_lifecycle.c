@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -423,6 +424,55 @@ test_socket_paths(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* Socket file mode (owner-only by default) and the peer uid allow-list. */
+static void
+test_access_control(void **state)
+{
+	struct vhu_socket_params p = { .ops = &ops };
+	char path[128];
+	struct vhu_socket *s;
+	struct stat st;
+	uint8_t byte;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/acl.sock", dir);
+	p.path = path;
+	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_start(s), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* settings are for before start */
+	assert_int_equal(vhu_socket_allow_uid(s, getuid()), -EBUSY);
+	vhu_socket_unregister(s);
+
+	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_set_permissions(s, 0660, (uid_t)-1,
+						    (gid_t)-1), 0);
+	assert_int_equal(vhu_socket_set_permissions(s, 01777, (uid_t)-1,
+						    (gid_t)-1), -EINVAL);
+	assert_int_equal(vhu_socket_allow_uid(s, getuid() + 4242), 0);
+	assert_int_equal(vhu_socket_start(s), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	/* a peer of another uid is closed on at once */
+	fd = connect_to(path);
+	pump(30);
+	assert_int_equal(recv(fd, &byte, 1, MSG_DONTWAIT), 0);
+	close(fd);
+	vhu_socket_unregister(s);
+
+	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_allow_uid(s, getuid() + 4242), 0);
+	assert_int_equal(vhu_socket_allow_uid(s, getuid()), 0);
+	assert_int_equal(vhu_socket_start(s), 0);
+	fd = connect_to(path);
+	assert_true(fe_get(fd, VHU_REQ_GET_FEATURES) != 0);
+	close(fd);
+	pump(20);
+	vhu_socket_unregister(s);
+}
+
 static void
 test_feature_masks(void **state)
 {
@@ -452,6 +502,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_feature_masks),
 		cmocka_unit_test(test_socket_paths),
+		cmocka_unit_test(test_access_control),
 		cmocka_unit_test(test_server_lifecycle),
 		cmocka_unit_test(test_stalled_peer),
 		cmocka_unit_test(test_disconnect_mid_message),

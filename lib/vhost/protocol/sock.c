@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,8 +28,8 @@ fill_addr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
-int
-vhu_sock_listen(const char *path)
+static int
+listen_at(const char *path, bool set_mode, mode_t mode, uid_t uid, gid_t gid)
 {
 	struct sockaddr_un sa;
 	int fd, ret;
@@ -38,13 +40,45 @@ vhu_sock_listen(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 16) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;
 	}
+	/* until listen() a connect is refused, so this order has no window */
+	if ((set_mode && chmod(path, mode) < 0) ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) ||
+	    listen(fd, 16) < 0) {
+		ret = -errno;
+		close(fd);
+		unlink(path);
+		return ret;
+	}
 	return fd;
+}
+
+int
+vhu_sock_listen_mode(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	return listen_at(path, true, mode, uid, gid);
+}
+
+int
+vhu_sock_listen(const char *path)
+{
+	return listen_at(path, false, 0, (uid_t)-1, (gid_t)-1);
+}
+
+int
+vhu_sock_peer_uid(int fd, uid_t *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	*uid = cred.uid;
+	return 0;
 }
 
 int

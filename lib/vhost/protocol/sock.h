@@ -10,8 +10,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Bind and listen on path (non-blocking, close-on-exec). fd or -errno. */
+/*
+ * Bind path, give it mode and owner (uid/gid -1: leave), then listen: the
+ * path never accepts connections under looser permissions. Non-blocking,
+ * close-on-exec. fd or -errno.
+ */
+int vhu_sock_listen_mode(const char *path, mode_t mode, uid_t uid, gid_t gid);
+/* vhu_sock_listen_mode with the umask's mode and our own owner. */
 int vhu_sock_listen(const char *path);
+/* The uid of the peer process, or -errno. */
+int vhu_sock_peer_uid(int fd, uid_t *uid);
 /* Accept one connection (non-blocking, close-on-exec). fd or -errno. */
 int vhu_sock_accept(int listen_fd);
 /* Connect to path; returns a non-blocking fd or -errno. */

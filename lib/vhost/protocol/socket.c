@@ -101,9 +101,35 @@ vhu_socket_register(const struct vhu_socket_params *p)
 	s->protocol_features = supported_protocol_features();
 	s->listen_fd = -1;
 	s->timer_fd = -1;
+	s->mode = VHU_SOCKET_DEFAULT_MODE;
+	s->owner = (uid_t)-1;
+	s->group = (gid_t)-1;
 	TAILQ_INSERT_TAIL(&sockets, s, next);
 	vhu_ctl_unlock();
 	return s;
+}
+
+/* The allow-list (vhu_socket_allow_uid) admits the peer on fd. */
+static bool
+peer_allowed(const struct vhu_socket *s, int fd)
+{
+	uid_t uid;
+	int ret;
+
+	if (s->nallowed == 0)
+		return true;
+	ret = vhu_sock_peer_uid(fd, &uid);
+	if (ret < 0) {
+		VHU_LOG(ERR, "%s: cannot read peer credentials: %s; refusing",
+			s->path, strerror(-ret));
+		return false;
+	}
+	for (uint32_t i = 0; i < s->nallowed; i++)
+		if (s->allowed[i] == uid)
+			return true;
+	VHU_LOG(ERR, "%s: refusing a peer running as uid %u (not allowed)",
+		s->path, (unsigned int)uid);
+	return false;
 }
 
 static void
@@ -119,7 +145,7 @@ on_accept(void *arg, uint32_t events)
 			VHU_LOG(ERR, "%s: accept: %s", s->path, strerror(-fd));
 		return;
 	}
-	if (vhu_dev_create(s, fd) == NULL)
+	if (!peer_allowed(s, fd) || vhu_dev_create(s, fd) == NULL)
 		close(fd);
 }
 
@@ -146,7 +172,7 @@ client_try_connect(struct vhu_socket *s)
 		client_retry_later(s);
 		return;
 	}
-	if (vhu_dev_create(s, fd) == NULL) {
+	if (!peer_allowed(s, fd) || vhu_dev_create(s, fd) == NULL) {
 		close(fd);
 		client_retry_later(s);
 		return;
@@ -232,7 +258,7 @@ vhu_socket_start(struct vhu_socket *s)
 		VHU_LOG(ERR, "%s: cannot listen: %s", s->path, strerror(-ret));
 		goto out;
 	}
-	ret = vhu_sock_listen(s->path);
+	ret = vhu_sock_listen_mode(s->path, s->mode, s->owner, s->group);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: cannot listen: %s", s->path, strerror(-ret));
 		goto out;
@@ -348,6 +374,44 @@ vhu_socket_set_protocol_features(struct vhu_socket *s, uint64_t pf)
 		ret = -ENOTSUP;
 	else
 		s->protocol_features = pf;
+	vhu_ctl_unlock();
+	return ret;
+}
+
+int
+vhu_socket_set_permissions(struct vhu_socket *s, mode_t mode, uid_t uid,
+			   gid_t gid)
+{
+	int ret = 0;
+
+	if (s == NULL || (mode & ~(mode_t)0777))
+		return -EINVAL;
+	vhu_ctl_lock();
+	if (s->started) {
+		ret = -EBUSY;
+	} else {
+		s->mode = mode;
+		s->owner = uid;
+		s->group = gid;
+	}
+	vhu_ctl_unlock();
+	return ret;
+}
+
+int
+vhu_socket_allow_uid(struct vhu_socket *s, uid_t uid)
+{
+	int ret = 0;
+
+	if (s == NULL)
+		return -EINVAL;
+	vhu_ctl_lock();
+	if (s->started)
+		ret = -EBUSY;
+	else if (s->nallowed == VHU_SOCKET_MAX_ALLOWED)
+		ret = -ENOSPC;
+	else
+		s->allowed[s->nallowed++] = uid;
 	vhu_ctl_unlock();
 	return ret;
 }

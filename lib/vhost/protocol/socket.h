@@ -16,6 +16,9 @@
 
 struct vhu_dev;
 
+#define VHU_SOCKET_MAX_ALLOWED 16
+#define VHU_SOCKET_DEFAULT_MODE 0600
+
 struct vhu_socket {
 	TAILQ_ENTRY(vhu_socket) next;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -30,6 +33,11 @@ struct vhu_socket {
 	int timer_fd;               /* client reconnect timer */
 	uint32_t backoff_ms;
 	uint32_t ndevs;
+	mode_t mode;                /* server socket file mode */
+	uid_t owner;                /* (uid_t)-1: leave */
+	gid_t group;                /* (gid_t)-1: leave */
+	uint32_t nallowed;          /* 0: any peer */
+	uid_t allowed[VHU_SOCKET_MAX_ALLOWED];
 };
 
 /* A device of this socket went away (client mode: reconnect later). */

@@ -24,6 +24,21 @@
 #include "desc.h"
 #include "dirty_log.h"
 
+/*
+ * Copy one frame's bytes between an mbuf and a guest buffer. libc memcpy,
+ * not rte_memcpy: DPDK's headers are built for -march=corei7 (SSE4.2),
+ * while glibc picks an AVX2 body at load time. Measured with bench_split
+ * under callgrind, per direction: rte_memcpy cost 12 more Ir/packet at
+ * 64 B and 138 more at 1518 B; rte_memcpy up to 128 B and memcpy above
+ * was no better at 64 B. Wall clock (min of 7 runs, shared machine):
+ * 1518 B loopback 156 -> 118 ns/packet, 64 B 44 -> 37.
+ */
+static inline void
+vhu_copy_frame(void *dst, const void *src, uint32_t n)
+{
+	memcpy(dst, src, n);
+}
+
 /* Mark the first bytes of a piece list dirty, one range per piece. */
 static inline void
 vhu_log_pieces(const struct vhu_dirty_log *log, const struct vhu_piece *p,
@@ -51,13 +66,9 @@ struct vhu_wcursor {
 	uint32_t off; /* bytes used in it */
 };
 
-/*
- * Append len bytes; false if the pieces ran out. small selects libc memcpy
- * for the header, whose length the compiler cannot bound for rte_memcpy.
- */
+/* Append len bytes; false if the pieces ran out. */
 static inline bool
-vhu_wcursor_put(struct vhu_wcursor *c, const void *src, uint32_t len,
-		const bool small)
+vhu_wcursor_put(struct vhu_wcursor *c, const void *src, uint32_t len)
 {
 	const uint8_t *s = src;
 
@@ -68,10 +79,7 @@ vhu_wcursor_put(struct vhu_wcursor *c, const void *src, uint32_t len,
 			return false;
 		room = c->p[c->i].len - c->off;
 		n = RTE_MIN(room, len);
-		if (small)
-			memcpy(c->p[c->i].hva + c->off, s, n);
-		else
-			rte_memcpy(c->p[c->i].hva + c->off, s, n);
+		vhu_copy_frame(c->p[c->i].hva + c->off, s, n);
 		s += n;
 		len -= n;
 		c->off += n;
@@ -108,14 +116,14 @@ vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
 			c.i = 1;
 			c.off = 0;
 		}
-	} else if (!vhu_wcursor_put(&c, &hdr, hdr_len, true)) {
+	} else if (!vhu_wcursor_put(&c, &hdr, hdr_len)) {
 		return 0;
 	}
 	written = hdr_len;
 	for (; m != NULL; m = m->next) {
 		if (unlikely(!vhu_wcursor_put(&c,
 				rte_pktmbuf_mtod(m, const void *),
-				m->data_len, false)))
+				m->data_len)))
 			break;
 		written += m->data_len;
 	}
@@ -225,7 +233,7 @@ vhu_copy_guest_to_mbuf(struct rte_mempool *mp, struct rte_mbuf *head,
 				room = rte_pktmbuf_tailroom(cur);
 			}
 			n = RTE_MIN(room, left);
-			rte_memcpy(dst, src, n);
+			vhu_copy_frame(dst, src, n);
 			dst += n;
 			src += n;
 			left -= n;

@@ -333,8 +333,8 @@ copied:
 
 		if (k + 1 < norders)
 			rte_prefetch0(orders[k + 1].src);
-		rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
-			   orders[k].len);
+		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
+			       orders[k].len);
 		m->data_len = orders[k].len;
 		m->pkt_len = orders[k].len;
 	}
@@ -518,8 +518,8 @@ out:
 		if (k + 1 < norders)
 			rte_prefetch0(rte_pktmbuf_mtod(orders[k + 1].m, void *));
 		vhu_put_net_hdr(dst, hdr_len, 1);
-		rte_memcpy(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),
-			   m->data_len);
+		vhu_copy_frame(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),
+			       m->data_len);
 	}
 	if (unlikely(do_log) && norders > 0) {
 		/* L1: the bytes above before their dirty bits */

@@ -7,7 +7,9 @@
 # fed through fifos, so the script can switch forwarding modes and read
 # counters while they run.
 #
-# Checks, with 1 and with 4 queue pairs:
+# Checks devargs first: unknown keys, bad values, repeated keys and refused
+# features fail the probe with a message naming them; tso=1 and the Rx
+# chain options are accepted. Then, with 1 and with 4 queue pairs:
 #   - frontend txonly -> backend rxonly: every backend Rx queue counts;
 #   - backend txonly -> frontend rxonly: every backend Tx queue counts and
 #     the frontend receives;
@@ -332,6 +334,52 @@ case_kills() {
 	stop b
 }
 
+# Devargs the probe must refuse, each with a message naming the problem.
+case_devargs() {
+	local args want out
+	[ "$VDEV" = net_vhu ] || return 0
+	log "== net_vhu devargs"
+	while IFS='|' read -r args want; do
+		rm -f "$SOCK"
+		out=$(LD_PRELOAD=$PRELOAD timeout 30 dpdk-testpmd -l 0 --no-huge -m 256 \
+			--no-pci --file-prefix="$PREFIX"-b -d "$PLUGIN" \
+			--vdev "net_vhu0,$args" -- --disable-link-check \
+			</dev/null 2>&1)
+		if ! grep -aq -- "$want" <<<"$out"; then
+			fail "devargs '$args': no '$want' in the output"
+			printf '%s\n' "$out" | grep -a "net_vhu\|EAL" | head -n 5
+		elif grep -aq "Port 0: " <<<"$out"; then
+			fail "devargs '$args': the port was created anyway"
+		else
+			log "devargs '$args' refused: $want"
+		fi
+	done <<EOF2
+iface=$SOCK,bogus=1|unknown devarg 'bogus'
+queues=1|iface=<socket path> is required
+iface=$SOCK,queues=0|devarg queues=0: expected
+iface=$SOCK,client=yes|devarg client=yes: expected 0 or 1
+iface=$SOCK,iommu-support=1|iommu-support=1: not supported
+iface=$SOCK,postcopy-support=1|postcopy-support=1: not supported
+iface=$SOCK,queues=1,queues=2|devarg queues given 2 times
+EOF2
+	# accepted: tso=1 with its warning; the Rx chain options
+	rm -f "$SOCK"
+	args="iface=$SOCK,queues=2,client=0,tso=1,linear-buffer=1,ext-buffer=1,legacy-ol-flags=0"
+	out=$(LD_PRELOAD=$PRELOAD timeout 30 dpdk-testpmd --lcores=0@0,1@1 \
+		--no-huge -m 1024 --no-pci --file-prefix="$PREFIX"-b \
+		-d "$PLUGIN" --vdev "net_vhu0,$args" -- --disable-link-check \
+		--total-num-mbufs=16384 </dev/null 2>&1)
+	if grep -aq "tso=1: not supported yet, ignored" <<<"$out" &&
+	   grep -aq "Port 0: 02:76:68:75:00:00" <<<"$out"; then
+		log "devargs '$args' accepted, tso=1 logged as ignored"
+	else
+		fail "devargs '$args' not accepted as expected"
+		printf '%s\n' "$out" | grep -a "net_vhu\|EAL\|Port" | head -n 5
+	fi
+	rm -rf /var/run/dpdk/"$PREFIX"-b
+}
+
+case_devargs
 for q in $QUEUE_CASES; do
 	case_traffic "$q"
 done

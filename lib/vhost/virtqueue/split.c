@@ -190,7 +190,7 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	const uint16_t last = vq->last_avail_idx;
 	uint16_t n_avail, n, i, k, nfresh, used_fresh = 0, norders = 0;
 	uint16_t npkts = 0;
-	uint32_t hint = vq->mem_hint;
+	struct vhu_xlate xl;
 	uint64_t bytes = 0, dropped = 0;
 
 	if (!avail_count(vq, &n_avail))
@@ -205,6 +205,7 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	/* masked: only a hint, the walk range-checks the real value */
 	for (i = 0; i < RTE_MIN(n, (uint16_t)VHU_DESC_PREFETCH); i++)
 		rte_prefetch0((const void *)&desc[heads[i] & (size - 1)]);
+	vhu_xlate_init(&xl, mem, vq->mem_hint);
 	/* a pool short of a whole burst is served one mbuf at a time */
 	nfresh = rte_mempool_get_bulk(mp, (void **)fresh, n) == 0 ? n : 0;
 
@@ -246,11 +247,10 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 				      VRING_DESC_F_WRITE)) == 0 &&
 			    dlen > hdr_len &&
 			    dlen - hdr_len <= rte_pktmbuf_tailroom(m)) {
-				uint64_t got = dlen;
-				const uint8_t *hva = vhu_gpa_to_hva(mem, &hint,
-								    addr, &got);
+				const uint8_t *hva = vhu_xlate_whole(&xl, mem,
+						&vq->mem_hint, addr, dlen);
 
-				if (likely(hva != NULL && got == dlen)) {
+				if (likely(hva != NULL)) {
 					rte_prefetch0(hva);
 					orders[norders].m = m;
 					orders[norders].src = hva + hdr_len;
@@ -265,10 +265,8 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			}
 		}
 		/* anything else: the full walk (it reports a bad head too) */
-		vq->mem_hint = hint;
 		rc = vhu_split_walk(vq, head, false, pieces, &np,
 				    VHU_MAX_PIECES, &len, &why);
-		hint = vq->mem_hint;
 		if (unlikely(rc != VHU_WALK_OK)) {
 			rte_mbuf_raw_free(m);
 			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
@@ -323,7 +321,6 @@ copied:
 		pkts[npkts++] = m;
 		bytes += m->pkt_len;
 	}
-	vq->mem_hint = hint;
 	if (used_fresh < nfresh)
 		rte_mempool_put_bulk(mp, (void **)&fresh[used_fresh],
 				     nfresh - used_fresh);
@@ -380,7 +377,7 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	const uint16_t size = vq->size;
 	const uint16_t last = vq->last_avail_idx;
 	uint16_t n_avail, nheads_read, placed, k, used = 0, norders = 0;
-	uint32_t hint = vq->mem_hint;
+	struct vhu_xlate xl;
 	uint64_t bytes = 0;
 
 	if (!avail_count(vq, &n_avail))
@@ -393,6 +390,7 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	/* masked: only a hint, the walk range-checks the real value */
 	for (k = 0; k < RTE_MIN(nheads_read, (uint16_t)VHU_DESC_PREFETCH); k++)
 		rte_prefetch0((const void *)&desc[heads[k] & (size - 1)]);
+	vhu_xlate_init(&xl, mem, vq->mem_hint);
 	for (placed = 0; placed < count; placed++) {
 		const struct rte_mbuf *m = pkts[placed];
 		uint64_t need = (uint64_t)hdr_len + m->pkt_len;
@@ -427,11 +425,10 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
 				      VRING_DESC_F_WRITE)) == VRING_DESC_F_WRITE &&
 			    dlen >= need) {
-				uint64_t got = dlen;
-				uint8_t *hva = vhu_gpa_to_hva(mem, &hint, addr,
-							      &got);
+				uint8_t *hva = vhu_xlate_whole(&xl, mem,
+						&vq->mem_hint, addr, dlen);
 
-				if (likely(hva != NULL && got == dlen)) {
+				if (likely(hva != NULL)) {
 					__builtin_prefetch(hva, 1, 3);
 					orders[norders].dst = hva;
 					orders[norders].gpa = addr;
@@ -450,7 +447,6 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 		 * as many as needed with it (virtio 1.2 §5.1.6.3.2). Nothing
 		 * is written until the whole frame has room.
 		 */
-		vq->mem_hint = hint;
 		while (cap < need) {
 			uint16_t slot = used + nheads;
 			uint32_t clen = 0;
@@ -458,23 +454,23 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			int rc;
 
 			if (slot == n_avail || (!mrg && nheads == 1))
-				goto no_room_slow;
+				goto no_room;
 			head = slot < nheads_read ? heads[slot] :
 			       ring[(uint16_t)(last + slot) & (size - 1)];
 			rc = vhu_split_walk(vq, head, true, pieces, &np,
 					    VHU_MAX_PIECES, &clen, &why);
 			if (unlikely(rc == VHU_WALK_BAD)) {
 				vhu_vq_mark_broken(vq, why);
-				goto out_slow;
+				goto out;
 			}
 			if (unlikely(rc == VHU_WALK_FULL)) {
 				if (nheads == 0) {
 					vhu_vq_mark_broken(vq,
 						"receive chain split into too many pieces");
-					goto out_slow;
+					goto out;
 				}
 				/* the frame needs more pieces than we track */
-				goto no_room_slow;
+				goto no_room;
 			}
 			if (slot + 1 < n_avail)
 				prefetch_chain(vq, last + slot + 1);
@@ -483,7 +479,6 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			cap += clen;
 			nheads++;
 		}
-		hint = vq->mem_hint;
 		written = vhu_copy_mbuf_to_guest(vq->log, do_log, pieces, np,
 						 hdr_len, mrg ? nheads : 1, m);
 		/* each head reports the bytes that landed in it */
@@ -498,18 +493,12 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 		bytes += m->pkt_len;
 	}
 	goto out;
-no_room_slow:
-	hint = vq->mem_hint;
 no_room:
 	/* a frame that does not fit now is dropped by the caller */
 	VHU_DATA_DEBUG_LOG("%s: no room for %u of %u frames", vq->name,
 			   count - placed, count);
 	vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
-	goto out;
-out_slow:
-	hint = vq->mem_hint;
 out:
-	vq->mem_hint = hint;
 	/* pass 2: header and frame of each validated one-buffer frame */
 	for (k = 0; k < norders; k++) {
 		const struct rte_mbuf *m = orders[k].m;

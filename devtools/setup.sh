@@ -154,10 +154,12 @@ fetch_sdk_headers() {
 	tmp=$(mktemp -d)
 	# shellcheck disable=SC2064
 	trap "rm -rf '$tmp'" EXIT
-	chmod 755 "$tmp"    # apt's _apt user writes the downloads here
 	log "fetching dpdk=$dpdk_version source"
-	(cd "$tmp" && apt-get source -qq --download-only "dpdk=$dpdk_version" >/dev/null 2>&1) ||
+	if ! (cd "$tmp" && apt-get source -qq --download-only "dpdk=$dpdk_version") \
+		>"$tmp/apt-source.log" 2>&1; then
+		cat "$tmp/apt-source.log" >&2
 		die "apt-get source dpdk=$dpdk_version failed (is that version still on the mirror?)"
+	fi
 
 	local orig debian
 	orig=$(ls "$tmp"/dpdk_*.orig.tar.* 2>/dev/null | head -n 1)

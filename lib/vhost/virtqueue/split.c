@@ -153,17 +153,45 @@ prefetch_chain(const struct vhu_vq *vq, uint16_t avail_idx)
 	rte_prefetch0(&vq->desc[avail_entry(vq, avail_idx) & (vq->size - 1)]);
 }
 
+/*
+ * Copy n avail entries from index last into heads: each entry is read
+ * once, so a guest rewriting the ring cannot change a head after it was
+ * checked. The entries are ordered after avail->idx by A3.
+ */
+static inline void
+read_heads(const struct vhu_vq *vq, uint16_t last, uint16_t *heads,
+	   uint16_t n)
+{
+	const uint16_t *ring = (const uint16_t *)vq->avail->ring;
+	uint16_t start = last & (vq->size - 1);
+	uint16_t first = RTE_MIN(n, (uint16_t)(vq->size - start));
+
+	memcpy(heads, &ring[start], first * sizeof(*heads));
+	if (n > first)
+		memcpy(heads + first, ring, (n - first) * sizeof(*heads));
+	/* heads[] is our copy: never re-read guest memory in its place */
+	rte_compiler_barrier();
+}
+
+/*
+ * Prefetch the head descriptors of a burst, all before the walk: each is
+ * usually a cache miss (the guest core wrote it), and a burst's worth of
+ * misses in flight at once costs about one. Masked: only a hint, the walk
+ * range-checks the real value.
+ */
+static inline void
+prefetch_descs(const struct vhu_vq *vq, const uint16_t *heads, uint16_t n)
+{
+	for (uint16_t k = 0; k < n; k++)
+		rte_prefetch0(&vq->desc[heads[k] & (vq->size - 1)]);
+}
+
 /* A transmit frame the fast path validated: copied in the second pass. */
 struct tx_order {
 	struct rte_mbuf *m;
 	const uint8_t *src;
 	uint32_t len;
 };
-
-/*
- * Descriptors prefetched ahead of the walk. TODO(measure): distance.
- */
-#define VHU_DESC_PREFETCH 4
 
 /*
  * Dequeue. Pass 1 reads each avail entry once and classifies its chain:
@@ -183,7 +211,6 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	uint16_t heads[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_desc *desc = vq->desc;
-	const volatile uint16_t *ring = vq->avail->ring;
 	const struct vhu_guest_mem *mem = vq->mem;
 	const uint16_t hdr_len = vq->hdr_len;
 	const uint16_t size = vq->size;
@@ -199,12 +226,8 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	n = RTE_MIN(n, n_avail);
 	if (n == 0)
 		return 0;
-	/* each avail entry is read once (A3 ordered these loads) */
-	for (i = 0; i < n; i++)
-		heads[i] = ring[(uint16_t)(last + i) & (size - 1)];
-	/* masked: only a hint, the walk range-checks the real value */
-	for (i = 0; i < RTE_MIN(n, (uint16_t)VHU_DESC_PREFETCH); i++)
-		rte_prefetch0((const void *)&desc[heads[i] & (size - 1)]);
+	read_heads(vq, last, heads, n);
+	prefetch_descs(vq, heads, n);
 	vhu_xlate_init(&xl, mem, vq->mem_hint);
 	/* a pool short of a whole burst is served one mbuf at a time */
 	nfresh = rte_mempool_get_bulk(mp, (void **)fresh, n) == 0 ? n : 0;
@@ -216,9 +239,6 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		struct rte_mbuf *m;
 		int rc;
 
-		if (i + VHU_DESC_PREFETCH < n)
-			rte_prefetch0((const void *)
-				&desc[heads[i + VHU_DESC_PREFETCH] & (size - 1)]);
 		if (used_fresh < nfresh) {
 			m = fresh[used_fresh++];
 		} else {
@@ -385,11 +405,8 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
 	/* one head per frame is the common case; more are read as needed */
 	nheads_read = RTE_MIN(count, n_avail);
-	for (k = 0; k < nheads_read; k++)
-		heads[k] = ring[(uint16_t)(last + k) & (size - 1)];
-	/* masked: only a hint, the walk range-checks the real value */
-	for (k = 0; k < RTE_MIN(nheads_read, (uint16_t)VHU_DESC_PREFETCH); k++)
-		rte_prefetch0((const void *)&desc[heads[k] & (size - 1)]);
+	read_heads(vq, last, heads, nheads_read);
+	prefetch_descs(vq, heads, nheads_read);
 	vhu_xlate_init(&xl, mem, vq->mem_hint);
 	for (placed = 0; placed < count; placed++) {
 		const struct rte_mbuf *m = pkts[placed];
@@ -401,10 +418,6 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 
 		if (placed + 1 < count)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[placed + 1], void *));
-		if (used + VHU_DESC_PREFETCH < nheads_read)
-			rte_prefetch0((const void *)
-				&desc[heads[used + VHU_DESC_PREFETCH] &
-				      (size - 1)]);
 		if (used == n_avail)
 			goto no_room;
 		head = used < nheads_read ? heads[used] :

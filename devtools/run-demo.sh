@@ -73,10 +73,10 @@ peer_pid=
 
 # stop PID: SIGINT (both programs print final stats on it), then harder.
 stop() {
-	local pid=$1 i
+	local pid=$1
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
 	kill -INT "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -111,7 +111,7 @@ stdbuf -oL -eL "$backend_bin" --lcores=0@1 "${backend_mem[@]}" --no-pci \
 	</dev/null > >(label backend) 2>&1 &
 backend_pid=$!
 
-for i in $(seq 150); do
+for _ in $(seq 150); do
 	[ -S "$sock" ] && break
 	kill -0 "$backend_pid" 2>/dev/null || break
 	sleep 0.1

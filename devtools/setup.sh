@@ -202,6 +202,7 @@ fetch_sdk_headers() {
 
 	# Do the headers fit the installed DPDK? A syntax check catches a version
 	# mismatch now rather than in the PMD's build.
+	# shellcheck disable=SC2046 # pkg-config's flags are meant to split
 	printf '#include <ethdev_driver.h>\n#include <ethdev_vdev.h>\n#include <bus_driver.h>\n' |
 		cc -fsyntax-only -x c -DALLOW_INTERNAL_API -I"$SDK_DIR.new/include" \
 			$(pkg-config --cflags libdpdk) - ||

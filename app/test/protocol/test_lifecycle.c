@@ -294,10 +294,16 @@ test_server_lifecycle(void **state)
 	assert_int_equal(ev.destroy_device, 1);
 
 	/* reconnect: a new device, started again; then an abrupt close */
-	fd = connect_to(vhu_socket_path(s));
-	fe_handshake(fd, memfd, 2);
-	driver_ok(fd);
-	assert_true(pump_until(&ev.new_device, 2, 1000));
+	{
+		struct vhu_dev *old = ev.dev;
+
+		fd = connect_to(vhu_socket_path(s));
+		fe_handshake(fd, memfd, 2);
+		driver_ok(fd);
+		assert_true(pump_until(&ev.new_device, 2, 1000));
+		/* a just-released slot is not handed out again at once */
+		assert_ptr_not_equal(ev.dev, old);
+	}
 	close(fd);
 	assert_true(pump_until(&ev.destroy_device, 2, 1000));
 

@@ -37,6 +37,12 @@
 #define MSGS_PER_WAKEUP 32
 
 static struct vhu_dev *slots[VHU_MAX_DEVICES];
+/*
+ * Slots are handed out round-robin: a slot just released is the last to be
+ * reused, so a burst racing with destroy_device on a stale handle finds a
+ * stopped queue rather than another frontend's new connection.
+ */
+static int next_slot;
 
 uint16_t
 vhu_dev_max_vrings(const struct vhu_dev *dev)
@@ -99,9 +105,11 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 	struct vhu_dev *dev = NULL;
 	int id;
 
-	for (id = 0; id < VHU_MAX_DEVICES; id++) {
+	for (int tries = 0; tries < VHU_MAX_DEVICES; tries++) {
+		id = (next_slot + tries) % VHU_MAX_DEVICES;
 		if (slots[id] == NULL || !slots[id]->in_use)
 			break;
+		id = VHU_MAX_DEVICES;
 	}
 	if (id == VHU_MAX_DEVICES) {
 		VHU_LOG(ERR, "%s: refusing connection: all %d device slots in use",
@@ -117,6 +125,7 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 		slots[id] = dev;
 	}
 	dev = slots[id];
+	next_slot = (id + 1) % VHU_MAX_DEVICES;
 	/* the queues of a reused slot stay allocated (see dev.h) */
 	dev->vqs.nr_vrings = 0;
 	dev->id = id;

@@ -87,7 +87,8 @@ deliver(struct conn *c, uint32_t req, uint32_t flags, const void *payload,
 	int ret;
 
 	memset(&p, 0, sizeof(p));
-	memcpy(&p, payload, RTE_MIN((size_t)size, sizeof(p)));
+	if (size > 0)
+		memcpy(&p, payload, RTE_MIN((size_t)size, sizeof(p)));
 	ret = vhu_msg_handle(c->dev, &h, &p, fds, nfds);
 	if (reply_size != NULL)
 		*reply_size = fe_recv(c->peer, rh, reply, room, 0);

@@ -182,8 +182,11 @@ read_heads(const struct vhu_vq *vq, uint16_t last, uint16_t *heads,
 static inline void
 prefetch_descs(const struct vhu_vq *vq, const uint16_t *heads, uint16_t n)
 {
+	const struct vring_desc *desc = vq->desc;
+	const uint16_t mask = vq->size - 1;
+
 	for (uint16_t k = 0; k < n; k++)
-		rte_prefetch0(&vq->desc[heads[k] & (vq->size - 1)]);
+		rte_prefetch0(&desc[heads[k] & mask]);
 }
 
 /* A transmit frame the fast path validated: copied in the second pass. */
@@ -208,7 +211,6 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
 	struct tx_order orders[VHU_BURST_MAX];
-	struct rte_mbuf *fresh[VHU_BURST_MAX];
 	uint16_t heads[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_desc *desc = vq->desc;
@@ -216,7 +218,7 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	const uint16_t hdr_len = vq->hdr_len;
 	const uint16_t size = vq->size;
 	const uint16_t last = vq->last_avail_idx;
-	uint16_t n_avail, n, i, k, nfresh, used_fresh = 0, norders = 0;
+	uint16_t n_avail, n, i, k, nfresh, norders = 0;
 	uint16_t npkts = 0;
 	struct vhu_xlate xl;
 	uint64_t bytes = 0, dropped = 0;
@@ -230,8 +232,12 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	read_heads(vq, last, heads, n);
 	prefetch_descs(vq, heads, n);
 	vhu_xlate_init(&xl, mem, vq->mem_hint);
-	/* a pool short of a whole burst is served one mbuf at a time */
-	nfresh = rte_mempool_get_bulk(mp, (void **)fresh, n) == 0 ? n : 0;
+	/*
+	 * pkts[npkts, nfresh) hold mbufs taken from the pool and not yet
+	 * used: a whole burst's worth from one bulk get, or one at a time
+	 * when the pool is short of that.
+	 */
+	nfresh = rte_mempool_get_bulk(mp, (void **)pkts, n) == 0 ? n : 0;
 
 	for (i = 0; i < n; i++) {
 		uint16_t head = heads[i];
@@ -240,8 +246,8 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		struct rte_mbuf *m;
 		int rc;
 
-		if (used_fresh < nfresh) {
-			m = fresh[used_fresh++];
+		if (likely(npkts < nfresh)) {
+			m = pkts[npkts];
 		} else {
 			m = rte_mbuf_raw_alloc(mp);
 			if (unlikely(m == NULL)) {
@@ -249,6 +255,8 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 				VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 				break;
 			}
+			pkts[npkts] = m;
+			nfresh = npkts + 1;
 		}
 		vhu_mbuf_init(m);
 		if (likely(head < size)) {
@@ -279,7 +287,7 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 					norders++;
 					shadow[i].id = head;
 					shadow[i].len = 0;
-					pkts[npkts++] = m;
+					npkts++;
 					bytes += dlen - hdr_len;
 					continue;
 				}
@@ -289,7 +297,6 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		rc = vhu_split_walk(vq, head, false, pieces, &np,
 				    VHU_MAX_PIECES, &len, &why);
 		if (unlikely(rc != VHU_WALK_OK)) {
-			rte_mbuf_raw_free(m);
 			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
 				"transmit chain split into too many pieces" :
 				why);
@@ -297,15 +304,14 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		}
 		/* virtio 1.2 §5.1.6: every packet starts with the header */
 		if (unlikely(len < hdr_len)) {
-			rte_mbuf_raw_free(m);
 			vhu_vq_mark_broken(vq,
 				"transmit chain shorter than its header");
 			break;
 		}
 		if (unlikely(len == hdr_len || len - hdr_len > VHU_MAX_TX_FRAME)) {
+			/* m stays unused in pkts[npkts] */
 			VHU_DATA_DEBUG_LOG("%s: dropped a %u-byte frame",
 					   vq->name, len - hdr_len);
-			rte_mbuf_raw_free(m);
 			dropped++;
 			shadow[i].id = head;
 			shadow[i].len = 0;
@@ -314,23 +320,27 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		if (unlikely(!vhu_copy_guest_to_mbuf(mp, m, pieces, np,
 						     hdr_len))) {
 			/*
-			 * Segments ran out (m is freed): the heads this burst
-			 * holds in reserve serve better as this chain's
-			 * segments, so give them back and try once more.
+			 * Segments ran out (m is freed): the mbufs this
+			 * burst holds in reserve serve better as this
+			 * chain's segments, so give them back and try once
+			 * more.
 			 */
-			if (used_fresh < nfresh) {
+			if (npkts + 1 < nfresh) {
 				rte_mempool_put_bulk(mp,
-					(void **)&fresh[used_fresh],
-					nfresh - used_fresh);
-				nfresh = used_fresh;
+					(void **)&pkts[npkts + 1],
+					nfresh - npkts - 1);
 				m = rte_mbuf_raw_alloc(mp);
 				if (m != NULL) {
+					pkts[npkts] = m;
 					vhu_mbuf_init(m);
 					if (vhu_copy_guest_to_mbuf(mp, m,
-							pieces, np, hdr_len))
+							pieces, np, hdr_len)) {
+						nfresh = npkts + 1;
 						goto copied;
+					}
 				}
 			}
+			nfresh = npkts;
 			/* pool dry: leave this chain for the next call */
 			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 			break;
@@ -339,12 +349,11 @@ copied:
 		/* the device wrote nothing into a transmit buffer */
 		shadow[i].id = head;
 		shadow[i].len = 0;
-		pkts[npkts++] = m;
+		npkts++;
 		bytes += m->pkt_len;
 	}
-	if (used_fresh < nfresh)
-		rte_mempool_put_bulk(mp, (void **)&fresh[used_fresh],
-				     nfresh - used_fresh);
+	if (npkts < nfresh)
+		rte_mempool_put_bulk(mp, (void **)&pkts[npkts], nfresh - npkts);
 	/* pass 2: copy the validated single-piece frames */
 	for (k = 0; k < norders; k++) {
 		struct rte_mbuf *m = orders[k].m;

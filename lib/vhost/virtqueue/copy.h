@@ -164,22 +164,30 @@ vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers)
 	}
 }
 
+/* Data room of an mbuf fresh from its pool, after the default headroom. */
+static inline uint32_t
+vhu_mbuf_fresh_room(const struct rte_mbuf *m)
+{
+	return m->buf_len - RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, m->buf_len);
+}
+
 /*
  * Initialise an mbuf fresh from its pool (rte_mempool_get / raw alloc) as
- * an empty packet, as rte_pktmbuf_reset() would. A pool hands out mbufs
- * with refcnt 1, nb_segs 1 and next NULL (rte_mbuf_raw_alloc contract),
- * so those fields are left alone; the rest are written in place, which
- * keeps the stores within the first cache line but for tx_offload.
+ * a one-segment packet of len bytes (0: empty), as rte_pktmbuf_reset()
+ * and the length updates would. A pool hands out mbufs with refcnt 1,
+ * nb_segs 1 and next NULL (rte_mbuf_raw_alloc contract), so those fields
+ * are left alone; the rest are written in place, which keeps the stores
+ * within the first cache line but for tx_offload.
  */
 static inline void
-vhu_mbuf_init(struct rte_mbuf *m)
+vhu_mbuf_init(struct rte_mbuf *m, uint32_t len)
 {
 	m->data_off = RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, m->buf_len);
 	m->port = RTE_MBUF_PORT_INVALID;
 	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
 	m->packet_type = 0;
-	m->pkt_len = 0;
-	m->data_len = 0;
+	m->pkt_len = len;
+	m->data_len = (uint16_t)len;
 	m->vlan_tci = 0;
 	m->vlan_tci_outer = 0;
 	m->tx_offload = 0;

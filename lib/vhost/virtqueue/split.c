@@ -189,11 +189,13 @@ prefetch_descs(const struct vhu_vq *vq, const uint16_t *heads, uint16_t n)
 		rte_prefetch0(&desc[heads[k] & mask]);
 }
 
-/* A transmit frame the fast path validated: copied in the second pass. */
+/*
+ * A transmit frame the fast path validated: copied in the second pass
+ * (its length is in the mbuf already).
+ */
 struct tx_order {
 	struct rte_mbuf *m;
 	const uint8_t *src;
-	uint32_t len;
 };
 
 /*
@@ -258,7 +260,6 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			pkts[npkts] = m;
 			nfresh = npkts + 1;
 		}
-		vhu_mbuf_init(m);
 		if (likely(head < size)) {
 			/* each field read once; the checks below use only these */
 			uint64_t addr = desc[head].addr;
@@ -275,15 +276,15 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
 				      VRING_DESC_F_WRITE)) == 0 &&
 			    dlen > hdr_len &&
-			    dlen - hdr_len <= rte_pktmbuf_tailroom(m)) {
+			    dlen - hdr_len <= vhu_mbuf_fresh_room(m)) {
 				const uint8_t *hva = vhu_xlate_whole(&xl, mem,
 						&vq->mem_hint, addr, dlen);
 
 				if (likely(hva != NULL)) {
 					rte_prefetch0(hva);
+					vhu_mbuf_init(m, dlen - hdr_len);
 					orders[norders].m = m;
 					orders[norders].src = hva + hdr_len;
-					orders[norders].len = dlen - hdr_len;
 					norders++;
 					shadow[i].id = head;
 					shadow[i].len = 0;
@@ -294,6 +295,7 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			}
 		}
 		/* anything else: the full walk (it reports a bad head too) */
+		vhu_mbuf_init(m, 0);
 		rc = vhu_split_walk(vq, head, false, pieces, &np,
 				    VHU_MAX_PIECES, &len, &why);
 		if (unlikely(rc != VHU_WALK_OK)) {
@@ -332,7 +334,7 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 				m = rte_mbuf_raw_alloc(mp);
 				if (m != NULL) {
 					pkts[npkts] = m;
-					vhu_mbuf_init(m);
+					vhu_mbuf_init(m, 0);
 					if (vhu_copy_guest_to_mbuf(mp, m,
 							pieces, np, hdr_len)) {
 						nfresh = npkts + 1;
@@ -359,9 +361,7 @@ copied:
 		struct rte_mbuf *m = orders[k].m;
 
 		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
-			       orders[k].len);
-		m->data_len = orders[k].len;
-		m->pkt_len = orders[k].len;
+			       m->data_len);
 	}
 	complete_burst(vq, i);
 	if (npkts > 0) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Test-only driver side of a split virtqueue (see virtq_driver.h): guest
- * memory in a memfd, a hand-built region table, and the guest's half of
- * the ring protocol, written from virtio 1.2 §2.7 for the unit suites.
+ * Test-only driver side of a split or packed virtqueue (see
+ * virtq_driver.h): guest memory in a memfd, a hand-built region table, and
+ * the guest's half of the ring protocol, written from virtio 1.2 §2.7
+ * (split) and §2.8 (packed) for the unit suites.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -67,6 +68,92 @@ map_at_any(int fd, size_t len, off_t off)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static int alloc_tracking(struct vtd *d);
+
+/*
+ * Packed layout (virtio 1.2 §2.8.10.1: ring 16-aligned, event areas 4):
+ * the ring, then the two event suppression areas on their own lines.
+ * Slots before the base slot look used in the current lap, the rest used
+ * in the previous one, as a ring that ran up to base would look.
+ */
+static int
+packed_init(struct vtd *d, uint16_t base)
+{
+	const struct vtd_opts *o = &d->o;
+	uint16_t idx = base & 0x7fff;
+	bool w = base >> 15;
+	uint64_t ring_end;
+	int rc;
+
+	if (idx >= o->size)
+		return -EINVAL;
+	d->desc_gpa = VTD_GPA_BASE;
+	d->avail_gpa = round_up(d->desc_gpa + 16ull * o->size, 64);
+	d->used_gpa = d->avail_gpa + 64;
+	ring_end = round_up(d->used_gpa + 4, PAGE);
+	d->pdesc = (struct vring_packed_desc *)vtd_ptr(d, d->desc_gpa);
+	d->drv_event = (struct vring_packed_desc_event *)vtd_ptr(d,
+							d->avail_gpa);
+	d->dev_event = (struct vring_packed_desc_event *)vtd_ptr(d,
+							d->used_gpa);
+	for (uint16_t i = 0; i < o->size; i++) {
+		bool lap = i < idx ? w : !w;
+
+		d->pdesc[i].flags = lap ? (1u << VRING_PACKED_DESC_F_AVAIL |
+					   1u << VRING_PACKED_DESC_F_USED) : 0;
+	}
+	d->pavail = idx;
+	d->pused = idx;
+	d->avail_wrap = w;
+	d->used_wrap = w;
+	d->pfree = o->size;
+	d->buf_lo = ring_end;
+	d->buf_hi = vtd_mem_end(d);
+	d->buf_next = d->buf_lo;
+	rc = alloc_tracking(d);
+	if (rc != 0)
+		return rc;
+	d->pending_slot = calloc(o->size, sizeof(*d->pending_slot));
+	d->pending_flags = calloc(o->size, sizeof(*d->pending_flags));
+	if (d->pending_slot == NULL || d->pending_flags == NULL)
+		return -ENOMEM;
+	/* buffer ids in a scrambled order: the device must echo them */
+	for (uint32_t i = o->size - 1; i > 0; i--) {
+		uint32_t j = (i * 2654435761u) % (i + 1);
+		uint16_t t = d->free_ids[i];
+
+		d->free_ids[i] = d->free_ids[j];
+		d->free_ids[j] = t;
+	}
+	return 0;
+}
+
+/* Id lists, chain records and the dirty log, for either layout. */
+static int
+alloc_tracking(struct vtd *d)
+{
+	const struct vtd_opts *o = &d->o;
+
+	d->free_ids = calloc(o->size, sizeof(*d->free_ids));
+	d->ndesc = calloc(o->size, sizeof(*d->ndesc));
+	d->chains = calloc(o->size, sizeof(*d->chains));
+	if (d->free_ids == NULL || d->ndesc == NULL || d->chains == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < o->size; i++)
+		d->free_ids[i] = o->size - 1 - i;
+	d->nfree = o->size;
+
+	if (o->log) {
+		uint64_t pages = vtd_mem_end(d) / PAGE;
+
+		d->log.size = (pages + 7) / 8;
+		d->log.base = calloc(1, d->log.size);
+		if (d->log.base == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int
 vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 {
@@ -123,6 +210,8 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 		d->mem.r[0].hva = o->alias ? d->dev_map[0] : (void *)d->drv;
 	}
 
+	if (o->packed)
+		return packed_init(d, base);
 	/* virtio 1.2 §2.7: desc 16-aligned, avail 2, used 4 (we page it) */
 	d->desc_gpa = VTD_GPA_BASE;
 	d->avail_gpa = d->desc_gpa + 16ull * o->size;
@@ -139,25 +228,7 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 	d->buf_lo = ring_end;
 	d->buf_hi = vtd_mem_end(d);
 	d->buf_next = d->buf_lo;
-
-	d->free_ids = calloc(o->size, sizeof(*d->free_ids));
-	d->ndesc = calloc(o->size, sizeof(*d->ndesc));
-	d->chains = calloc(o->size, sizeof(*d->chains));
-	if (d->free_ids == NULL || d->ndesc == NULL || d->chains == NULL)
-		return -ENOMEM;
-	for (int i = 0; i < o->size; i++)
-		d->free_ids[i] = o->size - 1 - i;
-	d->nfree = o->size;
-
-	if (o->log) {
-		uint64_t pages = vtd_mem_end(d) / PAGE;
-
-		d->log.size = (pages + 7) / 8;
-		d->log.base = calloc(1, d->log.size);
-		if (d->log.base == NULL)
-			return -ENOMEM;
-	}
-	return 0;
+	return alloc_tracking(d);
 }
 
 void
@@ -173,6 +244,8 @@ vtd_fini(struct vtd *d)
 	free(d->free_ids);
 	free(d->ndesc);
 	free(d->chains);
+	free(d->pending_slot);
+	free(d->pending_flags);
 	free(d->log.base);
 	memset(d, 0, sizeof(*d));
 	d->memfd = -1;
@@ -196,6 +269,84 @@ push_avail(struct vtd *d, uint16_t head)
 	d->avail_idx++;
 }
 
+uint16_t
+vtd_pavail_bits(bool wrap)
+{
+	/* virtio 1.2 §2.8.1: AVAIL = wrap counter, USED = its inverse */
+	return wrap ? 1u << VRING_PACKED_DESC_F_AVAIL :
+		      1u << VRING_PACKED_DESC_F_USED;
+}
+
+static void
+pslot_next(uint16_t *slot, bool *wrap, uint16_t size)
+{
+	if (++*slot == size) {
+		*slot = 0;
+		*wrap = !*wrap;
+	}
+}
+
+/*
+ * Packed add (virtio 1.2 §2.8.21): the chain in consecutive slots, the id
+ * in every descriptor (the device reads the last one's), all flags but
+ * the head's written now; the head's wait for vtd_publish().
+ */
+static int
+packed_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
+	   bool indirect)
+{
+	uint16_t wflag = write ? VRING_DESC_F_WRITE : 0;
+	int need = indirect ? 1 : n;
+	uint16_t id;
+
+	if (d->pfree < need || d->nfree < 1)
+		return -1;
+	id = d->free_ids[--d->nfree];
+	if (indirect) {
+		uint64_t tgpa = vtd_alloc(d, 16 * n, 16);
+		struct vring_packed_desc *t =
+			(struct vring_packed_desc *)vtd_ptr(d, tgpa);
+		struct vring_packed_desc *x = &d->pdesc[d->pavail];
+
+		/* §2.8.7: WRITE is the only flag that counts in a table */
+		for (int i = 0; i < n; i++) {
+			t[i].addr = b[i].gpa;
+			t[i].len = b[i].len;
+			t[i].id = 0;
+			t[i].flags = wflag;
+		}
+		x->addr = tgpa;
+		x->len = 16 * n;
+		x->id = id;
+		d->pending_slot[d->npending] = d->pavail;
+		d->pending_flags[d->npending++] = VRING_DESC_F_INDIRECT |
+						  vtd_pavail_bits(d->avail_wrap);
+		pslot_next(&d->pavail, &d->avail_wrap, d->size);
+	} else {
+		for (int i = 0; i < n; i++) {
+			struct vring_packed_desc *x = &d->pdesc[d->pavail];
+			uint16_t f = wflag | vtd_pavail_bits(d->avail_wrap) |
+				     (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+
+			x->addr = b[i].gpa;
+			x->len = b[i].len;
+			x->id = id;
+			if (i == 0) {
+				d->pending_slot[d->npending] = d->pavail;
+				d->pending_flags[d->npending++] = f;
+			} else {
+				x->flags = f;
+			}
+			pslot_next(&d->pavail, &d->avail_wrap, d->size);
+		}
+	}
+	d->pfree -= need;
+	d->ndesc[id] = need;
+	d->chains[id].n = n;
+	memcpy(d->chains[id].b, b, n * sizeof(*b));
+	return id;
+}
+
 int
 vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 	bool indirect)
@@ -205,6 +356,8 @@ vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 
 	if (n < 1 || n > VTD_MAX_BUFS)
 		return -1;
+	if (d->o.packed)
+		return packed_add(d, b, n, write, indirect);
 	if (indirect) {
 		uint64_t tgpa = vtd_alloc(d, 16 * n, 16);
 		struct vring_desc *t = (struct vring_desc *)vtd_ptr(d, tgpa);
@@ -263,6 +416,14 @@ vtd_set_avail_idx(struct vtd *d, uint16_t idx)
 void
 vtd_publish(struct vtd *d)
 {
+	if (d->o.packed) {
+		/* each head last, release: pairs with the device's A4 */
+		for (uint16_t i = 0; i < d->npending; i++)
+			__atomic_store_n(&d->pdesc[d->pending_slot[i]].flags,
+					 d->pending_flags[i], __ATOMIC_RELEASE);
+		d->npending = 0;
+		return;
+	}
 	/* the driver's write barrier before avail->idx (pairs with A3) */
 	vtd_set_avail_idx(d, d->avail_idx);
 }
@@ -318,9 +479,41 @@ vtd_post_rx(struct vtd *d, const uint32_t *lens, int n, bool indirect)
 	return vtd_add(d, b, n, true, indirect);
 }
 
+/* Packed: is slot s used in lap w (§2.8.1: both bits equal w)? */
+static bool
+packed_is_used(struct vtd *d, uint16_t s, bool w)
+{
+	uint16_t f = __atomic_load_n(&d->pdesc[s].flags, __ATOMIC_ACQUIRE);
+
+	return !!(f & (1u << VRING_PACKED_DESC_F_AVAIL)) == w &&
+	       !!(f & (1u << VRING_PACKED_DESC_F_USED)) == w;
+}
+
+/* Step a packed slot by n; false if the used id is not one we gave. */
+static bool
+packed_skip(struct vtd *d, uint16_t *s, bool *w, uint16_t id)
+{
+	if (id >= d->size || d->ndesc[id] == 0)
+		return false;
+	for (uint16_t k = 0; k < d->ndesc[id]; k++)
+		pslot_next(s, w, d->size);
+	return true;
+}
+
 uint16_t
 vtd_used_pending(struct vtd *d)
 {
+	if (d->o.packed) {
+		uint16_t s = d->pused, n = 0;
+		bool w = d->used_wrap;
+
+		while (n < d->size && packed_is_used(d, s, w)) {
+			n++;
+			if (!packed_skip(d, &s, &w, d->pdesc[s].id))
+				break;
+		}
+		return n;
+	}
 	return (uint16_t)(__atomic_load_n(&d->used->idx, __ATOMIC_ACQUIRE) -
 			  d->last_used);
 }
@@ -330,6 +523,23 @@ vtd_get_used(struct vtd *d, uint32_t *id, uint32_t *len)
 {
 	struct vring_used_elem *e;
 
+	if (d->o.packed) {
+		uint16_t s = d->pused;
+
+		/* acquire in packed_is_used pairs with the device's R4 */
+		if (!packed_is_used(d, s, d->used_wrap))
+			return false;
+		*id = d->pdesc[s].id;
+		*len = d->pdesc[s].len;
+		if (packed_skip(d, &d->pused, &d->used_wrap, *id)) {
+			d->pfree += d->ndesc[*id];
+			d->ndesc[*id] = 0;
+			d->free_ids[d->nfree++] = *id;
+		} else {
+			pslot_next(&d->pused, &d->used_wrap, d->size);
+		}
+		return true;
+	}
 	/* the driver's read barrier after used->idx (pairs with R3) */
 	if (vtd_used_pending(d) == 0)
 		return false;
@@ -366,6 +576,12 @@ vtd_gather(struct vtd *d, uint16_t head, uint8_t *out, uint32_t len)
 void
 vtd_set_no_interrupt(struct vtd *d, bool on)
 {
+	if (d->o.packed) {
+		d->drv_event->flags = on ? VRING_PACKED_EVENT_FLAG_DISABLE :
+					   VRING_PACKED_EVENT_FLAG_ENABLE;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return;
+	}
 	d->avail->flags = on ? VRING_AVAIL_F_NO_INTERRUPT : 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
@@ -373,6 +589,12 @@ vtd_set_no_interrupt(struct vtd *d, bool on)
 void
 vtd_set_used_event(struct vtd *d, uint16_t idx)
 {
+	if (d->o.packed) {
+		d->drv_event->off_wrap = idx;
+		d->drv_event->flags = VRING_PACKED_EVENT_FLAG_DESC;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return;
+	}
 	d->avail->ring[d->size] = idx;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
@@ -380,6 +602,8 @@ vtd_set_used_event(struct vtd *d, uint16_t idx)
 uint16_t
 vtd_avail_event(struct vtd *d)
 {
+	if (d->o.packed)
+		return *(volatile uint16_t *)&d->dev_event->off_wrap;
 	/* avail_event follows the used ring's last entry */
 	return *(volatile uint16_t *)((uint8_t *)d->used +
 				      offsetof(struct vring_used, ring) +
@@ -389,6 +613,8 @@ vtd_avail_event(struct vtd *d)
 uint16_t
 vtd_used_flags(struct vtd *d)
 {
+	if (d->o.packed)
+		return *(volatile uint16_t *)&d->dev_event->flags;
 	return *(volatile uint16_t *)&d->used->flags;
 }
 
@@ -434,9 +660,13 @@ vtd_make_vq(struct vtd *d, uint16_t index, uint64_t features, uint16_t base,
 	a.used_user_addr = vtd_qva(d, d->used_gpa);
 	a.log_guest_addr = d->used_gpa;
 	vhu_vq_quiesce(vq);
+	/* first, as frontends do: num and base depend on the layout */
+	vhu_vq_set_features_locked(vq, features);
 	if (vhu_vq_set_num_locked(vq, d->size) != 0 ||
 	    vhu_vq_set_addr_locked(vq, &a) != 0 ||
-	    vhu_vq_set_base_locked(vq, base) != 0) {
+	    vhu_vq_set_base_locked(vq, d->o.packed ?
+				   (uint32_t)base | (uint32_t)base << 16 :
+				   base) != 0) {
 		vhu_vq_resume(vq);
 		vhu_vq_destroy(vq);
 		return NULL;
@@ -444,7 +674,6 @@ vtd_make_vq(struct vtd *d, uint16_t index, uint64_t features, uint16_t base,
 	vhu_vq_set_kick_locked(vq, -1);
 	/* the queue owns what it is given: keep our own counter handle */
 	vhu_vq_set_call_locked(vq, callfd >= 0 ? dup(callfd) : -1);
-	vhu_vq_set_features_locked(vq, features);
 	vhu_vq_set_enabled_locked(vq, true);
 	vhu_vq_set_running_locked(vq, true);
 	vhu_vq_resume(vq);

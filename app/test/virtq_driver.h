@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Test-only driver side of a split virtqueue: plays the guest for the
+ * Test-only driver side of a split or packed virtqueue: plays the guest for the
  * virtqueue unit suites. Guest memory is a memfd; the device sees it
  * through a hand-built region table (optionally two regions whose host
  * mappings are not adjacent, and optionally through a second mapping of
@@ -9,7 +9,10 @@
  * transmit and receive chains (direct, chained, indirect), publishes avail
  * entries, reads used entries back, sets notification fields, and exposes
  * the raw ring so suites can write malformed entries. A dirty-log bitmap
- * can be attached to the memory.
+ * can be attached to the memory. With vtd_opts.packed the same calls drive
+ * a packed ring (virtio 1.2 §2.8): "heads" are then buffer ids, handed
+ * out in a scrambled order so the device must echo them, not guess them;
+ * a base passed to vtd_init() is the slot | wrap counter << 15.
  */
 #ifndef VIRTQ_DRIVER_H
 #define VIRTQ_DRIVER_H
@@ -30,6 +33,7 @@ struct vtd_opts {
 	int nregions;        /* 1, or 2 (split in the middle) */
 	bool alias;          /* device maps the memfd separately */
 	bool log;            /* attach a dirty-log bitmap */
+	bool packed;         /* packed layout (ring size need not be 2^n) */
 };
 
 struct vtd_buf {
@@ -65,6 +69,18 @@ struct vtd {
 	struct vtd_chain *chains;     /* per head: its buffers */
 
 	uint64_t buf_lo, buf_hi, buf_next; /* buffer area (gpa) */
+
+	/* packed layout: desc/avail/used_gpa name ring, driver, device area */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *drv_event; /* driver writes */
+	struct vring_packed_desc_event *dev_event; /* device writes */
+	uint16_t pavail;              /* next slot the driver fills */
+	bool avail_wrap;              /* its wrap counter */
+	uint16_t pused;               /* next slot the driver reads used */
+	bool used_wrap;
+	uint16_t pfree;               /* ring slots not in flight */
+	uint16_t npending;            /* heads written, flags not yet */
+	uint16_t *pending_slot, *pending_flags;
 };
 
 /* Map memory and lay out an empty ring at index base. 0 or -errno. */
@@ -112,11 +128,18 @@ bool vtd_get_used(struct vtd *d, uint32_t *id, uint32_t *len);
 /* Copy the first len bytes a chain's buffers hold into out. */
 void vtd_gather(struct vtd *d, uint16_t head, uint8_t *out, uint32_t len);
 
-/* Notification fields. */
+/*
+ * Notification fields. Packed: no_interrupt is the driver area's DISABLE
+ * (off: ENABLE), used_event its DESC with off_wrap = idx, avail_event and
+ * used_flags read the device area's off_wrap and flags.
+ */
 void vtd_set_no_interrupt(struct vtd *d, bool on);
 void vtd_set_used_event(struct vtd *d, uint16_t idx);
 uint16_t vtd_avail_event(struct vtd *d);
 uint16_t vtd_used_flags(struct vtd *d);
+
+/* Packed: AVAIL/USED bits that make a descriptor available in lap wrap. */
+uint16_t vtd_pavail_bits(bool wrap);
 
 /* Dirty log: whether page of gpa is marked; count of marked bits. */
 bool vtd_log_test(const struct vtd *d, uint64_t gpa);

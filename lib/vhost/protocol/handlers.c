@@ -153,6 +153,8 @@ VHU_HANDLER(set_log_fd)
 	int ret_ = -ENOMEM; \
 	if (vq_ != NULL) { \
 		vhu_vq_quiesce(vq_); \
+		/* a queue created after SET_FEATURES: num/base depend on it */ \
+		vhu_vq_set_features_locked(vq_, (dev)->features); \
 		ret_ = call; \
 		vhu_vq_resume(vq_); \
 	} \
@@ -165,7 +167,7 @@ VHU_HANDLER(set_vring_num)
 	r = WITH_VQ(dev, p->state.index,
 		    vhu_vq_set_num_locked(vq_, p->state.num));
 	if (r != VHU_MSG_OK)
-		VHU_LOG(ERR, "%s: vring %u: bad size %u (power of two up to %u)",
+		VHU_LOG(ERR, "%s: vring %u: bad size %u (max %u, split: 2^n)",
 			dev->name, p->state.index, p->state.num, VHU_VQ_MAX_SIZE);
 	return r;
 }

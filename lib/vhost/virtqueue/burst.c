@@ -38,7 +38,9 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
 	if (likely(vq->ready))
-		n = vhu_split_enqueue(vq, pkts, count);
+		n = (vq->flags & VHU_VQ_F_PACKED) ?
+		    vhu_packed_enqueue(vq, pkts, count) :
+		    vhu_split_enqueue(vq, pkts, count);
 	vhu_vq_leave(vq);
 	return n;
 }
@@ -54,7 +56,9 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 	    !vhu_vq_enter(vq))
 		return 0;
 	if (likely(vq->ready))
-		n = vhu_split_dequeue(vq, mp, pkts, count);
+		n = (vq->flags & VHU_VQ_F_PACKED) ?
+		    vhu_packed_dequeue(vq, mp, pkts, count) :
+		    vhu_split_dequeue(vq, mp, pkts, count);
 	vhu_vq_leave(vq);
 	return n;
 }

@@ -59,6 +59,8 @@ vhu_vq_create(int dev_id, uint16_t index, int numa_node,
 	vq->callfd = -1;
 	vq->kickfd = -1;
 	vq->errfd = -1;
+	vq->avail_wrap = true;
+	vq->used_wrap = true;
 	vq->why_not_ready = "not configured";
 	snprintf(vq->name, sizeof(vq->name), "dev%d.vring%u", dev_id, index);
 	return vq;
@@ -102,7 +104,22 @@ write_notify_flags(struct vhu_vq *vq)
 	bool log = (vq->flags & (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED)) ==
 		   (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED);
 
-	if (vq->flags & VHU_VQ_F_EVENT_IDX) {
+	if (vq->flags & VHU_VQ_F_PACKED) {
+		/*
+		 * virtio 1.2 §2.8.10: the device event suppression area
+		 * tells the driver when to notify. ENABLE or DISABLE only:
+		 * DESC would need EVENT_IDX and buys nothing for a poller.
+		 */
+		__atomic_store_n(&vq->device_event->off_wrap, 0,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&vq->device_event->flags,
+				 want ? VRING_PACKED_EVENT_FLAG_ENABLE :
+					VRING_PACKED_EVENT_FLAG_DISABLE,
+				 __ATOMIC_RELAXED);
+		if (log)
+			vhu_log_mark(vq->log, vq->event_log_gpa,
+				     sizeof(struct vring_packed_desc_event));
+	} else if (vq->flags & VHU_VQ_F_EVENT_IDX) {
 		/*
 		 * virtio 1.2 §2.7.10: with EVENT_IDX the driver kicks when
 		 * its avail idx passes avail_event, and ignores flags. Asking
@@ -127,7 +144,7 @@ write_notify_flags(struct vhu_vq *vq)
 				 want ? 0 : VRING_USED_F_NO_NOTIFY,
 				 __ATOMIC_RELAXED);
 	}
-	if (log)
+	if (log && !(vq->flags & VHU_VQ_F_PACKED))
 		vhu_log_mark(vq->log, vq->used_log_gpa +
 			     offsetof(struct vring_used, flags), 2);
 	/*
@@ -138,6 +155,49 @@ write_notify_flags(struct vhu_vq *vq)
 	 * read of used->flags / avail_event.
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Guest-physical address of a frontend-virtual one, for dirty logging. */
+static uint64_t
+qva_to_gpa(const struct vhu_guest_mem *m, uint64_t qva)
+{
+	for (uint32_t i = 0; i < m->nregions; i++)
+		if (qva - m->r[i].qva < m->r[i].size)
+			return m->r[i].gpa + (qva - m->r[i].qva);
+	return 0;
+}
+
+/*
+ * Ring pointers of a packed queue. SET_VRING_ADDR keeps its split names
+ * (vhost-user.rst, and the vhost kernel ABI it mirrors): with RING_PACKED
+ * desc is the descriptor ring, avail the driver event suppression area and
+ * used the device event suppression area. Returns why not, or NULL.
+ */
+static const char *
+map_packed(struct vhu_vq *vq)
+{
+	const uint64_t esz = sizeof(struct vring_packed_desc_event);
+
+	vq->pdesc = (struct vring_packed_desc *)vhu_qva_to_hva(vq->mem,
+			vq->addr.desc_user_addr,
+			sizeof(struct vring_packed_desc) * (uint64_t)vq->num);
+	vq->driver_event = (struct vring_packed_desc_event *)vhu_qva_to_hva(
+			vq->mem, vq->addr.avail_user_addr, esz);
+	vq->device_event = (struct vring_packed_desc_event *)vhu_qva_to_hva(
+			vq->mem, vq->addr.used_user_addr, esz);
+	if (vq->pdesc == NULL || vq->driver_event == NULL ||
+	    vq->device_event == NULL)
+		return "ring address outside guest memory";
+	/* virtio 1.2 §2.8.10.1: alignment: ring 16, event areas 4 */
+	if (((uintptr_t)vq->pdesc & 15) || ((uintptr_t)vq->driver_event & 3) ||
+	    ((uintptr_t)vq->device_event & 3))
+		return "ring address misaligned";
+	/* SET_VRING_BASE may come before SET_VRING_NUM: check here */
+	if (vq->last_avail_idx >= vq->num || vq->last_used_idx >= vq->num)
+		return "ring base outside the ring";
+	vq->used_log_gpa = qva_to_gpa(vq->mem, vq->addr.desc_user_addr);
+	vq->event_log_gpa = qva_to_gpa(vq->mem, vq->addr.used_user_addr);
+	return NULL;
 }
 
 void
@@ -159,6 +219,8 @@ vhu_vq_resume(struct vhu_vq *vq)
 		flags |= VHU_VQ_F_LOG;
 	if (has_feature(vq->addr.flags, VHOST_VRING_F_LOG))
 		flags |= VHU_VQ_F_LOG_USED;
+	if (has_feature(f, VIRTIO_F_RING_PACKED))
+		flags |= VHU_VQ_F_PACKED;
 	vq->flags = flags;
 	/* virtio 1.2 §5.1.6: the num_buffers field exists with either */
 	vq->hdr_len = (has_feature(f, VIRTIO_NET_F_MRG_RXBUF) ||
@@ -180,6 +242,18 @@ vhu_vq_resume(struct vhu_vq *vq)
 		why = "no SET_VRING_CALL";
 	} else if (vq->mem == NULL) {
 		why = "no memory table";
+	} else if (flags & VHU_VQ_F_PACKED) {
+		why = map_packed(vq);
+		if (why != NULL) {
+			vq->desc = NULL;
+			vq->avail = NULL;
+			vq->used = NULL;
+		} else {
+			vq->size = vq->num;
+		}
+	} else if ((vq->num & (vq->num - 1)) != 0) {
+		/* set_num accepted it for a packed ring; features changed */
+		why = "split ring size not a power of two";
 	} else {
 		uint64_t n = vq->num;
 
@@ -236,6 +310,8 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	vq->size = 0;
 	vq->last_avail_idx = 0;
 	vq->last_used_idx = 0;
+	vq->avail_wrap = true;
+	vq->used_wrap = true;
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->desc = NULL;
@@ -263,8 +339,16 @@ vhu_vq_set_num_locked(struct vhu_vq *vq, uint32_t num)
 	const struct rte_memseg_list *msl;
 	void *p;
 
-	/* virtio 1.2 §2.7: split Queue Size is a power of 2, max 32768 */
-	if (num == 0 || num > VHU_VQ_MAX_SIZE || (num & (num - 1)) != 0)
+	/*
+	 * virtio 1.2 §2.7: split Queue Size is a power of 2; §2.8: packed
+	 * need not be; both at most 32768. Frontends send SET_FEATURES
+	 * first, and the protocol layer hands them to the queue before
+	 * this call; resume() re-checks if the layout changes later.
+	 */
+	if (num == 0 || num > VHU_VQ_MAX_SIZE)
+		return -EINVAL;
+	if (!has_feature(vq->features, VIRTIO_F_RING_PACKED) &&
+	    (num & (num - 1)) != 0)
 		return -EINVAL;
 	/* keep the staging array on the queue's node */
 	msl = rte_mem_virt2memseg_list(vq);
@@ -291,6 +375,28 @@ vhu_vq_set_addr_locked(struct vhu_vq *vq, const struct vhost_vring_addr *a)
 int
 vhu_vq_set_base_locked(struct vhu_vq *vq, uint32_t base)
 {
+	if (has_feature(vq->features, VIRTIO_F_RING_PACKED)) {
+		/*
+		 * vhost-user.rst, "Vring descriptor indices for packed
+		 * virtqueues": bits 0-14 the next descriptor slot, bit 15
+		 * the driver (avail) wrap counter, bits 16-30 the next used
+		 * slot, bit 31 the device (used) wrap counter. Frontends
+		 * that predate that wording (DPDK's virtio_user) send only
+		 * the low half: zero above means used = avail, which is
+		 * what a stopped ring always has. The slots are checked
+		 * against the ring size in resume(): num may come later.
+		 */
+		uint32_t used = base >> 16;
+
+		if (used == 0)
+			used = base & 0xffff;
+		vq->last_avail_idx = base & 0x7fff;
+		vq->avail_wrap = (base >> 15) & 1;
+		vq->last_used_idx = used & 0x7fff;
+		vq->used_wrap = (used >> 15) & 1;
+		vq->signalled_used_valid = false;
+		return 0;
+	}
 	/* split rings: a 16-bit free-running index, nothing above it */
 	if (base > UINT16_MAX)
 		return -EINVAL;
@@ -303,6 +409,12 @@ vhu_vq_set_base_locked(struct vhu_vq *vq, uint32_t base)
 uint32_t
 vhu_vq_get_base_locked(const struct vhu_vq *vq)
 {
+	/* packed: the encoding set_base() reads, both halves */
+	if (has_feature(vq->features, VIRTIO_F_RING_PACKED))
+		return (uint32_t)vq->last_avail_idx |
+		       (uint32_t)vq->avail_wrap << 15 |
+		       (uint32_t)vq->last_used_idx << 16 |
+		       (uint32_t)vq->used_wrap << 31;
 	/* every consumed chain is used before the burst returns */
 	return vq->last_avail_idx;
 }

@@ -52,6 +52,7 @@ enum {
 #define VHU_VQ_F_LOG        0x08 /* LOG_ALL negotiated and a log installed */
 #define VHU_VQ_F_LOG_USED   0x10 /* ring addr flag VHOST_VRING_F_LOG */
 #define VHU_VQ_F_NOTIFY     0x20 /* app wants guest kicks (vhu_vring_notify) */
+#define VHU_VQ_F_PACKED     0x40 /* VIRTIO_F_RING_PACKED: packed.c serves it */
 
 /* No vring has more descriptors than this (virtio 1.2 §2.7: Queue Size). */
 #define VHU_VQ_MAX_SIZE 32768
@@ -62,21 +63,43 @@ struct vhu_vq {
 	bool ready;              /* running, enabled, configured, not broken */
 	uint8_t flags;           /* VHU_VQ_F_* */
 	uint16_t hdr_len;        /* virtio-net header bytes */
-	uint16_t size;           /* descriptors, power of two */
-	uint16_t last_avail_idx; /* next avail entry to consume */
-	uint16_t last_used_idx;  /* next used entry to produce */
+	uint16_t size;           /* descriptors, power of two unless packed */
+	uint16_t last_avail_idx; /* next avail entry (packed: ring slot) */
+	uint16_t last_used_idx;  /* next used entry (packed: ring slot) */
 	uint16_t signalled_used; /* used idx at the last call (EVENT_IDX) */
 	bool signalled_used_valid;
+	/* packed only (virtio 1.2 §2.8.1): wrap counters, start at 1 */
+	bool avail_wrap;
+	bool used_wrap;
 	int callfd;              /* -1: none */
 	uint32_t mem_hint;       /* last region hit, see vhu_gpa_to_hva() */
 
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	/*
+	 * With VHU_VQ_F_PACKED the three SET_VRING_ADDR addresses name the
+	 * descriptor ring and the driver and device event suppression
+	 * areas (virtio 1.2 §2.8.10), hence the unions.
+	 */
+	union {
+		struct vring_desc *desc;
+		struct vring_packed_desc *pdesc;
+	};
+	union {
+		struct vring_avail *avail;
+		struct vring_packed_desc_event *driver_event;
+	};
+	union {
+		struct vring_used *used;
+		struct vring_packed_desc_event *device_event;
+	};
 	const struct vhu_guest_mem *mem;
 	const struct vhu_dirty_log *log;
-	uint64_t used_log_gpa;   /* guest-physical address of the used ring */
-	struct vring_used_elem *shadow_used; /* size entries, staging */
+	uint64_t used_log_gpa;   /* guest-physical address of the used ring
+				  * (packed: of the descriptor ring) */
+	/*
+	 * size entries, staging. Packed rings keep the buffer id in the
+	 * low 16 bits of .id and its descriptor count in the high 16.
+	 */
+	struct vring_used_elem *shadow_used;
 
 	struct vhu_vring_stats stats; /* written by the data path only */
 
@@ -88,6 +111,7 @@ struct vhu_vq {
 	bool num_set, addr_set, kick_set, call_set;
 	uint16_t num;            /* SET_VRING_NUM */
 	struct vhost_vring_addr addr; /* SET_VRING_ADDR, frontend-virtual */
+	uint64_t event_log_gpa;  /* packed: device event area, guest-physical */
 	uint64_t features;
 	int kickfd;              /* -1: none (polling) */
 	int errfd;               /* -1: none */
@@ -174,5 +198,9 @@ uint16_t vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,
 			   uint16_t count);
 uint16_t vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			   struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,
+			    uint16_t count);
+uint16_t vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
+			    struct rte_mbuf **pkts, uint16_t count);
 
 #endif /* VHU_VQ_H */

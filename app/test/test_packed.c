@@ -1,0 +1,997 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit suite for the packed virtqueue data path (packed.c, desc_packed.h,
+ * the packed parts of vq.c and burst.c) against the packed mode of the
+ * test driver (virtq_driver.c). The matrix {mergeable} x {indirect} x
+ * {event suppression by descriptor (EVENT_IDX) or by ENABLE/DISABLE} x
+ * {256, 1024 descriptors} moves frames of 60..9000 bytes both ways,
+ * starting a few slots short of the ring end, for several laps (each one
+ * flips the wrap counters), with buffer ids handed out in scrambled order;
+ * it checks every byte, every used descriptor and every call. Further
+ * cases: a ring size that is not a power of two, malformed rings (each
+ * must stop only its queue), the GET/SET_VRING_BASE encoding with wrap
+ * bits, the device event area and dirty logging of the descriptor ring.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "vhu_burst.h"
+#include "virtq_driver.h"
+
+#define BIT(b) (1ull << (b))
+#define DATA_ROOM 2048
+#define WRAP (1u << 15)
+
+static struct rte_mempool *pool;       /* 2 KiB data rooms */
+static struct rte_mempool *seg_pool;   /* 512-byte rooms for chains */
+
+struct cfg {
+	bool mrg, ind, evt;
+	uint16_t size;
+};
+
+/* One device with one queue pair: vring 0 = guest RX, vring 1 = guest TX */
+struct env {
+	struct vtd rx, tx;
+	struct vhu_vq *rxq, *txq;
+	int call_rx, call_tx, err_rx, err_tx;
+	struct vhu_dev_vqs vqs;
+	struct vhu_dev *dev;
+	uint16_t hdr_len;
+	bool mrg, ind, evt;
+};
+
+static const uint32_t sizes[] = {
+	60, 61, 64, 100, 127, 128, 255, 511, 1000, 1499, 1500, 1514,
+	2047, 2048, 2049, 3000, 4096, 5000, 8000, 8999, 9000,
+};
+#define NSIZES RTE_DIM(sizes)
+
+static uint8_t
+pattern(uint32_t seed, uint32_t i)
+{
+	return (uint8_t)(seed * 131u + i * 7u + (i >> 8));
+}
+
+static void
+fill(uint8_t *b, uint32_t len, uint32_t seed)
+{
+	for (uint32_t i = 0; i < len; i++)
+		b[i] = pattern(seed, i);
+}
+
+static uint64_t
+make_features(bool mrg, bool ind, bool evt)
+{
+	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_RING_PACKED);
+
+	if (mrg)
+		f |= BIT(VIRTIO_NET_F_MRG_RXBUF);
+	if (ind)
+		f |= BIT(VIRTIO_RING_F_INDIRECT_DESC);
+	if (evt)
+		f |= BIT(VIRTIO_RING_F_EVENT_IDX);
+	return f;
+}
+
+static int
+new_eventfd(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* base: slot | wrap << 15, for both rings and both counters */
+static void
+env_setup_opts(struct env *e, uint64_t features, uint16_t size,
+	       uint16_t base, bool log)
+{
+	struct vtd_opts o = {
+		.size = size, .nregions = 1, .packed = true, .log = log,
+		.mem_size = size > 256 ? 32ull << 20 : 16ull << 20,
+	};
+
+	memset(e, 0, sizeof(*e));
+	assert_int_equal(vtd_init(&e->rx, &o, base), 0);
+	assert_int_equal(vtd_init(&e->tx, &o, base), 0);
+	e->call_rx = new_eventfd();
+	e->call_tx = new_eventfd();
+	e->err_rx = new_eventfd();
+	e->err_tx = new_eventfd();
+	e->mrg = features & BIT(VIRTIO_NET_F_MRG_RXBUF);
+	e->ind = features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
+	e->evt = features & BIT(VIRTIO_RING_F_EVENT_IDX);
+	e->hdr_len = 12;
+	e->rxq = vtd_make_vq(&e->rx, 0, features, base, e->call_rx, log);
+	e->txq = vtd_make_vq(&e->tx, 1, features, base, e->call_tx, log);
+	assert_non_null(e->rxq);
+	assert_non_null(e->txq);
+	vhu_vq_quiesce(e->rxq);
+	vhu_vq_set_err_locked(e->rxq, dup(e->err_rx));
+	vhu_vq_resume(e->rxq);
+	vhu_vq_quiesce(e->txq);
+	vhu_vq_set_err_locked(e->txq, dup(e->err_tx));
+	vhu_vq_resume(e->txq);
+	assert_true(e->rxq->ready);
+	assert_true(e->txq->ready);
+	assert_true(e->rxq->flags & VHU_VQ_F_PACKED);
+	assert_int_equal(e->rxq->hdr_len, e->hdr_len);
+	e->vqs.nr_vrings = 2;
+	e->vqs.vq[0] = e->rxq;
+	e->vqs.vq[1] = e->txq;
+	e->dev = (struct vhu_dev *)&e->vqs;
+}
+
+static void
+env_setup(struct env *e, uint64_t features, uint16_t size, uint16_t base)
+{
+	env_setup_opts(e, features, size, base, false);
+}
+
+static void
+env_teardown(struct env *e)
+{
+	vhu_vq_destroy(e->rxq);
+	vhu_vq_destroy(e->txq);
+	vtd_fini(&e->rx);
+	vtd_fini(&e->tx);
+	close(e->call_rx);
+	close(e->call_tx);
+	close(e->err_rx);
+	close(e->err_tx);
+}
+
+/* Compare an mbuf chain with the pattern. */
+static void
+check_mbuf(const struct rte_mbuf *m, uint32_t len, uint32_t seed)
+{
+	uint32_t off = 0, segs = 0;
+
+	assert_int_equal(m->pkt_len, len);
+	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
+		const uint8_t *p = rte_pktmbuf_mtod(s, const uint8_t *);
+
+		for (uint32_t i = 0; i < s->data_len; i++)
+			if (p[i] != pattern(seed, off + i))
+				fail_msg("byte %u differs", off + i);
+		off += s->data_len;
+		segs++;
+	}
+	assert_int_equal(off, len);
+	assert_int_equal(m->nb_segs, segs);
+	assert_int_equal(segs, (len + DATA_ROOM - 1) / DATA_ROOM);
+}
+
+/* A pattern mbuf: one segment, or uneven segments when multi. */
+static struct rte_mbuf *
+make_chain(uint32_t len, uint32_t seed, bool multi)
+{
+	static const uint32_t cuts[] = { 1, 37, 300, 4096, 13, 511 };
+	struct rte_mbuf *head = NULL;
+	uint32_t off = 0, step = 0;
+
+	if (!multi && len <= DATA_ROOM) {
+		head = rte_pktmbuf_alloc(pool);
+		assert_non_null(head);
+		fill((uint8_t *)rte_pktmbuf_append(head, len), len, seed);
+		return head;
+	}
+	while (off < len || head == NULL) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(seg_pool);
+		uint32_t n;
+		uint8_t *p;
+
+		assert_non_null(m);
+		n = RTE_MIN(cuts[step++ % RTE_DIM(cuts)],
+			    (uint32_t)rte_pktmbuf_tailroom(m));
+		n = RTE_MIN(n, len - off);
+		p = (uint8_t *)rte_pktmbuf_append(m, n);
+		for (uint32_t i = 0; i < n; i++)
+			p[i] = pattern(seed, off + i);
+		off += n;
+		if (head == NULL)
+			head = m;
+		else
+			assert_int_equal(rte_pktmbuf_chain(head, m), 0);
+	}
+	return head;
+}
+
+/* The driver's next used position as an event off_wrap value. */
+static uint16_t
+used_pos(const struct vtd *d)
+{
+	return d->pused | (d->used_wrap ? WRAP : 0);
+}
+
+/*
+ * Event suppression for round r of a matrix run: with EVENT_IDX the
+ * driver names its next used slot on even rounds (one call expected) and
+ * a slot already passed on odd ones (none); without it, ENABLE on even
+ * rounds and DISABLE on odd ones. Returns the calls to expect.
+ */
+static uint64_t
+arm_events(struct env *e, struct vtd *d, int r, uint16_t *prev)
+{
+	uint16_t now = used_pos(d);
+
+	if (e->evt)
+		vtd_set_used_event(d, r % 2 == 0 ? now : *prev);
+	else
+		vtd_set_no_interrupt(d, r % 2 == 1);
+	*prev = now;
+	return r % 2 == 0;
+}
+
+/* ---------------------------------------------------------------- TX */
+
+struct posted {
+	int id;
+	uint32_t len;
+	uint32_t seed;
+};
+
+/* Guest sends n frames (sizes cycling from *k), device dequeues them. */
+static void
+tx_round(struct env *e, int n, uint32_t *k)
+{
+	struct posted post[64];
+	struct rte_mbuf *pkts[64];
+	static uint8_t frame[9000];
+	int got = 0;
+
+	assert_true(n <= 64);
+	for (int i = 0; i < n; i++) {
+		uint32_t j = (*k)++;
+		uint32_t len = sizes[j % NSIZES];
+		int layout = (j / NSIZES) % 5;
+		bool ind = e->ind && layout == 4;
+		int nbufs = layout == 4 ? 3 : layout + 1 + (layout == 3);
+
+		fill(frame, len, j);
+		post[i].id = vtd_post_tx(&e->tx, frame, len, e->hdr_len,
+					 nbufs, ind);
+		assert_true(post[i].id >= 0);
+		post[i].len = len;
+		post[i].seed = j;
+	}
+	vtd_publish(&e->tx);
+	while (got < n) {
+		uint16_t r = vhu_dequeue_burst(e->dev, 0, pool, pkts, 64);
+
+		assert_true(r > 0);
+		for (int i = 0; i < r; i++) {
+			check_mbuf(pkts[i], post[got + i].len,
+				   post[got + i].seed);
+			rte_pktmbuf_free(pkts[i]);
+		}
+		got += r;
+	}
+	assert_int_equal(vtd_used_pending(&e->tx), n);
+	for (int i = 0; i < n; i++) {
+		uint32_t id, len;
+
+		assert_true(vtd_get_used(&e->tx, &id, &len));
+		assert_int_equal(id, post[i].id);
+		assert_int_equal(len, 0);
+	}
+	/* device and driver agree on where the rings are */
+	assert_int_equal(e->txq->last_used_idx, e->tx.pused);
+	assert_int_equal(e->txq->used_wrap, e->tx.used_wrap);
+	assert_int_equal(e->txq->last_avail_idx, e->tx.pavail);
+	assert_int_equal(e->txq->avail_wrap, e->tx.avail_wrap);
+}
+
+/* ---------------------------------------------------------------- RX */
+
+/*
+ * Post n receive buffers. Mergeable: 1536 bytes each, as one buffer, a
+ * 700 + 836 chain, or that chain through an indirect table; otherwise
+ * big chains (header + 9000 fit) in three shapes.
+ */
+static int
+post_rx_buffers(struct env *e, int n, int variant)
+{
+	int posted = 0;
+
+	for (int i = 0; i < n; i++) {
+		int h;
+
+		if (e->mrg) {
+			static const uint32_t two[] = { 700, 836 };
+			uint32_t one = 1536;
+
+			if ((variant + i) % 4 == 1)
+				h = vtd_post_rx(&e->rx, two, 2, false);
+			else if ((variant + i) % 4 == 3 && e->ind)
+				h = vtd_post_rx(&e->rx, two, 2, true);
+			else
+				h = vtd_post_rx(&e->rx, &one, 1, false);
+		} else {
+			static const uint32_t big[] = { 4096, 4096, 1200 };
+			static const uint32_t odd[] = { 5, 7, 3000, 6100 };
+
+			if ((variant + i) % 3 == 1)
+				h = vtd_post_rx(&e->rx, odd, 4, false);
+			else
+				h = vtd_post_rx(&e->rx, big, 3,
+						e->ind && (variant + i) % 3 == 2);
+		}
+		if (h < 0)
+			break;
+		posted++;
+	}
+	vtd_publish(&e->rx);
+	return posted;
+}
+
+/* Read back one frame from the used descriptors; check header and bytes. */
+static void
+rx_check_frame(struct env *e, uint32_t flen, uint32_t seed)
+{
+	static uint8_t buf[9100 + 12];
+	uint32_t id, len, total = 0, nb = 1;
+	uint8_t hdr_zero[10] = { 0 };
+
+	for (uint32_t k = 0; k < nb; k++) {
+		const struct vtd_chain *c;
+		uint32_t cap = 0;
+
+		assert_true(vtd_get_used(&e->rx, &id, &len));
+		assert_true(id < e->rx.size);
+		c = &e->rx.chains[id];
+		for (int i = 0; i < c->n; i++)
+			cap += c->b[i].len;
+		assert_true(len <= cap);
+		assert_true(total + len <= sizeof(buf));
+		vtd_gather(&e->rx, id, buf + total, len);
+		if (k == 0)
+			nb = buf[10] | (buf[11] << 8);
+		total += len;
+		assert_true(nb >= 1);
+	}
+	if (!e->mrg)
+		assert_int_equal(nb, 1);
+	assert_int_equal(total, e->hdr_len + flen);
+	assert_memory_equal(buf, hdr_zero, 10);
+	for (uint32_t i = 0; i < flen; i++)
+		if (buf[e->hdr_len + i] != pattern(seed, i))
+			fail_msg("rx byte %u of %u differs", i, flen);
+}
+
+static void
+rx_round(struct env *e, int n, uint32_t *k)
+{
+	struct rte_mbuf *pkts[64];
+	uint32_t seeds[64];
+	uint32_t lens[64];
+	uint64_t before = e->rxq->stats.packets;
+	int bufs_needed = 0;
+
+	assert_true(n <= 64);
+	for (int i = 0; i < n; i++) {
+		uint32_t j = (*k)++;
+
+		lens[i] = sizes[(j * 7) % NSIZES];
+		seeds[i] = j;
+		pkts[i] = make_chain(lens[i], j, j % 2);
+		/* every mergeable buffer holds 1536 bytes: none is left */
+		bufs_needed += e->mrg ? (lens[i] + e->hdr_len + 1535) / 1536 :
+				       1;
+	}
+	assert_int_equal(post_rx_buffers(e, bufs_needed, (int)*k),
+			 bufs_needed);
+	assert_int_equal(vhu_enqueue_burst(e->dev, 0, pkts, n), n);
+	for (int i = 0; i < n; i++) {
+		rx_check_frame(e, lens[i], seeds[i]);
+		rte_pktmbuf_free(pkts[i]);
+	}
+	assert_int_equal(e->rxq->stats.packets, before + n);
+	assert_int_equal(vtd_used_pending(&e->rx), 0);
+	assert_int_equal(e->rxq->last_used_idx, e->rx.pused);
+	assert_int_equal(e->rxq->used_wrap, e->rx.used_wrap);
+	assert_int_equal(e->rxq->last_avail_idx, e->rx.pavail);
+}
+
+/* --------------------------------------------------------- the matrix */
+
+static void
+test_matrix(void **state)
+{
+	const struct cfg *c = *state;
+	struct env e;
+	uint64_t f = make_features(c->mrg, c->ind, c->evt);
+	/* a few slots short of the end; both initial wrap values */
+	uint16_t base = (c->size - 5) | (c->size == 256 ? WRAP : 0);
+	uint32_t k = 0;
+	uint16_t prev;
+	int rounds, flips = 0;
+	bool w;
+
+	env_setup(&e, f, c->size, base);
+	prev = used_pos(&e.tx);
+	w = e.txq->avail_wrap;
+	/* 40 frames of 1..4 descriptors a round: over three laps */
+	rounds = 3 * c->size / 40 + 2;
+	for (int r = 0; r < rounds; r++) {
+		uint64_t want = arm_events(&e, &e.tx, r, &prev);
+
+		tx_round(&e, 40, &k);
+		assert_int_equal(vtd_eventfd_take(e.call_tx), want);
+		if (e.txq->avail_wrap != w) {
+			flips++;
+			w = e.txq->avail_wrap;
+		}
+	}
+	assert_true(flips >= 3);
+	assert_int_equal(e.txq->stats.packets, (uint64_t)rounds * 40);
+	assert_int_equal(e.txq->stats.desc_errors, 0);
+
+	k = 0;
+	flips = 0;
+	prev = used_pos(&e.rx);
+	w = e.rxq->avail_wrap;
+	rounds = 3 * c->size / 20 + 2;
+	for (int r = 0; r < rounds; r++) {
+		uint64_t want = arm_events(&e, &e.rx, r, &prev);
+
+		rx_round(&e, 20, &k);
+		assert_int_equal(vtd_eventfd_take(e.call_rx), want);
+		if (e.rxq->avail_wrap != w) {
+			flips++;
+			w = e.rxq->avail_wrap;
+		}
+	}
+	assert_true(flips >= 3);
+	assert_int_equal(e.rxq->stats.drops_no_buf, 0);
+	assert_int_equal(e.rxq->stats.desc_errors, 0);
+	assert_false(e.rxq->broken);
+	assert_false(e.txq->broken);
+	env_teardown(&e);
+}
+
+/* ------------------------------------------------- other geometries */
+
+/* Packed rings need not be a power of two (virtio 1.2 §2.8). */
+static void
+test_odd_ring_size(void **state)
+{
+	struct env e;
+	uint32_t k = 0;
+
+	(void)state;
+	env_setup(&e, make_features(true, true, false), 300, 297 | WRAP);
+	for (int r = 0; r < 30; r++)
+		tx_round(&e, 40, &k);
+	k = 0;
+	for (int r = 0; r < 40; r++)
+		rx_round(&e, 20, &k);
+	assert_false(e.txq->broken);
+	assert_false(e.rxq->broken);
+	env_teardown(&e);
+}
+
+/* Ids are the driver's: any order, echoed exactly. */
+static void
+test_out_of_order_ids(void **state)
+{
+	static const uint16_t want[] = { 200, 3, 77, 255, 0, 128 };
+	struct rte_mbuf *pkts[8];
+	struct env e;
+	uint8_t frame[64];
+
+	(void)state;
+	env_setup(&e, make_features(false, false, false), 256, 0 | WRAP);
+	/* the next ids handed out, in this order */
+	for (unsigned i = 0; i < RTE_DIM(want); i++)
+		e.tx.free_ids[e.tx.nfree - 1 - i] = want[i];
+	fill(frame, sizeof(frame), 5);
+	for (unsigned i = 0; i < RTE_DIM(want); i++)
+		assert_int_equal(vtd_post_tx(&e.tx, frame, sizeof(frame), 12,
+					     1 + i % 3, false), want[i]);
+	vtd_publish(&e.tx);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 8),
+			 RTE_DIM(want));
+	for (unsigned i = 0; i < RTE_DIM(want); i++) {
+		uint32_t id, len;
+
+		check_mbuf(pkts[i], sizeof(frame), 5);
+		rte_pktmbuf_free(pkts[i]);
+		assert_true(vtd_get_used(&e.tx, &id, &len));
+		assert_int_equal(id, want[i]);
+	}
+	env_teardown(&e);
+}
+
+/* A frame that needs more buffers than posted waits; nothing is used. */
+static void
+test_rx_no_room(void **state)
+{
+	static const uint32_t one = 1536;
+	struct rte_mbuf *m;
+	struct env e;
+
+	(void)state;
+	env_setup(&e, make_features(true, false, false), 256, 250 | WRAP);
+	assert_true(vtd_post_rx(&e.rx, &one, 1, false) >= 0);
+	vtd_publish(&e.rx);
+	m = make_chain(3000, 1, false);
+	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
+	assert_int_equal(e.rxq->stats.drops_no_buf, 1);
+	assert_int_equal(vtd_used_pending(&e.rx), 0);
+	assert_int_equal(e.rxq->last_avail_idx, 250);
+	/* the next buffer makes it fit */
+	assert_true(vtd_post_rx(&e.rx, &one, 1, false) >= 0);
+	vtd_publish(&e.rx);
+	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 1);
+	rx_check_frame(&e, 3000, 1);
+	rte_pktmbuf_free(m);
+	/* empty ring: nothing, and no call */
+	vtd_eventfd_take(e.call_rx);
+	m = make_chain(60, 1, false);
+	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
+	assert_int_equal(vtd_eventfd_take(e.call_rx), 0);
+	rte_pktmbuf_free(m);
+	env_teardown(&e);
+}
+
+/* -------------------------------------------------- malformed rings */
+
+static void
+expect_broken(struct vhu_vq *vq, int errfd)
+{
+	assert_true(vq->broken);
+	assert_false(vq->ready);
+	assert_int_equal(vq->stats.desc_errors, 1);
+	assert_int_equal(vtd_eventfd_take(errfd), 1);
+	assert_non_null(vq->why_not_ready);
+}
+
+/* Write one raw descriptor at the driver's next slot and step past it. */
+static void
+raw_put(struct vtd *d, uint64_t addr, uint32_t len, uint16_t id,
+	uint16_t flags, bool avail_ok)
+{
+	struct vring_packed_desc *x = &d->pdesc[d->pavail];
+
+	x->addr = addr;
+	x->len = len;
+	x->id = id;
+	__atomic_store_n(&x->flags, (uint16_t)(flags |
+			 vtd_pavail_bits(avail_ok ? d->avail_wrap :
+						    !d->avail_wrap)),
+			 __ATOMIC_RELEASE);
+	if (++d->pavail == d->size) {
+		d->pavail = 0;
+		d->avail_wrap = !d->avail_wrap;
+	}
+}
+
+static uint64_t
+frame_gpa(struct env *e, uint32_t len)
+{
+	uint64_t g = vtd_alloc(&e->tx, len, 8);
+
+	memset(vtd_ptr(&e->tx, g), 0, len);
+	return g;
+}
+
+/* a table of n readable descriptors of 100 bytes each; returns its gpa */
+static uint64_t
+table(struct env *e, uint32_t n, uint16_t flags)
+{
+	uint64_t g = vtd_alloc(&e->tx, 16 * n, 16);
+	struct vring_packed_desc *t =
+		(struct vring_packed_desc *)vtd_ptr(&e->tx, g);
+
+	for (uint32_t i = 0; i < n; i++) {
+		t[i].addr = frame_gpa(e, 100);
+		t[i].len = 100;
+		t[i].id = 0;
+		t[i].flags = flags;
+	}
+	return g;
+}
+
+/* Chain head fine, its second descriptor still in the old lap. */
+static void
+bad_avail_bits(struct env *e)
+{
+	uint16_t head = e->tx.pavail;
+	bool w = e->tx.avail_wrap;
+
+	raw_put(&e->tx, frame_gpa(e, 12), 12, 9, VRING_DESC_F_NEXT, true);
+	raw_put(&e->tx, frame_gpa(e, 100), 100, 9, 0, false);
+	/* rewrite the head last, as a driver does */
+	__atomic_store_n(&e->tx.pdesc[head].flags,
+			 (uint16_t)(VRING_DESC_F_NEXT | vtd_pavail_bits(w)),
+			 __ATOMIC_RELEASE);
+}
+
+/*
+ * Every free slot available and chained: the chain runs around the ring
+ * into the good frame's head, which belongs to the previous lap by then.
+ * (A chain cannot outgrow the ring without meeting a slot whose wrap bits
+ * are wrong, so that check fires first; the length bound stays as the
+ * backstop.)
+ */
+static void
+bad_chain_longer_than_ring(struct env *e)
+{
+	uint64_t g = frame_gpa(e, 100);
+
+	for (int i = 0; i < e->tx.pfree; i++)
+		raw_put(&e->tx, g, 100, 1, VRING_DESC_F_NEXT, true);
+}
+
+static void
+bad_nested_indirect(struct env *e)
+{
+	uint64_t inner = table(e, 2, 0);
+	uint64_t g = vtd_alloc(&e->tx, 32, 16);
+	struct vring_packed_desc *t =
+		(struct vring_packed_desc *)vtd_ptr(&e->tx, g);
+
+	t[0].addr = frame_gpa(e, 100);
+	t[0].len = 100;
+	t[0].flags = 0;
+	t[1].addr = inner;
+	t[1].len = 32;
+	t[1].flags = VRING_DESC_F_INDIRECT;
+	raw_put(&e->tx, g, 32, 4, VRING_DESC_F_INDIRECT, true);
+}
+
+static void
+bad_indirect_len17(struct env *e)
+{
+	raw_put(&e->tx, table(e, 2, 0), 17, 4, VRING_DESC_F_INDIRECT, true);
+}
+
+static void
+bad_indirect_len0(struct env *e)
+{
+	raw_put(&e->tx, table(e, 2, 0), 0, 4, VRING_DESC_F_INDIRECT, true);
+}
+
+static void
+bad_indirect_next(struct env *e)
+{
+	raw_put(&e->tx, table(e, 2, 0), 32, 4,
+		VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, true);
+	raw_put(&e->tx, frame_gpa(e, 100), 100, 4, 0, true);
+}
+
+static void
+bad_indirect_outside(struct env *e)
+{
+	raw_put(&e->tx, vtd_mem_end(&e->tx) - 16, 32, 4,
+		VRING_DESC_F_INDIRECT, true);
+}
+
+static void
+bad_outside(struct env *e)
+{
+	raw_put(&e->tx, vtd_mem_end(&e->tx) + 4096, 100, 4, 0, true);
+}
+
+static void
+bad_runs_past_end(struct env *e)
+{
+	raw_put(&e->tx, vtd_mem_end(&e->tx) - 50, 100, 4, 0, true);
+}
+
+static void
+bad_writable_in_tx(struct env *e)
+{
+	raw_put(&e->tx, frame_gpa(e, 100), 100, 4, VRING_DESC_F_WRITE, true);
+}
+
+static void
+bad_writable_in_table(struct env *e)
+{
+	raw_put(&e->tx, table(e, 3, VRING_DESC_F_WRITE), 48, 4,
+		VRING_DESC_F_INDIRECT, true);
+}
+
+static void
+bad_short_header(struct env *e)
+{
+	raw_put(&e->tx, frame_gpa(e, 5), 5, 4, 0, true);
+}
+
+/* One good frame, then whatever bad() posts; the good one must go out. */
+static void
+tx_bad(uint64_t features, void (*bad)(struct env *e))
+{
+	struct env e;
+	struct rte_mbuf *pkts[8];
+	uint8_t frame[100];
+	uint16_t r;
+
+	env_setup(&e, features, 256, 100 | WRAP);
+	fill(frame, sizeof(frame), 9);
+	assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 2,
+				false) >= 0);
+	vtd_publish(&e.tx);
+	bad(&e);
+	r = vhu_dequeue_burst(e.dev, 0, pool, pkts, 8);
+	assert_int_equal(r, 1);
+	check_mbuf(pkts[0], sizeof(frame), 9);
+	rte_pktmbuf_free(pkts[0]);
+	expect_broken(e.txq, e.err_tx);
+	/* published what was finished */
+	assert_int_equal(vtd_used_pending(&e.tx), 1);
+	/* sticky */
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 8), 0);
+	/* the other queue of the device carries on */
+	assert_true(e.rxq->ready);
+	/* a stop (GET_VRING_BASE) clears it for the next incarnation */
+	vhu_vq_quiesce(e.txq);
+	vhu_vq_stop_locked(e.txq);
+	vhu_vq_resume(e.txq);
+	assert_false(e.txq->broken);
+	env_teardown(&e);
+}
+
+#define BAD(name, feat) \
+static void test_bad_##name(void **state) \
+{ \
+	(void)state; \
+	tx_bad(feat, bad_##name); \
+}
+#define ALL make_features(false, true, false)
+BAD(avail_bits, ALL)
+BAD(chain_longer_than_ring, ALL)
+BAD(nested_indirect, ALL)
+BAD(indirect_len17, ALL)
+BAD(indirect_len0, ALL)
+BAD(indirect_next, ALL)
+BAD(indirect_outside, ALL)
+BAD(outside, ALL)
+BAD(runs_past_end, ALL)
+BAD(writable_in_tx, ALL)
+BAD(writable_in_table, ALL)
+BAD(short_header, ALL)
+#undef BAD
+
+static void
+bad_indirect_plain(struct env *e)
+{
+	raw_put(&e->tx, table(e, 2, 0), 32, 4, VRING_DESC_F_INDIRECT, true);
+}
+
+static void
+test_bad_indirect_not_negotiated(void **state)
+{
+	(void)state;
+	tx_bad(make_features(false, false, false), bad_indirect_plain);
+}
+
+/* RX: a read-only buffer is refused; the queue stops, TX carries on. */
+static void
+test_bad_readonly_in_rx(void **state)
+{
+	struct rte_mbuf *m;
+	struct env e;
+	uint64_t g;
+
+	(void)state;
+	env_setup(&e, make_features(true, false, false), 256, 3 | WRAP);
+	g = vtd_alloc(&e.rx, 2048, 8);
+	raw_put(&e.rx, g, 2048, 7, 0, true);
+	m = make_chain(100, 1, false);
+	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
+	rte_pktmbuf_free(m);
+	expect_broken(e.rxq, e.err_rx);
+	assert_true(e.txq->ready);
+	env_teardown(&e);
+}
+
+/* ------------------------------------------- control side, encoding */
+
+/* GET/SET_VRING_BASE carry both slots and both wrap counters. */
+static void
+test_vring_base(void **state)
+{
+	static const uint32_t vals[] = {
+		0x80008000u, 0x00000000u, 0x80ff80ffu, 0x00ff00ffu,
+		0x80050005u, 0x0100811fu,
+	};
+	struct env e;
+	struct vhu_vq *vq;
+
+	(void)state;
+	env_setup(&e, make_features(false, false, false), 512, WRAP);
+	vq = e.txq;
+	for (unsigned i = 0; i < RTE_DIM(vals); i++) {
+		vhu_vq_quiesce(vq);
+		assert_int_equal(vhu_vq_set_base_locked(vq, vals[i]), 0);
+		assert_int_equal(vhu_vq_get_base_locked(vq), vals[i]);
+		vhu_vq_resume(vq);
+		assert_true(vq->ready);
+	}
+	/* the low half alone (DPDK virtio_user): used follows avail */
+	vhu_vq_quiesce(vq);
+	assert_int_equal(vhu_vq_set_base_locked(vq, 0x8011), 0);
+	assert_int_equal(vhu_vq_get_base_locked(vq), 0x80118011u);
+	vhu_vq_resume(vq);
+	/* a slot outside the ring: the queue does not start */
+	vhu_vq_quiesce(vq);
+	assert_int_equal(vhu_vq_set_base_locked(vq, 0x8200 | 0x82000000u), 0);
+	vhu_vq_resume(vq);
+	assert_false(vq->ready);
+	assert_non_null(vq->why_not_ready);
+	/* and after traffic: the state a burst left */
+	vhu_vq_quiesce(vq);
+	assert_int_equal(vhu_vq_set_base_locked(vq, 0x8000u | 0x80000000u), 0);
+	vhu_vq_resume(vq);
+	assert_true(vq->ready);
+	env_teardown(&e);
+
+	env_setup(&e, make_features(false, false, false), 256, 250 | WRAP);
+	{
+		uint32_t k = 0;
+		uint32_t b;
+
+		for (int r = 0; r < 3; r++)
+			tx_round(&e, 40, &k);
+		vhu_vq_quiesce(e.txq);
+		b = vhu_vq_get_base_locked(e.txq);
+		vhu_vq_resume(e.txq);
+		assert_int_equal(b & 0x7fff, e.tx.pavail);
+		assert_int_equal(!!(b & WRAP), e.tx.avail_wrap);
+		assert_int_equal((b >> 16) & 0x7fff, e.tx.pused);
+		assert_int_equal(!!(b >> 31), e.tx.used_wrap);
+	}
+	env_teardown(&e);
+}
+
+/* SET_VRING_NUM: any size up to 32768 when packed, powers of 2 when not. */
+static void
+test_ring_num(void **state)
+{
+	struct vhu_vq *vq;
+
+	(void)state;
+	vq = vhu_vq_create(0, 0, SOCKET_ID_ANY, NULL, NULL);
+	assert_non_null(vq);
+	vhu_vq_quiesce(vq);
+	assert_int_equal(vhu_vq_set_num_locked(vq, 300), -EINVAL);
+	assert_int_equal(vhu_vq_set_num_locked(vq, 256), 0);
+	vhu_vq_set_features_locked(vq, make_features(false, false, false));
+	assert_int_equal(vhu_vq_set_num_locked(vq, 300), 0);
+	assert_int_equal(vhu_vq_set_num_locked(vq, 32768), 0);
+	assert_int_equal(vhu_vq_set_num_locked(vq, 32769), -EINVAL);
+	assert_int_equal(vhu_vq_set_num_locked(vq, 0), -EINVAL);
+	/* fresh queue: both wrap counters start at 1 (§2.8.1) */
+	assert_int_equal(vhu_vq_get_base_locked(vq), 0x80008000u);
+	vhu_vq_resume(vq);
+	vhu_vq_destroy(vq);
+}
+
+/* The device area says DISABLE unless the app asked for kicks. */
+static void
+test_device_event_area(void **state)
+{
+	struct env e;
+
+	(void)state;
+	env_setup(&e, make_features(false, false, true), 256, WRAP);
+	assert_int_equal(vtd_used_flags(&e.tx),
+			 VRING_PACKED_EVENT_FLAG_DISABLE);
+	assert_int_equal(vhu_vq_set_notify(e.txq, true), 0);
+	assert_int_equal(vtd_used_flags(&e.tx),
+			 VRING_PACKED_EVENT_FLAG_ENABLE);
+	assert_int_equal(vhu_vq_set_notify(e.txq, false), 0);
+	assert_int_equal(vtd_used_flags(&e.tx),
+			 VRING_PACKED_EVENT_FLAG_DISABLE);
+	env_teardown(&e);
+}
+
+/* With LOG_ALL and a logged ring, used descriptors and buffers are marked. */
+static void
+test_dirty_log(void **state)
+{
+	struct env e;
+	uint32_t k = 0;
+
+	(void)state;
+	env_setup_opts(&e, make_features(true, false, false) |
+		       BIT(VHOST_F_LOG_ALL), 256, WRAP, true);
+	assert_true(e.rxq->flags & VHU_VQ_F_LOG);
+	vtd_log_clear(&e.rx);
+	rx_round(&e, 4, &k);
+	/* the descriptor ring's first page and a buffer page */
+	assert_true(vtd_log_test(&e.rx, e.rx.desc_gpa));
+	assert_true(vtd_log_test(&e.rx, e.rx.chains[e.rx.free_ids[
+			e.rx.nfree - 1]].b[0].gpa));
+	env_teardown(&e);
+}
+
+/* ------------------------------------------------ registration */
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	pool = rte_pktmbuf_pool_create("packed_pool", 8191, 256, 0,
+				       DATA_ROOM + RTE_PKTMBUF_HEADROOM,
+				       SOCKET_ID_ANY);
+	seg_pool = rte_pktmbuf_pool_create("packed_seg", 8191, 256, 0,
+					   512 + RTE_PKTMBUF_HEADROOM,
+					   SOCKET_ID_ANY);
+	return pool != NULL && seg_pool != NULL ? 0 : -1;
+}
+
+static struct cfg cfgs[16];
+static char names[16][48];
+
+int
+main(void)
+{
+	struct CMUnitTest tests[64];
+	int n = 0;
+
+	/* without EAL and pools nothing below means anything: fail loudly */
+	if (vtd_eal_init() != 0 || group_setup(NULL) != 0) {
+		fprintf(stderr, "EAL or mempool set-up failed\n");
+		return 1;
+	}
+	for (int i = 0; i < 16; i++) {
+		struct cfg *c = &cfgs[i];
+
+		c->mrg = i & 1;
+		c->ind = i & 2;
+		c->evt = i & 4;
+		c->size = (i & 8) ? 1024 : 256;
+		snprintf(names[i], sizeof(names[0]),
+			 "matrix_mrg%d_ind%d_evt%d_%u", c->mrg, c->ind,
+			 c->evt, c->size);
+		tests[n++] = (struct CMUnitTest){ names[i], test_matrix,
+						  NULL, NULL, c };
+	}
+#define T(f) do { \
+		if (n >= (int)RTE_DIM(tests)) \
+			abort(); \
+		tests[n++] = (struct CMUnitTest){ #f, f, NULL, NULL, NULL }; \
+	} while (0)
+	T(test_odd_ring_size);
+	T(test_out_of_order_ids);
+	T(test_rx_no_room);
+	T(test_bad_avail_bits);
+	T(test_bad_chain_longer_than_ring);
+	T(test_bad_nested_indirect);
+	T(test_bad_indirect_len17);
+	T(test_bad_indirect_len0);
+	T(test_bad_indirect_next);
+	T(test_bad_indirect_outside);
+	T(test_bad_outside);
+	T(test_bad_runs_past_end);
+	T(test_bad_writable_in_tx);
+	T(test_bad_writable_in_table);
+	T(test_bad_short_header);
+	T(test_bad_indirect_not_negotiated);
+	T(test_bad_readonly_in_rx);
+	T(test_vring_base);
+	T(test_ring_num);
+	T(test_device_event_area);
+	T(test_dirty_log);
+#undef T
+	return _cmocka_run_group_tests("packed", tests, n, NULL, NULL);
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packed-ring descriptor chain walker (virtio 1.2 §2.8): turns the buffer
+ * whose first descriptor sits at one ring slot into a bounded list of host
+ * pieces (struct vhu_piece, desc.h), with the buffer id to echo and the
+ * number of ring slots it occupies, enforcing every rule the guest can
+ * break before a byte is copied. As in the split walker each descriptor
+ * field is read from guest memory once, so a guest rewriting the ring can
+ * make a check fail but never make us act on an unchecked value. Also the
+ * small helpers both directions share: availability test, slot stepping.
+ */
+#ifndef VHU_DESC_PACKED_H
+#define VHU_DESC_PACKED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_prefetch.h>
+
+#include "vq.h"
+#include "desc.h"
+
+#define VHU_PDESC_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define VHU_PDESC_USED  (1u << VRING_PACKED_DESC_F_USED)
+
+/*
+ * virtio 1.2 §2.8.1: a descriptor is available when its AVAIL bit equals
+ * the wrap counter of the slot and its USED bit differs from it. Anything
+ * else at the device's next slot is not (yet) available: a used one from
+ * the previous lap, or the stale tail of a previous-lap chain.
+ */
+static inline bool
+vhu_pdesc_avail(uint16_t flags, bool wrap)
+{
+	return !!(flags & VHU_PDESC_AVAIL) == wrap &&
+	       !!(flags & VHU_PDESC_USED) != wrap;
+}
+
+/* The flags of a used descriptor written with wrap counter w (§2.8.1). */
+static inline uint16_t
+vhu_pdesc_used_flags(bool w)
+{
+	return w ? (uint16_t)(VHU_PDESC_AVAIL | VHU_PDESC_USED) : 0;
+}
+
+/* Step a slot by n (<= size) and flip the wrap counter on each pass. */
+static inline void
+vhu_pslot_add(uint16_t *slot, bool *wrap, uint16_t n, uint16_t size)
+{
+	uint32_t s = (uint32_t)*slot + n;
+
+	if (s >= size) {
+		s -= size;
+		*wrap = !*wrap;
+	}
+	*slot = (uint16_t)s;
+}
+
+/* Append the host pieces of [addr, addr + dlen). Returns VHU_WALK_*. */
+static inline int
+vhu_pieces_add(struct vhu_vq *vq, uint64_t addr, uint32_t dlen,
+	       struct vhu_piece *p, uint32_t *n, uint32_t max,
+	       const char **why)
+{
+	while (dlen > 0) {
+		uint64_t got = dlen;
+		uint8_t *hva = vhu_gpa_to_hva(vq->mem, &vq->mem_hint, addr,
+					      &got);
+
+		if (unlikely(hva == NULL)) {
+			*why = "buffer outside guest memory";
+			return VHU_WALK_BAD;
+		}
+		if (unlikely(*n == max))
+			return VHU_WALK_FULL;
+		p[*n].hva = hva;
+		p[*n].gpa = addr;
+		p[*n].len = got;
+		(*n)++;
+		/* no wrap: got ends inside a region, below 2^64 */
+		addr += got;
+		dlen -= (uint32_t)got;
+	}
+	return VHU_WALK_OK;
+}
+
+/*
+ * Walk the buffer whose first descriptor is at slot, in lap wrap, whose
+ * flags the caller loaded (acquire) and found available: head_flags is
+ * that one load, never re-read. Device-writable buffers are wanted for
+ * enqueue (write = true), readable ones for dequeue. Pieces are appended
+ * at p[*np] (at most max in all); *len accumulates bytes; *id and *ndesc
+ * receive the buffer id and the ring slots the buffer took.
+ */
+static inline int
+vhu_packed_walk(struct vhu_vq *vq, uint16_t slot, bool wrap,
+		uint16_t head_flags, bool write, struct vhu_piece *p,
+		uint32_t *np, uint32_t max, uint32_t *len, uint16_t *id,
+		uint16_t *ndesc, const char **why)
+{
+	const volatile struct vring_packed_desc *ring = vq->pdesc;
+	const uint16_t size = vq->size;
+	uint16_t flags = head_flags;
+	uint32_t seen = 0;
+	uint32_t n = *np;
+	uint32_t total = *len;
+	int rc;
+
+	for (;;) {
+		uint64_t addr = ring[slot].addr;
+		uint32_t dlen = ring[slot].len;
+		uint16_t bid = ring[slot].id;
+
+		/*
+		 * virtio 1.2 §2.8.6: a chain occupies consecutive slots,
+		 * so it cannot be longer than the ring.
+		 */
+		if (unlikely(++seen > size)) {
+			*why = "descriptor chain longer than the ring";
+			return VHU_WALK_BAD;
+		}
+		if (flags & VRING_DESC_F_INDIRECT) {
+			const volatile struct vring_packed_desc *t;
+			uint32_t tn;
+
+			/*
+			 * virtio 1.2 §2.8.7: only when negotiated, never
+			 * with NEXT; the table is whole descriptors, in
+			 * one memory region, bounded like a chain (by the
+			 * largest Queue Size, 32768).
+			 */
+			if (unlikely(!(vq->flags & VHU_VQ_F_INDIRECT))) {
+				*why = "INDIRECT not negotiated";
+				return VHU_WALK_BAD;
+			}
+			if (unlikely(flags & VRING_DESC_F_NEXT)) {
+				*why = "INDIRECT together with NEXT";
+				return VHU_WALK_BAD;
+			}
+			if (unlikely(dlen == 0 ||
+				     dlen % sizeof(struct vring_packed_desc) ||
+				     dlen / sizeof(struct vring_packed_desc) >
+				     VHU_VQ_MAX_SIZE)) {
+				*why = "bad indirect table length";
+				return VHU_WALK_BAD;
+			}
+			t = (const volatile struct vring_packed_desc *)
+				vhu_gpa_to_hva_whole(vq->mem, &vq->mem_hint,
+						     addr, dlen);
+			if (unlikely(t == NULL)) {
+				*why = "indirect table not in one memory region";
+				return VHU_WALK_BAD;
+			}
+			tn = dlen / sizeof(struct vring_packed_desc);
+			/*
+			 * §2.8.7: table entries are used in order, all of
+			 * them; WRITE is their only valid flag (NEXT and
+			 * the id are ignored), and the driver must not
+			 * nest INDIRECT.
+			 */
+			for (uint32_t k = 0; k < tn; k++) {
+				uint64_t ta = t[k].addr;
+				uint32_t tl = t[k].len;
+				uint16_t tf = t[k].flags;
+
+				if (unlikely(tf & VRING_DESC_F_INDIRECT)) {
+					*why = "nested indirect table";
+					return VHU_WALK_BAD;
+				}
+				if (unlikely(!!(tf & VRING_DESC_F_WRITE) !=
+					     write)) {
+					*why = write ?
+					"read-only buffer in a receive chain" :
+					"write-only buffer in a transmit chain";
+					return VHU_WALK_BAD;
+				}
+				if (unlikely(total + tl < total)) {
+					*why = "chain longer than 4 GiB";
+					return VHU_WALK_BAD;
+				}
+				total += tl;
+				rc = vhu_pieces_add(vq, ta, tl, p, &n, max,
+						    why);
+				if (unlikely(rc != VHU_WALK_OK))
+					return rc;
+			}
+			/* the descriptor naming the table ends the chain */
+			*id = bid;
+			break;
+		}
+		/* virtio 1.2 §5.1.6: net TX is all readable, RX all writable */
+		if (unlikely(!!(flags & VRING_DESC_F_WRITE) != write)) {
+			*why = write ? "read-only buffer in a receive chain" :
+				       "write-only buffer in a transmit chain";
+			return VHU_WALK_BAD;
+		}
+		if (unlikely(total + dlen < total)) {
+			*why = "chain longer than 4 GiB";
+			return VHU_WALK_BAD;
+		}
+		total += dlen;
+		rc = vhu_pieces_add(vq, addr, dlen, p, &n, max, why);
+		if (unlikely(rc != VHU_WALK_OK))
+			return rc;
+		if (!(flags & VRING_DESC_F_NEXT)) {
+			/* §2.8.6: the buffer id is in the chain's last one */
+			*id = bid;
+			break;
+		}
+		vhu_pslot_add(&slot, &wrap, 1, size);
+		/*
+		 * §2.8.6 / §2.8.21: the driver makes the head available
+		 * only after the rest of the chain, so every later
+		 * descriptor must already be available in its own lap.
+		 * Relaxed: the caller's acquire load of the head flags
+		 * orders this read after the driver's writes.
+		 */
+		flags = __atomic_load_n(&ring[slot].flags, __ATOMIC_RELAXED);
+		if (unlikely(!vhu_pdesc_avail(flags, wrap))) {
+			*why = "chained descriptor not available";
+			return VHU_WALK_BAD;
+		}
+	}
+	if (n > *np)
+		rte_prefetch0(p[*np].hva);
+	*np = n;
+	*len = total;
+	*ndesc = (uint16_t)seen;
+	return VHU_WALK_OK;
+}
+
+#endif /* VHU_DESC_PACKED_H */

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packed virtqueue data path (virtio 1.2 §2.8): vhu_packed_dequeue() takes
+ * the guest's transmit buffers into mbufs, vhu_packed_enqueue() copies
+ * mbufs into its receive buffers. Both run inside the queue (vq.h) on a
+ * polling lcore, with the structure of split.c: walk first (desc_packed.h,
+ * every bound checked), copy second (copy.h, shared with split), stage the
+ * used descriptors in shadow_used and publish them once per burst, then
+ * call the guest at most once.
+ *
+ * Design. One descriptor ring serves both directions of the handshake:
+ * the driver makes a buffer available by flipping the AVAIL/USED bits of
+ * its first descriptor to its wrap counter (after writing the rest of the
+ * chain, in consecutive slots); the device answers with one used
+ * descriptor per buffer, written at its own used slot, carrying the
+ * buffer id, the bytes written and both bits equal to its used wrap
+ * counter, and then skips as many slots as the buffer had descriptors
+ * (§2.8.6, §2.8.9). The device consumes buffers in ring order and uses
+ * them in the same order, so its used slot trails its avail slot and
+ * meets it again at the end of every burst: GET_VRING_BASE never sees
+ * buffers in flight. Buffer ids are the driver's: echoed, never trusted.
+ *
+ * shadow_used entries: .id = buffer id | descriptor count << 16 (both fit:
+ * ids are 16-bit, counts <= 32768), .len = bytes written.
+ *
+ * Memory-ordering edges (the guest side is the virtio driver):
+ *   A4  load-acquire of a buffer's first descriptor flags, pairs with the
+ *       driver's write barrier between writing the buffer (and the rest
+ *       of its chain) and storing those flags (§2.8.21).
+ *   R4  release fence between writing the used descriptors' id and len
+ *       and storing any of their flags; the first one's flags are stored
+ *       last, so the driver, which polls its next slot, sees the whole
+ *       burst at once. Pairs with the driver's read barrier between
+ *       loading a used descriptor's flags and reading its id and len.
+ *   F3  full fence between the flag stores and reading the driver event
+ *       suppression area, pairs with the driver's full barrier between
+ *       writing that area and re-checking for used descriptors.
+ *   L1  (copy.h, and before ring logging) release fence between guest
+ *       writes and their dirty bits.
+ */
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include <rte_prefetch.h>
+
+#include "vq.h"
+#include "desc.h"
+#include "desc_packed.h"
+#include "copy.h"
+#include "vhu_log.h"
+
+/* As in split.c: the largest transmit frame taken, after the header. */
+#define VHU_MAX_TX_FRAME (64 * 1024 + 256)
+
+static inline uint32_t
+shadow_pack(uint16_t id, uint16_t ndesc)
+{
+	return (uint32_t)id | (uint32_t)ndesc << 16;
+}
+
+static inline bool
+log_used(const struct vhu_vq *vq)
+{
+	return (vq->flags & (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED)) ==
+	       (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED);
+}
+
+/* A4: the flags of the descriptor at slot, ordering every later read. */
+static inline uint16_t
+load_flags(const struct vhu_vq *vq, uint16_t slot)
+{
+	return __atomic_load_n(&vq->pdesc[slot].flags, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Write n staged used descriptors from the used slot on (R4) and advance
+ * it; returns the ring slots the used slot moved by.
+ */
+static inline uint32_t
+publish_used(struct vhu_vq *vq, uint16_t n)
+{
+	volatile struct vring_packed_desc *ring = vq->pdesc;
+	const struct vring_used_elem *shadow = vq->shadow_used;
+	const uint16_t size = vq->size;
+	const uint16_t head = vq->last_used_idx;
+	const bool head_wrap = vq->used_wrap;
+	uint16_t s = head;
+	bool w = head_wrap;
+	uint32_t moved = 0;
+	uint16_t k;
+
+	for (k = 0; k < n; k++) {
+		uint16_t nd = shadow[k].id >> 16;
+
+		ring[s].id = (uint16_t)shadow[k].id;
+		ring[s].len = shadow[k].len;
+		vhu_pslot_add(&s, &w, nd, size);
+		moved += nd;
+	}
+	/* R4: ids and lengths before any flags */
+	atomic_thread_fence(memory_order_release);
+	s = head;
+	w = head_wrap;
+	vhu_pslot_add(&s, &w, shadow[0].id >> 16, size);
+	for (k = 1; k < n; k++) {
+		__atomic_store_n(&ring[s].flags, vhu_pdesc_used_flags(w),
+				 __ATOMIC_RELAXED);
+		vhu_pslot_add(&s, &w, shadow[k].id >> 16, size);
+	}
+	__atomic_store_n(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
+			 __ATOMIC_RELEASE);
+	if (unlikely(log_used(vq))) {
+		const uint64_t esz = sizeof(struct vring_packed_desc);
+		uint16_t ls = head;
+		bool lw = head_wrap;
+
+		/* L1: ring stores before their dirty bits */
+		atomic_thread_fence(memory_order_release);
+		for (k = 0; k < n; k++) {
+			vhu_log_mark(vq->log, vq->used_log_gpa + ls * esz, esz);
+			vhu_pslot_add(&ls, &lw, shadow[k].id >> 16, size);
+		}
+	}
+	vq->last_used_idx = s;
+	vq->used_wrap = w;
+	return moved;
+}
+
+/*
+ * Call the guest if its event suppression area asks for it (virtio 1.2
+ * §2.8.10): DISABLE never, DESC (with EVENT_IDX) when this burst's used
+ * descriptors passed the slot it named, anything else always.
+ */
+static inline void
+notify_guest(struct vhu_vq *vq, uint32_t moved)
+{
+	const volatile struct vring_packed_desc_event *ev = vq->driver_event;
+	uint16_t flags;
+	bool call;
+
+	/* F3: our used flags visible before we read the guest's wishes */
+	atomic_thread_fence(memory_order_seq_cst);
+	flags = ev->flags & 0x3;
+	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE) {
+		call = false;
+	} else if (flags == VRING_PACKED_EVENT_FLAG_DESC &&
+		   (vq->flags & VHU_VQ_F_EVENT_IDX)) {
+		/*
+		 * §2.8.10: off_wrap names a slot (bits 0-14) in a lap
+		 * (bit 15). Placed on one line with our used slot: in our
+		 * current lap it is off, in the previous one off - size.
+		 * Call when it lies in [old, new), the slots this burst
+		 * moved over; an event one lap ahead reads as past, which
+		 * costs a spurious call, never a missed one.
+		 */
+		uint16_t ow = ev->off_wrap;
+		int32_t event = ow & 0x7fff;
+		int32_t now = vq->last_used_idx;
+		int32_t old = now - (int32_t)moved;
+
+		if (!!(ow >> VRING_PACKED_EVENT_F_WRAP_CTR) != vq->used_wrap)
+			event -= vq->size;
+		call = old <= event && event < now;
+	} else {
+		call = true;
+	}
+	if (call && vq->callfd >= 0) {
+		(void)eventfd_write(vq->callfd, 1);
+		vhu_stat_add(&vq->stats.calls, 1);
+	}
+}
+
+/* Finish a burst that staged n used descriptors: publish, call. */
+static inline void
+complete_burst(struct vhu_vq *vq, uint16_t n)
+{
+	if (n == 0)
+		return;
+	notify_guest(vq, publish_used(vq, n));
+}
+
+/* A transmit frame the fast path validated (split.c's tx_order). */
+struct ptx_order {
+	struct rte_mbuf *m;
+	const uint8_t *src;
+};
+
+/*
+ * Dequeue. Pass 1 takes buffers in ring order while their first
+ * descriptor is available: one readable descriptor holding header and a
+ * frame that fits one mbuf, in one region, is checked and queued as a
+ * copy order; anything else goes through the walker and is copied at
+ * once. Pass 2 copies the orders. The mempool is touched only when the
+ * first slot holds a buffer, so an idle queue costs one load.
+ */
+uint16_t
+vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
+		   struct rte_mbuf **pkts, uint16_t count)
+{
+	struct vhu_piece pieces[VHU_MAX_PIECES];
+	struct ptx_order orders[VHU_BURST_MAX];
+	struct vring_used_elem *shadow = vq->shadow_used;
+	const volatile struct vring_packed_desc *ring = vq->pdesc;
+	const struct vhu_guest_mem *mem = vq->mem;
+	const uint16_t hdr_len = vq->hdr_len;
+	const uint16_t size = vq->size;
+	uint16_t slot = vq->last_avail_idx;
+	bool wrap = vq->avail_wrap;
+	uint32_t consumed = 0;
+	uint16_t n, i, k, nfresh, norders = 0;
+	uint16_t npkts = 0;
+	struct vhu_xlate xl;
+	uint64_t bytes = 0, dropped = 0;
+
+	n = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	if (n == 0 || !vhu_pdesc_avail(load_flags(vq, slot), wrap))
+		return 0;
+	vhu_xlate_init(&xl, mem, vq->mem_hint);
+	nfresh = rte_mempool_get_bulk(mp, (void **)pkts, n) == 0 ? n : 0;
+
+	for (i = 0; i < n; i++) {
+		uint32_t np = 0, len = 0;
+		const char *why = NULL;
+		struct rte_mbuf *m;
+		uint16_t flags, id = 0, nd = 0;
+		int rc;
+
+		/*
+		 * A well-behaved driver never has more than a ring of
+		 * slots available; a guest that rewrites used slots to
+		 * look available again waits for the next burst.
+		 */
+		if (consumed == size)
+			break;
+		flags = load_flags(vq, slot);
+		if (!vhu_pdesc_avail(flags, wrap))
+			break;
+		if (likely(npkts < nfresh)) {
+			m = pkts[npkts];
+		} else {
+			m = rte_mbuf_raw_alloc(mp);
+			if (unlikely(m == NULL)) {
+				/* pool dry: leave this buffer for the next call */
+				VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
+				break;
+			}
+			pkts[npkts] = m;
+			nfresh = npkts + 1;
+		}
+		{
+			/* each field read once; the checks below use only these */
+			uint64_t addr = ring[slot].addr;
+			uint32_t dlen = ring[slot].len;
+			uint16_t bid = ring[slot].id;
+
+			/*
+			 * Fast path: one readable descriptor (virtio 1.2
+			 * §2.8.6: no NEXT; §2.8.7: no INDIRECT; §5.1.6: TX
+			 * is readable), longer than the header, a frame that
+			 * fits this mbuf, all inside one memory region.
+			 */
+			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
+				      VRING_DESC_F_WRITE)) == 0 &&
+			    dlen > hdr_len &&
+			    dlen - hdr_len <= vhu_mbuf_fresh_room(m)) {
+				const uint8_t *hva = vhu_xlate_whole(&xl, mem,
+						&vq->mem_hint, addr, dlen);
+
+				if (likely(hva != NULL)) {
+					rte_prefetch0(hva);
+					vhu_mbuf_init(m, dlen - hdr_len);
+					orders[norders].m = m;
+					orders[norders].src = hva + hdr_len;
+					norders++;
+					shadow[i].id = shadow_pack(bid, 1);
+					shadow[i].len = 0;
+					vhu_pslot_add(&slot, &wrap, 1, size);
+					consumed++;
+					npkts++;
+					bytes += dlen - hdr_len;
+					continue;
+				}
+			}
+		}
+		vhu_mbuf_init(m, 0);
+		rc = vhu_packed_walk(vq, slot, wrap, flags, false, pieces, &np,
+				     VHU_MAX_PIECES, &len, &id, &nd, &why);
+		if (unlikely(rc != VHU_WALK_OK)) {
+			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
+				"transmit chain split into too many pieces" :
+				why);
+			break;
+		}
+		if (unlikely(consumed + nd > size)) {
+			vhu_vq_mark_broken(vq,
+				"buffers overlap: more descriptors than the ring");
+			break;
+		}
+		/* virtio 1.2 §5.1.6: every packet starts with the header */
+		if (unlikely(len < hdr_len)) {
+			vhu_vq_mark_broken(vq,
+				"transmit chain shorter than its header");
+			break;
+		}
+		if (unlikely(len == hdr_len ||
+			     len - hdr_len > VHU_MAX_TX_FRAME)) {
+			/* m stays unused in pkts[npkts] */
+			VHU_DATA_DEBUG_LOG("%s: dropped a %u-byte frame",
+					   vq->name, len - hdr_len);
+			dropped++;
+			goto consume;
+		}
+		if (unlikely(!vhu_copy_guest_to_mbuf(mp, m, pieces, np,
+						     hdr_len))) {
+			/* as in split.c: spare mbufs become segments */
+			if (npkts + 1 < nfresh) {
+				rte_mempool_put_bulk(mp,
+					(void **)&pkts[npkts + 1],
+					nfresh - npkts - 1);
+				m = rte_mbuf_raw_alloc(mp);
+				if (m != NULL) {
+					pkts[npkts] = m;
+					vhu_mbuf_init(m, 0);
+					if (vhu_copy_guest_to_mbuf(mp, m,
+							pieces, np, hdr_len)) {
+						nfresh = npkts + 1;
+						npkts++;
+						bytes += m->pkt_len;
+						goto consume;
+					}
+				}
+			}
+			nfresh = npkts;
+			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
+			break;
+		}
+		npkts++;
+		bytes += m->pkt_len;
+consume:
+		/* the device wrote nothing into a transmit buffer */
+		shadow[i].id = shadow_pack(id, nd);
+		shadow[i].len = 0;
+		vhu_pslot_add(&slot, &wrap, nd, size);
+		consumed += nd;
+	}
+	if (npkts < nfresh)
+		rte_mempool_put_bulk(mp, (void **)&pkts[npkts], nfresh - npkts);
+	for (k = 0; k < norders; k++) {
+		struct rte_mbuf *m = orders[k].m;
+
+		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
+			       m->data_len);
+	}
+	vq->last_avail_idx = slot;
+	vq->avail_wrap = wrap;
+	complete_burst(vq, i);
+	if (npkts > 0) {
+		vhu_stat_add(&vq->stats.packets, npkts);
+		vhu_stat_add(&vq->stats.bytes, bytes);
+	}
+	if (unlikely(dropped > 0))
+		vhu_stat_add(&vq->stats.desc_errors, dropped);
+	return npkts;
+}
+
+/* A receive buffer the fast path validated (split.c's rx_order). */
+struct prx_order {
+	uint8_t *dst;
+	uint64_t gpa;
+	const struct rte_mbuf *m;
+};
+
+/*
+ * Enqueue. Pass 1 takes buffers for each frame in ring order: a
+ * one-segment mbuf into one writable descriptor with room for header and
+ * frame, in one region, is queued as a write order; anything else
+ * (chains, indirect tables, mergeable frames over several buffers,
+ * segmented mbufs) goes through the walker and is copied at once, after
+ * its buffers were all taken. Nothing is published before both passes.
+ */
+uint16_t
+vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
+{
+	struct vhu_piece pieces[VHU_MAX_PIECES];
+	struct prx_order orders[VHU_BURST_MAX];
+	struct vring_used_elem *shadow = vq->shadow_used;
+	const volatile struct vring_packed_desc *ring = vq->pdesc;
+	const struct vhu_guest_mem *mem = vq->mem;
+	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
+	const bool do_log = vq->flags & VHU_VQ_F_LOG;
+	const uint16_t hdr_len = vq->hdr_len;
+	const uint16_t size = vq->size;
+	uint16_t slot = vq->last_avail_idx;
+	bool wrap = vq->avail_wrap;
+	uint32_t consumed = 0;
+	uint16_t placed, k, used = 0, norders = 0;
+	struct vhu_xlate xl;
+	uint64_t bytes = 0;
+
+	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	vhu_xlate_init(&xl, mem, vq->mem_hint);
+	for (placed = 0; placed < count; placed++) {
+		const struct rte_mbuf *m = pkts[placed];
+		uint64_t need = (uint64_t)hdr_len + m->pkt_len;
+		uint64_t cap = 0, left;
+		uint32_t np = 0, written, c2;
+		uint16_t nbufs = 0, flags, s2;
+		bool w2;
+
+		if (consumed == size)
+			goto no_room;
+		flags = load_flags(vq, slot);
+		if (!vhu_pdesc_avail(flags, wrap))
+			goto no_room;
+		if (placed + 1 < count)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[placed + 1], void *));
+		if (likely(m->nb_segs == 1)) {
+			/* each field read once; the checks below use only these */
+			uint64_t addr = ring[slot].addr;
+			uint32_t dlen = ring[slot].len;
+			uint16_t bid = ring[slot].id;
+			uint32_t flen = (uint32_t)hdr_len + m->data_len;
+
+			/*
+			 * Fast path: one writable descriptor (virtio 1.2
+			 * §2.8.6: no NEXT; §2.8.7: no INDIRECT; §5.1.6: RX
+			 * is writable) with room for the whole frame, in one
+			 * memory region.
+			 */
+			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
+				      VRING_DESC_F_WRITE)) == VRING_DESC_F_WRITE &&
+			    dlen >= flen) {
+				uint8_t *hva = vhu_xlate_whole(&xl, mem,
+						&vq->mem_hint, addr, dlen);
+
+				if (likely(hva != NULL)) {
+					__builtin_prefetch(hva, 1, 3);
+					orders[norders].dst = hva;
+					orders[norders].gpa = addr;
+					orders[norders].m = m;
+					norders++;
+					shadow[used].id = shadow_pack(bid, 1);
+					shadow[used].len = flen;
+					used++;
+					vhu_pslot_add(&slot, &wrap, 1, size);
+					consumed++;
+					bytes += m->pkt_len;
+					continue;
+				}
+			}
+		}
+		/*
+		 * Take buffers until the frame fits: one without MRG_RXBUF,
+		 * as many as needed with it (virtio 1.2 §5.1.6.3.2). Slot,
+		 * wrap and count advance in copies, committed only when the
+		 * whole frame has room.
+		 */
+		s2 = slot;
+		w2 = wrap;
+		c2 = consumed;
+		while (cap < need) {
+			uint32_t clen = 0;
+			uint16_t id = 0, nd = 0;
+			const char *why = NULL;
+			int rc;
+
+			if ((!mrg && nbufs == 1) || c2 == size)
+				goto no_room;
+			if (nbufs > 0) {
+				flags = load_flags(vq, s2);
+				if (!vhu_pdesc_avail(flags, w2))
+					goto no_room;
+			}
+			rc = vhu_packed_walk(vq, s2, w2, flags, true, pieces,
+					     &np, VHU_MAX_PIECES, &clen, &id,
+					     &nd, &why);
+			if (unlikely(rc == VHU_WALK_BAD)) {
+				vhu_vq_mark_broken(vq, why);
+				goto out;
+			}
+			if (unlikely(rc == VHU_WALK_FULL)) {
+				if (nbufs == 0) {
+					vhu_vq_mark_broken(vq,
+						"receive chain split into too many pieces");
+					goto out;
+				}
+				/* the frame needs more pieces than we track */
+				goto no_room;
+			}
+			if (unlikely(c2 + nd > size)) {
+				vhu_vq_mark_broken(vq,
+					"buffers overlap: more descriptors than the ring");
+				goto out;
+			}
+			shadow[used + nbufs].id = shadow_pack(id, nd);
+			shadow[used + nbufs].len = clen;
+			cap += clen;
+			nbufs++;
+			vhu_pslot_add(&s2, &w2, nd, size);
+			c2 += nd;
+		}
+		written = vhu_copy_mbuf_to_guest(vq->log, do_log, pieces, np,
+						 hdr_len, mrg ? nbufs : 1, m);
+		/* each buffer reports the bytes that landed in it */
+		left = written;
+		for (uint16_t j = 0; j < nbufs; j++) {
+			struct vring_used_elem *e = &shadow[used + j];
+
+			e->len = RTE_MIN((uint64_t)e->len, left);
+			left -= e->len;
+		}
+		used += nbufs;
+		slot = s2;
+		wrap = w2;
+		consumed = c2;
+		bytes += m->pkt_len;
+	}
+	goto out;
+no_room:
+	/* a frame that does not fit now is dropped by the caller */
+	VHU_DATA_DEBUG_LOG("%s: no room for %u of %u frames", vq->name,
+			   count - placed, count);
+	if (count > placed)
+		vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
+out:
+	for (k = 0; k < norders; k++) {
+		const struct rte_mbuf *m = orders[k].m;
+		uint8_t *dst = orders[k].dst;
+
+		vhu_put_net_hdr(dst, hdr_len, 1);
+		vhu_copy_frame(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),
+			       m->data_len);
+	}
+	if (unlikely(do_log) && norders > 0) {
+		/* L1: the bytes above before their dirty bits */
+		atomic_thread_fence(memory_order_release);
+		for (k = 0; k < norders; k++)
+			vhu_log_mark(vq->log, orders[k].gpa,
+				     hdr_len + orders[k].m->data_len);
+	}
+	vq->last_avail_idx = slot;
+	vq->avail_wrap = wrap;
+	complete_burst(vq, used);
+	if (placed > 0) {
+		vhu_stat_add(&vq->stats.packets, placed);
+		vhu_stat_add(&vq->stats.bytes, bytes);
+	}
+	return placed;
+}

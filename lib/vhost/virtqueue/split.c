@@ -91,10 +91,9 @@ publish_used(struct vhu_vq *vq, uint16_t n)
 	uint16_t new_idx = vq->last_used_idx + n;
 	const uint64_t esz = sizeof(struct vring_used_elem);
 
-	rte_memcpy(&ring[start], vq->shadow_used, first * esz);
+	memcpy(&ring[start], vq->shadow_used, first * esz);
 	if (n > first)
-		rte_memcpy(&ring[0], vq->shadow_used + first,
-			   (n - first) * esz);
+		memcpy(&ring[0], vq->shadow_used + first, (n - first) * esz);
 	/* R3: entries before the index; pairs with the driver's rmb */
 	__atomic_store_n(&vq->used->idx, new_idx, __ATOMIC_RELEASE);
 	if (unlikely(log_used(vq))) {

@@ -19,7 +19,9 @@
  * instructions per packet, which do not depend on machine load).
  *
  * Usage: bench_split [-s frame bytes] [-m 0|1 mergeable] [-n iterations]
- *                    [-b burst] [-q ring size]
+ *                    [-b burst] [-q ring size] [-e empty polls]
+ * -e adds that many dequeue polls of the (then empty) transmit ring to
+ * each iteration, as a polling backend that outruns its guest makes.
  * Without -s/-m it runs {64, 1518} x {mergeable off, on}.
  */
 #include <getopt.h>
@@ -178,7 +180,8 @@ check_first(struct bench *b, uint32_t size)
 }
 
 static void
-run(uint32_t size, bool mrg, long iters, int burst, uint16_t qsize)
+run(uint32_t size, bool mrg, long iters, int burst, uint16_t qsize,
+    int empty)
 {
 	struct rte_mbuf *pkts[MAX_BURST];
 	struct bench b;
@@ -207,6 +210,9 @@ run(uint32_t size, bool mrg, long iters, int burst, uint16_t qsize)
 		t_deq += t1 - t0;
 		if (got != burst || put != got)
 			die("short burst");
+		for (int e = 0; e < empty; e++)
+			if (vhu_dequeue_burst(b.dev, 0, b.pool, pkts, burst) != 0)
+				die("empty poll found frames");
 		rte_pktmbuf_free_bulk(pkts, got);
 		if (reap(&b.tx, &last_len) != got ||
 		    reap(&b.rx, &last_len) != put)
@@ -231,23 +237,25 @@ main(int argc, char **argv)
 {
 	static const uint32_t sizes[] = { 64, 1518 };
 	long iters = 20000;
-	int burst = 32, size = -1, mrg = -1, qsize = 1024, c;
+	int burst = 32, size = -1, mrg = -1, qsize = 1024, empty = 0, c;
 
-	while ((c = getopt(argc, argv, "s:m:n:b:q:")) != -1) {
+	while ((c = getopt(argc, argv, "s:m:n:b:q:e:")) != -1) {
 		switch (c) {
 		case 's': size = atoi(optarg); break;
 		case 'm': mrg = atoi(optarg); break;
 		case 'n': iters = atol(optarg); break;
 		case 'b': burst = atoi(optarg); break;
 		case 'q': qsize = atoi(optarg); break;
+		case 'e': empty = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: bench_split [-s bytes] "
-				"[-m 0|1] [-n iters] [-b burst] [-q ring]\n");
+				"[-m 0|1] [-n iters] [-b burst] [-q ring] "
+				"[-e empty polls]\n");
 			return 2;
 		}
 	}
 	if (burst < 1 || burst > MAX_BURST || burst > qsize / 2 ||
-	    size > 2048 || qsize < 2 || qsize > 32768 ||
+	    size > 2048 || qsize < 2 || qsize > 32768 || empty < 0 ||
 	    (qsize & (qsize - 1)) != 0)
 		die("bad arguments");
 	if (vtd_eal_init() != 0)
@@ -256,10 +264,10 @@ main(int argc, char **argv)
 		for (int m = 0; m <= 1; m++)
 			if ((size < 0 || (uint32_t)size == sizes[i]) &&
 			    (mrg < 0 || mrg == m))
-				run(sizes[i], m, iters, burst, qsize);
+				run(sizes[i], m, iters, burst, qsize, empty);
 	if (size >= 0 && size != 64 && size != 1518)
 		for (int m = 0; m <= 1; m++)
 			if (mrg < 0 || mrg == m)
-				run(size, m, iters, burst, qsize);
+				run(size, m, iters, burst, qsize, empty);
 	return 0;
 }

@@ -212,9 +212,9 @@ struct tx_order {
  * prefetch one order ahead in pass 2 only cost 5 Ir/packet in callgrind).
  * Mbufs come from one bulk get; what the burst did not use goes back.
  */
-uint16_t
-vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
-		  struct rte_mbuf **pkts, uint16_t count)
+static __rte_noinline uint16_t
+dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
+	       struct rte_mbuf **pkts, uint16_t n)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
 	struct tx_order orders[VHU_BURST_MAX];
@@ -225,17 +225,11 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	const uint16_t hdr_len = vq->hdr_len;
 	const uint16_t size = vq->size;
 	const uint16_t last = vq->last_avail_idx;
-	uint16_t n_avail, n, i, k, nfresh, norders = 0;
+	uint16_t i, k, nfresh, norders = 0;
 	uint16_t npkts = 0;
 	struct vhu_xlate xl;
 	uint64_t bytes = 0, dropped = 0;
 
-	if (!avail_count(vq, &n_avail))
-		return 0;
-	n = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
-	n = RTE_MIN(n, n_avail);
-	if (n == 0)
-		return 0;
 	read_heads(vq, last, heads, n);
 	prefetch_descs(vq, heads, n);
 	vhu_xlate_init(&xl, mem, vq->mem_hint);
@@ -376,6 +370,28 @@ copied:
 	if (unlikely(dropped > 0))
 		vhu_stat_add(&vq->stats.desc_errors, dropped);
 	return npkts;
+}
+
+/*
+ * An empty ring is the common poll: answered before the burst's frame
+ * (4 KiB of locals, six saved registers) is set up. In a callgrind run of
+ * testpmd over net_vhu, two of three dequeue polls found nothing; an
+ * empty vhu_dequeue_burst costs 53 Ir instead of 84 this way (bench_split
+ * -e 32 under callgrind).
+ */
+uint16_t
+vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
+		  struct rte_mbuf **pkts, uint16_t count)
+{
+	uint16_t n_avail, n;
+
+	if (!avail_count(vq, &n_avail))
+		return 0;
+	n = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	n = RTE_MIN(n, n_avail);
+	if (n == 0)
+		return 0;
+	return dequeue_chains(vq, mp, pkts, n);
 }
 
 /* A receive buffer the fast path validated: written in the second pass. */

@@ -42,7 +42,7 @@ vhu_supported_features(void)
 	       BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VIRTIO_NET_F_CTRL_VQ) |
 	       BIT(VIRTIO_NET_F_MQ) | BIT(VHOST_F_LOG_ALL) |
 	       BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MTU) |
-	       BIT(VHU_F_PROTOCOL_FEATURES);
+	       BIT(VIRTIO_F_RING_PACKED) | BIT(VHU_F_PROTOCOL_FEATURES);
 }
 
 static uint64_t

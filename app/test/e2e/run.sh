@@ -11,7 +11,8 @@
 # private socket directory; everything it starts is stopped by PID on exit.
 #
 # Matrix: memory {no-huge, huge (only with VHU_TEST_HUGE=1)} x queue pairs
-# {1, 4} x mrg_rxbuf {0, 1} x sizes {list of edge sizes, random 60-9000},
+# {1, 4} x mrg_rxbuf {0, 1} x sizes {list of edge sizes, random 60-9000}
+# on split rings, the random-size half again on packed rings (packed_vq=1),
 # then a reconnect case (one backend, several peers in turn) and a client
 # mode case (the backend connects, the peer listens); last, the reconnect
 # sequence again with two worker lcores polling the queue pairs (device
@@ -82,7 +83,7 @@ RANGE_SIZES=60-9000
 mem_modes=(nohuge)
 [ "${VHU_TEST_HUGE:-0}" = 1 ] && mem_modes+=(huge)
 
-# Case names: MEM/qQ/mrgM/SIZES, then MEM/reconnect and MEM/client.
+# Case names: MEM/qQ/mrgM/SIZES[/packed], then MEM/reconnect and MEM/client.
 cases=()
 for mem in "${mem_modes[@]}"; do
 	for q in 1 4; do
@@ -90,6 +91,12 @@ for mem in "${mem_modes[@]}"; do
 			for sz in edge range; do
 				cases+=("$mem/q$q/mrg$mrg/$sz")
 			done
+		done
+	done
+	# packed rings: the same echo checks over the random-size range
+	for q in 1 4; do
+		for mrg in 0 1; do
+			cases+=("$mem/q$q/mrg$mrg/range/packed")
 		done
 	done
 	cases+=("$mem/reconnect" "$mem/client")
@@ -298,8 +305,9 @@ peer_summary() {
 
 # run_case NAME: echo matrix cases.
 run_echo_case() {
-	local name=$1 mem q mrg sz sizes
-	IFS=/ read -r mem q mrg sz <<<"$name"
+	local name=$1 mem q mrg sz layout sizes packed=0
+	IFS=/ read -r mem q mrg sz layout <<<"$name"
+	[ "$layout" = packed ] && packed=1
 	q=${q#q}
 	mrg=${mrg#mrg}
 	if [ "$sz" = edge ]; then sizes=$EDGE_SIZES; else sizes=$RANGE_SIZES; fi
@@ -312,7 +320,7 @@ run_echo_case() {
 		verdict "$name" 1 "backend did not start serving $sock" "$blog"
 		return
 	fi
-	run_peer "$mem" "net_virtio_user0,path=$sock,queues=$q,mrg_rxbuf=$mrg" \
+	run_peer "$mem" "net_virtio_user0,path=$sock,queues=$q,mrg_rxbuf=$mrg,packed_vq=$packed" \
 		"$plog" --queues "$q" --frames $(( FRAMES / q )) --sizes "$sizes"
 	local prc=$?
 	local why=""

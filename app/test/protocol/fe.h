@@ -28,7 +28,9 @@ int64_t fe_call_ack(int sock, uint32_t req, const void *payload,
 /* memfd of size bytes (truncated); -1 on error. */
 int fe_memfd(size_t size);
 int fe_eventfd(void);
-/* Open fds and lines of /proc/self/maps. */
+#define FE_MEMFD_NAME "vhu-test-guest"
+
+/* Open fds, and live mappings of memfds made by fe_memfd(). */
 int fe_count_fds(void);
 int fe_count_maps(void);
 /* Start the EAL once for a test process (in-memory, no hugepages). */

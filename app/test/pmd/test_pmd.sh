@@ -53,8 +53,11 @@ PREFIX=vhu-pmd-$$
 # A sanitizer build of the plugin needs the sanitizer runtime loaded first;
 # testpmd itself is not instrumented.
 PRELOAD=
-if nm -D --undefined-only "$PLUGIN" 2>/dev/null | grep -q '__asan_init'; then
-	for cc in clang gcc; do
+# (grep reads all of nm's output: with -q it would quit early, nm would die
+# of SIGPIPE and pipefail would turn the match into a failure)
+if nm -D --undefined-only "$PLUGIN" 2>/dev/null | grep '^ *U __asan_' >/dev/null; then
+	PRELOAD=${VHU_ASAN_PRELOAD:-}
+	[ -n "$PRELOAD" ] || for cc in clang gcc; do
 		for rt in libclang_rt.asan-x86_64.so libasan.so; do
 			p=$($cc -print-file-name=$rt 2>/dev/null) || continue
 			[ -f "$p" ] && { PRELOAD=$p; break 2; }

@@ -25,6 +25,14 @@
 #include "dirty_log.h"
 
 /*
+ * Largest transmit frame accepted (after the virtio-net header), by both
+ * ring layouts: a 64 KiB GSO frame plus link headers. Anything larger is
+ * dropped, so a guest cannot drain the mempool with one giant chain on
+ * every call.
+ */
+#define VHU_MAX_TX_FRAME (64 * 1024 + 256)
+
+/*
  * Copy one frame's bytes between an mbuf and a guest buffer. libc memcpy,
  * not rte_memcpy: DPDK's headers are built for -march=corei7 (SSE4.2),
  * while glibc picks an AVX2 body at load time. Measured with bench_split

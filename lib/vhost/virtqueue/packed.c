@@ -49,9 +49,6 @@
 #include "copy.h"
 #include "vhu_log.h"
 
-/* As in split.c: the largest transmit frame taken, after the header. */
-#define VHU_MAX_TX_FRAME (64 * 1024 + 256)
-
 static inline uint32_t
 shadow_pack(uint16_t id, uint16_t ndesc)
 {

@@ -42,13 +42,6 @@
 #include "copy.h"
 #include "vhu_log.h"
 
-/*
- * Largest transmit frame accepted (after the virtio-net header): a 64 KiB
- * GSO frame plus link headers. Anything larger is dropped, so a guest
- * cannot drain the mempool with one giant chain on every call.
- */
-#define VHU_MAX_TX_FRAME (64 * 1024 + 256)
-
 static inline uint16_t
 avail_entry(const struct vhu_vq *vq, uint16_t idx)
 {

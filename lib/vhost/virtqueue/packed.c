@@ -198,7 +198,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	struct ptx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
-	const struct vhu_guest_mem *mem = vq->mem;
+	const struct vhu_guest_mem *mem = vq->mem_rd;
 	const uint16_t hdr_len = vq->hdr_len;
 	const uint16_t size = vq->size;
 	uint16_t slot = vq->last_avail_idx;
@@ -282,6 +282,9 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		vhu_mbuf_init(m, 0);
 		rc = vhu_packed_walk(vq, slot, wrap, flags, false, pieces, &np,
 				     VHU_MAX_PIECES, &len, &id, &nd, &why);
+		/* IOMMU miss: the chain stays for after the update */
+		if (unlikely(rc == VHU_WALK_MISS))
+			break;
 		if (unlikely(rc != VHU_WALK_OK)) {
 			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
 				"transmit chain split into too many pieces" :
@@ -382,7 +385,7 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	struct prx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
-	const struct vhu_guest_mem *mem = vq->mem;
+	const struct vhu_guest_mem *mem = vq->mem_wr;
 	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
 	const bool do_log = vq->flags & VHU_VQ_F_LOG;
 	const uint16_t hdr_len = vq->hdr_len;
@@ -475,6 +478,9 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 				vhu_vq_mark_broken(vq, why);
 				goto out;
 			}
+			/* IOMMU miss: this frame and the rest are not placed */
+			if (unlikely(rc == VHU_WALK_MISS))
+				goto out;
 			if (unlikely(rc == VHU_WALK_FULL)) {
 				if (nbufs == 0) {
 					vhu_vq_mark_broken(vq,

@@ -498,8 +498,12 @@ test_feature_masks(void **state)
 	assert_true(f & (1ULL << 34));         /* RING_PACKED */
 	/* a feature vhu does not implement (IN_ORDER) cannot be offered */
 	assert_int_equal(vhu_socket_enable_features(s, 1ULL << 35), -ENOTSUP);
-	assert_int_equal(vhu_socket_set_protocol_features(s, 1ULL << 5),
+	/* nor a protocol feature it does not (CRYPTO_SESSION) */
+	assert_int_equal(vhu_socket_set_protocol_features(s, 1ULL << 7),
 			 -ENOTSUP);
+	/* IOMMU (ACCESS_PLATFORM) and BACKEND_REQ only when asked for */
+	assert_false(f & (1ULL << 33));
+	assert_false(vhu_socket_get_protocol_features(s) & (1ULL << 5));
 	vhu_socket_unregister(s);
 }
 

@@ -58,6 +58,15 @@ VHU_HANDLER(set_features)
 			PRIx64 ")", dev->name, f, f & ~dev->sock->features);
 		return VHU_MSG_FAILED;
 	}
+	/*
+	 * With an IOMMU the data path sees IOVAs, but the log is indexed by
+	 * guest-physical address, which the IOTLB does not give: refused.
+	 */
+	if ((f & BIT(VHOST_F_LOG_ALL)) && (f & BIT(VIRTIO_F_ACCESS_PLATFORM))) {
+		VHU_LOG(ERR, "%s: SET_FEATURES: LOG_ALL (migration) together with ACCESS_PLATFORM (IOMMU) is not supported",
+			dev->name);
+		return VHU_MSG_FAILED;
+	}
 	if (dev->running && ((f ^ old) & ~RUNTIME_FEATURES)) {
 		VHU_LOG(ERR, "%s: SET_FEATURES changes 0x%" PRIx64
 			" while the device runs", dev->name,
@@ -110,6 +119,7 @@ VHU_HANDLER(set_mem_table)
 	vhu_dev_quiesce_all(dev);
 	memcpy(old, &dev->mem, sizeof(*old));
 	memcpy(&dev->mem, fresh, sizeof(*fresh));
+	vhu_iotlb_rebuild_locked(dev); /* views point into the old table */
 	vhu_dev_resume_all(dev);
 	vhu_mem_clear(old);
 	for (uint32_t i = 0; i < dev->mem.nregions; i++)
@@ -335,6 +345,7 @@ VHU_HANDLER(add_mem_reg)
 		return VHU_MSG_FAILED;
 	vhu_dev_quiesce_all(dev);
 	ret = vhu_mem_insert(&dev->mem, &r);
+	vhu_iotlb_rebuild_locked(dev);
 	vhu_dev_resume_all(dev);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: ADD_MEM_REG gpa 0x%" PRIx64 ": %s", dev->name,
@@ -352,6 +363,7 @@ VHU_HANDLER(rem_mem_reg)
 
 	vhu_dev_quiesce_all(dev);
 	ret = vhu_mem_remove(&dev->mem, &p->reg.r, &r);
+	vhu_iotlb_rebuild_locked(dev);
 	vhu_dev_resume_all(dev);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: REM_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64

@@ -24,6 +24,19 @@
 #include "vq.h"
 #include "vhu_log.h"
 
+/*
+ * Wakes the control context when a queue breaks: the data path must not
+ * run application code, so vring_broken() is called from there. Written
+ * once at init, before any burst can run.
+ */
+static int broken_notify_fd = -1;
+
+void
+vhu_vq_set_broken_notify_fd(int fd)
+{
+	broken_notify_fd = fd;
+}
+
 static inline bool
 has_feature(uint64_t features, unsigned int bit)
 {
@@ -322,6 +335,7 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	vq->enabled = false;
 	vq->running = false;
 	vq->broken = false;
+	vq->broken_told = false;
 	vq->num_set = false;
 	vq->addr_set = false;
 	vq->kick_set = false;
@@ -479,6 +493,7 @@ vhu_vq_stop_locked(struct vhu_vq *vq)
 	vq->kick_set = false;
 	vq->call_set = false;
 	vq->broken = false;
+	vq->broken_told = false;
 	vq->ready = false;
 	vq->why_not_ready = "stopped";
 }
@@ -519,13 +534,17 @@ vhu_vq_mark_broken(struct vhu_vq *vq, const char *why)
 	 * Runs inside a burst (DATA held): plain stores are enough, the
 	 * control side reads them after A2. Sticky: burst.c checks ready.
 	 */
-	vq->broken = true;
+	__atomic_store_n(&vq->broken, true, __ATOMIC_RELAXED); /* for queries */
 	vq->ready = false;
 	vq->why_not_ready = "broken by the guest";
 	vhu_stat_add(&vq->stats.desc_errors, 1);
+	vhu_stat_add(&vq->stats.broken, 1);
 	if (vhu_log_ratelimit(&vq->broken_log_tsc))
 		VHU_DATA_LOG(ERR, "%s: guest broke the ring: %s; queue stopped",
 			     vq->name, why);
 	if (vq->errfd >= 0)
 		(void)eventfd_write(vq->errfd, 1);
+	/* a queue breaks once per incarnation: two writes at most per burst */
+	if (broken_notify_fd >= 0)
+		(void)eventfd_write(broken_notify_fd, 1);
 }

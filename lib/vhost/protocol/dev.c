@@ -312,6 +312,8 @@ vhu_dev_reset(struct vhu_dev *dev)
 	dev->status = 0;
 	dev->mtu = 0;
 	dev->rarp_pending = false;
+	/* a ring enabled before the reset would otherwise block readiness */
+	memset(dev->vring_enable_req, 0, sizeof(dev->vring_enable_req));
 }
 
 void

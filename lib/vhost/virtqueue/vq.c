@@ -293,6 +293,18 @@ vhu_vq_resume(struct vhu_vq *vq)
 			vq->used_log_gpa = vq->addr.log_guest_addr;
 		}
 	}
+	/*
+	 * The frontend gave a ring that cannot be used: say so once, when
+	 * the reason first appears (resume runs after every message).
+	 */
+	if (why != NULL && vq->num_set && vq->addr_set && vq->kick_set &&
+	    vq->call_set && vq->mem != NULL && vq->mem->nregions > 0 &&
+	    why != vq->why_not_ready)
+		VHU_LOG(ERR, "%s: frontend's ring cannot be used: %s (size %u, desc 0x%"
+			PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64 ")",
+			vq->name, why, vq->num, (uint64_t)vq->addr.desc_user_addr,
+			(uint64_t)vq->addr.avail_user_addr,
+			(uint64_t)vq->addr.used_user_addr);
 	if (why == NULL) {
 		if (vq->broken)
 			why = "broken by the guest";
@@ -383,6 +395,7 @@ vhu_vq_set_addr_locked(struct vhu_vq *vq, const struct vhost_vring_addr *a)
 {
 	vq->addr = *a;
 	vq->addr_set = true;
+	vq->why_not_ready = "new ring address"; /* resume() logs a bad one anew */
 	return 0;
 }
 

@@ -937,6 +937,51 @@ h_vring_addr_outside_memory(void)
 	fe_stop(&f);
 }
 
+/*
+ * Packed: the descriptor ring or an event suppression area partly past
+ * the end of memory, or an event area misaligned: the device must not
+ * start; fixed addresses then start it.
+ */
+static void
+h_packed_vring_addr_outside_memory(void)
+{
+	struct fe f;
+	const uint64_t end1 = QVA1 + GMEM;
+	const uint64_t drv = QVA1 + 0x1000, dev = QVA1 + 0x1040;
+	struct vhu_msg_vring_addr bad[] = {
+		{ 1, 0, end1 - 16 * RING + 16, dev, drv, 0 },
+		{ 1, 0, QVA1, dev, end1 - 2, 0 },
+		{ 1, 0, QVA1, end1 - 2, drv, 0 },
+		{ 1, 0, QVA1, dev + 2, drv, 0 },
+		{ 1, 0, QVA1 + 8, dev, drv, 0 },
+		{ 1, 0, 0xfffffffffffffff0ull, dev, drv, 0 },
+	};
+	int before = ev.new_device;
+
+	fe_init(&f, true);
+	/* the layout fe_ring() uses: ring, driver area, device area */
+	assert_int_equal(f.ring[1].avail_gpa - GPA1, 0x1000);
+	assert_int_equal(f.ring[1].used_gpa - GPA1, 0x1040);
+	fe_negotiate(&f);
+	fe_mem_table(&f);
+	fe_ring(&f, 0);
+	fe_ring(&f, 1);
+	fe_enable(&f, 0, true);
+	fe_enable(&f, 1, true);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		(void)req_ack(f.sock, VHU_REQ_SET_VRING_ADDR, &bad[i],
+			      sizeof(bad[i]), NULL, 0);
+		fe_driver_ok(&f);
+		pump(5);
+		assert_int_equal(ev.new_device, before);
+	}
+	fe_ring(&f, 1);
+	assert_true(pump_until(&ev.new_device, before + 1, 1000));
+	f.dev = ev.dev;
+	assert_true(traffic_tx(&f, 64));
+	fe_stop(&f);
+}
+
 /* SET_VRING_BASE out of range: split above 16 bits, packed slot >= size. */
 static void
 h_vring_base_bad(void)
@@ -1535,6 +1580,7 @@ static const struct hcase cases[] = {
 	ROW(vring_index_out_of_range),
 	ROW(vring_num_bad),
 	ROW(vring_addr_outside_memory),
+	ROW(packed_vring_addr_outside_memory),
 	ROW(vring_base_bad),
 	ROW(requests_out_of_order),
 	ROW(features_change_after_driver_ok),

@@ -346,7 +346,7 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	vq->enabled = false;
 	vq->running = false;
-	vq->broken = false;
+	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
 	vq->broken_told = false;
 	vq->num_set = false;
 	vq->addr_set = false;
@@ -505,7 +505,7 @@ vhu_vq_stop_locked(struct vhu_vq *vq)
 	vq->addr_set = false;
 	vq->kick_set = false;
 	vq->call_set = false;
-	vq->broken = false;
+	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
 	vq->broken_told = false;
 	vq->ready = false;
 	vq->why_not_ready = "stopped";

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The hostile-frontend suite: a test-only frontend that misbehaves on
- * purpose against the real library (real unix sockets, the control loop
- * run through vhu_dispatch(), guest memory in memfds that the library
- * maps itself, rings written by app/test/virtq_driver.c).
+ * purpose against the real library (real unix sockets, guest memory in
+ * memfds that the library maps itself, rings written by
+ * app/test/virtq_driver.c). The control loop runs either in this thread
+ * through vhu_dispatch() (default) or in libvhu's own control thread
+ * (--control-thread), where messages and callbacks race with the bursts
+ * this thread makes, as they do in an application.
  *
  * Design: one table row per misbehaviour, named after what it does and
  * listing the CVE pattern / issue item it covers (doc/guide/security.md
@@ -63,19 +66,37 @@ static struct vhu_socket *sock;
 static struct rte_mempool *pool;
 static int ctx_token;
 
+/*
+ * What the callbacks saw. They run in the control context: this thread
+ * inside vhu_dispatch(), or libvhu's own control thread with
+ * --control-thread, so the fields are written and read atomically.
+ */
 static struct {
 	int new_device, destroy_device;
 	int broken[4];                 /* vring_broken per vring (0..3) */
+	int bad_ctx;                   /* callbacks with the wrong ctx */
 	struct vhu_dev *dev;           /* last new_device */
 	struct vhu_dev *broken_dev;
 } ev;
 
+#define EV(field) __atomic_load_n(&ev.field, __ATOMIC_ACQUIRE)
+
+/* --control-thread: libvhu's own control thread serves the socket */
+static bool own_thread;
+
+static void
+check_ctx(void *ctx)
+{
+	if (ctx != &ctx_token)
+		__atomic_add_fetch(&ev.bad_ctx, 1, __ATOMIC_RELEASE);
+}
+
 static int
 on_new(struct vhu_dev *dev, void *ctx)
 {
-	assert_ptr_equal(ctx, &ctx_token);
-	ev.new_device++;
-	ev.dev = dev;
+	check_ctx(ctx);
+	__atomic_store_n(&ev.dev, dev, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ev.new_device, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -83,17 +104,17 @@ static void
 on_destroy(struct vhu_dev *dev, void *ctx)
 {
 	(void)dev;
-	assert_ptr_equal(ctx, &ctx_token);
-	ev.destroy_device++;
+	check_ctx(ctx);
+	__atomic_add_fetch(&ev.destroy_device, 1, __ATOMIC_RELEASE);
 }
 
 static void
 on_broken(struct vhu_dev *dev, uint16_t vring, void *ctx)
 {
-	assert_ptr_equal(ctx, &ctx_token);
+	check_ctx(ctx);
+	__atomic_store_n(&ev.broken_dev, dev, __ATOMIC_RELAXED);
 	if (vring < RTE_DIM(ev.broken))
-		ev.broken[vring]++;
-	ev.broken_dev = dev;
+		__atomic_add_fetch(&ev.broken[vring], 1, __ATOMIC_RELEASE);
 }
 
 static const struct vhu_ops ops = {
@@ -114,13 +135,23 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Let the control context run for up to ms milliseconds. */
+static void
+loop_step(int ms)
+{
+	if (own_thread)
+		usleep((useconds_t)ms * 1000);
+	else
+		assert_true(vhu_dispatch(ms) >= 0);
+}
+
 static void
 pump(int ms)
 {
 	uint64_t end = now_ms() + ms;
 
 	do {
-		assert_true(vhu_dispatch(2) >= 0);
+		loop_step(2);
 	} while (now_ms() < end);
 }
 
@@ -129,9 +160,10 @@ pump_until(const int *counter, int want, int ms)
 {
 	uint64_t end = now_ms() + ms;
 
-	while (*counter < want && now_ms() < end)
-		assert_true(vhu_dispatch(2) >= 0);
-	return *counter >= want;
+	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < want &&
+	       now_ms() < end)
+		loop_step(2);
+	return __atomic_load_n(counter, __ATOMIC_ACQUIRE) >= want;
 }
 
 static int
@@ -156,7 +188,7 @@ wait_reply(int fd, struct vhu_msg_hdr *h, void *body, size_t room)
 	while (now_ms() < end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
-		vhu_dispatch(1);
+		loop_step(1);
 		if (poll(&p, 1, 0) == 1)
 			return fe_recv(fd, h, body, room, 500);
 	}
@@ -227,7 +259,7 @@ peer_closed(int fd)
 	while (now_ms() < end) {
 		ssize_t n;
 
-		vhu_dispatch(2);
+		loop_step(2);
 		n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno == ECONNRESET))
 			return true;
@@ -388,10 +420,10 @@ fe_start(struct fe *f, bool packed)
 	fe_ring(f, 1);
 	fe_enable(f, 0, true);
 	fe_enable(f, 1, true);
-	want = ev.new_device + 1;
+	want = EV(new_device) + 1;
 	fe_driver_ok(f);
 	assert_true(pump_until(&ev.new_device, want, 1000));
-	f->dev = ev.dev;
+	f->dev = EV(dev);
 }
 
 static void
@@ -531,7 +563,7 @@ good_frontend(bool packed)
 	fe_start(&g, packed);
 	assert_true(traffic_tx(&g, TRAFFIC));
 	assert_true(traffic_rx(&g, TRAFFIC));
-	destroyed = ev.destroy_device + 1;
+	destroyed = EV(destroy_device) + 1;
 	fe_stop(&g);
 	assert_true(pump_until(&ev.destroy_device, destroyed, 1000));
 }
@@ -666,7 +698,8 @@ h_msg_never_reads_replies(void)
 		if (send(fd, burst, sizeof(burst), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
 		    errno != EAGAIN)
 			closed = true;
-		vhu_dispatch(0);
+		if (!own_thread)
+			vhu_dispatch(0);
 	}
 	/* the library's replies filled our buffer: it hung up, not blocked */
 	assert_true(closed || peer_closed(fd));
@@ -913,7 +946,7 @@ h_vring_addr_outside_memory(void)
 		{ 1, 0, QVA1, QVA1 + 0x2000, 0xfffffffffffffff0ull, 0 },
 		{ 1, 0, QVA1 + 1, QVA1 + 0x2000, QVA1 + 0x1000, 0 },
 	};
-	int before = ev.new_device;
+	int before = EV(new_device);
 
 	fe_init(&f, false);
 	fe_negotiate(&f);
@@ -928,11 +961,11 @@ h_vring_addr_outside_memory(void)
 			      sizeof(bad[i]), NULL, 0);
 		fe_driver_ok(&f);
 		pump(5);
-		assert_int_equal(ev.new_device, before);
+		assert_int_equal(EV(new_device), before);
 	}
 	fe_ring(&f, 1);
 	assert_true(pump_until(&ev.new_device, before + 1, 1000));
-	f.dev = ev.dev;
+	f.dev = EV(dev);
 	assert_true(traffic_tx(&f, 64));
 	fe_stop(&f);
 }
@@ -956,7 +989,7 @@ h_packed_vring_addr_outside_memory(void)
 		{ 1, 0, QVA1 + 8, dev, drv, 0 },
 		{ 1, 0, 0xfffffffffffffff0ull, dev, drv, 0 },
 	};
-	int before = ev.new_device;
+	int before = EV(new_device);
 
 	fe_init(&f, true);
 	/* the layout fe_ring() uses: ring, driver area, device area */
@@ -973,11 +1006,11 @@ h_packed_vring_addr_outside_memory(void)
 			      sizeof(bad[i]), NULL, 0);
 		fe_driver_ok(&f);
 		pump(5);
-		assert_int_equal(ev.new_device, before);
+		assert_int_equal(EV(new_device), before);
 	}
 	fe_ring(&f, 1);
 	assert_true(pump_until(&ev.new_device, before + 1, 1000));
-	f.dev = ev.dev;
+	f.dev = EV(dev);
 	assert_true(traffic_tx(&f, 64));
 	fe_stop(&f);
 }
@@ -987,7 +1020,7 @@ static void
 h_vring_base_bad(void)
 {
 	struct fe f;
-	int before = ev.new_device;
+	int before = EV(new_device);
 
 	fe_init(&f, false);
 	fe_negotiate(&f);
@@ -1013,7 +1046,7 @@ h_vring_base_bad(void)
 	}
 	fe_driver_ok(&f);
 	pump(10);
-	assert_int_equal(ev.new_device, before);
+	assert_int_equal(EV(new_device), before);
 	fe_stop(&f);
 }
 
@@ -1029,7 +1062,7 @@ h_requests_out_of_order(void)
 	struct vhu_msg_vring_addr a = { 1, 0, QVA1, QVA1 + 0x2000,
 					QVA1 + 0x1000, 0 };
 	struct vhu_msg_hdr h;
-	int before = ev.new_device;
+	int before = EV(new_device);
 	struct fe f;
 	uint64_t st_ok = VIRTIO_CONFIG_S_DRIVER_OK;
 
@@ -1044,7 +1077,7 @@ h_requests_out_of_order(void)
 	req_ok(f.sock, VHU_REQ_SET_VRING_ENABLE, &st, 8, NULL, 0);
 	req_ok(f.sock, VHU_REQ_SET_STATUS, &st_ok, 8, NULL, 0);
 	pump(5);
-	assert_int_equal(ev.new_device, before);
+	assert_int_equal(EV(new_device), before);
 	/* RESET_OWNER mid-way, then a normal start on the same connection */
 	req_ok(f.sock, VHU_REQ_RESET_OWNER, NULL, 0, NULL, 0);
 	fe_negotiate(&f);
@@ -1055,7 +1088,7 @@ h_requests_out_of_order(void)
 	fe_enable(&f, 1, true);
 	fe_driver_ok(&f);
 	assert_true(pump_until(&ev.new_device, before + 1, 1000));
-	f.dev = ev.dev;
+	f.dev = EV(dev);
 	assert_true(traffic_rx(&f, 64));
 	fe_stop(&f);
 }
@@ -1101,7 +1134,8 @@ struct bad_ring {
 static void
 bad_ring_start(struct bad_ring *b, bool packed)
 {
-	memset(&ev.broken, 0, sizeof(ev.broken));
+	for (size_t i = 0; i < RTE_DIM(ev.broken); i++)
+		__atomic_store_n(&ev.broken[i], 0, __ATOMIC_RELEASE);
 	fe_start(&b->f, packed);
 }
 
@@ -1139,13 +1173,13 @@ expect_broken(struct bad_ring *b, uint16_t vring)
 	assert_int_equal(st.broken, 1);
 	assert_true(vtd_eventfd_take(f->err[vring]) >= 1);
 	assert_true(pump_until(&ev.broken[vring], 1, 1000));
-	assert_ptr_equal(ev.broken_dev, f->dev);
+	assert_ptr_equal(EV(broken_dev), f->dev);
 	/* sticky: nothing more comes out, no second report */
 	n = vring == 1 ? vhu_dequeue_burst(f->dev, 0, pool, m, BATCH) :
 			 vhu_enqueue_burst(f->dev, 0, m, 0);
 	assert_int_equal(n, 0);
 	pump(5);
-	assert_int_equal(ev.broken[vring], 1);
+	assert_int_equal(EV(broken[vring]), 1);
 	assert_int_equal(vhu_dev_vring_stats(f->dev, vring, &st), 0);
 	assert_int_equal(st.broken, 1);
 	/* the other direction of the same device carries on */
@@ -1545,10 +1579,10 @@ h_broken_ring_reset_clears(void)
 		assert_int_equal(vtd_init(&f->ring[1], &o, 0), 0);
 	}
 	fe_mem_table(f);
-	want = ev.new_device + 1;
+	want = EV(new_device) + 1;
 	fe_ring(f, 1);
 	assert_true(pump_until(&ev.new_device, want, 1000));
-	f->dev = ev.dev;
+	f->dev = EV(dev);
 	assert_true(traffic_tx(f, 64));
 	assert_true(traffic_rx(f, 64));
 	fe_stop(f);
@@ -1616,15 +1650,16 @@ run_case(void **state)
 {
 	const struct hcase *c = *state;
 	int fds = fe_count_fds(), maps = count_maps();
-	int before = ev.destroy_device;
+	int before = EV(destroy_device);
 
 	c->run();
 	pump(20);
+	assert_int_equal(EV(bad_ctx), 0);
 	/* alive: the loop answers a new connection */
 	assert_int_equal(kill(getpid(), 0), 0);
 	good_frontend(false);
 	good_frontend(true);
-	assert_true(ev.destroy_device >= before + 2);
+	assert_true(EV(destroy_device) >= before + 2);
 	assert_int_equal(fe_count_fds(), fds);
 	assert_int_equal(count_maps(), maps);
 }
@@ -1636,7 +1671,7 @@ main(int argc, char **argv)
 	struct vhu_socket_params p = { .ops = &ops, .ctx = &ctx_token };
 	int ret;
 
-	(void)argc;
+	own_thread = argc > 1 && strcmp(argv[1], "--control-thread") == 0;
 	for (size_t i = 0; i < RTE_DIM(cases); i++)
 		tests[i] = (struct CMUnitTest){
 			.name = cases[i].name, .test_func = run_case,
@@ -1651,14 +1686,15 @@ main(int argc, char **argv)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/h.sock", dir);
-	if (vhu_init(0) != 0)
+	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0)
 		return 1;
 	p.path = path;
 	sock = vhu_socket_register(&p);
 	if (sock == NULL || vhu_socket_start(sock) != 0)
 		return 1;
-	ret = _cmocka_run_group_tests("hostile", tests, RTE_DIM(tests), NULL,
-				      NULL);
+	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
+				      "hostile-dispatch", tests, RTE_DIM(tests),
+				      NULL, NULL);
 	vhu_socket_unregister(sock);
 	vhu_fini();
 	rmdir(dir);

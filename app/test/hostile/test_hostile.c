@@ -707,6 +707,30 @@ h_msg_never_reads_replies(void)
 	pump(10);
 }
 
+/*
+ * Connections that take every device slot and then stall mid-header: the
+ * one after them is refused (closed at once, logged), and once they go,
+ * their slots serve new frontends again.
+ */
+static void
+h_conn_flood_all_slots(void)
+{
+	struct vhu_msg_hdr h = { VHU_REQ_GET_FEATURES, VHU_MSG_VERSION, 0 };
+	int fds[VHU_MAX_DEVICES], extra;
+
+	for (int i = 0; i < VHU_MAX_DEVICES; i++) {
+		fds[i] = sk_connect();
+		assert_int_equal(req_get(fds[i], VHU_REQ_GET_FEATURES) != 0, 1);
+		assert_int_equal(send(fds[i], &h, 7, 0), 7);
+	}
+	extra = sk_connect();
+	assert_true(peer_closed(extra));
+	close(extra);
+	for (int i = 0; i < VHU_MAX_DEVICES; i++)
+		close(fds[i]);
+	pump(50);
+}
+
 /* A header version other than 1: not vhost-user, closed. */
 static void
 h_msg_bad_version(void)
@@ -1606,6 +1630,7 @@ static const struct hcase cases[] = {
 	ROW(msg_stall_mid_message),
 	ROW(msg_never_reads_replies),
 	ROW(msg_bad_version),
+	ROW(conn_flood_all_slots),
 	ROW(mem_table_count_lies),
 	ROW(mem_region_bounds),
 	ROW(mem_slots_overlap),

@@ -1511,6 +1511,39 @@ h_ring_tiny_and_empty_descriptors(void)
 	fe_stop(&f);
 }
 
+/*
+ * A frame larger than any frame may be (64 KiB), in guest memory and
+ * otherwise well formed: dropped and counted, not copied, the ring goes on.
+ */
+static void
+h_ring_tx_frame_oversize(void)
+{
+	struct fe f;
+	struct rte_mbuf *m[4];
+	struct vhu_vring_stats st;
+	uint64_t g;
+	uint16_t n;
+
+	fe_start(&f, false);
+	g = txbuf(&f, HDR + 70000);
+	sdesc(&f, 0, g, HDR, VRING_DESC_F_NEXT, 1);
+	sdesc(&f, 1, g + HDR, 70000, 0, 0);
+	publish_head(&f, 0);
+	n = vhu_dequeue_burst(f.dev, 0, pool, m, 4);
+	assert_int_equal(n, 0);
+	assert_false(vhu_dev_vring_broken(f.dev, 1));
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st), 0);
+	assert_int_equal(st.desc_errors, 1);
+	/* the chain was returned to the guest, and the ring carries on */
+	{
+		uint32_t id, len;
+
+		assert_true(vtd_get_used(&f.ring[1], &id, &len));
+		assert_int_equal(id, 0);
+	}
+	fe_stop(&f);
+}
+
 /* Packed: a head with NEXT whose next slot is not available in its lap. */
 static void
 h_packed_chain_wrap_inconsistent(void)
@@ -1663,6 +1696,7 @@ static const struct hcase cases[] = {
 	ROW(ring_rx_readable_after_writable),
 	ROW(ring_tx_shorter_than_header),
 	ROW(ring_tiny_and_empty_descriptors),
+	ROW(ring_tx_frame_oversize),
 	ROW(packed_chain_wrap_inconsistent),
 	ROW(packed_chain_longer_than_ring),
 	ROW(packed_buffer_outside_memory),

@@ -34,6 +34,8 @@ struct vtd_opts {
 	bool alias;          /* device maps the memfd separately */
 	bool log;            /* attach a dirty-log bitmap */
 	bool packed;         /* packed layout (ring size need not be 2^n) */
+	uint64_t gpa_base;   /* first guest-physical address; 0: VTD_GPA_BASE
+			      * (several rings then share one guest) */
 };
 
 struct vtd_buf {
@@ -48,6 +50,7 @@ struct vtd_chain {
 
 struct vtd {
 	struct vtd_opts o;
+	uint64_t gpa_base;            /* o.gpa_base or VTD_GPA_BASE */
 	int memfd;
 	uint8_t *drv;                 /* driver's mapping of all memory */
 	void *dev_map[2];             /* device mappings (may equal drv) */

@@ -464,6 +464,9 @@ vhu_vq_set_addr_locked(struct vhu_vq *vq, const struct vhost_vring_addr *a)
 {
 	vq->addr = *a;
 	vq->addr_set = true;
+	/* new ring addresses: a miss for the old ones must not block theirs */
+	vq->miss_pending = false;
+	vq->miss_sent = false;
 	vq->why_not_ready = "new ring address"; /* resume() logs a bad one anew */
 	return 0;
 }

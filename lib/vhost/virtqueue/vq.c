@@ -599,6 +599,8 @@ vhu_vq_stop_locked(struct vhu_vq *vq)
 	vq->call_set = false;
 	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
 	vq->broken_told = false;
+	vq->miss_pending = false;
+	vq->miss_sent = false;
 	vq->ready = false;
 	vq->why_not_ready = "stopped";
 }

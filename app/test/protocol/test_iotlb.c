@@ -167,16 +167,19 @@ read_miss(struct env *e, uint64_t *iova, uint8_t *perm)
  * channel. Rings configured, but nothing in the IOTLB yet.
  */
 static void
-env_open_drop(struct env *e, bool with_channel, uint64_t drop)
+env_open_full(struct env *e, bool with_channel, uint64_t drop, bool packed)
 {
-	struct vtd_opts o = { .size = RING, .mem_size = MEM_SIZE, .nregions = 1 };
+	struct vtd_opts o = { .size = RING, .mem_size = MEM_SIZE, .nregions = 1,
+			      .packed = packed };
+	/* packed: slot 0 with both wrap counters 1 (virtio 1.2 §2.8.1) */
+	const uint32_t base = packed ? 0x8000 : 0;
 	int sv[2], memfd;
 	uint64_t f, pf;
 	struct vhu_msg_mem_table mt = { .nregions = 1 };
 
 	memset(e, 0, sizeof(*e));
 	e->bch = -1;
-	assert_int_equal(vtd_init(&e->d, &o, 0), 0);
+	assert_int_equal(vtd_init(&e->d, &o, base), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	e->dev = vhu_dev_alloc(sock, sv[0]);
 	assert_non_null(e->dev);
@@ -184,8 +187,8 @@ env_open_drop(struct env *e, bool with_channel, uint64_t drop)
 
 	f = get_u64(e, VHU_REQ_GET_FEATURES);
 	assert_true(f & BIT(VIRTIO_F_ACCESS_PLATFORM));
-	f &= ~(BIT(VHOST_F_LOG_ALL) | BIT(VIRTIO_F_RING_PACKED) |
-	       BIT(VIRTIO_NET_F_MRG_RXBUF) | drop);
+	f &= ~(BIT(VHOST_F_LOG_ALL) | BIT(VIRTIO_NET_F_MRG_RXBUF) | drop |
+	       (packed ? 0 : BIT(VIRTIO_F_RING_PACKED)));
 	assert_int_equal(handle(e, VHU_REQ_SET_FEATURES, VHU_MSG_VERSION, &f, 8,
 				NULL, 0), 0);
 	pf = get_u64(e, VHU_REQ_GET_PROTOCOL_FEATURES);
@@ -215,7 +218,7 @@ env_open_drop(struct env *e, bool with_channel, uint64_t drop)
 		assert_int_equal(ack(e, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0), 0);
 		assert_int_equal(ack(e, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a),
 				     NULL, 0), 0);
-		st.num = 0;
+		st.num = base;
 		assert_int_equal(ack(e, VHU_REQ_SET_VRING_BASE, &st, 8, NULL, 0), 0);
 		assert_int_equal(ack(e, VHU_REQ_SET_VRING_KICK, &u, 8, NULL, 0), 0);
 		assert_int_equal(ack(e, VHU_REQ_SET_VRING_CALL, &u, 8, NULL, 0), 0);
@@ -251,9 +254,15 @@ drain(int fd)
 }
 
 static void
+env_open_drop(struct env *e, bool with_channel, uint64_t drop)
+{
+	env_open_full(e, with_channel, drop, false);
+}
+
+static void
 env_open(struct env *e, bool with_channel)
 {
-	env_open_drop(e, with_channel, 0);
+	env_open_full(e, with_channel, 0, false);
 }
 
 static void
@@ -778,6 +787,64 @@ test_mem_table_replaced(void **state)
 	check_healthy();
 }
 
+/* The packed ring: the same IOVA rules, the ring needs read and write. */
+static void
+test_packed(void **state)
+{
+	struct env e;
+	uint32_t lens[1] = { 2048 };
+	uint64_t iova, gpa;
+	uint8_t perm;
+	uint32_t id, len;
+	int head;
+
+	(void)state;
+	env_open_full(&e, true, 0, true);
+	while (read_miss(&e, &iova, &perm))
+		assert_int_equal(perm, VHOST_ACCESS_RO);
+	/* a read-only ring is not enough: the device writes used entries */
+	assert_int_equal(map(&e, e.ring_lo, e.ring_len, VHOST_ACCESS_RO), 0);
+	assert_false(e.dev->running);
+	assert_true(read_miss(&e, &iova, &perm));
+	assert_int_equal(perm, VHOST_ACCESS_WO);
+	assert_int_equal(unmap(&e, e.ring_lo, e.ring_len), 0);
+	assert_int_equal(map(&e, e.ring_lo, e.ring_len, VHOST_ACCESS_RW), 0);
+	assert_true(e.dev->running);
+	while (read_miss(&e, &iova, &perm))
+		;
+	gpa = e.d.buf_next;
+	assert_int_equal(tx_one(&e, 150, 7, true), 0);
+	assert_true(read_miss(&e, &iova, &perm));
+	assert_int_equal(iova, gpa);
+	assert_int_equal(perm, VHOST_ACCESS_RO);
+	assert_int_equal(map(&e, e.buf_lo, e.buf_len, VHOST_ACCESS_RO), 0);
+	assert_int_equal(tx_one(&e, 150, 7, false), 1);
+	assert_true(vtd_get_used(&e.d, &id, &len));
+	env_close(&e);
+
+	env_open_full(&e, true, 0, true);
+	assert_int_equal(map(&e, e.ring_lo, e.ring_len, VHOST_ACCESS_RW), 0);
+	assert_int_equal(map(&e, e.buf_lo, e.buf_len, VHOST_ACCESS_RO), 0);
+	while (read_miss(&e, &iova, &perm))
+		;
+	gpa = e.d.buf_next;
+	head = vtd_post_rx(&e.d, lens, 1, false);
+	assert_true(head >= 0);
+	vtd_publish(&e.d);
+	assert_int_equal(rx_one(&e, 400, 8), 0);
+	for (uint32_t i = 0; i < 2048; i++)
+		assert_int_equal(vtd_ptr(&e.d, gpa)[i], 0xA5);
+	assert_true(read_miss(&e, &iova, &perm));
+	assert_int_equal(perm, VHOST_ACCESS_WO);
+	assert_int_equal(unmap(&e, e.buf_lo, e.buf_len), 0);
+	assert_int_equal(map(&e, e.buf_lo, e.buf_len, VHOST_ACCESS_RW), 0);
+	assert_int_equal(rx_one(&e, 400, 8), 1);
+	assert_true(vtd_get_used(&e.d, &id, &len));
+	assert_int_equal(id, head);
+	env_close(&e);
+	check_healthy();
+}
+
 static int
 setup(void **state)
 {
@@ -821,6 +888,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_channel_never_read),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_mem_table_replaced),
+		cmocka_unit_test(test_packed),
 	};
 	int ret;
 

@@ -259,6 +259,7 @@ vhu_dev_create(struct vhu_socket *s, int fd)
 		return NULL;
 	if (vhu_loop_add(fd, on_readable, dev) < 0) {
 		VHU_LOG(ERR, "%s: cannot watch connection", dev->name);
+		vhu_iotlb_free(dev);
 		dev->fd = -1;
 		dev->in_use = false;
 		s->ndevs--;
@@ -341,6 +342,7 @@ vhu_dev_close(struct vhu_dev *dev)
 		close(dev->fd);
 		dev->fd = -1;
 	}
+	vhu_iotlb_free(dev);
 	dev->in_use = false;
 	VHU_LOG(INFO, "%s: connection closed", dev->name);
 	vhu_socket_dev_closed(s, dev);
@@ -367,7 +369,6 @@ vhu_dev_free_all(void)
 		for (uint16_t q = 0; q < RTE_DIM(dev->vqs.vq); q++)
 			if (dev->vqs.vq[q] != NULL)
 				vhu_vq_destroy(dev->vqs.vq[q]);
-		vhu_iotlb_free(dev);
 		rte_free(dev);
 		slots[i] = NULL;
 	}

@@ -35,6 +35,7 @@ vhu_iotlb_attach(struct vhu_dev *dev)
 	t->n = 0;
 	t->backend_fd = -1;
 	atomic_flag_clear(&t->send_busy);
+	/* allocated per connection: freed by vhu_dev_close */
 	if (!offers_iommu(dev) || t->e != NULL)
 		return 0;
 	t->e = calloc(VHU_IOTLB_MAX, sizeof(*t->e));
@@ -63,7 +64,18 @@ vhu_iotlb_free(struct vhu_dev *dev)
 {
 	struct vhu_iotlb *t = &dev->iotlb;
 
-	/* only from vhu_fini (every queue destroyed) or a failed attach */
+	if (t->e == NULL && t->rd == NULL && t->wr == NULL)
+		return;
+	/* no queue may keep a pointer to the views (a stale burst) */
+	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++) {
+		struct vhu_vq *vq = dev->vqs.vq[i];
+
+		if (vq == NULL)
+			continue;
+		vhu_vq_quiesce(vq);
+		vhu_vq_set_iotlb_locked(vq, NULL, NULL, NULL, NULL);
+		vhu_vq_resume(vq);
+	}
 	free(t->e);
 	free(t->rd);
 	free(t->wr);

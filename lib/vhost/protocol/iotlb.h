@@ -45,10 +45,11 @@ struct vhu_iotlb {
 	uint64_t misses_unsent;          /* channel full or busy (tests) */
 };
 
-/* Allocate the IOTLB of a device whose socket offers ACCESS_PLATFORM
- * (once per slot, kept until vhu_fini) and attach it to its queues. */
+/* New connection: allocate the IOTLB if the socket offers ACCESS_PLATFORM
+ * and attach it to the device's queues. */
 int vhu_iotlb_attach(struct vhu_dev *dev);
-/* Free what vhu_iotlb_attach allocated (slot being freed). */
+/* Detach the IOTLB from the queues (quiescing each) and free it: the
+ * connection is closed (after vhu_iotlb_reset_locked). */
 void vhu_iotlb_free(struct vhu_dev *dev);
 
 /*

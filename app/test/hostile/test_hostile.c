@@ -862,6 +862,10 @@ h_log_base_overflow(void)
 		assert_int_equal(wait_reply(f.sock, &h, &v, sizeof(v)), 8);
 		assert_int_equal(v, 1);
 	}
+	/* without NEED_REPLY no NACK can answer it: closed, never silent */
+	assert_int_equal(fe_send(f.sock, VHU_REQ_SET_LOG_BASE, VHU_MSG_VERSION,
+				 &bad[0], 16, &fd, 1), 0);
+	assert_true(peer_closed(f.sock));
 	close(fd);
 	fe_stop(&f);
 }

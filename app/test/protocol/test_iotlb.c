@@ -787,6 +787,24 @@ test_mem_table_replaced(void **state)
 	check_healthy();
 }
 
+/* RESET_OWNER drops the entries but keeps the backend channel. */
+static void
+test_reset_owner(void **state)
+{
+	struct env e;
+
+	(void)state;
+	env_open(&e, true);
+	env_map_all(&e);
+	assert_true(e.dev->iotlb.n > 0);
+	assert_int_equal(ack(&e, VHU_REQ_RESET_OWNER, NULL, 0, NULL, 0), 0);
+	assert_false(e.dev->running);
+	assert_int_equal(e.dev->iotlb.n, 0);
+	assert_int_equal(drain(e.bch), -1); /* open, nothing queued */
+	env_close(&e);
+	check_healthy();
+}
+
 /* The packed ring: the same IOVA rules, the ring needs read and write. */
 static void
 test_packed(void **state)
@@ -889,6 +907,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_mem_table_replaced),
 		cmocka_unit_test(test_packed),
+		cmocka_unit_test(test_reset_owner),
 	};
 	int ret;
 

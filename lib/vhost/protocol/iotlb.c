@@ -64,8 +64,13 @@ vhu_iotlb_free(struct vhu_dev *dev)
 {
 	struct vhu_iotlb *t = &dev->iotlb;
 
-	if (t->e == NULL && t->rd == NULL && t->wr == NULL)
+	if (t->e == NULL && t->rd == NULL && t->wr == NULL) {
+		/* BACKEND_REQ offered without the IOMMU: no queue sends */
+		if (t->backend_fd >= 0)
+			close(t->backend_fd);
+		t->backend_fd = -1;
 		return;
+	}
 	/* no queue may keep a pointer to the views (a stale burst) */
 	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++) {
 		struct vhu_vq *vq = dev->vqs.vq[i];
@@ -76,6 +81,9 @@ vhu_iotlb_free(struct vhu_dev *dev)
 		vhu_vq_set_iotlb_locked(vq, NULL, NULL, NULL, NULL);
 		vhu_vq_resume(vq);
 	}
+	if (t->backend_fd >= 0)
+		close(t->backend_fd);
+	t->backend_fd = -1;
 	free(t->e);
 	free(t->rd);
 	free(t->wr);
@@ -271,9 +279,10 @@ vhu_iotlb_reset_locked(struct vhu_dev *dev)
 		t->rd->nregions = 0;
 	if (t->wr != NULL)
 		t->wr->nregions = 0;
-	if (t->backend_fd >= 0)
-		close(t->backend_fd);
-	t->backend_fd = -1;
+	/*
+	 * The backend channel stays: frontends send SET_BACKEND_REQ_FD once
+	 * per connection, not after RESET_OWNER; vhu_iotlb_free closes it.
+	 */
 	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++)
 		if (dev->vqs.vq[i] != NULL)
 			vhu_vq_iotlb_changed_locked(dev->vqs.vq[i]);

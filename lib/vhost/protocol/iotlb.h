@@ -48,13 +48,13 @@ struct vhu_iotlb {
 /* New connection: allocate the IOTLB if the socket offers ACCESS_PLATFORM
  * and attach it to the device's queues. */
 int vhu_iotlb_attach(struct vhu_dev *dev);
-/* Detach the IOTLB from the queues (quiescing each) and free it: the
- * connection is closed (after vhu_iotlb_reset_locked). */
+/* Detach the IOTLB from the queues (quiescing each), close the backend
+ * channel and free it all: the connection is closed. */
 void vhu_iotlb_free(struct vhu_dev *dev);
 
 /*
- * Drop every entry and the backend channel (disconnect, reset). Every
- * queue must be quiesced (the views are emptied).
+ * Drop every entry (disconnect, RESET_OWNER); the backend channel stays
+ * until vhu_iotlb_free. Every queue must be quiesced (views emptied).
  */
 void vhu_iotlb_reset_locked(struct vhu_dev *dev);
 

@@ -93,36 +93,50 @@ vhu_iotlb_free(struct vhu_dev *dev)
 	t->n = 0;
 }
 
-/* Regions of m sorted by frontend-virtual address (m is sorted by gpa). */
-static uint32_t
-regions_by_qva(const struct vhu_guest_mem *m,
-	       const struct vhu_mem_region **out)
-{
-	uint32_t n = 0;
+/*
+ * Regions of the memory table in frontend-virtual order. Regions never
+ * overlap in gpa but may in qva (a frontend can map one file range at two
+ * guest addresses), so region ends are not sorted: max_end[i], the largest
+ * end among r[0..i], is, and is what the searches below bisect.
+ */
+struct qva_index {
+	uint32_t n;
+	const struct vhu_mem_region *r[VHU_MAX_MEM_SLOTS];
+	uint64_t max_end[VHU_MAX_MEM_SLOTS];
+};
 
-	for (uint32_t i = 0; i < m->nregions; i++) {
-		uint32_t j = n++;
+static void
+regions_by_qva(const struct vhu_guest_mem *m, struct qva_index *x)
+{
+	x->n = 0;
+	for (uint32_t i = 0; i < m->nregions && i < VHU_MAX_MEM_SLOTS; i++) {
+		uint32_t j = x->n++;
 
 		/* insertion sort: at most VHU_MAX_MEM_SLOTS, control path */
-		while (j > 0 && out[j - 1]->qva > m->r[i].qva) {
-			out[j] = out[j - 1];
+		while (j > 0 && x->r[j - 1]->qva > m->r[i].qva) {
+			x->r[j] = x->r[j - 1];
 			j--;
 		}
-		out[j] = &m->r[i];
+		x->r[j] = &m->r[i];
 	}
-	return n;
+	for (uint32_t i = 0; i < x->n; i++) {
+		uint64_t end = x->r[i]->qva + x->r[i]->size;
+
+		x->max_end[i] = (i > 0 && x->max_end[i - 1] > end) ?
+				x->max_end[i - 1] : end;
+	}
 }
 
-/* Index of the first region (by qva) that ends after qva. */
+/* Index of the first region (by qva) that may reach past qva. */
 static uint32_t
-first_region_after(const struct vhu_mem_region **r, uint32_t n, uint64_t qva)
+first_region_after(const struct qva_index *x, uint64_t qva)
 {
-	uint32_t lo = 0, hi = n;
+	uint32_t lo = 0, hi = x->n;
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (r[mid]->qva + r[mid]->size <= qva)
+		if (x->max_end[mid] <= qva)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -132,16 +146,20 @@ first_region_after(const struct vhu_mem_region **r, uint32_t n, uint64_t qva)
 
 /* All of [uaddr, uaddr + size) in mapped guest memory. */
 static bool
-uaddr_mapped(const struct vhu_mem_region **r, uint32_t n, uint64_t uaddr,
-	     uint64_t size)
+uaddr_mapped(const struct qva_index *x, uint64_t uaddr, uint64_t size)
 {
 	uint64_t end = uaddr + size; /* no wrap: checked by the caller */
-	uint32_t i = first_region_after(r, n, uaddr);
+	uint32_t i = first_region_after(x, uaddr);
 
+	/* uaddr: everything below it is covered */
 	while (uaddr < end) {
-		if (i == n || r[i]->qva > uaddr)
+		uint64_t r_end;
+
+		if (i == x->n || x->r[i]->qva > uaddr)
 			return false;
-		uaddr = r[i]->qva + r[i]->size;
+		r_end = x->r[i]->qva + x->r[i]->size;
+		if (r_end > uaddr)
+			uaddr = r_end;
 		i++;
 	}
 	return true;
@@ -156,7 +174,7 @@ uaddr_mapped(const struct vhu_mem_region **r, uint32_t n, uint64_t uaddr,
  */
 static int
 build_view(struct vhu_guest_mem *v, const struct vhu_iotlb *t,
-	   const struct vhu_mem_region **r, uint32_t nr, uint8_t need)
+	   const struct qva_index *x, uint8_t need)
 {
 	uint32_t n = 0;
 
@@ -166,13 +184,25 @@ build_view(struct vhu_guest_mem *v, const struct vhu_iotlb *t,
 
 		if (!(e->perm & need))
 			continue;
-		for (uint32_t i = first_region_after(r, nr, e->uaddr);
-		     i < nr && r[i]->qva < end; i++) {
-			uint64_t lo = RTE_MAX(e->uaddr, r[i]->qva);
-			uint64_t hi = RTE_MIN(end, r[i]->qva + r[i]->size);
-			uint64_t iova = e->iova + (lo - e->uaddr);
-			uint8_t *hva = r[i]->hva + (lo - r[i]->qva);
-			struct vhu_mem_region *prev = n > 0 ? &v->r[n - 1] : NULL;
+		/* next: below it, this entry is already in the view */
+		uint64_t next = e->uaddr;
+
+		for (uint32_t i = first_region_after(x, e->uaddr);
+		     i < x->n && x->r[i]->qva < end; i++) {
+			const struct vhu_mem_region *ri = x->r[i];
+			uint64_t lo = RTE_MAX(next, ri->qva);
+			uint64_t hi = RTE_MIN(end, ri->qva + ri->size);
+			uint64_t iova;
+			uint8_t *hva;
+			struct vhu_mem_region *prev;
+
+			/* ends before next (overlapping regions): nothing new */
+			if (hi <= lo)
+				continue;
+			next = hi;
+			iova = e->iova + (lo - e->uaddr);
+			hva = ri->hva + (lo - ri->qva);
+			prev = n > 0 ? &v->r[n - 1] : NULL;
 
 			if (prev != NULL && prev->gpa + prev->size == iova &&
 			    prev->hva + prev->size == hva) {
@@ -251,16 +281,15 @@ evict_one(struct vhu_dev *dev)
 void
 vhu_iotlb_rebuild_locked(struct vhu_dev *dev)
 {
-	const struct vhu_mem_region *r[VHU_MAX_MEM_SLOTS];
 	struct vhu_iotlb *t = &dev->iotlb;
-	uint32_t nr;
+	struct qva_index x;
 
 	if (t->e == NULL)
 		return;
-	nr = regions_by_qva(&dev->mem, r);
+	regions_by_qva(&dev->mem, &x);
 	/* more pieces than a view holds: drop entries until it fits */
-	while (build_view(t->rd, t, r, nr, VHOST_ACCESS_RO) < 0 ||
-	       build_view(t->wr, t, r, nr, VHOST_ACCESS_WO) < 0) {
+	while (build_view(t->rd, t, &x, VHOST_ACCESS_RO) < 0 ||
+	       build_view(t->wr, t, &x, VHOST_ACCESS_WO) < 0) {
 		if (!evict_one(dev))
 			break;
 	}
@@ -374,9 +403,9 @@ iotlb_update(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 {
 	/* __u64 is not uint64_t for printf */
 	const uint64_t iova = m->iova, size = m->size, uaddr = m->uaddr;
-	const struct vhu_mem_region *r[VHU_MAX_MEM_SLOTS];
 	struct vhu_iotlb *t = &dev->iotlb;
-	uint32_t pos, nr;
+	struct qva_index x;
+	uint32_t pos;
 
 	/* a range ending exactly at 2^64 counts as wrapping too */
 	if (size == 0 || iova + size < iova ||
@@ -392,8 +421,8 @@ iotlb_update(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 			m->perm);
 		return VHU_MSG_FAILED;
 	}
-	nr = regions_by_qva(&dev->mem, r);
-	if (!uaddr_mapped(r, nr, uaddr, size)) {
+	regions_by_qva(&dev->mem, &x);
+	if (!uaddr_mapped(&x, uaddr, size)) {
 		VHU_LOG(ERR, "%s: IOTLB update iova 0x%" PRIx64 " -> uaddr 0x%"
 			PRIx64 " size 0x%" PRIx64
 			": not inside guest memory: rejected", dev->name,

@@ -350,6 +350,19 @@ consume:
 	}
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
+	if ((vq->flags & VHU_VQ_F_IN_ORDER) && i > 1) {
+		/*
+		 * IN_ORDER (virtio 1.2, packed "In-order use of
+		 * descriptors"): one used descriptor with the last buffer's
+		 * id reports the whole batch; the device skips the batch's
+		 * descriptors. Transmit lengths are zero, nothing is lost.
+		 * consumed <= size fits the 16-bit count.
+		 */
+		shadow[0].id = shadow_pack((uint16_t)shadow[i - 1].id,
+					   (uint16_t)consumed);
+		shadow[0].len = 0;
+		i = 1;
+	}
 	complete_burst(vq, i);
 	if (npkts > 0) {
 		vhu_stat_add(&vq->stats.packets, npkts);

@@ -74,14 +74,17 @@ log_used(const struct vhu_vq *vq)
 	       (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED);
 }
 
-/* Copy n staged used entries into the ring and publish them (R3). */
+/*
+ * Copy n staged used entries into the ring and publish them (R3), moving
+ * used->idx by adv buffers (adv > n only for an in-order batch).
+ */
 static inline void
-publish_used(struct vhu_vq *vq, uint16_t n)
+publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
 {
 	struct vring_used_elem *ring = vq->used->ring;
 	uint16_t start = vq->last_used_idx & (vq->size - 1);
 	uint16_t first = RTE_MIN(n, (uint16_t)(vq->size - start));
-	uint16_t new_idx = vq->last_used_idx + n;
+	uint16_t new_idx = vq->last_used_idx + adv;
 	const uint64_t esz = sizeof(struct vring_used_elem);
 
 	memcpy(&ring[start], vq->shadow_used, first * esz);
@@ -140,7 +143,29 @@ complete_burst(struct vhu_vq *vq, uint16_t n)
 	if (n == 0)
 		return;
 	vq->last_avail_idx += n;
-	publish_used(vq, n);
+	publish_used(vq, n, n);
+	notify_guest(vq);
+}
+
+/*
+ * Finish a transmit burst that consumed n chains. With IN_ORDER (virtio
+ * 1.2 §2.7.9, "In-order use of descriptors") the device may report a
+ * batch with one used entry, naming the last buffer, at the batch's first
+ * slot, and move used->idx by the batch size: transmit lengths are all
+ * zero, so the driver loses nothing and reads one entry per burst.
+ */
+static inline void
+complete_tx_burst(struct vhu_vq *vq, uint16_t n)
+{
+	if (n == 0)
+		return;
+	vq->last_avail_idx += n;
+	if (vq->flags & VHU_VQ_F_IN_ORDER) {
+		vq->shadow_used[0] = vq->shadow_used[n - 1];
+		publish_used(vq, 1, n);
+	} else {
+		publish_used(vq, n, n);
+	}
 	notify_guest(vq);
 }
 
@@ -355,7 +380,7 @@ copied:
 		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
 			       m->data_len);
 	}
-	complete_burst(vq, i);
+	complete_tx_burst(vq, i);
 	if (npkts > 0) {
 		vhu_stat_add(&vq->stats.packets, npkts);
 		vhu_stat_add(&vq->stats.bytes, bytes);

@@ -221,6 +221,8 @@ vhu_vq_resume(struct vhu_vq *vq)
 		flags |= VHU_VQ_F_LOG_USED;
 	if (has_feature(f, VIRTIO_F_RING_PACKED))
 		flags |= VHU_VQ_F_PACKED;
+	if (has_feature(f, VIRTIO_F_IN_ORDER))
+		flags |= VHU_VQ_F_IN_ORDER;
 	vq->flags = flags;
 	/* virtio 1.2 §5.1.6: the num_buffers field exists with either */
 	vq->hdr_len = (has_feature(f, VIRTIO_NET_F_MRG_RXBUF) ||

@@ -53,6 +53,7 @@ enum {
 #define VHU_VQ_F_LOG_USED   0x10 /* ring addr flag VHOST_VRING_F_LOG */
 #define VHU_VQ_F_NOTIFY     0x20 /* app wants guest kicks (vhu_vring_notify) */
 #define VHU_VQ_F_PACKED     0x40 /* VIRTIO_F_RING_PACKED: packed.c serves it */
+#define VHU_VQ_F_IN_ORDER   0x80 /* VIRTIO_F_IN_ORDER: batched transmit used */
 
 /* No vring has more descriptors than this (virtio 1.2 §2.7: Queue Size). */
 #define VHU_VQ_MAX_SIZE 32768

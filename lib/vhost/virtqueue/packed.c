@@ -183,6 +183,50 @@ struct ptx_order {
 };
 
 /*
+ * Transmit batch path: the VHU_PBATCH buffers from slot, each one readable
+ * descriptor holding header and a frame that fits its fresh mbuf, in one
+ * region, become copy orders and used entries, all or none. False leaves
+ * everything as it was.
+ */
+static inline bool
+tx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
+	 struct rte_mbuf **m, struct ptx_order *o,
+	 struct vring_used_elem *shadow, uint64_t *bytes)
+{
+	const struct vhu_guest_mem *mem = vq->mem;
+	const uint16_t hdr_len = vq->hdr_len;
+	const uint8_t *hva[VHU_PBATCH];
+	struct vhu_pbatch b;
+	int k;
+
+	if (!vhu_pbatch_load(vq, slot, wrap, 0, &b))
+		return false;
+	for (k = 0; k < VHU_PBATCH; k++)
+		if (b.len[k] <= hdr_len ||
+		    b.len[k] - hdr_len > vhu_mbuf_fresh_room(m[k]))
+			return false;
+	for (k = 0; k < VHU_PBATCH; k++) {
+		hva[k] = vhu_xlate_whole(xl, mem, &vq->mem_hint, b.addr[k],
+					 b.len[k]);
+		if (unlikely(hva[k] == NULL))
+			return false;
+	}
+	/* the next line of descriptors, while these frames are set up */
+	rte_prefetch0(&vq->pdesc[slot + VHU_PBATCH < vq->size ?
+				 slot + VHU_PBATCH : 0]);
+	for (k = 0; k < VHU_PBATCH; k++) {
+		rte_prefetch0(hva[k]);
+		vhu_mbuf_init(m[k], b.len[k] - hdr_len);
+		o[k].m = m[k];
+		o[k].src = hva[k] + hdr_len;
+		shadow[k].id = shadow_pack(b.id[k], 1);
+		shadow[k].len = 0;
+		*bytes += b.len[k] - hdr_len;
+	}
+	return true;
+}
+
+/*
  * Dequeue. Pass 1 takes buffers in ring order while their first
  * descriptor is available: one readable descriptor holding header and a
  * frame that fits one mbuf, in one region, is checked and queued as a
@@ -232,6 +276,18 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		flags = load_flags(vq, slot);
 		if (!vhu_pdesc_avail(flags, wrap))
 			break;
+		if (npkts + VHU_PBATCH <= nfresh && i + VHU_PBATCH <= n &&
+		    consumed + VHU_PBATCH <= size &&
+		    tx_batch(vq, &xl, slot, wrap, &pkts[npkts],
+			     &orders[norders], &shadow[i], &bytes)) {
+			vhu_pslot_add(&slot, &wrap, VHU_PBATCH, size);
+			consumed += VHU_PBATCH;
+			npkts += VHU_PBATCH;
+			norders += VHU_PBATCH;
+			/* the loop's i++ takes the last of the four */
+			i += VHU_PBATCH - 1;
+			continue;
+		}
 		if (likely(npkts < nfresh)) {
 			m = pkts[npkts];
 		} else {
@@ -381,6 +437,51 @@ struct prx_order {
 };
 
 /*
+ * Receive batch path: the next VHU_PBATCH frames, each one segment, into
+ * the VHU_PBATCH buffers from slot, each one writable descriptor with room
+ * for header and frame, in one region: write orders and used entries, all
+ * or none. False leaves everything as it was.
+ */
+static inline bool
+rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
+	 struct rte_mbuf *const *m, struct prx_order *o,
+	 struct vring_used_elem *shadow, uint64_t *bytes)
+{
+	const struct vhu_guest_mem *mem = vq->mem;
+	const uint16_t hdr_len = vq->hdr_len;
+	uint8_t *hva[VHU_PBATCH];
+	struct vhu_pbatch b;
+	int k;
+
+	for (k = 0; k < VHU_PBATCH; k++)
+		if (m[k]->nb_segs != 1)
+			return false;
+	if (!vhu_pbatch_load(vq, slot, wrap, VRING_DESC_F_WRITE, &b))
+		return false;
+	for (k = 0; k < VHU_PBATCH; k++)
+		if (b.len[k] < (uint32_t)hdr_len + m[k]->data_len)
+			return false;
+	for (k = 0; k < VHU_PBATCH; k++) {
+		hva[k] = vhu_xlate_whole(xl, mem, &vq->mem_hint, b.addr[k],
+					 b.len[k]);
+		if (unlikely(hva[k] == NULL))
+			return false;
+	}
+	rte_prefetch0(&vq->pdesc[slot + VHU_PBATCH < vq->size ?
+				 slot + VHU_PBATCH : 0]);
+	for (k = 0; k < VHU_PBATCH; k++) {
+		__builtin_prefetch(hva[k], 1, 3);
+		o[k].dst = hva[k];
+		o[k].gpa = b.addr[k];
+		o[k].m = m[k];
+		shadow[k].id = shadow_pack(b.id[k], 1);
+		shadow[k].len = (uint32_t)hdr_len + m[k]->data_len;
+		*bytes += m[k]->pkt_len;
+	}
+	return true;
+}
+
+/*
  * Enqueue. Pass 1 takes buffers for each frame in ring order: a
  * one-segment mbuf into one writable descriptor with room for header and
  * frame, in one region, is queued as a write order; anything else
@@ -419,6 +520,18 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 
 		if (consumed == size)
 			goto no_room;
+		if (placed + VHU_PBATCH <= count &&
+		    consumed + VHU_PBATCH <= size &&
+		    rx_batch(vq, &xl, slot, wrap, &pkts[placed],
+			     &orders[norders], &shadow[used], &bytes)) {
+			vhu_pslot_add(&slot, &wrap, VHU_PBATCH, size);
+			consumed += VHU_PBATCH;
+			used += VHU_PBATCH;
+			norders += VHU_PBATCH;
+			/* the loop's placed++ takes the last of the four */
+			placed += VHU_PBATCH - 1;
+			continue;
+		}
 		flags = load_flags(vq, slot);
 		if (!vhu_pdesc_avail(flags, wrap))
 			goto no_room;

@@ -401,6 +401,9 @@ consume:
 	for (k = 0; k < norders; k++) {
 		struct rte_mbuf *m = orders[k].m;
 
+		if (k + 1 < norders)
+			vhu_prefetch_frame(orders[k + 1].src,
+					   orders[k + 1].m->data_len);
 		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
 			       m->data_len);
 	}

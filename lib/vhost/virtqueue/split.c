@@ -226,8 +226,9 @@ struct tx_order {
  * the common one (one readable descriptor, header and frame in one host
  * range that fits one mbuf) is checked here and queued as a copy order;
  * any other goes through the full walker and is copied at once. Pass 2
- * copies the queued orders; pass 1 prefetched their sources (a second
- * prefetch one order ahead in pass 2 only cost 5 Ir/packet in callgrind).
+ * copies the queued orders; pass 1 prefetched their first lines, pass 2
+ * prefetches the whole next frame (callgrind: +5 Ir/packet; perf in the
+ * packed loopback: copy share of backend samples 47% -> 23%).
  * Mbufs come from one bulk get; what the burst did not use goes back.
  */
 static __rte_noinline uint16_t
@@ -377,6 +378,10 @@ copied:
 	for (k = 0; k < norders; k++) {
 		struct rte_mbuf *m = orders[k].m;
 
+		/* the whole next frame: see vhu_prefetch_frame() */
+		if (k + 1 < norders)
+			vhu_prefetch_frame(orders[k + 1].src,
+					   orders[k + 1].m->data_len);
 		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
 			       m->data_len);
 	}

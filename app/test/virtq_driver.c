@@ -32,20 +32,20 @@ round_up(uint64_t v, uint64_t a)
 uint64_t
 vtd_region_split(const struct vtd *d)
 {
-	return VTD_GPA_BASE + (d->o.nregions == 2 ? d->o.mem_size / 2 :
+	return d->gpa_base + (d->o.nregions == 2 ? d->o.mem_size / 2 :
 				d->o.mem_size);
 }
 
 uint64_t
 vtd_mem_end(const struct vtd *d)
 {
-	return VTD_GPA_BASE + d->o.mem_size;
+	return d->gpa_base + d->o.mem_size;
 }
 
 uint8_t *
 vtd_ptr(struct vtd *d, uint64_t gpa)
 {
-	return d->drv + (gpa - VTD_GPA_BASE);
+	return d->drv + (gpa - d->gpa_base);
 }
 
 uint64_t
@@ -87,7 +87,7 @@ packed_init(struct vtd *d, uint16_t base)
 
 	if (idx >= o->size)
 		return -EINVAL;
-	d->desc_gpa = VTD_GPA_BASE;
+	d->desc_gpa = d->gpa_base;
 	d->avail_gpa = round_up(d->desc_gpa + 16ull * o->size, 64);
 	d->used_gpa = d->avail_gpa + 64;
 	ring_end = round_up(d->used_gpa + 4, PAGE);
@@ -163,6 +163,7 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 
 	memset(d, 0, sizeof(*d));
 	d->o = *o;
+	d->gpa_base = o->gpa_base != 0 ? o->gpa_base : VTD_GPA_BASE;
 	d->size = o->size;
 	d->memfd = memfd_create("vtd-guest", 0);
 	if (d->memfd < 0 || ftruncate(d->memfd, o->mem_size) != 0)
@@ -193,7 +194,7 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 			return -errno;
 		d->mem.nregions = 2;
 		for (int i = 0; i < 2; i++) {
-			d->mem.r[i].gpa = VTD_GPA_BASE + i * half;
+			d->mem.r[i].gpa = d->gpa_base + i * half;
 			d->mem.r[i].size = half;
 			d->mem.r[i].qva = QVA_BASE + i * QVA_GAP;
 			d->mem.r[i].hva = resv + i * (half + PAGE);
@@ -206,7 +207,7 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 			d->dev_len[0] = o->mem_size;
 		}
 		d->mem.nregions = 1;
-		d->mem.r[0].gpa = VTD_GPA_BASE;
+		d->mem.r[0].gpa = d->gpa_base;
 		d->mem.r[0].size = o->mem_size;
 		d->mem.r[0].qva = QVA_BASE;
 		d->mem.r[0].hva = o->alias ? d->dev_map[0] : (void *)d->drv;
@@ -215,7 +216,7 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 	if (o->packed)
 		return packed_init(d, base);
 	/* virtio 1.2 §2.7: desc 16-aligned, avail 2, used 4 (we page it) */
-	d->desc_gpa = VTD_GPA_BASE;
+	d->desc_gpa = d->gpa_base;
 	d->avail_gpa = d->desc_gpa + 16ull * o->size;
 	d->used_gpa = round_up(d->avail_gpa + 6 + 2ull * o->size, PAGE);
 	ring_end = round_up(d->used_gpa + 6 + 8ull * o->size, PAGE);

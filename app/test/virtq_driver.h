@@ -42,6 +42,8 @@ struct vtd_opts {
 	bool log;            /* attach a dirty-log bitmap */
 	bool packed;         /* packed layout (ring size need not be 2^n) */
 	bool in_order;       /* VIRTIO_F_IN_ORDER driver (see above) */
+	uint64_t gpa_base;   /* first guest-physical address; 0: VTD_GPA_BASE
+			      * (several rings then share one guest) */
 };
 
 struct vtd_buf {
@@ -56,6 +58,7 @@ struct vtd_chain {
 
 struct vtd {
 	struct vtd_opts o;
+	uint64_t gpa_base;            /* o.gpa_base or VTD_GPA_BASE */
 	int memfd;
 	uint8_t *drv;                 /* driver's mapping of all memory */
 	void *dev_map[2];             /* device mappings (may equal drv) */

@@ -76,6 +76,18 @@ struct vhu_ops {
 	/** The frontend (re)negotiated features (SET_FEATURES). */
 	void (*features_changed)(struct vhu_dev *dev, uint64_t features,
 				 void *ctx);
+	/**
+	 * The guest broke the ring protocol on a vring (bad index,
+	 * descriptor, chain, ...): the vring is stopped for good, bursts on
+	 * it return 0, its `broken` counter went up and the frontend's
+	 * SET_VRING_ERR eventfd (if any) was signalled. Every other vring and
+	 * device carries on. Called once per breakage, in the control
+	 * context (never on the polling lcore that met the fault), shortly
+	 * after the burst that found it. The vring works again only after
+	 * the frontend resets it (GET_VRING_BASE, then sets it up again) or
+	 * reconnects; see doc/guide/security.md.
+	 */
+	void (*vring_broken)(struct vhu_dev *dev, uint16_t vring, void *ctx);
 };
 
 /** Parameters of vhu_socket_register(). */
@@ -95,7 +107,15 @@ struct vhu_vring_stats {
 	uint64_t desc_errors;  /**< malformed descriptors met */
 	uint64_t kicks;        /**< guest notifications consumed (RX interrupts) */
 	uint64_t calls;        /**< call eventfd writes made */
+	uint64_t broken;       /**< times the guest broke this vring (each
+				    stops it until a ring reset) */
 };
+
+/**
+ * Whether a vring is stopped because the guest broke the ring protocol
+ * (see vhu_ops.vring_broken). Cleared by a ring reset or reconnect.
+ */
+bool vhu_dev_vring_broken(const struct vhu_dev *dev, uint16_t vring);
 
 /**
  * Initialise libvhu. Must be called after rte_eal_init() and before any

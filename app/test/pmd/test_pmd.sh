@@ -207,7 +207,7 @@ QSTATE='Port 0: queue state event'
 
 # Traffic both ways, events, link state; with q queue pairs.
 case_traffic() {
-	local q=$1 lsc0 qs0 rx
+	local q=$1 lsc0 qs0 rx x v
 	log "== $VDEV, $q queue pair(s): traffic both ways, events"
 	rm -f "$WORK/b.log" "$WORK/f.log" "$SOCK"
 	# shellcheck disable=SC2046
@@ -239,6 +239,14 @@ case_traffic() {
 	cmd f "set fwd rxonly"
 	cmd f start
 	wait_xstats b tx_q _good_packets "$q"
+	if [ "$VDEV" = net_vhu ]; then
+		# a well-behaved frontend never breaks a ring
+		for x in rx_q0_broken tx_q0_broken; do
+			v=$(xstat b "$x")
+			[ "$v" = 0 ] || fail "$x is '${v:-missing}', want 0"
+		done
+		log "xstats rx_q0_broken, tx_q0_broken: 0"
+	fi
 	sleep 1
 	rx=$(pstat f RX-packets)
 	if [ "${rx:-0}" -gt 0 ]; then

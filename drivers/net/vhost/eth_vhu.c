@@ -360,10 +360,26 @@ cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
 		raise_queue_state(port);
 }
 
+/*
+ * The guest broke a vring: libvhu stopped it and counts it (the
+ * rx_qN_broken / tx_qN_broken xstats); the queue returns 0 until the
+ * frontend resets the ring or reconnects. Say which ethdev queue it is.
+ */
+static void
+cb_vring_broken(struct vhu_dev *dev, uint16_t vring, void *ctx)
+{
+	struct vhu_eth_port *port = ctx;
+
+	(void)dev;
+	VHU_ETH_LOG(ERR, "port %u: %s queue %u stopped: the guest broke its vring %u",
+		    port->port_id, vring % 2 ? "rx" : "tx", vring / 2, vring);
+}
+
 static const struct vhu_ops vhu_eth_cbs = {
 	.new_device = cb_new_device,
 	.destroy_device = cb_destroy_device,
 	.vring_state_changed = cb_vring_state,
+	.vring_broken = cb_vring_broken,
 };
 
 static int

@@ -97,6 +97,7 @@ struct vhu_eth_queue {
 struct vhu_eth_lib_cnt {
 	uint64_t drops_no_buf;
 	uint64_t desc_errors;
+	uint64_t broken;        /* times the guest broke the vring */
 };
 
 struct vhu_eth_port {

@@ -241,6 +241,7 @@ lib_now(struct vhu_dev *dev, uint16_t vring, struct vhu_eth_lib_cnt *out)
 	if (dev != NULL && vhu_dev_vring_stats(dev, vring, &st) == 0) {
 		out->drops_no_buf = st.drops_no_buf;
 		out->desc_errors = st.desc_errors;
+		out->broken = st.broken;
 	}
 }
 
@@ -275,6 +276,8 @@ vhu_eth_lib_fold(struct vhu_eth_port *port, struct vhu_dev *dev)
 			since(now.drops_no_buf, port->lib_base[v].drops_no_buf);
 		port->lib_accum[v].desc_errors +=
 			since(now.desc_errors, port->lib_base[v].desc_errors);
+		port->lib_accum[v].broken +=
+			since(now.broken, port->lib_base[v].broken);
 		memset(&port->lib_base[v], 0, sizeof(port->lib_base[v]));
 	}
 }
@@ -292,6 +295,7 @@ lib_read(struct vhu_eth_port *port, uint16_t vring, struct vhu_eth_lib_cnt *out)
 					   port->lib_base[vring].drops_no_buf);
 		out->desc_errors += since(now.desc_errors,
 					  port->lib_base[vring].desc_errors);
+		out->broken += since(now.broken, port->lib_base[vring].broken);
 	}
 	rte_spinlock_unlock(&port->lock);
 }
@@ -306,6 +310,7 @@ enum {
 	XS_BROADCAST,
 	XS_DROPPED,
 	XS_DESC_ERRORS,
+	XS_BROKEN,
 	XS_PER_QUEUE,
 };
 
@@ -324,6 +329,7 @@ static const char *const xs_names[XS_PER_QUEUE] = {
 	[XS_BROADCAST] = "broadcast_packets",
 	[XS_DROPPED] = NULL, /* per direction, below */
 	[XS_DESC_ERRORS] = "desc_errors",
+	[XS_BROKEN] = "broken",
 };
 #define XS_RX_DROPPED "dropped_not_linear"
 #define XS_TX_DROPPED "dropped_no_guest_buf"
@@ -356,6 +362,7 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 		/* our Rx queue is the guest's Tx vring 2q+1, and vice versa */
 		lib_read(port, (uint16_t)(2 * q + (rx ? 1 : 0)), &lib);
 		v[XS_DESC_ERRORS] = lib.desc_errors;
+		v[XS_BROKEN] = lib.broken;
 		if (!rx)
 			v[XS_DROPPED] = lib.drops_no_buf;
 	}

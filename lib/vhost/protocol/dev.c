@@ -312,6 +312,8 @@ vhu_dev_reset(struct vhu_dev *dev)
 	dev->status = 0;
 	dev->mtu = 0;
 	dev->rarp_pending = false;
+	/* a ring enabled before the reset would otherwise block readiness */
+	memset(dev->vring_enable_req, 0, sizeof(dev->vring_enable_req));
 }
 
 void
@@ -545,7 +547,49 @@ vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
 					  __ATOMIC_RELAXED);
 	st->kicks = __atomic_load_n(&vq->stats.kicks, __ATOMIC_RELAXED);
 	st->calls = __atomic_load_n(&vq->stats.calls, __ATOMIC_RELAXED);
+	st->broken = __atomic_load_n(&vq->stats.broken, __ATOMIC_RELAXED);
 	return 0;
+}
+
+bool
+vhu_dev_vring_broken(const struct vhu_dev *dev, uint16_t vring)
+{
+	const struct vhu_vq *vq;
+
+	if (dev == NULL || vring >= RTE_DIM(dev->vqs.vq))
+		return false;
+	vq = __atomic_load_n(&dev->vqs.vq[vring], __ATOMIC_ACQUIRE);
+	return vq != NULL && __atomic_load_n(&vq->broken, __ATOMIC_RELAXED);
+}
+
+void
+vhu_dev_report_broken(void)
+{
+	for (int i = 0; i < VHU_MAX_DEVICES; i++) {
+		struct vhu_dev *dev = slots[i];
+
+		if (dev == NULL || !dev->in_use)
+			continue;
+		for (uint16_t v = 0; v < dev->vqs.nr_vrings; v++) {
+			struct vhu_vq *vq = dev->vqs.vq[v];
+			bool tell;
+
+			if (vq == NULL)
+				continue;
+			/* A2 makes the burst's broken flag visible */
+			vhu_vq_quiesce(vq);
+			tell = vq->broken && !vq->broken_told;
+			vq->broken_told |= tell;
+			vhu_vq_resume(vq);
+			if (!tell)
+				continue;
+			VHU_LOG(ERR, "%s: vring %u broken by the guest; it stays stopped until the frontend resets it",
+				dev->name, v);
+			if (dev->sock->ops.vring_broken != NULL)
+				dev->sock->ops.vring_broken(dev, v,
+							    dev->sock->ctx);
+		}
+	}
 }
 
 int

@@ -86,6 +86,11 @@ void vhu_dev_resume_all(struct vhu_dev *dev);
 int vhu_dev_update(struct vhu_dev *dev);
 /* Stop a running device (destroy_device) without closing it. */
 void vhu_dev_stop(struct vhu_dev *dev);
+/*
+ * Tell the application (vring_broken) about every vring the data path
+ * marked broken since the last call. Control context.
+ */
+void vhu_dev_report_broken(void);
 /* Back to the just-connected state (RESET_OWNER, status 0). */
 void vhu_dev_reset(struct vhu_dev *dev);
 

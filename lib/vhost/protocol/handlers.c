@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <linux/vhost_types.h>
+#include <linux/virtio_config.h>
 
 #include "handlers.h"
 #include "mem.h"
@@ -58,10 +59,21 @@ VHU_HANDLER(set_features)
 			PRIx64 ")", dev->name, f, f & ~dev->sock->features);
 		return VHU_MSG_FAILED;
 	}
-	if (dev->running && ((f ^ old) & ~RUNTIME_FEATURES)) {
+	/*
+	 * virtio 1.2 §3.1.1: features are fixed once FEATURES_OK is set.
+	 * Policy: while the device runs, or after FEATURES_OK / DRIVER_OK,
+	 * a SET_FEATURES that adds or drops any bit but LOG_ALL is refused
+	 * (logged, NACKed with REPLY_ACK) and the negotiated set stays; the
+	 * connection stays up. A guest reset (status 0) reopens
+	 * negotiation.
+	 */
+	if ((dev->running || (dev->status & (VIRTIO_CONFIG_S_FEATURES_OK |
+					     VIRTIO_CONFIG_S_DRIVER_OK))) &&
+	    ((f ^ old) & ~RUNTIME_FEATURES)) {
 		VHU_LOG(ERR, "%s: SET_FEATURES changes 0x%" PRIx64
-			" while the device runs", dev->name,
-			(f ^ old) & ~RUNTIME_FEATURES);
+			" after negotiation (status 0x%02x%s): refused",
+			dev->name, (f ^ old) & ~RUNTIME_FEATURES, dev->status,
+			dev->running ? ", running" : "");
 		return VHU_MSG_FAILED;
 	}
 	dev->features = f;

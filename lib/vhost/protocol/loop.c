@@ -18,6 +18,7 @@
 #include <rte_lcore.h>
 
 #include "vhu.h"
+#include "dev.h"
 #include "loop.h"
 #include "vhu_log.h"
 
@@ -34,12 +35,13 @@ static struct {
 	bool initialised;
 	int epfd;
 	int stop_fd;            /* wakes the control thread for vhu_fini */
+	int broken_fd;          /* the data path broke a queue: tell the app */
 	bool own_thread;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	struct loop_entry **entries; /* indexed by fd */
 	int nentries;
-} loop = { .epfd = -1, .stop_fd = -1 };
+} loop = { .epfd = -1, .stop_fd = -1, .broken_fd = -1 };
 
 void
 vhu_ctl_lock(void)
@@ -177,6 +179,18 @@ control_thread(void *arg)
 	return NULL;
 }
 
+/* A burst broke a queue (vhu_vq_mark_broken): tell the application. */
+static void
+on_broken(void *arg, uint32_t events)
+{
+	eventfd_t n;
+
+	(void)arg;
+	(void)events;
+	if (eventfd_read(loop.broken_fd, &n) == 0)
+		vhu_dev_report_broken();
+}
+
 int
 vhu_control_fd(void)
 {
@@ -205,6 +219,15 @@ vhu_init(uint32_t flags)
 		ret = -errno;
 		goto fail;
 	}
+	loop.broken_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop.broken_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = vhu_loop_add(loop.broken_fd, on_broken, NULL);
+	if (ret < 0)
+		goto fail;
+	vhu_vq_set_broken_notify_fd(loop.broken_fd);
 	loop.own_thread = (flags & VHU_INIT_CONTROL_THREAD) != 0;
 	loop.initialised = true;
 	if (loop.own_thread) {
@@ -220,6 +243,15 @@ vhu_init(uint32_t flags)
 		loop.own_thread ? "own" : "application");
 	return 0;
 fail:
+	vhu_vq_set_broken_notify_fd(-1);
+	if (loop.broken_fd >= 0) {
+		vhu_loop_del(loop.broken_fd);
+		close(loop.broken_fd);
+	}
+	loop.broken_fd = -1;
+	free(loop.entries);
+	loop.entries = NULL;
+	loop.nentries = 0;
 	if (loop.epfd >= 0)
 		close(loop.epfd);
 	if (loop.stop_fd >= 0)
@@ -250,6 +282,9 @@ vhu_fini(void)
 	free(loop.entries);
 	loop.entries = NULL;
 	loop.nentries = 0;
+	vhu_vq_set_broken_notify_fd(-1);
+	close(loop.broken_fd);
+	loop.broken_fd = -1;
 	close(loop.epfd);
 	close(loop.stop_fd);
 	loop.epfd = loop.stop_fd = -1;

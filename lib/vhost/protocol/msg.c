@@ -230,7 +230,7 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	const struct msg_rule *r = NULL;
 	enum vhu_msg_result res;
 	const char *why;
-	bool want_ack;
+	bool want_ack, handled = false;
 	int ret = 0;
 
 	if ((hdr->flags & VHU_MSG_VERSION_MASK) != VHU_MSG_VERSION) {
@@ -257,8 +257,22 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	} else {
 		VHU_LOG(DEBUG, "%s: %s", dev->name, r->name);
 		res = r->handler(dev, hdr, p, fds, nfds);
+		handled = true;
 	}
 	close_fds(fds, nfds);
+
+	/*
+	 * A well-formed request that answers with a body of its own but could
+	 * not be served leaves its frontend waiting for that body (QEMU
+	 * blocks on SET_LOG_BASE's). With REPLY_ACK the NACK below is that
+	 * reply; without it, silence would hang the frontend, so close.
+	 * Malformed requests keep the rejected-only policy.
+	 */
+	if (res == VHU_MSG_FAILED && handled && r->has_reply && !want_ack) {
+		VHU_LOG(ERR, "%s: %s failed and its frontend waits for a reply: closing",
+			dev->name, r->name);
+		return -1;
+	}
 
 	/* REPLY_ACK: exactly one reply per need_reply request */
 	if (want_ack && res != VHU_MSG_REPLIED && res != VHU_MSG_CLOSE) {

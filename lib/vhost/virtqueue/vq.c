@@ -24,6 +24,19 @@
 #include "vq.h"
 #include "vhu_log.h"
 
+/*
+ * Wakes the control context when a queue breaks: the data path must not
+ * run application code, so vring_broken() is called from there. Written
+ * once at init, before any burst can run.
+ */
+static int broken_notify_fd = -1;
+
+void
+vhu_vq_set_broken_notify_fd(int fd)
+{
+	broken_notify_fd = fd;
+}
+
 static inline bool
 has_feature(uint64_t features, unsigned int bit)
 {
@@ -282,6 +295,18 @@ vhu_vq_resume(struct vhu_vq *vq)
 			vq->used_log_gpa = vq->addr.log_guest_addr;
 		}
 	}
+	/*
+	 * The frontend gave a ring that cannot be used: say so once, when
+	 * the reason first appears (resume runs after every message).
+	 */
+	if (why != NULL && vq->num_set && vq->addr_set && vq->kick_set &&
+	    vq->call_set && vq->mem != NULL && vq->mem->nregions > 0 &&
+	    why != vq->why_not_ready)
+		VHU_LOG(ERR, "%s: frontend's ring cannot be used: %s (size %u, desc 0x%"
+			PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64 ")",
+			vq->name, why, vq->num, (uint64_t)vq->addr.desc_user_addr,
+			(uint64_t)vq->addr.avail_user_addr,
+			(uint64_t)vq->addr.used_user_addr);
 	if (why == NULL) {
 		if (vq->broken)
 			why = "broken by the guest";
@@ -323,7 +348,8 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	vq->enabled = false;
 	vq->running = false;
-	vq->broken = false;
+	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
+	vq->broken_told = false;
 	vq->num_set = false;
 	vq->addr_set = false;
 	vq->kick_set = false;
@@ -371,6 +397,7 @@ vhu_vq_set_addr_locked(struct vhu_vq *vq, const struct vhost_vring_addr *a)
 {
 	vq->addr = *a;
 	vq->addr_set = true;
+	vq->why_not_ready = "new ring address"; /* resume() logs a bad one anew */
 	return 0;
 }
 
@@ -480,7 +507,8 @@ vhu_vq_stop_locked(struct vhu_vq *vq)
 	vq->addr_set = false;
 	vq->kick_set = false;
 	vq->call_set = false;
-	vq->broken = false;
+	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
+	vq->broken_told = false;
 	vq->ready = false;
 	vq->why_not_ready = "stopped";
 }
@@ -521,13 +549,17 @@ vhu_vq_mark_broken(struct vhu_vq *vq, const char *why)
 	 * Runs inside a burst (DATA held): plain stores are enough, the
 	 * control side reads them after A2. Sticky: burst.c checks ready.
 	 */
-	vq->broken = true;
+	__atomic_store_n(&vq->broken, true, __ATOMIC_RELAXED); /* for queries */
 	vq->ready = false;
 	vq->why_not_ready = "broken by the guest";
 	vhu_stat_add(&vq->stats.desc_errors, 1);
+	vhu_stat_add(&vq->stats.broken, 1);
 	if (vhu_log_ratelimit(&vq->broken_log_tsc))
 		VHU_DATA_LOG(ERR, "%s: guest broke the ring: %s; queue stopped",
 			     vq->name, why);
 	if (vq->errfd >= 0)
 		(void)eventfd_write(vq->errfd, 1);
+	/* a queue breaks once per incarnation: two writes at most per burst */
+	if (broken_notify_fd >= 0)
+		(void)eventfd_write(broken_notify_fd, 1);
 }

@@ -109,6 +109,7 @@ struct vhu_vq {
 	bool enabled;            /* SET_VRING_ENABLE (or no PROTOCOL_FEATURES) */
 	bool running;            /* the device is started (new_device done) */
 	bool broken;             /* sticky until reset: see vhu_vq_mark_broken */
+	bool broken_told;        /* the app heard of it (vring_broken) */
 	bool num_set, addr_set, kick_set, call_set;
 	uint16_t num;            /* SET_VRING_NUM */
 	struct vhost_vring_addr addr; /* SET_VRING_ADDR, frontend-virtual */
@@ -190,9 +191,16 @@ int vhu_vq_set_notify(struct vhu_vq *vq, bool enable);
 /*
  * The guest broke the ring protocol: stop the queue for good (until a ring
  * reset or reconnect), count it, log why (rate-limited), signal the error
- * eventfd. Called from the data path, inside the queue.
+ * eventfd and wake the control context (vhu_vq_set_broken_notify_fd) so it
+ * tells the application. Called from the data path, inside the queue.
  */
 void vhu_vq_mark_broken(struct vhu_vq *vq, const char *why);
+
+/*
+ * The eventfd vhu_vq_mark_broken() writes to wake the control context
+ * (-1: none). Set by the protocol layer at init, before any queue runs.
+ */
+void vhu_vq_set_broken_notify_fd(int fd);
 
 /* --- data path bodies, one file per ring layout --- */
 uint16_t vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,

@@ -1,0 +1,1765 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The hostile-frontend suite: a test-only frontend that misbehaves on
+ * purpose against the real library (real unix sockets, guest memory in
+ * memfds that the library maps itself, rings written by
+ * app/test/virtq_driver.c). The control loop runs either in this thread
+ * through vhu_dispatch() (default) or in libvhu's own control thread
+ * (--control-thread), where messages and callbacks race with the bursts
+ * this thread makes, as they do in an application.
+ *
+ * Design: one table row per misbehaviour, named after what it does and
+ * listing the CVE pattern / issue item it covers (doc/guide/security.md
+ * maps them back). Each row checks the library's reaction (NACK, closed
+ * connection, device not started, vring broken) and then, for every row
+ * alike, the epilogue checks that
+ *   - the process is alive and the control loop still answers;
+ *   - a fresh well-behaved frontend gets verified traffic both ways
+ *     (TRAFFIC frames each direction, contents compared byte for byte);
+ *   - the process's open fds and guest-memory mappings are back at the
+ *     baseline taken before the row ran.
+ * Rows that break a ring also check that the breakage is isolated: the
+ * other vring of the same device, and another device, keep working.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include <rte_mbuf.h>
+
+#include "../protocol/fe.h"
+#include "msg.h"
+#include "vhu.h"
+#include "vhu_burst.h"
+#include "../virtq_driver.h"
+
+#define RING 256
+#define GMEM (2u << 20)                 /* per ring: one memfd, one region */
+#define GPA0 0x100000ull                /* vring 0 (guest Rx) memory */
+#define GPA1 (GPA0 + 0x400000ull)       /* vring 1 (guest Tx) memory */
+#define QVA0 0x7e0000000000ull
+#define QVA1 0x7e0100000000ull
+#define HDR 12                          /* VERSION_1: virtio_net_hdr_mrg_rxbuf */
+#define TRAFFIC 300                     /* frames each way per check */
+#define BATCH 32
+
+#define BIT(n) (1ULL << (n))
+
+static char dir[64];
+static char path[128];
+static struct vhu_socket *sock;
+static struct rte_mempool *pool;
+static int ctx_token;
+
+/*
+ * What the callbacks saw. They run in the control context: this thread
+ * inside vhu_dispatch(), or libvhu's own control thread with
+ * --control-thread, so the fields are written and read atomically.
+ */
+static struct {
+	int new_device, destroy_device;
+	int broken[4];                 /* vring_broken per vring (0..3) */
+	int bad_ctx;                   /* callbacks with the wrong ctx */
+	struct vhu_dev *dev;           /* last new_device */
+	struct vhu_dev *broken_dev;
+} ev;
+
+#define EV(field) __atomic_load_n(&ev.field, __ATOMIC_ACQUIRE)
+
+/* --control-thread: libvhu's own control thread serves the socket */
+static bool own_thread;
+
+static void
+check_ctx(void *ctx)
+{
+	if (ctx != &ctx_token)
+		__atomic_add_fetch(&ev.bad_ctx, 1, __ATOMIC_RELEASE);
+}
+
+static int
+on_new(struct vhu_dev *dev, void *ctx)
+{
+	check_ctx(ctx);
+	__atomic_store_n(&ev.dev, dev, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ev.new_device, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void
+on_destroy(struct vhu_dev *dev, void *ctx)
+{
+	(void)dev;
+	check_ctx(ctx);
+	__atomic_add_fetch(&ev.destroy_device, 1, __ATOMIC_RELEASE);
+}
+
+static void
+on_broken(struct vhu_dev *dev, uint16_t vring, void *ctx)
+{
+	check_ctx(ctx);
+	__atomic_store_n(&ev.broken_dev, dev, __ATOMIC_RELAXED);
+	if (vring < RTE_DIM(ev.broken))
+		__atomic_add_fetch(&ev.broken[vring], 1, __ATOMIC_RELEASE);
+}
+
+static const struct vhu_ops ops = {
+	.new_device = on_new,
+	.destroy_device = on_destroy,
+	.vring_broken = on_broken,
+};
+
+/* ------------------------------------------------------------------ */
+/* control loop and socket helpers                                     */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Let the control context run for up to ms milliseconds. */
+static void
+loop_step(int ms)
+{
+	if (own_thread)
+		usleep((useconds_t)ms * 1000);
+	else
+		assert_true(vhu_dispatch(ms) >= 0);
+}
+
+static void
+pump(int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	do {
+		loop_step(2);
+	} while (now_ms() < end);
+}
+
+static bool
+pump_until(const int *counter, int want, int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < want &&
+	       now_ms() < end)
+		loop_step(2);
+	return __atomic_load_n(counter, __ATOMIC_ACQUIRE) >= want;
+}
+
+static int
+sk_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	pump(2); /* accept */
+	return fd;
+}
+
+/* Wait (pumping the loop) for a reply; payload size or -errno. */
+static int
+wait_reply(int fd, struct vhu_msg_hdr *h, void *body, size_t room)
+{
+	uint64_t end = now_ms() + 2000;
+
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		loop_step(1);
+		if (poll(&p, 1, 0) == 1)
+			return fe_recv(fd, h, body, room, 500);
+	}
+	return -ETIMEDOUT;
+}
+
+/* A request with NEED_REPLY: the REPLY_ACK status, or -errno. */
+static int64_t
+req_ack(int fd, uint32_t req, const void *p, uint32_t size, const int *fds,
+	int nfds)
+{
+	struct vhu_msg_hdr h;
+	uint64_t v = UINT64_MAX;
+	int ret;
+
+	ret = fe_send(fd, req, VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY, p, size,
+		      fds, nfds);
+	if (ret < 0)
+		return ret;
+	ret = wait_reply(fd, &h, &v, sizeof(v));
+	if (ret < 0)
+		return ret;
+	assert_int_equal(h.request, req);
+	assert_int_equal(ret, 8);
+	return (int64_t)v;
+}
+
+static void
+req_ok(int fd, uint32_t req, const void *p, uint32_t size, const int *fds,
+       int nfds)
+{
+	int64_t a = req_ack(fd, req, p, size, fds, nfds);
+
+	if (a != 0)
+		fail_msg("%s: ack %" PRId64 ", expected 0", vhu_msg_name(req), a);
+}
+
+static void
+req_nack(int fd, uint32_t req, const void *p, uint32_t size, const int *fds,
+	 int nfds)
+{
+	int64_t a = req_ack(fd, req, p, size, fds, nfds);
+
+	if (a != 1)
+		fail_msg("%s: ack %" PRId64 ", expected 1 (refused)",
+			 vhu_msg_name(req), a);
+}
+
+static uint64_t
+req_get(int fd, uint32_t req)
+{
+	struct vhu_msg_hdr h;
+	uint64_t v = 0;
+
+	assert_int_equal(fe_send(fd, req, VHU_MSG_VERSION, NULL, 0, NULL, 0), 0);
+	assert_int_equal(wait_reply(fd, &h, &v, sizeof(v)), 8);
+	assert_int_equal(h.request, req);
+	return v;
+}
+
+/* The library closed this connection (EOF within a second). */
+static bool
+peer_closed(int fd)
+{
+	uint64_t end = now_ms() + 1000;
+	uint8_t junk[256];
+
+	while (now_ms() < end) {
+		ssize_t n;
+
+		loop_step(2);
+		n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+	}
+	return false;
+}
+
+static int
+count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	assert_non_null(f);
+	/* only guest memory: sanitizer runtimes map on first use */
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, "memfd:vtd-guest") != NULL ||
+		     strstr(line, "memfd:" FE_MEMFD_NAME) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* the test frontend: a guest with one Rx and one Tx ring              */
+
+struct fe {
+	int sock;
+	bool packed;
+	uint64_t features;
+	struct vtd ring[2];       /* [0] guest Rx (vring 0), [1] guest Tx */
+	int kick[2], call[2], err[2];
+	struct vhu_dev *dev;
+};
+
+static uint64_t
+gqva(uint64_t gpa)
+{
+	if (gpa >= GPA1)
+		return QVA1 + (gpa - GPA1);
+	return QVA0 + (gpa - GPA0);
+}
+
+static uint32_t
+ring_base(const struct fe *f)
+{
+	/* packed: slot 0, both wrap counters 1 (virtio 1.2 §2.8.1) */
+	return f->packed ? (1u << 15) | (1u << 31) : 0;
+}
+
+static void
+fe_init(struct fe *f, bool packed)
+{
+	memset(f, 0, sizeof(*f));
+	f->packed = packed;
+	for (int i = 0; i < 2; i++) {
+		struct vtd_opts o = {
+			.size = RING, .mem_size = GMEM, .nregions = 1,
+			.packed = packed, .gpa_base = i ? GPA1 : GPA0,
+		};
+
+		assert_int_equal(vtd_init(&f->ring[i], &o,
+					  packed ? 1u << 15 : 0), 0);
+		f->kick[i] = f->call[i] = f->err[i] = -1;
+	}
+	f->sock = sk_connect();
+}
+
+/* Features, protocol features and owner: the start of every handshake. */
+static void
+fe_negotiate(struct fe *f)
+{
+	uint64_t offered = req_get(f->sock, VHU_REQ_GET_FEATURES);
+	uint64_t pf;
+
+	assert_true(offered & BIT(VHU_F_PROTOCOL_FEATURES));
+	pf = req_get(f->sock, VHU_REQ_GET_PROTOCOL_FEATURES);
+	assert_true(pf & BIT(VHU_PROTOCOL_F_REPLY_ACK));
+	assert_int_equal(fe_send(f->sock, VHU_REQ_SET_PROTOCOL_FEATURES,
+				 VHU_MSG_VERSION, &pf, 8, NULL, 0), 0);
+	pump(2);
+	req_ok(f->sock, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0);
+	f->features = BIT(VIRTIO_F_VERSION_1) | BIT(VHU_F_PROTOCOL_FEATURES) |
+		      BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+		      (f->packed ? BIT(VIRTIO_F_RING_PACKED) : 0);
+	assert_int_equal(f->features & ~offered, 0);
+	req_ok(f->sock, VHU_REQ_SET_FEATURES, &f->features, 8, NULL, 0);
+}
+
+static void
+fe_mem_table(struct fe *f)
+{
+	struct vhu_msg_mem_table m = { .nregions = 2 };
+	int fds[2] = { f->ring[0].memfd, f->ring[1].memfd };
+
+	m.r[0] = (struct vhu_msg_region){ GPA0, GMEM, QVA0, 0 };
+	m.r[1] = (struct vhu_msg_region){ GPA1, GMEM, QVA1, 0 };
+	req_ok(f->sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 2 * 32, fds, 2);
+}
+
+static void
+fe_vring_fd(struct fe *f, uint32_t req, uint32_t vring, int *mine)
+{
+	uint64_t v = vring;
+
+	if (*mine < 0)
+		*mine = fe_eventfd();
+	assert_true(*mine >= 0);
+	req_ok(f->sock, req, &v, 8, mine, 1);
+}
+
+static void
+fe_ring(struct fe *f, uint32_t vring)
+{
+	struct vtd *d = &f->ring[vring];
+	struct vhu_msg_vring_state num = { vring, d->size };
+	struct vhu_msg_vring_state base = { vring, ring_base(f) };
+	struct vhu_msg_vring_addr a = {
+		vring, 0, gqva(d->desc_gpa), gqva(d->used_gpa),
+		gqva(d->avail_gpa), 0,
+	};
+
+	req_ok(f->sock, VHU_REQ_SET_VRING_NUM, &num, 8, NULL, 0);
+	req_ok(f->sock, VHU_REQ_SET_VRING_BASE, &base, 8, NULL, 0);
+	req_ok(f->sock, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	fe_vring_fd(f, VHU_REQ_SET_VRING_KICK, vring, &f->kick[vring]);
+	fe_vring_fd(f, VHU_REQ_SET_VRING_CALL, vring, &f->call[vring]);
+	fe_vring_fd(f, VHU_REQ_SET_VRING_ERR, vring, &f->err[vring]);
+}
+
+static void
+fe_enable(struct fe *f, uint32_t vring, bool on)
+{
+	struct vhu_msg_vring_state en = { vring, on };
+
+	req_ok(f->sock, VHU_REQ_SET_VRING_ENABLE, &en, 8, NULL, 0);
+}
+
+static void
+fe_driver_ok(struct fe *f)
+{
+	uint64_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+
+	req_ok(f->sock, VHU_REQ_SET_STATUS, &st, 8, NULL, 0);
+}
+
+/* A well-behaved frontend up to a running device. */
+static void
+fe_start(struct fe *f, bool packed)
+{
+	int want;
+
+	fe_init(f, packed);
+	fe_negotiate(f);
+	fe_mem_table(f);
+	fe_ring(f, 0);
+	fe_ring(f, 1);
+	fe_enable(f, 0, true);
+	fe_enable(f, 1, true);
+	want = EV(new_device) + 1;
+	fe_driver_ok(f);
+	assert_true(pump_until(&ev.new_device, want, 1000));
+	f->dev = EV(dev);
+}
+
+static void
+fe_stop(struct fe *f)
+{
+	if (f->sock >= 0) {
+		close(f->sock);
+		f->sock = -1;
+	}
+	/* the library notices the hang-up and unmaps everything */
+	pump(20);
+	for (int i = 0; i < 2; i++) {
+		vtd_fini(&f->ring[i]);
+		if (f->kick[i] >= 0)
+			close(f->kick[i]);
+		if (f->call[i] >= 0)
+			close(f->call[i]);
+		if (f->err[i] >= 0)
+			close(f->err[i]);
+		f->kick[i] = f->call[i] = f->err[i] = -1;
+	}
+}
+
+static uint32_t
+frame_len(int k)
+{
+	return 60 + (uint32_t)(k * 37) % 1455;
+}
+
+static void
+frame_fill(uint8_t *b, uint32_t len, int k)
+{
+	for (uint32_t j = 0; j < len; j++)
+		b[j] = (uint8_t)(k * 7 + j);
+}
+
+/* n frames guest -> backend on queue pair 0, checked; 0 if it stalled. */
+static int
+traffic_tx(struct fe *f, int n)
+{
+	struct vtd *d = &f->ring[1];
+	uint8_t frame[1600], got[1600];
+	struct rte_mbuf *m[BATCH];
+	int done = 0;
+
+	while (done < n) {
+		int k = RTE_MIN(BATCH, n - done), have = 0;
+		uint32_t id, ulen;
+
+		for (int i = 0; i < k; i++) {
+			int seq = done + i;
+
+			frame_fill(frame, frame_len(seq), seq);
+			/* whole, header apart, cut in three; some indirect */
+			assert_true(vtd_post_tx(d, frame, frame_len(seq), HDR,
+						1 + seq % 3, seq % 4 == 3) >= 0);
+		}
+		vtd_publish(d);
+		for (int tries = 0; have < k && tries < 100; tries++)
+			have += vhu_dequeue_burst(f->dev, 0, pool, m + have,
+						  k - have);
+		if (have != k) {
+			for (int i = 0; i < have; i++)
+				rte_pktmbuf_free(m[i]);
+			return 0;
+		}
+		for (int i = 0; i < k; i++) {
+			int seq = done + i;
+			uint32_t len = frame_len(seq);
+			const uint8_t *p;
+
+			frame_fill(frame, len, seq);
+			assert_int_equal(m[i]->pkt_len, len);
+			p = rte_pktmbuf_read(m[i], 0, len, got);
+			assert_memory_equal(p, frame, len);
+			rte_pktmbuf_free(m[i]);
+		}
+		for (int i = 0; i < k; i++)
+			assert_true(vtd_get_used(d, &id, &ulen));
+		done += k;
+	}
+	return 1;
+}
+
+/* n frames backend -> guest on queue pair 0, checked; 0 if it stalled. */
+static int
+traffic_rx(struct fe *f, int n)
+{
+	struct vtd *d = &f->ring[0];
+	uint8_t frame[1600], got[HDR + 1600];
+	struct rte_mbuf *m[BATCH];
+	int done = 0;
+
+	while (done < n) {
+		int k = RTE_MIN(BATCH, n - done);
+		uint16_t sent;
+
+		for (int i = 0; i < k; i++) {
+			uint32_t blen = 2048;
+			int seq = done + i;
+			uint32_t len = frame_len(seq);
+
+			assert_true(vtd_post_rx(d, &blen, 1, seq % 5 == 4) >= 0);
+			m[i] = rte_pktmbuf_alloc(pool);
+			assert_non_null(m[i]);
+			frame_fill((uint8_t *)rte_pktmbuf_append(m[i], len),
+				   len, seq);
+		}
+		vtd_publish(d);
+		sent = vhu_enqueue_burst(f->dev, 0, m, k);
+		for (int i = 0; i < k; i++)
+			rte_pktmbuf_free(m[i]);
+		if (sent != k)
+			return 0;
+		for (int i = 0; i < k; i++) {
+			int seq = done + i;
+			uint32_t id, ulen, len = frame_len(seq);
+
+			assert_true(vtd_get_used(d, &id, &ulen));
+			assert_int_equal(ulen, HDR + len);
+			vtd_gather(d, (uint16_t)id, got, ulen);
+			frame_fill(frame, len, seq);
+			assert_memory_equal(got + HDR, frame, len);
+		}
+		done += k;
+	}
+	return 1;
+}
+
+/* A fresh, well-behaved frontend: start, traffic both ways, stop. */
+static void
+good_frontend(bool packed)
+{
+	struct fe g;
+	int destroyed;
+
+	fe_start(&g, packed);
+	assert_true(traffic_tx(&g, TRAFFIC));
+	assert_true(traffic_rx(&g, TRAFFIC));
+	destroyed = EV(destroy_device) + 1;
+	fe_stop(&g);
+	assert_true(pump_until(&ev.destroy_device, destroyed, 1000));
+}
+
+/* ------------------------------------------------------------------ */
+/* protocol misbehaviour (issue #5 item 2)                             */
+
+/* A header announcing a payload larger than any request has. */
+static void
+h_msg_oversize_payload(void)
+{
+	struct vhu_msg_hdr h = { VHU_REQ_SET_MEM_TABLE, VHU_MSG_VERSION,
+				 0xffffffffu };
+	int fd = sk_connect();
+
+	assert_int_equal(fe_send_raw(fd, &h, sizeof(h), NULL, 0), 0);
+	assert_true(peer_closed(fd));
+	close(fd);
+}
+
+/* Every fixed-size request one byte short and one byte long. */
+static void
+h_msg_size_lies(void)
+{
+	static const uint32_t reqs[] = {
+		VHU_REQ_SET_FEATURES, VHU_REQ_SET_VRING_NUM,
+		VHU_REQ_SET_VRING_ADDR, VHU_REQ_SET_VRING_BASE,
+		VHU_REQ_SET_VRING_ENABLE, VHU_REQ_SET_STATUS,
+		VHU_REQ_SET_PROTOCOL_FEATURES, VHU_REQ_SET_LOG_BASE,
+	};
+	static const uint32_t size[] = { 8, 8, 40, 8, 8, 8, 8, 16 };
+	uint8_t zero[64] = { 0 };
+	struct fe f;
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	for (size_t i = 0; i < RTE_DIM(reqs); i++) {
+		req_nack(f.sock, reqs[i], zero, size[i] - 1, NULL, 0);
+		req_nack(f.sock, reqs[i], zero, size[i] + 1, NULL, 0);
+	}
+	/* a request with a reply body and a stray payload */
+	req_nack(f.sock, VHU_REQ_GET_FEATURES, zero, 8, NULL, 0);
+	fe_stop(&f);
+}
+
+/* More fds than any message may carry: the connection goes, fds too. */
+static void
+h_msg_too_many_fds(void)
+{
+	int fds[12], fd = sk_connect();
+	uint64_t v = 0;
+
+	for (int i = 0; i < 12; i++)
+		fds[i] = fe_eventfd();
+	assert_int_equal(fe_send(fd, VHU_REQ_SET_VRING_KICK, VHU_MSG_VERSION,
+				 &v, 8, fds, 12), 0);
+	assert_true(peer_closed(fd));
+	for (int i = 0; i < 12; i++)
+		close(fds[i]);
+	close(fd);
+}
+
+/* fds on requests that take none, many times over: none may leak. */
+static void
+h_msg_unexpected_fds_repeated(void)
+{
+	static const uint32_t reqs[] = {
+		VHU_REQ_GET_FEATURES, VHU_REQ_SET_FEATURES, VHU_REQ_SET_OWNER,
+		VHU_REQ_SET_VRING_NUM, VHU_REQ_SET_VRING_BASE,
+		VHU_REQ_GET_VRING_BASE, VHU_REQ_SET_VRING_ENABLE,
+		VHU_REQ_SET_STATUS, VHU_REQ_GET_PROTOCOL_FEATURES,
+		VHU_REQ_GET_QUEUE_NUM, 31 /* GET_INFLIGHT_FD */,
+		32 /* SET_INFLIGHT_FD */, 99,
+	};
+	uint8_t payload[16] = { 0 };
+	struct fe f;
+	int fds[3];
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	for (int i = 0; i < 3; i++)
+		fds[i] = fe_eventfd();
+	for (int round = 0; round < 40; round++)
+		for (size_t i = 0; i < RTE_DIM(reqs); i++) {
+			uint32_t sz = reqs[i] == VHU_REQ_GET_FEATURES ||
+				      reqs[i] == VHU_REQ_SET_OWNER ||
+				      reqs[i] == VHU_REQ_GET_PROTOCOL_FEATURES ||
+				      reqs[i] == VHU_REQ_GET_QUEUE_NUM ? 0 : 8;
+
+			req_nack(f.sock, reqs[i], payload, sz, fds, 3);
+		}
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	fe_stop(&f);
+}
+
+/* A header, its fds, then silence: other devices are served meanwhile. */
+static void
+h_msg_stall_mid_message(void)
+{
+	struct vhu_msg_hdr h = { VHU_REQ_SET_MEM_TABLE, VHU_MSG_VERSION, 72 };
+	int stuck = sk_connect(), half = sk_connect();
+	int memfd = fe_memfd(GMEM);
+
+	assert_int_equal(fe_send_raw(stuck, &h, sizeof(h), &memfd, 1), 0);
+	assert_int_equal(send(half, &h, 5, 0), 5);
+	pump(10);
+	close(memfd);
+	good_frontend(false);
+	close(stuck);
+	close(half);
+	pump(20);
+}
+
+/* A peer that floods requests and never reads a reply is dropped. */
+static void
+h_msg_never_reads_replies(void)
+{
+	uint8_t burst[64 * sizeof(struct vhu_msg_hdr)];
+	int fd = sk_connect();
+	int sndbuf = 1 << 20;
+	bool closed = false;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	for (size_t i = 0; i < 64; i++) {
+		struct vhu_msg_hdr h = { VHU_REQ_GET_FEATURES,
+					 VHU_MSG_VERSION, 0 };
+
+		memcpy(burst + i * sizeof(h), &h, sizeof(h));
+	}
+	for (int i = 0; i < 20000 && !closed; i++) {
+		if (send(fd, burst, sizeof(burst), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+		    errno != EAGAIN)
+			closed = true;
+		if (!own_thread)
+			vhu_dispatch(0);
+	}
+	/* the library's replies filled our buffer: it hung up, not blocked */
+	assert_true(closed || peer_closed(fd));
+	close(fd);
+	pump(10);
+}
+
+/*
+ * Connections that take every device slot and then stall mid-header: the
+ * one after them is refused (closed at once, logged), and once they go,
+ * their slots serve new frontends again.
+ */
+static void
+h_conn_flood_all_slots(void)
+{
+	struct vhu_msg_hdr h = { VHU_REQ_GET_FEATURES, VHU_MSG_VERSION, 0 };
+	int fds[VHU_MAX_DEVICES], extra;
+
+	for (int i = 0; i < VHU_MAX_DEVICES; i++) {
+		fds[i] = sk_connect();
+		assert_int_equal(req_get(fds[i], VHU_REQ_GET_FEATURES) != 0, 1);
+		assert_int_equal(send(fds[i], &h, 7, 0), 7);
+	}
+	extra = sk_connect();
+	assert_true(peer_closed(extra));
+	close(extra);
+	for (int i = 0; i < VHU_MAX_DEVICES; i++)
+		close(fds[i]);
+	pump(50);
+}
+
+/* A header version other than 1: not vhost-user, closed. */
+static void
+h_msg_bad_version(void)
+{
+	int fd = sk_connect();
+	int efd = fe_eventfd();
+
+	assert_int_equal(fe_send(fd, VHU_REQ_GET_FEATURES, 0x2, NULL, 0, &efd,
+				 1), 0);
+	assert_true(peer_closed(fd));
+	close(fd);
+	close(efd);
+}
+
+/* Region counts and sizes that lie (CVE-2021-3839 pattern). */
+static void
+h_mem_table_count_lies(void)
+{
+	struct vhu_msg_mem_table m = { 0 };
+	struct fe f;
+	int fds[8];
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	for (int i = 0; i < 8; i++)
+		fds[i] = fe_memfd(GMEM);
+	for (int i = 0; i < 8; i++)
+		m.r[i] = (struct vhu_msg_region){ GPA0 + i * 0x400000ull,
+						  GMEM, QVA0 + i * 0x400000ull,
+						  0 };
+	m.nregions = 9;               /* more than a table holds */
+	req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 8 * 32, fds, 8);
+	m.nregions = 0xffffffffu;
+	req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 8 * 32, fds, 8);
+	m.nregions = 0;
+	req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8, NULL, 0);
+	m.nregions = 2;               /* two regions, one fd */
+	req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 2 * 32, fds, 1);
+	m.nregions = 2;               /* two regions, three fds */
+	req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 2 * 32, fds, 3);
+	m.nregions = 3;               /* payload for two */
+	req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 2 * 32, fds, 3);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	fe_stop(&f);
+}
+
+/* Regions that wrap 2^64, exceed their file, overlap or are empty. */
+static void
+h_mem_region_bounds(void)
+{
+	static const struct vhu_msg_region bad[] = {
+		{ 0xfffffffffff00000ull, GMEM, QVA0, 0 },     /* gpa wraps */
+		{ GPA0, GMEM, 0xfffffffffff00000ull, 0 },     /* uaddr wraps */
+		{ GPA0, GMEM, QVA0, 0xfffffffffff00000ull },  /* offset wraps */
+		{ GPA0, GMEM + 4096, QVA0, 0 },               /* past the file */
+		{ GPA0, GMEM, QVA0, 4096 },                   /* ditto, offset */
+		{ GPA0, 0, QVA0, 0 },                         /* empty */
+	};
+	struct vhu_msg_mem_table m = { .nregions = 1 };
+	struct fe f;
+	int fds[2];
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	fds[0] = fe_memfd(GMEM);
+	fds[1] = fe_memfd(GMEM);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		m.r[0] = bad[i];
+		req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 32, fds, 1);
+	}
+	/* overlapping guest-physical ranges */
+	m.nregions = 2;
+	m.r[0] = (struct vhu_msg_region){ GPA0, GMEM, QVA0, 0 };
+	m.r[1] = (struct vhu_msg_region){ GPA0 + GMEM / 2, GMEM, QVA1, 0 };
+	req_nack(f.sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 64, fds, 2);
+	/* nothing of the refused tables stays mapped */
+	assert_int_equal(count_maps(), 2);
+	close(fds[0]);
+	close(fds[1]);
+	fe_stop(&f);
+}
+
+/* ADD_MEM_REG that overlaps, and REM_MEM_REG of what is not there. */
+static void
+h_mem_slots_overlap(void)
+{
+	struct vhu_msg_mem_reg r = { 0 };
+	struct fe f;
+	int fd;
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	fd = fe_memfd(GMEM);
+	r.r = (struct vhu_msg_region){ GPA0, GMEM, QVA0, 0 };
+	req_ok(f.sock, VHU_REQ_ADD_MEM_REG, &r, sizeof(r), &fd, 1);
+	r.r.gpa = GPA0 + 4096;
+	req_nack(f.sock, VHU_REQ_ADD_MEM_REG, &r, sizeof(r), &fd, 1);
+	r.r.gpa = GPA1;
+	req_nack(f.sock, VHU_REQ_REM_MEM_REG, &r, sizeof(r), NULL, 0);
+	close(fd);
+	fe_stop(&f);
+}
+
+/* SET_LOG_BASE whose size + offset wraps (CVE-2020-10722 pattern). */
+static void
+h_log_base_overflow(void)
+{
+	static const struct vhu_msg_log bad[] = {
+		{ 0xfffffffffffff000ull, 0x2000 },
+		{ 4096, 0xfffffffffffff800ull },
+		{ 0, 0 },
+		{ 1ull << 40, 0 },            /* larger than the file */
+	};
+	struct fe f;
+	int fd;
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	fd = fe_memfd(8192);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		struct vhu_msg_hdr h;
+		uint64_t v;
+
+		/* SET_LOG_BASE always replies: an ACK 1 or a NACK'd body */
+		assert_int_equal(fe_send(f.sock, VHU_REQ_SET_LOG_BASE,
+					 VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY,
+					 &bad[i], 16, &fd, 1), 0);
+		assert_int_equal(wait_reply(f.sock, &h, &v, sizeof(v)), 8);
+		assert_int_equal(v, 1);
+	}
+	/* without NEED_REPLY no NACK can answer it: closed, never silent */
+	assert_int_equal(fe_send(f.sock, VHU_REQ_SET_LOG_BASE, VHU_MSG_VERSION,
+				 &bad[0], 16, &fd, 1), 0);
+	assert_true(peer_closed(f.sock));
+	close(fd);
+	fe_stop(&f);
+}
+
+/* Memory tables replaced over and over: old mappings go (CVE-2020-10726). */
+static void
+h_mem_table_repeated(void)
+{
+	struct fe f;
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	for (int i = 0; i < 200; i++)
+		fe_mem_table(&f);
+	/* the driver's two mappings and the library's two */
+	assert_int_equal(count_maps(), 4);
+	fe_stop(&f);
+}
+
+/* Vring indexes out of range in every vring request (CVE-2020-10723). */
+static void
+h_vring_index_out_of_range(void)
+{
+	static const uint32_t idx[] = { 2 * VHU_MAX_QUEUE_PAIRS, 255, 256,
+					0xffffffffu };
+	struct fe f;
+	int efd = fe_eventfd();
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	for (size_t i = 0; i < RTE_DIM(idx); i++) {
+		struct vhu_msg_vring_state st = { idx[i], 1 };
+		struct vhu_msg_vring_addr a = { idx[i], 0, QVA0, QVA0, QVA0, 0 };
+		uint64_t u = idx[i];
+
+		req_nack(f.sock, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0);
+		req_nack(f.sock, VHU_REQ_SET_VRING_BASE, &st, 8, NULL, 0);
+		req_nack(f.sock, VHU_REQ_SET_VRING_ENABLE, &st, 8, NULL, 0);
+		req_nack(f.sock, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+		req_nack(f.sock, VHU_REQ_GET_VRING_BASE, &st, 8, NULL, 0);
+		/* u64 requests: bits 0-7 are the index, the rest must fit */
+		if (idx[i] < 256) {
+			req_nack(f.sock, VHU_REQ_SET_VRING_KICK, &u, 8, &efd, 1);
+			req_nack(f.sock, VHU_REQ_SET_VRING_CALL, &u, 8, &efd, 1);
+			req_nack(f.sock, VHU_REQ_SET_VRING_ERR, &u, 8, &efd, 1);
+		}
+	}
+	/* the no-fd bit and the fds disagree */
+	{
+		uint64_t u = VHU_VRING_NOFD;
+
+		req_nack(f.sock, VHU_REQ_SET_VRING_KICK, &u, 8, &efd, 1);
+		u = 0;
+		req_nack(f.sock, VHU_REQ_SET_VRING_CALL, &u, 8, NULL, 0);
+	}
+	close(efd);
+	fe_stop(&f);
+}
+
+/* Ring sizes: zero, not a power of two (split), above 32768. */
+static void
+h_vring_num_bad(void)
+{
+	static const uint32_t bad[] = { 0, 3, 255, 32769, 65536, 0xffffffffu };
+	struct fe f;
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		struct vhu_msg_vring_state st = { 0, bad[i] };
+
+		req_nack(f.sock, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0);
+	}
+	fe_stop(&f);
+
+	/* packed: any size up to 32768 goes, 0 and above do not */
+	fe_init(&f, true);
+	fe_negotiate(&f);
+	{
+		struct vhu_msg_vring_state st = { 0, 255 };
+
+		req_ok(f.sock, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0);
+		st.num = 32769;
+		req_nack(f.sock, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0);
+		st.num = 0;
+		req_nack(f.sock, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0);
+	}
+	fe_stop(&f);
+}
+
+/*
+ * Ring addresses outside guest memory, or inside only in part (the used
+ * ring's tail, the event-idx field, past the region end): the device must
+ * not start (CVE-2020-10725 pattern). Fixed addresses then start it.
+ */
+static void
+h_vring_addr_outside_memory(void)
+{
+	struct fe f;
+	const uint64_t end1 = QVA1 + GMEM;
+	struct vhu_msg_vring_addr bad[] = {
+		{ 1, 0, 0x1000, QVA1 + 0x2000, QVA1 + 0x1000, 0 },
+		{ 1, 0, end1 - 16 * RING + 16, QVA1 + 0x2000, QVA1 + 0x1000, 0 },
+		{ 1, 0, QVA1, end1 - 4 - 8 * RING, QVA1 + 0x1000, 0 },
+		{ 1, 0, QVA1, QVA1 + 0x2000, end1 - 4 - 2 * RING, 0 },
+		{ 1, 0, QVA1, QVA1 + 0x2000, 0xfffffffffffffff0ull, 0 },
+		{ 1, 0, QVA1 + 1, QVA1 + 0x2000, QVA1 + 0x1000, 0 },
+	};
+	int before = EV(new_device);
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	fe_mem_table(&f);
+	fe_ring(&f, 0);
+	fe_ring(&f, 1);
+	fe_enable(&f, 0, true);
+	fe_enable(&f, 1, true);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		/* accepted as a message; the ring is checked when it maps */
+		(void)req_ack(f.sock, VHU_REQ_SET_VRING_ADDR, &bad[i],
+			      sizeof(bad[i]), NULL, 0);
+		fe_driver_ok(&f);
+		pump(5);
+		assert_int_equal(EV(new_device), before);
+	}
+	fe_ring(&f, 1);
+	assert_true(pump_until(&ev.new_device, before + 1, 1000));
+	f.dev = EV(dev);
+	assert_true(traffic_tx(&f, 64));
+	fe_stop(&f);
+}
+
+/*
+ * Packed: the descriptor ring or an event suppression area partly past
+ * the end of memory, or an event area misaligned: the device must not
+ * start; fixed addresses then start it.
+ */
+static void
+h_packed_vring_addr_outside_memory(void)
+{
+	struct fe f;
+	const uint64_t end1 = QVA1 + GMEM;
+	const uint64_t drv = QVA1 + 0x1000, dev = QVA1 + 0x1040;
+	struct vhu_msg_vring_addr bad[] = {
+		{ 1, 0, end1 - 16 * RING + 16, dev, drv, 0 },
+		{ 1, 0, QVA1, dev, end1 - 2, 0 },
+		{ 1, 0, QVA1, end1 - 2, drv, 0 },
+		{ 1, 0, QVA1, dev + 2, drv, 0 },
+		{ 1, 0, QVA1 + 8, dev, drv, 0 },
+		{ 1, 0, 0xfffffffffffffff0ull, dev, drv, 0 },
+	};
+	int before = EV(new_device);
+
+	fe_init(&f, true);
+	/* the layout fe_ring() uses: ring, driver area, device area */
+	assert_int_equal(f.ring[1].avail_gpa - GPA1, 0x1000);
+	assert_int_equal(f.ring[1].used_gpa - GPA1, 0x1040);
+	fe_negotiate(&f);
+	fe_mem_table(&f);
+	fe_ring(&f, 0);
+	fe_ring(&f, 1);
+	fe_enable(&f, 0, true);
+	fe_enable(&f, 1, true);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		(void)req_ack(f.sock, VHU_REQ_SET_VRING_ADDR, &bad[i],
+			      sizeof(bad[i]), NULL, 0);
+		fe_driver_ok(&f);
+		pump(5);
+		assert_int_equal(EV(new_device), before);
+	}
+	fe_ring(&f, 1);
+	assert_true(pump_until(&ev.new_device, before + 1, 1000));
+	f.dev = EV(dev);
+	assert_true(traffic_tx(&f, 64));
+	fe_stop(&f);
+}
+
+/* SET_VRING_BASE out of range: split above 16 bits, packed slot >= size. */
+static void
+h_vring_base_bad(void)
+{
+	struct fe f;
+	int before = EV(new_device);
+
+	fe_init(&f, false);
+	fe_negotiate(&f);
+	{
+		struct vhu_msg_vring_state st = { 0, 0x10000 };
+
+		req_nack(f.sock, VHU_REQ_SET_VRING_BASE, &st, 8, NULL, 0);
+	}
+	fe_stop(&f);
+
+	fe_init(&f, true);
+	fe_negotiate(&f);
+	fe_mem_table(&f);
+	fe_ring(&f, 0);
+	fe_ring(&f, 1);
+	fe_enable(&f, 0, true);
+	fe_enable(&f, 1, true);
+	{
+		/* slot RING + 5 in a ring of RING: refused when it maps */
+		struct vhu_msg_vring_state st = { 1, (RING + 5) | 1u << 15 };
+
+		(void)req_ack(f.sock, VHU_REQ_SET_VRING_BASE, &st, 8, NULL, 0);
+	}
+	fe_driver_ok(&f);
+	pump(10);
+	assert_int_equal(EV(new_device), before);
+	fe_stop(&f);
+}
+
+/*
+ * Requests in the wrong state: ring and status requests before any
+ * memory, a ring taken back before it was set, enable of an unknown
+ * ring, REM of a region never added, DRIVER_OK with nothing set up.
+ */
+static void
+h_requests_out_of_order(void)
+{
+	struct vhu_msg_vring_state st = { 1, 0 };
+	struct vhu_msg_vring_addr a = { 1, 0, QVA1, QVA1 + 0x2000,
+					QVA1 + 0x1000, 0 };
+	struct vhu_msg_hdr h;
+	int before = EV(new_device);
+	struct fe f;
+	uint64_t st_ok = VIRTIO_CONFIG_S_DRIVER_OK;
+
+	fe_init(&f, false);
+	/* before any negotiation */
+	assert_int_equal(fe_send(f.sock, VHU_REQ_GET_VRING_BASE,
+				 VHU_MSG_VERSION, &st, 8, NULL, 0), 0);
+	assert_int_equal(wait_reply(f.sock, &h, &st, sizeof(st)), 8);
+	fe_negotiate(&f);
+	req_ok(f.sock, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	st = (struct vhu_msg_vring_state){ 3, 1 };
+	req_ok(f.sock, VHU_REQ_SET_VRING_ENABLE, &st, 8, NULL, 0);
+	req_ok(f.sock, VHU_REQ_SET_STATUS, &st_ok, 8, NULL, 0);
+	pump(5);
+	assert_int_equal(EV(new_device), before);
+	/* RESET_OWNER mid-way, then a normal start on the same connection */
+	req_ok(f.sock, VHU_REQ_RESET_OWNER, NULL, 0, NULL, 0);
+	fe_negotiate(&f);
+	fe_mem_table(&f);
+	fe_ring(&f, 0);
+	fe_ring(&f, 1);
+	fe_enable(&f, 0, true);
+	fe_enable(&f, 1, true);
+	fe_driver_ok(&f);
+	assert_true(pump_until(&ev.new_device, before + 1, 1000));
+	f.dev = EV(dev);
+	assert_true(traffic_rx(&f, 64));
+	fe_stop(&f);
+}
+
+/*
+ * SET_FEATURES after DRIVER_OK that drops or adds a negotiated feature:
+ * refused (NACK), the device keeps running with the features it had;
+ * LOG_ALL alone may change (migration). Features never offered: refused.
+ */
+static void
+h_features_change_after_driver_ok(void)
+{
+	struct fe f;
+	uint64_t v;
+
+	fe_start(&f, false);
+	v = f.features & ~BIT(VIRTIO_F_VERSION_1);
+	req_nack(f.sock, VHU_REQ_SET_FEATURES, &v, 8, NULL, 0);
+	v = f.features | BIT(VIRTIO_NET_F_MRG_RXBUF);
+	req_nack(f.sock, VHU_REQ_SET_FEATURES, &v, 8, NULL, 0);
+	v = f.features | BIT(63);
+	req_nack(f.sock, VHU_REQ_SET_FEATURES, &v, 8, NULL, 0);
+	assert_int_equal(vhu_dev_features(f.dev), f.features);
+	v = f.features | BIT(26); /* VHOST_F_LOG_ALL */
+	req_ok(f.sock, VHU_REQ_SET_FEATURES, &v, 8, NULL, 0);
+	req_ok(f.sock, VHU_REQ_SET_FEATURES, &f.features, 8, NULL, 0);
+	assert_int_equal(vhu_dev_features(f.dev), f.features);
+	/* still running, header length unchanged: traffic is intact */
+	assert_true(traffic_tx(&f, 64));
+	assert_true(traffic_rx(&f, 64));
+	fe_stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* ring misbehaviour (issue #5 item 3)                                 */
+
+/* A running device whose guest Tx ring (vring 1) gets bad entries. */
+struct bad_ring {
+	struct fe f;
+	int broken0;
+};
+
+static void
+bad_ring_start(struct bad_ring *b, bool packed)
+{
+	for (size_t i = 0; i < RTE_DIM(ev.broken); i++)
+		__atomic_store_n(&ev.broken[i], 0, __ATOMIC_RELEASE);
+	fe_start(&b->f, packed);
+}
+
+/*
+ * The burst that meets the bad entry stops vring 1 for good: it returns
+ * what it finished, the broken counter and flag say so, the SET_VRING_ERR
+ * eventfd fires, the app hears of it once (control context), later bursts
+ * return 0; vring 0 and another device carry on.
+ */
+static void
+expect_broken(struct bad_ring *b, uint16_t vring)
+{
+	struct fe *f = &b->f;
+	struct vhu_vring_stats st;
+	struct rte_mbuf *m[BATCH];
+	uint16_t n;
+
+	if (vring == 1) {
+		n = vhu_dequeue_burst(f->dev, 0, pool, m, BATCH);
+		for (uint16_t i = 0; i < n; i++)
+			rte_pktmbuf_free(m[i]);
+	} else {
+		for (int i = 0; i < 4; i++) {
+			m[i] = rte_pktmbuf_alloc(pool);
+			rte_pktmbuf_append(m[i], 60);
+		}
+		n = vhu_enqueue_burst(f->dev, 0, m, 4);
+		for (int i = 0; i < 4; i++)
+			rte_pktmbuf_free(m[i]);
+	}
+	assert_int_equal(n, 0);
+	assert_true(vhu_dev_vring_broken(f->dev, vring));
+	assert_false(vhu_dev_vring_broken(f->dev, vring ^ 1));
+	assert_int_equal(vhu_dev_vring_stats(f->dev, vring, &st), 0);
+	assert_int_equal(st.broken, 1);
+	assert_true(vtd_eventfd_take(f->err[vring]) >= 1);
+	assert_true(pump_until(&ev.broken[vring], 1, 1000));
+	assert_ptr_equal(EV(broken_dev), f->dev);
+	/* sticky: nothing more comes out, no second report */
+	n = vring == 1 ? vhu_dequeue_burst(f->dev, 0, pool, m, BATCH) :
+			 vhu_enqueue_burst(f->dev, 0, m, 0);
+	assert_int_equal(n, 0);
+	pump(5);
+	assert_int_equal(EV(broken[vring]), 1);
+	assert_int_equal(vhu_dev_vring_stats(f->dev, vring, &st), 0);
+	assert_int_equal(st.broken, 1);
+	/* the other direction of the same device carries on */
+	if (vring == 1)
+		assert_true(traffic_rx(f, 64));
+	else
+		assert_true(traffic_tx(f, 64));
+	/* and so does another device, at the same time */
+	good_frontend(false);
+	fe_stop(f);
+}
+
+/* Raw split descriptor i of the guest Tx ring. */
+static void
+sdesc(struct fe *f, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+      uint16_t next)
+{
+	struct vtd *d = &f->ring[1];
+
+	d->desc[i] = (struct vring_desc){ addr, len, flags, next };
+}
+
+static uint64_t
+txbuf(struct fe *f, uint32_t len)
+{
+	uint64_t g = vtd_alloc(&f->ring[1], len, 16);
+
+	memset(vtd_ptr(&f->ring[1], g), 0, len);
+	return g;
+}
+
+static void
+publish_head(struct fe *f, uint16_t head)
+{
+	vtd_add_raw_head(&f->ring[1], head);
+	vtd_publish(&f->ring[1]);
+}
+
+static void
+h_ring_avail_idx_jump(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	vtd_set_avail_idx(&b.f.ring[1], RING + 1);
+	expect_broken(&b, 1);
+}
+
+static void
+h_ring_head_out_of_range(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	publish_head(&b.f, RING);
+	expect_broken(&b, 1);
+}
+
+static void
+h_ring_next_out_of_range(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	sdesc(&b.f, 0, txbuf(&b.f, 64), 64, VRING_DESC_F_NEXT, RING + 7);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+static void
+h_ring_chain_loops(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	sdesc(&b.f, 0, txbuf(&b.f, 64), 64, VRING_DESC_F_NEXT, 1);
+	sdesc(&b.f, 1, txbuf(&b.f, 64), 64, VRING_DESC_F_NEXT, 2);
+	sdesc(&b.f, 2, txbuf(&b.f, 64), 64, VRING_DESC_F_NEXT, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+/* Every descriptor of the table chained: longer than the ring allows. */
+static void
+h_ring_chain_longer_than_ring(void)
+{
+	struct bad_ring b;
+	uint64_t g;
+
+	bad_ring_start(&b, false);
+	g = txbuf(&b.f, 16);
+	for (uint16_t i = 0; i < RING; i++)
+		sdesc(&b.f, i, g, 1, VRING_DESC_F_NEXT, (uint16_t)((i + 1) % RING));
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+static void
+indirect_case(uint32_t tlen, uint16_t entry_flags, uint16_t head_flags)
+{
+	struct bad_ring b;
+	struct vring_desc *t;
+	uint64_t tg;
+
+	bad_ring_start(&b, false);
+	tg = txbuf(&b.f, 4096);
+	t = (struct vring_desc *)vtd_ptr(&b.f.ring[1], tg);
+	for (int i = 0; i < 4; i++)
+		t[i] = (struct vring_desc){ txbuf(&b.f, 64), 64,
+			(uint16_t)(i < 3 ? VRING_DESC_F_NEXT : 0) | entry_flags,
+			(uint16_t)(i + 1) };
+	sdesc(&b.f, 0, tg, tlen, VRING_DESC_F_INDIRECT | head_flags, 1);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+static void
+h_ring_indirect_len_not_whole(void)
+{
+	indirect_case(4 * 16 + 7, 0, 0);
+}
+
+static void
+h_ring_indirect_len_zero(void)
+{
+	indirect_case(0, 0, 0);
+}
+
+static void
+h_ring_indirect_len_huge(void)
+{
+	indirect_case(0xfffffff0u, 0, 0);
+}
+
+static void
+h_ring_indirect_nested(void)
+{
+	indirect_case(4 * 16, VRING_DESC_F_INDIRECT, 0);
+}
+
+static void
+h_ring_indirect_with_next(void)
+{
+	indirect_case(4 * 16, 0, VRING_DESC_F_NEXT);
+}
+
+/* An indirect table whose entries loop among themselves. */
+static void
+h_ring_indirect_loops(void)
+{
+	struct bad_ring b;
+	struct vring_desc *t;
+	uint64_t tg;
+
+	bad_ring_start(&b, false);
+	tg = txbuf(&b.f, 64);
+	t = (struct vring_desc *)vtd_ptr(&b.f.ring[1], tg);
+	t[0] = (struct vring_desc){ txbuf(&b.f, 64), 64, VRING_DESC_F_NEXT, 1 };
+	t[1] = (struct vring_desc){ txbuf(&b.f, 64), 64, VRING_DESC_F_NEXT, 0 };
+	sdesc(&b.f, 0, tg, 32, VRING_DESC_F_INDIRECT, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+/* An indirect table that itself lies outside guest memory. */
+static void
+h_ring_indirect_table_outside(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	sdesc(&b.f, 0, GPA1 + GMEM - 32, 64, VRING_DESC_F_INDIRECT, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+static void
+h_ring_buffer_outside_memory(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	/* between the two regions: neither maps it */
+	sdesc(&b.f, 0, GPA0 + GMEM + 4096, 1500, 0, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+/* A buffer that starts inside memory and runs past its end. */
+static void
+h_ring_buffer_straddles_end(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	sdesc(&b.f, 0, GPA1 + GMEM - 100, 1500, 0, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+static void
+h_ring_buffer_wraps_2_64(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	sdesc(&b.f, 0, 0xffffffffffffff00ull, 0x1000, 0, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+/* A device-writable buffer in a transmit chain (readable after it). */
+static void
+h_ring_tx_writable_buffer(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	sdesc(&b.f, 0, txbuf(&b.f, HDR), HDR, VRING_DESC_F_NEXT, 1);
+	sdesc(&b.f, 1, txbuf(&b.f, 64), 64,
+	      VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	sdesc(&b.f, 2, txbuf(&b.f, 64), 64, 0, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+/* A readable buffer after writable ones in a receive chain. */
+static void
+h_ring_rx_readable_after_writable(void)
+{
+	struct bad_ring b;
+	struct vtd *d;
+	uint64_t g;
+
+	bad_ring_start(&b, false);
+	d = &b.f.ring[0];
+	g = vtd_alloc(d, 4096, 16);
+	d->desc[0] = (struct vring_desc){ g, 2048,
+		VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1 };
+	d->desc[1] = (struct vring_desc){ g + 2048, 2048, 0, 0 };
+	vtd_add_raw_head(d, 0);
+	vtd_publish(d);
+	expect_broken(&b, 0);
+}
+
+/* A transmit chain shorter than the virtio-net header it must start with. */
+static void
+h_ring_tx_shorter_than_header(void)
+{
+	struct bad_ring b;
+
+	bad_ring_start(&b, false);
+	sdesc(&b.f, 0, txbuf(&b.f, 4), 4, VRING_DESC_F_NEXT, 1);
+	sdesc(&b.f, 1, txbuf(&b.f, 4), 0, 0, 0);
+	publish_head(&b.f, 0);
+	expect_broken(&b, 1);
+}
+
+/*
+ * Zero-length oddities and a header spread over one-byte descriptors
+ * (CVE-2022-2132 pattern): legal, so the frame must come out intact;
+ * a header-only chain is dropped and counted, not delivered.
+ */
+static void
+h_ring_tiny_and_empty_descriptors(void)
+{
+	struct fe f;
+	struct vtd *d;
+	struct rte_mbuf *m[4];
+	struct vhu_vring_stats st;
+	uint8_t frame[100], got[100];
+	uint16_t k = 0, n, have = 0;
+	uint64_t g;
+
+	fe_start(&f, false);
+	d = &f.ring[1];
+	frame_fill(frame, sizeof(frame), 9);
+	/* chain A: 12 one-byte header pieces, an empty one, the frame */
+	g = txbuf(&f, HDR + sizeof(frame));
+	memcpy(vtd_ptr(d, g + HDR), frame, sizeof(frame));
+	for (k = 0; k < HDR; k++)
+		sdesc(&f, k, g + k, 1, VRING_DESC_F_NEXT, k + 1);
+	sdesc(&f, k, g, 0, VRING_DESC_F_NEXT, k + 1);
+	k++;
+	sdesc(&f, k, g + HDR, sizeof(frame), 0, 0);
+	k++;
+	vtd_add_raw_head(d, 0);
+	/* chain B: the header alone, no frame */
+	sdesc(&f, k, txbuf(&f, HDR), HDR, 0, 0);
+	vtd_add_raw_head(d, k);
+	vtd_publish(d);
+	for (int tries = 0; tries < 10 && have < 1; tries++)
+		have += vhu_dequeue_burst(f.dev, 0, pool, m + have, 4 - have);
+	assert_int_equal(have, 1);
+	assert_int_equal(m[0]->pkt_len, sizeof(frame));
+	assert_memory_equal(rte_pktmbuf_read(m[0], 0, sizeof(frame), got),
+			    frame, sizeof(frame));
+	rte_pktmbuf_free(m[0]);
+	n = vhu_dequeue_burst(f.dev, 0, pool, m, 4);
+	assert_int_equal(n, 0);
+	assert_false(vhu_dev_vring_broken(f.dev, 1));
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st), 0);
+	assert_int_equal(st.desc_errors, 1);
+	assert_int_equal(st.broken, 0);
+	fe_stop(&f);
+}
+
+/*
+ * A frame larger than any frame may be (64 KiB), in guest memory and
+ * otherwise well formed: dropped and counted, not copied, the ring goes on.
+ */
+static void
+h_ring_tx_frame_oversize(void)
+{
+	struct fe f;
+	struct rte_mbuf *m[4];
+	struct vhu_vring_stats st;
+	uint64_t g;
+	uint16_t n;
+
+	fe_start(&f, false);
+	g = txbuf(&f, HDR + 70000);
+	sdesc(&f, 0, g, HDR, VRING_DESC_F_NEXT, 1);
+	sdesc(&f, 1, g + HDR, 70000, 0, 0);
+	publish_head(&f, 0);
+	n = vhu_dequeue_burst(f.dev, 0, pool, m, 4);
+	assert_int_equal(n, 0);
+	assert_false(vhu_dev_vring_broken(f.dev, 1));
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st), 0);
+	assert_int_equal(st.desc_errors, 1);
+	/* the chain was returned to the guest, and the ring carries on */
+	{
+		uint32_t id, len;
+
+		assert_true(vtd_get_used(&f.ring[1], &id, &len));
+		assert_int_equal(id, 0);
+	}
+	fe_stop(&f);
+}
+
+/* Packed: a head with NEXT whose next slot is not available in its lap. */
+static void
+h_packed_chain_wrap_inconsistent(void)
+{
+	struct bad_ring b;
+	struct vtd *d;
+	uint64_t g;
+
+	bad_ring_start(&b, true);
+	d = &b.f.ring[1];
+	g = txbuf(&b.f, 128);
+	/* slot 1 keeps its previous-lap flags: not available */
+	d->pdesc[0] = (struct vring_packed_desc){ g, 64, 0, 0 };
+	__atomic_store_n(&d->pdesc[0].flags,
+			 vtd_pavail_bits(true) | VRING_DESC_F_NEXT,
+			 __ATOMIC_RELEASE);
+	expect_broken(&b, 1);
+}
+
+/* Packed: a chain that runs all the way round the ring. */
+static void
+h_packed_chain_longer_than_ring(void)
+{
+	struct bad_ring b;
+	struct vtd *d;
+	uint64_t g;
+
+	bad_ring_start(&b, true);
+	d = &b.f.ring[1];
+	g = txbuf(&b.f, 16);
+	for (uint16_t i = RING; i-- > 0;) {
+		d->pdesc[i] = (struct vring_packed_desc){ g, 1, i, 0 };
+		__atomic_store_n(&d->pdesc[i].flags,
+				 vtd_pavail_bits(true) | VRING_DESC_F_NEXT,
+				 __ATOMIC_RELEASE);
+	}
+	expect_broken(&b, 1);
+}
+
+/* Packed: a descriptor outside guest memory. */
+static void
+h_packed_buffer_outside_memory(void)
+{
+	struct bad_ring b;
+	struct vtd *d;
+
+	bad_ring_start(&b, true);
+	d = &b.f.ring[1];
+	d->pdesc[0] = (struct vring_packed_desc){ 0xfffffffffffff000ull,
+						  0x2000, 0, 0 };
+	__atomic_store_n(&d->pdesc[0].flags, vtd_pavail_bits(true),
+			 __ATOMIC_RELEASE);
+	expect_broken(&b, 1);
+}
+
+/*
+ * What clears a broken vring: not a SET_VRING_ENABLE 0/1 cycle (the ring
+ * would be just as bad), but a ring reset (GET_VRING_BASE, then the ring
+ * set up again) or a reconnect.
+ */
+static void
+h_broken_ring_reset_clears(void)
+{
+	struct bad_ring b;
+	struct fe *f = &b.f;
+	struct vhu_msg_vring_state st = { 1, 0 };
+	struct vhu_msg_hdr h;
+	struct rte_mbuf *m[4];
+	int want;
+
+	bad_ring_start(&b, false);
+	publish_head(f, RING + 1);
+	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, 4), 0);
+	assert_true(pump_until(&ev.broken[1], 1, 1000));
+	fe_enable(f, 1, false);
+	fe_enable(f, 1, true);
+	pump(5);
+	assert_true(vhu_dev_vring_broken(f->dev, 1));
+	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, 4), 0);
+	/* ring reset: take the ring back (the device stops), set it again */
+	assert_int_equal(fe_send(f->sock, VHU_REQ_GET_VRING_BASE,
+				 VHU_MSG_VERSION, &st, 8, NULL, 0), 0);
+	assert_int_equal(wait_reply(f->sock, &h, &st, sizeof(st)), 8);
+	assert_false(vhu_dev_vring_broken(f->dev, 1));
+	vtd_fini(&f->ring[1]);
+	{
+		struct vtd_opts o = { .size = RING, .mem_size = GMEM,
+				      .nregions = 1, .gpa_base = GPA1 };
+
+		assert_int_equal(vtd_init(&f->ring[1], &o, 0), 0);
+	}
+	fe_mem_table(f);
+	want = EV(new_device) + 1;
+	fe_ring(f, 1);
+	assert_true(pump_until(&ev.new_device, want, 1000));
+	f->dev = EV(dev);
+	assert_true(traffic_tx(f, 64));
+	assert_true(traffic_rx(f, 64));
+	fe_stop(f);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct hcase {
+	const char *name;
+	void (*run)(void);
+};
+
+#define ROW(fn) { #fn, h_ ## fn }
+
+static const struct hcase cases[] = {
+	/* item 2: messages */
+	ROW(msg_oversize_payload),
+	ROW(msg_size_lies),
+	ROW(msg_too_many_fds),
+	ROW(msg_unexpected_fds_repeated),
+	ROW(msg_stall_mid_message),
+	ROW(msg_never_reads_replies),
+	ROW(msg_bad_version),
+	ROW(conn_flood_all_slots),
+	ROW(mem_table_count_lies),
+	ROW(mem_region_bounds),
+	ROW(mem_slots_overlap),
+	ROW(mem_table_repeated),
+	ROW(log_base_overflow),
+	ROW(vring_index_out_of_range),
+	ROW(vring_num_bad),
+	ROW(vring_addr_outside_memory),
+	ROW(packed_vring_addr_outside_memory),
+	ROW(vring_base_bad),
+	ROW(requests_out_of_order),
+	ROW(features_change_after_driver_ok),
+	/* item 3: rings */
+	ROW(ring_avail_idx_jump),
+	ROW(ring_head_out_of_range),
+	ROW(ring_next_out_of_range),
+	ROW(ring_chain_loops),
+	ROW(ring_chain_longer_than_ring),
+	ROW(ring_indirect_len_not_whole),
+	ROW(ring_indirect_len_zero),
+	ROW(ring_indirect_len_huge),
+	ROW(ring_indirect_nested),
+	ROW(ring_indirect_with_next),
+	ROW(ring_indirect_loops),
+	ROW(ring_indirect_table_outside),
+	ROW(ring_buffer_outside_memory),
+	ROW(ring_buffer_straddles_end),
+	ROW(ring_buffer_wraps_2_64),
+	ROW(ring_tx_writable_buffer),
+	ROW(ring_rx_readable_after_writable),
+	ROW(ring_tx_shorter_than_header),
+	ROW(ring_tiny_and_empty_descriptors),
+	ROW(ring_tx_frame_oversize),
+	ROW(packed_chain_wrap_inconsistent),
+	ROW(packed_chain_longer_than_ring),
+	ROW(packed_buffer_outside_memory),
+	ROW(broken_ring_reset_clears),
+};
+
+/* One row: misbehave, then the common epilogue (see the top comment). */
+static void
+run_case(void **state)
+{
+	const struct hcase *c = *state;
+	int fds = fe_count_fds(), maps = count_maps();
+	int before = EV(destroy_device);
+
+	c->run();
+	pump(20);
+	assert_int_equal(EV(bad_ctx), 0);
+	/* alive: the loop answers a new connection */
+	assert_int_equal(kill(getpid(), 0), 0);
+	good_frontend(false);
+	good_frontend(true);
+	assert_true(EV(destroy_device) >= before + 2);
+	assert_int_equal(fe_count_fds(), fds);
+	assert_int_equal(count_maps(), maps);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct CMUnitTest tests[RTE_DIM(cases)];
+	struct vhu_socket_params p = { .ops = &ops, .ctx = &ctx_token };
+	int ret;
+
+	own_thread = argc > 1 && strcmp(argv[1], "--control-thread") == 0;
+	for (size_t i = 0; i < RTE_DIM(cases); i++)
+		tests[i] = (struct CMUnitTest){
+			.name = cases[i].name, .test_func = run_case,
+			.initial_state = (void *)(uintptr_t)&cases[i],
+		};
+	fe_eal_init(argv[0]);
+	pool = rte_pktmbuf_pool_create("hostile", 2047, 0, 0,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (pool == NULL)
+		return 1;
+	snprintf(dir, sizeof(dir), "/tmp/vhu-hostile-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/h.sock", dir);
+	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0)
+		return 1;
+	p.path = path;
+	sock = vhu_socket_register(&p);
+	if (sock == NULL || vhu_socket_start(sock) != 0)
+		return 1;
+	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
+				      "hostile-dispatch", tests, RTE_DIM(tests),
+				      NULL, NULL);
+	vhu_socket_unregister(sock);
+	vhu_fini();
+	rmdir(dir);
+	return ret;
+}

@@ -47,6 +47,7 @@
 #include "desc.h"
 #include "desc_packed.h"
 #include "copy.h"
+#include "fastpath.h"
 #include "vhu_log.h"
 
 static inline uint32_t
@@ -161,10 +162,8 @@ notify_guest(struct vhu_vq *vq, uint32_t moved)
 	} else {
 		call = true;
 	}
-	if (call && vq->callfd >= 0) {
-		(void)eventfd_write(vq->callfd, 1);
-		vhu_stat_add(&vq->stats.calls, 1);
-	}
+	if (call)
+		vhu_call_guest(vq);
 }
 
 /* Finish a burst that staged n used descriptors: publish, call. */
@@ -176,11 +175,24 @@ complete_burst(struct vhu_vq *vq, uint16_t n)
 	notify_guest(vq, publish_used(vq, n));
 }
 
-/* A transmit frame the fast path validated (split.c's tx_order). */
-struct ptx_order {
-	struct rte_mbuf *m;
-	const uint8_t *src;
-};
+/*
+ * Translate the batch's buffers, each inside one region; false if any is
+ * not. Then prefetch the next line of descriptors, read by the next batch.
+ */
+static inline bool
+pbatch_xlate(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot,
+	     const struct vhu_pbatch *b, uint8_t **hva)
+{
+	for (int k = 0; k < VHU_PBATCH; k++) {
+		hva[k] = vhu_xlate_whole(xl, vq->mem, &vq->mem_hint,
+					 b->addr[k], b->len[k]);
+		if (unlikely(hva[k] == NULL))
+			return false;
+	}
+	rte_prefetch0(&vq->pdesc[slot + VHU_PBATCH < vq->size ?
+				 slot + VHU_PBATCH : 0]);
+	return true;
+}
 
 /*
  * Transmit batch path: the VHU_PBATCH buffers from slot, each one readable
@@ -190,12 +202,11 @@ struct ptx_order {
  */
 static inline bool
 tx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
-	 struct rte_mbuf **m, struct ptx_order *o,
+	 struct rte_mbuf **m, struct vhu_tx_order *o,
 	 struct vring_used_elem *shadow, uint64_t *bytes)
 {
-	const struct vhu_guest_mem *mem = vq->mem;
 	const uint16_t hdr_len = vq->hdr_len;
-	const uint8_t *hva[VHU_PBATCH];
+	uint8_t *hva[VHU_PBATCH];
 	struct vhu_pbatch b;
 	int k;
 
@@ -205,15 +216,8 @@ tx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 		if (b.len[k] <= hdr_len ||
 		    b.len[k] - hdr_len > vhu_mbuf_fresh_room(m[k]))
 			return false;
-	for (k = 0; k < VHU_PBATCH; k++) {
-		hva[k] = vhu_xlate_whole(xl, mem, &vq->mem_hint, b.addr[k],
-					 b.len[k]);
-		if (unlikely(hva[k] == NULL))
-			return false;
-	}
-	/* the next line of descriptors, while these frames are set up */
-	rte_prefetch0(&vq->pdesc[slot + VHU_PBATCH < vq->size ?
-				 slot + VHU_PBATCH : 0]);
+	if (!pbatch_xlate(vq, xl, slot, &b, hva))
+		return false;
 	for (k = 0; k < VHU_PBATCH; k++) {
 		rte_prefetch0(hva[k]);
 		vhu_mbuf_init(m[k], b.len[k] - hdr_len);
@@ -239,7 +243,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		   struct rte_mbuf **pkts, uint16_t count)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
-	struct ptx_order orders[VHU_BURST_MAX];
+	struct vhu_tx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
 	const struct vhu_guest_mem *mem = vq->mem;
@@ -248,7 +252,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	uint16_t slot = vq->last_avail_idx;
 	bool wrap = vq->avail_wrap;
 	uint32_t consumed = 0;
-	uint16_t n, i, k, nfresh, norders = 0;
+	uint16_t n, i, nfresh, norders = 0;
 	uint16_t npkts = 0;
 	struct vhu_xlate xl;
 	uint64_t bytes = 0, dropped = 0;
@@ -306,33 +310,16 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			uint32_t dlen = ring[slot].len;
 			uint16_t bid = ring[slot].id;
 
-			/*
-			 * Fast path: one readable descriptor (virtio 1.2
-			 * §2.8.6: no NEXT; §2.8.7: no INDIRECT; §5.1.6: TX
-			 * is readable), longer than the header, a frame that
-			 * fits this mbuf, all inside one memory region.
-			 */
-			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
-				      VRING_DESC_F_WRITE)) == 0 &&
-			    dlen > hdr_len &&
-			    dlen - hdr_len <= vhu_mbuf_fresh_room(m)) {
-				const uint8_t *hva = vhu_xlate_whole(&xl, mem,
-						&vq->mem_hint, addr, dlen);
-
-				if (likely(hva != NULL)) {
-					rte_prefetch0(hva);
-					vhu_mbuf_init(m, dlen - hdr_len);
-					orders[norders].m = m;
-					orders[norders].src = hva + hdr_len;
-					norders++;
-					shadow[i].id = shadow_pack(bid, 1);
-					shadow[i].len = 0;
-					vhu_pslot_add(&slot, &wrap, 1, size);
-					consumed++;
-					npkts++;
-					bytes += dlen - hdr_len;
-					continue;
-				}
+			if (vhu_tx_simple(vq, &xl, flags, addr, dlen, m,
+					  &orders[norders])) {
+				norders++;
+				shadow[i].id = shadow_pack(bid, 1);
+				shadow[i].len = 0;
+				vhu_pslot_add(&slot, &wrap, 1, size);
+				consumed++;
+				npkts++;
+				bytes += dlen - hdr_len;
+				continue;
 			}
 		}
 		vhu_mbuf_init(m, 0);
@@ -363,30 +350,13 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			dropped++;
 			goto consume;
 		}
-		if (unlikely(!vhu_copy_guest_to_mbuf(mp, m, pieces, np,
-						     hdr_len))) {
-			/* as in split.c: spare mbufs become segments */
-			if (npkts + 1 < nfresh) {
-				rte_mempool_put_bulk(mp,
-					(void **)&pkts[npkts + 1],
-					nfresh - npkts - 1);
-				m = rte_mbuf_raw_alloc(mp);
-				if (m != NULL) {
-					pkts[npkts] = m;
-					vhu_mbuf_init(m, 0);
-					if (vhu_copy_guest_to_mbuf(mp, m,
-							pieces, np, hdr_len)) {
-						nfresh = npkts + 1;
-						npkts++;
-						bytes += m->pkt_len;
-						goto consume;
-					}
-				}
-			}
-			nfresh = npkts;
+		if (unlikely(!vhu_tx_copy_chain(mp, pkts, npkts, &nfresh,
+						pieces, np, hdr_len))) {
+			/* pool dry: leave this buffer for the next call */
 			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 			break;
 		}
+		m = pkts[npkts];
 		npkts++;
 		bytes += m->pkt_len;
 consume:
@@ -398,15 +368,7 @@ consume:
 	}
 	if (npkts < nfresh)
 		rte_mempool_put_bulk(mp, (void **)&pkts[npkts], nfresh - npkts);
-	for (k = 0; k < norders; k++) {
-		struct rte_mbuf *m = orders[k].m;
-
-		if (k + 1 < norders)
-			vhu_prefetch_frame(orders[k + 1].src,
-					   orders[k + 1].m->data_len);
-		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
-			       m->data_len);
-	}
+	vhu_tx_copy_orders(orders, norders);
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
 	if ((vq->flags & VHU_VQ_F_IN_ORDER) && i > 1) {
@@ -432,13 +394,6 @@ consume:
 	return npkts;
 }
 
-/* A receive buffer the fast path validated (split.c's rx_order). */
-struct prx_order {
-	uint8_t *dst;
-	uint64_t gpa;
-	const struct rte_mbuf *m;
-};
-
 /*
  * Receive batch path: the next VHU_PBATCH frames, each one segment, into
  * the VHU_PBATCH buffers from slot, each one writable descriptor with room
@@ -447,10 +402,9 @@ struct prx_order {
  */
 static inline bool
 rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
-	 struct rte_mbuf *const *m, struct prx_order *o,
+	 struct rte_mbuf *const *m, struct vhu_rx_order *o,
 	 struct vring_used_elem *shadow, uint64_t *bytes)
 {
-	const struct vhu_guest_mem *mem = vq->mem;
 	const uint16_t hdr_len = vq->hdr_len;
 	uint8_t *hva[VHU_PBATCH];
 	struct vhu_pbatch b;
@@ -464,14 +418,8 @@ rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 	for (k = 0; k < VHU_PBATCH; k++)
 		if (b.len[k] < (uint32_t)hdr_len + m[k]->data_len)
 			return false;
-	for (k = 0; k < VHU_PBATCH; k++) {
-		hva[k] = vhu_xlate_whole(xl, mem, &vq->mem_hint, b.addr[k],
-					 b.len[k]);
-		if (unlikely(hva[k] == NULL))
-			return false;
-	}
-	rte_prefetch0(&vq->pdesc[slot + VHU_PBATCH < vq->size ?
-				 slot + VHU_PBATCH : 0]);
+	if (!pbatch_xlate(vq, xl, slot, &b, hva))
+		return false;
 	for (k = 0; k < VHU_PBATCH; k++) {
 		__builtin_prefetch(hva[k], 1, 3);
 		o[k].dst = hva[k];
@@ -496,7 +444,7 @@ uint16_t
 vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
-	struct prx_order orders[VHU_BURST_MAX];
+	struct vhu_rx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
 	const struct vhu_guest_mem *mem = vq->mem;
@@ -507,7 +455,7 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	uint16_t slot = vq->last_avail_idx;
 	bool wrap = vq->avail_wrap;
 	uint32_t consumed = 0;
-	uint16_t placed, k, used = 0, norders = 0;
+	uint16_t placed, used = 0, norders = 0;
 	struct vhu_xlate xl;
 	uint64_t bytes = 0;
 
@@ -545,34 +493,18 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			uint64_t addr = ring[slot].addr;
 			uint32_t dlen = ring[slot].len;
 			uint16_t bid = ring[slot].id;
-			uint32_t flen = (uint32_t)hdr_len + m->data_len;
 
-			/*
-			 * Fast path: one writable descriptor (virtio 1.2
-			 * §2.8.6: no NEXT; §2.8.7: no INDIRECT; §5.1.6: RX
-			 * is writable) with room for the whole frame, in one
-			 * memory region.
-			 */
-			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
-				      VRING_DESC_F_WRITE)) == VRING_DESC_F_WRITE &&
-			    dlen >= flen) {
-				uint8_t *hva = vhu_xlate_whole(&xl, mem,
-						&vq->mem_hint, addr, dlen);
-
-				if (likely(hva != NULL)) {
-					__builtin_prefetch(hva, 1, 3);
-					orders[norders].dst = hva;
-					orders[norders].gpa = addr;
-					orders[norders].m = m;
-					norders++;
-					shadow[used].id = shadow_pack(bid, 1);
-					shadow[used].len = flen;
-					used++;
-					vhu_pslot_add(&slot, &wrap, 1, size);
-					consumed++;
-					bytes += m->pkt_len;
-					continue;
-				}
+			if (vhu_rx_simple(vq, &xl, flags, addr, dlen, m,
+					  &orders[norders])) {
+				norders++;
+				shadow[used].id = shadow_pack(bid, 1);
+				shadow[used].len = (uint32_t)hdr_len +
+						   m->data_len;
+				used++;
+				vhu_pslot_add(&slot, &wrap, 1, size);
+				consumed++;
+				bytes += m->pkt_len;
+				continue;
 			}
 		}
 		/*
@@ -649,21 +581,7 @@ no_room:
 	if (count > placed)
 		vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
 out:
-	for (k = 0; k < norders; k++) {
-		const struct rte_mbuf *m = orders[k].m;
-		uint8_t *dst = orders[k].dst;
-
-		vhu_put_net_hdr(dst, hdr_len, 1);
-		vhu_copy_frame(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),
-			       m->data_len);
-	}
-	if (unlikely(do_log) && norders > 0) {
-		/* L1: the bytes above before their dirty bits */
-		atomic_thread_fence(memory_order_release);
-		for (k = 0; k < norders; k++)
-			vhu_log_mark(vq->log, orders[k].gpa,
-				     hdr_len + orders[k].m->data_len);
-	}
+	vhu_rx_copy_orders(vq, orders, norders);
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
 	complete_burst(vq, used);

@@ -48,6 +48,19 @@ struct vhu_socket;
 /** Socket flags for struct vhu_socket_params. */
 #define VHU_SOCKET_CLIENT 0x1 /**< connect to the path instead of listening */
 #define VHU_SOCKET_NO_RECONNECT 0x2 /**< client mode: do not reconnect */
+/**
+ * Offer VIRTIO_F_ACCESS_PLATFORM (a.k.a. IOMMU_PLATFORM, bit 33: the guest
+ * has a vIOMMU) and protocol feature BACKEND_REQ. When a frontend
+ * negotiates it, ring and buffer addresses are I/O virtual addresses that
+ * vhu translates only through the IOTLB the frontend sends (IOTLB_MSG);
+ * an address the IOTLB lacks is requested over the backend channel and
+ * the burst stops before it until the update arrives. The device starts
+ * only with protocol features BACKEND_REQ and REPLY_ACK negotiated and
+ * the channel given (SET_BACKEND_REQ_FD). Dirty logging (LOG_ALL, live
+ * migration) is refused together with it. The IOTLB holds up to 2048
+ * entries per device; the oldest is dropped when full.
+ */
+#define VHU_SOCKET_IOMMU 0x4
 
 /**
  * Device lifecycle callbacks. Every callback runs in the control context

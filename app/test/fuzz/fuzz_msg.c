@@ -111,6 +111,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	};
 	struct vhu_socket_params p = {
 		.path = "/nonexistent/vhu-fuzz-msg",
+		.flags = VHU_SOCKET_IOMMU, /* IOTLB_MSG, SET_BACKEND_REQ_FD */
 		.ops = &ops,
 	};
 
@@ -287,7 +288,11 @@ handshake(struct vhu_dev *dev, int peer, bool owner)
 {
 	uint64_t v;
 
-	v = vhu_socket_get_features(sock);
+	/*
+	 * Not ACCESS_PLATFORM: it excludes LOG_ALL, and logging is the
+	 * wider target. IOMMU inputs negotiate it themselves (make_seeds).
+	 */
+	v = vhu_socket_get_features(sock) & ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
 	send_msg(dev, peer, VHU_REQ_SET_FEATURES, VHU_MSG_VERSION, &v, 8,
 		 NULL, 0);
 	v = vhu_socket_get_protocol_features(sock);

@@ -21,6 +21,9 @@ SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
 SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 12, 13, 14
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM = 15, 16, 17
 SET_VRING_ENABLE, SEND_RARP, NET_SET_MTU = 18, 19, 20
+SET_BACKEND_REQ_FD, IOTLB_MSG = 21, 22
+IOTLB_UPDATE, IOTLB_INVALIDATE = 2, 3
+RO, WO, RW = 1, 2, 3
 GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 36, 37, 38
 SET_STATUS, GET_STATUS = 39, 40
 
@@ -144,6 +147,63 @@ def guest_rx_ring(ring_off, buf_off, n, num=64):
     return out
 
 
+def iotlb(kind, iova, size, uaddr=0, perm=0):
+    return msg(IOTLB_MSG, struct.pack("<QQQBB6x", iova, size, uaddr, perm,
+                                      kind), flags=V1 | NEED_REPLY)
+
+
+def iommu_ring_setup(vring, base_gpa, num=64):
+    """With ACCESS_PLATFORM ring addresses are IOVAs: here iova = GPA."""
+    desc, avail, used = base_gpa, base_gpa + 16 * num, base_gpa + 0x2000
+    return (msg(SET_VRING_NUM, state(vring, num)) +
+            msg(SET_VRING_ADDR, vring_addr(vring, desc, used, avail)) +
+            msg(SET_VRING_BASE, state(vring, 0)) +
+            msg(SET_VRING_KICK, u64(vring), [EVENTFD]) +
+            msg(SET_VRING_CALL, u64(vring), [EVENTFD]))
+
+
+def iommu_seeds(mem1):
+    """vIOMMU: IOVA = GPA mapped onto QVA; rings first, buffers later."""
+    head = (bytes([0]) + msg(GET_FEATURES) +
+            msg(SET_FEATURES, u64((FEATURES & ~(1 << 26)) | (1 << 33))) +
+            msg(SET_PROTOCOL_FEATURES, u64(PROTO | (1 << 5))) +
+            msg(SET_OWNER) + msg(SET_BACKEND_REQ_FD, b"", [SOCKET]) + mem1 +
+            iommu_ring_setup(0, GPA + 0x10000) +
+            iommu_ring_setup(1, GPA + 0x20000) +
+            msg(SET_VRING_ENABLE, state(0, 1)) +
+            msg(SET_VRING_ENABLE, state(1, 1)) +
+            msg(SET_STATUS, u64(0xf)))
+    rings = (iotlb(IOTLB_UPDATE, GPA + 0x10000, 0x3000, QVA + 0x10000, RW) +
+             iotlb(IOTLB_UPDATE, GPA + 0x20000, 0x3000, QVA + 0x20000, RW))
+    guest = (guest_rx_ring(0x10000, 0x40000, 4) +
+             guest_tx_ring(0x20000, 0x60000, 4))
+    return {
+        "iommu-all-mapped": head + iotlb(IOTLB_UPDATE, GPA, 1 << 20, QVA, RW) +
+        guest + burst(0, True, 4) + burst(0, False, 8) +
+        iotlb(IOTLB_INVALIDATE, 0, 0) + burst(0, False, 8),
+        "iommu-miss-update": head + rings + guest +
+        burst(0, True, 4) + burst(0, False, 8) +
+        iotlb(IOTLB_UPDATE, GPA + 0x40000, 0x2000, QVA + 0x40000, RO) +
+        iotlb(IOTLB_UPDATE, GPA + 0x60000, 0x2000, QVA + 0x60000, RO) +
+        burst(0, True, 4) + burst(0, False, 8) +
+        iotlb(IOTLB_INVALIDATE, GPA + 0x40000, 0x2000) +
+        iotlb(IOTLB_UPDATE, GPA + 0x40000, 0x2000, QVA + 0x40000, WO) +
+        burst(0, True, 4) + msg(GET_VRING_BASE, state(0, 0)),
+        "iommu-bad-entries": head + rings +
+        iotlb(IOTLB_UPDATE, GPA, 0, QVA, RW) +
+        iotlb(IOTLB_UPDATE, (1 << 64) - 0x1000, 0x2000, QVA, RW) +
+        iotlb(IOTLB_UPDATE, 0x1000000, 0x1000, QVA + (1 << 20), RW) +
+        iotlb(IOTLB_UPDATE, GPA + 0x10800, 0x1000, QVA, RW) +
+        iotlb(IOTLB_UPDATE, 0x1000000, 0x1000, QVA, 7) +
+        iotlb(1, 0x1000000, 0x1000, QVA, RW) +
+        msg(SET_FEATURES, u64(FEATURES | (1 << 33))) +
+        msg(SET_BACKEND_REQ_FD, b"", [SOCKET, EVENTFD]) +
+        msg(SET_MEM_TABLE, struct.pack("<II", 1, 0) +
+            region(GPA, 1 << 18, QVA + 0x1000000, 0), [MEMFD_256K]) +
+        burst(0, False, 8),
+    }
+
+
 def msg_seeds():
     mem1 = msg(SET_MEM_TABLE, struct.pack("<II", 1, 0) +
                region(GPA, 1 << 20, QVA, 0), [MEMFD_1M])
@@ -201,6 +261,7 @@ def msg_seeds():
               msg(GET_VRING_BASE, state(0, 0)) +
               msg(GET_VRING_BASE, state(1, 0)))
     seeds["handshake-packed-rings-bursts"] = packed
+    seeds.update(iommu_seeds(mem1))
     seeds["stream-handshake-cut"] = (
         bytes([8]) + smsg(GET_FEATURES, cut=5) +
         smsg(SET_FEATURES, u64(FEATURES), cut=13) +

@@ -504,8 +504,12 @@ test_feature_masks(void **state)
 	assert_true(vhu_socket_get_features(s) & (1ULL << 35));
 	/* a feature vhu does not implement (NOTIFICATION_DATA) cannot be */
 	assert_int_equal(vhu_socket_enable_features(s, 1ULL << 38), -ENOTSUP);
-	assert_int_equal(vhu_socket_set_protocol_features(s, 1ULL << 5),
+	/* nor a protocol feature it does not (CRYPTO_SESSION) */
+	assert_int_equal(vhu_socket_set_protocol_features(s, 1ULL << 7),
 			 -ENOTSUP);
+	/* IOMMU (ACCESS_PLATFORM) and BACKEND_REQ only when asked for */
+	assert_false(f & (1ULL << 33));
+	assert_false(vhu_socket_get_protocol_features(s) & (1ULL << 5));
 	vhu_socket_unregister(s);
 }
 

@@ -164,14 +164,9 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 		return -EINVAL;
 	}
 	/*
-	 * Refused: a frontend configured for them fails at negotiation (or,
-	 * for postcopy, in the middle of a migration), far from the cause.
+	 * Refused: a frontend configured for it fails in the middle of a
+	 * migration, far from the cause.
 	 */
-	if (a->iommu) {
-		VHU_ETH_LOG(ERR, "%s: iommu-support=1: not supported (libvhu has no IOTLB / ACCESS_PLATFORM yet)",
-			    name);
-		return -ENOTSUP;
-	}
 	if (a->postcopy) {
 		VHU_ETH_LOG(ERR, "%s: postcopy-support=1: not supported (libvhu has no userfaultfd postcopy yet)",
 			    name);
@@ -387,7 +382,8 @@ socket_open(struct vhu_eth_port *port)
 {
 	struct vhu_socket_params p = {
 		.path = port->iface,
-		.flags = port->client ? VHU_SOCKET_CLIENT : 0,
+		.flags = (port->client ? VHU_SOCKET_CLIENT : 0) |
+			 (port->iommu ? VHU_SOCKET_IOMMU : 0),
 		.max_queue_pairs = port->queues,
 		.ops = &vhu_eth_cbs,
 		.ctx = port,
@@ -772,6 +768,7 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->port_id = eth_dev->data->port_id;
 	port->queues = (uint16_t)a.queues;
 	port->client = a.client;
+	port->iommu = a.iommu;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
 		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
@@ -849,7 +846,7 @@ RTE_PMD_REGISTER_PARAM_STRING(net_vhu,
 	"iface=<path> "
 	"queues=<int> "
 	"client=<0|1> "
-	"iommu-support=<0> "
+	"iommu-support=<0|1> "
 	"postcopy-support=<0> "
 	"tso=<0|1> "
 	"linear-buffer=<0|1> "

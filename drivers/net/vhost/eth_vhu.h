@@ -114,6 +114,7 @@ struct vhu_eth_port {
 	uint16_t queues;          /* devargs queues= */
 	uint8_t chain;            /* enum vhu_eth_rx_chain */
 	bool client;
+	bool iommu;              /* iommu-support=1: VHU_SOCKET_IOMMU */
 	char iface[PATH_MAX];
 	struct vhu_socket *sock;
 

@@ -66,6 +66,10 @@ vhu_dev_vq(struct vhu_dev *dev, uint32_t index)
 				index);
 			return NULL;
 		}
+		if (dev->iotlb.rd != NULL)
+			vhu_vq_set_iotlb_locked(vq, dev->iotlb.rd,
+						dev->iotlb.wr,
+						vhu_iotlb_send_miss, dev);
 		/* a queue, once published, stays for the life of the slot */
 		__atomic_store_n(&dev->vqs.vq[index], vq, __ATOMIC_RELEASE);
 	}
@@ -145,6 +149,11 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 	dev->mem.nregions = 0;
 	memset(&dev->log, 0, sizeof(dev->log));
 	memset(&dev->rx, 0, sizeof(dev->rx));
+	if (vhu_iotlb_attach(dev) < 0) {
+		VHU_LOG(ERR, "%s: refusing connection: no memory for an IOTLB",
+			s->path);
+		return NULL;
+	}
 	dev->in_use = true;
 	s->ndevs++;
 	return dev;
@@ -250,6 +259,7 @@ vhu_dev_create(struct vhu_socket *s, int fd)
 		return NULL;
 	if (vhu_loop_add(fd, on_readable, dev) < 0) {
 		VHU_LOG(ERR, "%s: cannot watch connection", dev->name);
+		vhu_iotlb_free(dev);
 		dev->fd = -1;
 		dev->in_use = false;
 		s->ndevs--;
@@ -296,6 +306,7 @@ dev_release_memory(struct vhu_dev *dev)
 	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++)
 		if (dev->vqs.vq[i] != NULL)
 			vhu_vq_reset_locked(dev->vqs.vq[i]);
+	vhu_iotlb_reset_locked(dev);
 	vhu_mem_clear(&dev->mem);
 	vhu_log_unmap(&dev->log);
 	vhu_dev_resume_all(dev);
@@ -331,6 +342,7 @@ vhu_dev_close(struct vhu_dev *dev)
 		close(dev->fd);
 		dev->fd = -1;
 	}
+	vhu_iotlb_free(dev);
 	dev->in_use = false;
 	VHU_LOG(INFO, "%s: connection closed", dev->name);
 	vhu_socket_dev_closed(s, dev);
@@ -400,7 +412,7 @@ why_not_ready(const struct vhu_dev *dev)
 	if (vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_STATUS) &&
 	    !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK))
 		return "waiting for DRIVER_OK";
-	return NULL;
+	return vhu_iotlb_why_not_ready(dev);
 }
 
 int

@@ -18,6 +18,7 @@
 #include "vhu.h"
 #include "vq.h"
 #include "msg.h"
+#include "iotlb.h"
 
 struct vhu_socket;
 
@@ -55,6 +56,7 @@ struct vhu_dev {
 
 	struct vhu_guest_mem mem;
 	struct vhu_dirty_log log;
+	struct vhu_iotlb iotlb;  /* ACCESS_PLATFORM: see iotlb.h */
 	struct vhu_msg_rx rx;
 };
 

@@ -60,6 +60,15 @@ VHU_HANDLER(set_features)
 		return VHU_MSG_FAILED;
 	}
 	/*
+	 * With an IOMMU the data path sees IOVAs, but the log is indexed by
+	 * guest-physical address, which the IOTLB does not give: refused.
+	 */
+	if ((f & BIT(VHOST_F_LOG_ALL)) && (f & BIT(VIRTIO_F_ACCESS_PLATFORM))) {
+		VHU_LOG(ERR, "%s: SET_FEATURES: LOG_ALL (migration) together with ACCESS_PLATFORM (IOMMU) is not supported",
+			dev->name);
+		return VHU_MSG_FAILED;
+	}
+	/*
 	 * virtio 1.2 §3.1.1: features are fixed once FEATURES_OK is set.
 	 * Policy: while the device runs, or after FEATURES_OK / DRIVER_OK,
 	 * a SET_FEATURES that adds or drops any bit but LOG_ALL is refused
@@ -122,6 +131,7 @@ VHU_HANDLER(set_mem_table)
 	vhu_dev_quiesce_all(dev);
 	memcpy(old, &dev->mem, sizeof(*old));
 	memcpy(&dev->mem, fresh, sizeof(*fresh));
+	vhu_iotlb_rebuild_locked(dev); /* views point into the old table */
 	vhu_dev_resume_all(dev);
 	vhu_mem_clear(old);
 	for (uint32_t i = 0; i < dev->mem.nregions; i++)
@@ -347,6 +357,7 @@ VHU_HANDLER(add_mem_reg)
 		return VHU_MSG_FAILED;
 	vhu_dev_quiesce_all(dev);
 	ret = vhu_mem_insert(&dev->mem, &r);
+	vhu_iotlb_rebuild_locked(dev);
 	vhu_dev_resume_all(dev);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: ADD_MEM_REG gpa 0x%" PRIx64 ": %s", dev->name,
@@ -364,6 +375,7 @@ VHU_HANDLER(rem_mem_reg)
 
 	vhu_dev_quiesce_all(dev);
 	ret = vhu_mem_remove(&dev->mem, &p->reg.r, &r);
+	vhu_iotlb_rebuild_locked(dev);
 	vhu_dev_resume_all(dev);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: REM_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64

@@ -40,6 +40,8 @@ VHU_HANDLER(get_queue_num);
 VHU_HANDLER(set_vring_enable);
 VHU_HANDLER(send_rarp);
 VHU_HANDLER(net_set_mtu);
+VHU_HANDLER(set_backend_req_fd); /* iotlb.c */
+VHU_HANDLER(iotlb_msg);          /* iotlb.c */
 VHU_HANDLER(get_max_mem_slots);
 VHU_HANDLER(add_mem_reg);
 VHU_HANDLER(rem_mem_reg);

@@ -123,7 +123,7 @@ vhu_mem_insert(struct vhu_guest_mem *m, const struct vhu_mem_region *r)
 {
 	uint32_t pos;
 
-	if (m->nregions >= RTE_DIM(m->r))
+	if (m->nregions >= VHU_MAX_MEM_SLOTS)
 		return -ENOSPC;
 	for (pos = 0; pos < m->nregions; pos++) {
 		if (gpa_overlaps(&m->r[pos], r)) {

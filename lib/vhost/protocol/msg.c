@@ -84,6 +84,11 @@ static const struct msg_rule rules[VHU_REQ_MAX] = {
 	     false),
 	RULE(NET_SET_MTU, net_set_mtu, 8, 0, 0, VRING_NONE,
 	     VHU_PROTOCOL_F_NET_MTU, false),
+	RULE(SET_BACKEND_REQ_FD, set_backend_req_fd, 0, 1, 1, VRING_NONE,
+	     VHU_PROTOCOL_F_BACKEND_REQ, false),
+	/* needs VIRTIO_F_ACCESS_PLATFORM negotiated: checked by the handler */
+	RULE(IOTLB_MSG, iotlb_msg, sizeof(struct vhost_iotlb_msg), 0, 0,
+	     VRING_NONE, NO_PF, false),
 	RULE(GET_MAX_MEM_SLOTS, get_max_mem_slots, 0, 0, 0, VRING_NONE,
 	     VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS, true),
 	RULE(ADD_MEM_REG, add_mem_reg, sizeof(struct vhu_msg_mem_reg), 1, 1,

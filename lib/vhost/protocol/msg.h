@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include <linux/vhost_types.h>
+
 struct vhu_dev;
 
 /* Front-end requests (spec: "Front-end message types"). */
@@ -35,6 +37,8 @@ enum vhu_request {
 	VHU_REQ_SET_VRING_ENABLE = 18,
 	VHU_REQ_SEND_RARP = 19,
 	VHU_REQ_NET_SET_MTU = 20,
+	VHU_REQ_SET_BACKEND_REQ_FD = 21,
+	VHU_REQ_IOTLB_MSG = 22,
 	VHU_REQ_GET_MAX_MEM_SLOTS = 36,
 	VHU_REQ_ADD_MEM_REG = 37,
 	VHU_REQ_REM_MEM_REG = 38,
@@ -52,8 +56,13 @@ enum vhu_request {
 #define VHU_PROTOCOL_F_RARP 2
 #define VHU_PROTOCOL_F_REPLY_ACK 3
 #define VHU_PROTOCOL_F_NET_MTU 4
+#define VHU_PROTOCOL_F_BACKEND_REQ 5
 #define VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 #define VHU_PROTOCOL_F_STATUS 16
+
+/* Back-end requests (spec: "Back-end message types"), sent over the
+ * channel given by SET_BACKEND_REQ_FD. */
+#define VHU_BACKEND_IOTLB_MSG 1
 
 /* Header flags. */
 #define VHU_MSG_VERSION 0x1
@@ -118,6 +127,7 @@ union vhu_msg_payload {
 	struct vhu_msg_mem_table mem;
 	struct vhu_msg_mem_reg reg;
 	struct vhu_msg_log log;
+	struct vhost_iotlb_msg iotlb; /* IOTLB_MSG: 32 bytes with padding */
 	uint8_t bytes[8];
 };
 

@@ -43,14 +43,18 @@ vhu_supported_features(void)
 	       BIT(VIRTIO_NET_F_MQ) | BIT(VHOST_F_LOG_ALL) |
 	       BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MTU) |
 	       BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_F_IN_ORDER) |
-	       BIT(VHU_F_PROTOCOL_FEATURES);
+	       BIT(VHU_F_PROTOCOL_FEATURES) | BIT(VIRTIO_F_ACCESS_PLATFORM);
 }
 
 static uint64_t
 default_features(void)
 {
-	/* no control queue by default: QEMU and virtio_user keep their own */
-	return vhu_supported_features() & ~BIT(VIRTIO_NET_F_CTRL_VQ);
+	/*
+	 * No control queue by default: QEMU and virtio_user keep their own.
+	 * No IOMMU unless asked for (VHU_SOCKET_IOMMU).
+	 */
+	return vhu_supported_features() &
+	       ~(BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_F_ACCESS_PLATFORM));
 }
 
 static uint64_t
@@ -60,7 +64,7 @@ supported_protocol_features(void)
 	       BIT(VHU_PROTOCOL_F_RARP) | BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 	       BIT(VHU_PROTOCOL_F_NET_MTU) |
 	       BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-	       BIT(VHU_PROTOCOL_F_STATUS);
+	       BIT(VHU_PROTOCOL_F_STATUS) | BIT(VHU_PROTOCOL_F_BACKEND_REQ);
 }
 
 struct vhu_socket *
@@ -72,7 +76,8 @@ vhu_socket_register(const struct vhu_socket_params *p)
 	    p->path[0] == '\0' ||
 	    strlen(p->path) >= sizeof(((struct vhu_socket *)0)->path) ||
 	    p->max_queue_pairs > VHU_MAX_QUEUE_PAIRS ||
-	    (p->flags & ~(VHU_SOCKET_CLIENT | VHU_SOCKET_NO_RECONNECT))) {
+	    (p->flags & ~(VHU_SOCKET_CLIENT | VHU_SOCKET_NO_RECONNECT |
+			  VHU_SOCKET_IOMMU))) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -99,7 +104,13 @@ vhu_socket_register(const struct vhu_socket_params *p)
 		s->ops = *p->ops;
 	s->ctx = p->ctx;
 	s->features = default_features();
-	s->protocol_features = supported_protocol_features();
+	/* the backend channel only serves IOTLB misses */
+	s->protocol_features = supported_protocol_features() &
+			       ~BIT(VHU_PROTOCOL_F_BACKEND_REQ);
+	if (p->flags & VHU_SOCKET_IOMMU) {
+		s->features |= BIT(VIRTIO_F_ACCESS_PLATFORM);
+		s->protocol_features |= BIT(VHU_PROTOCOL_F_BACKEND_REQ);
+	}
 	s->listen_fd = -1;
 	s->timer_fd = -1;
 	s->mode = VHU_SOCKET_DEFAULT_MODE;

@@ -87,6 +87,7 @@ enum {
 	VHU_WALK_OK = 0,
 	VHU_WALK_BAD = -1,   /* the guest broke a rule: why is set */
 	VHU_WALK_FULL = -2,  /* valid chain, but more pieces than room */
+	VHU_WALK_MISS = -3,  /* IOMMU: an IOVA not in the IOTLB, requested */
 };
 
 /*
@@ -155,9 +156,12 @@ vhu_split_walk(struct vhu_vq *vq, uint16_t head, bool write,
 				return VHU_WALK_BAD;
 			}
 			table = (const volatile struct vring_desc *)
-				vhu_gpa_to_hva_whole(vq->mem, &vq->mem_hint,
+				vhu_gpa_to_hva_whole(vq->mem_rd, &vq->mem_hint,
 						     addr, tlen);
 			if (unlikely(table == NULL)) {
+				if (vhu_vq_xlate_miss(vq, vq->mem_rd, addr,
+						      tlen, false))
+					return VHU_WALK_MISS;
 				*why = "indirect table not in one memory region";
 				return VHU_WALK_BAD;
 			}
@@ -180,10 +184,14 @@ vhu_split_walk(struct vhu_vq *vq, uint16_t head, bool write,
 		total += dlen;
 		while (dlen > 0) {
 			uint64_t got = dlen;
-			uint8_t *hva = vhu_gpa_to_hva(vq->mem, &vq->mem_hint,
-						      addr, &got);
+			const struct vhu_guest_mem *m = write ? vq->mem_wr :
+								vq->mem_rd;
+			uint8_t *hva = vhu_gpa_to_hva(m, &vq->mem_hint, addr,
+						      &got);
 
 			if (unlikely(hva == NULL)) {
+				if (vhu_vq_xlate_miss(vq, m, addr, 0, write))
+					return VHU_WALK_MISS;
 				*why = "buffer outside guest memory";
 				return VHU_WALK_BAD;
 			}

@@ -113,16 +113,19 @@ vhu_pbatch_load(const struct vhu_vq *vq, uint16_t slot, bool wrap,
 
 /* Append the host pieces of [addr, addr + dlen). Returns VHU_WALK_*. */
 static inline int
-vhu_pieces_add(struct vhu_vq *vq, uint64_t addr, uint32_t dlen,
+vhu_pieces_add(struct vhu_vq *vq, uint64_t addr, uint32_t dlen, bool write,
 	       struct vhu_piece *p, uint32_t *n, uint32_t max,
 	       const char **why)
 {
+	const struct vhu_guest_mem *m = write ? vq->mem_wr : vq->mem_rd;
+
 	while (dlen > 0) {
 		uint64_t got = dlen;
-		uint8_t *hva = vhu_gpa_to_hva(vq->mem, &vq->mem_hint, addr,
-					      &got);
+		uint8_t *hva = vhu_gpa_to_hva(m, &vq->mem_hint, addr, &got);
 
 		if (unlikely(hva == NULL)) {
+			if (vhu_vq_xlate_miss(vq, m, addr, 0, write))
+				return VHU_WALK_MISS;
 			*why = "buffer outside guest memory";
 			return VHU_WALK_BAD;
 		}
@@ -200,9 +203,12 @@ vhu_packed_walk(struct vhu_vq *vq, uint16_t slot, bool wrap,
 				return VHU_WALK_BAD;
 			}
 			t = (const volatile struct vring_packed_desc *)
-				vhu_gpa_to_hva_whole(vq->mem, &vq->mem_hint,
+				vhu_gpa_to_hva_whole(vq->mem_rd, &vq->mem_hint,
 						     addr, dlen);
 			if (unlikely(t == NULL)) {
+				if (vhu_vq_xlate_miss(vq, vq->mem_rd, addr,
+						      dlen, false))
+					return VHU_WALK_MISS;
 				*why = "indirect table not in one memory region";
 				return VHU_WALK_BAD;
 			}
@@ -237,8 +243,8 @@ vhu_packed_walk(struct vhu_vq *vq, uint16_t slot, bool wrap,
 					return VHU_WALK_BAD;
 				}
 				total += tl;
-				rc = vhu_pieces_add(vq, ta, tl, p, &n, max,
-						    why);
+				rc = vhu_pieces_add(vq, ta, tl, write, p, &n,
+						    max, why);
 				if (unlikely(rc != VHU_WALK_OK))
 					return rc;
 			}
@@ -257,7 +263,7 @@ vhu_packed_walk(struct vhu_vq *vq, uint16_t slot, bool wrap,
 			return VHU_WALK_BAD;
 		}
 		total += dlen;
-		rc = vhu_pieces_add(vq, addr, dlen, p, &n, max, why);
+		rc = vhu_pieces_add(vq, addr, dlen, write, p, &n, max, why);
 		if (unlikely(rc != VHU_WALK_OK))
 			return rc;
 		if (!(flags & VRING_DESC_F_NEXT)) {

@@ -56,7 +56,9 @@ vhu_call_guest(struct vhu_vq *vq)
  * Transmit fast path: one readable descriptor (virtio 1.2 §2.7.5 and
  * §2.8.6: no NEXT; §2.7.5 and §2.8.7: no INDIRECT; §5.1.6: TX is
  * readable), longer than the header, a frame that fits the fresh mbuf m
- * (so below VHU_MAX_TX_FRAME), inside one memory region. On true m is
+ * (so below VHU_MAX_TX_FRAME), inside one memory region (read view: the
+ * IOTLB with VHU_VQ_F_IOMMU; a miss falls back to the walker, which
+ * requests it). xl was set up on vq->mem_rd. On true m is
  * initialised and *o queued; on false nothing changed.
  */
 static inline bool
@@ -70,7 +72,7 @@ vhu_tx_simple(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t flags,
 	if ((flags & VHU_DESC_KIND_MASK) != 0 || dlen <= hdr_len ||
 	    dlen - hdr_len > vhu_mbuf_fresh_room(m))
 		return false;
-	hva = vhu_xlate_whole(xl, vq->mem, &vq->mem_hint, addr, dlen);
+	hva = vhu_xlate_whole(xl, vq->mem_rd, &vq->mem_hint, addr, dlen);
 	if (unlikely(hva == NULL))
 		return false;
 	rte_prefetch0(hva);
@@ -83,7 +85,8 @@ vhu_tx_simple(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t flags,
 /*
  * Receive fast path: one writable descriptor (same sections; §5.1.6: RX
  * is writable) with room for header and the one-segment frame m, inside
- * one memory region: one buffer with or without MRG_RXBUF. On true *o is
+ * one memory region (write view, vq->mem_wr, which xl was set up on): one
+ * buffer with or without MRG_RXBUF. On true *o is
  * queued; on false nothing changed.
  */
 static inline bool
@@ -96,7 +99,7 @@ vhu_rx_simple(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t flags,
 	if ((flags & VHU_DESC_KIND_MASK) != VRING_DESC_F_WRITE ||
 	    dlen < (uint32_t)vq->hdr_len + m->data_len)
 		return false;
-	hva = vhu_xlate_whole(xl, vq->mem, &vq->mem_hint, addr, dlen);
+	hva = vhu_xlate_whole(xl, vq->mem_wr, &vq->mem_hint, addr, dlen);
 	if (unlikely(hva == NULL))
 		return false;
 	__builtin_prefetch(hva, 1, 3);

@@ -10,6 +10,12 @@
  * virtual address (HVA) inside one region; a length that runs past the end
  * of its region is clipped, and callers continue at the next address, so a
  * buffer that straddles two regions is handled in pieces.
+ *
+ * With VIRTIO_F_ACCESS_PLATFORM (vIOMMU) the same table type holds the
+ * IOTLB's view instead: "gpa" is then an I/O virtual address (IOVA) and
+ * each entry is one IOTLB mapping clipped to one memory region
+ * (protocol/iotlb.c builds one such table per access direction), so the
+ * data path translates IOVAs with the very same code.
  */
 #ifndef VHU_GUEST_MEM_H
 #define VHU_GUEST_MEM_H
@@ -33,10 +39,22 @@ struct vhu_mem_region {
 	uint64_t mmap_offset;
 };
 
+/*
+ * IOTLB entries a device keeps (protocol/iotlb.c). QEMU maps per IOMMU page
+ * (4 KiB for a strict-mode Linux guest), so this is 8 MiB of guest DMA
+ * space in 4 KiB pages; when full the oldest entry not holding a ring is
+ * dropped and comes back through a miss if it is used again.
+ */
+#define VHU_IOTLB_MAX 2048
+
+/* Entries a table can hold: memory slots, or IOTLB ranges. */
+#define VHU_GUEST_MEM_CAP (VHU_MAX_MEM_SLOTS > VHU_IOTLB_MAX ? \
+			   VHU_MAX_MEM_SLOTS : VHU_IOTLB_MAX)
+
 /* Regions sorted by gpa, non-overlapping in gpa. */
 struct vhu_guest_mem {
 	uint32_t nregions;
-	struct vhu_mem_region r[VHU_MAX_MEM_SLOTS];
+	struct vhu_mem_region r[VHU_GUEST_MEM_CAP];
 };
 
 /*

@@ -181,10 +181,12 @@ complete_burst(struct vhu_vq *vq, uint16_t n)
  */
 static inline bool
 pbatch_xlate(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot,
-	     const struct vhu_pbatch *b, uint8_t **hva)
+	     bool write, const struct vhu_pbatch *b, uint8_t **hva)
 {
+	const struct vhu_guest_mem *mem = write ? vq->mem_wr : vq->mem_rd;
+
 	for (int k = 0; k < VHU_PBATCH; k++) {
-		hva[k] = vhu_xlate_whole(xl, vq->mem, &vq->mem_hint,
+		hva[k] = vhu_xlate_whole(xl, mem, &vq->mem_hint,
 					 b->addr[k], b->len[k]);
 		if (unlikely(hva[k] == NULL))
 			return false;
@@ -216,7 +218,7 @@ tx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 		if (b.len[k] <= hdr_len ||
 		    b.len[k] - hdr_len > vhu_mbuf_fresh_room(m[k]))
 			return false;
-	if (!pbatch_xlate(vq, xl, slot, &b, hva))
+	if (!pbatch_xlate(vq, xl, slot, false, &b, hva))
 		return false;
 	for (k = 0; k < VHU_PBATCH; k++) {
 		rte_prefetch0(hva[k]);
@@ -246,7 +248,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	struct vhu_tx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
-	const struct vhu_guest_mem *mem = vq->mem;
+	const struct vhu_guest_mem *mem = vq->mem_rd;
 	const uint16_t hdr_len = vq->hdr_len;
 	const uint16_t size = vq->size;
 	uint16_t slot = vq->last_avail_idx;
@@ -325,6 +327,9 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		vhu_mbuf_init(m, 0);
 		rc = vhu_packed_walk(vq, slot, wrap, flags, false, pieces, &np,
 				     VHU_MAX_PIECES, &len, &id, &nd, &why);
+		/* IOMMU miss: the chain stays for after the update */
+		if (unlikely(rc == VHU_WALK_MISS))
+			break;
 		if (unlikely(rc != VHU_WALK_OK)) {
 			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
 				"transmit chain split into too many pieces" :
@@ -418,7 +423,7 @@ rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 	for (k = 0; k < VHU_PBATCH; k++)
 		if (b.len[k] < (uint32_t)hdr_len + m[k]->data_len)
 			return false;
-	if (!pbatch_xlate(vq, xl, slot, &b, hva))
+	if (!pbatch_xlate(vq, xl, slot, true, &b, hva))
 		return false;
 	for (k = 0; k < VHU_PBATCH; k++) {
 		__builtin_prefetch(hva[k], 1, 3);
@@ -447,7 +452,7 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	struct vhu_rx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
-	const struct vhu_guest_mem *mem = vq->mem;
+	const struct vhu_guest_mem *mem = vq->mem_wr;
 	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
 	const bool do_log = vq->flags & VHU_VQ_F_LOG;
 	const uint16_t hdr_len = vq->hdr_len;
@@ -536,6 +541,9 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 				vhu_vq_mark_broken(vq, why);
 				goto out;
 			}
+			/* IOMMU miss: this frame and the rest are not placed */
+			if (unlikely(rc == VHU_WALK_MISS))
+				goto out;
 			if (unlikely(rc == VHU_WALK_FULL)) {
 				if (nbufs == 0) {
 					vhu_vq_mark_broken(vq,

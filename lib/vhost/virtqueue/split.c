@@ -230,7 +230,7 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 	uint16_t heads[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_desc *desc = vq->desc;
-	const struct vhu_guest_mem *mem = vq->mem;
+	const struct vhu_guest_mem *mem = vq->mem_rd;
 	const uint16_t hdr_len = vq->hdr_len;
 	const uint16_t size = vq->size;
 	const uint16_t last = vq->last_avail_idx;
@@ -288,6 +288,9 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 		vhu_mbuf_init(m, 0);
 		rc = vhu_split_walk(vq, head, false, pieces, &np,
 				    VHU_MAX_PIECES, &len, &why);
+		/* IOMMU miss: the chain stays for after the update */
+		if (unlikely(rc == VHU_WALK_MISS))
+			break;
 		if (unlikely(rc != VHU_WALK_OK)) {
 			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
 				"transmit chain split into too many pieces" :
@@ -377,7 +380,7 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_desc *desc = vq->desc;
 	const volatile uint16_t *ring = vq->avail->ring;
-	const struct vhu_guest_mem *mem = vq->mem;
+	const struct vhu_guest_mem *mem = vq->mem_wr;
 	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
 	const bool do_log = vq->flags & VHU_VQ_F_LOG;
 	const uint16_t hdr_len = vq->hdr_len;
@@ -452,6 +455,9 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 				vhu_vq_mark_broken(vq, why);
 				goto out;
 			}
+			/* IOMMU miss: this frame and the rest are not placed */
+			if (unlikely(rc == VHU_WALK_MISS))
+				goto out;
 			if (unlikely(rc == VHU_WALK_FULL)) {
 				if (nheads == 0) {
 					vhu_vq_mark_broken(vq,

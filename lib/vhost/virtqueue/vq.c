@@ -8,6 +8,7 @@
  * close file descriptors, never while a burst is inside the queue.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,8 @@ vhu_vq_create(int dev_id, uint16_t index, int numa_node,
 	atomic_init(&vq->access, VHU_VQ_FREE);
 	vq->index = index;
 	vq->mem = mem;
+	vq->mem_rd = mem;
+	vq->mem_wr = mem;
 	vq->log = log;
 	vq->callfd = -1;
 	vq->kickfd = -1;
@@ -181,6 +184,56 @@ qva_to_gpa(const struct vhu_guest_mem *m, uint64_t qva)
 }
 
 /*
+ * Host address of a ring part [addr, addr + len): a frontend-virtual
+ * address, or with IOMMU an IOVA (vhost-user.rst, "IOMMU support": ring
+ * addresses are then I/O virtual) that must be in the IOTLB for every
+ * access the device makes to it (rd, wr) and contiguous in host memory.
+ * An IOVA the IOTLB lacks is requested (one outstanding miss per queue).
+ */
+static void *
+ring_xlate(struct vhu_vq *vq, uint64_t addr, uint64_t len, bool rd, bool wr,
+	   const char **why)
+{
+	const struct vhu_guest_mem *views[2] = { vq->mem_rd, vq->mem_wr };
+	const bool want[2] = { rd, wr };
+	uint8_t *p = NULL;
+
+	if (!(vq->flags & VHU_VQ_F_IOMMU)) {
+		p = vhu_qva_to_hva(vq->mem, addr, len);
+		if (p == NULL)
+			*why = "ring address outside guest memory";
+		return p;
+	}
+	for (int i = 0; i < 2; i++) {
+		uint32_t hint = 0;
+		uint8_t *q;
+
+		if (!want[i])
+			continue;
+		q = vhu_gpa_to_hva_whole(views[i], &hint, addr, len);
+		if (q == NULL) {
+			uint64_t gap = vhu_mem_first_gap(views[i], &hint, addr,
+							 len);
+
+			if (gap == UINT64_MAX) {
+				*why = "ring not contiguous in host memory";
+			} else {
+				vhu_vq_miss(vq, gap, i == 0 ? VHOST_ACCESS_RO :
+							      VHOST_ACCESS_WO);
+				*why = "ring IOVA not in the IOTLB (miss requested)";
+			}
+			return NULL;
+		}
+		if (p != NULL && q != p) {
+			*why = "ring IOVA maps differently for read and write";
+			return NULL;
+		}
+		p = q;
+	}
+	return p;
+}
+
+/*
  * Ring pointers of a packed queue. SET_VRING_ADDR keeps its split names
  * (vhost-user.rst, and the vhost kernel ABI it mirrors): with RING_PACKED
  * desc is the descriptor ring, avail the driver event suppression area and
@@ -190,17 +243,19 @@ static const char *
 map_packed(struct vhu_vq *vq)
 {
 	const uint64_t esz = sizeof(struct vring_packed_desc_event);
+	const char *why = NULL;
 
-	vq->pdesc = (struct vring_packed_desc *)vhu_qva_to_hva(vq->mem,
-			vq->addr.desc_user_addr,
-			sizeof(struct vring_packed_desc) * (uint64_t)vq->num);
-	vq->driver_event = (struct vring_packed_desc_event *)vhu_qva_to_hva(
-			vq->mem, vq->addr.avail_user_addr, esz);
-	vq->device_event = (struct vring_packed_desc_event *)vhu_qva_to_hva(
-			vq->mem, vq->addr.used_user_addr, esz);
+	/* the device reads descriptors and writes them back as used */
+	vq->pdesc = ring_xlate(vq, vq->addr.desc_user_addr,
+			sizeof(struct vring_packed_desc) * (uint64_t)vq->num,
+			true, true, &why);
+	vq->driver_event = vq->pdesc == NULL ? NULL :
+		ring_xlate(vq, vq->addr.avail_user_addr, esz, true, false, &why);
+	vq->device_event = vq->driver_event == NULL ? NULL :
+		ring_xlate(vq, vq->addr.used_user_addr, esz, false, true, &why);
 	if (vq->pdesc == NULL || vq->driver_event == NULL ||
 	    vq->device_event == NULL)
-		return "ring address outside guest memory";
+		return why;
 	/* virtio 1.2 §2.8.10.1: alignment: ring 16, event areas 4 */
 	if (((uintptr_t)vq->pdesc & 15) || ((uintptr_t)vq->driver_event & 3) ||
 	    ((uintptr_t)vq->device_event & 3))
@@ -217,7 +272,7 @@ void
 vhu_vq_resume(struct vhu_vq *vq)
 {
 	bool was_ready = vq->ready;
-	uint8_t flags = vq->flags & VHU_VQ_F_NOTIFY;
+	uint16_t flags = vq->flags & VHU_VQ_F_NOTIFY;
 	uint64_t f = vq->features;
 	const char *why = NULL;
 
@@ -236,6 +291,15 @@ vhu_vq_resume(struct vhu_vq *vq)
 		flags |= VHU_VQ_F_PACKED;
 	if (has_feature(f, VIRTIO_F_IN_ORDER))
 		flags |= VHU_VQ_F_IN_ORDER;
+	if (has_feature(f, VIRTIO_F_ACCESS_PLATFORM) && vq->iotlb_rd != NULL &&
+	    vq->iotlb_wr != NULL) {
+		flags |= VHU_VQ_F_IOMMU;
+		vq->mem_rd = vq->iotlb_rd;
+		vq->mem_wr = vq->iotlb_wr;
+	} else {
+		vq->mem_rd = vq->mem;
+		vq->mem_wr = vq->mem;
+	}
 	vq->flags = flags;
 	/* virtio 1.2 §5.1.6: the num_buffers field exists with either */
 	vq->hdr_len = (has_feature(f, VIRTIO_NET_F_MRG_RXBUF) ||
@@ -257,6 +321,9 @@ vhu_vq_resume(struct vhu_vq *vq)
 		why = "no SET_VRING_CALL";
 	} else if (vq->mem == NULL) {
 		why = "no memory table";
+	} else if (has_feature(f, VIRTIO_F_ACCESS_PLATFORM) &&
+		   !(flags & VHU_VQ_F_IOMMU)) {
+		why = "ACCESS_PLATFORM negotiated but no IOTLB";
 	} else if (flags & VHU_VQ_F_PACKED) {
 		why = map_packed(vq);
 		if (why != NULL) {
@@ -273,18 +340,18 @@ vhu_vq_resume(struct vhu_vq *vq)
 		uint64_t n = vq->num;
 
 		/* virtio 1.2 §2.7: ring part sizes; +2 is the event field */
-		vq->desc = (struct vring_desc *)vhu_qva_to_hva(vq->mem,
-				vq->addr.desc_user_addr, 16 * n);
-		vq->avail = (struct vring_avail *)vhu_qva_to_hva(vq->mem,
-				vq->addr.avail_user_addr, 6 + 2 * n);
-		vq->used = (struct vring_used *)vhu_qva_to_hva(vq->mem,
-				vq->addr.used_user_addr, 6 + 8 * n);
-		if (vq->desc == NULL || vq->avail == NULL || vq->used == NULL)
-			why = "ring address outside guest memory";
+		vq->desc = ring_xlate(vq, vq->addr.desc_user_addr, 16 * n,
+				      true, false, &why);
+		if (vq->desc != NULL)
+			vq->avail = ring_xlate(vq, vq->addr.avail_user_addr,
+					       6 + 2 * n, true, false, &why);
+		if (vq->avail != NULL)
+			vq->used = ring_xlate(vq, vq->addr.used_user_addr,
+					      6 + 8 * n, false, true, &why);
 		/* virtio 1.2 §2.7 alignment: desc 16, avail 2, used 4 */
-		else if (((uintptr_t)vq->desc & 15) ||
+		if (why == NULL && (((uintptr_t)vq->desc & 15) ||
 			 ((uintptr_t)vq->avail & 1) ||
-			 ((uintptr_t)vq->used & 3))
+			 ((uintptr_t)vq->used & 3)))
 			why = "ring address misaligned";
 		if (why != NULL) {
 			vq->desc = NULL;
@@ -346,6 +413,8 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	vq->used = NULL;
 	vq->used_log_gpa = 0;
 	memset(&vq->stats, 0, sizeof(vq->stats));
+	vq->miss_pending = false;
+	vq->miss_sent = false;
 	vq->enabled = false;
 	vq->running = false;
 	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
@@ -397,6 +466,9 @@ vhu_vq_set_addr_locked(struct vhu_vq *vq, const struct vhost_vring_addr *a)
 {
 	vq->addr = *a;
 	vq->addr_set = true;
+	/* new ring addresses: a miss for the old ones must not block theirs */
+	vq->miss_pending = false;
+	vq->miss_sent = false;
 	vq->why_not_ready = "new ring address"; /* resume() logs a bad one anew */
 	return 0;
 }
@@ -493,6 +565,26 @@ vhu_vq_set_running_locked(struct vhu_vq *vq, bool running)
 }
 
 void
+vhu_vq_set_iotlb_locked(struct vhu_vq *vq, const struct vhu_guest_mem *rd,
+			const struct vhu_guest_mem *wr, vhu_vq_miss_fn fn,
+			void *arg)
+{
+	vq->iotlb_rd = rd;
+	vq->iotlb_wr = wr;
+	vq->miss_fn = fn;
+	vq->miss_arg = arg;
+	vq->miss_pending = false;
+	vq->miss_sent = false;
+}
+
+void
+vhu_vq_iotlb_changed_locked(struct vhu_vq *vq)
+{
+	vq->miss_pending = false;
+	vq->miss_sent = false;
+}
+
+void
 vhu_vq_stop_locked(struct vhu_vq *vq)
 {
 	/*
@@ -509,6 +601,8 @@ vhu_vq_stop_locked(struct vhu_vq *vq)
 	vq->call_set = false;
 	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
 	vq->broken_told = false;
+	vq->miss_pending = false;
+	vq->miss_sent = false;
 	vq->ready = false;
 	vq->why_not_ready = "stopped";
 }
@@ -562,4 +656,26 @@ vhu_vq_mark_broken(struct vhu_vq *vq, const char *why)
 	/* a queue breaks once per incarnation: two writes at most per burst */
 	if (broken_notify_fd >= 0)
 		(void)eventfd_write(broken_notify_fd, 1);
+}
+
+void
+vhu_vq_miss(struct vhu_vq *vq, uint64_t iova, uint8_t perm)
+{
+	/*
+	 * Inside the queue (DATA or CONTROL held). One request per queue
+	 * until the IOTLB changes: a guest looping on an unmapped address
+	 * cannot flood the frontend; an unsent one (channel full) is tried
+	 * again by the next burst that meets it.
+	 */
+	if (!vq->miss_pending) {
+		vq->miss_pending = true;
+		vq->miss_sent = false;
+		vq->miss_iova = iova;
+		vq->miss_perm = perm;
+		VHU_DATA_DEBUG_LOG("%s: IOTLB miss at 0x%" PRIx64 " (perm %u)",
+				   vq->name, iova, perm);
+	}
+	if (!vq->miss_sent && vq->miss_fn != NULL)
+		vq->miss_sent = vq->miss_fn(vq->miss_arg, vq->miss_iova,
+					    vq->miss_perm) == 0;
 }

@@ -53,7 +53,15 @@ enum {
 #define VHU_VQ_F_LOG_USED   0x10 /* ring addr flag VHOST_VRING_F_LOG */
 #define VHU_VQ_F_NOTIFY     0x20 /* app wants guest kicks (vhu_vring_notify) */
 #define VHU_VQ_F_PACKED     0x40 /* VIRTIO_F_RING_PACKED: packed.c serves it */
-#define VHU_VQ_F_IN_ORDER   0x80 /* VIRTIO_F_IN_ORDER: batched transmit used */
+#define VHU_VQ_F_IOMMU      0x80 /* addresses are IOVAs: no translation = miss */
+#define VHU_VQ_F_IN_ORDER   0x100 /* VIRTIO_F_IN_ORDER: batched transmit used */
+
+/*
+ * Send an IOTLB miss request for iova with perm (VHOST_ACCESS_*) to the
+ * frontend; never blocks. 0 when sent. Provided by the protocol layer
+ * (protocol/iotlb.c); called from bursts and from resume().
+ */
+typedef int (*vhu_vq_miss_fn)(void *arg, uint64_t iova, uint8_t perm);
 
 /* No vring has more descriptors than this (virtio 1.2 §2.7: Queue Size). */
 #define VHU_VQ_MAX_SIZE 32768
@@ -62,7 +70,7 @@ struct vhu_vq {
 	/* ---- data path: read every burst ---- */
 	_Atomic uint32_t access;
 	bool ready;              /* running, enabled, configured, not broken */
-	uint8_t flags;           /* VHU_VQ_F_* */
+	uint16_t flags;          /* VHU_VQ_F_* */
 	uint16_t hdr_len;        /* virtio-net header bytes */
 	uint16_t size;           /* descriptors, power of two unless packed */
 	uint16_t last_avail_idx; /* next avail entry (packed: ring slot) */
@@ -92,7 +100,15 @@ struct vhu_vq {
 		struct vring_used *used;
 		struct vring_packed_desc_event *device_event;
 	};
-	const struct vhu_guest_mem *mem;
+	/*
+	 * What the data path translates through: device-readable (rings it
+	 * reads, indirect tables, transmit buffers) and device-writable
+	 * (receive buffers). Both are mem without IOMMU; with it, the
+	 * IOTLB's read and write views (iova -> hva), set by resume().
+	 */
+	const struct vhu_guest_mem *mem_rd;
+	const struct vhu_guest_mem *mem_wr;
+	const struct vhu_guest_mem *mem;  /* guest memory (GPA/QVA) */
 	const struct vhu_dirty_log *log;
 	uint64_t used_log_gpa;   /* guest-physical address of the used ring
 				  * (packed: of the descriptor ring) */
@@ -103,6 +119,18 @@ struct vhu_vq {
 	struct vring_used_elem *shadow_used;
 
 	struct vhu_vring_stats stats; /* written by the data path only */
+
+	/*
+	 * IOTLB miss (VHU_VQ_F_IOMMU): written inside the queue (burst or
+	 * resume), cleared by the protocol layer under CONTROL when an
+	 * update or invalidate arrives. One outstanding request per queue.
+	 */
+	bool miss_pending;       /* a miss is recorded, no update since */
+	bool miss_sent;          /* ... and its request went out */
+	uint8_t miss_perm;
+	uint64_t miss_iova;
+	vhu_vq_miss_fn miss_fn;  /* NULL: no backend channel */
+	void *miss_arg;
 
 	/* ---- configuration: control context only, under CONTROL ---- */
 	alignas(RTE_CACHE_LINE_SIZE) uint16_t index;
@@ -115,6 +143,9 @@ struct vhu_vq {
 	struct vhost_vring_addr addr; /* SET_VRING_ADDR, frontend-virtual */
 	uint64_t event_log_gpa;  /* packed: device event area, guest-physical */
 	uint64_t features;
+	/* IOTLB views (NULL, NULL: no IOMMU), see mem_rd / mem_wr */
+	const struct vhu_guest_mem *iotlb_rd;
+	const struct vhu_guest_mem *iotlb_wr;
 	int kickfd;              /* -1: none (polling) */
 	int errfd;               /* -1: none */
 	const char *why_not_ready; /* for logs, NULL when ready */
@@ -177,6 +208,15 @@ void vhu_vq_set_err_locked(struct vhu_vq *vq, int fd);
 void vhu_vq_set_enabled_locked(struct vhu_vq *vq, bool enabled);
 void vhu_vq_set_features_locked(struct vhu_vq *vq, uint64_t features);
 void vhu_vq_set_running_locked(struct vhu_vq *vq, bool running);
+/*
+ * Translate through IOTLB views rd / wr from now on (both NULL: through
+ * guest memory, no IOMMU); fn(arg, ...) sends miss requests (may be NULL).
+ */
+void vhu_vq_set_iotlb_locked(struct vhu_vq *vq, const struct vhu_guest_mem *rd,
+			     const struct vhu_guest_mem *wr, vhu_vq_miss_fn fn,
+			     void *arg);
+/* The IOTLB changed (update, invalidate): a new miss may be requested. */
+void vhu_vq_iotlb_changed_locked(struct vhu_vq *vq);
 /* Stop using the ring (GET_VRING_BASE): forget address, kick and num. */
 void vhu_vq_stop_locked(struct vhu_vq *vq);
 
@@ -195,6 +235,52 @@ int vhu_vq_set_notify(struct vhu_vq *vq, bool enable);
  * tells the application. Called from the data path, inside the queue.
  */
 void vhu_vq_mark_broken(struct vhu_vq *vq, const char *why);
+
+/*
+ * With VHU_VQ_F_IOMMU: iova (perm VHOST_ACCESS_RO or _WO) has no IOTLB
+ * translation. Record it and ask the frontend for it, once until the IOTLB
+ * changes (a failed send is retried on the next call). Inside the queue.
+ */
+void vhu_vq_miss(struct vhu_vq *vq, uint64_t iova, uint8_t perm);
+
+/*
+ * First address of [addr, addr + len) that m does not translate, or
+ * UINT64_MAX if all of it translates (in several pieces, maybe).
+ */
+static inline uint64_t
+vhu_mem_first_gap(const struct vhu_guest_mem *m, uint32_t *hint,
+		  uint64_t addr, uint64_t len)
+{
+	while (len > 0) {
+		uint64_t got = len;
+
+		if (vhu_gpa_to_hva(m, hint, addr, &got) == NULL)
+			return addr;
+		addr += got;
+		len -= got;
+	}
+	return UINT64_MAX;
+}
+
+/*
+ * A walker could not translate addr (len bytes wanted in one piece, or 0
+ * for "addr itself"): with IOMMU a miss (VHU_WALK_MISS in desc.h), else
+ * the guest's fault. Returns true for a miss.
+ */
+static inline bool
+vhu_vq_xlate_miss(struct vhu_vq *vq, const struct vhu_guest_mem *m,
+		  uint64_t addr, uint64_t len, bool write)
+{
+	uint64_t gap;
+
+	if (!(vq->flags & VHU_VQ_F_IOMMU))
+		return false;
+	gap = len == 0 ? addr : vhu_mem_first_gap(m, &vq->mem_hint, addr, len);
+	if (gap == UINT64_MAX)
+		return false; /* mapped, but not host-contiguous: a fault */
+	vhu_vq_miss(vq, gap, write ? VHOST_ACCESS_WO : VHOST_ACCESS_RO);
+	return true;
+}
 
 /*
  * The eventfd vhu_vq_mark_broken() writes to wake the control context

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device IOTLB: IOTLB_MSG (update, invalidate), SET_BACKEND_REQ_FD, the
+ * translation views the data path reads, and the miss sender. See iotlb.h
+ * for the trust rules. Spec: vhost-user.rst, "IOMMU support", and the
+ * IOTLB_MSG / SET_BACKEND_REQ_FD / BACKEND_IOTLB_MSG requests.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <linux/vhost_types.h>
+#include <linux/virtio_config.h>
+
+#include "dev.h"
+#include "handlers.h"
+#include "iotlb.h"
+#include "socket.h"
+#include "vhu_log.h"
+
+static bool
+offers_iommu(const struct vhu_dev *dev)
+{
+	return (dev->sock->features >> VIRTIO_F_ACCESS_PLATFORM) & 1;
+}
+
+int
+vhu_iotlb_attach(struct vhu_dev *dev)
+{
+	struct vhu_iotlb *t = &dev->iotlb;
+
+	t->n = 0;
+	t->backend_fd = -1;
+	atomic_flag_clear(&t->send_busy);
+	/* allocated per connection: freed by vhu_dev_close */
+	if (!offers_iommu(dev) || t->e != NULL)
+		return 0;
+	t->e = calloc(VHU_IOTLB_MAX, sizeof(*t->e));
+	t->rd = calloc(1, sizeof(*t->rd));
+	t->wr = calloc(1, sizeof(*t->wr));
+	if (t->e == NULL || t->rd == NULL || t->wr == NULL) {
+		vhu_iotlb_free(dev);
+		return -ENOMEM;
+	}
+	/* queues of a reused slot: a stale burst may race, so quiesce */
+	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++) {
+		struct vhu_vq *vq = dev->vqs.vq[i];
+
+		if (vq == NULL)
+			continue;
+		vhu_vq_quiesce(vq);
+		vhu_vq_set_iotlb_locked(vq, t->rd, t->wr, vhu_iotlb_send_miss,
+					dev);
+		vhu_vq_resume(vq);
+	}
+	return 0;
+}
+
+void
+vhu_iotlb_free(struct vhu_dev *dev)
+{
+	struct vhu_iotlb *t = &dev->iotlb;
+
+	if (t->e == NULL && t->rd == NULL && t->wr == NULL) {
+		/* BACKEND_REQ offered without the IOMMU: no queue sends */
+		if (t->backend_fd >= 0)
+			close(t->backend_fd);
+		t->backend_fd = -1;
+		return;
+	}
+	/* no queue may keep a pointer to the views (a stale burst) */
+	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++) {
+		struct vhu_vq *vq = dev->vqs.vq[i];
+
+		if (vq == NULL)
+			continue;
+		vhu_vq_quiesce(vq);
+		vhu_vq_set_iotlb_locked(vq, NULL, NULL, NULL, NULL);
+		vhu_vq_resume(vq);
+	}
+	if (t->backend_fd >= 0)
+		close(t->backend_fd);
+	t->backend_fd = -1;
+	free(t->e);
+	free(t->rd);
+	free(t->wr);
+	t->e = NULL;
+	t->rd = NULL;
+	t->wr = NULL;
+	t->n = 0;
+}
+
+/* Regions of m sorted by frontend-virtual address (m is sorted by gpa). */
+static uint32_t
+regions_by_qva(const struct vhu_guest_mem *m,
+	       const struct vhu_mem_region **out)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		uint32_t j = n++;
+
+		/* insertion sort: at most VHU_MAX_MEM_SLOTS, control path */
+		while (j > 0 && out[j - 1]->qva > m->r[i].qva) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = &m->r[i];
+	}
+	return n;
+}
+
+/* Index of the first region (by qva) that ends after qva. */
+static uint32_t
+first_region_after(const struct vhu_mem_region **r, uint32_t n, uint64_t qva)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r[mid]->qva + r[mid]->size <= qva)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* All of [uaddr, uaddr + size) in mapped guest memory. */
+static bool
+uaddr_mapped(const struct vhu_mem_region **r, uint32_t n, uint64_t uaddr,
+	     uint64_t size)
+{
+	uint64_t end = uaddr + size; /* no wrap: checked by the caller */
+	uint32_t i = first_region_after(r, n, uaddr);
+
+	while (uaddr < end) {
+		if (i == n || r[i]->qva > uaddr)
+			return false;
+		uaddr = r[i]->qva + r[i]->size;
+		i++;
+	}
+	return true;
+}
+
+/*
+ * One view: every entry with access need, clipped to the regions. Entries
+ * do not overlap in iova and are sorted by it, and the pieces of one entry
+ * come out in qva order, which is its iova order: the view is sorted.
+ * Neighbours contiguous in both iova and host memory are merged, so a
+ * ring spanning several IOMMU pages translates as one piece.
+ */
+static int
+build_view(struct vhu_guest_mem *v, const struct vhu_iotlb *t,
+	   const struct vhu_mem_region **r, uint32_t nr, uint8_t need)
+{
+	uint32_t n = 0;
+
+	for (uint32_t k = 0; k < t->n; k++) {
+		const struct vhu_iotlb_entry *e = &t->e[k];
+		uint64_t end = e->uaddr + e->size;
+
+		if (!(e->perm & need))
+			continue;
+		for (uint32_t i = first_region_after(r, nr, e->uaddr);
+		     i < nr && r[i]->qva < end; i++) {
+			uint64_t lo = RTE_MAX(e->uaddr, r[i]->qva);
+			uint64_t hi = RTE_MIN(end, r[i]->qva + r[i]->size);
+			uint64_t iova = e->iova + (lo - e->uaddr);
+			uint8_t *hva = r[i]->hva + (lo - r[i]->qva);
+			struct vhu_mem_region *prev = n > 0 ? &v->r[n - 1] : NULL;
+
+			if (prev != NULL && prev->gpa + prev->size == iova &&
+			    prev->hva + prev->size == hva) {
+				prev->size += hi - lo;
+				continue;
+			}
+			if (n == RTE_DIM(v->r))
+				return -ENOSPC;
+			v->r[n] = (struct vhu_mem_region){
+				.gpa = iova, .size = hi - lo, .qva = lo,
+				.hva = hva,
+			};
+			n++;
+		}
+	}
+	v->nregions = n;
+	return 0;
+}
+
+/* Does entry e cover part of a ring some queue of dev is configured with? */
+static bool
+holds_ring(const struct vhu_dev *dev, const struct vhu_iotlb_entry *e)
+{
+	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
+		const struct vhu_vq *vq = dev->vqs.vq[i];
+		uint64_t n, a[3], len[3];
+
+		if (vq == NULL || !vq->addr_set)
+			continue;
+		n = vq->num_set ? vq->num : VHU_VQ_MAX_SIZE;
+		/* split sizes; they cover the packed ring and areas too */
+		a[0] = vq->addr.desc_user_addr;
+		len[0] = 16 * n;
+		a[1] = vq->addr.avail_user_addr;
+		len[1] = 6 + 2 * n;
+		a[2] = vq->addr.used_user_addr;
+		len[2] = 6 + 8 * n;
+		for (int k = 0; k < 3; k++)
+			if (a[k] < e->iova + e->size && e->iova < a[k] + len[k])
+				return true;
+	}
+	return false;
+}
+
+static void
+remove_entry(struct vhu_iotlb *t, uint32_t k)
+{
+	memmove(&t->e[k], &t->e[k + 1], (t->n - k - 1) * sizeof(t->e[0]));
+	t->n--;
+}
+
+/* Drop the oldest entry, sparing rings if possible. false if empty. */
+static bool
+evict_one(struct vhu_dev *dev)
+{
+	struct vhu_iotlb *t = &dev->iotlb;
+	uint32_t victim = UINT32_MAX, any = UINT32_MAX;
+
+	for (uint32_t k = 0; k < t->n; k++) {
+		if (any == UINT32_MAX || t->e[k].age < t->e[any].age)
+			any = k;
+		if (!holds_ring(dev, &t->e[k]) &&
+		    (victim == UINT32_MAX || t->e[k].age < t->e[victim].age))
+			victim = k;
+	}
+	if (victim == UINT32_MAX)
+		victim = any;
+	if (victim == UINT32_MAX)
+		return false;
+	VHU_LOG(DEBUG, "%s: IOTLB full: dropping iova 0x%" PRIx64, dev->name,
+		t->e[victim].iova);
+	remove_entry(t, victim);
+	return true;
+}
+
+void
+vhu_iotlb_rebuild_locked(struct vhu_dev *dev)
+{
+	const struct vhu_mem_region *r[VHU_MAX_MEM_SLOTS];
+	struct vhu_iotlb *t = &dev->iotlb;
+	uint32_t nr;
+
+	if (t->e == NULL)
+		return;
+	nr = regions_by_qva(&dev->mem, r);
+	/* more pieces than a view holds: drop entries until it fits */
+	while (build_view(t->rd, t, r, nr, VHOST_ACCESS_RO) < 0 ||
+	       build_view(t->wr, t, r, nr, VHOST_ACCESS_WO) < 0) {
+		if (!evict_one(dev))
+			break;
+	}
+	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++)
+		if (dev->vqs.vq[i] != NULL)
+			vhu_vq_iotlb_changed_locked(dev->vqs.vq[i]);
+}
+
+void
+vhu_iotlb_reset_locked(struct vhu_dev *dev)
+{
+	struct vhu_iotlb *t = &dev->iotlb;
+
+	t->n = 0;
+	if (t->rd != NULL)
+		t->rd->nregions = 0;
+	if (t->wr != NULL)
+		t->wr->nregions = 0;
+	/*
+	 * The backend channel stays: frontends send SET_BACKEND_REQ_FD once
+	 * per connection, not after RESET_OWNER; vhu_iotlb_free closes it.
+	 */
+	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++)
+		if (dev->vqs.vq[i] != NULL)
+			vhu_vq_iotlb_changed_locked(dev->vqs.vq[i]);
+}
+
+const char *
+vhu_iotlb_why_not_ready(const struct vhu_dev *dev)
+{
+	if (!vhu_dev_has_feature(dev, VIRTIO_F_ACCESS_PLATFORM))
+		return NULL;
+	if (dev->iotlb.e == NULL)
+		return "ACCESS_PLATFORM negotiated but not offered";
+	/* misses need the backend channel; updates need REPLY_ACK */
+	if (!vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_BACKEND_REQ) ||
+	    !vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_REPLY_ACK))
+		return "IOMMU needs protocol features BACKEND_REQ and REPLY_ACK";
+	if (dev->iotlb.backend_fd < 0)
+		return "IOMMU needs the backend channel (SET_BACKEND_REQ_FD)";
+	return NULL;
+}
+
+int
+vhu_iotlb_send_miss(void *arg, uint64_t iova, uint8_t perm)
+{
+	struct vhu_dev *dev = arg;
+	struct vhu_iotlb *t = &dev->iotlb;
+	struct {
+		struct vhu_msg_hdr hdr;
+		struct vhost_iotlb_msg m;
+	} __attribute__((packed)) msg;
+	/* stable here: replaced only while every queue is quiesced */
+	int fd = t->backend_fd;
+	ssize_t n;
+
+	if (fd < 0)
+		return -ENOTCONN;
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.request = VHU_BACKEND_IOTLB_MSG;
+	msg.hdr.flags = VHU_MSG_VERSION; /* no reply wanted: never read */
+	msg.hdr.size = sizeof(msg.m);
+	msg.m.iova = iova;
+	msg.m.perm = perm;
+	msg.m.type = VHOST_IOTLB_MISS;
+	/* queues of one device may miss on several lcores at once */
+	if (atomic_flag_test_and_set_explicit(&t->send_busy,
+					      memory_order_acquire)) {
+		__atomic_fetch_add(&t->misses_unsent, 1, __ATOMIC_RELAXED);
+		return -EAGAIN;
+	}
+	/* a frontend that never reads its end fills it: EAGAIN, no wait */
+	n = send(fd, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+	atomic_flag_clear_explicit(&t->send_busy, memory_order_release);
+	if (n == (ssize_t)sizeof(msg)) {
+		__atomic_fetch_add(&t->misses_sent, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	__atomic_fetch_add(&t->misses_unsent, 1, __ATOMIC_RELAXED);
+	/* a small stream write is all or nothing unless the peer is gone */
+	return n > 0 ? 0 : -EAGAIN;
+}
+
+VHU_HANDLER(set_backend_req_fd)
+{
+	int fd = fds[0], old;
+
+	fds[0] = -1;
+	vhu_dev_quiesce_all(dev);
+	old = dev->iotlb.backend_fd;
+	dev->iotlb.backend_fd = fd;
+	/* a miss that could not be sent goes out on the new channel */
+	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++)
+		if (dev->vqs.vq[i] != NULL)
+			vhu_vq_iotlb_changed_locked(dev->vqs.vq[i]);
+	vhu_dev_resume_all(dev);
+	if (old >= 0)
+		close(old);
+	return VHU_MSG_OK;
+}
+
+static bool
+valid_perm(uint8_t perm)
+{
+	return perm == VHOST_ACCESS_RO || perm == VHOST_ACCESS_WO ||
+	       perm == VHOST_ACCESS_RW;
+}
+
+static enum vhu_msg_result
+iotlb_update(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
+{
+	/* __u64 is not uint64_t for printf */
+	const uint64_t iova = m->iova, size = m->size, uaddr = m->uaddr;
+	const struct vhu_mem_region *r[VHU_MAX_MEM_SLOTS];
+	struct vhu_iotlb *t = &dev->iotlb;
+	uint32_t pos, nr;
+
+	/* a range ending exactly at 2^64 counts as wrapping too */
+	if (size == 0 || iova + size < iova ||
+	    uaddr + size < uaddr) {
+		VHU_LOG(ERR, "%s: IOTLB update iova 0x%" PRIx64 " size 0x%" PRIx64
+			" uaddr 0x%" PRIx64 ": empty or wrapping: rejected",
+			dev->name, iova, size, uaddr);
+		return VHU_MSG_FAILED;
+	}
+	if (!valid_perm(m->perm)) {
+		VHU_LOG(ERR, "%s: IOTLB update iova 0x%" PRIx64
+			": permission 0x%x: rejected", dev->name, iova,
+			m->perm);
+		return VHU_MSG_FAILED;
+	}
+	nr = regions_by_qva(&dev->mem, r);
+	if (!uaddr_mapped(r, nr, uaddr, size)) {
+		VHU_LOG(ERR, "%s: IOTLB update iova 0x%" PRIx64 " -> uaddr 0x%"
+			PRIx64 " size 0x%" PRIx64
+			": not inside guest memory: rejected", dev->name,
+			iova, uaddr, size);
+		return VHU_MSG_FAILED;
+	}
+	for (pos = 0; pos < t->n && t->e[pos].iova < iova; pos++)
+		;
+	/* neighbours only: entries are sorted and never overlap */
+	for (uint32_t k = pos > 0 ? pos - 1 : 0; k < t->n && k <= pos; k++) {
+		const struct vhu_iotlb_entry *e = &t->e[k];
+
+		if (e->iova == iova && e->size == size &&
+		    e->uaddr == uaddr && e->perm == m->perm)
+			return VHU_MSG_OK; /* two queues missed the same page */
+		if (e->iova <= iova + (size - 1) &&
+		    iova <= e->iova + (e->size - 1)) {
+			VHU_LOG(ERR, "%s: IOTLB update iova 0x%" PRIx64 " size 0x%"
+				PRIx64 " overlaps iova 0x%" PRIx64 " size 0x%"
+				PRIx64 ": rejected", dev->name, iova, size,
+				e->iova, e->size);
+			return VHU_MSG_FAILED;
+		}
+	}
+	vhu_dev_quiesce_all(dev);
+	if (t->n == VHU_IOTLB_MAX) {
+		evict_one(dev);
+		for (pos = 0; pos < t->n && t->e[pos].iova < iova; pos++)
+			;
+	}
+	memmove(&t->e[pos + 1], &t->e[pos], (t->n - pos) * sizeof(t->e[0]));
+	t->e[pos] = (struct vhu_iotlb_entry){
+		.iova = iova, .size = size, .uaddr = uaddr,
+		.perm = m->perm, .age = t->clock++,
+	};
+	t->n++;
+	vhu_iotlb_rebuild_locked(dev);
+	vhu_dev_resume_all(dev);
+	return VHU_MSG_OK;
+}
+
+static enum vhu_msg_result
+iotlb_invalidate(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
+{
+	/* __u64 is not uint64_t for printf */
+	const uint64_t iova = m->iova, size = m->size;
+	struct vhu_iotlb *t = &dev->iotlb;
+	/*
+	 * QEMU invalidates a whole address space as size addr_mask + 1,
+	 * which is 0 for a full 64-bit mask: 0 or a wrap means "to the end".
+	 */
+	uint64_t last = (size == 0 || iova + size - 1 < iova) ?
+			UINT64_MAX : iova + size - 1;
+	uint32_t dropped = 0;
+
+	vhu_dev_quiesce_all(dev);
+	for (uint32_t k = 0; k < t->n;) {
+		const struct vhu_iotlb_entry *e = &t->e[k];
+
+		/* any overlap drops the whole entry: less mapped is safe */
+		if (e->iova <= last && iova <= e->iova + (e->size - 1)) {
+			remove_entry(t, k);
+			dropped++;
+		} else {
+			k++;
+		}
+	}
+	vhu_iotlb_rebuild_locked(dev);
+	vhu_dev_resume_all(dev);
+	VHU_LOG(DEBUG, "%s: IOTLB invalidate iova 0x%" PRIx64 "..0x%" PRIx64
+		": %u entries dropped", dev->name, iova, last, dropped);
+	return VHU_MSG_OK;
+}
+
+VHU_HANDLER(iotlb_msg)
+{
+	const struct vhost_iotlb_msg *m = &p->iotlb;
+
+	if (!vhu_dev_has_feature(dev, VIRTIO_F_ACCESS_PLATFORM) ||
+	    dev->iotlb.e == NULL) {
+		VHU_LOG(ERR, "%s: IOTLB_MSG without ACCESS_PLATFORM negotiated: rejected",
+			dev->name);
+		return VHU_MSG_FAILED;
+	}
+	switch (m->type) {
+	case VHOST_IOTLB_UPDATE:
+		return iotlb_update(dev, m);
+	case VHOST_IOTLB_INVALIDATE:
+		return iotlb_invalidate(dev, m);
+	default:
+		VHU_LOG(ERR, "%s: IOTLB_MSG of type %u (frontends send update 2 or invalidate 3): rejected",
+			dev->name, m->type);
+		return VHU_MSG_FAILED;
+	}
+}

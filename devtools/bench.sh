@@ -12,7 +12,10 @@
 #            "start tx_first 32": frames circulate between the two.
 #
 # For each configuration of the matrix {split, packed} x {mergeable off, on}
-# x {64, 1518 bytes} (plus extra variants given with --extra), vhu and
+# x {64, 1518 bytes} x {VIRTIO_F_IN_ORDER off, on (virtio_user in_order=1)},
+# plus two-queue-pair runs (queues=2 both sides, --rxq=2 --txq=2, one
+# forwarding lcore per side polling both; names "... 2qp ...") and any
+# BENCH_EXTRA configurations, vhu and
 # net_vhost runs alternate $RUNS times each. A run measures the backend's
 # received packets over a $WINDOW-second window after a $WARMUP-second
 # warm-up, and reads testpmd's CPU cycles/packet of the backend forwarding
@@ -106,28 +109,31 @@ stop_testpmd() { # pid fd
 }
 
 # One measurement. $1 backend (vhu|vhost) $2 packed $3 mrg $4 size
-# $5 extra virtio_user devargs. Prints "mpps cycles" or "fail".
+# $5 extra virtio_user devargs $6 queue pairs. Prints "mpps cycles" or
+# "fail". With several queue pairs each side still has one forwarding
+# lcore (2 CPUs: one per side), which polls all its queues in turn.
 measure() {
-	local be=$1 packed=$2 mrg=$3 size=$4 extra=$5
+	local be=$1 packed=$2 mrg=$3 size=$4 extra=$5 q=${6:-1}
 	local sock=$work/s.$RANDOM
 	local bargs fargs bpid bin fpid fin blog flog
+	local qargs=(--rxq="$q" --txq="$q" --nb-cores=1)
 	if [ "$be" = vhu ]; then
-		bargs=(-d "$plugin" --vdev "net_vhu0,iface=$sock,queues=1")
+		bargs=(-d "$plugin" --vdev "net_vhu0,iface=$sock,queues=$q")
 	else
-		bargs=(--vdev "net_vhost0,iface=$sock,queues=1")
+		bargs=(--vdev "net_vhost0,iface=$sock,queues=$q")
 	fi
 	start_testpmd be "--lcores=0@$FRONTEND_CPU,1@$BACKEND_CPU" "${mem_args[@]}" \
 		--file-prefix="vhubench-be-$$" --no-pci "${bargs[@]}" -- \
 		-i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
-		--record-core-cycles --rxd=1024 --txd=1024
+		--record-core-cycles --rxd=1024 --txd=1024 "${qargs[@]}"
 	bpid=$TP_PID; bin=$TP_IN; blog=$TP_LOG
 	wait_for "$blog" 'testpmd>' 20 || { echo fail; stop_testpmd "$bpid" "$bin"; rm -f "$work"/*.in; return; }
 	echo start >&"$bin"
 	start_testpmd fe "--lcores=0@$BACKEND_CPU,1@$FRONTEND_CPU" "${mem_args[@]}" \
 		--single-file-segments --file-prefix="vhubench-fe-$$" --no-pci \
-		--vdev "net_virtio_user0,path=$sock,queues=1,queue_size=1024,packed_vq=$packed,mrg_rxbuf=$mrg$extra" \
+		--vdev "net_virtio_user0,path=$sock,queues=$q,queue_size=1024,packed_vq=$packed,mrg_rxbuf=$mrg$extra" \
 		-- -i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
-		--rxd=1024 --txd=1024
+		--rxd=1024 --txd=1024 "${qargs[@]}"
 	fpid=$TP_PID; fin=$TP_IN; flog=$TP_LOG
 	if ! wait_for "$flog" 'testpmd>' 20; then
 		echo fail
@@ -158,14 +164,20 @@ measure() {
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-# name packed mrg size extra-devargs vhu-supported
+# name|packed|mrg|size|extra virtio_user devargs|queue pairs
 configs=()
-for layout in split packed; do
-	for mrg in 0 1; do
-		for size in 64 1518; do
-			configs+=("$layout mrg=$mrg ${size}B|$([ $layout = packed ] && echo 1 || echo 0)|$mrg|$size|")
+for io in "" " in_order"; do
+	for layout in split packed; do
+		for mrg in 0 1; do
+			for size in 64 1518; do
+				configs+=("$layout$io mrg=$mrg ${size}B|$([ $layout = packed ] && echo 1 || echo 0)|$mrg|$size|${io:+,in_order=1}|1")
+			done
 		done
 	done
+done
+# two queue pairs: both polled by the one forwarding lcore of each side
+for layout in split packed; do
+	configs+=("$layout 2qp mrg=1 64B|$([ $layout = packed ] && echo 1 || echo 0)|1|64||2")
 done
 for extra in ${BENCH_EXTRA:-}; do configs+=("$extra"); done
 
@@ -180,7 +192,7 @@ table="| configuration | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/
 |---|---|---|---|---|---|"
 echo "$table"
 for c in "${configs[@]}"; do
-	IFS='|' read -r name packed mrg size extra <<< "$c"
+	IFS='|' read -r name packed mrg size extra q <<< "$c"
 	[[ $name =~ $only ]] || continue
 	vm=(); hm=(); vc=(); hc=(); vfail=0
 	for ((r = 0; r < runs; r++)); do
@@ -189,7 +201,7 @@ for c in "${configs[@]}"; do
 				vfail=$((vfail + 1))
 				continue
 			fi
-			res=$(measure $be "$packed" "$mrg" "$size" "$extra")
+			res=$(measure $be "$packed" "$mrg" "$size" "$extra" "$q")
 			if [ "$res" = fail ]; then
 				[ $be = vhu ] && vfail=$((vfail + 1))
 				continue

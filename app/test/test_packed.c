@@ -40,7 +40,7 @@ static struct rte_mempool *pool;       /* 2 KiB data rooms */
 static struct rte_mempool *seg_pool;   /* 512-byte rooms for chains */
 
 struct cfg {
-	bool mrg, ind, evt;
+	bool mrg, ind, evt, ino;
 	uint16_t size;
 };
 
@@ -105,6 +105,7 @@ env_setup_opts(struct env *e, uint64_t features, uint16_t size,
 	struct vtd_opts o = {
 		.size = size, .nregions = 1, .packed = true, .log = log,
 		.mem_size = size > 256 ? 32ull << 20 : 16ull << 20,
+		.in_order = features & BIT(VIRTIO_F_IN_ORDER),
 	};
 
 	memset(e, 0, sizeof(*e));
@@ -254,6 +255,7 @@ tx_round(struct env *e, int n, uint32_t *k)
 	struct posted post[64];
 	struct rte_mbuf *pkts[64];
 	static uint8_t frame[9000];
+	uint64_t entries, bursts = 0;
 	int got = 0;
 
 	assert_true(n <= 64);
@@ -272,10 +274,12 @@ tx_round(struct env *e, int n, uint32_t *k)
 		post[i].seed = j;
 	}
 	vtd_publish(&e->tx);
+	entries = e->tx.used_entries;
 	while (got < n) {
 		uint16_t r = vhu_dequeue_burst(e->dev, 0, pool, pkts, 64);
 
 		assert_true(r > 0);
+		bursts++;
 		for (int i = 0; i < r; i++) {
 			check_mbuf(pkts[i], post[got + i].len,
 				   post[got + i].seed);
@@ -290,6 +294,11 @@ tx_round(struct env *e, int n, uint32_t *k)
 		assert_true(vtd_get_used(&e->tx, &id, &len));
 		assert_int_equal(id, post[i].id);
 		assert_int_equal(len, 0);
+	}
+	if (e->tx.o.in_order) {
+		/* IN_ORDER: one used entry per burst, naming its last buffer */
+		assert_int_equal(e->tx.used_entries - entries, bursts);
+		assert_false(e->tx.order_error);
 	}
 	/* device and driver agree on where the rings are */
 	assert_int_equal(e->txq->last_used_idx, e->tx.pused);
@@ -353,7 +362,14 @@ rx_check_frame(struct env *e, uint32_t flen, uint32_t seed)
 		const struct vtd_chain *c;
 		uint32_t cap = 0;
 
+		uint64_t before = e->rx.used_entries;
+
 		assert_true(vtd_get_used(&e->rx, &id, &len));
+		/* IN_ORDER still gives each receive buffer its length */
+		if (e->rx.o.in_order) {
+			assert_int_equal(e->rx.used_entries, before + 1);
+			assert_false(e->rx.order_error);
+		}
 		assert_true(id < e->rx.size);
 		c = &e->rx.chains[id];
 		for (int i = 0; i < c->n; i++)
@@ -416,7 +432,8 @@ test_matrix(void **state)
 {
 	const struct cfg *c = *state;
 	struct env e;
-	uint64_t f = make_features(c->mrg, c->ind, c->evt);
+	uint64_t f = make_features(c->mrg, c->ind, c->evt) |
+		     (c->ino ? BIT(VIRTIO_F_IN_ORDER) : 0);
 	/* a few slots short of the end; both initial wrap values */
 	uint16_t base = (c->size - 5) | (c->size == 256 ? WRAP : 0);
 	uint32_t k = 0;
@@ -464,6 +481,114 @@ test_matrix(void **state)
 	assert_false(e.rxq->broken);
 	assert_false(e.txq->broken);
 	env_teardown(&e);
+}
+
+/* ------------------------------------------------- the batch path */
+
+/*
+ * Lines of four one-descriptor buffers take the batch path; a chain, an
+ * indirect table or an oversized frame in a line sends that line to the
+ * one-descriptor path. Both directions, with and without IN_ORDER, from a
+ * slot that is not line aligned and across the wrap; every byte, id and
+ * length checked.
+ */
+static void
+batch_case(bool ino)
+{
+	static uint8_t frame[2100];
+	struct rte_mbuf *pkts[64];
+	struct posted post[64];
+	struct env e;
+	uint64_t f = make_features(false, true, false) |
+		     (ino ? BIT(VIRTIO_F_IN_ORDER) : 0);
+	uint32_t k = 0;
+
+	env_setup(&e, f, 256, 2 | WRAP);
+	for (int r = 0; r < 20; r++) {
+		int n = 64, got = 0;
+
+		for (int i = 0; i < n; i++) {
+			uint32_t j = k++;
+			/* every 11th a 2-piece chain, every 13th indirect */
+			int nbufs = j % 11 == 5 ? 2 : 1;
+			bool ind = j % 13 == 7;
+			uint32_t len = j % 17 == 3 ? 2040 : 60 + j * 37 % 1440;
+
+			fill(frame, len, j);
+			post[i].id = vtd_post_tx(&e.tx, frame, len, e.hdr_len,
+						 nbufs, ind);
+			assert_true(post[i].id >= 0);
+			post[i].len = len;
+			post[i].seed = j;
+		}
+		vtd_publish(&e.tx);
+		while (got < n) {
+			uint16_t m = vhu_dequeue_burst(e.dev, 0, pool, pkts,
+						       64);
+
+			assert_true(m > 0);
+			for (int i = 0; i < m; i++) {
+				check_mbuf(pkts[i], post[got + i].len,
+					   post[got + i].seed);
+				rte_pktmbuf_free(pkts[i]);
+			}
+			got += m;
+		}
+		for (int i = 0; i < n; i++) {
+			uint32_t id, len;
+
+			assert_true(vtd_get_used(&e.tx, &id, &len));
+			assert_int_equal(id, post[i].id);
+			assert_int_equal(len, 0);
+		}
+		assert_int_equal(vtd_used_pending(&e.tx), 0);
+	}
+	k = 0;
+	for (int r = 0; r < 20; r++) {
+		uint32_t lens[64], seeds[64];
+		int n = 48;
+
+		for (int i = 0; i < n; i++) {
+			uint32_t j = k++;
+			/* every 9th buffer too small: that line goes single */
+			uint32_t cap = j % 9 == 4 ? 1000 : 1600;
+
+			lens[i] = 60 + j * 53 % 1400;
+			if (lens[i] + e.hdr_len > cap)
+				cap = lens[i] + e.hdr_len;
+			seeds[i] = j;
+			assert_true(vtd_post_rx(&e.rx, &cap, 1, false) >= 0);
+			pkts[i] = make_chain(lens[i], j, j % 23 == 9);
+		}
+		vtd_publish(&e.rx);
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, n), n);
+		for (int i = 0; i < n; i++) {
+			rx_check_frame(&e, lens[i], seeds[i]);
+			rte_pktmbuf_free(pkts[i]);
+		}
+		assert_int_equal(vtd_used_pending(&e.rx), 0);
+	}
+	assert_int_equal(e.txq->last_used_idx, e.tx.pused);
+	assert_int_equal(e.rxq->last_used_idx, e.rx.pused);
+	assert_int_equal(e.rxq->used_wrap, e.rx.used_wrap);
+	assert_int_equal(e.txq->stats.desc_errors, 0);
+	assert_false(e.rxq->broken);
+	assert_false(e.txq->broken);
+	env_teardown(&e);
+}
+
+static void
+test_batch_path(void **state)
+{
+	(void)state;
+	batch_case(false);
+}
+
+static void
+test_batch_path_in_order(void **state)
+{
+	(void)state;
+	batch_case(true);
 }
 
 /* ------------------------------------------------- other geometries */
@@ -996,13 +1121,13 @@ group_setup(void **state)
 	return pool != NULL && seg_pool != NULL ? 0 : -1;
 }
 
-static struct cfg cfgs[16];
-static char names[16][48];
+static struct cfg cfgs[32];
+static char names[32][48];
 
 int
 main(void)
 {
-	struct CMUnitTest tests[64];
+	struct CMUnitTest tests[80];
 	int n = 0;
 
 	/* without EAL and pools nothing below means anything: fail loudly */
@@ -1010,15 +1135,18 @@ main(void)
 		fprintf(stderr, "EAL or mempool set-up failed\n");
 		return 1;
 	}
-	for (int i = 0; i < 16; i++) {
+	/* 16..31: the same matrix with a VIRTIO_F_IN_ORDER driver */
+	for (int i = 0; i < 32; i++) {
 		struct cfg *c = &cfgs[i];
 
 		c->mrg = i & 1;
 		c->ind = i & 2;
 		c->evt = i & 4;
 		c->size = (i & 8) ? 1024 : 256;
+		c->ino = i & 16;
 		snprintf(names[i], sizeof(names[0]),
-			 "matrix_mrg%d_ind%d_evt%d_%u", c->mrg, c->ind,
+			 "matrix%s_mrg%d_ind%d_evt%d_%u",
+			 c->ino ? "_inorder" : "", c->mrg, c->ind,
 			 c->evt, c->size);
 		tests[n++] = (struct CMUnitTest){ names[i], test_matrix,
 						  NULL, NULL, c };
@@ -1028,6 +1156,8 @@ main(void)
 			abort(); \
 		tests[n++] = (struct CMUnitTest){ #f, f, NULL, NULL, NULL }; \
 	} while (0)
+	T(test_batch_path);
+	T(test_batch_path_in_order);
 	T(test_odd_ring_size);
 	T(test_out_of_order_ids);
 	T(test_rx_no_room);

@@ -38,7 +38,7 @@ static struct rte_mempool *pool;       /* 2 KiB data rooms */
 static struct rte_mempool *seg_pool;   /* 512-byte rooms for chains */
 
 struct cfg {
-	bool mrg, ind, evt;
+	bool mrg, ind, evt, ino;
 	uint16_t size;
 };
 
@@ -107,6 +107,7 @@ env_setup_opts(struct env *e, uint64_t features, uint16_t size,
 	if (o_in != NULL)
 		o = *o_in;
 	o.size = size;
+	o.in_order = features & BIT(VIRTIO_F_IN_ORDER);
 	if (o.mem_size == 0)
 		o.mem_size = size > 256 ? 32ull << 20 : 16ull << 20;
 	memset(e, 0, sizeof(*e));
@@ -236,6 +237,7 @@ tx_round(struct env *e, int n, uint32_t *k)
 {
 	struct posted post[256];
 	struct rte_mbuf *pkts[64];
+	uint64_t entries, bursts = 0;
 	int got = 0;
 	uint8_t frame[9000];
 
@@ -255,10 +257,12 @@ tx_round(struct env *e, int n, uint32_t *k)
 		post[i].seed = j;
 	}
 	vtd_publish(&e->tx);
+	entries = e->tx.used_entries;
 	while (got < n) {
 		uint16_t r = vhu_dequeue_burst(e->dev, 0, pool, pkts, 64);
 
 		assert_true(r > 0);
+		bursts++;
 		for (int i = 0; i < r; i++) {
 			check_mbuf(pkts[i], post[got + i].len,
 				   post[got + i].seed);
@@ -273,6 +277,11 @@ tx_round(struct env *e, int n, uint32_t *k)
 		assert_true(vtd_get_used(&e->tx, &id, &len));
 		assert_int_equal(id, post[i].head);
 		assert_int_equal(len, 0);
+	}
+	if (e->tx.o.in_order) {
+		/* IN_ORDER: one used entry per burst, naming its last buffer */
+		assert_int_equal(e->tx.used_entries - entries, bursts);
+		assert_false(e->tx.order_error);
 	}
 }
 
@@ -329,7 +338,14 @@ rx_check_frame(struct env *e, uint32_t flen, uint32_t seed)
 		const struct vtd_chain *c;
 		uint32_t cap = 0;
 
+		uint64_t before = e->rx.used_entries;
+
 		assert_true(vtd_get_used(&e->rx, &id, &len));
+		/* IN_ORDER still gives each receive buffer its length */
+		if (e->rx.o.in_order) {
+			assert_int_equal(e->rx.used_entries, before + 1);
+			assert_false(e->rx.order_error);
+		}
 		assert_true(id < e->rx.size);
 		c = &e->rx.chains[id];
 		for (int i = 0; i < c->n; i++)
@@ -412,7 +428,8 @@ test_matrix(void **state)
 {
 	const struct cfg *c = *state;
 	struct env e;
-	uint64_t f = make_features(c->mrg, c->ind, c->evt, c->size == 1024);
+	uint64_t f = make_features(c->mrg, c->ind, c->evt, c->size == 1024) |
+		     (c->ino ? BIT(VIRTIO_F_IN_ORDER) : 0);
 	uint32_t k = 0;
 	/* starts 5 short of the 16-bit wrap */
 	uint16_t base = 65531;
@@ -1381,8 +1398,8 @@ group_setup(void **state)
 	return pool != NULL && seg_pool != NULL ? 0 : -1;
 }
 
-static struct cfg cfgs[16];
-static char names[32][48];
+static struct cfg cfgs[32];
+static char names[48][48];
 
 int
 main(void)
@@ -1392,7 +1409,7 @@ main(void)
 		fprintf(stderr, "EAL or mempool set-up failed\n");
 		return 1;
 	}
-	struct CMUnitTest tests[96];
+	struct CMUnitTest tests[112];
 	int n = 0;
 
 	for (int i = 0; i < 16; i++) {
@@ -1412,6 +1429,18 @@ main(void)
 						  NULL, NULL, c };
 		tests[n++] = (struct CMUnitTest){ names[2 * i + 1],
 						  test_matrix_notify,
+						  NULL, NULL, c };
+	}
+	/* the same matrix with a VIRTIO_F_IN_ORDER driver */
+	for (int i = 0; i < 16; i++) {
+		struct cfg *c = &cfgs[16 + i];
+
+		*c = cfgs[i];
+		c->ino = true;
+		snprintf(names[32 + i], sizeof(names[0]),
+			 "matrix_inorder_mrg%d_ind%d_evt%d_%u", c->mrg, c->ind,
+			 c->evt, c->size);
+		tests[n++] = (struct CMUnitTest){ names[32 + i], test_matrix,
 						  NULL, NULL, c };
 	}
 #define T(f) do { \

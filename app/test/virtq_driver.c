@@ -137,7 +137,9 @@ alloc_tracking(struct vtd *d)
 	d->free_ids = calloc(o->size, sizeof(*d->free_ids));
 	d->ndesc = calloc(o->size, sizeof(*d->ndesc));
 	d->chains = calloc(o->size, sizeof(*d->chains));
-	if (d->free_ids == NULL || d->ndesc == NULL || d->chains == NULL)
+	d->fifo = calloc(o->size, sizeof(*d->fifo));
+	if (d->free_ids == NULL || d->ndesc == NULL || d->chains == NULL ||
+	    d->fifo == NULL)
 		return -ENOMEM;
 	for (int i = 0; i < o->size; i++)
 		d->free_ids[i] = o->size - 1 - i;
@@ -225,6 +227,7 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 	d->used->idx = base;
 	d->avail_idx = base;
 	d->last_used = base;
+	d->next_desc = base & (o->size - 1);
 
 	d->buf_lo = ring_end;
 	d->buf_hi = vtd_mem_end(d);
@@ -245,6 +248,7 @@ vtd_fini(struct vtd *d)
 	free(d->free_ids);
 	free(d->ndesc);
 	free(d->chains);
+	free(d->fifo);
 	free(d->pending_slot);
 	free(d->pending_flags);
 	free(d->log.base);
@@ -261,6 +265,47 @@ vtd_alloc(struct vtd *d, uint32_t len, uint32_t align)
 		g = round_up(d->buf_lo, align);
 	d->buf_next = g + len;
 	return g;
+}
+
+/* Split: a free table entry; in_order, the next one in table order. */
+static uint16_t
+take_desc(struct vtd *d)
+{
+	uint16_t x;
+
+	if (!d->o.in_order)
+		return d->free_ids[--d->nfree];
+	d->nfree--;
+	x = d->next_desc;
+	d->next_desc = (uint16_t)((x + 1) & (d->size - 1));
+	return x;
+}
+
+static void
+fifo_push(struct vtd *d, uint16_t id)
+{
+	if (d->o.in_order && d->fifo_n < d->size)
+		d->fifo[(d->fifo_head + d->fifo_n++) % d->size] = id;
+}
+
+/* Position of id among the outstanding buffers from from on, or -1. */
+static int
+fifo_find(const struct vtd *d, uint16_t id, uint16_t from)
+{
+	for (uint16_t k = from; k < d->fifo_n; k++)
+		if (d->fifo[(d->fifo_head + k) % d->size] == id)
+			return k;
+	return -1;
+}
+
+static uint16_t
+fifo_pop(struct vtd *d)
+{
+	uint16_t id = d->fifo[d->fifo_head];
+
+	d->fifo_head = (uint16_t)((d->fifo_head + 1) % d->size);
+	d->fifo_n--;
+	return id;
 }
 
 static void
@@ -343,6 +388,7 @@ packed_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 	}
 	d->pfree -= need;
 	d->ndesc[id] = need;
+	fifo_push(d, id);
 	d->chains[id].n = n;
 	memcpy(d->chains[id].b, b, n * sizeof(*b));
 	return id;
@@ -372,7 +418,7 @@ vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 				     (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 			t[i].next = i + 1 < n ? i + 1 : 0;
 		}
-		head = d->free_ids[--d->nfree];
+		head = take_desc(d);
 		d->desc[head].addr = tgpa;
 		d->desc[head].len = 16 * n;
 		d->desc[head].flags = VRING_DESC_F_INDIRECT;
@@ -384,7 +430,7 @@ vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 		if (d->nfree < n)
 			return -1;
 		for (int i = 0; i < n; i++)
-			ids[i] = d->free_ids[--d->nfree];
+			ids[i] = take_desc(d);
 		for (int i = 0; i < n; i++) {
 			struct vring_desc *x = &d->desc[ids[i]];
 
@@ -398,6 +444,7 @@ vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 	}
 	d->chains[head].n = n;
 	memcpy(d->chains[head].b, b, n * sizeof(*b));
+	fifo_push(d, head);
 	push_avail(d, head);
 	return head;
 }
@@ -501,9 +548,115 @@ packed_skip(struct vtd *d, uint16_t *s, bool *w, uint16_t id)
 	return true;
 }
 
+/* in_order: buffers used but not yet returned (see vtd_get_used). */
+static uint16_t
+inorder_pending(struct vtd *d)
+{
+	uint16_t n = d->batch_left, off = d->batch_left;
+	uint16_t s = d->pused;
+	bool w = d->used_wrap;
+
+	if (!d->o.packed)
+		return n + (uint16_t)(__atomic_load_n(&d->used->idx,
+					__ATOMIC_ACQUIRE) - d->last_used);
+	while (n < d->size && packed_is_used(d, s, w)) {
+		int k = fifo_find(d, d->pdesc[s].id, off);
+
+		if (k < 0)
+			break;
+		for (int j = off; j <= k; j++)
+			for (uint16_t x = 0;
+			     x < d->ndesc[d->fifo[(d->fifo_head + j) % d->size]];
+			     x++)
+				pslot_next(&s, &w, d->size);
+		n += k - off + 1;
+		off = k + 1;
+	}
+	return n;
+}
+
+/* in_order: start a batch from the next used entry; false if none. */
+static bool
+inorder_read_entry(struct vtd *d, uint32_t *id, uint32_t *len)
+{
+	uint16_t pending = 0;
+	int k;
+
+	if (d->o.packed) {
+		uint16_t s = d->pused;
+
+		if (!packed_is_used(d, s, d->used_wrap))
+			return false;
+		*id = d->pdesc[s].id;
+		*len = d->pdesc[s].len;
+	} else {
+		struct vring_used_elem *e;
+
+		pending = (uint16_t)(__atomic_load_n(&d->used->idx,
+					__ATOMIC_ACQUIRE) - d->last_used);
+		if (pending == 0)
+			return false;
+		e = &d->used->ring[d->last_used & (d->size - 1)];
+		*id = e->id;
+		*len = e->len;
+	}
+	d->used_entries++;
+	k = *id <= UINT16_MAX ? fifo_find(d, (uint16_t)*id, 0) : -1;
+	if (k < 0 || (!d->o.packed && k + 1 > pending)) {
+		/* not outstanding, or a batch longer than used->idx moved */
+		d->order_error = true;
+		if (d->o.packed)
+			pslot_next(&d->pused, &d->used_wrap, d->size);
+		else
+			d->last_used++;
+		return true;
+	}
+	d->batch_left = (uint16_t)(k + 1);
+	d->batch_len = *len;
+	/* the whole batch's slots are consumed now, as a driver would */
+	if (d->o.packed) {
+		for (int j = 0; j <= k; j++) {
+			uint16_t b = d->fifo[(d->fifo_head + j) % d->size];
+
+			for (uint16_t x = 0; x < d->ndesc[b]; x++)
+				pslot_next(&d->pused, &d->used_wrap, d->size);
+		}
+	} else {
+		d->last_used += k + 1;
+	}
+	return true;
+}
+
+static bool
+inorder_get_used(struct vtd *d, uint32_t *id, uint32_t *len)
+{
+	uint16_t b;
+
+	if (d->batch_left == 0) {
+		if (!inorder_read_entry(d, id, len))
+			return false;
+		if (d->batch_left == 0)
+			return true; /* order_error: returned as read */
+	}
+	b = fifo_pop(d);
+	*id = b;
+	*len = d->batch_left == 1 ? d->batch_len : 0;
+	d->batch_left--;
+	if (d->o.packed) {
+		d->pfree += d->ndesc[b];
+		d->free_ids[d->nfree++] = b;
+	} else {
+		d->nfree += d->ndesc[b];
+	}
+	d->ndesc[b] = 0;
+	return true;
+}
+
 uint16_t
 vtd_used_pending(struct vtd *d)
 {
+	if (d->o.in_order)
+		return inorder_pending(d);
 	if (d->o.packed) {
 		uint16_t s = d->pused, n = 0;
 		bool w = d->used_wrap;
@@ -524,6 +677,8 @@ vtd_get_used(struct vtd *d, uint32_t *id, uint32_t *len)
 {
 	struct vring_used_elem *e;
 
+	if (d->o.in_order)
+		return inorder_get_used(d, id, len);
 	if (d->o.packed) {
 		uint16_t s = d->pused;
 

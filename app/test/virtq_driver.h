@@ -13,6 +13,13 @@
  * a packed ring (virtio 1.2 §2.8): "heads" are then buffer ids, handed
  * out in a scrambled order so the device must echo them, not guess them;
  * a base passed to vtd_init() is the slot | wrap counter << 15.
+ * With vtd_opts.in_order the driver behaves as VIRTIO_F_IN_ORDER asks
+ * (virtio 1.2 "In-order use of descriptors"): split descriptors are taken
+ * in table order, and a used entry may report a batch: it names the last
+ * buffer of the batch, every older outstanding buffer is used with it
+ * (length 0: only the named one carries a length). vtd_get_used() then
+ * returns the batch's buffers one at a time, oldest first, and counts
+ * the used entries it actually read in used_entries.
  */
 #ifndef VIRTQ_DRIVER_H
 #define VIRTQ_DRIVER_H
@@ -34,6 +41,7 @@ struct vtd_opts {
 	bool alias;          /* device maps the memfd separately */
 	bool log;            /* attach a dirty-log bitmap */
 	bool packed;         /* packed layout (ring size need not be 2^n) */
+	bool in_order;       /* VIRTIO_F_IN_ORDER driver (see above) */
 	uint64_t gpa_base;   /* first guest-physical address; 0: VTD_GPA_BASE
 			      * (several rings then share one guest) */
 };
@@ -84,6 +92,15 @@ struct vtd {
 	uint16_t pfree;               /* ring slots not in flight */
 	uint16_t npending;            /* heads written, flags not yet */
 	uint16_t *pending_slot, *pending_flags;
+
+	/* in_order: outstanding buffers, oldest first, and the batch read */
+	uint16_t *fifo;
+	uint16_t fifo_head, fifo_n;
+	uint16_t next_desc;           /* split: next table entry to take */
+	uint16_t batch_left;          /* buffers of the batch not returned */
+	uint32_t batch_len;           /* length the batch's entry carried */
+	uint64_t used_entries;        /* used entries read (in_order) */
+	bool order_error;             /* a used id was not outstanding */
 };
 
 /* Map memory and lay out an empty ring at index base. 0 or -errno. */
@@ -126,7 +143,11 @@ int vtd_post_rx(struct vtd *d, const uint32_t *lens, int n, bool indirect);
 
 /* Used entries the device published and the driver has not read. */
 uint16_t vtd_used_pending(struct vtd *d);
-/* Read one used entry and free its descriptors; false if none. */
+/*
+ * Read one used entry and free its descriptors; false if none. in_order:
+ * one buffer of the current batch (see above); an id that is not
+ * outstanding sets order_error and is returned as read.
+ */
 bool vtd_get_used(struct vtd *d, uint32_t *id, uint32_t *len);
 /* Copy the first len bytes a chain's buffers hold into out. */
 void vtd_gather(struct vtd *d, uint16_t head, uint8_t *out, uint32_t len);

@@ -14,6 +14,9 @@
 # figures only between runs with few empty polls (calls near pkts/32).
 #
 # Usage: app/test/bench/callgrind-pmd.sh [BUILD_DIR] [SECONDS]
+# Environment: PACKED=1 packed rings, IN_ORDER=1 virtio_user in_order=1,
+#   SIZES (default "64 1518"), MRGS (default "0 1"), BACKENDS
+#   (default "vhu vhost") narrow or change the matrix.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 build=$(cd "${1:-$REPO/build}" && pwd)
@@ -79,7 +82,7 @@ run() { # backend mrg size
 	echo start >&"$bin"
 	dpdk-testpmd --lcores=0@0,1@0 --no-huge -m 512 --single-file-segments \
 		--file-prefix="cgpmd-fe-$$" --no-pci \
-		--vdev "net_virtio_user0,path=$d/s,queues=1,queue_size=1024,packed_vq=0,mrg_rxbuf=$mrg" \
+		--vdev "net_virtio_user0,path=$d/s,queues=1,queue_size=1024,packed_vq=${PACKED:-0},in_order=${IN_ORDER:-0},mrg_rxbuf=$mrg" \
 		-- -i --no-mlockall --total-num-mbufs=16384 --forward-mode=io \
 		--rxd=1024 --txd=1024 < "$d/fe.in" > "$d/fe.log" 2>&1 &
 	fpid=$!; pids+=("$fpid")
@@ -120,9 +123,10 @@ run() { # backend mrg size
 
 printf '%-6s %-4s %-5s %10s %10s %10s %10s\n' backend mrg size pkts \
 	'deq calls' 'deq Ir/pkt' 'enq Ir/pkt'
-for size in 64 1518; do
-	for mrg in 0 1; do
-		for be in vhu vhost; do
+echo "packed_vq=${PACKED:-0} in_order=${IN_ORDER:-0}"
+for size in ${SIZES:-64 1518}; do
+	for mrg in ${MRGS:-0 1}; do
+		for be in ${BACKENDS:-vhu vhost}; do
 			run "$be" "$mrg" "$size" || true
 		done
 	done

@@ -12,7 +12,8 @@
 #
 # Matrix: memory {no-huge, huge (only with VHU_TEST_HUGE=1)} x queue pairs
 # {1, 4} x mrg_rxbuf {0, 1} x sizes {list of edge sizes, random 60-9000}
-# on split rings, the random-size half again on packed rings (packed_vq=1),
+# on split rings, the random-size half again on packed rings (packed_vq=1)
+# and with VIRTIO_F_IN_ORDER on both layouts (in_order=1),
 # then a reconnect case (one backend, several peers in turn) and a client
 # mode case (the backend connects, the peer listens); last, the reconnect
 # sequence again with two worker lcores polling the queue pairs (device
@@ -83,7 +84,8 @@ RANGE_SIZES=60-9000
 mem_modes=(nohuge)
 [ "${VHU_TEST_HUGE:-0}" = 1 ] && mem_modes+=(huge)
 
-# Case names: MEM/qQ/mrgM/SIZES[/packed], then MEM/reconnect and MEM/client.
+# Case names: MEM/qQ/mrgM/SIZES[/packed|/inorder|/packed-inorder], then
+# MEM/reconnect and MEM/client.
 cases=()
 for mem in "${mem_modes[@]}"; do
 	for q in 1 4; do
@@ -97,6 +99,13 @@ for mem in "${mem_modes[@]}"; do
 	for q in 1 4; do
 		for mrg in 0 1; do
 			cases+=("$mem/q$q/mrg$mrg/range/packed")
+		done
+	done
+	# VIRTIO_F_IN_ORDER (virtio_user in_order=1), both ring layouts
+	for q in 1 4; do
+		for mrg in 0 1; do
+			cases+=("$mem/q$q/mrg$mrg/range/inorder"
+				"$mem/q$q/mrg$mrg/range/packed-inorder")
 		done
 	done
 	cases+=("$mem/reconnect" "$mem/client")
@@ -305,9 +314,13 @@ peer_summary() {
 
 # run_case NAME: echo matrix cases.
 run_echo_case() {
-	local name=$1 mem q mrg sz layout sizes packed=0
+	local name=$1 mem q mrg sz layout sizes packed=0 inorder=0
 	IFS=/ read -r mem q mrg sz layout <<<"$name"
-	[ "$layout" = packed ] && packed=1
+	case "$layout" in
+	packed) packed=1 ;;
+	inorder) inorder=1 ;;
+	packed-inorder) packed=1 inorder=1 ;;
+	esac
 	q=${q#q}
 	mrg=${mrg#mrg}
 	if [ "$sz" = edge ]; then sizes=$EDGE_SIZES; else sizes=$RANGE_SIZES; fi
@@ -320,11 +333,20 @@ run_echo_case() {
 		verdict "$name" 1 "backend did not start serving $sock" "$blog"
 		return
 	fi
-	run_peer "$mem" "net_virtio_user0,path=$sock,queues=$q,mrg_rxbuf=$mrg,packed_vq=$packed" \
+	run_peer "$mem" "net_virtio_user0,path=$sock,queues=$q,mrg_rxbuf=$mrg,packed_vq=$packed,in_order=$inorder" \
 		"$plog" --queues "$q" --frames $(( FRAMES / q )) --sizes "$sizes"
 	local prc=$?
-	local why=""
+	local why="" feat
 	[ "$prc" -eq 0 ] || why="peer exit status $prc"
+	# virtio_user drops a feature the device does not offer silently:
+	# an in-order case must have negotiated it (bit 35) to mean anything
+	if [ "$inorder" = 1 ] && [ "$BACKEND" = vhu ] && [ -z "$why" ]; then
+		feat=$(grep -o 'ready: features 0x[0-9a-f]*' "$blog" | head -n 1)
+		feat=${feat##* }
+		if [ -z "$feat" ] || (( (feat >> 35 & 1) == 0 )); then
+			why="VIRTIO_F_IN_ORDER not negotiated (features ${feat:-unknown})"
+		fi
+	fi
 	stop_backend || why="${why:+$why; }$stop_reason"
 	verdict "$name" "${why:+1}" "${why:-$(peer_summary "$plog")}" \
 		"$blog" "$plog"

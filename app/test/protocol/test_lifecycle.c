@@ -496,8 +496,14 @@ test_feature_masks(void **state)
 	assert_int_equal(vhu_socket_disable_features(s, 1ULL << 15), 0);
 	assert_false(vhu_socket_get_features(s) & (1ULL << 15));
 	assert_true(f & (1ULL << 34));         /* RING_PACKED */
-	/* a feature vhu does not implement (IN_ORDER) cannot be offered */
-	assert_int_equal(vhu_socket_enable_features(s, 1ULL << 35), -ENOTSUP);
+	/* IN_ORDER: offered by default, maskable like the others */
+	assert_true(f & (1ULL << 35));
+	assert_int_equal(vhu_socket_disable_features(s, 1ULL << 35), 0);
+	assert_false(vhu_socket_get_features(s) & (1ULL << 35));
+	assert_int_equal(vhu_socket_enable_features(s, 1ULL << 35), 0);
+	assert_true(vhu_socket_get_features(s) & (1ULL << 35));
+	/* a feature vhu does not implement (NOTIFICATION_DATA) cannot be */
+	assert_int_equal(vhu_socket_enable_features(s, 1ULL << 38), -ENOTSUP);
 	/* nor a protocol feature it does not (CRYPTO_SESSION) */
 	assert_int_equal(vhu_socket_set_protocol_features(s, 1ULL << 7),
 			 -ENOTSUP);

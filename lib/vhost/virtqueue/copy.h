@@ -20,6 +20,7 @@
 
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
+#include <rte_prefetch.h>
 
 #include "desc.h"
 #include "dirty_log.h"
@@ -33,18 +34,55 @@
 #define VHU_MAX_TX_FRAME (64 * 1024 + 256)
 
 /*
- * Copy one frame's bytes between an mbuf and a guest buffer. libc memcpy,
- * not rte_memcpy: DPDK's headers are built for -march=corei7 (SSE4.2),
- * while glibc picks an AVX2 body at load time. Measured with bench_split
- * under callgrind, per direction: rte_memcpy cost 12 more Ir/packet at
- * 64 B and 138 more at 1518 B; rte_memcpy up to 128 B and memcpy above
- * was no better at 64 B. Wall clock (min of 7 runs, shared machine):
- * 1518 B loopback 156 -> 118 ns/packet, 64 B 44 -> 37.
+ * Copy one frame's bytes between an mbuf and a guest buffer: libc memcpy
+ * up to VHU_COPY_LIBC_MAX bytes, rte_memcpy above.
+ *
+ * Small copies: libc memcpy, not rte_memcpy (DPDK's headers are built for
+ * -march=corei7). Measured with bench_split under callgrind: rte_memcpy
+ * cost 12 more Ir/packet at 64 B; wall clock 64 B loopback 44 -> 37
+ * ns/packet.
+ *
+ * Large copies: rte_memcpy. callgrind cannot judge them (glibc's
+ * AVX-512 "erms" body is a few instructions per 256 bytes, and it picks a
+ * backward loop when source and destination alias modulo 4 KiB), and
+ * bench_split copies between hot buffers. In the real loopback both ends
+ * are cold: perf record of the backend testpmd (devtools/bench.sh,
+ * packed mrg=0 1518 B, AMD EPYC Zen 4, 2026-11-25) put 58% of its samples
+ * in __memmove_avx512_unaligned_erms, mostly on its 64-byte stores; with
+ * rte_memcpy above 256 B the packed 1518 B ratio against net_vhost went
+ * 0.90x -> 1.13x and 1.33x (bench.sh --runs 2 --window 3, shared
+ * machine), split 1518 B stayed above 1.0x. 256 is not tuned: it keeps
+ * every 64 B frame and every header on the measured small-copy path.
  */
+#ifndef VHU_COPY_LIBC_MAX
+#define VHU_COPY_LIBC_MAX 256
+#endif
+
 static inline void
 vhu_copy_frame(void *dst, const void *src, uint32_t n)
 {
-	memcpy(dst, src, n);
+	if (n > VHU_COPY_LIBC_MAX)
+		rte_memcpy(dst, src, n);
+	else
+		memcpy(dst, src, n);
+}
+
+/*
+ * Prefetch every cache line of n bytes from p (the next frame to copy).
+ * In the loopback, transmit frames were just written by the guest's core:
+ * each line is a cross-core miss, and perf put the stalls on the copy's
+ * loads. Issued one frame ahead, the misses overlap the current copy.
+ * Measured (perf record of the backend, bench.sh packed mrg=0 1518 B,
+ * 2026-11-25, shared machine): vhu_copy_frame 47% -> 23% of samples,
+ * backend 1258-2098 -> 420 cycles/packet, ratio 0.37-0.84x -> 1.23x.
+ */
+static inline void
+vhu_prefetch_frame(const void *p, uint32_t n)
+{
+	const uint8_t *s = p;
+
+	for (uint32_t off = 0; off < n; off += 64)
+		rte_prefetch0(s + off);
 }
 
 /* Mark the first bytes of a piece list dirty, one range per piece. */

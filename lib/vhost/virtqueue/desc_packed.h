@@ -57,6 +57,60 @@ vhu_pslot_add(uint16_t *slot, bool *wrap, uint16_t n, uint16_t size)
 	*slot = (uint16_t)s;
 }
 
+/*
+ * Batch path: VHU_PBATCH descriptors, one 64-byte cache line of a ring
+ * whose base is 64-aligned (the usual), taken together when all of them
+ * are simple. Checked all-or-nothing before the caller commits anything.
+ */
+#define VHU_PBATCH 4
+#define VHU_PBATCH_MASK (VHU_PBATCH - 1)
+
+struct vhu_pbatch {
+	uint64_t addr[VHU_PBATCH];
+	uint32_t len[VHU_PBATCH];
+	uint16_t id[VHU_PBATCH];
+};
+
+/*
+ * Load the VHU_PBATCH descriptors from slot (a multiple of VHU_PBATCH, the
+ * batch inside the ring) if every one is available in lap wrap and is a
+ * whole buffer in one descriptor whose NEXT/INDIRECT/WRITE bits are
+ * exactly want (virtio 1.2 §2.8.6: no NEXT; §2.8.7: no INDIRECT; §5.1.6:
+ * WRITE for receive, none for transmit). Each field is read once, into b.
+ * False, with nothing consumed, otherwise: the caller takes the
+ * one-descriptor path, which reports what is wrong.
+ */
+static inline bool
+vhu_pbatch_load(const struct vhu_vq *vq, uint16_t slot, bool wrap,
+		uint16_t want, struct vhu_pbatch *b)
+{
+	const volatile struct vring_packed_desc *d = &vq->pdesc[slot];
+	const uint16_t mask = VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
+			      VRING_DESC_F_WRITE;
+	uint16_t f[VHU_PBATCH];
+	int k;
+
+	if ((slot & VHU_PBATCH_MASK) != 0 ||
+	    (uint32_t)slot + VHU_PBATCH > vq->size)
+		return false;
+	for (k = 0; k < VHU_PBATCH; k++)
+		f[k] = __atomic_load_n(&d[k].flags, __ATOMIC_RELAXED);
+	for (k = 0; k < VHU_PBATCH; k++)
+		if (!vhu_pdesc_avail(f[k], wrap) || (f[k] & mask) != want)
+			return false;
+	/*
+	 * A4 for the whole line: one acquire fence after the four flag
+	 * loads orders every read below after all of them (§2.8.21).
+	 */
+	atomic_thread_fence(memory_order_acquire);
+	for (k = 0; k < VHU_PBATCH; k++) {
+		b->addr[k] = d[k].addr;
+		b->len[k] = d[k].len;
+		b->id[k] = d[k].id;
+	}
+	return true;
+}
+
 /* Append the host pieces of [addr, addr + dlen). Returns VHU_WALK_*. */
 static inline int
 vhu_pieces_add(struct vhu_vq *vq, uint64_t addr, uint32_t dlen, bool write,

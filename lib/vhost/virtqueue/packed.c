@@ -47,6 +47,7 @@
 #include "desc.h"
 #include "desc_packed.h"
 #include "copy.h"
+#include "fastpath.h"
 #include "vhu_log.h"
 
 static inline uint32_t
@@ -161,10 +162,8 @@ notify_guest(struct vhu_vq *vq, uint32_t moved)
 	} else {
 		call = true;
 	}
-	if (call && vq->callfd >= 0) {
-		(void)eventfd_write(vq->callfd, 1);
-		vhu_stat_add(&vq->stats.calls, 1);
-	}
+	if (call)
+		vhu_call_guest(vq);
 }
 
 /* Finish a burst that staged n used descriptors: publish, call. */
@@ -176,11 +175,62 @@ complete_burst(struct vhu_vq *vq, uint16_t n)
 	notify_guest(vq, publish_used(vq, n));
 }
 
-/* A transmit frame the fast path validated (split.c's tx_order). */
-struct ptx_order {
-	struct rte_mbuf *m;
-	const uint8_t *src;
-};
+/*
+ * Translate the batch's buffers, each inside one region; false if any is
+ * not. Then prefetch the next line of descriptors, read by the next batch.
+ */
+static inline bool
+pbatch_xlate(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot,
+	     bool write, const struct vhu_pbatch *b, uint8_t **hva)
+{
+	const struct vhu_guest_mem *mem = write ? vq->mem_wr : vq->mem_rd;
+
+	for (int k = 0; k < VHU_PBATCH; k++) {
+		hva[k] = vhu_xlate_whole(xl, mem, &vq->mem_hint,
+					 b->addr[k], b->len[k]);
+		if (unlikely(hva[k] == NULL))
+			return false;
+	}
+	rte_prefetch0(&vq->pdesc[slot + VHU_PBATCH < vq->size ?
+				 slot + VHU_PBATCH : 0]);
+	return true;
+}
+
+/*
+ * Transmit batch path: the VHU_PBATCH buffers from slot, each one readable
+ * descriptor holding header and a frame that fits its fresh mbuf, in one
+ * region, become copy orders and used entries, all or none. False leaves
+ * everything as it was.
+ */
+static inline bool
+tx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
+	 struct rte_mbuf **m, struct vhu_tx_order *o,
+	 struct vring_used_elem *shadow, uint64_t *bytes)
+{
+	const uint16_t hdr_len = vq->hdr_len;
+	uint8_t *hva[VHU_PBATCH];
+	struct vhu_pbatch b;
+	int k;
+
+	if (!vhu_pbatch_load(vq, slot, wrap, 0, &b))
+		return false;
+	for (k = 0; k < VHU_PBATCH; k++)
+		if (b.len[k] <= hdr_len ||
+		    b.len[k] - hdr_len > vhu_mbuf_fresh_room(m[k]))
+			return false;
+	if (!pbatch_xlate(vq, xl, slot, false, &b, hva))
+		return false;
+	for (k = 0; k < VHU_PBATCH; k++) {
+		rte_prefetch0(hva[k]);
+		vhu_mbuf_init(m[k], b.len[k] - hdr_len);
+		o[k].m = m[k];
+		o[k].src = hva[k] + hdr_len;
+		shadow[k].id = shadow_pack(b.id[k], 1);
+		shadow[k].len = 0;
+		*bytes += b.len[k] - hdr_len;
+	}
+	return true;
+}
 
 /*
  * Dequeue. Pass 1 takes buffers in ring order while their first
@@ -195,7 +245,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		   struct rte_mbuf **pkts, uint16_t count)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
-	struct ptx_order orders[VHU_BURST_MAX];
+	struct vhu_tx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
 	const struct vhu_guest_mem *mem = vq->mem_rd;
@@ -204,7 +254,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	uint16_t slot = vq->last_avail_idx;
 	bool wrap = vq->avail_wrap;
 	uint32_t consumed = 0;
-	uint16_t n, i, k, nfresh, norders = 0;
+	uint16_t n, i, nfresh, norders = 0;
 	uint16_t npkts = 0;
 	struct vhu_xlate xl;
 	uint64_t bytes = 0, dropped = 0;
@@ -232,6 +282,18 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		flags = load_flags(vq, slot);
 		if (!vhu_pdesc_avail(flags, wrap))
 			break;
+		if (npkts + VHU_PBATCH <= nfresh && i + VHU_PBATCH <= n &&
+		    consumed + VHU_PBATCH <= size &&
+		    tx_batch(vq, &xl, slot, wrap, &pkts[npkts],
+			     &orders[norders], &shadow[i], &bytes)) {
+			vhu_pslot_add(&slot, &wrap, VHU_PBATCH, size);
+			consumed += VHU_PBATCH;
+			npkts += VHU_PBATCH;
+			norders += VHU_PBATCH;
+			/* the loop's i++ takes the last of the four */
+			i += VHU_PBATCH - 1;
+			continue;
+		}
 		if (likely(npkts < nfresh)) {
 			m = pkts[npkts];
 		} else {
@@ -250,33 +312,16 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			uint32_t dlen = ring[slot].len;
 			uint16_t bid = ring[slot].id;
 
-			/*
-			 * Fast path: one readable descriptor (virtio 1.2
-			 * §2.8.6: no NEXT; §2.8.7: no INDIRECT; §5.1.6: TX
-			 * is readable), longer than the header, a frame that
-			 * fits this mbuf, all inside one memory region.
-			 */
-			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
-				      VRING_DESC_F_WRITE)) == 0 &&
-			    dlen > hdr_len &&
-			    dlen - hdr_len <= vhu_mbuf_fresh_room(m)) {
-				const uint8_t *hva = vhu_xlate_whole(&xl, mem,
-						&vq->mem_hint, addr, dlen);
-
-				if (likely(hva != NULL)) {
-					rte_prefetch0(hva);
-					vhu_mbuf_init(m, dlen - hdr_len);
-					orders[norders].m = m;
-					orders[norders].src = hva + hdr_len;
-					norders++;
-					shadow[i].id = shadow_pack(bid, 1);
-					shadow[i].len = 0;
-					vhu_pslot_add(&slot, &wrap, 1, size);
-					consumed++;
-					npkts++;
-					bytes += dlen - hdr_len;
-					continue;
-				}
+			if (vhu_tx_simple(vq, &xl, flags, addr, dlen, m,
+					  &orders[norders])) {
+				norders++;
+				shadow[i].id = shadow_pack(bid, 1);
+				shadow[i].len = 0;
+				vhu_pslot_add(&slot, &wrap, 1, size);
+				consumed++;
+				npkts++;
+				bytes += dlen - hdr_len;
+				continue;
 			}
 		}
 		vhu_mbuf_init(m, 0);
@@ -310,30 +355,13 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			dropped++;
 			goto consume;
 		}
-		if (unlikely(!vhu_copy_guest_to_mbuf(mp, m, pieces, np,
-						     hdr_len))) {
-			/* as in split.c: spare mbufs become segments */
-			if (npkts + 1 < nfresh) {
-				rte_mempool_put_bulk(mp,
-					(void **)&pkts[npkts + 1],
-					nfresh - npkts - 1);
-				m = rte_mbuf_raw_alloc(mp);
-				if (m != NULL) {
-					pkts[npkts] = m;
-					vhu_mbuf_init(m, 0);
-					if (vhu_copy_guest_to_mbuf(mp, m,
-							pieces, np, hdr_len)) {
-						nfresh = npkts + 1;
-						npkts++;
-						bytes += m->pkt_len;
-						goto consume;
-					}
-				}
-			}
-			nfresh = npkts;
+		if (unlikely(!vhu_tx_copy_chain(mp, pkts, npkts, &nfresh,
+						pieces, np, hdr_len))) {
+			/* pool dry: leave this buffer for the next call */
 			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 			break;
 		}
+		m = pkts[npkts];
 		npkts++;
 		bytes += m->pkt_len;
 consume:
@@ -345,14 +373,22 @@ consume:
 	}
 	if (npkts < nfresh)
 		rte_mempool_put_bulk(mp, (void **)&pkts[npkts], nfresh - npkts);
-	for (k = 0; k < norders; k++) {
-		struct rte_mbuf *m = orders[k].m;
-
-		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), orders[k].src,
-			       m->data_len);
-	}
+	vhu_tx_copy_orders(orders, norders);
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
+	if ((vq->flags & VHU_VQ_F_IN_ORDER) && i > 1) {
+		/*
+		 * IN_ORDER (virtio 1.2, packed "In-order use of
+		 * descriptors"): one used descriptor with the last buffer's
+		 * id reports the whole batch; the device skips the batch's
+		 * descriptors. Transmit lengths are zero, nothing is lost.
+		 * consumed <= size fits the 16-bit count.
+		 */
+		shadow[0].id = shadow_pack((uint16_t)shadow[i - 1].id,
+					   (uint16_t)consumed);
+		shadow[0].len = 0;
+		i = 1;
+	}
 	complete_burst(vq, i);
 	if (npkts > 0) {
 		vhu_stat_add(&vq->stats.packets, npkts);
@@ -363,12 +399,43 @@ consume:
 	return npkts;
 }
 
-/* A receive buffer the fast path validated (split.c's rx_order). */
-struct prx_order {
-	uint8_t *dst;
-	uint64_t gpa;
-	const struct rte_mbuf *m;
-};
+/*
+ * Receive batch path: the next VHU_PBATCH frames, each one segment, into
+ * the VHU_PBATCH buffers from slot, each one writable descriptor with room
+ * for header and frame, in one region: write orders and used entries, all
+ * or none. False leaves everything as it was.
+ */
+static inline bool
+rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
+	 struct rte_mbuf *const *m, struct vhu_rx_order *o,
+	 struct vring_used_elem *shadow, uint64_t *bytes)
+{
+	const uint16_t hdr_len = vq->hdr_len;
+	uint8_t *hva[VHU_PBATCH];
+	struct vhu_pbatch b;
+	int k;
+
+	for (k = 0; k < VHU_PBATCH; k++)
+		if (m[k]->nb_segs != 1)
+			return false;
+	if (!vhu_pbatch_load(vq, slot, wrap, VRING_DESC_F_WRITE, &b))
+		return false;
+	for (k = 0; k < VHU_PBATCH; k++)
+		if (b.len[k] < (uint32_t)hdr_len + m[k]->data_len)
+			return false;
+	if (!pbatch_xlate(vq, xl, slot, true, &b, hva))
+		return false;
+	for (k = 0; k < VHU_PBATCH; k++) {
+		__builtin_prefetch(hva[k], 1, 3);
+		o[k].dst = hva[k];
+		o[k].gpa = b.addr[k];
+		o[k].m = m[k];
+		shadow[k].id = shadow_pack(b.id[k], 1);
+		shadow[k].len = (uint32_t)hdr_len + m[k]->data_len;
+		*bytes += m[k]->pkt_len;
+	}
+	return true;
+}
 
 /*
  * Enqueue. Pass 1 takes buffers for each frame in ring order: a
@@ -382,7 +449,7 @@ uint16_t
 vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
-	struct prx_order orders[VHU_BURST_MAX];
+	struct vhu_rx_order orders[VHU_BURST_MAX];
 	struct vring_used_elem *shadow = vq->shadow_used;
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
 	const struct vhu_guest_mem *mem = vq->mem_wr;
@@ -393,7 +460,7 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	uint16_t slot = vq->last_avail_idx;
 	bool wrap = vq->avail_wrap;
 	uint32_t consumed = 0;
-	uint16_t placed, k, used = 0, norders = 0;
+	uint16_t placed, used = 0, norders = 0;
 	struct vhu_xlate xl;
 	uint64_t bytes = 0;
 
@@ -409,6 +476,18 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 
 		if (consumed == size)
 			goto no_room;
+		if (placed + VHU_PBATCH <= count &&
+		    consumed + VHU_PBATCH <= size &&
+		    rx_batch(vq, &xl, slot, wrap, &pkts[placed],
+			     &orders[norders], &shadow[used], &bytes)) {
+			vhu_pslot_add(&slot, &wrap, VHU_PBATCH, size);
+			consumed += VHU_PBATCH;
+			used += VHU_PBATCH;
+			norders += VHU_PBATCH;
+			/* the loop's placed++ takes the last of the four */
+			placed += VHU_PBATCH - 1;
+			continue;
+		}
 		flags = load_flags(vq, slot);
 		if (!vhu_pdesc_avail(flags, wrap))
 			goto no_room;
@@ -419,34 +498,18 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			uint64_t addr = ring[slot].addr;
 			uint32_t dlen = ring[slot].len;
 			uint16_t bid = ring[slot].id;
-			uint32_t flen = (uint32_t)hdr_len + m->data_len;
 
-			/*
-			 * Fast path: one writable descriptor (virtio 1.2
-			 * §2.8.6: no NEXT; §2.8.7: no INDIRECT; §5.1.6: RX
-			 * is writable) with room for the whole frame, in one
-			 * memory region.
-			 */
-			if ((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
-				      VRING_DESC_F_WRITE)) == VRING_DESC_F_WRITE &&
-			    dlen >= flen) {
-				uint8_t *hva = vhu_xlate_whole(&xl, mem,
-						&vq->mem_hint, addr, dlen);
-
-				if (likely(hva != NULL)) {
-					__builtin_prefetch(hva, 1, 3);
-					orders[norders].dst = hva;
-					orders[norders].gpa = addr;
-					orders[norders].m = m;
-					norders++;
-					shadow[used].id = shadow_pack(bid, 1);
-					shadow[used].len = flen;
-					used++;
-					vhu_pslot_add(&slot, &wrap, 1, size);
-					consumed++;
-					bytes += m->pkt_len;
-					continue;
-				}
+			if (vhu_rx_simple(vq, &xl, flags, addr, dlen, m,
+					  &orders[norders])) {
+				norders++;
+				shadow[used].id = shadow_pack(bid, 1);
+				shadow[used].len = (uint32_t)hdr_len +
+						   m->data_len;
+				used++;
+				vhu_pslot_add(&slot, &wrap, 1, size);
+				consumed++;
+				bytes += m->pkt_len;
+				continue;
 			}
 		}
 		/*
@@ -526,21 +589,7 @@ no_room:
 	if (count > placed)
 		vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
 out:
-	for (k = 0; k < norders; k++) {
-		const struct rte_mbuf *m = orders[k].m;
-		uint8_t *dst = orders[k].dst;
-
-		vhu_put_net_hdr(dst, hdr_len, 1);
-		vhu_copy_frame(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),
-			       m->data_len);
-	}
-	if (unlikely(do_log) && norders > 0) {
-		/* L1: the bytes above before their dirty bits */
-		atomic_thread_fence(memory_order_release);
-		for (k = 0; k < norders; k++)
-			vhu_log_mark(vq->log, orders[k].gpa,
-				     hdr_len + orders[k].m->data_len);
-	}
+	vhu_rx_copy_orders(vq, orders, norders);
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
 	complete_burst(vq, used);

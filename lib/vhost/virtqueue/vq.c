@@ -272,7 +272,7 @@ void
 vhu_vq_resume(struct vhu_vq *vq)
 {
 	bool was_ready = vq->ready;
-	uint8_t flags = vq->flags & VHU_VQ_F_NOTIFY;
+	uint16_t flags = vq->flags & VHU_VQ_F_NOTIFY;
 	uint64_t f = vq->features;
 	const char *why = NULL;
 
@@ -289,6 +289,8 @@ vhu_vq_resume(struct vhu_vq *vq)
 		flags |= VHU_VQ_F_LOG_USED;
 	if (has_feature(f, VIRTIO_F_RING_PACKED))
 		flags |= VHU_VQ_F_PACKED;
+	if (has_feature(f, VIRTIO_F_IN_ORDER))
+		flags |= VHU_VQ_F_IN_ORDER;
 	if (has_feature(f, VIRTIO_F_ACCESS_PLATFORM) && vq->iotlb_rd != NULL &&
 	    vq->iotlb_wr != NULL) {
 		flags |= VHU_VQ_F_IOMMU;

@@ -54,6 +54,7 @@ enum {
 #define VHU_VQ_F_NOTIFY     0x20 /* app wants guest kicks (vhu_vring_notify) */
 #define VHU_VQ_F_PACKED     0x40 /* VIRTIO_F_RING_PACKED: packed.c serves it */
 #define VHU_VQ_F_IOMMU      0x80 /* addresses are IOVAs: no translation = miss */
+#define VHU_VQ_F_IN_ORDER   0x100 /* VIRTIO_F_IN_ORDER: batched transmit used */
 
 /*
  * Send an IOTLB miss request for iova with perm (VHOST_ACCESS_*) to the
@@ -69,7 +70,7 @@ struct vhu_vq {
 	/* ---- data path: read every burst ---- */
 	_Atomic uint32_t access;
 	bool ready;              /* running, enabled, configured, not broken */
-	uint8_t flags;           /* VHU_VQ_F_* */
+	uint16_t flags;          /* VHU_VQ_F_* */
 	uint16_t hdr_len;        /* virtio-net header bytes */
 	uint16_t size;           /* descriptors, power of two unless packed */
 	uint16_t last_avail_idx; /* next avail entry (packed: ring slot) */

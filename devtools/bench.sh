@@ -67,7 +67,7 @@ cleanup() {
 		[ -n "$p" ] && kill "$p" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
-	rm -rf "$work"
+	rm -rf "$work" /var/run/dpdk/vhubench-be-$$ /var/run/dpdk/vhubench-fe-$$
 }
 trap cleanup EXIT
 

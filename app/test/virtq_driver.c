@@ -18,6 +18,7 @@
 #include <rte_lcore.h>
 
 #include "virtq_driver.h"
+#include "eal_tidy.h"
 
 #define PAGE 4096ull
 #define QVA_BASE 0x400000000000ull  /* frontend-virtual: arbitrary */
@@ -849,7 +850,7 @@ vtd_eal_init(void)
 		 * combine with --in-memory; a private prefix without shared
 		 * config gives the same isolation between parallel suites.
 		 */
-		"--no-shconf", prefix,
+		"--no-shconf", "--no-telemetry", prefix,
 		"--log-level=lib.vhu.*:notice", "--log-level=lib.eal:error",
 		NULL,
 	};
@@ -860,6 +861,7 @@ vtd_eal_init(void)
 		 (int)getpid());
 	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0)
 		return -1;
+	vhu_test_eal_tidy_at_exit();
 	done = 1;
 	return 0;
 }

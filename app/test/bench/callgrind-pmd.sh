@@ -31,7 +31,7 @@ cleanup() {
 		if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi
 	done
 	wait 2>/dev/null || true
-	rm -rf "$work"
+	rm -rf "$work" /var/run/dpdk/cgpmd-be-$$ /var/run/dpdk/cgpmd-fe-$$
 }
 trap cleanup EXIT
 

@@ -57,6 +57,7 @@
 #include "socket.h"
 #include "vhu.h"
 #include "vhu_burst.h"
+#include "../eal_tidy.h"
 
 #define MAX_RECORDS 64
 #define MAX_PASSED (MAX_RECORDS * VHU_MSG_MAX_FDS + 8)
@@ -107,7 +108,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	char prefix[64];
 	char *eal_argv[] = {
 		(*argv)[0], "--no-huge", "-m", "256", "--no-pci",
-		"--no-shconf", prefix, "--log-level=lib.eal:error", NULL,
+		"--no-shconf", "--no-telemetry", prefix,
+		"--log-level=lib.eal:error", NULL,
 	};
 	struct vhu_socket_params p = {
 		.path = "/nonexistent/vhu-fuzz-msg",
@@ -119,6 +121,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzz%d", (int)getpid());
 	if (rte_eal_init(RTE_DIM(eal_argv) - 1, eal_argv) < 0)
 		die("rte_eal_init");
+	vhu_test_eal_tidy_at_exit();
 	/*
 	 * Logs are formatted but go to /dev/null: the error paths' log
 	 * arguments are code too (and a rejected message logs every time).

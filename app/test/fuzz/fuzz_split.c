@@ -54,6 +54,7 @@
 #include <rte_mempool.h>
 
 #include "vq.h"
+#include "../eal_tidy.h"
 
 #define PAGE 4096u
 #define REGION_SIZE (64u * 1024)      /* each region, before shaving */
@@ -100,7 +101,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	char prefix[64];
 	char *eal_argv[] = {
 		(*argv)[0], "--no-huge", "-m", "256", "--no-pci",
-		"--no-shconf", prefix, "--log-level=lib.eal:error", NULL,
+		"--no-shconf", "--no-telemetry", prefix,
+		"--log-level=lib.eal:error", NULL,
 	};
 	int memfd;
 
@@ -108,6 +110,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzz%d", (int)getpid());
 	if (rte_eal_init(RTE_DIM(eal_argv) - 1, eal_argv) < 0)
 		die("rte_eal_init");
+	vhu_test_eal_tidy_at_exit();
 	/*
 	 * Logs are formatted but go to /dev/null: the error paths' log
 	 * arguments are code too (and a rejected message logs every time).

@@ -15,6 +15,7 @@
 #include <rte_eal.h>
 
 #include "fe.h"
+#include "../eal_tidy.h"
 
 int
 fe_send(int sock, uint32_t req, uint32_t flags, const void *payload,
@@ -176,7 +177,8 @@ fe_eal_init(const char *prog)
 	char prefix[64];
 	char *argv[] = {
 		(char *)prog, "--no-huge", "-m", "128", "--no-pci",
-		"--no-shconf", prefix, "--log-level=lib.vhu.*:warning",
+		"--no-shconf", "--no-telemetry", prefix,
+		"--log-level=lib.vhu.*:warning",
 		"--log-level=lib.eal:error", NULL,
 	};
 
@@ -185,4 +187,5 @@ fe_eal_init(const char *prog)
 		fprintf(stderr, "rte_eal_init failed\n");
 		exit(1);
 	}
+	vhu_test_eal_tidy_at_exit();
 }

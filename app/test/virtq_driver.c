@@ -166,7 +166,7 @@ vtd_init(struct vtd *d, const struct vtd_opts *o, uint16_t base)
 	d->o = *o;
 	d->gpa_base = o->gpa_base != 0 ? o->gpa_base : VTD_GPA_BASE;
 	d->size = o->size;
-	d->memfd = memfd_create("vtd-guest", 0);
+	d->memfd = memfd_create(VTD_MEMFD_NAME, 0);
 	if (d->memfd < 0 || ftruncate(d->memfd, o->mem_size) != 0)
 		return -errno;
 	d->drv = map_at_any(d->memfd, o->mem_size, 0);

@@ -24,6 +24,9 @@
 #ifndef VIRTQ_DRIVER_H
 #define VIRTQ_DRIVER_H
 
+/* Name of the guest-memory memfd (tests count its mappings by it). */
+#define VTD_MEMFD_NAME "vtd-guest"
+
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -157,18 +157,25 @@ fe_count_fds(void)
  * count the sanitizer runtime's and malloc's own first-use mappings.
  */
 int
-fe_count_maps(void)
+fe_count_maps_of(const char *memfd_name)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
+	char want[64], line[512];
 	int n = 0;
 
 	if (f == NULL)
 		return -1;
+	snprintf(want, sizeof(want), "memfd:%s", memfd_name);
 	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, "memfd:" FE_MEMFD_NAME) != NULL;
+		n += strstr(line, want) != NULL;
 	fclose(f);
 	return n;
+}
+
+int
+fe_count_maps(void)
+{
+	return fe_count_maps_of(FE_MEMFD_NAME);
 }
 
 void

@@ -66,16 +66,7 @@ struct env {
 static int
 count_maps(void)
 {
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	int n = 0;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, "memfd:vtd-guest") != NULL;
-	fclose(f);
-	return n;
+	return fe_count_maps_of(VTD_MEMFD_NAME);
 }
 
 static int

@@ -22,7 +22,15 @@
 # lcore. One table is printed: median Mpps for each, the ratio vhu/net_vhost
 # and the backend cycles per packet.
 #
-# Usage: devtools/bench.sh [--build DIR] [--runs N] [--window S]
+# --stream measures each direction on its own instead (open loop, nothing
+# circulates): "guest tx" rows have the frontend in txonly mode and the
+# backend in rxonly (vhu's dequeue), "guest rx" rows the backend in txonly
+# and the frontend in rxonly (vhu's enqueue), each counted at the receiving
+# port. The closed loop settles into throughput plateaus a factor of two
+# apart (how the circulating frames bunch into bursts) for both backends
+# alike, so its single runs jump; the open-loop rows do not.
+#
+# Usage: devtools/bench.sh [--build DIR] [--runs N] [--window S] [--stream]
 #                          [--quick] [--only REGEX] [--out FILE]
 #   --quick        1 run each, 3 s windows (a smoke check, not a result)
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
@@ -36,6 +44,7 @@ window=5
 warmup=2
 only=.
 out=
+stream=0
 BACKEND_CPU=${BACKEND_CPU:-1}
 FRONTEND_CPU=${FRONTEND_CPU:-0}
 
@@ -45,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift ;;
 	--window) window=$2; shift ;;
 	--quick) runs=1; window=3; warmup=1 ;;
+	--stream) stream=1 ;;
 	--only) only=$2; shift ;;
 	--out) out=$2; shift ;;
 	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -113,7 +123,12 @@ stop_testpmd() { # pid fd
 # "fail". With several queue pairs each side still has one forwarding
 # lcore (2 CPUs: one per side), which polls all its queues in turn.
 measure() {
-	local be=$1 packed=$2 mrg=$3 size=$4 extra=$5 q=${6:-1}
+	local be=$1 packed=$2 mrg=$3 size=$4 extra=$5 q=${6:-1} mode=${7:-loop}
+	local bfwd=io ffwd=io
+	case $mode in
+	gtx) bfwd=rxonly; ffwd=txonly ;;
+	grx) bfwd=txonly; ffwd=rxonly ;;
+	esac
 	local sock=$work/s.$RANDOM
 	local bargs fargs bpid bin fpid fin blog flog
 	local qargs=(--rxq="$q" --txq="$q" --nb-cores=1)
@@ -124,37 +139,46 @@ measure() {
 	fi
 	start_testpmd be "--lcores=0@$FRONTEND_CPU,1@$BACKEND_CPU" "${mem_args[@]}" \
 		--file-prefix="vhubench-be-$$" --no-pci "${bargs[@]}" -- \
-		-i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
+		-i --no-mlockall --total-num-mbufs=32768 --forward-mode=$bfwd \
 		--record-core-cycles --rxd=1024 --txd=1024 "${qargs[@]}"
 	bpid=$TP_PID; bin=$TP_IN; blog=$TP_LOG
 	wait_for "$blog" 'testpmd>' 20 || { echo fail; stop_testpmd "$bpid" "$bin"; rm -f "$work"/*.in; return; }
+	[ "$mode" = grx ] && echo "set txpkts $size" >&"$bin"
 	echo start >&"$bin"
 	start_testpmd fe "--lcores=0@$BACKEND_CPU,1@$FRONTEND_CPU" "${mem_args[@]}" \
 		--single-file-segments --file-prefix="vhubench-fe-$$" --no-pci \
 		--vdev "net_virtio_user0,path=$sock,queues=$q,queue_size=1024,packed_vq=$packed,mrg_rxbuf=$mrg$extra" \
-		-- -i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
-		--rxd=1024 --txd=1024 "${qargs[@]}"
+		-- -i --no-mlockall --total-num-mbufs=32768 --forward-mode=$ffwd \
+		--record-core-cycles --rxd=1024 --txd=1024 "${qargs[@]}"
 	fpid=$TP_PID; fin=$TP_IN; flog=$TP_LOG
 	if ! wait_for "$flog" 'testpmd>' 20; then
 		echo fail
 		stop_testpmd "$fpid" "$fin"; stop_testpmd "$bpid" "$bin"
 		rm -f "$work"/*.in; return
 	fi
-	echo "set txpkts $size" >&"$fin"
-	echo "start tx_first 32" >&"$fin"
+	case $mode in
+	loop) echo "set txpkts $size" >&"$fin"; echo "start tx_first 32" >&"$fin" ;;
+	gtx) echo "set txpkts $size" >&"$fin"; echo start >&"$fin" ;;
+	grx) echo start >&"$fin" ;;
+	esac
 	sleep "$warmup"
-	echo "clear port stats all" >&"$bin"
+	# the receiving side counts: the guest's port for grx
+	local rlog=$blog rin=$bin
+	[ "$mode" = grx ] && { rlog=$flog; rin=$fin; }
+	echo "clear port stats all" >&"$rin"
 	echo "clear fwd stats all" >&"$bin" 2>/dev/null || true
 	sleep "$window"
-	echo "show port stats all" >&"$bin"
+	echo "show port stats all" >&"$rin"
 	echo "stop" >&"$bin"
+	echo "stop" >&"$fin"
 	sleep 1
 	stop_testpmd "$fpid" "$fin"
 	stop_testpmd "$bpid" "$bin"
 	rm -f "$work"/*.in
-	# RX-packets after the clear, over the window
+	# RX-packets after the clear, over the window, at the receiving port
 	local rxp cyc
-	rxp=$(grep -E 'RX-packets:' "$blog" | tail -1 | awk '{print $2}')
+	# the port's own counters ("show port stats"), not the forwarding ones
+	rxp=$(grep -E 'RX-packets:.*RX-missed' "$rlog" | tail -1 | awk '{print $2}')
 	cyc=$(grep -E 'CPU cycles/packet' "$blog" | tail -1 |
 	      sed -E 's/.*CPU cycles\/packet=([0-9.]+).*/\1/')
 	if [ -z "$rxp" ] || [ "$rxp" = 0 ]; then echo fail; return; fi
@@ -191,8 +215,16 @@ printf 'vhu loopback benchmark: %s, %s CPUs, %s runs x %ss, %s memory\n' \
 table="| configuration | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt |
 |---|---|---|---|---|---|"
 echo "$table"
+if [ "$stream" = 1 ]; then
+	expanded=()
+	for c in "${configs[@]}"; do
+		IFS='|' read -r name rest <<< "$c"
+		expanded+=("$name guest tx|$rest|gtx" "$name guest rx|$rest|grx")
+	done
+	configs=("${expanded[@]}")
+fi
 for c in "${configs[@]}"; do
-	IFS='|' read -r name packed mrg size extra q <<< "$c"
+	IFS='|' read -r name packed mrg size extra q mode <<< "$c"
 	[[ $name =~ $only ]] || continue
 	vm=(); hm=(); vc=(); hc=(); vfail=0
 	for ((r = 0; r < runs; r++)); do
@@ -201,7 +233,7 @@ for c in "${configs[@]}"; do
 				vfail=$((vfail + 1))
 				continue
 			fi
-			res=$(measure $be "$packed" "$mrg" "$size" "$extra" "$q")
+			res=$(measure $be "$packed" "$mrg" "$size" "$extra" "$q" "${mode:-loop}")
 			if [ "$res" = fail ]; then
 				[ $be = vhu ] && vfail=$((vfail + 1))
 				continue

@@ -184,4 +184,31 @@ vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 	}
 }
 
+/* What an enqueue does after walking one receive buffer (chain). */
+enum vhu_rx_walk_next {
+	VHU_RX_TAKE,    /* the walk succeeded: use the buffer */
+	VHU_RX_NO_ROOM, /* stop here; the frame waits for more buffers */
+	VHU_RX_STOP,    /* stop the burst (queue broken, or an IOMMU miss) */
+};
+
+/*
+ * Shared by both layouts: a bad chain breaks the queue; an IOMMU miss
+ * stops the burst (requested already); more pieces than we track breaks
+ * the queue on a frame's first buffer (no frame could ever fit) and
+ * otherwise only ends the frame's search for buffers.
+ */
+static inline enum vhu_rx_walk_next
+vhu_rx_walk_next(struct vhu_vq *vq, int rc, const char *why, bool first)
+{
+	if (likely(rc >= 0))
+		return VHU_RX_TAKE;
+	if (rc == VHU_WALK_MISS)
+		return VHU_RX_STOP;
+	if (rc == VHU_WALK_FULL && !first)
+		return VHU_RX_NO_ROOM;
+	vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
+			   "receive chain split into too many pieces" : why);
+	return VHU_RX_STOP;
+}
+
 #endif /* VHU_FASTPATH_H */

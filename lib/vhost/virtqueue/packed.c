@@ -537,21 +537,13 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			rc = vhu_packed_walk(vq, s2, w2, flags, true, pieces,
 					     &np, VHU_MAX_PIECES, &clen, &id,
 					     &nd, &why);
-			if (unlikely(rc == VHU_WALK_BAD)) {
-				vhu_vq_mark_broken(vq, why);
+			switch (vhu_rx_walk_next(vq, rc, why, nbufs == 0)) {
+			case VHU_RX_STOP:
 				goto out;
-			}
-			/* IOMMU miss: this frame and the rest are not placed */
-			if (unlikely(rc == VHU_WALK_MISS))
-				goto out;
-			if (unlikely(rc == VHU_WALK_FULL)) {
-				if (nbufs == 0) {
-					vhu_vq_mark_broken(vq,
-						"receive chain split into too many pieces");
-					goto out;
-				}
-				/* the frame needs more pieces than we track */
+			case VHU_RX_NO_ROOM:
 				goto no_room;
+			case VHU_RX_TAKE:
+				break;
 			}
 			if (unlikely(c2 + nd > size)) {
 				vhu_vq_mark_broken(vq,

@@ -451,21 +451,13 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			       ring[(uint16_t)(last + slot) & (size - 1)];
 			rc = vhu_split_walk(vq, head, true, pieces, &np,
 					    VHU_MAX_PIECES, &clen, &why);
-			if (unlikely(rc == VHU_WALK_BAD)) {
-				vhu_vq_mark_broken(vq, why);
+			switch (vhu_rx_walk_next(vq, rc, why, nheads == 0)) {
+			case VHU_RX_STOP:
 				goto out;
-			}
-			/* IOMMU miss: this frame and the rest are not placed */
-			if (unlikely(rc == VHU_WALK_MISS))
-				goto out;
-			if (unlikely(rc == VHU_WALK_FULL)) {
-				if (nheads == 0) {
-					vhu_vq_mark_broken(vq,
-						"receive chain split into too many pieces");
-					goto out;
-				}
-				/* the frame needs more pieces than we track */
+			case VHU_RX_NO_ROOM:
 				goto no_room;
+			case VHU_RX_TAKE:
+				break;
 			}
 			if (slot + 1 < n_avail)
 				prefetch_chain(vq, last + slot + 1);

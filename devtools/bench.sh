@@ -16,11 +16,30 @@
 # plus two-queue-pair runs (queues=2 both sides, --rxq=2 --txq=2, one
 # forwarding lcore per side polling both; names "... 2qp ...") and any
 # BENCH_EXTRA configurations, vhu and
-# net_vhost runs alternate $RUNS times each. A run measures the backend's
-# received packets over a $WINDOW-second window after a $WARMUP-second
-# warm-up, and reads testpmd's CPU cycles/packet of the backend forwarding
-# lcore. One table is printed: median Mpps for each, the ratio vhu/net_vhost
-# and the backend cycles per packet.
+# net_vhost runs alternate. A run measures the backend's received packets
+# over a $WINDOW-second window after a $WARMUP-second warm-up, and reads
+# testpmd's CPU cycles/packet of the backend forwarding lcore (22.11 counts
+# only polls that received something: the cost of a packet, not of idling).
+# "in_order off" rows pass in_order=0: virtio_user asks for IN_ORDER unless
+# told not to.
+#
+# Placement. Every ring index and descriptor crosses between the two CPUs,
+# so throughput follows the cost of moving a cache line between them, and
+# in a virtual machine the host decides that and changes it between runs
+# (here: ~55 ns round trip when the vCPUs share a core complex, ~325 ns
+# when not; loopback Mpps differ by 2-3x between the two). So once a second
+# during the window build/devtools/vhu-core-latency measures it for 20 ms
+# (under SCHED_FIFO, pausing both forwarding lcores for that long: 0.4%)
+# and the run is labelled "near" (every probe < $NEAR_NS ns) or "far"
+# (every probe above); a run whose probes disagree is dropped. Backends are
+# compared only within one state: a configuration alternates until one
+# state holds $RUNS runs of each, or 2 x $RUNS attempts each. One table row
+# per configuration and state: median Mpps of each, the ratio
+# vhu/net_vhost, backend cycles per packet, runs kept.
+#
+# Memory: hugepages when 2 GiB of 2 MiB pages are free (each testpmd takes
+# -m 1024), else --no-huge (4 KiB pages: TLB misses halve throughput, so
+# the two are not comparable). BENCH_HUGE=0|1 forces one.
 #
 # --stream measures each direction on its own instead (open loop, nothing
 # circulates): "guest tx" rows have the frontend in txonly mode and the
@@ -35,6 +54,7 @@
 #   --quick        1 run each, 3 s windows (a smoke check, not a result)
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
 #   --out FILE     also write the table (markdown) to FILE
+#   BENCH_VERBOSE=1 prints every run on stderr
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,11 +98,37 @@ cleanup() {
 	done
 	wait 2>/dev/null || true
 	rm -rf "$work" /var/run/dpdk/vhubench-be-$$ /var/run/dpdk/vhubench-fe-$$
+	# a testpmd that had to be killed leaves its hugepage files behind
+	rm -f /dev/hugepages/vhubench-be-$$* /dev/hugepages/vhubench-fe-$$*
 }
 trap cleanup EXIT
 
+NEAR_NS=${NEAR_NS:-150}
+probe=$build/devtools/vhu-core-latency
+[ -x "$probe" ] || { echo "bench.sh: $probe not built (run: ninja -C $build)" >&2; exit 1; }
+
+huge=${BENCH_HUGE:-auto}
+if [ "$huge" = auto ]; then
+	free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+	page_kb=$(awk '/Hugepagesize/ { print $2 }' /proc/meminfo)
+	huge=0
+	if [ "$page_kb" = 2048 ] && [ "${free_pages:-0}" -ge 1024 ] &&
+	   grep -q hugetlbfs /proc/mounts; then
+		huge=1
+	fi
+fi
 mem_args=(--no-huge -m 1024)
-if [ "${VHU_TEST_HUGE:-0}" = 1 ]; then mem_args=(-m 1024); fi
+[ "$huge" = 1 ] && mem_args=(-m 1024)
+
+# near|far from one 20 ms probe of the two forwarding CPUs, taken while
+# both run: real-time priority so that the probe's two threads run at once
+# (chrt needs root; without it the probe shares the CPUs and reads high).
+placement() {
+	local ns
+	ns=$(timeout 5 chrt -f 50 "$probe" "$BACKEND_CPU" "$FRONTEND_CPU" 20 2>/dev/null ||
+	     timeout 5 "$probe" "$BACKEND_CPU" "$FRONTEND_CPU" 20 2>/dev/null) || { echo unknown; return; }
+	if [ "$ns" -lt "$NEAR_NS" ]; then echo near; else echo far; fi
+}
 
 # Start an interactive testpmd reading commands from a fifo.
 # $1 name, rest: testpmd arguments. Sets TP_PID, TP_IN (fd), TP_LOG.
@@ -165,9 +211,19 @@ measure() {
 	# the receiving side counts: the guest's port for grx
 	local rlog=$blog rin=$bin
 	[ "$mode" = grx ] && { rlog=$flog; rin=$fin; }
-	echo "clear port stats all" >&"$rin"
+	# Two readings of the port's counters frame the window: "clear port
+	# stats" is not used, as a PMD may lose a reset racing its lcore.
 	echo "clear fwd stats all" >&"$bin" 2>/dev/null || true
-	sleep "$window"
+	echo "show port stats all" >&"$rin"
+	local t0 states=" " s
+	t0=$(date +%s.%N)
+	for ((s = 0; s < window; s++)); do
+		sleep 0.9
+		states+="$(placement) "
+	done
+	# the window is what passed, probes included
+	local elapsed
+	elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 	echo "show port stats all" >&"$rin"
 	echo "stop" >&"$bin"
 	echo "stop" >&"$fin"
@@ -175,33 +231,36 @@ measure() {
 	stop_testpmd "$fpid" "$fin"
 	stop_testpmd "$bpid" "$bin"
 	rm -f "$work"/*.in
-	# RX-packets after the clear, over the window, at the receiving port
+	# RX-packets of the receiving port, last reading minus the one before
 	local rxp cyc
-	# the port's own counters ("show port stats"), not the forwarding ones
-	rxp=$(grep -E 'RX-packets:.*RX-missed' "$rlog" | tail -1 | awk '{print $2}')
+	rxp=$(grep -E 'RX-packets:.*RX-missed' "$rlog" | tail -2 |
+	      awk '{ v[NR] = $2 } END { if (NR == 2) print v[2] - v[1] }')
 	cyc=$(grep -E 'CPU cycles/packet' "$blog" | tail -1 |
 	      sed -E 's/.*CPU cycles\/packet=([0-9.]+).*/\1/')
 	if [ -z "$rxp" ] || [ "$rxp" = 0 ]; then echo fail; return; fi
-	awk -v p="$rxp" -v w="$window" -v c="${cyc:-nan}" \
-		'BEGIN { printf "%.3f %s\n", p / w / 1e6, c }'
+	local state=mixed
+	[[ $states =~ ^( near)+\ $ ]] && state=near
+	[[ $states =~ ^( far)+\ $ ]] && state=far
+	awk -v p="$rxp" -v w="$elapsed" -v c="${cyc:-nan}" -v s="$state" \
+		'BEGIN { printf "%.3f %s %s\n", p / w / 1e6, c, s }'
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # name|packed|mrg|size|extra virtio_user devargs|queue pairs
 configs=()
-for io in "" " in_order"; do
+for io in 1 0; do
 	for layout in split packed; do
 		for mrg in 0 1; do
 			for size in 64 1518; do
-				configs+=("$layout$io mrg=$mrg ${size}B|$([ $layout = packed ] && echo 1 || echo 0)|$mrg|$size|${io:+,in_order=1}|1")
+				configs+=("$layout in_order=$io mrg=$mrg ${size}B|$([ $layout = packed ] && echo 1 || echo 0)|$mrg|$size|,in_order=$io|1")
 			done
 		done
 	done
 done
 # two queue pairs: both polled by the one forwarding lcore of each side
 for layout in split packed; do
-	configs+=("$layout 2qp mrg=1 64B|$([ $layout = packed ] && echo 1 || echo 0)|1|64||2")
+	configs+=("$layout in_order=1 2qp mrg=1 64B|$([ $layout = packed ] && echo 1 || echo 0)|1|64|,in_order=1|2")
 done
 for extra in ${BENCH_EXTRA:-}; do configs+=("$extra"); done
 
@@ -212,8 +271,8 @@ vhu_has_packed=${VHU_HAS_PACKED:-1}
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 printf 'vhu loopback benchmark: %s, %s CPUs, %s runs x %ss, %s memory\n' \
 	"$cpu" "$(nproc)" "$runs" "$window" "${mem_args[*]}"
-table="| configuration | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt |
-|---|---|---|---|---|---|"
+table="| configuration | placement | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt | runs vhu/net_vhost |
+|---|---|---|---|---|---|---|---|"
 echo "$table"
 if [ "$stream" = 1 ]; then
 	expanded=()
@@ -223,44 +282,66 @@ if [ "$stream" = 1 ]; then
 	done
 	configs=("${expanded[@]}")
 fi
+med() { printf '%s\n' "$@" | grep -v nan | grep . | median; }
+dropped_total=0
 for c in "${configs[@]}"; do
 	IFS='|' read -r name packed mrg size extra q mode <<< "$c"
 	[[ $name =~ $only ]] || continue
-	vm=(); hm=(); vc=(); hc=(); vfail=0
-	for ((r = 0; r < runs; r++)); do
+	if [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
+		echo "| $name | - | - | - | vhu: packed ring not offered by this build | - | - | - |"
+		continue
+	fi
+	# results[be.state] = space-separated "mpps:cycles" of kept runs
+	declare -A results=()
+	vfail=0
+	for ((r = 0; r < 2 * runs; r++)); do
 		for be in vhu vhost; do
-			if [ $be = vhu ] && [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
-				vfail=$((vfail + 1))
-				continue
-			fi
 			res=$(measure $be "$packed" "$mrg" "$size" "$extra" "$q" "${mode:-loop}")
 			if [ "$res" = fail ]; then
 				[ $be = vhu ] && vfail=$((vfail + 1))
 				continue
 			fi
-			read -r m cy <<< "$res"
-			if [ $be = vhu ]; then vm+=("$m"); vc+=("$cy"); else hm+=("$m"); hc+=("$cy"); fi
+			read -r m cy st <<< "$res"
+			[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $m Mpps, $cy cycles/pkt, $st" >&2
+			if [ "$st" = mixed ]; then
+				dropped_total=$((dropped_total + 1))
+				continue
+			fi
+			results[$be.$st]+="$m:$cy "
 		done
+		done_state=
+		for st in far near; do
+			nv=$(wc -w <<< "${results[vhu.$st]:-}")
+			nh=$(wc -w <<< "${results[vhost.$st]:-}")
+			[ "$nv" -ge "$runs" ] && [ "$nh" -ge "$runs" ] && done_state=$st
+		done
+		[ -n "$done_state" ] && break
 	done
-	v=$(printf '%s\n' "${vm[@]:-}" | grep . | median || echo -)
-	h=$(printf '%s\n' "${hm[@]:-}" | grep . | median || echo -)
-	vcy=$(printf '%s\n' "${vc[@]:-}" | grep -v nan | grep . | median || echo -)
-	hcy=$(printf '%s\n' "${hc[@]:-}" | grep -v nan | grep . | median || echo -)
-	if [ "$v" = - ] || [ -z "$v" ]; then
-		ratio="vhu: no traffic ($vfail failed runs)"
-		[ "$packed" = 1 ] && ratio="vhu: packed ring not implemented yet"
-		v=-
-	else
+	rows=0
+	for st in far near; do
+		vr=(${results[vhu.$st]:-}); hr=(${results[vhost.$st]:-})
+		[ ${#vr[@]} -gt 0 ] && [ ${#hr[@]} -gt 0 ] || continue
+		v=$(med "${vr[@]%%:*}"); h=$(med "${hr[@]%%:*}")
+		vcy=$(med "${vr[@]##*:}"); hcy=$(med "${hr[@]##*:}")
 		ratio=$(awk -v a="$v" -v b="$h" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+		line="| $name | $st | $v | $h | $ratio | ${vcy:--} | ${hcy:--} | ${#vr[@]}/${#hr[@]} |"
+		echo "$line"
+		table+=$'\n'"$line"
+		rows=$((rows + 1))
+	done
+	if [ $rows = 0 ]; then
+		line="| $name | - | - | - | no comparable runs (vhu failed $vfail) | - | - | - |"
+		echo "$line"
+		table+=$'\n'"$line"
 	fi
-	line="| $name | $v | ${h:--} | $ratio | ${vcy:--} | ${hcy:--} |"
-	echo "$line"
-	table+=$'\n'"$line"
+	unset results
 done
+echo "runs dropped because the placement changed during them: $dropped_total"
 if [ -n "$out" ]; then
 	{
 		echo "Measured $(date -u +%Y-%m-%d) on: $cpu, $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB,"
-		echo "$(uname -r), DPDK $(pkg-config --modversion libdpdk), $runs alternating runs x ${window}s, ${mem_args[*]}."
+		echo "$(uname -r), DPDK $(pkg-config --modversion libdpdk), up to $runs alternating runs x ${window}s per placement, ${mem_args[*]}."
+		echo "Runs dropped because the placement changed during them: $dropped_total."
 		echo
 		echo "$table"
 	} > "$out"

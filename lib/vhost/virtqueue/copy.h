@@ -75,14 +75,59 @@ vhu_copy_frame(void *dst, const void *src, uint32_t n)
  * Measured (perf record of the backend, bench.sh packed mrg=0 1518 B,
  * 2026-11-25, shared machine): vhu_copy_frame 47% -> 23% of samples,
  * backend 1258-2098 -> 420 cycles/packet, ratio 0.37-0.84x -> 1.23x.
+ * Lines, not 64-byte steps from p: a frame rarely starts on a line.
  */
 static inline void
 vhu_prefetch_frame(const void *p, uint32_t n)
 {
-	const uint8_t *s = p;
+	uintptr_t line = (uintptr_t)p & ~(uintptr_t)63;
+	uintptr_t end = (uintptr_t)p + n;
 
-	for (uint32_t off = 0; off < n; off += 64)
-		rte_prefetch0(s + off);
+	for (; line < end; line += 64)
+		rte_prefetch0((const void *)line);
+}
+
+/*
+ * How much of a frame pass 1 of a burst prefetches, header aside: every
+ * frame's first lines are requested before the first copy, so a burst's
+ * misses overlap instead of one frame's at a time (pass 2 prefetches one
+ * frame ahead, too late for short frames). 128 bytes: the whole of a
+ * 64-byte frame wherever it starts. Measured (bench.sh closed loop,
+ * 64 B, same placement, 2026-11-25): see doc/bench/results.md.
+ */
+#define VHU_PREFETCH_EARLY 128
+
+/* Pass 1 of a dequeue: the first lines of a frame about to be read. */
+static inline void
+vhu_prefetch_frame_head(const void *p, uint32_t n)
+{
+	vhu_prefetch_frame(p, RTE_MIN(n, (uint32_t)VHU_PREFETCH_EARLY));
+}
+
+/*
+ * Pass 1 of an enqueue: the lines header and frame head will be written
+ * to, requested for writing (a guest buffer's lines sit in the guest's
+ * core: each store would otherwise wait for its line in turn).
+ */
+static inline void
+vhu_prefetchw_frame_head(void *p, uint32_t n)
+{
+	uintptr_t line = (uintptr_t)p & ~(uintptr_t)63;
+	uintptr_t end = (uintptr_t)p + RTE_MIN(n, (uint32_t)VHU_PREFETCH_EARLY);
+
+	for (; line < end; line += 64)
+		__builtin_prefetch((const void *)line, 1, 3);
+}
+
+/* Pass 2 of an enqueue, one frame ahead: the lines pass 1 did not ask for. */
+static inline void
+vhu_prefetchw_frame_tail(uint8_t *p, uint32_t n)
+{
+	uintptr_t line = ((uintptr_t)p + VHU_PREFETCH_EARLY) & ~(uintptr_t)63;
+	uintptr_t end = (uintptr_t)p + n;
+
+	for (; line < end; line += 64)
+		__builtin_prefetch((const void *)line, 1, 3);
 }
 
 /* Mark the first bytes of a piece list dirty, one range per piece. */

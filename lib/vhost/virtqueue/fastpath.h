@@ -75,7 +75,7 @@ vhu_tx_simple(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t flags,
 	hva = vhu_xlate_whole(xl, vq->mem_rd, &vq->mem_hint, addr, dlen);
 	if (unlikely(hva == NULL))
 		return false;
-	rte_prefetch0(hva);
+	vhu_prefetch_frame_head(hva + hdr_len, dlen - hdr_len);
 	vhu_mbuf_init(m, dlen - hdr_len);
 	o->m = m;
 	o->src = hva + hdr_len;
@@ -102,7 +102,7 @@ vhu_rx_simple(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t flags,
 	hva = vhu_xlate_whole(xl, vq->mem_wr, &vq->mem_hint, addr, dlen);
 	if (unlikely(hva == NULL))
 		return false;
-	__builtin_prefetch(hva, 1, 3);
+	vhu_prefetchw_frame_head(hva, (uint32_t)vq->hdr_len + m->data_len);
 	o->dst = hva;
 	o->gpa = addr;
 	o->m = m;
@@ -145,7 +145,10 @@ vhu_tx_copy_chain(struct rte_mempool *mp, struct rte_mbuf **pkts,
 	return false;
 }
 
-/* Dequeue pass 2: copy the orders, the whole next frame prefetched. */
+/*
+ * Dequeue pass 2: copy the orders, the rest of the next frame prefetched
+ * (pass 1 asked for the head of every frame).
+ */
 static inline void
 vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n)
 {
@@ -153,14 +156,19 @@ vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n)
 		struct rte_mbuf *m = o[k].m;
 
 		/* see vhu_prefetch_frame() */
-		if (k + 1 < n)
-			vhu_prefetch_frame(o[k + 1].src, o[k + 1].m->data_len);
+		if (k + 1 < n && o[k + 1].m->data_len > VHU_PREFETCH_EARLY)
+			vhu_prefetch_frame(o[k + 1].src + VHU_PREFETCH_EARLY,
+					   o[k + 1].m->data_len -
+					   VHU_PREFETCH_EARLY);
 		vhu_copy_frame(rte_pktmbuf_mtod(m, uint8_t *), o[k].src,
 			       m->data_len);
 	}
 }
 
-/* Enqueue pass 2: header and frame of each order, then dirty bits. */
+/*
+ * Enqueue pass 2: header and frame of each order, the rest of the next
+ * destination prefetched for writing; then dirty bits.
+ */
 static inline void
 vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 		   uint16_t n)
@@ -170,6 +178,11 @@ vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 	for (uint16_t k = 0; k < n; k++) {
 		const struct rte_mbuf *m = o[k].m;
 		uint8_t *dst = o[k].dst;
+
+		if (k + 1 < n)
+			vhu_prefetchw_frame_tail(o[k + 1].dst,
+						 (uint32_t)hdr_len +
+						 o[k + 1].m->data_len);
 
 		vhu_put_net_hdr(dst, hdr_len, 1);
 		vhu_copy_frame(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),

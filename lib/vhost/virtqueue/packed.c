@@ -221,7 +221,7 @@ tx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 	if (!pbatch_xlate(vq, xl, slot, false, &b, hva))
 		return false;
 	for (k = 0; k < VHU_PBATCH; k++) {
-		rte_prefetch0(hva[k]);
+		vhu_prefetch_frame_head(hva[k] + hdr_len, b.len[k] - hdr_len);
 		vhu_mbuf_init(m[k], b.len[k] - hdr_len);
 		o[k].m = m[k];
 		o[k].src = hva[k] + hdr_len;
@@ -426,7 +426,8 @@ rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 	if (!pbatch_xlate(vq, xl, slot, true, &b, hva))
 		return false;
 	for (k = 0; k < VHU_PBATCH; k++) {
-		__builtin_prefetch(hva[k], 1, 3);
+		vhu_prefetchw_frame_head(hva[k],
+					 (uint32_t)hdr_len + m[k]->data_len);
 		o[k].dst = hva[k];
 		o[k].gpa = b.addr[k];
 		o[k].m = m[k];

@@ -105,26 +105,30 @@ vhu_prefetch_frame_head(const void *p, uint32_t n)
 }
 
 /*
- * Pass 1 of an enqueue: the lines header and frame head will be written
- * to, requested for writing (a guest buffer's lines sit in the guest's
- * core: each store would otherwise wait for its line in turn).
+ * Pass 1 of an enqueue into a buffer at p: the header's line for reading
+ * (vhu_put_net_hdr() stores only what differs), the frame head's lines
+ * for writing (a guest buffer's lines sit in the guest's core: each store
+ * would otherwise wait for its line in turn).
  */
 static inline void
-vhu_prefetchw_frame_head(void *p, uint32_t n)
+vhu_prefetchw_frame_head(uint8_t *p, uint16_t hdr_len, uint32_t n)
 {
-	uintptr_t line = (uintptr_t)p & ~(uintptr_t)63;
-	uintptr_t end = (uintptr_t)p + RTE_MIN(n, (uint32_t)VHU_PREFETCH_EARLY);
+	uintptr_t line = (uintptr_t)(p + hdr_len) & ~(uintptr_t)63;
+	uintptr_t end = (uintptr_t)p + hdr_len +
+			RTE_MIN(n, (uint32_t)VHU_PREFETCH_EARLY);
 
+	rte_prefetch0(p);
 	for (; line < end; line += 64)
 		__builtin_prefetch((const void *)line, 1, 3);
 }
 
 /* Pass 2 of an enqueue, one frame ahead: the lines pass 1 did not ask for. */
 static inline void
-vhu_prefetchw_frame_tail(uint8_t *p, uint32_t n)
+vhu_prefetchw_frame_tail(uint8_t *p, uint16_t hdr_len, uint32_t n)
 {
-	uintptr_t line = ((uintptr_t)p + VHU_PREFETCH_EARLY) & ~(uintptr_t)63;
-	uintptr_t end = (uintptr_t)p + n;
+	uintptr_t line = ((uintptr_t)p + hdr_len + VHU_PREFETCH_EARLY) &
+			 ~(uintptr_t)63;
+	uintptr_t end = (uintptr_t)p + hdr_len + n;
 
 	for (; line < end; line += 64)
 		__builtin_prefetch((const void *)line, 1, 3);
@@ -236,13 +240,27 @@ vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers)
 
 	if (likely(hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
 		/* csum_start, csum_offset zero; num_buffers */
-		uint32_t tail = 0;
+		uint64_t head;
+		uint32_t tail = 0, old_tail;
 		uint16_t nb = num_buffers;
 
-		memcpy(dst, &zero, 8);
-		memcpy(&tail, &zero, 2);
 		memcpy((uint8_t *)&tail + 2, &nb, 2);
-		memcpy(dst + 8, &tail, 4);
+		/*
+		 * Stores only where the guest's buffer differs: a reused
+		 * receive buffer usually holds this very header already, and
+		 * a line we only read stays valid in the guest's cache (no
+		 * ownership request for us, no miss for the guest when its
+		 * driver reads the header back). Measured (perf of the
+		 * frontend testpmd, split in_order 64 B closed loop, 2 runs
+		 * each, 2026-11-25): its stall on that header read went from
+		 * 10.6-12.6% to 6.8-7.3% of its samples.
+		 */
+		memcpy(&head, dst, 8);
+		memcpy(&old_tail, dst + 8, 4);
+		if (head != zero)
+			memcpy(dst, &zero, 8);
+		if (old_tail != tail)
+			memcpy(dst + 8, &tail, 4);
 	} else if (hdr_len == sizeof(struct virtio_net_hdr)) {
 		memcpy(dst, &zero, 8);
 		memcpy(dst + 8, &zero, 2);

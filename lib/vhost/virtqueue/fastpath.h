@@ -102,7 +102,7 @@ vhu_rx_simple(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t flags,
 	hva = vhu_xlate_whole(xl, vq->mem_wr, &vq->mem_hint, addr, dlen);
 	if (unlikely(hva == NULL))
 		return false;
-	vhu_prefetchw_frame_head(hva, (uint32_t)vq->hdr_len + m->data_len);
+	vhu_prefetchw_frame_head(hva, vq->hdr_len, m->data_len);
 	o->dst = hva;
 	o->gpa = addr;
 	o->m = m;
@@ -180,8 +180,7 @@ vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 		uint8_t *dst = o[k].dst;
 
 		if (k + 1 < n)
-			vhu_prefetchw_frame_tail(o[k + 1].dst,
-						 (uint32_t)hdr_len +
+			vhu_prefetchw_frame_tail(o[k + 1].dst, hdr_len,
 						 o[k + 1].m->data_len);
 
 		vhu_put_net_hdr(dst, hdr_len, 1);

@@ -426,8 +426,7 @@ rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 	if (!pbatch_xlate(vq, xl, slot, true, &b, hva))
 		return false;
 	for (k = 0; k < VHU_PBATCH; k++) {
-		vhu_prefetchw_frame_head(hva[k],
-					 (uint32_t)hdr_len + m[k]->data_len);
+		vhu_prefetchw_frame_head(hva[k], hdr_len, m[k]->data_len);
 		o[k].dst = hva[k];
 		o[k].gpa = b.addr[k];
 		o[k].m = m[k];

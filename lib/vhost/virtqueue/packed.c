@@ -438,6 +438,56 @@ rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 }
 
 /*
+ * Pass 2 of an enqueue whose every buffer is a write order (one
+ * descriptor each, staged in shadow[0, n) in ring order), without dirty
+ * logging: copy each frame and write its used descriptor right behind the
+ * copy, the head's flags last (R4). The guest reads used descriptors in
+ * ring order from the head, so the others may be written early; doing so
+ * while the line is still ours spreads the ring stores over the burst
+ * instead of stalling on all of them after the last copy. Measured
+ * (bench.sh closed loop, packed 64 B, 4 rows, 2026-11-25): near-placement
+ * ratios 0.77-0.87x -> 0.88-1.03x, vhu 114-139 -> 113-122 cycles/packet.
+ */
+static void
+copy_and_publish(struct vhu_vq *vq, const struct vhu_rx_order *o, uint16_t n)
+{
+	volatile struct vring_packed_desc *ring = vq->pdesc;
+	const struct vring_used_elem *shadow = vq->shadow_used;
+	const uint16_t hdr_len = vq->hdr_len;
+	const uint16_t size = vq->size;
+	const uint16_t head = vq->last_used_idx;
+	const bool head_wrap = vq->used_wrap;
+	uint16_t s = head;
+	bool w = head_wrap;
+
+	for (uint16_t k = 0; k < n; k++) {
+		const struct rte_mbuf *m = o[k].m;
+
+		if (k + 1 < n)
+			vhu_prefetchw_frame_tail(o[k + 1].dst, hdr_len,
+						 o[k + 1].m->data_len);
+		vhu_put_net_hdr(o[k].dst, hdr_len, 1);
+		vhu_copy_frame(o[k].dst + hdr_len,
+			       rte_pktmbuf_mtod(m, const void *), m->data_len);
+		ring[s].id = (uint16_t)shadow[k].id;
+		ring[s].len = shadow[k].len;
+		if (k > 0) {
+			/* R4: id and length before the flags */
+			atomic_thread_fence(memory_order_release);
+			__atomic_store_n(&ring[s].flags,
+					 vhu_pdesc_used_flags(w),
+					 __ATOMIC_RELAXED);
+		}
+		vhu_pslot_add(&s, &w, 1, size);
+	}
+	__atomic_store_n(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
+			 __ATOMIC_RELEASE);
+	vq->last_used_idx = s;
+	vq->used_wrap = w;
+	notify_guest(vq, n);
+}
+
+/*
  * Enqueue. Pass 1 takes buffers for each frame in ring order: a
  * one-segment mbuf into one writable descriptor with room for header and
  * frame, in one region, is queued as a write order; anything else
@@ -581,10 +631,14 @@ no_room:
 	if (count > placed)
 		vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
 out:
-	vhu_rx_copy_orders(vq, orders, norders);
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
-	complete_burst(vq, used);
+	if (norders == used && used > 0 && !(vq->flags & VHU_VQ_F_LOG)) {
+		copy_and_publish(vq, orders, used);
+	} else {
+		vhu_rx_copy_orders(vq, orders, norders);
+		complete_burst(vq, used);
+	}
 	if (placed > 0) {
 		vhu_stat_add(&vq->stats.packets, placed);
 		vhu_stat_add(&vq->stats.bytes, bytes);

@@ -166,27 +166,29 @@ vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n)
 }
 
 /*
- * Enqueue pass 2: header and frame of each order, the rest of the next
- * destination prefetched for writing; then dirty bits.
+ * Enqueue pass 2, one order: its header and frame, the rest of the next
+ * order's destination (NULL: none) prefetched for writing.
  */
+static inline void
+vhu_rx_copy_order(const struct vhu_rx_order *o, const struct vhu_rx_order *next,
+		  uint16_t hdr_len)
+{
+	if (next != NULL)
+		vhu_prefetchw_frame_tail(next->dst, hdr_len, next->m->data_len);
+	vhu_put_net_hdr(o->dst, hdr_len, 1);
+	vhu_copy_frame(o->dst + hdr_len, rte_pktmbuf_mtod(o->m, const void *),
+		       o->m->data_len);
+}
+
+/* Enqueue pass 2: every order, then dirty bits. */
 static inline void
 vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 		   uint16_t n)
 {
 	const uint16_t hdr_len = vq->hdr_len;
 
-	for (uint16_t k = 0; k < n; k++) {
-		const struct rte_mbuf *m = o[k].m;
-		uint8_t *dst = o[k].dst;
-
-		if (k + 1 < n)
-			vhu_prefetchw_frame_tail(o[k + 1].dst, hdr_len,
-						 o[k + 1].m->data_len);
-
-		vhu_put_net_hdr(dst, hdr_len, 1);
-		vhu_copy_frame(dst + hdr_len, rte_pktmbuf_mtod(m, const void *),
-			       m->data_len);
-	}
+	for (uint16_t k = 0; k < n; k++)
+		vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL, hdr_len);
 	if (unlikely(vq->flags & VHU_VQ_F_LOG) && n > 0) {
 		/* L1: the bytes above before their dirty bits */
 		atomic_thread_fence(memory_order_release);

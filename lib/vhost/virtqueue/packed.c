@@ -461,14 +461,8 @@ copy_and_publish(struct vhu_vq *vq, const struct vhu_rx_order *o, uint16_t n)
 	bool w = head_wrap;
 
 	for (uint16_t k = 0; k < n; k++) {
-		const struct rte_mbuf *m = o[k].m;
-
-		if (k + 1 < n)
-			vhu_prefetchw_frame_tail(o[k + 1].dst, hdr_len,
-						 o[k + 1].m->data_len);
-		vhu_put_net_hdr(o[k].dst, hdr_len, 1);
-		vhu_copy_frame(o[k].dst + hdr_len,
-			       rte_pktmbuf_mtod(m, const void *), m->data_len);
+		vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL,
+				  hdr_len);
 		ring[s].id = (uint16_t)shadow[k].id;
 		ring[s].len = shadow[k].len;
 		if (k > 0) {

@@ -239,6 +239,7 @@ measure() {
 	      sed -E 's/.*CPU cycles\/packet=([0-9.]+).*/\1/')
 	if [ -z "$rxp" ] || [ "$rxp" = 0 ]; then echo fail; return; fi
 	local state=mixed
+	[[ $states =~ unknown ]] && echo "bench.sh: placement probe failed ($probe)" >&2
 	[[ $states =~ ^( near)+\ $ ]] && state=near
 	[[ $states =~ ^( far)+\ $ ]] && state=far
 	awk -v p="$rxp" -v w="$elapsed" -v c="${cyc:-nan}" -v s="$state" \
@@ -288,7 +289,9 @@ for c in "${configs[@]}"; do
 	IFS='|' read -r name packed mrg size extra q mode <<< "$c"
 	[[ $name =~ $only ]] || continue
 	if [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
-		echo "| $name | - | - | - | vhu: packed ring not offered by this build | - | - | - |"
+		line="| $name | - | - | - | vhu: packed ring not offered by this build | - | - | - |"
+		echo "$line"
+		table+=$'\n'"$line"
 		continue
 	fi
 	# results[be.state] = space-separated "mpps:cycles" of kept runs

@@ -1045,8 +1045,8 @@ test_rx_header_over_stale_bytes(void **state)
 }
 
 /*
- * Every frame length around the inline small-copy sizes (copy.h: 16 to 64
- * bytes in overlapping 16-byte moves) both ways through the one-buffer
+ * Every frame length around the small-copy sizes (copy.h: rte_memcpy up to 64,
+ * libc memcpy above) both ways through the one-buffer
  * fast paths: the bytes arrive intact and nothing past the frame changes.
  */
 static void

@@ -34,20 +34,20 @@
 #define VHU_MAX_TX_FRAME (64 * 1024 + 256)
 
 /*
- * Copy one frame's bytes between an mbuf and a guest buffer: 16 to 64
- * bytes inline, libc memcpy up to VHU_COPY_LIBC_MAX bytes, rte_memcpy
- * above.
+ * Copy one frame's bytes between an mbuf and a guest buffer: rte_memcpy
+ * (inline) up to 64 bytes, libc memcpy up to VHU_COPY_LIBC_MAX bytes,
+ * rte_memcpy above.
  *
- * 16 to 64 bytes (minimum-size frames): two or four 16-byte moves, the
- * last ones overlapping, no call. Measured (bench.sh closed loop, packed
- * in_order=1 64 B, mrg off and on, near placement, 3 runs each, two
- * alternating rounds, 2026-11-25): vhu 119-120 -> 114-116 cycles/packet,
- * ratio 0.81-0.82x -> 0.84-0.86x.
+ * Up to 64 bytes (minimum-size frames): no call. Measured (bench.sh closed
+ * loop, packed in_order=1 64 B, mrg off and on, near placement, 3 runs
+ * each, 2026-11-25): libc memcpy 119-120 cycles/packet, ratio
+ * 0.81-0.82x; inline copies (a hand-written 16-byte-move version in two
+ * rounds, rte_memcpy in one) 114-116 cycles/packet, 0.84-0.88x.
  *
- * Other small copies: libc memcpy, not rte_memcpy (DPDK's headers are built for
- * -march=corei7). Measured with bench_split under callgrind: rte_memcpy
- * cost 12 more Ir/packet at 64 B; wall clock 64 B loopback 44 -> 37
- * ns/packet.
+ * 65 to VHU_COPY_LIBC_MAX bytes: libc memcpy, from an older measurement
+ * (bench_split under callgrind, hot buffers: rte_memcpy built for DPDK's
+ * -march=corei7 cost 12 more Ir/packet at 64 B). The closed loop above
+ * overruled it at 64 B; this range was not measured again.
  *
  * Large copies: rte_memcpy. callgrind cannot judge them (glibc's
  * AVX-512 "erms" body is a few instructions per 256 bytes, and it picks a
@@ -58,42 +58,19 @@
  * in __memmove_avx512_unaligned_erms, mostly on its 64-byte stores; with
  * rte_memcpy above 256 B the packed 1518 B ratio against net_vhost went
  * 0.90x -> 1.13x and 1.33x (bench.sh --runs 2 --window 3, shared
- * machine), split 1518 B stayed above 1.0x. 256 is not tuned: it keeps
- * every 64 B frame and every header on the measured small-copy path.
+ * machine), split 1518 B stayed above 1.0x. 256 is not tuned.
  */
 #ifndef VHU_COPY_LIBC_MAX
 #define VHU_COPY_LIBC_MAX 256
 #endif
 
-/* 16 bytes, unaligned: one vector load and store. */
-static inline void
-vhu_copy16(uint8_t *dst, const uint8_t *src)
-{
-	memcpy(dst, src, 16);
-}
-
 static inline void
 vhu_copy_frame(void *dst, const void *src, uint32_t n)
 {
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-
-	if (n >= 16 && n <= 64) {
-		/* first and last 16 or 32 bytes, overlapping in the middle */
-		if (n > 32) {
-			vhu_copy16(d, s);
-			vhu_copy16(d + 16, s + 16);
-			vhu_copy16(d + n - 32, s + n - 32);
-			vhu_copy16(d + n - 16, s + n - 16);
-		} else {
-			vhu_copy16(d, s);
-			vhu_copy16(d + n - 16, s + n - 16);
-		}
-	} else if (n > VHU_COPY_LIBC_MAX) {
+	if (n <= 64 || n > VHU_COPY_LIBC_MAX)
 		rte_memcpy(dst, src, n);
-	} else {
+	else
 		memcpy(dst, src, n);
-	}
 }
 
 /*

@@ -55,6 +55,9 @@
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
 #   --out FILE     also write the table (markdown) to FILE
 #   BENCH_VERBOSE=1 prints every run on stderr
+#   BENCH_PERF=DIR  records the backend's forwarding CPU with perf during
+#                   each window into DIR/<config>.<backend>.<run>.data
+#                   (cpu-clock samples; figures of such runs are perturbed)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -215,7 +218,12 @@ measure() {
 	# stats" is not used, as a PMD may lose a reset racing its lcore.
 	echo "clear fwd stats all" >&"$bin" 2>/dev/null || true
 	echo "show port stats all" >&"$rin"
-	local t0 states=" " s
+	local t0 states=" " s perfpid=
+	if [ -n "${BENCH_PERF:-}" ]; then
+		perf record -q -C "$BACKEND_CPU" -o "$BENCH_PERF/$perf_tag.$be.$perf_run.data" \
+			-- sleep "$window" >/dev/null 2>&1 &
+		perfpid=$!
+	fi
 	t0=$(date +%s.%N)
 	for ((s = 0; s < window; s++)); do
 		sleep 0.9
@@ -224,6 +232,7 @@ measure() {
 	# the window is what passed, probes included
 	local elapsed
 	elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+	[ -n "$perfpid" ] && wait "$perfpid"
 	echo "show port stats all" >&"$rin"
 	echo "stop" >&"$bin"
 	echo "stop" >&"$fin"
@@ -297,7 +306,9 @@ for c in "${configs[@]}"; do
 	# results[be.state] = space-separated "mpps:cycles" of kept runs
 	declare -A results=()
 	vfail=0
+	perf_tag=$(tr ' =' '_-' <<< "$name")
 	for ((r = 0; r < 2 * runs; r++)); do
+		perf_run=$r
 		for be in vhu vhost; do
 			res=$(measure $be "$packed" "$mrg" "$size" "$extra" "$q" "${mode:-loop}")
 			if [ "$res" = fail ]; then

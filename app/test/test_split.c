@@ -1002,26 +1002,31 @@ test_rx_small_chain_nonmrg(void **state)
 /*
  * The receive fast path stores the header only where the buffer differs
  * (copy.h): whatever stale bytes a reused buffer holds, in the first eight
- * bytes, in num_buffers, or nowhere, the guest reads a clean header with
- * num_buffers 1.
+ * bytes, in the last ones, in num_buffers, or nowhere, the guest reads a
+ * clean header (num_buffers 1 where it exists) and the frame right behind
+ * it, for the 10-byte legacy layout and the 12-byte one.
  */
 static void
 test_rx_header_over_stale_bytes(void **state)
 {
 	static const struct { uint32_t from, to; } stale[] = {
-		{ 0, 12 }, { 0, 8 }, { 8, 12 }, { 10, 12 }, { 0, 0 },
+		{ 0, 12 }, { 0, 8 }, { 8, 12 }, { 8, 10 }, { 10, 12 }, { 0, 0 },
+	};
+	static const uint64_t features[] = {
+		0, BIT(VIRTIO_F_VERSION_1),
+		BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MRG_RXBUF),
 	};
 	const uint32_t len = 1536;
 
 	(void)state;
-	for (int mrg = 0; mrg < 2; mrg++) {
+	for (unsigned int f = 0; f < RTE_DIM(features); f++) {
+		const uint32_t hdr_len = features[f] == 0 ? 10 : 12;
 		struct env e;
 
-		env_setup(&e, BIT(VIRTIO_F_VERSION_1) |
-			      (mrg ? BIT(VIRTIO_NET_F_MRG_RXBUF) : 0), 256, 0);
+		env_setup(&e, features[f], 256, 0);
 		for (unsigned int i = 0; i < RTE_DIM(stale); i++) {
 			struct rte_mbuf *m = make_chain(64, 40 + i, false);
-			uint8_t hdr[12], want[12] = { 0 };
+			uint8_t got[12 + 64], want[12 + 64] = { 0 };
 			uint32_t id, used_len;
 			int h = vtd_post_rx(&e.rx, &len, 1, false);
 			uint8_t *p;
@@ -1034,10 +1039,12 @@ test_rx_header_over_stale_bytes(void **state)
 			assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 1);
 			assert_true(vtd_get_used(&e.rx, &id, &used_len));
 			assert_int_equal(id, h);
-			assert_int_equal(used_len, 12 + 64);
-			vtd_gather(&e.rx, id, hdr, sizeof(hdr));
-			want[10] = 1;
-			assert_memory_equal(hdr, want, sizeof(hdr));
+			assert_int_equal(used_len, hdr_len + 64);
+			vtd_gather(&e.rx, id, got, hdr_len + 64);
+			if (hdr_len == 12)
+				want[10] = 1;
+			fill(want + hdr_len, 64, 40 + i);
+			assert_memory_equal(got, want, hdr_len + 64);
 			rte_pktmbuf_free(m);
 		}
 		env_teardown(&e);

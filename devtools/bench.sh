@@ -55,9 +55,10 @@
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
 #   --out FILE     also write the table (markdown) to FILE
 #   BENCH_VERBOSE=1 prints every run on stderr
-#   BENCH_PERF=DIR  records the backend's forwarding CPU with perf during
-#                   each window into DIR/<config>.<backend>.<run>.data
-#                   (cpu-clock samples; figures of such runs are perturbed)
+#   BENCH_PERF=DIR  records both forwarding CPUs with perf during each
+#                   window into DIR/<config>.<backend>.<run>.data (cpu-clock
+#                   samples; perf report --cpu N picks one side; figures
+#                   of such runs are perturbed)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -220,7 +221,7 @@ measure() {
 	echo "show port stats all" >&"$rin"
 	local t0 states=" " s perfpid=
 	if [ -n "${BENCH_PERF:-}" ]; then
-		perf record -q -C "$BACKEND_CPU" -o "$BENCH_PERF/$perf_tag.$be.$perf_run.data" \
+		perf record -q -C "$BACKEND_CPU,$FRONTEND_CPU" -o "$BENCH_PERF/$perf_tag.$be.$perf_run.data" \
 			-- sleep "$window" >/dev/null 2>&1 &
 		perfpid=$!
 	fi

@@ -54,7 +54,8 @@
 #   --quick        1 run each, 3 s windows (a smoke check, not a result)
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
 #   --out FILE     also write the table (markdown) to FILE
-#   BENCH_VERBOSE=1 prints every run on stderr
+#   BENCH_VERBOSE=1 prints every run on stderr, with the frontend's cycles/packet
+#                   (Mpps x cycles/packet near the clock: that side paced)
 #   BENCH_PERF=DIR  records both forwarding CPUs with perf during each
 #                   window into DIR/<config>.<backend>.<run>.data (cpu-clock
 #                   samples; perf report --cpu N picks one side; figures
@@ -218,6 +219,7 @@ measure() {
 	# Two readings of the port's counters frame the window: "clear port
 	# stats" is not used, as a PMD may lose a reset racing its lcore.
 	echo "clear fwd stats all" >&"$bin" 2>/dev/null || true
+	echo "clear fwd stats all" >&"$fin" 2>/dev/null || true
 	echo "show port stats all" >&"$rin"
 	local t0 states=" " s perfpid=
 	if [ -n "${BENCH_PERF:-}" ]; then
@@ -242,18 +244,22 @@ measure() {
 	stop_testpmd "$bpid" "$bin"
 	rm -f "$work"/*.in
 	# RX-packets of the receiving port, last reading minus the one before
-	local rxp cyc
+	local rxp cyc fcyc
 	rxp=$(grep -E 'RX-packets:.*RX-missed' "$rlog" | tail -2 |
 	      awk '{ v[NR] = $2 } END { if (NR == 2) print v[2] - v[1] }')
 	cyc=$(grep -E 'CPU cycles/packet' "$blog" | tail -1 |
 	      sed -E 's/.*CPU cycles\/packet=([0-9.]+).*/\1/')
+	# the frontend's own cost, to tell which side paced the run
+	fcyc=$(grep -E 'CPU cycles/packet' "$flog" | tail -1 |
+	       sed -E 's/.*CPU cycles\/packet=([0-9.]+).*/\1/')
 	if [ -z "$rxp" ] || [ "$rxp" = 0 ]; then echo fail; return; fi
 	local state=mixed
 	[[ $states =~ unknown ]] && echo "bench.sh: placement probe failed ($probe)" >&2
 	[[ $states =~ ^( near)+\ $ ]] && state=near
 	[[ $states =~ ^( far)+\ $ ]] && state=far
 	awk -v p="$rxp" -v w="$elapsed" -v c="${cyc:-nan}" -v s="$state" \
-		'BEGIN { printf "%.3f %s %s\n", p / w / 1e6, c, s }'
+		-v f="${fcyc:-nan}" \
+		'BEGIN { printf "%.3f %s %s %s\n", p / w / 1e6, c, s, f }'
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -316,8 +322,8 @@ for c in "${configs[@]}"; do
 				[ $be = vhu ] && vfail=$((vfail + 1))
 				continue
 			fi
-			read -r m cy st <<< "$res"
-			[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $m Mpps, $cy cycles/pkt, $st" >&2
+			read -r m cy st fcy <<< "$res"
+			[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $m Mpps, $cy cycles/pkt (frontend $fcy), $st" >&2
 			if [ "$st" = mixed ]; then
 				dropped_total=$((dropped_total + 1))
 				continue

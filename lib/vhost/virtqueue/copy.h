@@ -210,7 +210,7 @@ vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
 
 	/* offloads come later: an all-zero header means "nothing to do" */
 	memset(&hdr, 0, sizeof(hdr));
-	hdr.num_buffers = num_buffers;
+	hdr.num_buffers = rte_cpu_to_le_16(num_buffers); /* le16 (§5.1.6) */
 	if (likely(np > 0 && p[0].len >= hdr_len)) {
 		memcpy(p[0].hva, &hdr, hdr_len);
 		c.off = hdr_len;

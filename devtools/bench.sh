@@ -108,6 +108,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ -n "${BENCH_PERF:-}" ]; then
+	command -v perf >/dev/null || { echo "bench.sh: BENCH_PERF needs perf (apt-get install linux-perf)" >&2; exit 1; }
+	mkdir -p "$BENCH_PERF"
+	BENCH_PERF=$(cd "$BENCH_PERF" && pwd)
+fi
+
 NEAR_NS=${NEAR_NS:-150}
 probe=$build/devtools/vhu-core-latency
 [ -x "$probe" ] || { echo "bench.sh: $probe not built (run: ninja -C $build)" >&2; exit 1; }
@@ -235,7 +241,9 @@ measure() {
 	# the window is what passed, probes included
 	local elapsed
 	elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-	[ -n "$perfpid" ] && wait "$perfpid"
+	if [ -n "$perfpid" ] && ! wait "$perfpid"; then
+		echo "bench.sh: perf record failed for $perf_tag.$be.$perf_run" >&2
+	fi
 	echo "show port stats all" >&"$rin"
 	echo "stop" >&"$bin"
 	echo "stop" >&"$fin"

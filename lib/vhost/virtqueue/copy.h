@@ -283,6 +283,13 @@ vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers)
 			memcpy(dst, &want_lo, sizeof(want_lo));
 			memcpy(dst + sizeof(lo), &want_hi, sizeof(want_hi));
 		}
+	} else {
+		/* no other layout today; a new one still gets a clean header */
+		struct virtio_net_hdr_mrg_rxbuf hdr;
+
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.num_buffers = rte_cpu_to_le_16(num_buffers);
+		memcpy(dst, &hdr, RTE_MIN((size_t)hdr_len, sizeof(hdr)));
 	}
 }
 

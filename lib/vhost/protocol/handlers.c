@@ -349,9 +349,19 @@ VHU_HANDLER(get_max_mem_slots)
 
 VHU_HANDLER(add_mem_reg)
 {
-	struct vhu_mem_region r;
+	struct vhu_mem_region r, *same;
 	int ret;
 
+	/* QEMU: once per queue pair, same region; the caller closes the fd */
+	same = vhu_mem_find_same(&dev->mem, &p->reg.r, fds[0]);
+	if (same != NULL) {
+		if (same->refs == UINT32_MAX)
+			return VHU_MSG_FAILED;
+		same->refs++;
+		VHU_LOG(DEBUG, "%s: ADD_MEM_REG gpa 0x%" PRIx64 " again (%u adders)",
+			dev->name, same->gpa, same->refs);
+		return VHU_MSG_OK;
+	}
 	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0]);
 	if (ret < 0)
 		return VHU_MSG_FAILED;
@@ -383,7 +393,8 @@ VHU_HANDLER(rem_mem_reg)
 			p->reg.r.size);
 		return VHU_MSG_FAILED;
 	}
-	vhu_mem_unmap_region(&r);
+	if (ret == 0)
+		vhu_mem_unmap_region(&r);
 	return VHU_MSG_OK;
 }
 

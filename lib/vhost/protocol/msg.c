@@ -149,6 +149,24 @@ close_fds(int *fds, int nfds)
 	}
 }
 
+/*
+ * Some frontends send SET_MEM_TABLE with the whole 8-slot table and the
+ * slots past nregions zeroed (DPDK's backend accepts it): the same table,
+ * so taken as such; a non-zero unused slot is refused.
+ */
+static bool
+mem_table_zero_padded(const union vhu_msg_payload *p, uint32_t size)
+{
+	static const struct vhu_msg_region zero;
+
+	if (size != sizeof(struct vhu_msg_mem_table))
+		return false;
+	for (uint32_t i = p->mem.nregions; i < VHU_MEM_TABLE_MAX; i++)
+		if (memcmp(&p->mem.r[i], &zero, sizeof(zero)) != 0)
+			return false;
+	return true;
+}
+
 /* Why the message breaks its rule, or NULL. */
 static const char *
 check_rule(const struct vhu_dev *dev, const struct msg_rule *r,
@@ -169,7 +187,8 @@ check_rule(const struct vhu_dev *dev, const struct msg_rule *r,
 				 n, VHU_MEM_TABLE_MAX);
 			return why;
 		}
-		if (hdr->size != 8 + n * sizeof(struct vhu_msg_region)) {
+		if (hdr->size != 8 + n * sizeof(struct vhu_msg_region) &&
+		    !mem_table_zero_padded(p, hdr->size)) {
 			snprintf(why, sizeof(why),
 				 "payload of %u bytes for %u regions", hdr->size, n);
 			return why;

@@ -231,8 +231,12 @@ bool vhu_dev_vring_enabled(const struct vhu_dev *dev, uint16_t vring);
 /** MTU set by NET_SET_MTU, or 0 if none. */
 uint16_t vhu_dev_mtu(const struct vhu_dev *dev);
 /**
- * The MAC the frontend asked to announce with SEND_RARP, if any since
- * the last call; the request is consumed.
+ * The MAC the frontend asked to announce with SEND_RARP (it does after a
+ * live migration, on the destination), if any since the last call; the
+ * request is consumed. libvhu announces it on its own as well: the next
+ * vhu_dequeue_burst() of queue pair 0 starts with a RARP frame from that
+ * MAC (see vhu_burst.h); this call is for applications that want to act
+ * on the move at once (a switch moving the MAC in its table).
  * @return true and fills mac[6] if one was pending.
  */
 bool vhu_dev_take_rarp(struct vhu_dev *dev, uint8_t mac[6]);

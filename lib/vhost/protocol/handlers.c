@@ -320,13 +320,26 @@ VHU_HANDLER(set_vring_enable)
 	return VHU_MSG_OK;
 }
 
+/*
+ * After a live migration the destination's frontend asks the backend to
+ * announce the guest (it does so itself only with GUEST_ANNOUNCE): the
+ * next dequeue of queue pair 0 starts with a RARP frame from the guest's
+ * MAC, and vhu_dev_take_rarp() tells the application.
+ */
 VHU_HANDLER(send_rarp)
 {
+	struct vhu_vq *vq = vhu_dev_vq(dev, 1);
+
 	memcpy(dev->rarp_mac, p->bytes, sizeof(dev->rarp_mac));
 	dev->rarp_pending = true;
 	VHU_LOG(INFO, "%s: frontend asks to announce %02x:%02x:%02x:%02x:%02x:%02x",
 		dev->name, dev->rarp_mac[0], dev->rarp_mac[1], dev->rarp_mac[2],
 		dev->rarp_mac[3], dev->rarp_mac[4], dev->rarp_mac[5]);
+	if (vq == NULL)
+		return VHU_MSG_FAILED;
+	vhu_vq_quiesce(vq);
+	vhu_vq_set_announce_locked(vq, dev->rarp_mac);
+	vhu_vq_resume(vq);
 	return VHU_MSG_OK;
 }
 

@@ -61,6 +61,18 @@ struct vhu_socket;
  * entries per device; the oldest is dropped when full.
  */
 #define VHU_SOCKET_IOMMU 0x4
+/**
+ * Offer postcopy live migration (protocol feature PAGEFAULT). On the
+ * destination, the guest runs before all its memory has arrived: libvhu
+ * registers the guest memory with a userfaultfd it hands to the frontend,
+ * and a burst that touches a page not yet received waits in the page
+ * fault (the polling lcore sleeps, typically for one network round trip
+ * to the source) until the frontend has placed it; no frame is corrupted.
+ * Needs userfaultfd (root, or vm.unprivileged_userfaultfd=1) and guest
+ * memory QEMU can share (memfd or hugetlbfs, share=on). Off by default,
+ * as in DPDK's vhost library (its net_vhost devarg postcopy-support).
+ */
+#define VHU_SOCKET_POSTCOPY 0x8
 
 /**
  * Device lifecycle callbacks. Every callback runs in the control context

@@ -14,6 +14,7 @@
 
 #include "handlers.h"
 #include "mem.h"
+#include "postcopy.h"
 #include "socket.h"
 #include "vhu_log.h"
 
@@ -128,6 +129,15 @@ VHU_HANDLER(set_mem_table)
 		free(old);
 		return VHU_MSG_FAILED;
 	}
+	/* postcopy: faults must reach the frontend before anyone reads */
+	for (uint32_t i = 0; dev->postcopy_listening && i < fresh->nregions; i++) {
+		if (vhu_postcopy_register(dev, &fresh->r[i]) < 0) {
+			vhu_mem_clear(fresh);
+			free(fresh);
+			free(old);
+			return VHU_MSG_CLOSE; /* the frontend waits for bases */
+		}
+	}
 	vhu_dev_quiesce_all(dev);
 	memcpy(old, &dev->mem, sizeof(*old));
 	memcpy(&dev->mem, fresh, sizeof(*fresh));
@@ -140,6 +150,8 @@ VHU_HANDLER(set_mem_table)
 			dev->mem.r[i].size, dev->mem.r[i].qva);
 	free(fresh);
 	free(old);
+	if (dev->postcopy_listening)
+		return vhu_postcopy_reply_table(dev, hdr, p);
 	return VHU_MSG_OK;
 }
 
@@ -373,11 +385,16 @@ VHU_HANDLER(add_mem_reg)
 		same->refs++;
 		VHU_LOG(DEBUG, "%s: ADD_MEM_REG gpa 0x%" PRIx64 " again (%u adders)",
 			dev->name, same->gpa, same->refs);
-		return VHU_MSG_OK;
+		return dev->postcopy_listening ?
+		       vhu_postcopy_reply_table(dev, hdr, p) : VHU_MSG_OK;
 	}
 	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0]);
 	if (ret < 0)
 		return VHU_MSG_FAILED;
+	if (dev->postcopy_listening && vhu_postcopy_register(dev, &r) < 0) {
+		vhu_mem_unmap_region(&r);
+		return VHU_MSG_CLOSE; /* the frontend waits for our base */
+	}
 	vhu_dev_quiesce_all(dev);
 	ret = vhu_mem_insert(&dev->mem, &r);
 	vhu_iotlb_rebuild_locked(dev);
@@ -388,6 +405,8 @@ VHU_HANDLER(add_mem_reg)
 		vhu_mem_unmap_region(&r);
 		return VHU_MSG_FAILED;
 	}
+	if (dev->postcopy_listening)
+		return vhu_postcopy_reply_table(dev, hdr, p);
 	return VHU_MSG_OK;
 }
 

@@ -160,6 +160,9 @@ struct soak_hdr {
 };
 
 #define FRAME_HDRS (ETH_LEN + sizeof(struct soak_hdr))
+/* --stale-ok: frames of other connections accepted per queue, at most
+ * (testpmd forwards bursts of 32 per queue) */
+#define STALE_MAX 64u
 
 /* ---- driver-side state ------------------------------------------------- */
 
@@ -194,12 +197,13 @@ struct qpair {
 	struct ring rx, tx;
 	uint32_t next_seq;        /* next frame to send */
 	uint32_t expect_seq;      /* next frame to come back */
+	uint32_t stale;           /* frames of other connections (--stale-ok) */
 };
 
 static struct {
 	const char *socket;
 	unsigned int queues;
-	bool packed, mrg, mem_slots, irq, half_base;
+	bool packed, mrg, mem_slots, irq, half_base, stale_ok;
 	enum { END_POLITE, END_ABRUPT, END_KILL } end;
 	unsigned int stop_at;
 	unsigned int verify;
@@ -658,9 +662,9 @@ frame_len(unsigned int q, uint32_t seq)
 }
 
 static uint8_t
-pattern(unsigned int q, uint32_t seq, uint32_t j)
+pattern(uint32_t cycle, unsigned int q, uint32_t seq, uint32_t j)
 {
-	return (uint8_t)(seq * 7u + j * 13u + q * 101u + opt.cycle);
+	return (uint8_t)(seq * 7u + j * 13u + q * 101u + cycle);
 }
 
 static void
@@ -682,7 +686,7 @@ frame_write(uint8_t *f, unsigned int q, uint32_t seq, uint32_t len)
 	f[13] = SOAK_ETHERTYPE & 0xff;
 	memcpy(f + ETH_LEN, &h, sizeof(h));
 	for (uint32_t j = FRAME_HDRS; j < len; j++)
-		f[j] = pattern(q, seq, j);
+		f[j] = pattern(opt.cycle, q, seq, j);
 }
 
 /* Check one echoed frame (virtio-net header first) on queue pair q. */
@@ -692,6 +696,7 @@ frame_check(struct qpair *p, unsigned int q, const uint8_t *b, uint32_t len)
 	struct virtio_net_hdr_mrg_rxbuf vh;
 	struct soak_hdr h;
 	const uint8_t *f = b + NET_HDR_LEN;
+	bool stale;
 
 	if (len < NET_HDR_LEN + FRAME_HDRS || len > NET_HDR_LEN + MAX_FRAME)
 		die("queue %u: used length %u after frame %u", q, len,
@@ -708,23 +713,35 @@ frame_check(struct qpair *p, unsigned int q, const uint8_t *b, uint32_t len)
 	    h.magic != SOAK_MAGIC)
 		die("queue %u: not a soak frame (after frame %u)", q,
 		    p->expect_seq);
-	if (h.cycle != opt.cycle)
-		die("queue %u: frame %u of cycle %u came back in cycle %u",
-		    q, h.seq, h.cycle, opt.cycle);
+	/*
+	 * A frame of an earlier connection: an application that forwards
+	 * (testpmd) may hold frames it received from the last connection
+	 * while this one comes up, and send them here first. --stale-ok
+	 * accepts a few of those, before any of ours, checked all the same.
+	 */
+	stale = h.cycle != opt.cycle;
+	if (stale && (!opt.stale_ok || p->expect_seq != 0 ||
+		      p->stale >= STALE_MAX))
+		die("queue %u: frame %u of cycle %u came back in cycle %u "
+		    "(after %u of ours, %u stale before)", q, h.seq, h.cycle,
+		    opt.cycle, p->expect_seq, p->stale);
 	if (h.queue != q)
 		die("queue %u: frame %u sent on queue %u came back here", q,
 		    h.seq, h.queue);
-	if (h.seq != p->expect_seq)
+	if (!stale && h.seq != p->expect_seq)
 		die("queue %u: frame %u came back, expected %u (lost, "
 		    "reordered or duplicated)", q, h.seq, p->expect_seq);
 	if (h.len != frame_len(q, h.seq) || h.len != len - NET_HDR_LEN)
 		die("queue %u: frame %u: length %u, header says %u, sent %u",
 		    q, h.seq, len - NET_HDR_LEN, h.len, frame_len(q, h.seq));
 	for (uint32_t j = FRAME_HDRS; j < h.len; j++)
-		if (f[j] != pattern(q, h.seq, j))
+		if (f[j] != pattern(h.cycle, q, h.seq, j))
 			die("queue %u: frame %u: byte %u is 0x%02x, sent 0x%02x",
-			    q, h.seq, j, f[j], pattern(q, h.seq, j));
-	p->expect_seq++;
+			    q, h.seq, j, f[j], pattern(h.cycle, q, h.seq, j));
+	if (stale)
+		p->stale++;
+	else
+		p->expect_seq++;
 }
 
 /* ---- set-up ------------------------------------------------------------ */
@@ -990,11 +1007,16 @@ report_counts(char *buf, size_t room)
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (unsigned int q = 0; q < opt.queues && off < room; q++)
+	for (unsigned int q = 0; q < opt.queues && off < room; q++) {
+		const struct qpair *p = &peer.qp[q];
+
 		off += (size_t)snprintf(buf + off, room - off,
-					"%sq%u sent %u echoed %u",
-					q ? ", " : "", q, peer.qp[q].next_seq,
-					peer.qp[q].expect_seq);
+					"%sq%u sent %u echoed %u", q ? ", " : "",
+					q, p->next_seq, p->expect_seq);
+		if (p->stale != 0 && off < room)
+			off += (size_t)snprintf(buf + off, room - off,
+						" (+%u stale)", p->stale);
+	}
 }
 
 static void
@@ -1144,6 +1166,9 @@ usage(FILE *f)
 "                  SET_MEM_TABLE\n"
 "  --irq           leave interrupts (call eventfds) enabled\n"
 "  --half-base     packed: SET_VRING_BASE with the low half only\n"
+"  --stale-ok      accept up to %u frames of other connections per queue,\n"
+"                  before the first of ours (a forwarding application may\n"
+"                  hold some across a reconnect); their content is checked\n"
 "  --end MODE      polite (default): drain, GET_VRING_BASE, close;\n"
 "                  abrupt: exit once traffic is verified, frames in flight;\n"
 "                  kill: keep traffic going until SIGKILLed\n"
@@ -1156,7 +1181,7 @@ usage(FILE *f)
 "  --cycle N       cycle number stamped in every frame\n"
 "  --timeout SEC   bound on the whole run (default 10)\n"
 "  --cpu N         pin to CPU N\n",
-		MAX_QP, MIN_RING, MAX_RING);
+		MAX_QP, MIN_RING, MAX_RING, STALE_MAX);
 }
 
 static unsigned long
@@ -1187,6 +1212,7 @@ parse_args(int argc, char **argv)
 		{ "mem-slots", no_argument, NULL, 'M' },
 		{ "irq", no_argument, NULL, 'i' },
 		{ "half-base", no_argument, NULL, 'H' },
+		{ "stale-ok", no_argument, NULL, 'o' },
 		{ "end", required_argument, NULL, 'e' },
 		{ "stop-at", required_argument, NULL, 'S' },
 		{ "verify", required_argument, NULL, 'v' },
@@ -1215,6 +1241,7 @@ parse_args(int argc, char **argv)
 		case 'M': opt.mem_slots = true; break;
 		case 'i': opt.irq = true; break;
 		case 'H': opt.half_base = true; break;
+		case 'o': opt.stale_ok = true; break;
 		case 'e':
 			if (strcmp(optarg, "polite") == 0)
 				opt.end = END_POLITE;

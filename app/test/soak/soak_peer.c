@@ -1319,6 +1319,9 @@ main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &peer.deadline);
 	peer.deadline.tv_sec += opt.timeout;
+	/* every wait is bounded by the deadline but a blocking send: a hard
+	 * bound too (SIGALRM ends the process, the script sees status 142) */
+	alarm(opt.timeout + 5);
 
 	make_memory();
 	if (opt.stop_at != 0) {

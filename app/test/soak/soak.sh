@@ -175,13 +175,17 @@ start_backend() {
 		mkfifo "$fifo"
 		# read-write: never blocks, and testpmd never sees end of input
 		exec {backend_fd}<>"$fifo"
-		# its main lcore only reads commands: both lcores on one CPU
+		# Its main lcore only reads commands: both lcores on one CPU.
+		# --no-flush-rx: by default `start` drains every Rx queue on
+		# the main lcore (twice, 10 ms apart) before forwarding; a peer
+		# connecting then would lose its first frames (seen: the
+		# warm-up peer stalled with 127 frames out, none back).
 		LD_PRELOAD=$PRELOAD stdbuf -oL dpdk-testpmd \
 			--lcores="0@$BCPU,1@$BCPU" --no-huge -m 1024 --no-pci \
 			--file-prefix="$tag-tp" -d "$plugin" \
 			--vdev "net_vhu0,iface=$sock,queues=$QUEUES" -- -i \
 			--rxq="$QUEUES" --txq="$QUEUES" --nb-cores=1 \
-			--total-num-mbufs=16384 --forward-mode=io \
+			--total-num-mbufs=16384 --forward-mode=io --no-flush-rx \
 			--no-mlockall <"$fifo" >"$blog" 2>&1 &
 		backend_pid=$!
 		tp_cmd start

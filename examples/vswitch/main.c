@@ -5,14 +5,15 @@
  * sends are switched by destination MAC: known unicast goes to the port
  * the address was last seen on; broadcast, multicast and unknown unicast
  * are flooded to every other port. A source MAC that shows up on another
- * port than its table entry moves at once. libvhu copies on enqueue and
- * leaves the mbuf with the caller, so a flooded frame is enqueued to each
- * port and freed once.
+ * port than its table entry (a guest that migrated: libvhu puts a RARP
+ * from its MAC in front of the next dequeue) moves at once, and the move
+ * is logged. libvhu copies on enqueue and leaves the mbuf with the caller,
+ * so a flooded frame is enqueued to each port and freed once.
  *
  * This file owns: the ports (the device each one serves and its enabled
  * queue masks), the static share of (port, queue pair) among the worker
  * lcores, the MAC table, the per-worker counters, and the main lcore's
- * statistics.
+ * statistics and MAC-move log.
  *
  * Threading rule. libvhu's control thread runs the callbacks and is the
  * only writer of a port's device pointer and queue masks. Every EAL worker
@@ -23,7 +24,7 @@
  * several workers the enqueue runs under that (port, qp)'s spinlock. The
  * MAC table is an rte_hash with lock-free readers and locked writers.
  * Counters are per worker (one writer each); the main lcore only reads
- * them and prints.
+ * them, prints, and drains the MAC-move ring (its single consumer).
  *
  * Atomic pairings (all device and mask accesses are seq_cst):
  *   C1 control stores a port's dev / masks        pairs with W1
@@ -62,6 +63,8 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
 #include <rte_spinlock.h>
 
 #include "vhu.h"
@@ -74,7 +77,10 @@
 #define POOL_SIZE 16383
 /* Queue pairs per port: the build maximum, as far as a 64-bit mask goes. */
 #define MAX_QP (VHU_MAX_QUEUE_PAIRS < 64 ? VHU_MAX_QUEUE_PAIRS : 64)
-/* The main lcore looks at the clock this often (microseconds). */
+/* MAC moves waiting for the main lcore, and how many it prints a second. */
+#define MOVE_RING_SIZE 256
+#define MOVE_LINES_PER_SEC 10
+/* The main lcore drains the move ring this often (microseconds). */
 #define MAIN_TICK_US 10000
 
 /* route_burst() verdicts besides a port number */
@@ -102,6 +108,7 @@ struct port_count {
 	_Atomic uint64_t drop_full;     /* for the port, guest ring was full */
 	_Atomic uint64_t drop_noq;      /* for the port, no guest or no queue */
 	_Atomic uint64_t filtered;      /* from the port: runt, or to itself */
+	_Atomic uint64_t moves;         /* MACs that moved to the port */
 };
 
 struct poll_item {
@@ -116,6 +123,7 @@ struct worker {
 	struct poll_item polls[MAX_PORTS * MAX_QP];
 	_Atomic uint64_t epoch;         /* W2 */
 	_Atomic bool running;           /* W3 */
+	_Atomic uint64_t moves_unlogged; /* move ring was full */
 	struct port_count cnt[MAX_PORTS];
 } __rte_cache_aligned;
 
@@ -128,7 +136,7 @@ struct view {
 
 /* Sums over the workers, for one port. */
 struct totals {
-	uint64_t rx, tx, drop_full, drop_noq, filtered;
+	uint64_t rx, tx, drop_full, drop_noq, filtered, moves;
 };
 
 static struct port ports[MAX_PORTS];
@@ -137,6 +145,7 @@ static struct worker workers[RTE_MAX_LCORE];
 static unsigned int n_workers;
 static bool lock_outputs;               /* set before the workers start */
 static struct rte_hash *macs;
+static struct rte_ring *moves;          /* uint64_t events: see note_move() */
 static struct rte_mempool *pool;
 static volatile sig_atomic_t quit;
 static atomic_bool workers_stop;
@@ -216,6 +225,17 @@ load_view(const struct worker *w, struct view *v)
 	}
 }
 
+static void
+note_move(struct worker *w, uint64_t key, unsigned int from,
+	  unsigned int to)
+{
+	uint64_t ev = key | (uint64_t)from << 48 | (uint64_t)to << 56;
+
+	count_add(&w->cnt[to].moves, 1);
+	if (rte_ring_enqueue_elem(moves, &ev, sizeof(ev)) != 0)
+		count_add(&w->moves_unlogged, 1);
+}
+
 /*
  * Learn the source addresses of a burst: one bulk lookup, and an add only
  * for an address that is new or was behind another port. Runs of one
@@ -240,15 +260,17 @@ learn_sources(struct worker *w, unsigned int in, const uint64_t *src,
 	for (unsigned int j = 0; j < m; j++) {
 		uint64_t key = *(const uint64_t *)keys[j];
 		bool hit = (hits >> j) & 1;
+		unsigned int was = hit ? (unsigned int)(uintptr_t)data[j] : 0;
 
-		if ((hit && (uintptr_t)data[j] == in) ||
-		    (have_last && key == last))
+		if ((hit && was == in) || (have_last && key == last))
 			continue;
 		last = key;
 		have_last = true;
-		/* table full: the address stays unknown, frames to it are
-		 * flooded */
-		rte_hash_add_key_data(macs, &key, (void *)(uintptr_t)in);
+		if (rte_hash_add_key_data(macs, &key,
+					  (void *)(uintptr_t)in) < 0)
+			continue;       /* table full: the frame is flooded */
+		if (hit)
+			note_move(w, key, was, in);
 	}
 }
 
@@ -507,7 +529,74 @@ port_totals(unsigned int p, struct totals *t)
 		t->drop_full += count_get(&c->drop_full);
 		t->drop_noq += count_get(&c->drop_noq);
 		t->filtered += count_get(&c->filtered);
+		t->moves += count_get(&c->moves);
 	}
+}
+
+/*
+ * The main lcore's side of the MAC-move log. Workers queue every move on
+ * the `moves` ring (or count it when the ring is full); the main lcore
+ * prints at most MOVE_LINES_PER_SEC of them a second and one line for the
+ * rest. Workers polling two queues of one port may both see the first
+ * frames after a move: the same move twice in a row is printed once.
+ */
+struct move_log {
+	unsigned int budget;    /* lines left this second */
+	uint64_t unshown;       /* moves not printed this second */
+	uint64_t lost_seen;     /* ring-full moves already counted */
+	uint64_t last_ev;       /* last move taken from the ring */
+};
+
+static void
+print_move(uint64_t ev)
+{
+	struct rte_ether_addr a;
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+
+	memcpy(a.addr_bytes, &ev, RTE_ETHER_ADDR_LEN);
+	rte_ether_format_addr(mac, sizeof(mac), &a);
+	printf("vswitch: %s: moved port %u -> port %u\n", mac,
+	       (unsigned int)(ev >> 48 & 0xff), (unsigned int)(ev >> 56));
+}
+
+static void
+move_log_drain(struct move_log *ml)
+{
+	uint64_t ev[32];
+	unsigned int n;
+
+	while ((n = rte_ring_dequeue_burst_elem(moves, ev, sizeof(ev[0]),
+						RTE_DIM(ev), NULL)) != 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			if (ev[i] == ml->last_ev)
+				continue;
+			ml->last_ev = ev[i];
+			if (ml->budget == 0) {
+				ml->unshown++;
+				continue;
+			}
+			ml->budget--;
+			print_move(ev[i]);
+		}
+	}
+}
+
+/* Once a second: say how many moves were not shown, refill the budget. */
+static void
+move_log_second(struct move_log *ml)
+{
+	uint64_t lost = 0;
+
+	for (unsigned int i = 0; i < n_workers; i++)
+		lost += count_get(&workers[i].moves_unlogged);
+	ml->unshown += lost - ml->lost_seen;
+	ml->lost_seen = lost;
+	if (ml->unshown != 0)
+		printf("vswitch: %" PRIu64 " more MAC move(s) not shown (at "
+		       "most %d lines a second)\n", ml->unshown,
+		       MOVE_LINES_PER_SEC);
+	ml->unshown = 0;
+	ml->budget = MOVE_LINES_PER_SEC;
 }
 
 /* One line for all ports: rates over the last dt seconds. */
@@ -545,10 +634,12 @@ print_summary(double secs)
 		all.rx += t.rx;
 		all.tx += t.tx;
 		all.drop_full += t.drop_full + t.drop_noq;
+		all.moves += t.moves;
 	}
 	printf("  total: rx %" PRIu64 ", tx %" PRIu64 ", drops %" PRIu64
-	       ", %.2f Mpps switched\n", all.rx, all.tx, all.drop_full,
-	       secs > 0 ? (double)all.tx / secs / 1e6 : 0.0);
+	       ", %.2f Mpps switched; MAC moves %" PRIu64 "\n", all.rx,
+	       all.tx, all.drop_full, secs > 0 ? (double)all.tx / secs / 1e6 :
+	       0.0, all.moves);
 }
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -705,7 +796,11 @@ create_tables(void)
 				       RTE_MBUF_DEFAULT_BUF_SIZE,
 				       (int)rte_socket_id());
 	macs = rte_hash_create(&hp);
-	if (pool == NULL || macs == NULL) {
+	/* many producers (workers), one consumer (main lcore) */
+	moves = rte_ring_create_elem("vswitch_moves", sizeof(uint64_t),
+				     MOVE_RING_SIZE, SOCKET_ID_ANY,
+				     RING_F_SC_DEQ);
+	if (pool == NULL || macs == NULL || moves == NULL) {
 		fprintf(stderr, "vswitch: cannot allocate pool or tables: %s\n",
 			rte_strerror(rte_errno));
 		return -1;
@@ -752,24 +847,31 @@ start_workers(void)
 	}
 }
 
-/* Statistics once a second, until told to stop. */
+/* Statistics once a second, MAC moves as they come; until told to stop. */
 static double
 run_main_lcore(void)
 {
 	struct totals last[MAX_PORTS] = { { 0 } };
+	struct move_log ml = {
+		.budget = MOVE_LINES_PER_SEC, .last_ev = UINT64_MAX,
+	};
 	uint64_t hz = rte_get_timer_hz(), start = rte_get_timer_cycles();
 	uint64_t end = start + (uint64_t)opt.duration * hz;
 	uint64_t tick = start, now = start;
 
 	while (!quit && (opt.duration == 0 || now < end)) {
 		rte_delay_us_sleep(MAIN_TICK_US);
+		move_log_drain(&ml);
 		now = rte_get_timer_cycles();
 		if (now - tick < hz)
 			continue;
+		move_log_second(&ml);
 		print_stats((double)(now - tick) / (double)hz, last);
 		fflush(stdout);
 		tick = now;
 	}
+	move_log_drain(&ml);
+	move_log_second(&ml);
 	return (double)(rte_get_timer_cycles() - start) / (double)hz;
 }
 
@@ -826,6 +928,7 @@ out_vhu:
 	if (rc == 0)
 		print_summary(secs);
 out_tables:
+	rte_ring_free(moves);
 	rte_hash_free(macs);
 	rte_mempool_free(pool);
 out_eal:

@@ -13,7 +13,7 @@
  * This file owns: the ports (the device each one serves and its enabled
  * queue masks), the static share of (port, queue pair) among the worker
  * lcores, the MAC table, the per-worker counters, and the main lcore's
- * statistics and MAC-move log.
+ * live view and exit summary.
  *
  * Threading rule. libvhu's control thread runs the callbacks and is the
  * only writer of a port's device pointer and queue masks. Every EAL worker
@@ -154,6 +154,7 @@ static struct {
 	uint32_t flags;
 	uint16_t queues;
 	unsigned int duration;
+	bool quiet;
 } opt = {
 	.queues = MAX_QP,
 };
@@ -516,15 +517,23 @@ static const struct vhu_ops ops = {
 /* ---- statistics and logs (main lcore) ---------------------------------- */
 
 static void
-port_totals(unsigned int p, struct totals *t)
+port_totals(unsigned int p, struct totals *t, uint64_t *rx_qp,
+	    uint64_t *tx_qp)
 {
 	memset(t, 0, sizeof(*t));
 	for (unsigned int i = 0; i < n_workers; i++) {
 		struct port_count *c = &workers[i].cnt[p];
 
 		for (unsigned int q = 0; q < opt.queues; q++) {
-			t->rx += count_get(&c->rx[q]);
-			t->tx += count_get(&c->tx[q]);
+			uint64_t rx = count_get(&c->rx[q]);
+			uint64_t tx = count_get(&c->tx[q]);
+
+			t->rx += rx;
+			t->tx += tx;
+			if (rx_qp != NULL)
+				rx_qp[q] += rx;
+			if (tx_qp != NULL)
+				tx_qp[q] += tx;
 		}
 		t->drop_full += count_get(&c->drop_full);
 		t->drop_noq += count_get(&c->drop_noq);
@@ -599,23 +608,69 @@ move_log_second(struct move_log *ml)
 	ml->budget = MOVE_LINES_PER_SEC;
 }
 
-/* One line for all ports: rates over the last dt seconds. */
 static void
-print_stats(double dt, struct totals *last)
+describe_queues(const struct port *p, char *buf, size_t len)
 {
-	printf("vswitch:");
+	uint64_t rxm = atomic_load(&p->rx_qps), txm = atomic_load(&p->tx_qps);
+	int rxn = __builtin_popcountll(rxm), txn = __builtin_popcountll(txm);
+
+	if (atomic_load(&p->dev) == NULL)
+		snprintf(buf, len, "no guest");
+	else if (rxn == txn)
+		snprintf(buf, len, "guest, %d qp", rxn);
+	else
+		snprintf(buf, len, "guest, qp rx %d tx %d", rxn, txn);
+}
+
+static double
+per_sec(uint64_t now, uint64_t before, double dt)
+{
+	return (double)(now - before) / dt;
+}
+
+/* One line per port: state, rates over the last dt seconds, drop causes. */
+static void
+print_live(double dt, struct totals *last)
+{
 	for (unsigned int i = 0; i < n_ports; i++) {
 		struct totals t;
+		char state[48];
 
-		port_totals(i, &t);
-		printf(" | p%u rx %.2f Mpps tx %.2f Mpps drops %.0f/s", i,
-		       (double)(t.rx - last[i].rx) / dt / 1e6,
-		       (double)(t.tx - last[i].tx) / dt / 1e6,
-		       (double)(t.drop_full + t.drop_noq - last[i].drop_full -
-				last[i].drop_noq) / dt);
+		port_totals(i, &t, NULL, NULL);
+		describe_queues(&ports[i], state, sizeof(state));
+		printf("vswitch: port %u %-12s %-14s rx %6.2f Mpps  tx %6.2f "
+		       "Mpps  drops/s: ring full %.0f, no guest/queue %.0f\n",
+		       i, ports[i].name, state,
+		       per_sec(t.rx, last[i].rx, dt) / 1e6,
+		       per_sec(t.tx, last[i].tx, dt) / 1e6,
+		       per_sec(t.drop_full, last[i].drop_full, dt),
+		       per_sec(t.drop_noq, last[i].drop_noq, dt));
 		last[i] = t;
 	}
-	printf("\n");
+}
+
+/* Why a port dropped what it dropped, in words, when it dropped anything. */
+static void
+explain_drops(unsigned int i, const struct totals *t)
+{
+	uint64_t offered = t->tx + t->drop_full + t->drop_noq;
+
+	if (t->filtered != 0)
+		printf("    %" PRIu64 " frames from port %u were not forwarded: "
+		       "addressed to a MAC behind port %u itself, or shorter "
+		       "than an Ethernet header\n", t->filtered, i, i);
+
+	if (t->drop_full != 0)
+		printf("    %.1f%% of the frames for port %u found the guest's "
+		       "receive ring full: the guest reads slower than the "
+		       "switch sends (normal for a guest on a shared CPU or "
+		       "under TCG)\n", 100.0 * (double)t->drop_full /
+		       (double)offered, i);
+	if (t->drop_noq != 0)
+		printf("    %.1f%% of the frames for port %u had nowhere to "
+		       "go: no guest connected, or no receive queue enabled "
+		       "(flooded frames to an empty port are dropped)\n",
+		       100.0 * (double)t->drop_noq / (double)offered, i);
 }
 
 static void
@@ -623,23 +678,36 @@ print_summary(double secs)
 {
 	struct totals all = { 0 };
 
-	printf("vswitch: summary after %.0f s:\n", secs);
+	printf("vswitch: summary after %.1f s, %u worker(s), %u queue pair(s) "
+	       "offered per port:\n", secs, n_workers, opt.queues);
 	for (unsigned int i = 0; i < n_ports; i++) {
+		uint64_t rx_qp[MAX_QP] = { 0 }, tx_qp[MAX_QP] = { 0 };
 		struct totals t;
 
-		port_totals(i, &t);
+		port_totals(i, &t, rx_qp, tx_qp);
 		printf("  port %u %s: rx %" PRIu64 " frames, tx %" PRIu64
-		       " frames, drops %" PRIu64 "\n", i, ports[i].path, t.rx,
-		       t.tx, t.drop_full + t.drop_noq);
+		       " frames, drops %" PRIu64 " (ring full %" PRIu64
+		       ", no guest/queue %" PRIu64 "), filtered %" PRIu64 "\n",
+		       i, ports[i].name, t.rx, t.tx, t.drop_full + t.drop_noq,
+		       t.drop_full, t.drop_noq, t.filtered);
+		for (unsigned int q = 0; q < opt.queues; q++)
+			if (rx_qp[q] != 0 || tx_qp[q] != 0)
+				printf("    qp %u: rx %" PRIu64 ", tx %" PRIu64
+				       "\n", q, rx_qp[q], tx_qp[q]);
+		explain_drops(i, &t);
 		all.rx += t.rx;
 		all.tx += t.tx;
-		all.drop_full += t.drop_full + t.drop_noq;
+		all.drop_full += t.drop_full;
+		all.drop_noq += t.drop_noq;
 		all.moves += t.moves;
 	}
 	printf("  total: rx %" PRIu64 ", tx %" PRIu64 ", drops %" PRIu64
-	       ", %.2f Mpps switched; MAC moves %" PRIu64 "\n", all.rx,
-	       all.tx, all.drop_full, secs > 0 ? (double)all.tx / secs / 1e6 :
-	       0.0, all.moves);
+	       " (ring full %" PRIu64 ", no guest/queue %" PRIu64 "), %.2f "
+	       "Mpps sent on average; MAC table: %d address(es), %" PRIu64
+	       " move(s)\n", all.rx, all.tx, all.drop_full + all.drop_noq,
+	       all.drop_full, all.drop_noq,
+	       secs > 0 ? (double)all.tx / secs / 1e6 : 0.0,
+	       rte_hash_count(macs), all.moves);
 }
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -648,12 +716,14 @@ static void
 usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- --socket PATH [--socket PATH ...]\n"
-	       "          [--client] [--queues N] [--duration SEC]\n"
+	       "          [--client] [--queues N] [--duration SEC] [--quiet]\n"
 	       "  --socket PATH   a vhost-user port (one per port, 2..%d)\n"
 	       "  --client        connect to the paths (frontends listen)\n"
 	       "  --queues N      queue pairs offered per port (default and "
 	       "max %d)\n"
 	       "  --duration SEC  stop after SEC seconds and print a summary\n"
+	       "  --quiet         no per-second lines, only events and the "
+	       "summary\n"
 	       "The switch learns source MACs; known unicast goes to its\n"
 	       "port, everything else is flooded. Each worker lcore polls a\n"
 	       "share of the (port, queue pair)s; the main lcore prints\n"
@@ -700,6 +770,7 @@ parse_args(int argc, char **argv)
 		{ "client", no_argument, NULL, 'c' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "duration", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -730,6 +801,9 @@ parse_args(int argc, char **argv)
 				return -1;
 			}
 			opt.duration = (unsigned int)v;
+			break;
+		case 'Q':
+			opt.quiet = true;
 			break;
 		case 'h':
 			usage(argv[0]);
@@ -847,7 +921,7 @@ start_workers(void)
 	}
 }
 
-/* Statistics once a second, MAC moves as they come; until told to stop. */
+/* Live view once a second, MAC moves as they come; until told to stop. */
 static double
 run_main_lcore(void)
 {
@@ -866,7 +940,8 @@ run_main_lcore(void)
 		if (now - tick < hz)
 			continue;
 		move_log_second(&ml);
-		print_stats((double)(now - tick) / (double)hz, last);
+		if (!opt.quiet)
+			print_live((double)(now - tick) / (double)hz, last);
 		fflush(stdout);
 		tick = now;
 	}

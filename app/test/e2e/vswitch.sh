@@ -67,7 +67,7 @@ kill -INT "$sw"
 for _ in $(seq 50); do kill -0 "$sw" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$sw" 2>/dev/null && fail "vswitch did not stop on SIGINT"
 wait "$sw" || fail "vswitch exited non-zero"
-line() { sed -n "s/.*port $1 .*: rx \([0-9]*\) frames, tx \([0-9]*\) frames, drops \([0-9]*\)/\1 \2 \3/p" "$run/sw.log"; }
+line() { sed -n "s/.*port $1 .*: rx \([0-9]*\) frames, tx \([0-9]*\) frames, drops \([0-9]*\) .*/\1 \2 \3/p" "$run/sw.log"; }
 read -r rx0 tx0 dr0 <<< "$(line 0)"
 read -r rx1 tx1 dr1 <<< "$(line 1)"
 [ -n "$rx0" ] && [ -n "$rx1" ] || fail "no summary"

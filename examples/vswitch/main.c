@@ -111,16 +111,11 @@ struct port_count {
 	_Atomic uint64_t moves;         /* MACs that moved to the port */
 };
 
-struct poll_item {
-	uint8_t port;
-	uint8_t qp;
-};
-
 struct worker {
 	unsigned int lcore;
 	unsigned int index;             /* 0 .. n_workers - 1 */
-	unsigned int n_polls;
-	struct poll_item polls[MAX_PORTS * MAX_QP];
+	unsigned int n_polls;           /* queue pairs it owns, in all */
+	uint64_t polls[MAX_PORTS];      /* bit qp: it dequeues (port, qp) */
 	_Atomic uint64_t epoch;         /* W2 */
 	_Atomic bool running;           /* W3 */
 	_Atomic uint64_t moves_unlogged; /* move ring was full */
@@ -202,11 +197,11 @@ mac_key(const struct rte_ether_addr *a)
 static int
 pick_out_qp(uint64_t rx_qps, unsigned int index)
 {
-	unsigned int nth;
+	unsigned int n = (unsigned int)__builtin_popcountll(rx_qps), nth;
 
-	if (rx_qps == 0)
+	if (n == 0)
 		return -1;
-	nth = index % (unsigned int)__builtin_popcountll(rx_qps);
+	nth = index < n ? index : index % n;    /* no division per pass */
 	while (nth-- > 0)
 		rx_qps &= rx_qps - 1;   /* drop the lowest set bit */
 	return __builtin_ctzll(rx_qps);
@@ -388,19 +383,24 @@ worker_pass(struct worker *w)
 	struct view v;
 
 	load_view(w, &v);
-	for (unsigned int i = 0; i < w->n_polls; i++) {
-		unsigned int p = w->polls[i].port, qp = w->polls[i].qp;
-		struct rte_mbuf *pkts[BURST];
-		uint16_t n;
+	for (unsigned int p = 0; p < n_ports; p++) {
+		/* the enabled queue pairs of p that are this worker's */
+		uint64_t todo = v.tx_qps[p] & w->polls[p];
 
-		if (v.dev[p] == NULL || !((v.tx_qps[p] >> qp) & 1))
+		if (v.dev[p] == NULL)
 			continue;
-		n = vhu_dequeue_burst(v.dev[p], (uint16_t)qp, pool, pkts,
-				      BURST);
-		if (n == 0)
-			continue;
-		count_add(&w->cnt[p].rx[qp], n);
-		switch_burst(w, &v, p, pkts, n);
+		for (; todo != 0; todo &= todo - 1) {
+			unsigned int qp = (unsigned int)__builtin_ctzll(todo);
+			struct rte_mbuf *pkts[BURST];
+			uint16_t n;
+
+			n = vhu_dequeue_burst(v.dev[p], (uint16_t)qp, pool,
+					      pkts, BURST);
+			if (n == 0)
+				continue;
+			count_add(&w->cnt[p].rx[qp], n);
+			switch_burst(w, &v, p, pkts, n);
+		}
 	}
 	atomic_fetch_add(&w->epoch, 1); /* W2: pairs with C2 */
 }
@@ -656,9 +656,10 @@ explain_drops(unsigned int i, const struct totals *t)
 	uint64_t offered = t->tx + t->drop_full + t->drop_noq;
 
 	if (t->filtered != 0)
-		printf("    %" PRIu64 " frames from port %u were not forwarded: "
-		       "addressed to a MAC behind port %u itself, or shorter "
-		       "than an Ethernet header\n", t->filtered, i, i);
+		printf("    %" PRIu64 " frames from port %u were not "
+		       "forwarded: addressed to a MAC behind port %u itself, "
+		       "or shorter than an Ethernet header\n", t->filtered, i,
+		       i);
 
 	if (t->drop_full != 0)
 		printf("    %.1f%% of the frames for port %u found the guest's "
@@ -837,9 +838,8 @@ assign_polls(void)
 		for (unsigned int q = 0; q < opt.queues; q++) {
 			struct worker *w = &workers[(p + q) % n_workers];
 
-			w->polls[w->n_polls++] = (struct poll_item){
-				.port = (uint8_t)p, .qp = (uint8_t)q,
-			};
+			w->polls[p] |= UINT64_C(1) << q;
+			w->n_polls++;
 		}
 	/*
 	 * With one worker nothing is shared. With several, two workers may

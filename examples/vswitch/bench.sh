@@ -73,7 +73,7 @@ cleanup() {
 trap cleanup EXIT
 
 guest() { # NAME SOCKET MODE SECONDS
-	timeout -s INT "$4" dpdk-testpmd --lcores=0@1,1@1 --no-huge -m 512 \
+	timeout -s INT -k 5 "$4" dpdk-testpmd --lcores=0@1,1@1 --no-huge -m 512 \
 		--single-file-segments --file-prefix="vhu-vswbench-$$-$1" --no-pci \
 		--vdev "net_virtio_user0,path=$2,queues=$queues,queue_size=1024" -- \
 		--no-mlockall --total-num-mbufs=8192 --rxd=1024 --txd=1024 \

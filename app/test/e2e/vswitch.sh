@@ -67,7 +67,7 @@ stop_switch() {
 # guest NAME SOCKET MODE SECONDS QUEUES [MAC]
 guest() {
 	local mac=${6:+,mac=$6}
-	timeout -s INT "$4" dpdk-testpmd --lcores=0@1,1@1 --no-huge -m 512 \
+	timeout -s INT -k 5 "$4" dpdk-testpmd --lcores=0@1,1@1 --no-huge -m 512 \
 		--single-file-segments --file-prefix="vhu-vsw-$$-$1" --no-pci \
 		--vdev "net_virtio_user0,path=$2,queues=$5,queue_size=1024$mac" -- \
 		--no-mlockall --total-num-mbufs=8192 --rxd=1024 --txd=1024 \

@@ -82,6 +82,13 @@
 #define MOVE_LINES_PER_SEC 10
 /* The main lcore drains the move ring this often (microseconds). */
 #define MAIN_TICK_US 10000
+/*
+ * A worker that found the MAC table full adds no new address for this
+ * long (ms): with a full table (entries never age out) a guest sending
+ * from ever new MACs would make every frame an add, each failing under
+ * the table's writer lock that every worker takes to learn.
+ */
+#define LEARN_PAUSE_MS 1000
 
 /* route_burst() verdicts besides a port number */
 #define ROUTE_FLOOD (-1)
@@ -119,6 +126,8 @@ struct worker {
 	_Atomic uint64_t epoch;         /* W2 */
 	_Atomic bool running;           /* W3 */
 	_Atomic uint64_t moves_unlogged; /* move ring was full */
+	_Atomic uint64_t not_learned;   /* new sources the full table refused */
+	uint64_t learn_resume;          /* TSC: no new addresses before it */
 	struct port_count cnt[MAX_PORTS];
 } __rte_cache_aligned;
 
@@ -233,6 +242,32 @@ note_move(struct worker *w, uint64_t key, unsigned int from,
 }
 
 /*
+ * Put an address behind port `in`; `known` when the table has it behind
+ * another port. A new address is not tried for LEARN_PAUSE_MS after the
+ * table was found full (frames to it are flooded meanwhile).
+ */
+static bool
+learn(struct worker *w, uint64_t key, unsigned int in, bool known)
+{
+	int ret;
+
+	if (!known && w->learn_resume != 0) {
+		if (rte_get_timer_cycles() < w->learn_resume) {
+			count_add(&w->not_learned, 1);
+			return false;
+		}
+		w->learn_resume = 0;
+	}
+	ret = rte_hash_add_key_data(macs, &key, (void *)(uintptr_t)in);
+	if (ret == -ENOSPC && !known) {
+		w->learn_resume = rte_get_timer_cycles() +
+				  rte_get_timer_hz() / 1000 * LEARN_PAUSE_MS;
+		count_add(&w->not_learned, 1);
+	}
+	return ret >= 0;
+}
+
+/*
  * Learn the source addresses of a burst: one bulk lookup, and an add only
  * for an address that is new or was behind another port. Runs of one
  * address within the burst are added once.
@@ -262,10 +297,7 @@ learn_sources(struct worker *w, unsigned int in, const uint64_t *src,
 			continue;
 		last = key;
 		have_last = true;
-		if (rte_hash_add_key_data(macs, &key,
-					  (void *)(uintptr_t)in) < 0)
-			continue;       /* table full: the frame is flooded */
-		if (hit)
+		if (learn(w, key, in, hit) && hit)
 			note_move(w, key, was, in);
 	}
 }
@@ -678,6 +710,7 @@ static void
 print_summary(double secs)
 {
 	struct totals all = { 0 };
+	uint64_t not_learned = 0;
 
 	printf("vswitch: summary after %.1f s, %u worker(s), %u queue pair(s) "
 	       "offered per port:\n", secs, n_workers, opt.queues);
@@ -702,6 +735,8 @@ print_summary(double secs)
 		all.drop_noq += t.drop_noq;
 		all.moves += t.moves;
 	}
+	for (unsigned int i = 0; i < n_workers; i++)
+		not_learned += count_get(&workers[i].not_learned);
 	printf("  total: rx %" PRIu64 ", tx %" PRIu64 ", drops %" PRIu64
 	       " (ring full %" PRIu64 ", no guest/queue %" PRIu64 "), %.2f "
 	       "Mpps sent on average; MAC table: %d address(es), %" PRIu64
@@ -709,6 +744,11 @@ print_summary(double secs)
 	       all.drop_full, all.drop_noq,
 	       secs > 0 ? (double)all.tx / secs / 1e6 : 0.0,
 	       rte_hash_count(macs), all.moves);
+	if (not_learned != 0)
+		printf("    the MAC table (%d addresses, no ageing) was full: "
+		       "new source addresses went unlearned %" PRIu64 " times "
+		       "(frames to them are flooded)\n", MAC_TABLE_SIZE,
+		       not_learned);
 }
 
 /* ---- set-up ------------------------------------------------------------- */

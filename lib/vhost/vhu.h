@@ -61,6 +61,18 @@ struct vhu_socket;
  * entries per device; the oldest is dropped when full.
  */
 #define VHU_SOCKET_IOMMU 0x4
+/**
+ * Offer postcopy live migration (protocol feature PAGEFAULT). On the
+ * destination, the guest runs before all its memory has arrived: libvhu
+ * registers the guest memory with a userfaultfd it hands to the frontend,
+ * and a burst that touches a page not yet received waits in the page
+ * fault (the polling lcore sleeps, typically for one network round trip
+ * to the source) until the frontend has placed it; no frame is corrupted.
+ * Needs userfaultfd (root, or vm.unprivileged_userfaultfd=1) and guest
+ * memory QEMU can share (memfd or hugetlbfs, share=on). Off by default,
+ * as in DPDK's vhost library (its net_vhost devarg postcopy-support).
+ */
+#define VHU_SOCKET_POSTCOPY 0x8
 
 /**
  * Device lifecycle callbacks. Every callback runs in the control context
@@ -231,8 +243,12 @@ bool vhu_dev_vring_enabled(const struct vhu_dev *dev, uint16_t vring);
 /** MTU set by NET_SET_MTU, or 0 if none. */
 uint16_t vhu_dev_mtu(const struct vhu_dev *dev);
 /**
- * The MAC the frontend asked to announce with SEND_RARP, if any since
- * the last call; the request is consumed.
+ * The MAC the frontend asked to announce with SEND_RARP (it does after a
+ * live migration, on the destination), if any since the last call; the
+ * request is consumed. libvhu announces it on its own as well: the next
+ * vhu_dequeue_burst() of queue pair 0 starts with a RARP frame from that
+ * MAC (see vhu_burst.h); this call is for applications that want to act
+ * on the move at once (a switch moving the MAC in its table).
  * @return true and fills mac[6] if one was pending.
  */
 bool vhu_dev_take_rarp(struct vhu_dev *dev, uint8_t mac[6]);

@@ -44,6 +44,12 @@ uint16_t vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp,
  * allocated from mp; frames larger than one mbuf's data room are returned
  * as chains.
  *
+ * After the frontend asked to announce the guest (SEND_RARP, at the end of
+ * a live migration), the next call on queue pair 0 returns first a RARP
+ * frame (ethertype 0x8035, broadcast, from the guest's MAC) built by
+ * libvhu, as if the guest had sent it, so that the network learns where
+ * the guest is now before the guest speaks.
+ *
  * @return how many mbufs were stored in pkts (the caller owns them).
  */
 uint16_t vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp,

@@ -370,13 +370,13 @@ queues=1|iface=<socket path> is required
 iface=$SOCK,queues=0|devarg queues=0: expected
 iface=$SOCK,client=yes|devarg client=yes: expected 0 or 1
 iface=$SOCK,iommu-support=yes|devarg iommu-support=yes: expected 0 or 1
-iface=$SOCK,postcopy-support=1|postcopy-support=1: not supported
+iface=$SOCK,postcopy-support=2|devarg postcopy-support=2: expected 0 or 1
 iface=$SOCK,queues=1,queues=2|devarg queues given 2 times
 EOF2
 	# accepted: tso=1 with its warning; the Rx chain options; the IOMMU
 	# (net_virtio_user has no vIOMMU: test_iotlb covers the IOTLB itself)
 	rm -f "$SOCK"
-	args="iface=$SOCK,queues=2,client=0,tso=1,linear-buffer=1,ext-buffer=1,legacy-ol-flags=0,iommu-support=1"
+	args="iface=$SOCK,queues=2,client=0,tso=1,linear-buffer=1,ext-buffer=1,legacy-ol-flags=0,iommu-support=1,postcopy-support=1"
 	out=$(LD_PRELOAD=$PRELOAD timeout 30 dpdk-testpmd --lcores=0@0,1@1 \
 		--no-huge -m 1024 --no-pci --file-prefix="$PREFIX"-b \
 		-d "$PLUGIN" --vdev "net_vhu0,$args" -- --disable-link-check \

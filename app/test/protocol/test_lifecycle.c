@@ -30,6 +30,8 @@
 #include "vhu.h"
 #include "vhu_burst.h"
 
+#include <rte_arp.h>
+#include <rte_ether.h>
 #include <rte_mbuf.h>
 
 #define GUEST_SIZE (2u << 20)
@@ -313,6 +315,66 @@ test_server_lifecycle(void **state)
 	assert_int_equal(fe_count_maps(), base_maps);
 }
 
+/*
+ * SEND_RARP (the destination's frontend after a live migration): the next
+ * dequeue of queue pair 0 starts with a RARP frame from the guest's MAC,
+ * once, ahead of anything the guest sent; the application can also take
+ * the MAC once through vhu_dev_take_rarp().
+ */
+static void
+test_announce(void **state)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
+	int base_fds = fe_count_fds(), base_maps = fe_count_maps();
+	struct vhu_socket *s = server("rarp.sock");
+	int memfd = fe_memfd(GUEST_SIZE);
+	struct rte_mbuf *pkts[4];
+	const struct rte_ether_hdr *eh;
+	const struct rte_arp_hdr *arp;
+	uint8_t got[6];
+	uint64_t payload = 0;
+	int fd;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	fd = connect_to(vhu_socket_path(s));
+	fe_handshake(fd, memfd, 2);
+	driver_ok(fd);
+	assert_true(pump_until(&ev.new_device, 1, 1000));
+	assert_false(vhu_dev_take_rarp(ev.dev, got));
+	assert_int_equal(vhu_dequeue_burst(ev.dev, 0, pool, pkts, 4), 0);
+
+	memcpy(&payload, mac, 6);
+	fe_set(fd, VHU_REQ_SEND_RARP, &payload, 8, NULL, 0);
+	/* a zero-sized burst leaves it pending */
+	assert_int_equal(vhu_dequeue_burst(ev.dev, 0, pool, pkts, 0), 0);
+	assert_int_equal(vhu_dequeue_burst(ev.dev, 0, pool, pkts, 4), 1);
+	eh = rte_pktmbuf_mtod(pkts[0], const struct rte_ether_hdr *);
+	assert_true(rte_is_broadcast_ether_addr(&eh->dst_addr));
+	assert_memory_equal(eh->src_addr.addr_bytes, mac, 6);
+	assert_int_equal(rte_be_to_cpu_16(eh->ether_type), RTE_ETHER_TYPE_RARP);
+	assert_true(pkts[0]->pkt_len >= RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	arp = (const struct rte_arp_hdr *)(eh + 1);
+	assert_int_equal(rte_be_to_cpu_16(arp->arp_opcode),
+			 RTE_ARP_OP_REVREQUEST);
+	assert_memory_equal(arp->arp_data.arp_sha.addr_bytes, mac, 6);
+	assert_memory_equal(arp->arp_data.arp_tha.addr_bytes, mac, 6);
+	rte_pktmbuf_free(pkts[0]);
+	/* announced once */
+	assert_int_equal(vhu_dequeue_burst(ev.dev, 0, pool, pkts, 4), 0);
+	assert_true(vhu_dev_take_rarp(ev.dev, got));
+	assert_memory_equal(got, mac, 6);
+	assert_false(vhu_dev_take_rarp(ev.dev, got));
+
+	close(fd);
+	assert_true(pump_until(&ev.destroy_device, 1, 1000));
+	close(memfd);
+	assert_int_equal(vhu_socket_unregister(s), 0);
+	assert_int_equal(rte_mempool_in_use_count(pool), 0);
+	assert_int_equal(fe_count_fds(), base_fds);
+	assert_int_equal(fe_count_maps(), base_maps);
+}
+
 /* One peer stuck mid-message does not hold up another's handshake. */
 static void
 test_stalled_peer(void **state)
@@ -521,6 +583,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_socket_paths),
 		cmocka_unit_test(test_access_control),
 		cmocka_unit_test(test_server_lifecycle),
+		cmocka_unit_test(test_announce),
 		cmocka_unit_test(test_stalled_peer),
 		cmocka_unit_test(test_disconnect_mid_message),
 		cmocka_unit_test(test_client_reconnect),

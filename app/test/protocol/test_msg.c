@@ -537,6 +537,128 @@ test_mem_slots(void **state)
 	assert_int_equal(fe_count_maps(), base_maps);
 }
 
+/* Send one memory request with NEED_REPLY; its REPLY_ACK status. */
+static uint64_t
+mem_ack(struct conn *c, uint32_t req, const void *payload, uint32_t size,
+	int *fds, int nfds)
+{
+	struct vhu_msg_hdr rh;
+	uint8_t reply[8];
+	uint64_t ack;
+	int rs;
+
+	assert_int_equal(deliver(c, req, VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY,
+				 payload, size, fds, nfds, &rh, reply,
+				 sizeof(reply), &rs), 0);
+	assert_int_equal(rs, 8);
+	memcpy(&ack, reply, 8);
+	return ack;
+}
+
+/*
+ * QEMU's multiqueue: one vhost device per queue pair on one connection,
+ * each sending ADD_MEM_REG for the same regions (and REM_MEM_REG on
+ * teardown). A repeat of a mapped region (same gpa, size, uaddr, offset
+ * and file) is accepted without a second mapping; it stays mapped until
+ * its last adder removed it; a different region over the same guest
+ * addresses is still refused.
+ */
+static void
+test_mem_reg_repeated(void **state)
+{
+	struct vhu_msg_mem_reg r = {
+		.r = { 0x100000, GUEST_SIZE, 0x7f0000000000, 0 },
+	};
+	struct vhu_msg_mem_reg other;
+	struct conn c;
+	int memfd, fd, maps, fds;
+	uint32_t hint = 0;
+	uint64_t len = 64;
+
+	(void)state;
+	conn_open(&c);
+	memfd = make_fd(1);
+	maps = fe_count_maps();
+	fds = fe_count_fds();
+	for (int qp = 0; qp < 4; qp++) {
+		fd = dup(memfd);
+		assert_int_equal(mem_ack(&c, VHU_REQ_ADD_MEM_REG, &r, sizeof(r),
+					 &fd, 1), 0);
+		assert_int_equal(c.dev->mem.nregions, 1);
+		assert_int_equal(fe_count_maps(), maps + 1);
+		assert_int_equal(fe_count_fds(), fds); /* every dup closed */
+	}
+	/* same guest range, other file, offset, size or frontend address */
+	for (int v = 0; v < 4; v++) {
+		other = r;
+		fd = v == 0 ? make_fd(1) : dup(memfd);
+		if (v == 1) {
+			other.r.mmap_offset = 4096;
+			other.r.size -= 4096;
+		}
+		if (v == 2)
+			other.r.size /= 2;
+		if (v == 3)
+			other.r.uaddr += 0x1000000;
+		if (mem_ack(&c, VHU_REQ_ADD_MEM_REG, &other, sizeof(other),
+			    &fd, 1) != 1)
+			fail_msg("overlapping variant %d accepted", v);
+		assert_int_equal(c.dev->mem.nregions, 1);
+	}
+	assert_int_equal(fe_count_maps(), maps + 1);
+	/* three of four adders remove it: still mapped and translating */
+	for (int qp = 0; qp < 3; qp++) {
+		assert_int_equal(mem_ack(&c, VHU_REQ_REM_MEM_REG, &r, sizeof(r),
+					 NULL, 0), 0);
+		assert_int_equal(c.dev->mem.nregions, 1);
+		assert_non_null(vhu_gpa_to_hva(&c.dev->mem, &hint, 0x100000,
+					       &len));
+	}
+	assert_int_equal(fe_count_maps(), maps + 1);
+	assert_int_equal(mem_ack(&c, VHU_REQ_REM_MEM_REG, &r, sizeof(r),
+				 NULL, 0), 0);
+	assert_int_equal(c.dev->mem.nregions, 0);
+	assert_int_equal(fe_count_maps(), maps);
+	assert_int_equal(mem_ack(&c, VHU_REQ_REM_MEM_REG, &r, sizeof(r),
+				 NULL, 0), 1);
+	/* added twice, the connection closes: unmapped once, nothing left */
+	for (int qp = 0; qp < 2; qp++) {
+		fd = dup(memfd);
+		assert_int_equal(mem_ack(&c, VHU_REQ_ADD_MEM_REG, &r, sizeof(r),
+					 &fd, 1), 0);
+	}
+	close(memfd);
+	conn_close(&c);
+	assert_int_equal(fe_count_fds(), base_fds);
+	assert_int_equal(fe_count_maps(), base_maps);
+}
+
+/*
+ * SET_MEM_TABLE carrying the whole 8-slot table, unused slots zeroed, is
+ * the same table; a non-zero unused slot makes it malformed.
+ */
+static void
+test_mem_table_zero_padded(void **state)
+{
+	(void)state;
+	for (int dirty = 0; dirty < 2; dirty++) {
+		struct vhu_msg_mem_table m = { .nregions = 1 };
+		struct conn c;
+		int fd = make_fd(1);
+
+		conn_open(&c);
+		m.r[0] = (struct vhu_msg_region){ 0, GUEST_SIZE, 0x10000000, 0 };
+		if (dirty)
+			m.r[5].gpa = 0x1000000;
+		assert_int_equal(mem_ack(&c, VHU_REQ_SET_MEM_TABLE, &m,
+					 sizeof(m), &fd, 1), dirty ? 1 : 0);
+		assert_int_equal(c.dev->mem.nregions, dirty ? 0 : 1);
+		conn_close(&c);
+	}
+	assert_int_equal(fe_count_fds(), base_fds);
+	assert_int_equal(fe_count_maps(), base_maps);
+}
+
 static int
 setup(void **state)
 {
@@ -574,6 +696,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_mem_table_values),
 		cmocka_unit_test(test_mem_table_replace),
 		cmocka_unit_test(test_mem_slots),
+		cmocka_unit_test(test_mem_reg_repeated),
+		cmocka_unit_test(test_mem_table_zero_padded),
 	};
 	int ret;
 

@@ -164,15 +164,6 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 		return -EINVAL;
 	}
 	/*
-	 * Refused: a frontend configured for it fails in the middle of a
-	 * migration, far from the cause.
-	 */
-	if (a->postcopy) {
-		VHU_ETH_LOG(ERR, "%s: postcopy-support=1: not supported (libvhu has no userfaultfd postcopy yet)",
-			    name);
-		return -ENOTSUP;
-	}
-	/*
 	 * Ignored: the guest then simply does not get TSO, and dev_info
 	 * advertises no TSO offload, so an application sees the truth.
 	 */
@@ -383,7 +374,8 @@ socket_open(struct vhu_eth_port *port)
 	struct vhu_socket_params p = {
 		.path = port->iface,
 		.flags = (port->client ? VHU_SOCKET_CLIENT : 0) |
-			 (port->iommu ? VHU_SOCKET_IOMMU : 0),
+			 (port->iommu ? VHU_SOCKET_IOMMU : 0) |
+			 (port->postcopy ? VHU_SOCKET_POSTCOPY : 0),
 		.max_queue_pairs = port->queues,
 		.ops = &vhu_eth_cbs,
 		.ctx = port,
@@ -769,6 +761,7 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->queues = (uint16_t)a.queues;
 	port->client = a.client;
 	port->iommu = a.iommu;
+	port->postcopy = a.postcopy;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
 		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
@@ -847,7 +840,7 @@ RTE_PMD_REGISTER_PARAM_STRING(net_vhu,
 	"queues=<int> "
 	"client=<0|1> "
 	"iommu-support=<0|1> "
-	"postcopy-support=<0> "
+	"postcopy-support=<0|1> "
 	"tso=<0|1> "
 	"linear-buffer=<0|1> "
 	"ext-buffer=<0|1> "

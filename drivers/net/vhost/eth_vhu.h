@@ -115,6 +115,7 @@ struct vhu_eth_port {
 	uint8_t chain;            /* enum vhu_eth_rx_chain */
 	bool client;
 	bool iommu;              /* iommu-support=1: VHU_SOCKET_IOMMU */
+	bool postcopy;           /* postcopy-support=1: VHU_SOCKET_POSTCOPY */
 	char iface[PATH_MAX];
 	struct vhu_socket *sock;
 

@@ -29,6 +29,7 @@
 #include "dev.h"
 #include "loop.h"
 #include "mem.h"
+#include "postcopy.h"
 #include "sock.h"
 #include "socket.h"
 #include "vhu_log.h"
@@ -146,6 +147,8 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 	memset(dev->vring_enable_req, 0, sizeof(dev->vring_enable_req));
 	dev->mtu = 0;
 	dev->rarp_pending = false;
+	dev->postcopy_ufd = -1;
+	dev->postcopy_listening = false;
 	dev->mem.nregions = 0;
 	memset(&dev->log, 0, sizeof(dev->log));
 	memset(&dev->rx, 0, sizeof(dev->rx));
@@ -307,6 +310,7 @@ dev_release_memory(struct vhu_dev *dev)
 		if (dev->vqs.vq[i] != NULL)
 			vhu_vq_reset_locked(dev->vqs.vq[i]);
 	vhu_iotlb_reset_locked(dev);
+	vhu_postcopy_close(dev);
 	vhu_mem_clear(&dev->mem);
 	vhu_log_unmap(&dev->log);
 	vhu_dev_resume_all(dev);

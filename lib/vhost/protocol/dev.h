@@ -53,6 +53,8 @@ struct vhu_dev {
 	uint16_t mtu;
 	uint8_t rarp_mac[6];
 	bool rarp_pending;
+	int postcopy_ufd;        /* POSTCOPY_ADVISE's userfaultfd, or -1 */
+	bool postcopy_listening; /* POSTCOPY_LISTEN until POSTCOPY_END */
 
 	struct vhu_guest_mem mem;
 	struct vhu_dirty_log log;

@@ -14,6 +14,7 @@
 
 #include "handlers.h"
 #include "mem.h"
+#include "postcopy.h"
 #include "socket.h"
 #include "vhu_log.h"
 
@@ -128,6 +129,15 @@ VHU_HANDLER(set_mem_table)
 		free(old);
 		return VHU_MSG_FAILED;
 	}
+	/* postcopy: faults must reach the frontend before anyone reads */
+	for (uint32_t i = 0; dev->postcopy_listening && i < fresh->nregions; i++) {
+		if (vhu_postcopy_register(dev, &fresh->r[i]) < 0) {
+			vhu_mem_clear(fresh);
+			free(fresh);
+			free(old);
+			return VHU_MSG_CLOSE; /* the frontend waits for bases */
+		}
+	}
 	vhu_dev_quiesce_all(dev);
 	memcpy(old, &dev->mem, sizeof(*old));
 	memcpy(&dev->mem, fresh, sizeof(*fresh));
@@ -140,6 +150,8 @@ VHU_HANDLER(set_mem_table)
 			dev->mem.r[i].size, dev->mem.r[i].qva);
 	free(fresh);
 	free(old);
+	if (dev->postcopy_listening)
+		return vhu_postcopy_reply_table(dev, hdr, p);
 	return VHU_MSG_OK;
 }
 
@@ -320,13 +332,26 @@ VHU_HANDLER(set_vring_enable)
 	return VHU_MSG_OK;
 }
 
+/*
+ * After a live migration the destination's frontend asks the backend to
+ * announce the guest (it does so itself only with GUEST_ANNOUNCE): the
+ * next dequeue of queue pair 0 starts with a RARP frame from the guest's
+ * MAC, and vhu_dev_take_rarp() tells the application.
+ */
 VHU_HANDLER(send_rarp)
 {
+	struct vhu_vq *vq = vhu_dev_vq(dev, 1);
+
 	memcpy(dev->rarp_mac, p->bytes, sizeof(dev->rarp_mac));
 	dev->rarp_pending = true;
 	VHU_LOG(INFO, "%s: frontend asks to announce %02x:%02x:%02x:%02x:%02x:%02x",
 		dev->name, dev->rarp_mac[0], dev->rarp_mac[1], dev->rarp_mac[2],
 		dev->rarp_mac[3], dev->rarp_mac[4], dev->rarp_mac[5]);
+	if (vq == NULL)
+		return VHU_MSG_FAILED;
+	vhu_vq_quiesce(vq);
+	vhu_vq_set_announce_locked(vq, dev->rarp_mac);
+	vhu_vq_resume(vq);
 	return VHU_MSG_OK;
 }
 
@@ -349,12 +374,27 @@ VHU_HANDLER(get_max_mem_slots)
 
 VHU_HANDLER(add_mem_reg)
 {
-	struct vhu_mem_region r;
+	struct vhu_mem_region r, *same;
 	int ret;
 
+	/* QEMU: once per queue pair, same region; the caller closes the fd */
+	same = vhu_mem_find_same(&dev->mem, &p->reg.r, fds[0]);
+	if (same != NULL) {
+		if (same->refs == UINT32_MAX)
+			return VHU_MSG_FAILED;
+		same->refs++;
+		VHU_LOG(DEBUG, "%s: ADD_MEM_REG gpa 0x%" PRIx64 " again (%u adders)",
+			dev->name, same->gpa, same->refs);
+		return dev->postcopy_listening ?
+		       vhu_postcopy_reply_table(dev, hdr, p) : VHU_MSG_OK;
+	}
 	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0]);
 	if (ret < 0)
 		return VHU_MSG_FAILED;
+	if (dev->postcopy_listening && vhu_postcopy_register(dev, &r) < 0) {
+		vhu_mem_unmap_region(&r);
+		return VHU_MSG_CLOSE; /* the frontend waits for our base */
+	}
 	vhu_dev_quiesce_all(dev);
 	ret = vhu_mem_insert(&dev->mem, &r);
 	vhu_iotlb_rebuild_locked(dev);
@@ -365,6 +405,8 @@ VHU_HANDLER(add_mem_reg)
 		vhu_mem_unmap_region(&r);
 		return VHU_MSG_FAILED;
 	}
+	if (dev->postcopy_listening)
+		return vhu_postcopy_reply_table(dev, hdr, p);
 	return VHU_MSG_OK;
 }
 
@@ -383,7 +425,8 @@ VHU_HANDLER(rem_mem_reg)
 			p->reg.r.size);
 		return VHU_MSG_FAILED;
 	}
-	vhu_mem_unmap_region(&r);
+	if (ret == 0)
+		vhu_mem_unmap_region(&r);
 	return VHU_MSG_OK;
 }
 

@@ -34,10 +34,13 @@ fd_page_size(int fd)
 	return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Map [offset, offset + size) of fd; *map and *map_len: what to unmap. */
+/*
+ * Map [offset, offset + size) of fd; *map and *map_len: what to unmap, *st
+ * the file it is.
+ */
 static uint8_t *
 map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
-	     size_t *map_len, const char *what)
+	     size_t *map_len, struct stat *st_out, const char *what)
 {
 	struct stat st;
 	uint64_t pg, start, len;
@@ -75,6 +78,8 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
 	}
 	*map = p;
 	*map_len = len;
+	if (st_out != NULL)
+		*st_out = st;
 	return (uint8_t *)p + (offset - start);
 }
 
@@ -82,6 +87,7 @@ int
 vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 		   int fd)
 {
+	struct stat st;
 	uint8_t *hva;
 
 	memset(out, 0, sizeof(*out));
@@ -93,9 +99,12 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 		return -EINVAL;
 	}
 	hva = map_fd_range(fd, in->mmap_offset, in->size, &out->map_addr,
-			   &out->map_len, "memory region");
+			   &out->map_len, &st, "memory region");
 	if (hva == NULL)
 		return -EINVAL;
+	out->backing_dev = (uint64_t)st.st_dev;
+	out->backing_ino = (uint64_t)st.st_ino;
+	out->refs = 1;
 	out->gpa = in->gpa;
 	out->size = in->size;
 	out->qva = in->uaddr;
@@ -142,6 +151,26 @@ vhu_mem_insert(struct vhu_guest_mem *m, const struct vhu_mem_region *r)
 	return 0;
 }
 
+struct vhu_mem_region *
+vhu_mem_find_same(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
+		  int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		struct vhu_mem_region *r = &m->r[i];
+
+		if (r->gpa == in->gpa && r->size == in->size &&
+		    r->qva == in->uaddr && r->mmap_offset == in->mmap_offset &&
+		    r->backing_dev == (uint64_t)st.st_dev &&
+		    r->backing_ino == (uint64_t)st.st_ino)
+			return r;
+	}
+	return NULL;
+}
+
 int
 vhu_mem_remove(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 	       struct vhu_mem_region *out)
@@ -152,6 +181,10 @@ vhu_mem_remove(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 		if (r->gpa != in->gpa || r->size != in->size ||
 		    r->qva != in->uaddr)
 			continue;
+		if (r->refs > 1) {
+			r->refs--;
+			return 1;
+		}
 		*out = *r;
 		memmove(r, r + 1, (m->nregions - i - 1) * sizeof(*r));
 		m->nregions--;
@@ -205,7 +238,7 @@ vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd)
 
 	memset(log, 0, sizeof(*log));
 	base = map_fd_range(fd, offset, size, &log->map_addr, &log->map_len,
-			    "dirty log");
+			    NULL, "dirty log");
 	if (base == NULL)
 		return -EINVAL;
 	log->base = base;

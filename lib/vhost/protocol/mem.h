@@ -31,8 +31,19 @@ void vhu_mem_clear(struct vhu_guest_mem *m);
 /* Insert a mapped region, keeping gpa order; -EEXIST on overlap, -ENOSPC. */
 int vhu_mem_insert(struct vhu_guest_mem *m, const struct vhu_mem_region *r);
 /*
- * Take out the region matching (gpa, size, uaddr) into *out (still mapped:
- * the caller unmaps it once the data path is quiesced). -ENOENT if none.
+ * The region of m identical to the one ADD_MEM_REG describes (same gpa,
+ * size, frontend address, file offset, and fd naming the same file), or
+ * NULL. QEMU adds every region once per queue pair's vhost device on one
+ * connection; such a repeat takes a reference instead of a second mapping.
+ */
+struct vhu_mem_region *vhu_mem_find_same(struct vhu_guest_mem *m,
+					 const struct vhu_msg_region *in,
+					 int fd);
+/*
+ * Drop one reference to the region matching (gpa, size, uaddr). Returns 1
+ * when other adders still hold it (it stays mapped), 0 when it was the
+ * last: it is taken out into *out, still mapped, for the caller to unmap
+ * once the data path is quiesced. -ENOENT if none.
  */
 int vhu_mem_remove(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 		   struct vhu_mem_region *out);

@@ -25,6 +25,7 @@
 
 #include "handlers.h"
 #include "msg.h"
+#include "postcopy.h"
 #include "sock.h"
 #include "socket.h"
 #include "vhu_log.h"
@@ -89,6 +90,13 @@ static const struct msg_rule rules[VHU_REQ_MAX] = {
 	/* needs VIRTIO_F_ACCESS_PLATFORM negotiated: checked by the handler */
 	RULE(IOTLB_MSG, iotlb_msg, sizeof(struct vhost_iotlb_msg), 0, 0,
 	     VRING_NONE, NO_PF, false),
+	/* each answers with a body of its own (ADVISE: the fd alone) */
+	RULE(POSTCOPY_ADVISE, postcopy_advise, 0, 0, 0, VRING_NONE,
+	     VHU_PROTOCOL_F_PAGEFAULT, true),
+	RULE(POSTCOPY_LISTEN, postcopy_listen, 0, 0, 0, VRING_NONE,
+	     VHU_PROTOCOL_F_PAGEFAULT, false),
+	RULE(POSTCOPY_END, postcopy_end, 0, 0, 0, VRING_NONE,
+	     VHU_PROTOCOL_F_PAGEFAULT, true),
 	RULE(GET_MAX_MEM_SLOTS, get_max_mem_slots, 0, 0, 0, VRING_NONE,
 	     VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS, true),
 	RULE(ADD_MEM_REG, add_mem_reg, sizeof(struct vhu_msg_mem_reg), 1, 1,
@@ -117,6 +125,13 @@ int
 vhu_msg_reply(struct vhu_dev *dev, uint32_t req, const void *body,
 	      uint32_t size)
 {
+	return vhu_msg_reply_fds(dev, req, body, size, NULL, 0);
+}
+
+int
+vhu_msg_reply_fds(struct vhu_dev *dev, uint32_t req, const void *body,
+		  uint32_t size, const int *fds, int nfds)
+{
 	struct {
 		struct vhu_msg_hdr hdr;
 		union vhu_msg_payload payload;
@@ -132,7 +147,7 @@ vhu_msg_reply(struct vhu_dev *dev, uint32_t req, const void *body,
 		memcpy(&m.payload, body, size);
 	if (dev->fd < 0)
 		return -ENOTCONN;
-	ret = vhu_sock_send(dev->fd, &m, sizeof(m.hdr) + size, NULL, 0);
+	ret = vhu_sock_send(dev->fd, &m, sizeof(m.hdr) + size, fds, nfds);
 	if (ret < 0)
 		VHU_LOG(ERR, "%s: cannot reply to %s: %s", dev->name,
 			vhu_msg_name(req), strerror(-ret));
@@ -147,6 +162,24 @@ close_fds(int *fds, int nfds)
 			close(fds[i]);
 		fds[i] = -1;
 	}
+}
+
+/*
+ * Some frontends send SET_MEM_TABLE with the whole 8-slot table and the
+ * slots past nregions zeroed (DPDK's backend accepts it): the same table,
+ * so taken as such; a non-zero unused slot is refused.
+ */
+static bool
+mem_table_zero_padded(const union vhu_msg_payload *p, uint32_t size)
+{
+	static const struct vhu_msg_region zero;
+
+	if (size != sizeof(struct vhu_msg_mem_table))
+		return false;
+	for (uint32_t i = p->mem.nregions; i < VHU_MEM_TABLE_MAX; i++)
+		if (memcmp(&p->mem.r[i], &zero, sizeof(zero)) != 0)
+			return false;
+	return true;
 }
 
 /* Why the message breaks its rule, or NULL. */
@@ -169,7 +202,8 @@ check_rule(const struct vhu_dev *dev, const struct msg_rule *r,
 				 n, VHU_MEM_TABLE_MAX);
 			return why;
 		}
-		if (hdr->size != 8 + n * sizeof(struct vhu_msg_region)) {
+		if (hdr->size != 8 + n * sizeof(struct vhu_msg_region) &&
+		    !mem_table_zero_padded(p, hdr->size)) {
 			snprintf(why, sizeof(why),
 				 "payload of %u bytes for %u regions", hdr->size, n);
 			return why;
@@ -249,6 +283,17 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	/* decided now: RESET_OWNER and SET_PROTOCOL_FEATURES change it */
 	want_ack = (hdr->flags & VHU_MSG_F_NEED_REPLY) &&
 		   vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_REPLY_ACK);
+
+	if (vhu_postcopy_is_confirmation(dev, hdr, nfds)) {
+		uint64_t ok = 0;
+
+		VHU_LOG(DEBUG, "%s: postcopy: frontend confirmed our bases",
+			dev->name);
+		if (want_ack && vhu_msg_reply(dev, hdr->request, &ok,
+					      sizeof(ok)) < 0)
+			return -1;
+		return 0;
+	}
 
 	if (r == NULL || !request_offered(dev, r)) {
 		VHU_LOG(ERR, "%s: %s is not supported%s: rejected", dev->name,

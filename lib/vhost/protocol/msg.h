@@ -39,6 +39,9 @@ enum vhu_request {
 	VHU_REQ_NET_SET_MTU = 20,
 	VHU_REQ_SET_BACKEND_REQ_FD = 21,
 	VHU_REQ_IOTLB_MSG = 22,
+	VHU_REQ_POSTCOPY_ADVISE = 28,
+	VHU_REQ_POSTCOPY_LISTEN = 29,
+	VHU_REQ_POSTCOPY_END = 30,
 	VHU_REQ_GET_MAX_MEM_SLOTS = 36,
 	VHU_REQ_ADD_MEM_REG = 37,
 	VHU_REQ_REM_MEM_REG = 38,
@@ -57,6 +60,7 @@ enum vhu_request {
 #define VHU_PROTOCOL_F_REPLY_ACK 3
 #define VHU_PROTOCOL_F_NET_MTU 4
 #define VHU_PROTOCOL_F_BACKEND_REQ 5
+#define VHU_PROTOCOL_F_PAGEFAULT 8
 #define VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 #define VHU_PROTOCOL_F_STATUS 16
 
@@ -158,5 +162,8 @@ const char *vhu_msg_name(uint32_t request);
 /* Send a reply for request req with body (size bytes). 0 or -errno. */
 int vhu_msg_reply(struct vhu_dev *dev, uint32_t req, const void *body,
 		  uint32_t size);
+/* The same with nfds file descriptors attached (duplicated, not closed). */
+int vhu_msg_reply_fds(struct vhu_dev *dev, uint32_t req, const void *body,
+		      uint32_t size, const int *fds, int nfds);
 
 #endif /* VHU_MSG_H */

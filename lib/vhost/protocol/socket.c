@@ -64,7 +64,8 @@ supported_protocol_features(void)
 	       BIT(VHU_PROTOCOL_F_RARP) | BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 	       BIT(VHU_PROTOCOL_F_NET_MTU) |
 	       BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-	       BIT(VHU_PROTOCOL_F_STATUS) | BIT(VHU_PROTOCOL_F_BACKEND_REQ);
+	       BIT(VHU_PROTOCOL_F_STATUS) | BIT(VHU_PROTOCOL_F_BACKEND_REQ) |
+	       BIT(VHU_PROTOCOL_F_PAGEFAULT);
 }
 
 struct vhu_socket *
@@ -77,7 +78,7 @@ vhu_socket_register(const struct vhu_socket_params *p)
 	    strlen(p->path) >= sizeof(((struct vhu_socket *)0)->path) ||
 	    p->max_queue_pairs > VHU_MAX_QUEUE_PAIRS ||
 	    (p->flags & ~(VHU_SOCKET_CLIENT | VHU_SOCKET_NO_RECONNECT |
-			  VHU_SOCKET_IOMMU))) {
+			  VHU_SOCKET_IOMMU | VHU_SOCKET_POSTCOPY))) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -104,9 +105,12 @@ vhu_socket_register(const struct vhu_socket_params *p)
 		s->ops = *p->ops;
 	s->ctx = p->ctx;
 	s->features = default_features();
-	/* the backend channel only serves IOTLB misses */
+	/* the backend channel only serves IOTLB misses; postcopy on request */
 	s->protocol_features = supported_protocol_features() &
-			       ~BIT(VHU_PROTOCOL_F_BACKEND_REQ);
+			       ~(BIT(VHU_PROTOCOL_F_BACKEND_REQ) |
+				 BIT(VHU_PROTOCOL_F_PAGEFAULT));
+	if (p->flags & VHU_SOCKET_POSTCOPY)
+		s->protocol_features |= BIT(VHU_PROTOCOL_F_PAGEFAULT);
 	if (p->flags & VHU_SOCKET_IOMMU) {
 		s->features |= BIT(VIRTIO_F_ACCESS_PLATFORM);
 		s->protocol_features |= BIT(VHU_PROTOCOL_F_BACKEND_REQ);

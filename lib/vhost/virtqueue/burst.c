@@ -55,10 +55,14 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 	if (unlikely(vq == NULL || mp == NULL || pkts == NULL) ||
 	    !vhu_vq_enter(vq))
 		return 0;
-	if (likely(vq->ready))
-		n = (vq->flags & VHU_VQ_F_PACKED) ?
-		    vhu_packed_dequeue(vq, mp, pkts, count) :
-		    vhu_split_dequeue(vq, mp, pkts, count);
+	if (likely(vq->ready)) {
+		/* after a live migration: the guest's RARP goes first */
+		if (unlikely(vq->announce) && count > 0)
+			n = vhu_vq_take_announce(vq, mp, pkts);
+		n += (vq->flags & VHU_VQ_F_PACKED) ?
+		     vhu_packed_dequeue(vq, mp, pkts + n, count - n) :
+		     vhu_split_dequeue(vq, mp, pkts + n, count - n);
+	}
 	vhu_vq_leave(vq);
 	return n;
 }

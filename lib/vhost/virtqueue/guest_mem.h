@@ -33,10 +33,13 @@ struct vhu_mem_region {
 	uint64_t size;    /* bytes; gpa + size and qva + size never overflow */
 	uint64_t qva;     /* frontend-virtual start */
 	uint8_t *hva;     /* our mapping of gpa */
-	/* bookkeeping for unmap, control path only */
+	/* bookkeeping for unmap and ADD_MEM_REG, control path only */
 	void *map_addr;
 	size_t map_len;
 	uint64_t mmap_offset;
+	uint64_t backing_dev; /* st_dev and st_ino of the fd mapped: two */
+	uint64_t backing_ino; /* adds of one region name the same file */
+	uint32_t refs;        /* identical ADD_MEM_REGs holding it */
 };
 
 /*

@@ -18,6 +18,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
+#include <rte_arp.h>
+#include <rte_ether.h>
 #include <rte_malloc.h>
 #include <rte_memory.h>
 #include <rte_pause.h>
@@ -415,6 +417,7 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	vq->miss_pending = false;
 	vq->miss_sent = false;
+	vq->announce = false;
 	vq->enabled = false;
 	vq->running = false;
 	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
@@ -678,4 +681,25 @@ vhu_vq_miss(struct vhu_vq *vq, uint64_t iova, uint8_t perm)
 	if (!vq->miss_sent && vq->miss_fn != NULL)
 		vq->miss_sent = vq->miss_fn(vq->miss_arg, vq->miss_iova,
 					    vq->miss_perm) == 0;
+}
+
+void
+vhu_vq_set_announce_locked(struct vhu_vq *vq, const uint8_t mac[6])
+{
+	memcpy(vq->announce_mac, mac, sizeof(vq->announce_mac));
+	vq->announce = true;
+}
+
+uint16_t
+vhu_vq_take_announce(struct vhu_vq *vq, struct rte_mempool *mp,
+		     struct rte_mbuf **pkt)
+{
+	struct rte_ether_addr mac;
+
+	memcpy(mac.addr_bytes, vq->announce_mac, sizeof(mac.addr_bytes));
+	*pkt = rte_net_make_rarp_packet(mp, &mac);
+	if (*pkt == NULL)
+		return 0;
+	vq->announce = false;
+	return 1;
 }

@@ -80,6 +80,7 @@ struct vhu_vq {
 	/* packed only (virtio 1.2 §2.8.1): wrap counters, start at 1 */
 	bool avail_wrap;
 	bool used_wrap;
+	bool announce;           /* transmit vring: RARP pending, see below */
 	int callfd;              /* -1: none */
 	uint32_t mem_hint;       /* last region hit, see vhu_gpa_to_hva() */
 
@@ -149,6 +150,7 @@ struct vhu_vq {
 	int kickfd;              /* -1: none (polling) */
 	int errfd;               /* -1: none */
 	const char *why_not_ready; /* for logs, NULL when ready */
+	uint8_t announce_mac[6]; /* with announce: whom to announce */
 	uint64_t broken_log_tsc;  /* rate limit of vhu_vq_mark_broken() logs */
 	char name[32];           /* "dev3.vring1" for logs */
 };
@@ -219,6 +221,20 @@ void vhu_vq_set_iotlb_locked(struct vhu_vq *vq, const struct vhu_guest_mem *rd,
 void vhu_vq_iotlb_changed_locked(struct vhu_vq *vq);
 /* Stop using the ring (GET_VRING_BASE): forget address, kick and num. */
 void vhu_vq_stop_locked(struct vhu_vq *vq);
+
+/*
+ * Announce mac on the network (SEND_RARP, after live migration): the next
+ * dequeue burst of this transmit vring starts with a RARP frame from mac,
+ * as if the guest had sent it, so switches learn where the guest is now.
+ */
+void vhu_vq_set_announce_locked(struct vhu_vq *vq, const uint8_t mac[6]);
+/*
+ * Inside the queue, with vq->announce set: build the RARP frame into one
+ * mbuf from mp and clear the request. 1 when *pkt holds it, 0 when mp had
+ * no mbuf (the request stays for the next burst).
+ */
+uint16_t vhu_vq_take_announce(struct vhu_vq *vq, struct rte_mempool *mp,
+			      struct rte_mbuf **pkt);
 
 /* num, addresses, kick and call all given (the ring can be started). */
 bool vhu_vq_configured(const struct vhu_vq *vq);

@@ -787,10 +787,25 @@ report_bad(struct vg_echo *e, const char *what, uint32_t seq, unsigned int q)
 		    what);
 }
 
-/* Receives what is ready on socket q. Returns frames taken or -1. */
-static int
-echo_receive(struct vg_echo *e, unsigned int q, struct vg_frame_id *probe)
+/*
+ * The receive queue whose frames socket s of the fanout group gets. The
+ * kernel's PACKET_FANOUT_QM demux takes skb->queue_mapping modulo the group
+ * size, and on receive queue_mapping holds the queue plus one
+ * (skb_record_rx_queue): socket s gets queue s - 1. The steering probes
+ * check this against the per-queue counters, so a kernel that does it
+ * otherwise is reported, not misread.
+ */
+static unsigned int
+sock_rxq(unsigned int s, unsigned int n)
 {
+	return n > 1 ? (s + n - 1) % n : 0;
+}
+
+/* Receives what is ready on socket s. Returns frames taken or -1. */
+static int
+echo_receive(struct vg_echo *e, unsigned int s, struct vg_frame_id *probe)
+{
+	const unsigned int q = sock_rxq(s, e->queues);
 	struct sockaddr_ll from;
 	socklen_t fl;
 	int got = 0;
@@ -801,7 +816,7 @@ echo_receive(struct vg_echo *e, unsigned int q, struct vg_frame_id *probe)
 		ssize_t n;
 
 		fl = sizeof(from);
-		n = recvfrom(e->rxfd[q], e->buf, VG_MAX_FRAME + 1,
+		n = recvfrom(e->rxfd[s], e->buf, VG_MAX_FRAME + 1,
 			     MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from,
 			     &fl);
 		if (n < 0) {
@@ -869,24 +884,24 @@ static int
 echo_poll(struct vg_echo *e, double secs, struct vg_frame_id *probe)
 {
 	struct pollfd pfd[VG_MAX_QUEUES];
-	unsigned int q;
+	unsigned int s;
 	int n, got = 0;
 
-	for (q = 0; q < e->queues; q++) {
-		pfd[q].fd = e->rxfd[q];
-		pfd[q].events = POLLIN;
+	for (s = 0; s < e->queues; s++) {
+		pfd[s].fd = e->rxfd[s];
+		pfd[s].events = POLLIN;
 	}
 	n = poll(pfd, e->queues, (int)(secs * 1000));
 	if (n < 0 && errno != EINTR) {
 		say("poll: %s", strerror(errno));
 		return -1;
 	}
-	for (q = 0; q < e->queues && n > 0; q++) {
+	for (s = 0; s < e->queues && n > 0; s++) {
 		int r;
 
-		if (!(pfd[q].revents & POLLIN))
+		if (!(pfd[s].revents & POLLIN))
 			continue;
-		r = echo_receive(e, q, probe);
+		r = echo_receive(e, s, probe);
 		if (r < 0)
 			return -1;
 		got += r;
@@ -945,7 +960,7 @@ echo_steer(struct vg_echo *e)
 		struct vg_frame_id echo = { .queue = 0xffff };
 		struct vg_counters before, after;
 		uint16_t port = (uint16_t)(VG_PORT_BASE + p);
-		unsigned int q, txq = VG_MAX_QUEUES;
+		unsigned int q, txq = VG_MAX_QUEUES, rxq = VG_MAX_QUEUES;
 		double end;
 
 		if (stats_read(&before) < 0)
@@ -965,6 +980,15 @@ echo_steer(struct vg_echo *e)
 		for (q = 0; q < after.n_tx && q < VG_MAX_QUEUES; q++)
 			if (after.tx[q] != before.tx[q])
 				txq = q;
+		for (q = 0; q < after.n_rx && q < VG_MAX_QUEUES; q++)
+			if (after.rx[q] != before.rx[q])
+				rxq = q;
+		if (echo.queue != 0xffff && rxq != echo.queue) {
+			say("probe %u: the rx counters say queue %u, the fanout "
+			    "group says %u: this kernel maps sockets to queues "
+			    "differently", p, rxq, echo.queue);
+			return -1;
+		}
 		if (txq >= e->queues) {
 			say("probe %u left on tx queue %u, outside the %u in use",
 			    p, txq, e->queues);

@@ -30,7 +30,7 @@
 #   --only PATTERN   run the cases matching shell glob PATTERN (repeatable:
 #                    a case runs when any pattern matches)
 #   --list           print the case names (after --only) and exit
-#   --frames N       frames per echo case (default 6000; jumbo cases half)
+#   --frames N       frames per echo case (default 20000; jumbo cases half)
 #   --keep           keep the work directory even when all passed
 # Environment:
 #   VHU_TEST_HUGE=1      add the hugetlbfs-backed cases
@@ -46,7 +46,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=""
 only=()
 list=0
-frames=6000
+frames=20000
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -297,7 +297,8 @@ run_echo_case() {
 	if [ "$be" = loopback ]; then
 		if ! proc_alive "$b"; then
 			why="${why:+$why; }vhu-loopback died during the case"
-		elif ! wait_log "$blog" 'device [0-9]+ stopped' 10 "$(proc_pid "$b")"; then
+		elif grep -aqE 'device [0-9]+ ready' "$blog" &&
+		     ! wait_log "$blog" 'device [0-9]+ stopped' 10 "$(proc_pid "$b")"; then
 			why="${why:+$why; }vhu-loopback did not see the guest go"
 		fi
 		proc_stop "$b" 10 || why="${why:+$why; }vhu-loopback exit status $GL_RC after SIGTERM"

@@ -24,6 +24,8 @@
 #   GL_BE_CPU      CPU the backends' lcores are pinned to (default 0)
 #   GL_HUGE_DIR    hugetlbfs mount point for mem=huge guests
 #   GL_LOOPBACK, GL_VSWITCH, GL_PLUGIN, GL_TESTPMD   backend binaries
+#   GL_PRELOAD     LD_PRELOAD for dpdk-testpmd (the ASan runtime when the
+#                  plugin is instrumented)
 #
 # Guests (NAME: a short word, used in file names):
 #   guest_start NAME KEY=VALUE...  start QEMU in the background; keys:
@@ -351,8 +353,13 @@ be_testpmd_start() {
 	: >"$log"
 	# The main lcore reads commands, one more lcore forwards. Line-buffered
 	# so the script sees command output at once.
+	# An ASan build of the plugin needs the shared ASan runtime preloaded
+	# (testpmd is not instrumented, so leak checks would only see EAL).
+	local pre=()
+	[ -n "${GL_PRELOAD:-}" ] && pre=(env LD_PRELOAD="$GL_PRELOAD"
+		ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0")
 	# shellcheck disable=SC2046
-	GL_STDIN=$fifo proc_start "$name" "$log" stdbuf -oL "$GL_TESTPMD" \
+	GL_STDIN=$fifo proc_start "$name" "$log" "${pre[@]}" stdbuf -oL "$GL_TESTPMD" \
 		--lcores="0@$GL_BE_CPU,1@$GL_BE_CPU" $(gl_eal "$name" 1024) \
 		-d "$GL_PLUGIN" --vdev "net_vhu0,iface=$sock,queues=$queues" -- \
 		-i --rxq="$queues" --txq="$queues" --nb-cores=1 \

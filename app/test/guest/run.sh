@@ -18,9 +18,10 @@
 #       LAYOUT split|packed, Q queue pairs (1, 2, 4), M mrg_rxbuf (0, 1)
 #   testpmd/LAYOUT/qQ/mrgM[/mtu9000]   the same against dpdk-testpmd with
 #       the net_vhu plugin in io forwarding (one port echoes)
-#   vswitch/LAYOUT/q1                  two guests on vhu-vswitch: A sends to
-#       B's MAC, B verifies; every frame is accounted for (B got it, or the
-#       switch counted it dropped at B's full ring)
+#   vswitch/LAYOUT/q1                  two guests on vhu-vswitch: A sends
+#       half as many frames to B's MAC at 5000 frames/s, B verifies; every
+#       frame is accounted for (B got it, or the switch counted it dropped
+#       at B's full ring: both guests share one CPU, so B can fall behind)
 #   .../huge                           (with VHU_TEST_HUGE=1) guest memory on
 #       hugetlbfs instead of memfd
 #
@@ -126,6 +127,13 @@ case $? in
 77) echo "run.sh: SKIP: no guest kernel or busybox (devtools/setup.sh)"; exit 77 ;;
 *) echo "run.sh: building the guest image failed" >&2; exit 1 ;;
 esac
+# A sanitizer build of the plugin loads into the uninstrumented testpmd only
+# with the shared ASan runtime preloaded (devtools/test.sh exports it).
+GL_PRELOAD=""
+if nm -D --undefined-only "$GL_PLUGIN" 2>/dev/null | grep '^ *U __asan_' >/dev/null; then
+	GL_PRELOAD=${VHU_ASAN_PRELOAD:-$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)}
+	[ -f "$GL_PRELOAD" ] || { echo "run.sh: ASan plugin but no shared ASan runtime" >&2; exit 1; }
+fi
 GL_HUGE_DIR=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
 if [ "$(nproc)" -ge 2 ]; then
 	GL_QEMU_CPUS=${GUEST_QEMU_CPUS:-1}
@@ -322,7 +330,7 @@ run_vswitch_case() {
 	local sa=$GL_WORK/c$case_no-a.sock sb=$GL_WORK/c$case_no-b.sock
 	local mac_a=52:54:00:00:$(printf '%02x' "$case_no"):0a
 	local mac_b=52:54:00:00:$(printf '%02x' "$case_no"):0b
-	local slog=$GL_WORK/$sw.log
+	local slog=$GL_WORK/$sw.log vs_frames=$(( frames / 2 ))
 	detail=""
 	run=$(( RANDOM * 32768 + RANDOM ))
 	be_vswitch_start "$sw" "$sa" "$sb" ||
@@ -338,15 +346,15 @@ run_vswitch_case() {
 		local from
 		from=$(guest_lines "$bg")
 		guest_cmd_send "$bg" vhu-guest-tool recv --src "$mac_a" \
-			--frames "$frames" --timeout 240 --idle 10 \
-			--max-loss $(( frames / 10 )) --run "$run" --ready recv-ready
+			--frames "$vs_frames" --timeout 240 --idle 3 \
+			--max-loss $(( vs_frames / 10 )) --run "$run" --ready recv-ready
 		local rid=$GL_ID
 		if ! guest_wait "$bg" 'recv-ready' 30 "$from"; then
 			why="guest B: recv did not start"
 		else
 			guest_cmd "$a" 240 vhu-guest-tool send --dst "$mac_b" \
-				--frames "$frames" --sizes "$(sizes_for 1500)" \
-				--rate 4000 --run "$run"
+				--frames "$vs_frames" --sizes "$(sizes_for 1500)" \
+				--rate 5000 --run "$run"
 			line_a=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
 			guest_cmd_wait "$bg" "$rid" 60
 			line_b=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)

@@ -22,8 +22,11 @@
 #       half as many frames to B's MAC at 5000 frames/s, B verifies; every
 #       frame is accounted for (B got it, or the switch counted it dropped
 #       at B's full ring: both guests share one CPU, so B can fall behind)
-#   .../huge                           (with VHU_TEST_HUGE=1) guest memory on
-#       hugetlbfs instead of memfd
+#   .../memfd                          (with VHU_TEST_HUGE=1) a few cases
+#       again with memfd guest memory
+# Guest memory is a hugetlbfs file (memory-backend-file, share=on) with
+# VHU_TEST_HUGE=1, else a memfd (memory-backend-memfd, share=on); the
+# backends always run with --no-huge.
 #
 # Usage: run.sh [--build DIR] [--only PATTERN]... [--list] [--frames N]
 #               [--keep]
@@ -34,7 +37,7 @@
 #   --frames N       frames per echo case (default 20000; jumbo cases half)
 #   --keep           keep the work directory even when all passed
 # Environment:
-#   VHU_TEST_HUGE=1      add the hugetlbfs-backed cases
+#   VHU_TEST_HUGE=1      guest memory on hugetlbfs (and a few memfd cases)
 #   VHU_GUEST_KERNEL_DIR cached kernel (default /var/cache/vhu/guest/current)
 #   GUEST_BOOT_TIMEOUT   seconds a guest may take to boot (default 90)
 #   GUEST_QEMU_CPUS      CPUs QEMU is pinned to (default 1 when there are 2+)
@@ -86,9 +89,11 @@ done
 cases+=(testpmd/split/q2/mrg1/mtu9000 testpmd/packed/q2/mrg1/mtu9000
 	testpmd/split/q1/mrg0/mtu9000)
 cases+=(vswitch/split/q1 vswitch/packed/q1)
+mem_default=memfd
 if [ "${VHU_TEST_HUGE:-0}" = 1 ]; then
-	cases+=(loopback/split/q1/mrg1/huge loopback/packed/q2/mrg0/huge
-		testpmd/packed/q2/mrg1/mtu9000/huge vswitch/split/q1/huge)
+	mem_default=huge
+	cases+=(loopback/split/q1/mrg1/memfd loopback/packed/q4/mrg0/memfd
+		testpmd/packed/q2/mrg1/mtu9000/memfd vswitch/split/q1/memfd)
 fi
 
 selected=()
@@ -135,6 +140,10 @@ if nm -D --undefined-only "$GL_PLUGIN" 2>/dev/null | grep '^ *U __asan_' >/dev/n
 	[ -f "$GL_PRELOAD" ] || { echo "run.sh: ASan plugin but no shared ASan runtime" >&2; exit 1; }
 fi
 GL_HUGE_DIR=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
+if [ "$mem_default" = huge ] && [ -z "$GL_HUGE_DIR" ]; then
+	echo "run.sh: VHU_TEST_HUGE=1 but no hugetlbfs mounted" >&2
+	exit 1
+fi
 if [ "$(nproc)" -ge 2 ]; then
 	GL_QEMU_CPUS=${GUEST_QEMU_CPUS:-1}
 else
@@ -231,14 +240,14 @@ backend_complaints() {
 
 # ---- echo cases (vhu-loopback, testpmd) ----------------------------------------
 run_echo_case() {
-	local name=$1 be layout q mrg rest mtu=1500 mem=memfd g=g$case_no
+	local name=$1 be layout q mrg rest mtu=1500 mem=$mem_default g=g$case_no
 	local b=be$case_no why="" rc line tx rx fr sizes
 	IFS=/ read -r be layout q rest <<<"$name"
 	q=${q#q}
 	mrg=${rest%%/*}
 	mrg=${mrg#mrg}
 	[[ $name == */mtu9000* ]] && mtu=9000
-	[[ $name == */huge ]] && mem=huge
+	[[ $name == */memfd ]] && mem=memfd
 	local sock=$GL_WORK/c$case_no.sock mtu_arg=() tp_args=()
 	local glog=$GL_WORK/$g.serial.log blog=$GL_WORK/$b.log
 	detail=""
@@ -277,7 +286,7 @@ run_echo_case() {
 		fi
 		tx=$(value tx "$line")
 		rx=$(value rx "$line")
-		detail="guest ${line#RESULT PASS echo }"
+		detail="$mem: guest ${line#RESULT PASS echo }"
 		trace "echo done"
 	fi
 	# The backend's counters must match the guest's exactly.
@@ -322,10 +331,10 @@ run_echo_case() {
 
 # ---- vswitch case ---------------------------------------------------------------
 run_vswitch_case() {
-	local name=$1 layout mem=memfd a=a$case_no bg=b$case_no sw=sw$case_no
+	local name=$1 layout mem=$mem_default a=a$case_no bg=b$case_no sw=sw$case_no
 	local why="" packed line_a line_b sent got lost rc run
 	IFS=/ read -r _ layout _ <<<"$name"
-	[[ $name == */huge ]] && mem=huge
+	[[ $name == */memfd ]] && mem=memfd
 	packed=$([ "$layout" = packed ] && echo on || echo off)
 	local sa=$GL_WORK/c$case_no-a.sock sb=$GL_WORK/c$case_no-b.sock
 	local mac_a=52:54:00:00:$(printf '%02x' "$case_no"):0a
@@ -361,7 +370,7 @@ run_vswitch_case() {
 			[[ $line_a == "RESULT PASS "* ]] || why="guest A: ${line_a:-no result}"
 			[[ $line_b == "RESULT PASS "* ]] ||
 				why="${why:+$why; }guest B: ${line_b:-no result} $(grep -a '^guest_tool: bad' <<<"$GL_OUT" | head -n 2 | tr '\n' ' ')"
-			detail="A ${line_a#RESULT PASS send }; B ${line_b#RESULT PASS recv }"
+			detail="$mem: A ${line_a#RESULT PASS send }; B ${line_b#RESULT PASS recv }"
 		fi
 	fi
 	guest_stop "$a" 30 || why="${why:+$why; }guest A did not power off by itself"
@@ -397,11 +406,19 @@ run_vswitch_case() {
 		"$GL_WORK/$a.qemu.log" "$GL_WORK/$bg.qemu.log" "$slog"
 }
 
-# Every process of a case must be gone when it ends.
+# Every process of a case must be gone when it ends: the ones lib.sh
+# tracks, and any other child of this shell (read from /proc with builtins
+# only, so the check itself forks nothing).
 check_leftovers() {
-	local n left=""
+	local n left="" d st rest
 	for n in "${!GL_PID[@]}"; do
 		left="$left $n(${GL_PID[$n]})"
+	done
+	for d in /proc/[0-9]*; do
+		read -r st 2>/dev/null <"$d/stat" || continue
+		rest=${st##*) }          # after "pid (comm) ": state ppid ...
+		read -r _ n _ <<<"$rest"
+		[ "$n" = "$$" ] && left="$left ${d#/proc/}:$(cut -d' ' -f2 <<<"$st")"
 	done
 	if [ -n "$left" ]; then
 		echo "FAIL guest $1: processes left over:$left"
@@ -412,7 +429,7 @@ check_leftovers() {
 }
 
 # ---- main ---------------------------------------------------------------------
-echo "run.sh: ${#selected[@]} case(s), $frames frames per echo case, kernel $GL_KERNEL," \
+echo "run.sh: ${#selected[@]} case(s), $frames frames per echo case, guest memory $mem_default, kernel $GL_KERNEL," \
 	"QEMU on CPU ${GL_QEMU_CPUS:-any}, backends on CPU $GL_BE_CPU, work dir $GL_WORK"
 t_start=$(date +%s)
 case_no=0

@@ -490,6 +490,8 @@ parse_sizes(const char *spec, struct vg_sizes *s)
 {
 	char buf[2048], *tok, *save = NULL;
 
+	if (strlen(spec) >= sizeof(buf))
+		return -1;
 	snprintf(buf, sizeof(buf), "%s", spec);
 	s->n = 0;
 	for (tok = strtok_r(buf, ",", &save); tok != NULL;
@@ -1157,7 +1159,7 @@ cmd_echo(int argc, char **argv)
 		echo_poll(&e, 0.3, NULL);
 	for (q = 0; q < e.queues; q++)
 		drops += socket_drops(e.rxfd[q]);
-	tx_settle(&base, e.frames_tx, &end, 2);
+	tx_settle(&base, e.frames_tx, &end, 5);
 	lost = e.sent - e.back;
 	for (q = 0; q < e.queues; q++) {
 		uint64_t dt = end.tx[q] - base.tx[q];

@@ -212,7 +212,6 @@ show_logs() {
 
 n_pass=0
 n_fail=0
-results=()
 # verdict NAME REASON LOGS...: REASON empty means pass.
 verdict() {
 	local name=$1 why=$2 t
@@ -222,12 +221,10 @@ verdict() {
 	if [ -z "$why" ]; then
 		n_pass=$(( n_pass + 1 ))
 		echo "PASS guest $name ($t): $detail"
-		results+=("PASS $name $t")
 	else
 		n_fail=$(( n_fail + 1 ))
 		failed=1
 		echo "FAIL guest $name ($t): $why"
-		results+=("FAIL $name $t")
 		show_logs "$@"
 	fi
 }

@@ -18,6 +18,10 @@
 #       LAYOUT split|packed, Q queue pairs (1, 2, 4), M mrg_rxbuf (0, 1)
 #   testpmd/LAYOUT/qQ/mrgM[/mtu9000]   the same against dpdk-testpmd with
 #       the net_vhu plugin in io forwarding (one port echoes)
+#   BACKEND/LAYOUT/qQ/channels         rounds of echo with 1, Q, 2, Q queue
+#       pairs enabled in turn (ETHTOOL_SCHANNELS between rounds)
+#   BACKEND/LAYOUT/qQ/reload           three rounds, the guest reloading
+#       virtio_net between them (device reset and restart)
 #   vswitch/LAYOUT/q1                  two guests on vhu-vswitch: A sends
 #       half as many frames to B's MAC at 5000 frames/s, B verifies; every
 #       frame is accounted for (B got it, or the switch counted it dropped
@@ -87,7 +91,12 @@ for layout in split packed; do
 	cases+=("testpmd/$layout/q4/mrg1")
 done
 cases+=(testpmd/split/q2/mrg1/mtu9000 testpmd/packed/q2/mrg1/mtu9000
+	testpmd/split/q2/mrg0/mtu9000 testpmd/packed/q2/mrg0/mtu9000
 	testpmd/split/q1/mrg0/mtu9000)
+# The channel count changes at run time (rings enabled and disabled), and
+# the guest reloads virtio_net (device reset and restart, same connection).
+cases+=(loopback/split/q4/channels testpmd/packed/q4/channels
+	loopback/packed/q2/reload testpmd/split/q2/reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1)
 mem_default=memfd
 if [ "${VHU_TEST_HUGE:-0}" = 1 ]; then
@@ -237,19 +246,33 @@ backend_complaints() {
 
 # ---- echo cases (vhu-loopback, testpmd) ----------------------------------------
 run_echo_case() {
-	local name=$1 be layout q mrg rest mtu=1500 mem=$mem_default g=g$case_no
-	local b=be$case_no why="" rc line tx rx fr sizes
-	IFS=/ read -r be layout q rest <<<"$name"
-	q=${q#q}
-	mrg=${rest%%/*}
-	mrg=${mrg#mrg}
-	[[ $name == */mtu9000* ]] && mtu=9000
-	[[ $name == */memfd ]] && mem=memfd
-	local sock=$GL_WORK/c$case_no.sock mtu_arg=() tp_args=()
+	local name=$1 be layout q=1 mrg=1 mtu=1500 mem=$mem_default g=g$case_no
+	local b=be$case_no why="" rc line tx=0 rx=0 fr sizes part mode="" i r
+	local rounds=() good=0
+	IFS=/ read -r be layout _ <<<"$name"
+	for part in ${name//\// }; do
+		case "$part" in
+		q[0-9]*) q=${part#q} ;;
+		mrg[01]) mrg=${part#mrg} ;;
+		mtu[0-9]*) mtu=${part#mtu} ;;
+		memfd) mem=memfd ;;
+		channels|reload) mode=$part ;;
+		esac
+	done
+	# Rounds of setup + echo, each with its queue-pair count: the channel
+	# count changes between rounds, or the guest reloads virtio_net (a
+	# device reset, then a fresh start on the same connection).
+	case "$mode" in
+	channels) rounds=(1 "$q" 2 "$q") ;;
+	reload) rounds=("$q" "$q" "$q") ;;
+	*) rounds=("$q") ;;
+	esac
+	local sock=$GL_WORK/c$case_no.sock mtu_arg=() tp_args=() mtu_opt=""
 	local glog=$GL_WORK/$g.serial.log blog=$GL_WORK/$b.log
 	detail=""
 	fr=$frames
-	[ "$mtu" -gt 1500 ] && { fr=$(( frames / 2 )); mtu_arg=(mtu="$mtu"); }
+	[ "$mtu" -gt 1500 ] && { fr=$(( frames / 2 )); mtu_arg=(mtu="$mtu"); mtu_opt="--mtu $mtu"; }
+	fr=$(( fr / ${#rounds[@]} ))
 	sizes=$(sizes_for "$mtu")
 
 	if [ "$be" = loopback ]; then
@@ -266,13 +289,23 @@ run_echo_case() {
 		mac=52:54:00:00:$(printf '%02x' "$case_no"):01 "${mtu_arg[@]+"${mtu_arg[@]}"}"
 	if ! guest_ready "$g" "$BOOT_TIMEOUT"; then
 		why="guest did not boot to its command loop in $BOOT_TIMEOUT s"
-	elif ! trace "guest ready" ||
-	     ! guest_cmd "$g" 60 vhu-guest-tool setup --queues "$q" \
-		  $([ "$mtu" -gt 1500 ] && echo "--mtu $mtu"); then
-		why="guest: setup failed: $(tail -n 1 <<<"$GL_OUT")"
-	else
-		trace "guest set up"
-		guest_cmd "$g" 300 vhu-guest-tool echo --queues "$q" --frames "$fr" \
+	fi
+	trace "guest ready"
+	for i in "${!rounds[@]}"; do
+		[ -z "$why" ] || break
+		r=${rounds[$i]}
+		if [ "$mode" = reload ] && [ "$i" -gt 0 ] &&
+		   ! guest_cmd "$g" 60 "rmmod virtio_net && insmod /lib/modules/virtio_net.ko"; then
+			why="guest: reloading virtio_net failed: $(tail -n 1 <<<"$GL_OUT")"
+			break
+		fi
+		# shellcheck disable=SC2086 # mtu_opt is empty or two words
+		if ! guest_cmd "$g" 60 vhu-guest-tool setup --queues "$r" $mtu_opt; then
+			why="guest: setup --queues $r failed: $(tail -n 1 <<<"$GL_OUT")"
+			break
+		fi
+		trace "guest set up with $r queue pair(s)"
+		guest_cmd "$g" 300 vhu-guest-tool echo --queues "$r" --frames "$fr" \
 			--sizes "$sizes" --timeout 10
 		rc=$?
 		line=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
@@ -280,11 +313,17 @@ run_echo_case() {
 			why="guest: echo gave no result (status $rc)"
 		elif [[ $line != "RESULT PASS "* ]]; then
 			why="guest: $(grep -aE '^guest_tool: (echo: [0-9]+ sent|no |probe|queue|bad)' <<<"$GL_OUT" | head -n 4 | sed 's/^guest_tool: //' | tr '\n' ' ')| $line"
+		else
+			tx=$(( tx + $(value tx "$line") ))
+			rx=$(( rx + $(value rx "$line") ))
+			good=$(( good + $(value good "$line") ))
 		fi
-		tx=$(value tx "$line")
-		rx=$(value rx "$line")
-		detail="$mem: guest ${line#RESULT PASS echo }"
 		trace "echo done"
+	done
+	if [ -z "$why" ] && [ "${#rounds[@]}" -eq 1 ]; then
+		detail="$mem: guest ${line#RESULT PASS echo }"
+	elif [ -z "$why" ]; then
+		detail="$mem: guest ${#rounds[@]} rounds ($mode, queue pairs $(IFS=,; echo "${rounds[*]}")): $good frames back intact, tx $tx rx $rx"
 	fi
 	# The backend's counters must match the guest's exactly.
 	if [ -z "$why" ]; then

@@ -7,12 +7,18 @@
 #      <repo>/.sdk/include/, taken from Debian's dpdk source package of the
 #      installed version, with a stamp file naming that version;
 #   3. reserves 2 MiB hugepages and mounts hugetlbfs at /dev/hugepages when the
-#      machine allows it, and says so when it does not.
+#      machine allows it, and says so when it does not;
+#   4. for the Linux-guest suite (app/test/guest/): downloads the Debian kernel
+#      package that linux-image-amd64 depends on (without installing it) and
+#      unpacks it into a machine cache, /var/cache/vhu/guest/<version>/, with
+#      modules.dep (depmod) and the decompressed vmlinux (PVH boot, faster
+#      under TCG); /var/cache/vhu/guest/current points at it.
 # Every step checks first and does nothing when its work is already done, so a
 # second run takes well under a second and touches no network.
 #
 # Environment:
 #   VHU_HUGEPAGES=N   2 MiB pages to reserve (default 1024; 0 leaves them alone)
+#   VHU_GUEST_CACHE=DIR  where the guest kernel goes (default /var/cache/vhu/guest)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,9 +26,11 @@ SDK_DIR="$REPO/.sdk"
 SDK_INC="$SDK_DIR/include"
 SDK_STAMP="$SDK_DIR/version"
 HUGEPAGES_WANTED=${VHU_HUGEPAGES:-1024}
+GUEST_CACHE=${VHU_GUEST_CACHE:-/var/cache/vhu/guest}
 
 PACKAGES=(libdpdk-dev dpdk dpdk-dev meson ninja-build pkg-config libnuma-dev
-          libcmocka-dev clang libclang-rt-14-dev dpkg-dev gcc libc6-dev xz-utils)
+          libcmocka-dev clang libclang-rt-14-dev dpkg-dev gcc libc6-dev xz-utils
+          qemu-system-x86 busybox-static cpio kmod)
 
 # Driver-SDK headers the PMD and the tests include. Headers they pull in that
 # libdpdk-dev does not install are found and added by sdk_closure below.
@@ -260,4 +268,80 @@ if [ "$HUGEPAGES_WANTED" -gt 0 ]; then
 	fi
 fi
 
-log "ready (DPDK $dpdk_version, hugepages free: $(meminfo HugePages_Free))"
+# --- 4. guest kernel ---------------------------------------------------------
+# The Linux-guest tests boot the kernel of linux-image-amd64's dependency with
+# a busybox initramfs they build themselves; installing the package would run
+# initramfs-tools for minutes, so it is only unpacked, into a cache of its own.
+
+guest_kernel_ready() {
+	[ -L "$GUEST_CACHE/current" ] && [ -f "$GUEST_CACHE/current/ready" ]
+}
+
+# Prints the versioned kernel package linux-image-amd64 depends on.
+guest_kernel_package() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1
+}
+
+# Writes DIR/vmlinux from the bzImage DIR/boot/vmlinuz-VER when its payload is
+# xz (Debian's choice): the decompressed ELF boots through QEMU's PVH entry,
+# about 4 s faster per boot under TCG. Without it the tests boot vmlinuz.
+extract_vmlinux() {
+	local dir=$1 ver=$2 img off
+	img=$dir/boot/vmlinuz-$ver
+	off=$(LC_ALL=C grep -abo -m 1 $'\xfd7zXZ\x00' "$img" 2>/dev/null |
+		head -n 1 | cut -d: -f1)
+	if [ -z "$off" ]; then
+		note "guest kernel: no xz payload in $img; tests boot the bzImage"
+		return 0
+	fi
+	tail -c +"$((off + 1))" "$img" | xz -dc --single-stream >"$dir/vmlinux.tmp" 2>/dev/null || true
+	if [ "$(head -c 4 "$dir/vmlinux.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
+		mv "$dir/vmlinux.tmp" "$dir/vmlinux"
+	else
+		rm -f "$dir/vmlinux.tmp"
+		note "guest kernel: could not decompress vmlinux; tests boot the bzImage"
+	fi
+}
+
+fetch_guest_kernel() {
+	local pkg ver tmp dest
+	pkg=$(guest_kernel_package)
+	if [ -z "$pkg" ]; then
+		apt_update
+		pkg=$(guest_kernel_package)
+	fi
+	[ -n "$pkg" ] || die "cannot resolve linux-image-amd64 to a versioned kernel package"
+	ver=${pkg#linux-image-}
+	mkdir -p "$GUEST_CACHE"
+	tmp=$(mktemp -d "$GUEST_CACHE/.download.XXXXXX")
+	# shellcheck disable=SC2064
+	trap "rm -rf '$tmp'" EXIT
+	# apt drops privileges to _apt for downloads: let it write there
+	chown _apt "$tmp" 2>/dev/null || true
+	log "guest kernel: downloading $pkg"
+	if ! (cd "$tmp" && apt-get download -qq "$pkg") >"$tmp/apt.log" 2>&1; then
+		apt_update
+		(cd "$tmp" && apt-get download -qq "$pkg") >"$tmp/apt.log" 2>&1 ||
+			{ cat "$tmp/apt.log" >&2; die "apt-get download $pkg failed"; }
+	fi
+	dest=$tmp/tree
+	dpkg-deb -x "$tmp"/"$pkg"_*.deb "$dest"
+	[ -f "$dest/boot/vmlinuz-$ver" ] || die "$pkg has no boot/vmlinuz-$ver"
+	# the package ships no modules.dep: installing it would run depmod
+	depmod -b "$dest" "$ver"
+	extract_vmlinux "$dest" "$ver"
+	echo "$ver" >"$dest/ready"
+	rm -rf "${GUEST_CACHE:?}/$ver"
+	mv "$dest" "$GUEST_CACHE/$ver"
+	ln -sfn "$ver" "$GUEST_CACHE/current"
+	rm -rf "$tmp"
+	trap - EXIT
+	log "guest kernel $ver in $GUEST_CACHE/$ver$([ -f "$GUEST_CACHE/$ver/vmlinux" ] && echo " (with vmlinux)")"
+}
+
+if ! guest_kernel_ready; then
+	fetch_guest_kernel
+fi
+
+log "ready (DPDK $dpdk_version, hugepages free: $(meminfo HugePages_Free), guest kernel $(cat "$GUEST_CACHE/current/ready"))"

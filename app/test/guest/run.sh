@@ -1,0 +1,482 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Linux-guest test suite: real QEMU guests (Debian's kernel, TCG, a busybox
+# initramfs packed at test time by mkinitramfs.sh) on vhost-user sockets
+# served by vhu. Each case boots its own guest and backend, runs the guest
+# tool (guest_tool.c) through the guest's command channel, checks what the
+# guest saw frame by frame and that the guest's per-queue counters and the
+# backend's counters agree exactly, then powers the guest off, checks the
+# backend survived and stops it (vhu-loopback must exit 0 on SIGTERM,
+# dpdk-testpmd must quit cleanly). This script owns the case matrix and the
+# verdicts; lib.sh owns the processes.
+#
+# Cases (--list prints them):
+#   loopback/LAYOUT/qQ/mrgM[/mtu9000]  vhu-loopback echoes; the guest sends
+#       numbered frames on every queue pair and verifies each echo (payload,
+#       length, exactly once, on the receive queue of the pair it left on);
+#       LAYOUT split|packed, Q queue pairs (1, 2, 4), M mrg_rxbuf (0, 1)
+#   testpmd/LAYOUT/qQ/mrgM[/mtu9000]   the same against dpdk-testpmd with
+#       the net_vhu plugin in io forwarding (one port echoes)
+#   BACKEND/LAYOUT/qQ/channels         rounds of echo with 1, Q, 2, Q queue
+#       pairs enabled in turn (ETHTOOL_SCHANNELS between rounds)
+#   BACKEND/LAYOUT/qQ/reload           three rounds, the guest reloading
+#       virtio_net between them (device reset and restart)
+#   vswitch/LAYOUT/q1                  two guests on vhu-vswitch: A sends
+#       half as many frames to B's MAC at 5000 frames/s, B verifies; every
+#       frame is accounted for (B got it, or the switch counted it dropped
+#       at B's full ring: both guests share one CPU, so B can fall behind)
+#   .../memfd                          (with VHU_TEST_HUGE=1) a few cases
+#       again with memfd guest memory
+# Guest memory is a hugetlbfs file (memory-backend-file, share=on) with
+# VHU_TEST_HUGE=1, else a memfd (memory-backend-memfd, share=on); the
+# backends always run with --no-huge.
+#
+# Usage: run.sh [--build DIR] [--only PATTERN]... [--list] [--frames N]
+#               [--keep]
+#   --build DIR      meson build dir (binaries; the work dir goes under it)
+#   --only PATTERN   run the cases matching shell glob PATTERN (repeatable:
+#                    a case runs when any pattern matches)
+#   --list           print the case names (after --only) and exit
+#   --frames N       frames per echo case (default 20000; jumbo cases half)
+#   --keep           keep the work directory even when all passed
+# Environment:
+#   VHU_TEST_HUGE=1      guest memory on hugetlbfs (and a few memfd cases)
+#   VHU_GUEST_KERNEL_DIR cached kernel (default /var/cache/vhu/guest/current)
+#   GUEST_BOOT_TIMEOUT   seconds a guest may take to boot (default 90)
+#   GUEST_QEMU_CPUS      CPUs QEMU is pinned to (default 1 when there are 2+)
+#   GUEST_BE_CPU         CPU of the backends' lcores (default 0)
+# Exit status: 0 all passed, 1 a case failed, 77 skipped (no QEMU or no
+# cached kernel: run devtools/setup.sh), 2 usage.
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=""
+only=()
+list=0
+frames=20000
+keep=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift ;;
+	--only) only+=("$2"); shift ;;
+	--list) list=1 ;;
+	--frames) frames=$2; shift ;;
+	--keep) keep=1 ;;
+	-h|--help) sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ "${#only[@]}" -gt 0 ] || only=("*")
+[ -n "$build" ] || build=$(cd "$here/../../.." && pwd)/build
+build=$(cd "$build" && pwd) || exit 2
+
+# ---- the case matrix ----------------------------------------------------------
+cases=()
+for layout in split packed; do
+	for q in 1 2 4; do
+		for mrg in 1 0; do
+			cases+=("loopback/$layout/q$q/mrg$mrg")
+		done
+	done
+done
+cases+=(loopback/split/q2/mrg1/mtu9000 loopback/packed/q2/mrg0/mtu9000)
+for layout in split packed; do
+	for q in 1 2; do
+		for mrg in 1 0; do
+			cases+=("testpmd/$layout/q$q/mrg$mrg")
+		done
+	done
+	cases+=("testpmd/$layout/q4/mrg1")
+done
+cases+=(testpmd/split/q2/mrg1/mtu9000 testpmd/packed/q2/mrg1/mtu9000
+	testpmd/split/q2/mrg0/mtu9000 testpmd/packed/q2/mrg0/mtu9000
+	testpmd/split/q1/mrg0/mtu9000)
+# The channel count changes at run time (rings enabled and disabled), and
+# the guest reloads virtio_net (device reset and restart, same connection).
+cases+=(loopback/split/q4/channels testpmd/packed/q4/channels
+	loopback/packed/q2/reload testpmd/split/q2/reload)
+cases+=(vswitch/split/q1 vswitch/packed/q1)
+mem_default=memfd
+if [ "${VHU_TEST_HUGE:-0}" = 1 ]; then
+	mem_default=huge
+	cases+=(loopback/split/q1/mrg1/memfd loopback/packed/q4/mrg0/memfd
+		testpmd/packed/q2/mrg1/mtu9000/memfd vswitch/split/q1/memfd)
+fi
+
+selected=()
+for c in "${cases[@]}"; do
+	for p in "${only[@]}"; do
+		# shellcheck disable=SC2053
+		if [[ $c == $p ]]; then
+			selected+=("$c")
+			break
+		fi
+	done
+done
+if [ "$list" -eq 1 ]; then
+	printf '%s\n' "${selected[@]+"${selected[@]}"}"
+	exit 0
+fi
+[ "${#selected[@]}" -gt 0 ] || { echo "run.sh: no case matches ${only[*]}" >&2; exit 2; }
+
+# ---- what is needed, or skip ----------------------------------------------------
+command -v qemu-system-x86_64 >/dev/null ||
+	{ echo "run.sh: SKIP: no qemu-system-x86_64 (devtools/setup.sh installs it)"; exit 77; }
+tool=$build/app/test/guest/vhu-guest-tool
+GL_LOOPBACK=$build/examples/vhu-loopback
+GL_VSWITCH=$build/examples/vhu-vswitch
+GL_PLUGIN=$build/drivers/net/vhost/librte_net_vhu.so
+GL_TESTPMD=$(command -v dpdk-testpmd || true)
+for f in "$tool" "$GL_LOOPBACK" "$GL_VSWITCH" "$GL_PLUGIN"; do
+	[ -e "$f" ] || { echo "run.sh: missing $f (build first)" >&2; exit 1; }
+done
+[ -n "$GL_TESTPMD" ] || { echo "run.sh: no dpdk-testpmd (devtools/setup.sh installs it)" >&2; exit 1; }
+img=$build/app/test/guest/initramfs.cpio.gz
+GL_INITRD=$img
+GL_KERNEL=$("$here/mkinitramfs.sh" --tool "$tool" --out "$img")
+case $? in
+0) ;;
+77) echo "run.sh: SKIP: no guest kernel or busybox (devtools/setup.sh)"; exit 77 ;;
+*) echo "run.sh: building the guest image failed" >&2; exit 1 ;;
+esac
+# A sanitizer build of the plugin loads into the uninstrumented testpmd only
+# with the shared ASan runtime preloaded (devtools/test.sh exports it).
+GL_PRELOAD=""
+if nm -D --undefined-only "$GL_PLUGIN" 2>/dev/null | grep '^ *U __asan_' >/dev/null; then
+	GL_PRELOAD=${VHU_ASAN_PRELOAD:-$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)}
+	[ -f "$GL_PRELOAD" ] || { echo "run.sh: ASan plugin but no shared ASan runtime" >&2; exit 1; }
+fi
+GL_HUGE_DIR=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
+if [ "$mem_default" = huge ] && [ -z "$GL_HUGE_DIR" ]; then
+	echo "run.sh: VHU_TEST_HUGE=1 but no hugetlbfs mounted" >&2
+	exit 1
+fi
+if [ "$(nproc)" -ge 2 ]; then
+	GL_QEMU_CPUS=${GUEST_QEMU_CPUS:-1}
+else
+	GL_QEMU_CPUS=${GUEST_QEMU_CPUS:-}
+fi
+GL_BE_CPU=${GUEST_BE_CPU:-0}
+BOOT_TIMEOUT=${GUEST_BOOT_TIMEOUT:-90}
+
+# A private directory under the build dir: DPDK refuses plugins and sockets
+# under world-writable trees, and nobody else should reach our sockets.
+mkdir -p "$build/app/test/guest/work" || exit 1
+GL_WORK=$(mktemp -d "$build/app/test/guest/work/run.XXXXXX") || exit 1
+# shellcheck source=app/test/guest/lib.sh
+. "$here/lib.sh"
+failed=0
+gl_cleanup_hook() {
+	if [ "$failed" -eq 0 ] && [ "$keep" -eq 0 ]; then
+		rm -rf "$GL_WORK"
+	else
+		echo "run.sh: logs kept in $GL_WORK"
+	fi
+}
+gl_init || exit 1
+trap 'echo "run.sh: interrupted"; failed=1; exit 1' INT TERM
+
+# ---- helpers ------------------------------------------------------------------
+
+# Frame sizes for a given MTU: edge sizes around buffer and page boundaries,
+# then as many random sizes in [60, MTU + 14].
+sizes_for() {
+	local max=$(( $1 + 14 )) s out="" n=0 i
+	for s in 60 61 64 127 128 129 255 256 257 511 512 513 1023 1024 1025 \
+		 1513 1514 1515 1535 1536 1537 2047 2048 2049 4095 4096 4097 \
+		 8191 8192 8193; do
+		[ "$s" -le "$max" ] || continue
+		out="$out${out:+,}$s"
+		n=$(( n + 1 ))
+	done
+	[[ ",$out," == *",$max,"* ]] || { out="$out,$max"; n=$(( n + 1 )); }
+	for (( i = 0; i < n; i++ )); do
+		out="$out,60-$max"
+	done
+	echo "$out"
+}
+
+# trace TEXT: a time-stamped progress line with GUEST_TRACE=1.
+trace() {
+	[ "${GUEST_TRACE:-0}" = 1 ] || return 0
+	local t=$(( $(date +%s%N) / 1000000 - case_t0 ))
+	printf '  %d.%03d s: %s\n' $(( t / 1000 )) $(( t % 1000 )) "$*"
+}
+
+# value KEY LINE: the value of key=value in LINE
+value() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+show_logs() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		echo "----- $(basename "$f") (last 30 lines)"
+		tail -n 30 "$f" | tr -d '\r' |
+			grep -av '^EAL: \(Detected\|Selected\|Multi-process\)'
+	done
+	echo "-----"
+}
+
+n_pass=0
+n_fail=0
+# verdict NAME REASON LOGS...: REASON empty means pass.
+verdict() {
+	local name=$1 why=$2 t
+	shift 2
+	t=$(( $(date +%s%N) / 1000000 - case_t0 ))
+	t=$(printf '%d.%01d s' $(( t / 1000 )) $(( t % 1000 / 100 )))
+	if [ -z "$why" ]; then
+		n_pass=$(( n_pass + 1 ))
+		echo "PASS guest $name ($t): $detail"
+	else
+		n_fail=$(( n_fail + 1 ))
+		failed=1
+		echo "FAIL guest $name ($t): $why"
+		show_logs "$@"
+	fi
+}
+
+# Errors and warnings the backend logged (not a verdict by themselves).
+backend_complaints() {
+	grep -aiE 'error|refus|fail|broken|invalid' "$1" 2>/dev/null |
+		grep -acvE '(RX|TX)-errors: *0' || true
+}
+
+# ---- echo cases (vhu-loopback, testpmd) ----------------------------------------
+run_echo_case() {
+	local name=$1 be layout q=1 mrg=1 mtu=1500 mem=$mem_default g=g$case_no
+	local b=be$case_no why="" rc line tx=0 rx=0 fr sizes part mode="" i r
+	local rounds=() good=0
+	IFS=/ read -r be layout _ <<<"$name"
+	for part in ${name//\// }; do
+		case "$part" in
+		q[0-9]*) q=${part#q} ;;
+		mrg[01]) mrg=${part#mrg} ;;
+		mtu[0-9]*) mtu=${part#mtu} ;;
+		memfd) mem=memfd ;;
+		channels|reload) mode=$part ;;
+		esac
+	done
+	# Rounds of setup + echo, each with its queue-pair count: the channel
+	# count changes between rounds, or the guest reloads virtio_net (a
+	# device reset, then a fresh start on the same connection).
+	case "$mode" in
+	channels) rounds=(1 "$q" 2 "$q") ;;
+	reload) rounds=("$q" "$q" "$q") ;;
+	*) rounds=("$q") ;;
+	esac
+	local sock=$GL_WORK/c$case_no.sock mtu_arg=() tp_args=() mtu_opt=""
+	local glog=$GL_WORK/$g.serial.log blog=$GL_WORK/$b.log
+	detail=""
+	fr=$frames
+	[ "$mtu" -gt 1500 ] && { fr=$(( frames / 2 )); mtu_arg=(mtu="$mtu"); mtu_opt="--mtu $mtu"; }
+	fr=$(( fr / ${#rounds[@]} ))
+	sizes=$(sizes_for "$mtu")
+
+	if [ "$be" = loopback ]; then
+		be_loopback_start "$b" "$sock" "$q" ||
+			{ proc_stop "$b"; verdict "$name" "vhu-loopback did not start" "$blog"; return; }
+	else
+		[ "$mtu" -gt 1500 ] && tp_args=(--max-pkt-len=$(( mtu + 18 )))
+		be_testpmd_start "$b" "$sock" "$q" "${tp_args[@]+"${tp_args[@]}"}" ||
+			{ proc_stop "$b"; verdict "$name" "dpdk-testpmd did not start forwarding" "$blog"; return; }
+	fi
+	trace "backend up"
+	guest_start "$g" sock="$sock" queues="$q" packed=$([ "$layout" = packed ] && echo on || echo off) \
+		mrg=$([ "$mrg" = 1 ] && echo on || echo off) mem="$mem" \
+		mac=52:54:00:00:$(printf '%02x' "$case_no"):01 "${mtu_arg[@]+"${mtu_arg[@]}"}"
+	if ! guest_ready "$g" "$BOOT_TIMEOUT"; then
+		why="guest did not boot to its command loop in $BOOT_TIMEOUT s"
+	fi
+	trace "guest ready"
+	for i in "${!rounds[@]}"; do
+		[ -z "$why" ] || break
+		r=${rounds[$i]}
+		if [ "$mode" = reload ] && [ "$i" -gt 0 ] &&
+		   ! guest_cmd "$g" 60 "rmmod virtio_net && insmod /lib/modules/virtio_net.ko"; then
+			why="guest: reloading virtio_net failed: $(tail -n 1 <<<"$GL_OUT")"
+			break
+		fi
+		# shellcheck disable=SC2086 # mtu_opt is empty or two words
+		if ! guest_cmd "$g" 60 vhu-guest-tool setup --queues "$r" $mtu_opt; then
+			why="guest: setup --queues $r failed: $(tail -n 1 <<<"$GL_OUT")"
+			break
+		fi
+		trace "guest set up with $r queue pair(s)"
+		guest_cmd "$g" 300 vhu-guest-tool echo --queues "$r" --frames "$fr" \
+			--sizes "$sizes" --timeout 10
+		rc=$?
+		line=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+		if [ -z "$line" ]; then
+			why="guest: echo gave no result (status $rc)"
+		elif [[ $line != "RESULT PASS "* ]]; then
+			why="guest: $(grep -aE '^guest_tool: (echo: [0-9]+ sent|no |probe|queue|bad)' <<<"$GL_OUT" | head -n 4 | sed 's/^guest_tool: //' | tr '\n' ' ')| $line"
+		else
+			tx=$(( tx + $(value tx "$line") ))
+			rx=$(( rx + $(value rx "$line") ))
+			good=$(( good + $(value good "$line") ))
+		fi
+		trace "echo done"
+	done
+	if [ -z "$why" ] && [ "${#rounds[@]}" -eq 1 ]; then
+		detail="$mem: guest ${line#RESULT PASS echo }"
+	elif [ -z "$why" ]; then
+		detail="$mem: guest ${#rounds[@]} rounds ($mode, queue pairs $(IFS=,; echo "${rounds[*]}")): $good frames back intact, tx $tx rx $rx"
+	fi
+	# The backend's counters must match the guest's exactly.
+	if [ -z "$why" ]; then
+		if [ "$be" = loopback ]; then
+			if ! wait_log "$blog" "total rx $tx tx $rx drops 0\)" 10 "$(proc_pid "$b")"; then
+				why="vhu-loopback counters do not match the guest's (guest tx $tx rx $rx): $(grep -a 'total rx' "$blog" | tail -n 1 | sed 's/.*(//')"
+			else
+				detail="$detail; vhu-loopback rx $tx tx $rx drops 0"
+			fi
+		else
+			if ! be_testpmd_stats "$b"; then
+				why="testpmd: no port statistics"
+			elif [ "$GL_RX" != "$tx" ] || [ "$GL_TX" != "$rx" ] ||
+			     [ "${GL_MISSED:-0}" != 0 ] || [ "${GL_TXERR:-0}" != 0 ]; then
+				why="testpmd counters (RX $GL_RX TX $GL_TX missed $GL_MISSED tx-errors $GL_TXERR) do not match the guest's (tx $tx rx $rx)"
+			else
+				detail="$detail; testpmd RX $GL_RX TX $GL_TX"
+			fi
+		fi
+	fi
+	trace "counters checked"
+	guest_stop "$g" 30 || why="${why:+$why; }guest did not power off by itself"
+	trace "guest stopped"
+	if [ "$be" = loopback ]; then
+		if ! proc_alive "$b"; then
+			why="${why:+$why; }vhu-loopback died during the case"
+		elif grep -aqE 'device [0-9]+ ready' "$blog" &&
+		     ! wait_log "$blog" 'device [0-9]+ stopped' 10 "$(proc_pid "$b")"; then
+			why="${why:+$why; }vhu-loopback did not see the guest go"
+		fi
+		proc_stop "$b" 10 || why="${why:+$why; }vhu-loopback exit status $GL_RC after SIGTERM"
+	else
+		proc_alive "$b" || why="${why:+$why; }dpdk-testpmd died during the case"
+		be_testpmd_quit "$b" || why="${why:+$why; }dpdk-testpmd did not quit cleanly (status $GL_RC)"
+	fi
+	trace "backend stopped"
+	rc=$(backend_complaints "$blog")
+	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
+	verdict "$name" "$why" "$glog" "$GL_WORK/$g.qemu.log" "$blog"
+}
+
+# ---- vswitch case ---------------------------------------------------------------
+run_vswitch_case() {
+	local name=$1 layout mem=$mem_default a=a$case_no bg=b$case_no sw=sw$case_no
+	local why="" packed line_a line_b sent got lost rc run
+	IFS=/ read -r _ layout _ <<<"$name"
+	[[ $name == */memfd ]] && mem=memfd
+	packed=$([ "$layout" = packed ] && echo on || echo off)
+	local sa=$GL_WORK/c$case_no-a.sock sb=$GL_WORK/c$case_no-b.sock
+	local mac_a=52:54:00:00:$(printf '%02x' "$case_no"):0a
+	local mac_b=52:54:00:00:$(printf '%02x' "$case_no"):0b
+	local slog=$GL_WORK/$sw.log vs_frames=$(( frames / 2 ))
+	detail=""
+	run=$(( RANDOM * 32768 + RANDOM ))
+	be_vswitch_start "$sw" "$sa" "$sb" ||
+		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
+	guest_start "$a" sock="$sa" packed="$packed" mem="$mem" mac="$mac_a"
+	guest_start "$bg" sock="$sb" packed="$packed" mem="$mem" mac="$mac_b"
+	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
+		why="a guest did not boot to its command loop in $BOOT_TIMEOUT s"
+	elif ! guest_cmd "$a" 60 vhu-guest-tool setup ||
+	     ! guest_cmd "$bg" 60 vhu-guest-tool setup; then
+		why="guest setup failed: $(tail -n 1 <<<"$GL_OUT")"
+	else
+		local from
+		from=$(guest_lines "$bg")
+		guest_cmd_send "$bg" vhu-guest-tool recv --src "$mac_a" \
+			--frames "$vs_frames" --timeout 240 --idle 3 \
+			--max-loss $(( vs_frames / 10 )) --run "$run" --ready recv-ready
+		local rid=$GL_ID
+		if ! guest_wait "$bg" 'recv-ready' 30 "$from"; then
+			why="guest B: recv did not start"
+		else
+			guest_cmd "$a" 240 vhu-guest-tool send --dst "$mac_b" \
+				--frames "$vs_frames" --sizes "$(sizes_for 1500)" \
+				--rate 5000 --run "$run"
+			line_a=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+			guest_cmd_wait "$bg" "$rid" 60
+			line_b=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+			[[ $line_a == "RESULT PASS "* ]] || why="guest A: ${line_a:-no result}"
+			[[ $line_b == "RESULT PASS "* ]] ||
+				why="${why:+$why; }guest B: ${line_b:-no result} $(grep -a '^guest_tool: bad' <<<"$GL_OUT" | head -n 2 | tr '\n' ' ')"
+			detail="$mem: A ${line_a#RESULT PASS send }; B ${line_b#RESULT PASS recv }"
+		fi
+	fi
+	guest_stop "$a" 30 || why="${why:+$why; }guest A did not power off by itself"
+	guest_stop "$bg" 30 || why="${why:+$why; }guest B did not power off by itself"
+	proc_alive "$sw" || why="${why:+$why; }vhu-vswitch died during the case"
+	proc_stop "$sw" 10 || why="${why:+$why; }vhu-vswitch exit status $GL_RC after SIGTERM"
+	# Exact accounting: port 0 got what A sent, port 1 delivered what B
+	# got and counted the rest as drops; nothing went the other way.
+	if [ -z "$why" ]; then
+		local p0 p1 rx0 tx0 rx1 tx1 dr1 atx brx
+		p0=$(grep -a '^  port 0 ' "$slog" | tail -n 1)
+		p1=$(grep -a '^  port 1 ' "$slog" | tail -n 1)
+		read -r rx0 tx0 _ < <(sed -n 's/.*rx \([0-9]*\) frames, tx \([0-9]*\) frames, drops \([0-9]*\).*/\1 \2 \3/p' <<<"$p0")
+		read -r rx1 tx1 dr1 < <(sed -n 's/.*rx \([0-9]*\) frames, tx \([0-9]*\) frames, drops \([0-9]*\).*/\1 \2 \3/p' <<<"$p1")
+		atx=$(value tx "$line_a")
+		brx=$(value rx "$line_b")
+		sent=$(value sent "$line_a")
+		got=$(value good "$line_b")
+		lost=$(value lost "$line_b")
+		if [ -z "$rx0" ] || [ -z "$rx1" ]; then
+			why="no vswitch summary"
+		elif [ "$rx0" != "$atx" ] || [ "$atx" != "$sent" ] ||
+		     [ "$tx1" != "$brx" ] || [ "$brx" != "$got" ] ||
+		     [ "$dr1" != "$lost" ] || [ "$rx1" != 0 ] || [ "$tx0" != 0 ]; then
+			why="counts disagree: A sent $sent (tx counter $atx), switch port 0 rx $rx0 tx $tx0, port 1 rx $rx1 tx $tx1 drops $dr1, B got $got (rx counter $brx) lost $lost"
+		else
+			detail="$detail; vswitch p0 rx $rx0, p1 tx $tx1 drops $dr1"
+		fi
+	fi
+	rc=$(backend_complaints "$slog")
+	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
+	verdict "$name" "$why" "$GL_WORK/$a.serial.log" "$GL_WORK/$bg.serial.log" \
+		"$GL_WORK/$a.qemu.log" "$GL_WORK/$bg.qemu.log" "$slog"
+}
+
+# Every process of a case must be gone when it ends: the ones lib.sh
+# tracks, and any other child of this shell (read from /proc with builtins
+# only, so the check itself forks nothing).
+check_leftovers() {
+	local n left="" d st rest
+	for n in "${!GL_PID[@]}"; do
+		left="$left $n(${GL_PID[$n]})"
+	done
+	for d in /proc/[0-9]*; do
+		read -r st 2>/dev/null <"$d/stat" || continue
+		rest=${st##*) }          # after "pid (comm) ": state ppid ...
+		read -r _ n _ <<<"$rest"
+		[ "$n" = "$$" ] && left="$left ${d#/proc/}:$(cut -d' ' -f2 <<<"$st")"
+	done
+	if [ -n "$left" ]; then
+		echo "FAIL guest $1: processes left over:$left"
+		n_fail=$(( n_fail + 1 ))
+		failed=1
+		gl_cleanup
+	fi
+}
+
+# ---- main ---------------------------------------------------------------------
+echo "run.sh: ${#selected[@]} case(s), $frames frames per echo case, guest memory $mem_default, kernel $GL_KERNEL," \
+	"QEMU on CPU ${GL_QEMU_CPUS:-any}, backends on CPU $GL_BE_CPU, work dir $GL_WORK"
+t_start=$(date +%s)
+case_no=0
+for c in "${selected[@]}"; do
+	case_no=$(( case_no + 1 ))
+	case_t0=$(( $(date +%s%N) / 1000000 ))
+	case "$c" in
+	vswitch/*) run_vswitch_case "$c" ;;
+	*) run_echo_case "$c" ;;
+	esac
+	check_leftovers "$c"
+done
+echo "run.sh: $n_pass passed, $n_fail failed in $(( $(date +%s) - t_start )) s"
+[ "$n_fail" -eq 0 ]

@@ -40,6 +40,9 @@
  *   relaxed (statistics only, no ordering needed); the exit summary reads
  *   them after rte_eal_mp_wait_lcore(), which orders everything.
  *   `workers_stop`: relaxed both ways, only asks the loop to end.
+ *   Plain data the workers read (ports' paths, poll masks, lock_outputs)
+ *   is written before rte_eal_remote_launch(), which orders it. MAC moves
+ *   travel on an rte_ring (many producers, one consumer): its own order.
  */
 #include <errno.h>
 #include <getopt.h>

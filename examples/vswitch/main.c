@@ -1,58 +1,167 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhu-vswitch: a small L2 learning switch over N vhost-user ports, built
- * on libvhu's C API. Each --socket is one port (one guest). Frames a guest
+ * vhu-vswitch: an L2 learning switch over N vhost-user ports, built on
+ * libvhu's C API. Each --socket is one port (one guest). Frames a guest
  * sends are switched by destination MAC: known unicast goes to the port
- * that address was last seen on, broadcast, multicast and unknown unicast
- * are flooded to every other running port. One polling lcore serves all
- * ports (queue pair 0 each); the main lcore prints a stats line per second
- * and a summary at exit (--duration, SIGINT or SIGTERM).
+ * the address was last seen on; broadcast, multicast and unknown unicast
+ * are flooded to every other port. A source MAC that shows up on another
+ * port than its table entry (a guest that migrated: libvhu puts a RARP
+ * from its MAC in front of the next dequeue) moves at once, and the move
+ * is logged. libvhu copies on enqueue and leaves the mbuf with the caller,
+ * so a flooded frame is enqueued to each port and freed once.
  *
- * libvhu copies on enqueue and leaves the mbuf with the caller, so a
- * flooded frame is simply enqueued to each port and freed once.
+ * This file owns: the ports (the device each one serves and its enabled
+ * queue masks), the static share of (port, queue pair) among the worker
+ * lcores, the MAC table, the per-worker counters, and the main lcore's
+ * live view and exit summary.
+ *
+ * Threading rule. libvhu's control thread runs the callbacks and is the
+ * only writer of a port's device pointer and queue masks. Every EAL worker
+ * lcore polls; the guest transmit vring of (port, qp) is dequeued by worker
+ * (port + qp) % n_workers only, so no vring ever has two readers. Any
+ * worker may send to any port, into one of its enabled receive queue
+ * pairs; libvhu allows one lcore per queue pair and direction, so with
+ * several workers the enqueue runs under that (port, qp)'s spinlock. The
+ * MAC table is an rte_hash with lock-free readers and locked writers.
+ * Counters are per worker (one writer each); the main lcore only reads
+ * them, prints, and drains the MAC-move ring (its single consumer).
+ *
+ * Atomic pairings (all device and mask accesses are seq_cst):
+ *   C1 control stores a port's dev / masks        pairs with W1
+ *   W1 worker loads every port's dev / masks once per pass
+ *   W2 worker bumps its epoch after the pass     pairs with C2
+ *   C2 destroy_device loads each worker's epoch after C1 and waits for it
+ *      to move: the pass that may still hold the old device has ended, and
+ *      the next pass's W1 sees C1 (W1 after W2 after C2 after C1 in the
+ *      single total order).
+ *   W3 worker clears `running` as it exits       pairs with C2's wait loop
+ *      (nobody waits for a worker that no longer polls).
+ *   Counters: one writer, relaxed load + relaxed store; readers load them
+ *   relaxed (statistics only, no ordering needed); the exit summary reads
+ *   them after rte_eal_mp_wait_lcore(), which orders everything.
+ *   `workers_stop`: relaxed both ways, only asks the loop to end.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_ether.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
+#include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#include <rte_spinlock.h>
 
 #include "vhu.h"
 #include "vhu_burst.h"
+#include "vhu_config.h"
 
 #define MAX_PORTS 16
 #define BURST 32
 #define MAC_TABLE_SIZE 4096
 #define POOL_SIZE 16383
+/* Queue pairs per port: the build maximum, as far as a 64-bit mask goes. */
+#define MAX_QP (VHU_MAX_QUEUE_PAIRS < 64 ? VHU_MAX_QUEUE_PAIRS : 64)
+/* MAC moves waiting for the main lcore, and how many it prints a second. */
+#define MOVE_RING_SIZE 256
+#define MOVE_LINES_PER_SEC 10
+/* The main lcore drains the move ring this often (microseconds). */
+#define MAIN_TICK_US 10000
+/*
+ * A worker that found the MAC table full adds no new address for this
+ * long (ms): with a full table (entries never age out) a guest sending
+ * from ever new MACs would make every frame an add, each failing under
+ * the table's writer lock that every worker takes to learn.
+ */
+#define LEARN_PAUSE_MS 1000
+
+/* route_burst() verdicts besides a port number */
+#define ROUTE_FLOOD (-1)
+#define ROUTE_DROP (-2)
 
 struct port {
 	char path[108];
+	const char *name;               /* last component of path */
 	struct vhu_socket *sock;
-	_Atomic(struct vhu_dev *) dev;   /* published to the poller */
-	/* written by the poller only, read by the stats printer */
-	_Atomic uint64_t rx, tx, drops;
-	uint64_t last_rx, last_tx, last_drops;
+	/* Written by the control thread (C1), read by workers (W1). */
+	_Atomic(struct vhu_dev *) dev;
+	_Atomic uint64_t rx_qps;        /* bit qp: vring 2qp (guest rx) on */
+	_Atomic uint64_t tx_qps;        /* bit qp: vring 2qp+1 (guest tx) on */
+	/* Serialises enqueues into queue pair qp when several workers send. */
+	struct {
+		rte_spinlock_t lock;
+	} __rte_cache_aligned out[MAX_QP];
+};
+
+/* One worker's counts for one port; written by that worker only. */
+struct port_count {
+	_Atomic uint64_t rx[MAX_QP];    /* frames dequeued from the guest */
+	_Atomic uint64_t tx[MAX_QP];    /* frames placed into the guest */
+	_Atomic uint64_t drop_full;     /* for the port, guest ring was full */
+	_Atomic uint64_t drop_noq;      /* for the port, no guest or no queue */
+	_Atomic uint64_t filtered;      /* from the port: runt, or to itself */
+	_Atomic uint64_t moves;         /* MACs that moved to the port */
+};
+
+struct worker {
+	unsigned int lcore;
+	unsigned int index;             /* 0 .. n_workers - 1 */
+	unsigned int n_polls;           /* queue pairs it owns, in all */
+	uint64_t polls[MAX_PORTS];      /* bit qp: it dequeues (port, qp) */
+	_Atomic uint64_t epoch;         /* W2 */
+	_Atomic bool running;           /* W3 */
+	_Atomic uint64_t moves_unlogged; /* move ring was full */
+	_Atomic uint64_t not_learned;   /* new sources the full table refused */
+	uint64_t learn_resume;          /* TSC: no new addresses before it */
+	struct port_count cnt[MAX_PORTS];
+} __rte_cache_aligned;
+
+/* What a worker saw of every port at the start of one pass (W1). */
+struct view {
+	struct vhu_dev *dev[MAX_PORTS];
+	uint64_t tx_qps[MAX_PORTS];
+	int out_qp[MAX_PORTS];          /* queue pair to send on, or -1 */
+};
+
+/* Sums over the workers, for one port. */
+struct totals {
+	uint64_t rx, tx, drop_full, drop_noq, filtered, moves;
 };
 
 static struct port ports[MAX_PORTS];
-static unsigned int nports;
+static unsigned int n_ports;
+static struct worker workers[RTE_MAX_LCORE];
+static unsigned int n_workers;
+static bool lock_outputs;               /* set before the workers start */
 static struct rte_hash *macs;
+static struct rte_ring *moves;          /* uint64_t events: see note_move() */
 static struct rte_mempool *pool;
 static volatile sig_atomic_t quit;
-static _Atomic uint64_t poll_epoch;
-static _Atomic bool poller_running;
+static atomic_bool workers_stop;
+
+static struct {
+	uint32_t flags;
+	uint16_t queues;
+	unsigned int duration;
+	bool quiet;
+} opt = {
+	.queues = MAX_QP,
+};
 
 static void
 on_signal(int sig)
@@ -61,73 +170,22 @@ on_signal(int sig)
 	quit = 1;
 }
 
-/*
- * Wait until the poller has finished any loop iteration that might still
- * use a device we just unpublished.
- */
-static void
-wait_poller_quiescent(void)
+static inline void
+count_add(_Atomic uint64_t *c, uint64_t n)
 {
-	uint64_t start = atomic_load(&poll_epoch);
-
-	while (atomic_load(&poller_running) &&
-	       atomic_load(&poll_epoch) < start + 2)
-		rte_pause();
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+			      + n, memory_order_relaxed);
 }
 
-static int
-new_device(struct vhu_dev *dev, void *ctx)
+static inline uint64_t
+count_get(_Atomic uint64_t *c)
 {
-	struct port *p = ctx;
-
-	printf("vswitch: port %ld (%s): guest connected\n",
-	       (long)(p - ports), p->path);
-	atomic_store(&p->dev, dev);
-	return 0;
-}
-
-static void
-destroy_device(struct vhu_dev *dev, void *ctx)
-{
-	struct port *p = ctx;
-
-	(void)dev;
-	atomic_store(&p->dev, NULL);
-	wait_poller_quiescent();
-	printf("vswitch: port %ld (%s): guest gone\n", (long)(p - ports),
-	       p->path);
-}
-
-static const struct vhu_ops ops = {
-	.new_device = new_device,
-	.destroy_device = destroy_device,
-};
-
-/* Frames bound for one output port, collected over one input burst. */
-struct out_queue {
-	struct rte_mbuf *pkts[BURST];
-	uint16_t n;
-};
-
-static void
-flush(unsigned int out, struct out_queue *q, struct vhu_dev *dev)
-{
-	uint16_t sent = 0;
-
-	if (q->n == 0)
-		return;
-	if (dev != NULL)
-		sent = vhu_enqueue_burst(dev, 0, q->pkts, q->n);
-	atomic_fetch_add_explicit(&ports[out].tx, sent, memory_order_relaxed);
-	if (sent < q->n)
-		atomic_fetch_add_explicit(&ports[out].drops, q->n - sent,
-					  memory_order_relaxed);
-	q->n = 0;
+	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
 /*
- * MAC table key: the address in an aligned 64-bit word (the hash reads its
- * key in whole words; a 6-byte key inside a frame is not aligned).
+ * MAC table key: the address in an aligned 64-bit word (the hash reads
+ * its key in whole words; a 6-byte key inside a frame is not aligned).
  */
 static inline uint64_t
 mac_key(const struct rte_ether_addr *a)
@@ -138,229 +196,857 @@ mac_key(const struct rte_ether_addr *a)
 	return k;
 }
 
-static void
-switch_burst(unsigned int in, struct rte_mbuf **pkts, uint16_t n,
-	     struct vhu_dev **devs)
+/* ---- data path (worker lcores) ----------------------------------------- */
+
+/*
+ * The receive queue pair a worker sends on to a port: the
+ * (index % enabled)-th enabled one, so that workers spread over the
+ * queue pairs when there are enough of them.
+ */
+static int
+pick_out_qp(uint64_t rx_qps, unsigned int index)
 {
-	struct out_queue q[MAX_PORTS];
+	unsigned int n = (unsigned int)__builtin_popcountll(rx_qps), nth;
 
-	for (unsigned int i = 0; i < nports; i++)
-		q[i].n = 0;
-	for (uint16_t k = 0; k < n; k++) {
-		struct rte_ether_hdr *eh;
-		uintptr_t data;
-		uint64_t key;
-		int out = -1;
+	if (n == 0)
+		return -1;
+	nth = index < n ? index : index % n;    /* no division per pass */
+	while (nth-- > 0)
+		rx_qps &= rx_qps - 1;   /* drop the lowest set bit */
+	return __builtin_ctzll(rx_qps);
+}
 
-		if (pkts[k]->data_len < sizeof(*eh))
-			continue;
-		eh = rte_pktmbuf_mtod(pkts[k], struct rte_ether_hdr *);
-		/* learn: the source lives behind the input port */
-		if (!rte_is_multicast_ether_addr(&eh->src_addr)) {
-			key = mac_key(&eh->src_addr);
-			rte_hash_add_key_data(macs, &key,
-					      (void *)(uintptr_t)(in + 1));
+static void
+load_view(const struct worker *w, struct view *v)
+{
+	for (unsigned int p = 0; p < n_ports; p++) {
+		/* W1: pairs with C1 */
+		v->dev[p] = atomic_load(&ports[p].dev);
+		v->tx_qps[p] = atomic_load(&ports[p].tx_qps);
+		v->out_qp[p] = pick_out_qp(atomic_load(&ports[p].rx_qps),
+					   w->index);
+		if (v->dev[p] == NULL)
+			v->out_qp[p] = -1;
+	}
+}
+
+static void
+note_move(struct worker *w, uint64_t key, unsigned int from,
+	  unsigned int to)
+{
+	uint64_t ev = key | (uint64_t)from << 48 | (uint64_t)to << 56;
+
+	count_add(&w->cnt[to].moves, 1);
+	if (rte_ring_enqueue_elem(moves, &ev, sizeof(ev)) != 0)
+		count_add(&w->moves_unlogged, 1);
+}
+
+/*
+ * Put an address behind port `in`; `known` when the table has it behind
+ * another port. A new address is not tried for LEARN_PAUSE_MS after the
+ * table was found full (frames to it are flooded meanwhile).
+ */
+static bool
+learn(struct worker *w, uint64_t key, unsigned int in, bool known)
+{
+	int ret;
+
+	if (!known && w->learn_resume != 0) {
+		if (rte_get_timer_cycles() < w->learn_resume) {
+			count_add(&w->not_learned, 1);
+			return false;
 		}
-		key = mac_key(&eh->dst_addr);
-		if (rte_is_unicast_ether_addr(&eh->dst_addr) &&
-		    rte_hash_lookup_data(macs, &key, (void **)&data) >= 0)
-			out = (int)data - 1;
-		if (out == (int)in)
-			continue;       /* both ends behind one port: filter */
-		for (unsigned int o = 0; o < nports; o++) {
-			if (o == in || (out >= 0 && (unsigned int)out != o))
-				continue;
-			q[o].pkts[q[o].n++] = pkts[k];
+		w->learn_resume = 0;
+	}
+	ret = rte_hash_add_key_data(macs, &key, (void *)(uintptr_t)in);
+	if (ret == -ENOSPC && !known) {
+		w->learn_resume = rte_get_timer_cycles() +
+				  rte_get_timer_hz() / 1000 * LEARN_PAUSE_MS;
+		count_add(&w->not_learned, 1);
+	}
+	return ret >= 0;
+}
+
+/*
+ * Learn the source addresses of a burst: one bulk lookup, and an add only
+ * for an address that is new or was behind another port. Runs of one
+ * address within the burst are added once.
+ */
+static void
+learn_sources(struct worker *w, unsigned int in, const uint64_t *src,
+	      const bool *valid, uint16_t n)
+{
+	const void *keys[BURST];
+	void *data[BURST];
+	uint64_t hits = 0, last = 0;
+	bool have_last = false;
+	unsigned int m = 0;
+
+	for (uint16_t k = 0; k < n; k++)
+		if (valid[k])
+			keys[m++] = &src[k];
+	if (m == 0)
+		return;
+	rte_hash_lookup_bulk_data(macs, keys, m, &hits, data);
+	for (unsigned int j = 0; j < m; j++) {
+		uint64_t key = *(const uint64_t *)keys[j];
+		bool hit = (hits >> j) & 1;
+		unsigned int was = hit ? (unsigned int)(uintptr_t)data[j] : 0;
+
+		if ((hit && was == in) || (have_last && key == last))
+			continue;
+		last = key;
+		have_last = true;
+		if (learn(w, key, in, hit) && hit)
+			note_move(w, key, was, in);
+	}
+}
+
+/*
+ * Decide where each frame of a burst goes: a port, ROUTE_FLOOD, or
+ * ROUTE_DROP (too short for Ethernet, or its destination is behind the
+ * port it came from). Sources are learned first.
+ */
+static void
+route_burst(struct worker *w, unsigned int in, struct rte_mbuf **pkts,
+	    uint16_t n, int *route)
+{
+	uint64_t src[BURST], dst[BURST];
+	bool src_ok[BURST];
+	const void *keys[BURST];
+	void *data[BURST];
+	uint16_t idx[BURST];
+	uint64_t hits = 0;
+	unsigned int m = 0;
+
+	for (uint16_t k = 0; k < n; k++) {
+		const struct rte_ether_hdr *eh;
+
+		src_ok[k] = false;
+		if (pkts[k]->data_len < sizeof(*eh)) {
+			route[k] = ROUTE_DROP;
+			continue;
+		}
+		eh = rte_pktmbuf_mtod(pkts[k], const struct rte_ether_hdr *);
+		src[k] = mac_key(&eh->src_addr);
+		src_ok[k] = rte_is_unicast_ether_addr(&eh->src_addr);
+		route[k] = ROUTE_FLOOD;
+		if (rte_is_unicast_ether_addr(&eh->dst_addr)) {
+			dst[k] = mac_key(&eh->dst_addr);
+			idx[m] = k;
+			keys[m++] = &dst[k];
 		}
 	}
-	for (unsigned int o = 0; o < nports; o++)
-		flush(o, &q[o], devs[o]);
+	learn_sources(w, in, src, src_ok, n);
+	if (m == 0)
+		return;
+	rte_hash_lookup_bulk_data(macs, keys, m, &hits, data);
+	for (unsigned int j = 0; j < m; j++) {
+		unsigned int out;
+
+		if (!((hits >> j) & 1))
+			continue;       /* unknown: flooded */
+		out = (unsigned int)(uintptr_t)data[j];
+		route[idx[j]] = out == in ? ROUTE_DROP : (int)out;
+	}
+}
+
+static void
+send_to_port(struct worker *w, const struct view *v, unsigned int o,
+	     struct rte_mbuf **pkts, uint16_t n)
+{
+	struct port_count *c = &w->cnt[o];
+	int qp = v->out_qp[o];
+	uint16_t sent;
+
+	if (qp < 0) {
+		count_add(&c->drop_noq, n);
+		return;
+	}
+	if (lock_outputs)
+		rte_spinlock_lock(&ports[o].out[qp].lock);
+	sent = vhu_enqueue_burst(v->dev[o], (uint16_t)qp, pkts, n);
+	if (lock_outputs)
+		rte_spinlock_unlock(&ports[o].out[qp].lock);
+	count_add(&c->tx[qp], sent);
+	if (sent < n)
+		count_add(&c->drop_full, n - sent);
+}
+
+/* Frames bound for one output port, collected over one input burst. */
+struct out_list {
+	struct rte_mbuf *pkts[BURST];
+	uint16_t n;
+};
+
+static void
+switch_burst(struct worker *w, const struct view *v, unsigned int in,
+	     struct rte_mbuf **pkts, uint16_t n)
+{
+	struct out_list out[MAX_PORTS];
+	int route[BURST];
+	uint64_t filtered = 0;
+
+	route_burst(w, in, pkts, n, route);
+	for (unsigned int o = 0; o < n_ports; o++)
+		out[o].n = 0;
+	for (uint16_t k = 0; k < n; k++) {
+		if (route[k] == ROUTE_DROP) {
+			filtered++;
+		} else if (route[k] == ROUTE_FLOOD) {
+			for (unsigned int o = 0; o < n_ports; o++)
+				if (o != in)
+					out[o].pkts[out[o].n++] = pkts[k];
+		} else {
+			out[route[k]].pkts[out[route[k]].n++] = pkts[k];
+		}
+	}
+	for (unsigned int o = 0; o < n_ports; o++)
+		if (out[o].n != 0)
+			send_to_port(w, v, o, out[o].pkts, out[o].n);
+	if (filtered != 0)
+		count_add(&w->cnt[in].filtered, filtered);
 	rte_pktmbuf_free_bulk(pkts, n);
 }
 
-static int
-poller(void *arg)
+static void
+worker_pass(struct worker *w)
 {
-	(void)arg;
-	atomic_store(&poller_running, true);
-	while (!quit) {
-		struct vhu_dev *devs[MAX_PORTS];
+	struct view v;
 
-		for (unsigned int i = 0; i < nports; i++)
-			devs[i] = atomic_load_explicit(&ports[i].dev,
-						       memory_order_acquire);
-		for (unsigned int i = 0; i < nports; i++) {
+	load_view(w, &v);
+	for (unsigned int p = 0; p < n_ports; p++) {
+		/* the enabled queue pairs of p that are this worker's */
+		uint64_t todo = v.tx_qps[p] & w->polls[p];
+
+		if (v.dev[p] == NULL)
+			continue;
+		for (; todo != 0; todo &= todo - 1) {
+			unsigned int qp = (unsigned int)__builtin_ctzll(todo);
 			struct rte_mbuf *pkts[BURST];
 			uint16_t n;
 
-			if (devs[i] == NULL)
-				continue;
-			n = vhu_dequeue_burst(devs[i], 0, pool, pkts, BURST);
+			n = vhu_dequeue_burst(v.dev[p], (uint16_t)qp, pool,
+					      pkts, BURST);
 			if (n == 0)
 				continue;
-			atomic_fetch_add_explicit(&ports[i].rx, n,
-						  memory_order_relaxed);
-			switch_burst(i, pkts, n, devs);
+			count_add(&w->cnt[p].rx[qp], n);
+			switch_burst(w, &v, p, pkts, n);
 		}
-		atomic_fetch_add_explicit(&poll_epoch, 1, memory_order_release);
 	}
-	atomic_store(&poller_running, false);
+	atomic_fetch_add(&w->epoch, 1); /* W2: pairs with C2 */
+}
+
+static int
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed))
+		worker_pass(w);
+	atomic_store(&w->running, false);       /* W3 */
+	return 0;
+}
+
+/* ---- control path (libvhu's control thread) ----------------------------- */
+
+/* Wait until no worker can still be using what C1 just unpublished. */
+static void
+wait_workers_quiescent(void)
+{
+	uint64_t seen[RTE_MAX_LCORE];
+
+	for (unsigned int i = 0; i < n_workers; i++)
+		seen[i] = atomic_load(&workers[i].epoch);       /* C2 */
+	for (unsigned int i = 0; i < n_workers; i++)
+		while (atomic_load(&workers[i].running) &&
+		       atomic_load(&workers[i].epoch) == seen[i])
+			rte_pause();
+}
+
+static int
+new_device(struct vhu_dev *dev, void *ctx)
+{
+	struct port *p = ctx;
+	struct vhu_dev *none = NULL;
+
+	/* The masks are zero (initially, or since destroy_device); the
+	 * vring_state_changed calls that follow fill them. */
+	if (!atomic_compare_exchange_strong(&p->dev, &none, dev)) {  /* C1 */
+		printf("vswitch: port %u (%s): refusing a second guest\n",
+		       (unsigned int)(p - ports), p->name);
+		return -1;
+	}
+	printf("vswitch: port %u (%s): guest connected (%u queue pairs)\n",
+	       (unsigned int)(p - ports), p->name,
+	       vhu_dev_vring_count(dev) / 2u);
+	fflush(stdout);
 	return 0;
 }
 
 static void
-print_stats(double secs)
+destroy_device(struct vhu_dev *dev, void *ctx)
 {
-	printf("vswitch:");
-	for (unsigned int i = 0; i < nports; i++) {
-		struct port *p = &ports[i];
-		uint64_t rx = atomic_load(&p->rx), tx = atomic_load(&p->tx);
-		uint64_t dr = atomic_load(&p->drops);
+	struct port *p = ctx;
 
-		printf(" | p%u rx %.2f Mpps tx %.2f Mpps drops %" PRIu64 "/s",
-		       i, (rx - p->last_rx) / secs / 1e6,
-		       (tx - p->last_tx) / secs / 1e6,
-		       (uint64_t)((dr - p->last_drops) / secs));
-		p->last_rx = rx;
-		p->last_tx = tx;
-		p->last_drops = dr;
-	}
-	printf("\n");
+	if (atomic_load(&p->dev) != dev)
+		return;
+	atomic_store(&p->rx_qps, 0);    /* C1 */
+	atomic_store(&p->tx_qps, 0);
+	atomic_store(&p->dev, NULL);
+	wait_workers_quiescent();
+	printf("vswitch: port %u (%s): guest gone\n",
+	       (unsigned int)(p - ports), p->name);
 	fflush(stdout);
 }
+
+/* Vring 2qp is the guest's receive queue, 2qp+1 its transmit queue. */
+static void
+set_vring(struct port *p, uint16_t vring, bool on)
+{
+	_Atomic uint64_t *mask = vring % 2 ? &p->tx_qps : &p->rx_qps;
+	uint64_t bit = UINT64_C(1) << (vring / 2);
+
+	if (on)
+		atomic_fetch_or(mask, bit);     /* C1 */
+	else
+		atomic_fetch_and(mask, ~bit);   /* C1 */
+}
+
+static void
+vring_state_changed(struct vhu_dev *dev, uint16_t vring, bool enabled,
+		    void *ctx)
+{
+	struct port *p = ctx;
+
+	if (atomic_load(&p->dev) != dev || vring >= 2 * MAX_QP)
+		return;
+	set_vring(p, vring, enabled);
+}
+
+static void
+vring_broken(struct vhu_dev *dev, uint16_t vring, void *ctx)
+{
+	struct port *p = ctx;
+
+	if (atomic_load(&p->dev) != dev || vring >= 2 * MAX_QP)
+		return;
+	/* Stopped until the guest resets it; that reset re-enables it. */
+	set_vring(p, vring, false);
+	printf("vswitch: port %u (%s): the guest broke vring %u; it is not "
+	       "served until the guest resets it\n",
+	       (unsigned int)(p - ports), p->name, vring);
+	fflush(stdout);
+}
+
+static const struct vhu_ops ops = {
+	.new_device = new_device,
+	.destroy_device = destroy_device,
+	.vring_state_changed = vring_state_changed,
+	.vring_broken = vring_broken,
+};
+
+/* ---- statistics and logs (main lcore) ---------------------------------- */
+
+static void
+port_totals(unsigned int p, struct totals *t, uint64_t *rx_qp,
+	    uint64_t *tx_qp)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned int i = 0; i < n_workers; i++) {
+		struct port_count *c = &workers[i].cnt[p];
+
+		for (unsigned int q = 0; q < opt.queues; q++) {
+			uint64_t rx = count_get(&c->rx[q]);
+			uint64_t tx = count_get(&c->tx[q]);
+
+			t->rx += rx;
+			t->tx += tx;
+			if (rx_qp != NULL)
+				rx_qp[q] += rx;
+			if (tx_qp != NULL)
+				tx_qp[q] += tx;
+		}
+		t->drop_full += count_get(&c->drop_full);
+		t->drop_noq += count_get(&c->drop_noq);
+		t->filtered += count_get(&c->filtered);
+		t->moves += count_get(&c->moves);
+	}
+}
+
+/*
+ * The main lcore's side of the MAC-move log. Workers queue every move on
+ * the `moves` ring (or count it when the ring is full); the main lcore
+ * prints at most MOVE_LINES_PER_SEC of them a second and one line for the
+ * rest. Workers polling two queues of one port may both see the first
+ * frames after a move: the same move twice in a row is printed once.
+ */
+struct move_log {
+	unsigned int budget;    /* lines left this second */
+	uint64_t unshown;       /* moves not printed this second */
+	uint64_t lost_seen;     /* ring-full moves already counted */
+	uint64_t last_ev;       /* last move taken from the ring */
+};
+
+static void
+print_move(uint64_t ev)
+{
+	struct rte_ether_addr a;
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+
+	memcpy(a.addr_bytes, &ev, RTE_ETHER_ADDR_LEN);
+	rte_ether_format_addr(mac, sizeof(mac), &a);
+	printf("vswitch: %s: moved port %u -> port %u\n", mac,
+	       (unsigned int)(ev >> 48 & 0xff), (unsigned int)(ev >> 56));
+}
+
+static void
+move_log_drain(struct move_log *ml)
+{
+	uint64_t ev[32];
+	unsigned int n;
+
+	while ((n = rte_ring_dequeue_burst_elem(moves, ev, sizeof(ev[0]),
+						RTE_DIM(ev), NULL)) != 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			if (ev[i] == ml->last_ev)
+				continue;
+			ml->last_ev = ev[i];
+			if (ml->budget == 0) {
+				ml->unshown++;
+				continue;
+			}
+			ml->budget--;
+			print_move(ev[i]);
+		}
+	}
+}
+
+/* Once a second: say how many moves were not shown, refill the budget. */
+static void
+move_log_second(struct move_log *ml)
+{
+	uint64_t lost = 0;
+
+	for (unsigned int i = 0; i < n_workers; i++)
+		lost += count_get(&workers[i].moves_unlogged);
+	ml->unshown += lost - ml->lost_seen;
+	ml->lost_seen = lost;
+	if (ml->unshown != 0)
+		printf("vswitch: %" PRIu64 " more MAC move(s) not shown (at "
+		       "most %d lines a second)\n", ml->unshown,
+		       MOVE_LINES_PER_SEC);
+	ml->unshown = 0;
+	ml->budget = MOVE_LINES_PER_SEC;
+}
+
+static void
+describe_queues(const struct port *p, char *buf, size_t len)
+{
+	uint64_t rxm = atomic_load(&p->rx_qps), txm = atomic_load(&p->tx_qps);
+	int rxn = __builtin_popcountll(rxm), txn = __builtin_popcountll(txm);
+
+	if (atomic_load(&p->dev) == NULL)
+		snprintf(buf, len, "no guest");
+	else if (rxn == txn)
+		snprintf(buf, len, "guest, %d qp", rxn);
+	else
+		snprintf(buf, len, "guest, qp rx %d tx %d", rxn, txn);
+}
+
+static double
+per_sec(uint64_t now, uint64_t before, double dt)
+{
+	return (double)(now - before) / dt;
+}
+
+/* One line per port: state, rates over the last dt seconds, drop causes. */
+static void
+print_live(double dt, struct totals *last)
+{
+	for (unsigned int i = 0; i < n_ports; i++) {
+		struct totals t;
+		char state[48];
+
+		port_totals(i, &t, NULL, NULL);
+		describe_queues(&ports[i], state, sizeof(state));
+		printf("vswitch: port %u %-12s %-14s rx %6.2f Mpps  tx %6.2f "
+		       "Mpps  drops/s: ring full %.0f, no guest/queue %.0f\n",
+		       i, ports[i].name, state,
+		       per_sec(t.rx, last[i].rx, dt) / 1e6,
+		       per_sec(t.tx, last[i].tx, dt) / 1e6,
+		       per_sec(t.drop_full, last[i].drop_full, dt),
+		       per_sec(t.drop_noq, last[i].drop_noq, dt));
+		last[i] = t;
+	}
+}
+
+/* Why a port dropped what it dropped, in words, when it dropped anything. */
+static void
+explain_drops(unsigned int i, const struct totals *t)
+{
+	uint64_t offered = t->tx + t->drop_full + t->drop_noq;
+
+	if (t->filtered != 0)
+		printf("    %" PRIu64 " frames from port %u were not "
+		       "forwarded: addressed to a MAC behind port %u itself, "
+		       "or shorter than an Ethernet header\n", t->filtered, i,
+		       i);
+
+	if (t->drop_full != 0)
+		printf("    %.1f%% of the frames for port %u found the guest's "
+		       "receive ring full: the guest reads slower than the "
+		       "switch sends (normal for a guest on a shared CPU or "
+		       "under TCG)\n", 100.0 * (double)t->drop_full /
+		       (double)offered, i);
+	if (t->drop_noq != 0)
+		printf("    %.1f%% of the frames for port %u had nowhere to "
+		       "go: no guest connected, or no receive queue enabled "
+		       "(flooded frames to an empty port are dropped)\n",
+		       100.0 * (double)t->drop_noq / (double)offered, i);
+}
+
+static void
+print_summary(double secs)
+{
+	struct totals all = { 0 };
+	uint64_t not_learned = 0;
+
+	printf("vswitch: summary after %.1f s, %u worker(s), %u queue pair(s) "
+	       "offered per port:\n", secs, n_workers, opt.queues);
+	for (unsigned int i = 0; i < n_ports; i++) {
+		uint64_t rx_qp[MAX_QP] = { 0 }, tx_qp[MAX_QP] = { 0 };
+		struct totals t;
+
+		port_totals(i, &t, rx_qp, tx_qp);
+		printf("  port %u %s: rx %" PRIu64 " frames, tx %" PRIu64
+		       " frames, drops %" PRIu64 " (ring full %" PRIu64
+		       ", no guest/queue %" PRIu64 "), filtered %" PRIu64 "\n",
+		       i, ports[i].name, t.rx, t.tx, t.drop_full + t.drop_noq,
+		       t.drop_full, t.drop_noq, t.filtered);
+		for (unsigned int q = 0; q < opt.queues; q++)
+			if (rx_qp[q] != 0 || tx_qp[q] != 0)
+				printf("    qp %u: rx %" PRIu64 ", tx %" PRIu64
+				       "\n", q, rx_qp[q], tx_qp[q]);
+		explain_drops(i, &t);
+		all.rx += t.rx;
+		all.tx += t.tx;
+		all.drop_full += t.drop_full;
+		all.drop_noq += t.drop_noq;
+		all.moves += t.moves;
+	}
+	for (unsigned int i = 0; i < n_workers; i++)
+		not_learned += count_get(&workers[i].not_learned);
+	printf("  total: rx %" PRIu64 ", tx %" PRIu64 ", drops %" PRIu64
+	       " (ring full %" PRIu64 ", no guest/queue %" PRIu64 "), %.2f "
+	       "Mpps sent on average; MAC table: %d address(es), %" PRIu64
+	       " move(s)\n", all.rx, all.tx, all.drop_full + all.drop_noq,
+	       all.drop_full, all.drop_noq,
+	       secs > 0 ? (double)all.tx / secs / 1e6 : 0.0,
+	       rte_hash_count(macs), all.moves);
+	if (not_learned != 0)
+		printf("    the MAC table (%d addresses, no ageing) was full: "
+		       "new source addresses went unlearned %" PRIu64 " times "
+		       "(frames to them are flooded)\n", MAC_TABLE_SIZE,
+		       not_learned);
+}
+
+/* ---- set-up ------------------------------------------------------------- */
 
 static void
 usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- --socket PATH [--socket PATH ...]\n"
-	       "          [--client] [--duration SEC]\n"
-	       "  --socket PATH   a vhost-user port (repeat for each port, 2..%d)\n"
+	       "          [--client] [--queues N] [--duration SEC] [--quiet]\n"
+	       "  --socket PATH   a vhost-user port (one per port, 2..%d)\n"
 	       "  --client        connect to the paths (frontends listen)\n"
+	       "  --queues N      queue pairs offered per port (default and "
+	       "max %d)\n"
 	       "  --duration SEC  stop after SEC seconds and print a summary\n"
-	       "The switch learns source MACs; known unicast goes to its port,\n"
-	       "everything else is flooded. Needs 2 lcores (one polls).\n",
-	       prog, MAX_PORTS);
+	       "  --quiet         no per-second lines, only events and the "
+	       "summary\n"
+	       "The switch learns source MACs; known unicast goes to its\n"
+	       "port, everything else is flooded. Each worker lcore polls a\n"
+	       "share of the (port, queue pair)s; the main lcore prints\n"
+	       "statistics. Needs 2 lcores or more.\n", prog, MAX_PORTS,
+	       MAX_QP);
 }
 
-int
-main(int argc, char **argv)
+static int
+parse_uint(const char *s, unsigned long lo, unsigned long hi,
+	   unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	return errno != 0 || *end != '\0' || *v < lo || *v > hi ? -1 : 0;
+}
+
+static int
+add_port(const char *path)
+{
+	struct port *p = &ports[n_ports];
+	const char *slash;
+
+	if (n_ports == MAX_PORTS || strlen(path) >= sizeof(p->path)) {
+		fprintf(stderr, "vswitch: too many ports or path too long\n");
+		return -1;
+	}
+	strcpy(p->path, path);
+	slash = strrchr(p->path, '/');
+	p->name = slash != NULL ? slash + 1 : p->path;
+	for (unsigned int q = 0; q < MAX_QP; q++)
+		rte_spinlock_init(&p->out[q].lock);
+	n_ports++;
+	return 0;
+}
+
+/* 0: run; 1: --help was printed; -1: bad arguments (said why). */
+static int
+parse_args(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "client", no_argument, NULL, 'c' },
+		{ "queues", required_argument, NULL, 'q' },
 		{ "duration", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (add_port(optarg) < 0)
+				return -1;
+			break;
+		case 'c':
+			opt.flags |= VHU_SOCKET_CLIENT;
+			break;
+		case 'q':
+			if (parse_uint(optarg, 1, MAX_QP, &v) < 0) {
+				fprintf(stderr, "vswitch: bad --queues %s "
+					"(1..%d)\n", optarg, MAX_QP);
+				return -1;
+			}
+			opt.queues = (uint16_t)v;
+			break;
+		case 'd':
+			if (parse_uint(optarg, 0, 86400 * 365, &v) < 0) {
+				fprintf(stderr, "vswitch: bad --duration %s\n",
+					optarg);
+				return -1;
+			}
+			opt.duration = (unsigned int)v;
+			break;
+		case 'Q':
+			opt.quiet = true;
+			break;
+		case 'h':
+			usage(argv[0]);
+			return 1;
+		default:
+			usage(argv[0]);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vswitch: unexpected argument %s\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* (port, qp) goes to worker (port + qp) % n_workers, for good. */
+static void
+assign_polls(void)
+{
+	unsigned int lcore;
+
+	n_workers = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		workers[n_workers].lcore = lcore;
+		workers[n_workers].index = n_workers;
+		n_workers++;
+	}
+	for (unsigned int p = 0; p < n_ports; p++)
+		for (unsigned int q = 0; q < opt.queues; q++) {
+			struct worker *w = &workers[(p + q) % n_workers];
+
+			w->polls[p] |= UINT64_C(1) << q;
+			w->n_polls++;
+		}
+	/*
+	 * With one worker nothing is shared. With several, two workers may
+	 * pick one receive queue pair (fewer enabled than workers, or for a
+	 * moment while the guest enables or disables one and the workers'
+	 * views differ), so every enqueue takes the lock; uncontended it is
+	 * one atomic exchange per burst.
+	 */
+	lock_outputs = n_workers > 1;
+}
+
+static int
+create_tables(void)
+{
 	struct rte_hash_parameters hp = {
 		.name = "vswitch_macs",
 		.entries = MAC_TABLE_SIZE,
 		.key_len = sizeof(uint64_t),
 		.hash_func = rte_hash_crc,
 		.socket_id = SOCKET_ID_ANY,
-		/* the poller writes, the printer never reads it: no lock */
+		/* every worker learns (adds) while every worker looks up:
+		 * lock-free lookups, adds serialised among themselves */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD |
+			      RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 	};
-	uint32_t flags = 0;
-	unsigned int duration = 0, worker, elapsed = 0;
-	uint64_t total_rx = 0, total_tx = 0, total_drops = 0;
-	int ret, opt;
+
+	pool = rte_pktmbuf_pool_create("vswitch_pool", POOL_SIZE, 256, 0,
+				       RTE_MBUF_DEFAULT_BUF_SIZE,
+				       (int)rte_socket_id());
+	macs = rte_hash_create(&hp);
+	/* many producers (workers), one consumer (main lcore) */
+	moves = rte_ring_create_elem("vswitch_moves", sizeof(uint64_t),
+				     MOVE_RING_SIZE, SOCKET_ID_ANY,
+				     RING_F_SC_DEQ);
+	if (pool == NULL || macs == NULL || moves == NULL) {
+		fprintf(stderr, "vswitch: cannot allocate pool or tables: %s\n",
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+start_ports(void)
+{
+	for (unsigned int i = 0; i < n_ports; i++) {
+		struct vhu_socket_params sp = {
+			.path = ports[i].path, .flags = opt.flags, .ops = &ops,
+			.ctx = &ports[i], .max_queue_pairs = opt.queues,
+		};
+		int ret;
+
+		ports[i].sock = vhu_socket_register(&sp);
+		if (ports[i].sock == NULL) {
+			fprintf(stderr, "vswitch: cannot register %s: %s\n",
+				sp.path, rte_strerror(rte_errno));
+			return -1;
+		}
+		ret = vhu_socket_start(ports[i].sock);
+		if (ret < 0) {
+			fprintf(stderr, "vswitch: cannot serve %s: %s\n",
+				sp.path, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+start_workers(void)
+{
+	for (unsigned int i = 0; i < n_workers; i++)
+		atomic_store(&workers[i].running, true);
+	for (unsigned int i = 0; i < n_workers; i++) {
+		printf("vswitch: worker %u on lcore %u polls %u queue "
+		       "pair(s)\n", i, workers[i].lcore, workers[i].n_polls);
+		rte_eal_remote_launch(worker_main, &workers[i],
+				      workers[i].lcore);
+	}
+}
+
+/* Live view once a second, MAC moves as they come; until told to stop. */
+static double
+run_main_lcore(void)
+{
+	struct totals last[MAX_PORTS] = { { 0 } };
+	struct move_log ml = {
+		.budget = MOVE_LINES_PER_SEC, .last_ev = UINT64_MAX,
+	};
+	uint64_t hz = rte_get_timer_hz(), start = rte_get_timer_cycles();
+	uint64_t end = start + (uint64_t)opt.duration * hz;
+	uint64_t tick = start, now = start;
+
+	while (!quit && (opt.duration == 0 || now < end)) {
+		rte_delay_us_sleep(MAIN_TICK_US);
+		move_log_drain(&ml);
+		now = rte_get_timer_cycles();
+		if (now - tick < hz)
+			continue;
+		move_log_second(&ml);
+		if (!opt.quiet)
+			print_live((double)(now - tick) / (double)hz, last);
+		fflush(stdout);
+		tick = now;
+	}
+	move_log_drain(&ml);
+	move_log_second(&ml);
+	return (double)(rte_get_timer_cycles() - start) / (double)hz;
+}
+
+int
+main(int argc, char **argv)
+{
+	double secs;
+	int ret, rc = 1;
 
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
-		fprintf(stderr, "vswitch: EAL init failed\n");
+		fprintf(stderr, "vswitch: EAL init failed: %s\n",
+			rte_strerror(rte_errno));
 		return 1;
 	}
+	argv[ret] = argv[0];
 	argc -= ret;
 	argv += ret;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			if (nports == MAX_PORTS ||
-			    strlen(optarg) >= sizeof(ports[0].path)) {
-				fprintf(stderr, "vswitch: too many ports or path too long\n");
-				return 1;
-			}
-			strcpy(ports[nports++].path, optarg);
-			break;
-		case 'c':
-			flags |= VHU_SOCKET_CLIENT;
-			break;
-		case 'd':
-			duration = (unsigned int)atoi(optarg);
-			break;
-		case 'h':
-			usage(argv[0]);
-			return 0;
-		default:
-			usage(argv[0]);
-			return 1;
-		}
+	ret = parse_args(argc, argv);
+	if (ret != 0) {
+		rc = ret < 0;   /* --help: 0 */
+		goto out_eal;
 	}
-	worker = rte_get_next_lcore(-1, 1, 0);
-	if (nports < 2 || worker >= RTE_MAX_LCORE) {
+	if (n_ports < 2 || rte_lcore_count() < 2) {
 		usage(argv[0]);
-		fprintf(stderr, "vswitch: need at least 2 --socket and 2 lcores\n");
-		return 1;
+		fprintf(stderr, "vswitch: need 2 --socket and 2 lcores or "
+			"more\n");
+		goto out_eal;
 	}
-	pool = rte_pktmbuf_pool_create("vswitch_pool", POOL_SIZE, 256, 0,
-				       RTE_MBUF_DEFAULT_BUF_SIZE,
-				       rte_socket_id());
-	macs = rte_hash_create(&hp);
-	if (pool == NULL || macs == NULL) {
-		fprintf(stderr, "vswitch: cannot allocate pool or MAC table\n");
-		return 1;
-	}
+	assign_polls();
+	if (create_tables() < 0)
+		goto out_tables;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (vhu_init(VHU_INIT_CONTROL_THREAD) < 0) {
 		fprintf(stderr, "vswitch: vhu_init failed\n");
-		return 1;
+		goto out_tables;
 	}
-	for (unsigned int i = 0; i < nports; i++) {
-		struct vhu_socket_params p = {
-			.path = ports[i].path, .flags = flags, .ops = &ops,
-			.ctx = &ports[i], .max_queue_pairs = 1,
-		};
-
-		ports[i].sock = vhu_socket_register(&p);
-		if (ports[i].sock == NULL ||
-		    vhu_socket_start(ports[i].sock) < 0) {
-			fprintf(stderr, "vswitch: cannot serve %s\n", p.path);
-			vhu_fini();
-			return 1;
-		}
-	}
-	printf("vswitch: %u ports, polling on lcore %u\n", nports, worker);
-	rte_eal_remote_launch(poller, NULL, worker);
-	while (!quit && (duration == 0 || elapsed < duration)) {
-		sleep(1);
-		elapsed++;
-		print_stats(1.0);
-	}
-	quit = 1;
+	/* Workers first: destroy_device waits for them to pass. */
+	start_workers();
+	if (start_ports() < 0)
+		goto out_vhu;
+	printf("vswitch: %u ports, %u queue pair(s) offered each, %u "
+	       "worker(s)\n", n_ports, opt.queues, n_workers);
+	fflush(stdout);
+	secs = run_main_lcore();
+	rc = 0;
+out_vhu:
+	atomic_store_explicit(&workers_stop, true, memory_order_relaxed);
 	rte_eal_mp_wait_lcore();
-	for (unsigned int i = 0; i < nports; i++)
-		vhu_socket_unregister(ports[i].sock);
+	/* Workers stopped: the destroy_device calls made here wait for
+	 * nobody. */
 	vhu_fini();
-
-	printf("vswitch: summary after %u s:\n", elapsed);
-	for (unsigned int i = 0; i < nports; i++) {
-		uint64_t rx = atomic_load(&ports[i].rx);
-		uint64_t tx = atomic_load(&ports[i].tx);
-		uint64_t dr = atomic_load(&ports[i].drops);
-
-		printf("  port %u %s: rx %" PRIu64 " frames, tx %" PRIu64
-		       " frames, drops %" PRIu64 "\n", i, ports[i].path, rx,
-		       tx, dr);
-		total_rx += rx;
-		total_tx += tx;
-		total_drops += dr;
-	}
-	printf("  total: rx %" PRIu64 ", tx %" PRIu64 ", drops %" PRIu64
-	       ", %.2f Mpps switched\n", total_rx, total_tx, total_drops,
-	       elapsed ? total_tx / (double)elapsed / 1e6 : 0.0);
+	if (rc == 0)
+		print_summary(secs);
+out_tables:
+	rte_ring_free(moves);
 	rte_hash_free(macs);
 	rte_mempool_free(pool);
+out_eal:
 	rte_eal_cleanup();
-	return 0;
+	return rc;
 }

@@ -47,6 +47,7 @@
 #       then SIGKILL, when it does not); 0 when it powered off by itself
 #   guest_kill NAME [SIG]          signal QEMU (default KILL) and reap it
 #   guest_alive NAME
+#   ${GL_SERIAL[NAME]}, ${GL_QLOG[NAME]}  its serial log and QEMU's output
 # Processes (backends and anything else):
 #   proc_start NAME LOG COMMAND... start in the background, output to LOG
 #       (appended), stdin from GL_STDIN (default /dev/null)
@@ -66,7 +67,12 @@
 #   be_testpmd_quit NAME           'quit', wait for the exit
 #   be_vswitch_start NAME SOCK...  vhu-vswitch, one port per socket
 
+# Per name: PID, FIFO fds, serial log, QEMU log (stdout and stderr), next
+# command id, process log. GL_OUT, GL_RX... are results for the caller.
+# shellcheck disable=SC2034
 declare -A GL_PID=() GL_FD=() GL_SERIAL=() GL_QLOG=() GL_NEXT=() GL_PLOG=()
+# shellcheck disable=SC2034
+GL_RX="" GL_TX="" GL_MISSED="" GL_TXERR=""
 GL_OUT=""
 GL_ID=""
 GL_RC=0
@@ -80,7 +86,7 @@ gl_init() {
 	trap gl_cleanup EXIT
 }
 
-# wait_pid PID SECS: until our child PID has exited (0), or SECS (1).
+# gl_wait_pid PID SECS: until our child PID has exited (0), or SECS (1).
 gl_wait_pid() {
 	local i
 	for (( i = 0; i < $2 * 10; i++ )); do

@@ -36,7 +36,10 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ -n "$tool" ] && [ -n "$out" ] || { echo "mkinitramfs.sh: --tool and --out are required" >&2; exit 2; }
+if [ -z "$tool" ] || [ -z "$out" ]; then
+	echo "mkinitramfs.sh: --tool and --out are required" >&2
+	exit 2
+fi
 
 die() { echo "mkinitramfs.sh: $*" >&2; exit 1; }
 skip() { echo "mkinitramfs.sh: SKIP: $*" >&2; exit 77; }

@@ -198,10 +198,18 @@ sizes_for() {
 	echo "$out"
 }
 
-# trace TEXT: a time-stamped progress line with GUEST_TRACE=1.
+# trace [-k KEY] TEXT: a time-stamped progress line with GUEST_TRACE=1;
+# with -k, also "KEY seconds" into the case's timeline, which every
+# PASS/FAIL line ends with (so a slow case in CI says where its time went).
 trace() {
+	local key="" t
+	if [ "$1" = -k ]; then
+		key=$2
+		shift 2
+	fi
+	t=$(( $(date +%s%N) / 1000000 - case_t0 ))
+	[ -n "$key" ] && timeline="$timeline${timeline:+, }$key $(( t / 1000 )).$(( t % 1000 / 100 ))"
 	[ "${GUEST_TRACE:-0}" = 1 ] || return 0
-	local t=$(( $(date +%s%N) / 1000000 - case_t0 ))
 	printf '  %d.%03d s: %s\n' $(( t / 1000 )) $(( t % 1000 )) "$*"
 }
 
@@ -229,11 +237,11 @@ verdict() {
 	t=$(printf '%d.%01d s' $(( t / 1000 )) $(( t % 1000 / 100 )))
 	if [ -z "$why" ]; then
 		n_pass=$(( n_pass + 1 ))
-		echo "PASS guest $name ($t): $detail"
+		echo "PASS guest $name ($t): $detail [at s: $timeline]"
 	else
 		n_fail=$(( n_fail + 1 ))
 		failed=1
-		echo "FAIL guest $name ($t): $why"
+		echo "FAIL guest $name ($t): $why [at s: $timeline]"
 		show_logs "$@"
 	fi
 }
@@ -283,14 +291,17 @@ run_echo_case() {
 		be_testpmd_start "$b" "$sock" "$q" "${tp_args[@]+"${tp_args[@]}"}" ||
 			{ proc_stop "$b"; verdict "$name" "dpdk-testpmd did not start forwarding" "$blog"; return; }
 	fi
-	trace "backend up"
-	guest_start "$g" sock="$sock" queues="$q" packed=$([ "$layout" = packed ] && echo on || echo off) \
-		mrg=$([ "$mrg" = 1 ] && echo on || echo off) mem="$mem" \
-		mac=52:54:00:00:$(printf '%02x' "$case_no"):01 "${mtu_arg[@]+"${mtu_arg[@]}"}"
+	trace -k backend "backend up"
+	local packed=off mrg_on=off mac
+	[ "$layout" = packed ] && packed=on
+	[ "$mrg" = 1 ] && mrg_on=on
+	mac=$(printf '52:54:00:00:%02x:01' "$case_no")
+	guest_start "$g" sock="$sock" queues="$q" packed="$packed" mrg="$mrg_on" \
+		mem="$mem" mac="$mac" "${mtu_arg[@]+"${mtu_arg[@]}"}"
 	if ! guest_ready "$g" "$BOOT_TIMEOUT"; then
 		why="guest did not boot to its command loop in $BOOT_TIMEOUT s"
 	fi
-	trace "guest ready"
+	trace -k boot "guest ready"
 	for i in "${!rounds[@]}"; do
 		[ -z "$why" ] || break
 		r=${rounds[$i]}
@@ -344,9 +355,9 @@ run_echo_case() {
 			fi
 		fi
 	fi
-	trace "counters checked"
+	trace -k traffic "counters checked"
 	guest_stop "$g" 30 || why="${why:+$why; }guest did not power off by itself"
-	trace "guest stopped"
+	trace -k poweroff "guest stopped"
 	if [ "$be" = loopback ]; then
 		if ! proc_alive "$b"; then
 			why="${why:+$why; }vhu-loopback died during the case"
@@ -359,7 +370,7 @@ run_echo_case() {
 		proc_alive "$b" || why="${why:+$why; }dpdk-testpmd died during the case"
 		be_testpmd_quit "$b" || why="${why:+$why; }dpdk-testpmd did not quit cleanly (status $GL_RC)"
 	fi
-	trace "backend stopped"
+	trace -k end "backend stopped"
 	rc=$(backend_complaints "$blog")
 	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
 	verdict "$name" "$why" "$glog" "$GL_WORK/$g.qemu.log" "$blog"
@@ -373,18 +384,21 @@ run_vswitch_case() {
 	[[ $name == */memfd ]] && mem=memfd
 	packed=$([ "$layout" = packed ] && echo on || echo off)
 	local sa=$GL_WORK/c$case_no-a.sock sb=$GL_WORK/c$case_no-b.sock
-	local mac_a=52:54:00:00:$(printf '%02x' "$case_no"):0a
-	local mac_b=52:54:00:00:$(printf '%02x' "$case_no"):0b
+	local mac_a mac_b
+	mac_a=$(printf '52:54:00:00:%02x:0a' "$case_no")
+	mac_b=$(printf '52:54:00:00:%02x:0b' "$case_no")
 	local slog=$GL_WORK/$sw.log vs_frames=$(( frames / 2 ))
 	detail=""
 	run=$(( RANDOM * 32768 + RANDOM ))
 	be_vswitch_start "$sw" "$sa" "$sb" ||
 		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
+	trace -k backend "vswitch up"
 	guest_start "$a" sock="$sa" packed="$packed" mem="$mem" mac="$mac_a"
 	guest_start "$bg" sock="$sb" packed="$packed" mem="$mem" mac="$mac_b"
 	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
 		why="a guest did not boot to its command loop in $BOOT_TIMEOUT s"
-	elif ! guest_cmd "$a" 60 vhu-guest-tool setup ||
+	elif ! trace -k boot "guests ready" ||
+	     ! guest_cmd "$a" 60 vhu-guest-tool setup ||
 	     ! guest_cmd "$bg" 60 vhu-guest-tool setup; then
 		why="guest setup failed: $(tail -n 1 <<<"$GL_OUT")"
 	else
@@ -409,10 +423,13 @@ run_vswitch_case() {
 			detail="$mem: A ${line_a#RESULT PASS send }; B ${line_b#RESULT PASS recv }"
 		fi
 	fi
+	trace -k traffic "traffic done"
 	guest_stop "$a" 30 || why="${why:+$why; }guest A did not power off by itself"
 	guest_stop "$bg" 30 || why="${why:+$why; }guest B did not power off by itself"
+	trace -k poweroff "guests stopped"
 	proc_alive "$sw" || why="${why:+$why; }vhu-vswitch died during the case"
 	proc_stop "$sw" 10 || why="${why:+$why; }vhu-vswitch exit status $GL_RC after SIGTERM"
+	trace -k end "vswitch stopped"
 	# Exact accounting: port 0 got what A sent, port 1 delivered what B
 	# got and counted the rest as drops; nothing went the other way.
 	if [ -z "$why" ]; then
@@ -472,6 +489,7 @@ case_no=0
 for c in "${selected[@]}"; do
 	case_no=$(( case_no + 1 ))
 	case_t0=$(( $(date +%s%N) / 1000000 ))
+	timeline=""
 	case "$c" in
 	vswitch/*) run_vswitch_case "$c" ;;
 	*) run_echo_case "$c" ;;

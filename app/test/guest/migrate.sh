@@ -27,6 +27,7 @@
 #            nv1  one dpdk-testpmd with DPDK's own net_vhost (a reference:
 #                 DPDK offers GUEST_ANNOUNCE, so QEMU sends no SEND_RARP
 #                 and the guest announces itself with a gratuitous ARP)
+#            nv2  one dpdk-testpmd with net_vhost per socket
 #            pc1  tp1 with postcopy-support=1; postcopy-ram on both sides,
 #                 migrate-start-postcopy shortly after migrate
 #   LAYOUT split|packed, Q queue pairs (1|2), MEM memfd|huge (default memfd,
@@ -48,6 +49,12 @@
 #   --selfcheck    prove the checks can fail: 'rarp' stops QEMU announcing
 #                  (announce-rounds 0, so no SEND_RARP, no RARP frame);
 #                  'echo' makes testpmd swap MACs (frames come back altered)
+#   --memcheck     the destination starts paused (-S); once the migration
+#                  completed, both QEMUs dump guest RAM (pmemsave) and the
+#                  4 KiB pages that differ are reported (a page the source
+#                  side wrote that never reached the destination: a write
+#                  the dirty log missed, or one after the final sync), then
+#                  the destination continues
 #   --only, --list, --keep, --build: as run.sh
 # Environment: VHU_TEST_HUGE, VHU_GUEST_KERNEL_DIR, GUEST_BOOT_TIMEOUT,
 # GUEST_QEMU_CPUS, GUEST_BE_CPU as run.sh; MIGRATE_RAM guest MiB (256).
@@ -63,6 +70,7 @@ frames=2000
 keep=0
 count=1
 selfcheck=""
+memcheck=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift ;;
@@ -72,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--count) count=$2; shift ;;
 	--keep) keep=1 ;;
 	--selfcheck) selfcheck=$2; shift ;;
+	--memcheck) memcheck=1 ;;
 	-h|--help) sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "migrate.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
@@ -86,7 +95,7 @@ build=$(cd "$build" && pwd) || exit 2
 mem_default=memfd
 [ "${VHU_TEST_HUGE:-0}" = 1 ] && mem_default=huge
 cases=()
-for be in tp1 lb1 lb2 tp2 nv1; do
+for be in tp1 lb1 lb2 tp2 nv1 nv2; do
 	for layout in split packed; do
 		for q in 1 2; do
 			cases+=("$be/$layout/q$q/$mem_default")
@@ -192,37 +201,43 @@ mg_testpmd() {
 }
 
 # mg_backends CASE-BACKEND: start what serves sockets A and B; sets BE_A,
-# BE_B (process names), BE_KIND (lb|tp).
+# BE_B (process names, with the case number: logs are per process), BE_KIND
+# (lb|tp).
 mg_backends() {
-	local be=$1 sa=$GL_WORK/a.sock sb=$GL_WORK/b.sock pc=""
+	local be=$1 sa=$GL_WORK/a.sock sb=$GL_WORK/b.sock pc="" n=$case_no
 	rm -f "$sa" "$sb"
 	case "$be" in
 	lb1)
-		BE_KIND=lb BE_A=lb BE_B=lb
+		BE_KIND=lb BE_A=lb$n BE_B=lb$n
 		# shellcheck disable=SC2046
-		proc_start lb "$GL_WORK/lb.log" "$GL_LOOPBACK" --lcores="0@$GL_BE_CPU" \
-			$(gl_eal lb) -- --socket "$sa" --socket "$sb" --queues "$MG_Q" --stats 1
-		wait_log "$GL_WORK/lb.log" '^vhu-loopback: serving' 20 "$(proc_pid lb)"
+		proc_start "$BE_A" "$GL_WORK/$BE_A.log" "$GL_LOOPBACK" --lcores="0@$GL_BE_CPU" \
+			$(gl_eal "$BE_A") -- --socket "$sa" --socket "$sb" --queues "$MG_Q" --stats 1
+		wait_log "$GL_WORK/$BE_A.log" '^vhu-loopback: serving' 20 "$(proc_pid "$BE_A")"
 		;;
 	lb2)
-		BE_KIND=lb BE_A=lba BE_B=lbb
-		be_loopback_start lba "$sa" "$MG_Q" && be_loopback_start lbb "$sb" "$MG_Q"
+		BE_KIND=lb BE_A=lb${n}a BE_B=lb${n}b
+		be_loopback_start "$BE_A" "$sa" "$MG_Q" && be_loopback_start "$BE_B" "$sb" "$MG_Q"
 		;;
 	tp1|pc1)
-		BE_KIND=tp BE_A=tp BE_B=tp
+		BE_KIND=tp BE_A=tp$n BE_B=tp$n
 		[ "$be" = pc1 ] && pc=",postcopy-support=1"
-		mg_testpmd tp --vdev "net_vhu0,iface=$sa,queues=$MG_Q$pc" \
+		mg_testpmd "$BE_A" --vdev "net_vhu0,iface=$sa,queues=$MG_Q$pc" \
 			--vdev "net_vhu1,iface=$sb,queues=$MG_Q$pc"
 		;;
 	tp2)
-		BE_KIND=tp BE_A=tpa BE_B=tpb
-		mg_testpmd tpa --vdev "net_vhu0,iface=$sa,queues=$MG_Q" &&
-			mg_testpmd tpb --vdev "net_vhu0,iface=$sb,queues=$MG_Q"
+		BE_KIND=tp BE_A=tp${n}a BE_B=tp${n}b
+		mg_testpmd "$BE_A" --vdev "net_vhu0,iface=$sa,queues=$MG_Q" &&
+			mg_testpmd "$BE_B" --vdev "net_vhu0,iface=$sb,queues=$MG_Q"
 		;;
 	nv1)
-		BE_KIND=tp BE_A=tp BE_B=tp
-		MG_PLUGIN=0 mg_testpmd tp --vdev "net_vhost0,iface=$sa,queues=$MG_Q" \
+		BE_KIND=tp BE_A=tp$n BE_B=tp$n
+		MG_PLUGIN=0 mg_testpmd "$BE_A" --vdev "net_vhost0,iface=$sa,queues=$MG_Q" \
 			--vdev "net_vhost1,iface=$sb,queues=$MG_Q"
+		;;
+	nv2)
+		BE_KIND=tp BE_A=tp${n}a BE_B=tp${n}b
+		MG_PLUGIN=0 mg_testpmd "$BE_A" --vdev "net_vhost0,iface=$sa,queues=$MG_Q" &&
+			MG_PLUGIN=0 mg_testpmd "$BE_B" --vdev "net_vhost0,iface=$sb,queues=$MG_Q"
 		;;
 	esac
 }
@@ -253,6 +268,7 @@ mg_guest() {
 	local name=$1 sock=$2 extra="-qmp unix:$GL_WORK/$1.qmp,server=on,wait=off"
 	rm -f "$GL_WORK/$name.qmp"
 	[ "${3:-}" = incoming ] && extra="$extra -incoming defer"
+	[ "${3:-}" = incoming ] && [ "$memcheck" = 1 ] && extra="$extra -S"
 	guest_start "$name" sock="$sock" queues="$MG_Q" packed="$MG_PACKED" \
 		mem="$MG_MEM" mac="$MG_MAC" ram="$RAM" qemu="$extra"
 }
@@ -281,16 +297,65 @@ nohandler() {
 	[ -n "$NH" ]
 }
 
-# The echo loop the guest runs during a migration: runs until two runs
-# after rx_dropped moved past BASE (the RARP came back), at most MAX s of
-# guest uptime.
+# The echo loop the guest runs during a migration: runs of 5 * --frames
+# (about 1.2 s each under TCG, so the switch-over, about 0.5 s after the
+# first run ended, lands inside a run, not in the gap between two), until
+# two runs after rx_dropped moved past BASE (the RARP came back), at most
+# MAX s of guest uptime.
 echo_loop() {
 	local base=$1 max=$2
 	echo "b=$base; end=\$((\$(cut -d. -f1 /proc/uptime) + $max)); post=0; n=0;" \
 		"while [ \$(cut -d. -f1 /proc/uptime) -lt \$end ]; do" \
-		"vhu-guest-tool echo --queues $MG_Q --frames $frames --timeout 5; n=\$((n + 1));" \
+		"vhu-guest-tool echo --queues $MG_Q --frames $(( frames * 5 )) --timeout 5; n=\$((n + 1));" \
 		"[ \$(cat /sys/class/net/eth0/statistics/rx_dropped) -gt \$b ] && post=\$((post + 1));" \
 		"[ \$post -ge 2 ] && break; done; echo mig-loop runs=\$n post=\$post"
+}
+
+# memdiff SRC DST: guest RAM of both (pmemsave), the 4 KiB pages that
+# differ into MEMDIFF ("N pages: GPA..." or "0").
+memdiff() {
+	local fa=$GL_WORK/$1.ram fb=$GL_WORK/$2.ram size=$(( RAM << 20 ))
+	MEMDIFF="?"
+	qmp "$1" pmemsave "{\"val\":0,\"size\":$size,\"filename\":\"$fa\"}" >/dev/null &&
+	qmp "$2" pmemsave "{\"val\":0,\"size\":$size,\"filename\":\"$fb\"}" >/dev/null &&
+	MEMDIFF=$(python3 -c '
+import sys
+a = open(sys.argv[1], "rb"); b = open(sys.argv[2], "rb")
+diff = []; off = 0
+while True:
+    x = a.read(4096); y = b.read(4096)
+    if not x and not y: break
+    if x != y: diff.append(off)
+    off += 4096
+print(("%d pages: " % len(diff)) + " ".join("%#x" % d for d in diff[:12]) if diff else "0")
+' "$fa" "$fb")
+	rm -f "$fa" "$fb"
+}
+
+# vqstate NAME: QEMU's view of every virtqueue of the virtio-net device
+# into VQSTATE, "vqN=LAST_AVAIL/USED_IDX ...": with a vhost backend stopped
+# (GET_VRING_BASE answered), a split ring whose last_avail_idx is ahead of
+# the used index in guest memory has descriptors the backend took and never
+# returned; the destination backend starts at last_avail_idx and the
+# guest would read the used slots in between as completions (stale ids).
+vqstate() {
+	local path
+	VQSTATE="?"
+	path=$(qmp "$1" x-query-virtio | python3 -c '
+import json, sys
+for d in json.load(sys.stdin):
+    if d.get("name") == "virtio-net":
+        print(d["path"]); break')
+	[ -n "$path" ] || return 1
+	VQSTATE=$(for (( i = 0; i < 2 * MG_Q; i++ )); do
+		qmp "$1" x-query-virtio-queue-status "{\"path\":\"$path\",\"queue\":$i}"
+	done | python3 -c '
+import json, sys
+out = []
+for line in sys.stdin:
+    r = json.loads(line)
+    out.append("vq%d=%d/%d" % (r["queue-index"], r["last-avail-idx"], r["used-idx"]))
+print(" ".join(out))')
 }
 
 crash_lines() {
@@ -387,6 +452,15 @@ run_case() {
 			why="${why:+$why; }migration $k: $line"
 			break
 		fi
+		MEMDIFF=-
+		VQSRC=- VQDST=-
+		if [ "$memcheck" = 1 ]; then
+			vqstate "$cur"; VQSRC=${VQSTATE// /,}
+			vqstate "$nxt"; VQDST=${VQSTATE// /,}
+			memdiff "$cur" "$nxt"
+			[ "$MEMDIFF" = 0 ] || cp "${GL_SERIAL[$cur]}" "$GL_WORK/memdiff-$nxt.src-serial.log"
+			qmp "$nxt" cont >/dev/null
+		fi
 		# The destination owns the guest now: its command channel goes on
 		# with the same ids, its serial log continues the source's.
 		GL_NEXT[$nxt]=${GL_NEXT[$cur]}
@@ -398,7 +472,8 @@ run_case() {
 		if [ "$st" != running ]; then
 			why="migration $k: destination is $st"
 		elif [ "$idle" = 0 ]; then
-			if ! guest_wait "$nxt" "^vhu-guest: done $id rc=" 240; then
+			if ! guest_wait "$nxt" "^vhu-guest: done $id rc=|Oops|BUG:|Kernel panic" 240 ||
+			   ! guest_wait "$nxt" "^vhu-guest: done $id rc=" 1; then
 				why="migration $k: the echo loop did not end on the destination"
 			fi
 			stream=$( { tail -n +"$from_cur" "${GL_SERIAL[$cur]}"; cat "${GL_SERIAL[$nxt]}"; } | tr -d '\r')
@@ -412,7 +487,8 @@ run_case() {
 			grep -aE '^guest_tool: (bad|probe|no )' <<<"$stream" | head -n 5 >>"$GL_WORK/bad-frames.txt"
 		fi
 		# RARP: the guest got the backend's RARP frame back.
-		nohandler "$nxt"
+		NH=""
+		[ -z "$why" ] && nohandler "$nxt"
 		nh=$NH
 		local rarp_be=-
 		if [ "$BE_KIND" = tp ]; then
@@ -422,16 +498,18 @@ run_case() {
 		fi
 		# A fresh echo run on the destination.
 		local fresh=FAIL
-		guest_cmd "$nxt" 120 vhu-guest-tool echo --queues "$MG_Q" --frames "$frames" &&
+		[ -z "$why" ] && guest_cmd "$nxt" 120 vhu-guest-tool echo --queues "$MG_Q" --frames "$frames" &&
 			grep -aq '^RESULT PASS' <<<"$GL_OUT" && fresh=PASS
 		local cr
 		cr=$(crash_lines "${GL_SERIAL[$nxt]}" | wc -l)
 		[ "$cr" -gt 0 ] && crashes=$(( crashes + 1 ))
-		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be fresh_echo=$fresh crash_lines=$cr"
+		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
 		downs="$downs${downs:+,}$down"
 		sum_lost=$(( sum_lost + lost ))
 		sum_bad=$(( sum_bad + bad + dup ))
 		sum_good=$(( sum_good + good ))
+		[ "$cr" -gt 0 ] &&
+			why="migration $k: destination guest crashed: $(crash_lines "${GL_SERIAL[$nxt]}" | head -n 3 | tr '\n' ' ')"
 		[ -z "$why" ] || break
 		if [ "$cr" -gt 0 ]; then
 			why="migration $k: destination guest crashed: $(crash_lines "${GL_SERIAL[$nxt]}" | head -n 3 | tr '\n' ' ')"
@@ -458,7 +536,7 @@ run_case() {
 	fi
 	mg_backends_stop || why="${why:+$why; }$MG_STOP"
 	detail="$MG_MEM: $(( k - 1 )) migration(s), downtime ms $downs; $sum_good frames back intact, $sum_lost lost, $sum_bad corrupted/duplicated; $crashes destination crash(es)"
-	verdict "$name" "$why" "$GL_WORK/$cur.serial.log" "$GL_WORK/$cur.qemu.log" "$GL_WORK"/{lb,lba,lbb,tp,tpa,tpb}.log
+	verdict "$name" "$why" "$GL_WORK/$cur.serial.log" "$GL_WORK/$cur.qemu.log" "$GL_WORK/$BE_A.log" "$GL_WORK/$BE_B.log"
 }
 
 n_pass=0

@@ -31,7 +31,9 @@
 #            pc1  tp1 with postcopy-support=1; postcopy-ram on both sides,
 #                 migrate-start-postcopy shortly after migrate
 #   LAYOUT split|packed, Q queue pairs (1|2), MEM memfd|huge (default memfd,
-#   huge with VHU_TEST_HUGE=1), idle: no traffic during the migration.
+#   huge with VHU_TEST_HUGE=1), idle: no traffic during the migration,
+#   cpu: no traffic, the guest forks busybox commands in a loop instead (the
+#   vCPU writes kernel memory, the backend writes nothing).
 #
 # Frames lost: an echo backend cannot echo what it dequeued from the
 # transmit ring after the source stopped the receive ring (QEMU stops the
@@ -103,6 +105,7 @@ for be in tp1 lb1 lb2 tp2 nv1 nv2; do
 	done
 done
 cases+=(tp1/split/q1/$mem_default/idle nv1/split/q1/$mem_default/idle
+	tp1/split/q1/$mem_default/cpu nv1/split/q1/$mem_default/cpu
 	pc1/split/q1/$mem_default pc1/packed/q2/$mem_default)
 [ "$mem_default" = huge ] && cases+=(tp1/split/q1/memfd lb1/packed/q2/memfd)
 selected=()
@@ -358,6 +361,15 @@ for line in sys.stdin:
 print(" ".join(out))')
 }
 
+# tp_dropped NAME: testpmd's accumulated TX-dropped (frames forwarding
+# took from a port and could not place) into DROPPED.
+tp_dropped() {
+	DROPPED=""
+	be_testpmd_cmd "$1" "show fwd stats all" 'Accumulated forward statistics' 10 || return 1
+	DROPPED=$(grep -ao 'TX-dropped: *[0-9]*' <<<"$GL_OUT" | tail -n 1 | tr -dc 0-9)
+	[ -n "$DROPPED" ]
+}
+
 crash_lines() {
 	tr -d '\r' <"$1" | grep -aE 'Oops|Kernel panic|BUG:|Call Trace|general protection|segfault|WARNING:' || true
 }
@@ -366,7 +378,7 @@ crash_lines() {
 
 run_case() {
 	local name=$1 be layout part why="" idle=0 pc=0 k cur nxt cur_sock nxt_sock
-	local i st line total down lost bad dup good runs base nh t0 mig_ms
+	local i st line total down lost bad dup good runs base nh t0 mig_ms cpu=0
 	local sum_lost=0 sum_bad=0 sum_good=0 downs="" crashes=0 id stream
 	IFS=/ read -r be layout _ <<<"$name"
 	MG_Q=1 MG_MEM=$mem_default
@@ -375,9 +387,14 @@ run_case() {
 		q[0-9]*) MG_Q=${part#q} ;;
 		memfd|huge) MG_MEM=$part ;;
 		idle) idle=1 ;;
+		cpu) idle=1 cpu=1 ;;
 		esac
 	done
 	[ "$be" = pc1 ] && pc=1
+	# DPDK's net_vhost offers GUEST_ANNOUNCE: the guest announces itself
+	# (gratuitous ARP) and QEMU sends no SEND_RARP.
+	local announce=rarp
+	[[ $be == nv* ]] && announce=guest
 	MG_PACKED=$([ "$layout" = packed ] && echo on || echo off)
 	MG_MAC=52:54:00:00:$(printf '%02x' "$case_no"):01
 	local mac_re
@@ -423,17 +440,24 @@ run_case() {
 		local from_cur
 		from_cur=$(guest_lines "$cur")
 		if [ "$idle" = 0 ]; then
-			guest_cmd_send "$cur" "$(echo_loop "$base" $([ "$be" = nv1 ] && echo 25 || echo 120))"
+			guest_cmd_send "$cur" "$(echo_loop "$base" $([ "$announce" = guest ] && echo 25 || echo 120))"
 			id=$GL_ID
 			# traffic flows: the first run has ended
 			guest_wait "$cur" '^RESULT ' 120 "$from_cur" ||
 				{ why="migration $k: no echo run before migrating"; break; }
 		fi
 		# testpmd prints what it receives from here on (the RARP frame)
-		local tp_from=0
+		local tp_from=0 drop0=0 dropped=-
+		local tpa=${bename[$(( (k - 1) % 2 ))]}
 		if [ "$BE_KIND" = tp ]; then
+			tp_dropped "$tpa" && drop0=$DROPPED
 			tp_from=$(( $(wc -l <"$GL_WORK/$tpb.log") + 1 ))
 			be_testpmd_cmd "$tpb" "set verbose 1" 'testpmd> ' 10 >/dev/null
+		fi
+		if [ "$cpu" = 1 ]; then
+			guest_cmd_send "$cur" "end=\$((\$(cut -d. -f1 /proc/uptime) + 6)); n=0; while [ \$(cut -d. -f1 /proc/uptime) -lt \$end ]; do ls -R /sys/class/net >/dev/null; n=\$((n + 1)); done; echo cpu-loop runs=\$n"
+			id=$GL_ID
+			sleep 1
 		fi
 		t0=$(now_ms)
 		qmp "$cur" migrate "{\"uri\":\"unix:$GL_WORK/mig.sock\"}" >/dev/null ||
@@ -471,7 +495,7 @@ run_case() {
 		lost=0 bad=0 dup=0 good=0 runs=0
 		if [ "$st" != running ]; then
 			why="migration $k: destination is $st"
-		elif [ "$idle" = 0 ]; then
+		elif [ "$idle" = 0 ] || [ "$cpu" = 1 ]; then
 			if ! guest_wait "$nxt" "^vhu-guest: done $id rc=|Oops|BUG:|Kernel panic" 240 ||
 			   ! guest_wait "$nxt" "^vhu-guest: done $id rc=" 1; then
 				why="migration $k: the echo loop did not end on the destination"
@@ -493,6 +517,7 @@ run_case() {
 		local rarp_be=-
 		if [ "$BE_KIND" = tp ]; then
 			be_testpmd_cmd "$tpb" "set verbose 0" 'testpmd> ' 10 >/dev/null
+			tp_dropped "$tpa" && dropped=$(( DROPPED - drop0 ))
 			rarp_be=$(tail -n +"$tp_from" "$GL_WORK/$tpb.log" |
 				grep -ac "src=$mac_re - dst=FF:FF:FF:FF:FF:FF .*type=0x8035")
 		fi
@@ -503,7 +528,7 @@ run_case() {
 		local cr
 		cr=$(crash_lines "${GL_SERIAL[$nxt]}" | wc -l)
 		[ "$cr" -gt 0 ] && crashes=$(( crashes + 1 ))
-		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
+		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be be_dropped=$dropped fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
 		downs="$downs${downs:+,}$down"
 		sum_lost=$(( sum_lost + lost ))
 		sum_bad=$(( sum_bad + bad + dup ))
@@ -519,11 +544,13 @@ run_case() {
 			why="migration $k: $bad frames corrupted/misrouted, $dup duplicated"
 		elif [ "$lost" -gt $(( WINDOW * MG_Q )) ]; then
 			why="migration $k: $lost frames lost (bound $(( WINDOW * MG_Q )))"
+		elif [ "$BE_KIND" = tp ] && [ "$idle" = 0 ] && [ "$lost" != "$dropped" ]; then
+			why="migration $k: the guest lost $lost frames, the source testpmd dropped $dropped"
 		elif [ "$idle" = 0 ] && [ "$runs" -lt 2 ]; then
 			why="migration $k: the echo loop ran $runs time(s)"
-		elif [ "$be" != nv1 ] && [ $(( ${nh:-0} - base )) -lt 1 ]; then
+		elif [ "$announce" = rarp ] && [ $(( ${nh:-0} - base )) -lt 1 ]; then
 			why="migration $k: no RARP frame came back to the guest (rx_dropped $base -> $nh)"
-		elif [ "$be" != nv1 ] && [ "$BE_KIND" = tp ] && [ "$rarp_be" -lt 1 ]; then
+		elif [ "$announce" = rarp ] && [ "$BE_KIND" = tp ] && [ "$rarp_be" -lt 1 ]; then
 			why="migration $k: testpmd saw no RARP frame from $MG_MAC"
 		fi
 		cur=$nxt

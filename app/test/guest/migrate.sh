@@ -29,24 +29,23 @@
 #                 and the guest announces itself with a gratuitous ARP)
 #            nv2  one dpdk-testpmd with net_vhost per socket
 #            pc1  tp1 with postcopy-support=1; postcopy-ram on both sides,
-#                 migrate-start-postcopy shortly after migrate
+#                 migrate-start-postcopy 50 ms after migrate, postcopy
+#                 bandwidth limited to MIGRATE_PC_BW bytes/s (32 MiB/s)
 #   LAYOUT split|packed, Q queue pairs (1|2), MEM memfd|huge (default memfd,
 #   huge with VHU_TEST_HUGE=1), idle: no traffic during the migration,
 #   cpu: no traffic, the guest forks busybox commands in a loop instead (the
 #   vCPU writes kernel memory, the backend writes nothing).
 #
-# Frames lost: an echo backend cannot echo what it dequeued from the
-# transmit ring after the source stopped the receive ring. QEMU stops the
-# virtqueues in index order (GET_VRING_BASE for RX 0, then TX 1); vhu keeps
-# serving TX 1 in between, so the backend takes the frames the stopped
-# guest left there and has nowhere to put them. The guest never has more
-# than --window (32) frames in flight per queue pair, so at most 32 * Q
-# frames per migration can be lost that way; more is a failure, and with
-# testpmd the count must equal what the source testpmd counted as
-# TX-dropped. DPDK's net_vhost loses none: it stops every queue at the
-# first GET_VRING_BASE, the frames stay in the transmit ring and the
-# destination sends them (--max-lost 0 checks that). A frame corrupted,
-# duplicated or arriving on another queue pair is always a failure.
+# Frames lost: the first GET_VRING_BASE (RX 0) stops every ring of the
+# source device (vhu_dev_stop). A burst the backend took from the transmit
+# ring just before that, and had not yet enqueued, has nowhere to go: the
+# guest sent it before the switch and never gets it back. It is at most one
+# burst per queue pair, and the guest never has more than --window (32)
+# frames in flight per queue pair, so more than 32 * Q per migration is a
+# failure (--max-lost N changes the bound). With testpmd the loss must
+# also equal what the source testpmd counted as TX-dropped in that
+# migration. A frame corrupted, duplicated or arriving on another queue
+# pair is always a failure.
 #
 # Usage: migrate.sh [--build DIR] [--only PATTERN]... [--count N] [--list]
 #                   [--frames N] [--keep] [--selfcheck rarp|echo]
@@ -438,6 +437,11 @@ run_case() {
 			qmp "$cur" migrate-set-capabilities '{"capabilities":[{"capability":"postcopy-ram","state":true}]}' >/dev/null &&
 			qmp "$nxt" migrate-set-capabilities '{"capabilities":[{"capability":"postcopy-ram","state":true}]}' >/dev/null ||
 				{ why="migration $k: postcopy-ram refused"; break; }
+			# Postcopy must outlast the destination's vhost start: QEMU
+			# 7.2 sends POSTCOPY_END from the migration thread while the
+			# main thread may be in the middle of ADD_MEM_REG, and the
+			# two then read each other's replies (see the doc).
+			qmp "$cur" migrate-set-parameters "{\"max-postcopy-bandwidth\":${MIGRATE_PC_BW:-33554432}}" >/dev/null
 		fi
 		[ "$selfcheck" = rarp ] &&
 			qmp "$nxt" migrate-set-parameters '{"announce-rounds":0}' >/dev/null
@@ -455,7 +459,7 @@ run_case() {
 				{ why="migration $k: no echo run before migrating"; break; }
 		fi
 		# testpmd prints what it receives from here on (the RARP frame)
-		local tp_from=0 drop0=0 dropped=-
+		local tp_from=0 drop0=0 dropped=- pc_listen=-
 		local tpa=${bename[$(( (k - 1) % 2 ))]}
 		if [ "$BE_KIND" = tp ]; then
 			tp_dropped "$tpa" && drop0=$DROPPED
@@ -471,7 +475,7 @@ run_case() {
 		qmp "$cur" migrate "{\"uri\":\"unix:$GL_WORK/mig.sock\"}" >/dev/null ||
 			{ why="migration $k: migrate refused"; break; }
 		if [ "$pc" = 1 ]; then
-			sleep 0.3
+			sleep 0.05
 			qmp "$cur" migrate-start-postcopy >/dev/null ||
 				{ why="migration $k: migrate-start-postcopy refused"; }
 		fi
@@ -528,6 +532,9 @@ run_case() {
 			tp_dropped "$tpa" && dropped=$(( DROPPED - drop0 ))
 			rarp_be=$(tail -n +"$tp_from" "$GL_WORK/$tpb.log" |
 				grep -ac "src=$mac_re - dst=FF:FF:FF:FF:FF:FF .*type=0x8035")
+			# did the destination really run in postcopy?
+			[ "$pc" = 1 ] && pc_listen=$(tail -n +"$tp_from" "$GL_WORK/$tpb.log" |
+				grep -ac 'postcopy listening')
 		fi
 		# A fresh echo run on the destination.
 		local fresh=FAIL
@@ -536,7 +543,7 @@ run_case() {
 		local cr
 		cr=$(crash_lines "${GL_SERIAL[$nxt]}" | wc -l)
 		[ "$cr" -gt 0 ] && crashes=$(( crashes + 1 ))
-		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be be_dropped=$dropped fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
+		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: postcopy=$pc_listen status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be be_dropped=$dropped fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
 		downs="$downs${downs:+,}$down"
 		sum_lost=$(( sum_lost + lost ))
 		sum_bad=$(( sum_bad + bad + dup ))
@@ -546,6 +553,8 @@ run_case() {
 		[ -z "$why" ] || break
 		if [ "$cr" -gt 0 ]; then
 			why="migration $k: destination guest crashed: $(crash_lines "${GL_SERIAL[$nxt]}" | head -n 3 | tr '\n' ' ')"
+		elif [ "$pc" = 1 ] && [ "$pc_listen" = 0 ]; then
+			why="migration $k: completed before postcopy started (no POSTCOPY_LISTEN)"
 		elif [ "$fresh" != PASS ]; then
 			why="migration $k: echo on the destination failed: $(grep -a '^RESULT' <<<"$GL_OUT")"
 		elif [ $(( bad + dup )) -gt 0 ]; then

@@ -53,7 +53,7 @@
 #   --frames N     frames per echo run (default 2000)
 #   --selfcheck    prove the checks can fail: 'rarp' stops QEMU announcing
 #                  (announce-rounds 0, so no SEND_RARP, no RARP frame);
-#                  'echo' runs testpmd in macfwd mode (frames come back with
+#                  'echo' runs testpmd in mac mode (frames come back with
 #                  other MAC addresses)
 #   --max-lost N   frames a migration may lose (default 32 * queue pairs)
 #   --memcheck     the destination starts paused (-S); once the migration
@@ -194,7 +194,7 @@ mg_testpmd() {
 	local fwd=io plugin=(-d "$GL_PLUGIN")
 	shift
 	[ "${MG_PLUGIN:-1}" = 0 ] && plugin=()
-	[ "$selfcheck" = echo ] && fwd=macfwd
+	[ "$selfcheck" = echo ] && fwd=mac
 	rm -f "$fifo"
 	mkfifo "$fifo" || return 1
 	exec {v}<>"$fifo"

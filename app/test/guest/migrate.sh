@@ -339,7 +339,8 @@ while True:
     off += 4096
 print(("%d pages: " % len(diff)) + " ".join("%#x" % d for d in diff[:12]) if diff else "0")
 ' "$fa" "$fb")
-	rm -f "$fa" "$fb"
+	# kept for a look when they differ (a 256 MiB pair per migration)
+	[ "$MEMDIFF" = 0 ] && rm -f "$fa" "$fb"
 }
 
 # vqstate NAME: QEMU's view of every virtqueue of the virtio-net device
@@ -364,7 +365,8 @@ import json, sys
 out = []
 for line in sys.stdin:
     r = json.loads(line)
-    out.append("vq%d=%d/%d" % (r["queue-index"], r["last-avail-idx"], r["used-idx"]))
+    out.append("vq%d=%d/%d@%#x,%#x,%#x" % (r["queue-index"], r["last-avail-idx"], r["used-idx"],
+               r["vring-desc"], r["vring-avail"], r["vring-used"]))
 print(" ".join(out))')
 }
 

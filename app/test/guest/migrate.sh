@@ -53,7 +53,7 @@
 #   --frames N     frames per echo run (default 2000)
 #   --selfcheck    prove the checks can fail: 'rarp' stops QEMU announcing
 #                  (announce-rounds 0, so no SEND_RARP, no RARP frame);
-#                  'echo' runs testpmd in macfwd mode (frames come back with
+#                  'echo' runs testpmd in mac mode (frames come back with
 #                  other MAC addresses)
 #   --max-lost N   frames a migration may lose (default 32 * queue pairs)
 #   --memcheck     the destination starts paused (-S); once the migration
@@ -194,7 +194,7 @@ mg_testpmd() {
 	local fwd=io plugin=(-d "$GL_PLUGIN")
 	shift
 	[ "${MG_PLUGIN:-1}" = 0 ] && plugin=()
-	[ "$selfcheck" = echo ] && fwd=macfwd
+	[ "$selfcheck" = echo ] && fwd=mac
 	rm -f "$fifo"
 	mkfifo "$fifo" || return 1
 	exec {v}<>"$fifo"
@@ -339,7 +339,8 @@ while True:
     off += 4096
 print(("%d pages: " % len(diff)) + " ".join("%#x" % d for d in diff[:12]) if diff else "0")
 ' "$fa" "$fb")
-	rm -f "$fa" "$fb"
+	# kept for a look when they differ (a 256 MiB pair per migration)
+	[ "$MEMDIFF" = 0 ] && rm -f "$fa" "$fb"
 }
 
 # vqstate NAME: QEMU's view of every virtqueue of the virtio-net device
@@ -364,7 +365,8 @@ import json, sys
 out = []
 for line in sys.stdin:
     r = json.loads(line)
-    out.append("vq%d=%d/%d" % (r["queue-index"], r["last-avail-idx"], r["used-idx"]))
+    out.append("vq%d=%d/%d@%#x,%#x,%#x" % (r["queue-index"], r["last-avail-idx"], r["used-idx"],
+               r["vring-desc"], r["vring-avail"], r["vring-used"]))
 print(" ".join(out))')
 }
 

@@ -55,6 +55,7 @@ struct vhu_dev {
 	bool rarp_pending;
 	int postcopy_ufd;        /* POSTCOPY_ADVISE's userfaultfd, or -1 */
 	bool postcopy_listening; /* POSTCOPY_LISTEN until POSTCOPY_END */
+	bool postcopy_unconfirmed; /* bases replied, QEMU's u64 not yet seen */
 
 	struct vhu_guest_mem mem;
 	struct vhu_dirty_log log;

@@ -287,6 +287,7 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	if (vhu_postcopy_is_confirmation(dev, hdr, nfds)) {
 		uint64_t ok = 0;
 
+		dev->postcopy_unconfirmed = false;
 		VHU_LOG(DEBUG, "%s: postcopy: frontend confirmed our bases",
 			dev->name);
 		if (want_ack && vhu_msg_reply(dev, hdr->request, &ok,

@@ -54,6 +54,7 @@ vhu_postcopy_close(struct vhu_dev *dev)
 		close(dev->postcopy_ufd);
 	dev->postcopy_ufd = -1;
 	dev->postcopy_listening = false;
+	dev->postcopy_unconfirmed = false;
 }
 
 int
@@ -149,9 +150,13 @@ VHU_HANDLER(postcopy_end)
 	(void)fds;
 	(void)nfds;
 	if (dev->postcopy_ufd >= 0) {
+		bool unconfirmed = dev->postcopy_unconfirmed;
+
 		if (dev->postcopy_listening)
 			unregister_all(dev);
 		vhu_postcopy_close(dev);
+		/* QEMU 7.2 may send END before confirming our last bases */
+		dev->postcopy_unconfirmed = unconfirmed;
 		VHU_LOG(INFO, "%s: postcopy ended", dev->name);
 	}
 	return vhu_msg_reply(dev, hdr->request, &status, sizeof(status)) < 0 ?
@@ -162,8 +167,8 @@ bool
 vhu_postcopy_is_confirmation(const struct vhu_dev *dev,
 			     const struct vhu_msg_hdr *hdr, int nfds)
 {
-	if (!dev->postcopy_listening || hdr->size != sizeof(uint64_t) ||
-	    nfds != 0)
+	if (!(dev->postcopy_listening || dev->postcopy_unconfirmed) ||
+	    hdr->size != sizeof(uint64_t) || nfds != 0)
 		return false;
 	switch (hdr->request) {
 	case VHU_REQ_NONE:
@@ -200,6 +205,9 @@ vhu_postcopy_reply_table(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		for (uint32_t i = 0; i < p->mem.nregions; i++)
 			r.mem.r[i].uaddr = base_of(dev, p->mem.r[i].gpa);
 	}
-	return vhu_msg_reply(dev, hdr->request, &r, hdr->size) < 0 ?
-	       VHU_MSG_CLOSE : VHU_MSG_REPLIED;
+	if (vhu_msg_reply(dev, hdr->request, &r, hdr->size) < 0)
+		return VHU_MSG_CLOSE;
+	/* QEMU confirms once after its last memory request of a round */
+	dev->postcopy_unconfirmed = true;
+	return VHU_MSG_REPLIED;
 }

@@ -28,7 +28,9 @@ VHU_HANDLER(postcopy_end);
  * After the bases reply, QEMU confirms with a u64 0 in a message named
  * after its last memory request (SET_MEM_TABLE, ADD_MEM_REG, REM_MEM_REG,
  * or none). True when hdr/nfds is that confirmation: it carries nothing
- * to act on and is taken without a reply.
+ * to act on and is taken without a reply. QEMU 7.2 sends POSTCOPY_END from
+ * its migration thread, which can overtake the confirmation of the last
+ * bases it asked for: a confirmation still owed is taken after END too.
  */
 bool vhu_postcopy_is_confirmation(const struct vhu_dev *dev,
 				  const struct vhu_msg_hdr *hdr, int nfds);

@@ -9,8 +9,10 @@
  *   echo  sends numbered, self-checking frames on every queue pair and
  *         verifies that each comes back exactly once, intact, on the receive
  *         queue of the pair it left on (for an echoing backend);
- *   send  sends numbered frames to another guest's MAC (through a switch);
- *   recv  verifies what `send` produced: complete, intact, in order.
+ *   send  sends numbered frames to another guest's MAC (through a switch),
+ *         round robin over its transmit queues;
+ *   recv  verifies what `send` produced: complete, intact, in order within
+ *         each of the sender's queues, not duplicated.
  * Every traffic command ends with one line "RESULT PASS|FAIL <command>
  * key=value ..." on stdout, which the host script parses.
  *
@@ -1204,6 +1206,64 @@ cmd_echo(int argc, char **argv)
 
 /* ---- send / recv (through a switch) ------------------------------------- */
 
+/* Learns a UDP source port per transmit queue from the counters alone
+ * (the probes go to dst and are not expected back): with queues == 1 the
+ * base port. Counts the probes per queue into probes[]. */
+static int
+steer_by_counters(int fd, const uint8_t dst[6], const uint8_t src[6],
+		  unsigned int queues, uint16_t *port, uint64_t *probes,
+		  unsigned int *retries)
+{
+	const unsigned int max_probes = 64 * queues;
+	unsigned int found = 0, p, q;
+	uint8_t buf[64];
+
+	memset(port, 0, queues * sizeof(*port));
+	if (queues == 1) {
+		port[0] = VG_PORT_BASE;
+		return 0;
+	}
+	for (p = 0; p < max_probes && found < queues; p++) {
+		struct vg_frame_id id = {
+			.seq = VG_PROBE | p, .queue = 0xffff, .len = 64,
+		};
+		struct vg_counters before, after;
+		unsigned int txq = VG_MAX_QUEUES;
+
+		if (stats_read(&before) < 0)
+			return -1;
+		frame_build(buf, id.len, dst, src, (uint16_t)(VG_PORT_BASE + p),
+			    &id);
+		if (send_frame(fd, buf, id.len, retries) < 0)
+			return -1;
+		if (tx_settle(&before, 1, &after, 2) < 0) {
+			say("probe %u: the transmit counters did not move", p);
+			return -1;
+		}
+		for (q = 0; q < after.n_tx && q < VG_MAX_QUEUES; q++)
+			if (after.tx[q] != before.tx[q])
+				txq = q;
+		if (txq >= queues) {
+			say("probe %u left on tx queue %u, outside the %u in use",
+			    p, txq, queues);
+			return -1;
+		}
+		probes[txq]++;
+		if (port[txq] == 0) {
+			port[txq] = (uint16_t)(VG_PORT_BASE + p);
+			found++;
+		}
+	}
+	if (found < queues) {
+		say("%u probes did not reach every tx queue (is XPS cleared?)",
+		    p);
+		return -1;
+	}
+	say("steering: %u probes; UDP source port per tx queue: %s", p,
+	    ports_list(port, queues));
+	return 0;
+}
+
 static int
 cmd_send(int argc, char **argv)
 {
@@ -1213,6 +1273,7 @@ cmd_send(int argc, char **argv)
 		{ "sizes", required_argument, NULL, 's' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "run", required_argument, NULL, 'i' },
+		{ "queues", required_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vg_counters base, end;
@@ -1220,8 +1281,10 @@ cmd_send(int argc, char **argv)
 	const char *sizes = "60-1514";
 	uint8_t dst[6], mac[6], *buf;
 	bool have_dst = false, ok = true;
-	unsigned long v, rate = 0, frames = 1000;
-	unsigned int retries = 0;
+	unsigned long v, rate = 0, frames = 1000, queues = 1;
+	uint64_t want[VG_MAX_QUEUES] = { 0 };
+	uint16_t port[VG_MAX_QUEUES];
+	unsigned int retries = 0, q;
 	uint32_t i;
 	double t0, secs;
 	int c, ifindex, fd;
@@ -1250,6 +1313,11 @@ cmd_send(int argc, char **argv)
 				return say("bad --run %s", optarg), 2;
 			run_id = (uint32_t)v;
 			break;
+		case 'q':
+			if (parse_uint(optarg, VG_MAX_QUEUES, &queues) < 0 ||
+			    queues == 0)
+				return say("bad --queues %s", optarg), 2;
+			break;
 		default:
 			return 2;
 		}
@@ -1267,13 +1335,22 @@ cmd_send(int argc, char **argv)
 	buf = malloc(VG_MAX_FRAME);
 	if (fd < 0 || buf == NULL || stats_read(&base) < 0)
 		return 1;
-	say("send: %lu frames to %02x:%02x:%02x:%02x:%02x:%02x, sizes %s, "
-	    "%lu frames/s (0: no pacing), run id %08" PRIx32, frames, dst[0],
-	    dst[1], dst[2], dst[3], dst[4], dst[5], sizes, rate, run_id);
+	if (base.n_tx < queues) {
+		say("%s has %u tx queues in use, %lu asked (run setup --queues)",
+		    ifname, base.n_tx, queues);
+		return 1;
+	}
+	say("send: %lu frames to %02x:%02x:%02x:%02x:%02x:%02x over %lu tx "
+	    "queue(s), sizes %s, %lu frames/s (0: no pacing), run id %08"
+	    PRIx32, frames, dst[0], dst[1], dst[2], dst[3], dst[4], dst[5],
+	    queues, sizes, rate, run_id);
+	if (steer_by_counters(fd, dst, mac, (unsigned int)queues, port, want,
+			      &retries) < 0)
+		return 1;
 	t0 = now_s();
 	for (i = 0; i < frames; i++) {
 		struct vg_frame_id id = {
-			.seq = i, .queue = 0,
+			.seq = i, .queue = (uint16_t)(i % queues),
 			.len = (uint16_t)size_pick(&sz, i),
 		};
 
@@ -1284,26 +1361,34 @@ cmd_send(int argc, char **argv)
 			if (wait > 0)
 				sleep_us((long)(wait * 1e6));
 		}
-		frame_build(buf, id.len, dst, mac, VG_PORT_BASE, &id);
+		frame_build(buf, id.len, dst, mac, port[id.queue], &id);
 		if (send_frame(fd, buf, id.len, &retries) < 0) {
 			ok = false;
 			break;
 		}
+		want[id.queue]++;
 	}
 	secs = now_s() - t0;
-	if (tx_settle(&base, i, &end, 5) < 0) {
-		say("transmit counters moved by %" PRIu64 ", %" PRIu32 " sent",
-		    sum_of(end.tx, end.n_tx) - sum_of(base.tx, base.n_tx), i);
+	if (tx_settle(&base, sum_of(want, (unsigned int)queues), &end, 5) < 0) {
+		say("transmit counters moved by %" PRIu64 ", %" PRIu64 " sent",
+		    sum_of(end.tx, end.n_tx) - sum_of(base.tx, base.n_tx),
+		    sum_of(want, (unsigned int)queues));
 		ok = false;
 	}
-	for (c = 0; c < (int)end.n_tx; c++) {
-		end.tx[c] -= base.tx[c];
-		end.rx[c] -= base.rx[c];
+	for (q = 0; q < end.n_tx && q < VG_MAX_QUEUES; q++) {
+		end.tx[q] -= base.tx[q];
+		end.rx[q] -= base.rx[q];
+		if (q < queues && end.tx[q] != want[q]) {
+			say("tx queue %u counted %" PRIu64 ", %" PRIu64 " sent",
+			    q, end.tx[q], want[q]);
+			ok = false;
+		}
 	}
 	printf("RESULT %s send frames=%lu sent=%" PRIu32 " tx=%" PRIu64
-	       " rx=%" PRIu64 " retries=%u secs=%.2f\n", ok ? "PASS" : "FAIL",
-	       frames, i, sum_of(end.tx, end.n_tx), sum_of(end.rx, end.n_rx),
-	       retries, secs);
+	       " rx=%" PRIu64 " probes=%" PRIu64 " txq=%s retries=%u secs=%.2f\n",
+	       ok ? "PASS" : "FAIL", frames, i, sum_of(end.tx, end.n_tx),
+	       sum_of(end.rx, end.n_rx), sum_of(want, (unsigned int)queues) - i,
+	       list_of(end.tx, (unsigned int)queues), retries, secs);
 	fflush(stdout);
 	return ok ? 0 : 1;
 }
@@ -1327,7 +1412,7 @@ cmd_recv(int argc, char **argv)
 	unsigned long v, frames = 1000, max_loss = 0;
 	double timeout = 60, idle = 5, t0, last = 0, tnow;
 	uint32_t good = 0, bad = 0, dup = 0, reorder = 0, foreign = 0;
-	uint32_t next = 0, lost;
+	uint32_t probes = 0, next[VG_MAX_QUEUES] = { 0 }, lost;
 	unsigned int reported = 0, drops;
 	bool have_src = false, ok;
 	int c, ifindex, fd;
@@ -1407,6 +1492,12 @@ cmd_recv(int argc, char **argv)
 			last = now_s();
 			why = n > VG_MAX_FRAME ? "frame larger than 64 KiB" :
 			      frame_check(buf, (size_t)n, mac, src, &id);
+			if (why == NULL && (id.seq & VG_PROBE)) {
+				probes++;       /* the sender's steering */
+				continue;
+			}
+			if (why == NULL && id.queue >= VG_MAX_QUEUES)
+				why = "flow (sender queue) out of range";
 			if (why == NULL && id.seq >= frames)
 				why = "sequence out of range";
 			if (why == NULL && seen[id.seq])
@@ -1423,10 +1514,12 @@ cmd_recv(int argc, char **argv)
 					    id.seq, why);
 				continue;
 			}
+			/* In order within a flow (one sender tx queue): the
+			 * flows may interleave, each keeps its order. */
 			seen[id.seq] = 1;
-			if (id.seq < next)
+			if (id.seq < next[id.queue])
 				reorder++;
-			next = id.seq + 1;
+			next[id.queue] = id.seq + 1;
 			good++;
 		}
 	}
@@ -1439,16 +1532,18 @@ cmd_recv(int argc, char **argv)
 	lost = (uint32_t)frames - good;
 	ok = lost <= max_loss && bad == 0 && dup == 0 && reorder == 0 &&
 	     foreign == 0 && drops == 0 &&
-	     sum_of(end.rx, end.n_rx) == (uint64_t)good + bad + dup + foreign;
+	     sum_of(end.rx, end.n_rx) ==
+		     (uint64_t)good + bad + dup + foreign + probes;
 	say("recv: %" PRIu32 " intact, %" PRIu32 " lost, %" PRIu32 " bad, %"
 	    PRIu32 " duplicated, %" PRIu32 " out of order, %" PRIu32
 	    " foreign, %u socket drops", good, lost, bad, dup, reorder,
 	    foreign, drops);
 	printf("RESULT %s recv frames=%lu good=%" PRIu32 " lost=%" PRIu32
-	       " bad=%" PRIu32 " dup=%" PRIu32 " reorder=%" PRIu32 " tx=%"
-	       PRIu64 " rx=%" PRIu64 "\n", ok ? "PASS" : "FAIL", frames, good,
-	       lost, bad + foreign, dup, reorder, sum_of(end.tx, end.n_tx),
-	       sum_of(end.rx, end.n_rx));
+	       " bad=%" PRIu32 " dup=%" PRIu32 " reorder=%" PRIu32 " probes=%"
+	       PRIu32 " tx=%" PRIu64 " rx=%" PRIu64 " rxq=%s\n",
+	       ok ? "PASS" : "FAIL", frames, good, lost, bad + foreign, dup,
+	       reorder, probes, sum_of(end.tx, end.n_tx),
+	       sum_of(end.rx, end.n_rx), list_of(end.rx, end.n_rx));
 	fflush(stdout);
 	return ok ? 0 : 1;
 }
@@ -1467,7 +1562,7 @@ usage(void)
 	       "        [--timeout S]   frames to ourselves through an echoing\n"
 	       "        backend, every queue pair, each checked\n"
 	       "  send  --dst MAC [--frames F] [--sizes SPEC] [--rate PPS]\n"
-	       "        [--run ID]\n"
+	       "        [--run ID] [--queues N]   (round robin over N tx queues)\n"
 	       "  recv  --src MAC [--frames F] [--timeout S] [--idle S]\n"
 	       "        [--max-loss N] [--run ID] [--ready TEXT]\n"
 	       "SPEC: comma-separated sizes or lo-hi ranges (random in range),\n"

@@ -11,8 +11,10 @@
 #   host writes   "<id> <shell command>"             on ttyS1
 #   guest prints  "vhu-guest: run <id>: <command>"   then the command's output
 #                 "vhu-guest: done <id> rc=<status>"  on the console
-# "vhu-guest: ready ..." says commands may be sent. Should this script end,
-# the kernel panics and, with panic=-1 and -no-reboot, QEMU exits.
+# "vhu-guest: ready ..." says commands may be sent. The command "!poweroff"
+# is not queued: it powers the guest off at once, even while another command
+# runs. Should this script end, the kernel panics and, with panic=-1 and
+# -no-reboot, QEMU exits.
 
 /bin/busybox mkdir -p /proc /sys /dev /sbin /usr/bin /usr/sbin /tmp
 /bin/busybox --install -s
@@ -41,12 +43,27 @@ fi
 
 exec 3</dev/ttyS1
 stty raw -echo <&3
+mkfifo /tmp/vhu-cmds
+# The reader acts on "!poweroff" at once, even while a command runs (a
+# stuck command cannot keep the guest up), and queues everything else for
+# the runner below, which runs one command at a time.
+(
+	while read -r id cmd <&3; do
+		case "$cmd" in
+		'!poweroff')
+			echo "vhu-guest: power off ($id)" >/dev/console
+			poweroff -f
+			;;
+		*) printf '%s %s\n' "$id" "$cmd" ;;
+		esac
+	done
+) >/tmp/vhu-cmds &
 echo "vhu-guest: ready, $eth0, uptime $(cut -d' ' -f1 /proc/uptime) s"
-while read -r id cmd <&3; do
+while read -r id cmd; do
 	[ -n "$id" ] || continue
 	echo "vhu-guest: run $id: $cmd"
 	sh -c "$cmd" </dev/null
 	echo "vhu-guest: done $id rc=$?"
-done
+done </tmp/vhu-cmds
 echo "vhu-guest: command channel closed"
 poweroff -f

@@ -43,8 +43,9 @@
 #   guest_cmd_send NAME COMMAND    send it, return at once; its id in GL_ID
 #   guest_cmd_wait NAME ID SECS    wait for a command sent with guest_cmd_send
 #   guest_lines NAME               serial-log lines so far (a FROM-LINE mark)
-#   guest_stop NAME [SECS]         power off, wait for QEMU to exit (SIGTERM,
-#       then SIGKILL, when it does not); 0 when it powered off by itself
+#   guest_stop NAME [SECS]         power off ("!poweroff": at once, even
+#       while a command runs), wait for QEMU to exit (SIGTERM, then SIGKILL,
+#       when it does not); 0 when it powered off by itself
 #   guest_kill NAME [SIG]          signal QEMU (default KILL) and reap it
 #   guest_alive NAME
 #   ${GL_SERIAL[NAME]}, ${GL_QLOG[NAME]}  its serial log and QEMU's output
@@ -65,7 +66,8 @@
 #   be_testpmd_stats NAME          RX/TX-packets, RX-missed, TX-errors of
 #       port 0 into GL_RX GL_TX GL_MISSED GL_TXERR
 #   be_testpmd_quit NAME           'quit', wait for the exit
-#   be_vswitch_start NAME SOCK...  vhu-vswitch, one port per socket
+#   be_vswitch_start NAME SOCK...  vhu-vswitch, one port per socket, with
+#       GL_VSWITCH_WORKERS polling lcores (default 1)
 
 # Per name: PID, FIFO fds, serial log, QEMU log (stdout and stderr), next
 # command id, process log. GL_OUT, GL_RX... are results for the caller.
@@ -301,7 +303,8 @@ guest_stop() {
 	local name=$1 secs=${2:-20} pid=${GL_PID[$1]:-} rc=0
 	[ -n "$pid" ] || { gl_close_fds "$name"; return 0; }
 	if kill -0 "$pid" 2>/dev/null; then
-		guest_cmd_send "$name" "poweroff -f"
+		# out of band: acts even while a command still runs
+		guest_cmd_send "$name" '!poweroff'
 		gl_wait_pid "$pid" "$secs" || rc=1
 	fi
 	proc_stop "$name" 5 || rc=1
@@ -337,15 +340,17 @@ be_loopback_start() {
 }
 
 be_vswitch_start() {
-	local name=$1 log=$GL_WORK/$1.log s args=()
+	local name=$1 log=$GL_WORK/$1.log s args=() lcores="0@$GL_BE_CPU" i
 	shift
 	for s in "$@"; do
 		args+=(--socket "$s")
 	done
+	for (( i = 1; i <= ${GL_VSWITCH_WORKERS:-1}; i++ )); do
+		lcores="$lcores,$i@$GL_BE_CPU"
+	done
 	# shellcheck disable=SC2046
 	proc_start "$name" "$log" "$GL_VSWITCH" \
-		--lcores="0@$GL_BE_CPU,1@$GL_BE_CPU" $(gl_eal "$name") -- \
-		"${args[@]}"
+		--lcores="$lcores" $(gl_eal "$name") -- "${args[@]}"
 	wait_log "$log" '^vswitch: [0-9]+ ports' 20 "${GL_PID[$name]}"
 }
 

@@ -489,15 +489,16 @@ static int
 new_device(struct vhu_dev *dev, void *ctx)
 {
 	struct port *p = ctx;
-	struct vhu_dev *none = NULL;
 
-	/* The masks are zero (initially, or since destroy_device); the
-	 * vring_state_changed calls that follow fill them. */
-	if (!atomic_compare_exchange_strong(&p->dev, &none, dev)) {  /* C1 */
+	if (atomic_load(&p->dev) != NULL) {
 		printf("vswitch: port %u (%s): refusing a second guest\n",
 		       (unsigned int)(p - ports), p->name);
 		return -1;
 	}
+	/* No queue until the vring_state_changed calls that follow. */
+	atomic_store(&p->rx_qps, 0);    /* C1 */
+	atomic_store(&p->tx_qps, 0);
+	atomic_store(&p->dev, dev);
 	printf("vswitch: port %u (%s): guest connected (%u queue pairs)\n",
 	       (unsigned int)(p - ports), p->name,
 	       vhu_dev_vring_count(dev) / 2u);

@@ -98,18 +98,24 @@
 #define ROUTE_DROP (-2)
 
 struct port {
-	char path[108];
-	const char *name;               /* last component of path */
-	struct vhu_socket *sock;
 	/* Written by the control thread (C1), read by workers (W1). */
 	_Atomic(struct vhu_dev *) dev;
 	_Atomic uint64_t rx_qps;        /* bit qp: vring 2qp (guest rx) on */
 	_Atomic uint64_t tx_qps;        /* bit qp: vring 2qp+1 (guest tx) on */
-	/* Serialises enqueues into queue pair qp when several workers send. */
-	struct {
-		rte_spinlock_t lock;
-	} __rte_cache_aligned out[MAX_QP];
+	struct vhu_socket *sock;
+	const char *name;               /* last component of path */
+	char path[108];
 };
+
+/*
+ * Serialises enqueues into (port, qp) when several workers send. Kept
+ * apart from the ports: inside, each port took 4 KiB and a pass, which
+ * reads every port's first fields, touched a page per port (no change
+ * measured with 2 ports; it is for 16).
+ */
+static struct {
+	rte_spinlock_t lock;
+} __rte_cache_aligned out_locks[MAX_PORTS][MAX_QP];
 
 /* One worker's counts for one port; written by that worker only. */
 struct port_count {
@@ -189,14 +195,32 @@ count_get(_Atomic uint64_t *c)
 /*
  * MAC table key: the address in an aligned 64-bit word (the hash reads
  * its key in whole words; a 6-byte key inside a frame is not aligned).
+ * Built in registers from a 4-byte and a 2-byte load: copying the 6 bytes
+ * into a zeroed word on the stack and reading it back as 8 bytes cannot
+ * be store-forwarded and stalled ~15 cycles per key, 2 keys per frame:
+ * route_burst() took 2560 cycles per 32-frame burst, now 1680 (median of
+ * TSC-timed bursts, 1 worker, testpmd txonly guest, 64-byte frames).
  */
 static inline uint64_t
 mac_key(const struct rte_ether_addr *a)
 {
-	uint64_t k = 0;
+	uint32_t lo;
+	uint16_t hi;
 
-	memcpy(&k, a->addr_bytes, RTE_ETHER_ADDR_LEN);
-	return k;
+	memcpy(&lo, &a->addr_bytes[0], sizeof(lo));
+	memcpy(&hi, &a->addr_bytes[4], sizeof(hi));
+	return (uint64_t)lo | (uint64_t)hi << 32;
+}
+
+/* The inverse of mac_key(). */
+static void
+key_mac(uint64_t key, struct rte_ether_addr *a)
+{
+	uint32_t lo = (uint32_t)key;
+	uint16_t hi = (uint16_t)(key >> 32);
+
+	memcpy(&a->addr_bytes[0], &lo, sizeof(lo));
+	memcpy(&a->addr_bytes[4], &hi, sizeof(hi));
 }
 
 /* ---- data path (worker lcores) ----------------------------------------- */
@@ -367,10 +391,10 @@ send_to_port(struct worker *w, const struct view *v, unsigned int o,
 		return;
 	}
 	if (lock_outputs)
-		rte_spinlock_lock(&ports[o].out[qp].lock);
+		rte_spinlock_lock(&out_locks[o][qp].lock);
 	sent = vhu_enqueue_burst(v->dev[o], (uint16_t)qp, pkts, n);
 	if (lock_outputs)
-		rte_spinlock_unlock(&ports[o].out[qp].lock);
+		rte_spinlock_unlock(&out_locks[o][qp].lock);
 	count_add(&c->tx[qp], sent);
 	if (sent < n)
 		count_add(&c->drop_full, n - sent);
@@ -471,15 +495,16 @@ static int
 new_device(struct vhu_dev *dev, void *ctx)
 {
 	struct port *p = ctx;
-	struct vhu_dev *none = NULL;
 
-	/* The masks are zero (initially, or since destroy_device); the
-	 * vring_state_changed calls that follow fill them. */
-	if (!atomic_compare_exchange_strong(&p->dev, &none, dev)) {  /* C1 */
+	if (atomic_load(&p->dev) != NULL) {
 		printf("vswitch: port %u (%s): refusing a second guest\n",
 		       (unsigned int)(p - ports), p->name);
 		return -1;
 	}
+	/* No queue until the vring_state_changed calls that follow. */
+	atomic_store(&p->rx_qps, 0);    /* C1 */
+	atomic_store(&p->tx_qps, 0);
+	atomic_store(&p->dev, dev);
 	printf("vswitch: port %u (%s): guest connected (%u queue pairs)\n",
 	       (unsigned int)(p - ports), p->name,
 	       vhu_dev_vring_count(dev) / 2u);
@@ -597,7 +622,7 @@ print_move(uint64_t ev)
 	struct rte_ether_addr a;
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 
-	memcpy(a.addr_bytes, &ev, RTE_ETHER_ADDR_LEN);
+	key_mac(ev & ((UINT64_C(1) << 48) - 1), &a);
 	rte_ether_format_addr(mac, sizeof(mac), &a);
 	printf("vswitch: %s: moved port %u -> port %u\n", mac,
 	       (unsigned int)(ev >> 48 & 0xff), (unsigned int)(ev >> 56));
@@ -800,7 +825,7 @@ add_port(const char *path)
 	slash = strrchr(p->path, '/');
 	p->name = slash != NULL ? slash + 1 : p->path;
 	for (unsigned int q = 0; q < MAX_QP; q++)
-		rte_spinlock_init(&p->out[q].lock);
+		rte_spinlock_init(&out_locks[n_ports][q].lock);
 	n_ports++;
 	return 0;
 }

@@ -688,21 +688,37 @@ per_sec(uint64_t now, uint64_t before, double dt)
 	return (double)(now - before) / dt;
 }
 
+/*
+ * A frame rate with a unit that keeps three significant digits: guests
+ * under software emulation run at kpps, a testpmd guest at Mpps.
+ */
+static const char *
+rate_str(double pps, char *buf, size_t len)
+{
+	if (pps >= 1e6)
+		snprintf(buf, len, "%6.2f Mpps", pps / 1e6);
+	else if (pps >= 1e3)
+		snprintf(buf, len, "%6.1f kpps", pps / 1e3);
+	else
+		snprintf(buf, len, "%6.0f pps ", pps);
+	return buf;
+}
+
 /* One line per port: state, rates over the last dt seconds, drop causes. */
 static void
 print_live(double dt, struct totals *last)
 {
 	for (unsigned int i = 0; i < n_ports; i++) {
 		struct totals t;
-		char state[48];
+		char state[48], rx[16], tx[16];
 
 		port_totals(i, &t, NULL, NULL);
 		describe_queues(&ports[i], state, sizeof(state));
-		printf("vswitch: port %u %-12s %-14s rx %6.2f Mpps  tx %6.2f "
-		       "Mpps  drops/s: ring full %.0f, no guest/queue %.0f\n",
+		printf("vswitch: port %u %-12s %-14s rx %s  tx %s  drops/s: "
+		       "ring full %.0f, no guest/queue %.0f\n",
 		       i, ports[i].name, state,
-		       per_sec(t.rx, last[i].rx, dt) / 1e6,
-		       per_sec(t.tx, last[i].tx, dt) / 1e6,
+		       rate_str(per_sec(t.rx, last[i].rx, dt), rx, sizeof(rx)),
+		       rate_str(per_sec(t.tx, last[i].tx, dt), tx, sizeof(tx)),
 		       per_sec(t.drop_full, last[i].drop_full, dt),
 		       per_sec(t.drop_noq, last[i].drop_noq, dt));
 		last[i] = t;
@@ -739,6 +755,7 @@ print_summary(double secs)
 {
 	struct totals all = { 0 };
 	uint64_t not_learned = 0;
+	char avg[16];
 
 	printf("vswitch: summary after %.1f s, %u worker(s), %u queue pair(s) "
 	       "offered per port:\n", secs, n_workers, opt.queues);
@@ -766,11 +783,12 @@ print_summary(double secs)
 	for (unsigned int i = 0; i < n_workers; i++)
 		not_learned += count_get(&workers[i].not_learned);
 	printf("  total: rx %" PRIu64 ", tx %" PRIu64 ", drops %" PRIu64
-	       " (ring full %" PRIu64 ", no guest/queue %" PRIu64 "), %.2f "
-	       "Mpps sent on average; MAC table: %d address(es), %" PRIu64
+	       " (ring full %" PRIu64 ", no guest/queue %" PRIu64 "), %s "
+	       "sent on average; MAC table: %d address(es), %" PRIu64
 	       " move(s)\n", all.rx, all.tx, all.drop_full + all.drop_noq,
 	       all.drop_full, all.drop_noq,
-	       secs > 0 ? (double)all.tx / secs / 1e6 : 0.0,
+	       rate_str(secs > 0 ? (double)all.tx / secs : 0.0, avg,
+			sizeof(avg)) + strspn(avg, " "),
 	       rte_hash_count(macs), all.moves);
 	if (not_learned != 0)
 		printf("    the MAC table (%d addresses, no ageing) was full: "

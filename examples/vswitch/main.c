@@ -756,6 +756,7 @@ print_summary(double secs)
 	struct totals all = { 0 };
 	uint64_t not_learned = 0;
 	char avg[16];
+	const char *avg_str;
 
 	printf("vswitch: summary after %.1f s, %u worker(s), %u queue pair(s) "
 	       "offered per port:\n", secs, n_workers, opt.queues);
@@ -782,13 +783,15 @@ print_summary(double secs)
 	}
 	for (unsigned int i = 0; i < n_workers; i++)
 		not_learned += count_get(&workers[i].not_learned);
+	avg_str = rate_str(secs > 0 ? (double)all.tx / secs : 0.0, avg,
+			   sizeof(avg));
+	avg_str += strspn(avg_str, " ");
 	printf("  total: rx %" PRIu64 ", tx %" PRIu64 ", drops %" PRIu64
 	       " (ring full %" PRIu64 ", no guest/queue %" PRIu64 "), %s "
 	       "sent on average; MAC table: %d address(es), %" PRIu64
 	       " move(s)\n", all.rx, all.tx, all.drop_full + all.drop_noq,
 	       all.drop_full, all.drop_noq,
-	       rate_str(secs > 0 ? (double)all.tx / secs : 0.0, avg,
-			sizeof(avg)) + strspn(avg, " "),
+	       avg_str,
 	       rte_hash_count(macs), all.moves);
 	if (not_learned != 0)
 		printf("    the MAC table (%d addresses, no ageing) was full: "

@@ -31,9 +31,9 @@
 #   guest_start NAME KEY=VALUE...  start QEMU in the background; keys:
 #       sock=PATH (vhost-user socket, required), queues=N (1), packed=on|off
 #       (off), mrg=on|off (on), mtu=M (host_mtu, unset), mac=MAC, mem=memfd|
-#       huge (memfd), ram=MiB (256), server=1 (QEMU listens on sock: for a
-#       backend in client mode), reconnect=S, qemu="EXTRA ARGS",
-#       append="EXTRA KERNEL ARGS"
+#       huge (memfd), ram=MiB (256; or with a unit: 262152K), server=1
+#       (QEMU listens on sock: for a backend in client mode), reconnect=S,
+#       qemu="EXTRA ARGS", append="EXTRA KERNEL ARGS"
 #   guest_wait NAME REGEX [SECS] [FROM-LINE]  wait for an extended regex in
 #       the serial log (from line FROM-LINE on); 0 found, 1 timeout, 2 QEMU
 #       exited
@@ -173,7 +173,7 @@ guest_start() {
 		mtu) mtu=$v ;;
 		mac) mac=$v ;;
 		mem) mem=$v ;;
-		ram) ram=$v ;;
+		ram) ram=$v ;;  # MiB, or with a unit (262152K)
 		server) server=$v ;;
 		reconnect) reconnect=$v ;;
 		qemu) qemu=$v ;;
@@ -182,15 +182,16 @@ guest_start() {
 		esac
 	done
 	[ -n "$sock" ] || { gl_log "guest_start: sock= is required"; return 2; }
+	[[ $ram == *[0-9] ]] && ram=${ram}M
 	[ -n "$mac" ] || mac=$(printf '52:54:00:%02x:%02x:%02x' \
 		$(( RANDOM % 256 )) $(( RANDOM % 256 )) $(( RANDOM % 256 )))
 	local serial=$GL_WORK/$name.serial.log qlog=$GL_WORK/$name.qemu.log
 	local fifo=$GL_WORK/$name.cmd memobj chardev dev taskset=()
 	case "$mem" in
-	memfd) memobj="memory-backend-memfd,id=mem0,size=${ram}M,share=on" ;;
+	memfd) memobj="memory-backend-memfd,id=mem0,size=${ram},share=on" ;;
 	huge)
 		[ -n "${GL_HUGE_DIR:-}" ] || { gl_log "guest_start: mem=huge without GL_HUGE_DIR"; return 2; }
-		memobj="memory-backend-file,id=mem0,size=${ram}M,mem-path=$GL_HUGE_DIR,share=on"
+		memobj="memory-backend-file,id=mem0,size=${ram},mem-path=$GL_HUGE_DIR,share=on"
 		;;
 	*) gl_log "guest_start: mem=$mem?"; return 2 ;;
 	esac
@@ -216,7 +217,7 @@ guest_start() {
 	"${taskset[@]}" qemu-system-x86_64 \
 		-name "vhu-guest-$name" \
 		-machine q35,memory-backend=mem0 -accel tcg -cpu qemu64 \
-		-smp 1 -m "${ram}M" -object "$memobj" \
+		-smp 1 -m "$ram" -object "$memobj" \
 		-chardev "$chardev" \
 		-netdev "vhost-user,id=n0,chardev=c0,queues=$queues" \
 		-device "$dev" \

@@ -12,7 +12,9 @@
  *   send  sends numbered frames to another guest's MAC (through a switch),
  *         round robin over its transmit queues;
  *   recv  verifies what `send` produced: complete, intact, in order within
- *         each of the sender's queues, not duplicated.
+ *         each of the sender's queues, not duplicated;
+ *   memwalk  no network: rewrites pages in rounds, checking each round that
+ *         the last one's writes are all still there (across a migration).
  * Every traffic command ends with one line "RESULT PASS|FAIL <command>
  * key=value ..." on stdout, which the host script parses.
  *

@@ -392,7 +392,14 @@ vring_live(const struct vhu_dev *dev, uint16_t i)
 {
 	const struct vhu_vq *vq = dev->vqs.vq[i];
 
-	return vq != NULL && vq->enabled && vhu_vq_usable(vq);
+	/*
+	 * A ring waiting for an IOTLB update stays live: Linux guests flush
+	 * their whole IOTLB from time to time (lazy mode), and QEMU then
+	 * invalidates every entry, rings included, and answers the misses
+	 * right after. Stopping the device there would make it flap.
+	 */
+	return vq != NULL && vq->enabled &&
+	       (vhu_vq_usable(vq) || vhu_vq_waiting_iotlb(vq));
 }
 
 static const char *

@@ -297,6 +297,7 @@ vhu_dev_stop(struct vhu_dev *dev)
 	dev->running = false;
 	memset(dev->vring_reported, 0, sizeof(dev->vring_reported));
 	VHU_LOG(INFO, "%s: device stopped", dev->name);
+	vhu_iotlb_log_stats(dev);
 	if (dev->sock->ops.destroy_device != NULL)
 		dev->sock->ops.destroy_device(dev, dev->sock->ctx);
 }

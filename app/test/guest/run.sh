@@ -303,15 +303,15 @@ run_echo_case() {
 	[ "$mtu" -gt 1500 ] && { fr=$(( frames / 2 )); mtu_arg=(mtu="$mtu"); mtu_opt="--mtu $mtu"; }
 	fr=$(( fr / ${#rounds[@]} ))
 	# vIOMMU: backends offer ACCESS_PLATFORM and retry a burst up to
-	# 200 ms while vhu waits for QEMU's answer to an IOTLB miss.
+	# 1 s while vhu waits for QEMU's answer to an IOTLB miss.
 	local g_iommu=() lb_args=() tp_devargs="" tp_init=""
 	if [ -n "$iommu" ]; then
 		fr=$(( fr / 4 ))
 		g_iommu=(iommu=1)
 		[ "$iommu" = iommu-strict ] && g_iommu+=(append=iommu.strict=1)
-		lb_args=(--iommu --tx-retry 200)
+		lb_args=(--iommu --tx-retry 1000)
 		tp_devargs=",iommu-support=1"
-		tp_init=$'set fwd io retry\nset burst tx delay 200 retry 1000'
+		tp_init=$'set fwd io retry\nset burst tx delay 200 retry 5000'
 	fi
 	sizes=$(sizes_for "$mtu")
 

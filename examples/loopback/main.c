@@ -83,8 +83,10 @@ static struct {
 	const char *paths[LB_MAX_SOCKETS];
 	unsigned int n_paths;
 	bool client;
+	bool iommu;
 	uint16_t queues;
 	unsigned int stats_sec;
+	unsigned int retry_ms;
 } opt = {
 	.queues = 1,
 	.stats_sec = 1,
@@ -108,6 +110,32 @@ lb_signal(int sig)
 
 /* ---- data path ---------------------------------------------------------- */
 
+/*
+ * --tx-retry: the frames an enqueue could not place wait up to
+ * opt.retry_ms for room. With a vIOMMU the usual cause is an IOTLB miss:
+ * the enqueue stops at a receive buffer whose IOVA vhu has not been told
+ * about yet, asks the frontend, and the answer takes a round trip through
+ * QEMU's main loop (about a millisecond under TCG). Sleeping between tries
+ * leaves the core to libvhu's control thread, which applies the update.
+ */
+static uint16_t
+retry_enqueue(struct lb_slot *s, struct vhu_dev *dev, struct rte_mbuf **pkts,
+	      uint16_t n)
+{
+	uint64_t end = rte_get_timer_cycles() +
+		       (uint64_t)opt.retry_ms * rte_get_timer_hz() / 1000;
+	uint16_t sent = 0;
+
+	/* destroy_device() clears the slot and waits for this pass */
+	while (sent < n && rte_get_timer_cycles() < end &&
+	       atomic_load_explicit(&s->dev, memory_order_relaxed) == dev &&
+	       !atomic_load_explicit(&pollers_stop, memory_order_relaxed)) {
+		rte_delay_us_sleep(20);
+		sent += vhu_enqueue_burst(dev, s->qp, pkts + sent, n - sent);
+	}
+	return sent;
+}
+
 static void
 poll_slot(struct lb_slot *s, struct vhu_dev *dev)
 {
@@ -118,6 +146,8 @@ poll_slot(struct lb_slot *s, struct vhu_dev *dev)
 	if (n == 0)
 		return;
 	sent = vhu_enqueue_burst(dev, s->qp, pkts, n);
+	if (sent < n && opt.retry_ms != 0)
+		sent += retry_enqueue(s, dev, pkts + sent, n - sent);
 	/* Ownership stays with us on enqueue: free placed and unplaced. */
 	rte_pktmbuf_free_bulk(pkts, n);
 	/* Single writer per counter: a relaxed load-add-store is enough. */
@@ -301,14 +331,22 @@ static void
 usage(const char *prog)
 {
 	printf("usage: %s [EAL options] -- --socket PATH [--socket PATH ...]\n"
-	       "          [--client] [--queues N] [--stats SEC]\n"
+	       "          [--client] [--iommu] [--queues N] [--stats SEC]\n"
+	       "          [--tx-retry MS]\n"
 	       "Echo every frame a vhost-user frontend sends back to it.\n"
 	       "  --socket PATH  vhost-user socket to serve (up to %d)\n"
 	       "  --client       connect to PATH (the frontend listens) and\n"
 	       "                 reconnect when it goes away\n"
+	       "  --iommu        offer VIRTIO_F_ACCESS_PLATFORM: a guest with\n"
+	       "                 a vIOMMU (iommu_platform=on) gets through\n"
+	       "                 the IOTLB (VHU_SOCKET_IOMMU)\n"
 	       "  --queues N     queue pairs per device (default 1, max %d)\n"
 	       "  --stats SEC    print per-device rates every SEC seconds\n"
 	       "                 (default 1, 0 = never)\n"
+	       "  --tx-retry MS  frames the guest has no receive buffer for\n"
+	       "                 yet (ring full, or an IOTLB miss waiting for\n"
+	       "                 the frontend) are retried for up to MS ms\n"
+	       "                 before they count as drops (default 0)\n"
 	       "Queue pairs are spread over the worker lcores; with only the\n"
 	       "main lcore, it polls them all.\n",
 	       prog, LB_MAX_SOCKETS, LB_MAX_QP);
@@ -320,8 +358,10 @@ parse_args(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "client", no_argument, NULL, 'c' },
+		{ "iommu", no_argument, NULL, 'i' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "stats", required_argument, NULL, 't' },
+		{ "tx-retry", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -342,6 +382,9 @@ parse_args(int argc, char **argv)
 		case 'c':
 			opt.client = true;
 			break;
+		case 'i':
+			opt.iommu = true;
+			break;
 		case 'q':
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
@@ -359,6 +402,15 @@ parse_args(int argc, char **argv)
 				return -1;
 			}
 			opt.stats_sec = (unsigned int)v;
+			break;
+		case 'r':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || v > 10000) {
+				fprintf(stderr, "bad --tx-retry %s\n", optarg);
+				return -1;
+			}
+			opt.retry_ms = (unsigned int)v;
 			break;
 		case 'h':
 			usage(argv[0]);
@@ -426,7 +478,8 @@ start_sockets(void)
 	for (i = 0; i < opt.n_paths; i++) {
 		struct vhu_socket_params sp = {
 			.path = opt.paths[i],
-			.flags = opt.client ? VHU_SOCKET_CLIENT : 0,
+			.flags = (opt.client ? VHU_SOCKET_CLIENT : 0) |
+				 (opt.iommu ? VHU_SOCKET_IOMMU : 0),
 			.max_queue_pairs = opt.queues,
 			.ops = &lb_ops,
 			.ctx = &ports[i],

@@ -33,7 +33,9 @@
 #       (off), mrg=on|off (on), mtu=M (host_mtu, unset), mac=MAC, mem=memfd|
 #       huge (memfd), ram=MiB (256; or with a unit: 262152K), server=1
 #       (QEMU listens on sock: for a backend in client mode), reconnect=S,
-#       qemu="EXTRA ARGS", append="EXTRA KERNEL ARGS"
+#       qemu="EXTRA ARGS", append="EXTRA KERNEL ARGS", iommu=1 (a vIOMMU:
+#       intel-iommu with device-iotlb, the device behind a PCIe root port
+#       with iommu_platform=on,ats=on, the guest booted with intel_iommu=on)
 #   guest_wait NAME REGEX [SECS] [FROM-LINE]  wait for an extended regex in
 #       the serial log (from line FROM-LINE on); 0 found, 1 timeout, 2 QEMU
 #       exited
@@ -57,10 +59,12 @@
 #   proc_alive NAME, proc_pid NAME
 #   wait_log LOG REGEX SECS [PID] [FROM-LINE]  wait for a line in any log
 # Backends (on top of proc_*):
-#   be_loopback_start NAME SOCK QUEUES [MEM]    vhu-loopback, waits until
-#       it serves
+#   be_loopback_start NAME SOCK QUEUES [ARGS...]  vhu-loopback (ARGS: more
+#       of its options), waits until it serves
 #   be_testpmd_start NAME SOCK QUEUES [TESTPMD-ARGS...]  interactive
-#       dpdk-testpmd with net_vhu (io forwarding), commands through a FIFO
+#       dpdk-testpmd with net_vhu (io forwarding), commands through a FIFO;
+#       GL_VHU_DEVARGS is appended to the net_vhu devargs (",key=value"),
+#       GL_TESTPMD_INIT holds commands (one a line) run before "start"
 #   be_testpmd_cmd NAME COMMAND END-REGEX [SECS]  one command; its output
 #       in GL_OUT
 #   be_testpmd_stats NAME          RX/TX-packets, RX-missed, TX-errors of
@@ -161,7 +165,7 @@ guest_start() {
 	local name=$1 kv k v
 	shift
 	local sock="" queues=1 packed=off mrg=on mtu="" mac="" mem=memfd
-	local ram=256 server=0 reconnect="" qemu="" append=""
+	local ram=256 server=0 reconnect="" qemu="" append="" iommu=0
 	for kv in "$@"; do
 		k=${kv%%=*}
 		v=${kv#*=}
@@ -178,6 +182,7 @@ guest_start() {
 		reconnect) reconnect=$v ;;
 		qemu) qemu=$v ;;
 		append) append=$v ;;
+		iommu) iommu=$v ;;
 		*) gl_log "guest_start: unknown key $k"; return 2 ;;
 		esac
 	done
@@ -200,6 +205,15 @@ guest_start() {
 	[ -n "$reconnect" ] && chardev="$chardev,reconnect=$reconnect"
 	dev="virtio-net-pci,netdev=n0,mac=$mac,mq=on,packed=$packed,mrg_rxbuf=$mrg,vectors=0"
 	[ -n "$mtu" ] && dev="$dev,host_mtu=$mtu"
+	# vIOMMU: ATS needs a PCIe device, so a root port; QEMU 7.2's vhost
+	# hears of guest unmaps only through device-IOTLB invalidations.
+	local viommu=()
+	if [ "$iommu" = 1 ]; then
+		viommu=(-device intel-iommu,intremap=off,device-iotlb=on
+			-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1)
+		dev="$dev,bus=rp0,iommu_platform=on,ats=on"
+		append="intel_iommu=on $append"
+	fi
 	rm -f "$serial" "$qlog" "$fifo.in" "$fifo.out"
 	mkfifo "$fifo.in" "$fifo.out" || return 1
 	# Read-write opens never block and keep both FIFOs open for QEMU's
@@ -218,6 +232,7 @@ guest_start() {
 		-name "vhu-guest-$name" \
 		-machine q35,memory-backend=mem0 -accel tcg -cpu qemu64 \
 		-smp 1 -m "$ram" -object "$memobj" \
+		"${viommu[@]+"${viommu[@]}"}" \
 		-chardev "$chardev" \
 		-netdev "vhost-user,id=n0,chardev=c0,queues=$queues" \
 		-device "$dev" \
@@ -333,10 +348,11 @@ gl_eal() {
 
 be_loopback_start() {
 	local name=$1 sock=$2 queues=$3 log=$GL_WORK/$1.log
+	shift 3
 	# shellcheck disable=SC2046
 	proc_start "$name" "$log" "$GL_LOOPBACK" --lcores="0@$GL_BE_CPU" \
 		$(gl_eal "$name") -- --socket "$sock" --queues "$queues" \
-		--stats 1
+		--stats 1 "$@"
 	wait_log "$log" '^vhu-loopback: serving' 20 "${GL_PID[$name]}"
 }
 
@@ -373,10 +389,14 @@ be_testpmd_start() {
 	# shellcheck disable=SC2046
 	GL_STDIN=$fifo proc_start "$name" "$log" "${pre[@]}" stdbuf -oL "$GL_TESTPMD" \
 		--lcores="0@$GL_BE_CPU,1@$GL_BE_CPU" $(gl_eal "$name" 1024) \
-		-d "$GL_PLUGIN" --vdev "net_vhu0,iface=$sock,queues=$queues" -- \
+		-d "$GL_PLUGIN" --vdev "net_vhu0,iface=$sock,queues=$queues${GL_VHU_DEVARGS:-}" -- \
 		-i --rxq="$queues" --txq="$queues" --nb-cores=1 \
 		--total-num-mbufs=32768 --forward-mode=io "$@"
 	wait_log "$log" 'testpmd> ' 30 "${GL_PID[$name]}" || return 1
+	local c
+	while IFS= read -r c; do
+		[ -z "$c" ] || be_testpmd_cmd "$name" "$c" 'testpmd> ' 10 || return 1
+	done <<<"${GL_TESTPMD_INIT:-}"
 	be_testpmd_cmd "$name" start 'forwards packets on|Packet forwarding already started' 10
 }
 

@@ -27,17 +27,25 @@
 #       frames/s round robin over its Q queue pairs, B verifies; every
 #       frame is accounted for (B got it, or the switch counted it dropped
 #       at B's full ring: both guests share one CPU, so B can fall behind)
+#   BACKEND/LAYOUT/qQ/mrgM/iommu[-strict]  the echo behind a vIOMMU
+#       (intel-iommu, device IOTLB, ATS; the guest with intel_iommu=on, and
+#       iommu.strict=1 for -strict): the backend offers ACCESS_PLATFORM and
+#       translates through the IOTLB QEMU sends; a quarter of the frames
+#       (the IOTLB round trips make it slow); the guest's device must be in
+#       a translated IOMMU group and vhu must have counted IOTLB updates,
+#       invalidates and misses
 #   .../memfd                          (with VHU_TEST_HUGE=1) a few cases
 #       again with memfd guest memory
 # Guest memory is a hugetlbfs file (memory-backend-file, share=on) with
 # VHU_TEST_HUGE=1, else a memfd (memory-backend-memfd, share=on); the
 # backends always run with --no-huge.
 #
-# Usage: run.sh [--build DIR] [--only PATTERN]... [--list] [--frames N]
-#               [--keep]
+# Usage: run.sh [--build DIR] [--only PATTERN]... [--skip PATTERN]... [--list]
+#               [--frames N] [--keep]
 #   --build DIR      meson build dir (binaries; the work dir goes under it)
 #   --only PATTERN   run the cases matching shell glob PATTERN (repeatable:
 #                    a case runs when any pattern matches)
+#   --skip PATTERN   but not the cases matching this glob (repeatable)
 #   --list           print the case names (after --only) and exit
 #   --frames N       frames per echo case (default 20000; jumbo cases half)
 #   --keep           keep the work directory even when all passed
@@ -54,6 +62,7 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=""
 only=()
+skip=()
 list=0
 frames=20000
 keep=0
@@ -61,6 +70,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift ;;
 	--only) only+=("$2"); shift ;;
+	--skip) skip+=("$2"); shift ;;
 	--list) list=1 ;;
 	--frames) frames=$2; shift ;;
 	--keep) keep=1 ;;
@@ -99,6 +109,11 @@ cases+=(testpmd/split/q2/mrg1/mtu9000 testpmd/packed/q2/mrg1/mtu9000
 cases+=(loopback/split/q4/channels testpmd/packed/q4/channels
 	loopback/packed/q2/reload testpmd/split/q2/reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
+# Behind a vIOMMU, lazy and strict IOTLB invalidation in turn.
+cases+=(loopback/split/q1/mrg1/iommu loopback/split/q2/mrg0/iommu-strict
+	loopback/packed/q1/mrg0/iommu-strict loopback/packed/q2/mrg1/iommu
+	testpmd/split/q1/mrg0/iommu testpmd/split/q2/mrg1/iommu-strict
+	testpmd/packed/q1/mrg1/iommu-strict testpmd/packed/q2/mrg0/iommu)
 mem_default=memfd
 if [ "${VHU_TEST_HUGE:-0}" = 1 ]; then
 	mem_default=huge
@@ -108,6 +123,10 @@ fi
 
 selected=()
 for c in "${cases[@]}"; do
+	for p in "${skip[@]+"${skip[@]}"}"; do
+		# shellcheck disable=SC2053
+		[[ $c == $p ]] && continue 2
+	done
 	for p in "${only[@]}"; do
 		# shellcheck disable=SC2053
 		if [[ $c == $p ]]; then
@@ -250,14 +269,14 @@ verdict() {
 # Errors and warnings the backend logged (not a verdict by themselves).
 backend_complaints() {
 	grep -aiE 'error|refus|fail|broken|invalid' "$1" 2>/dev/null |
-		grep -acvE '(RX|TX)-errors: *0' || true
+		grep -acvE '(RX|TX)-errors: *0|IOTLB: [0-9]+ updates' || true
 }
 
 # ---- echo cases (vhu-loopback, testpmd) ----------------------------------------
 run_echo_case() {
 	local name=$1 be layout q=1 mrg=1 mtu=1500 mem=$mem_default g=g$case_no
 	local b=be$case_no why="" rc line tx=0 rx=0 fr sizes part mode="" i r
-	local rounds=() good=0
+	local rounds=() good=0 iommu=""
 	IFS=/ read -r be layout _ <<<"$name"
 	for part in ${name//\// }; do
 		case "$part" in
@@ -266,6 +285,7 @@ run_echo_case() {
 		mtu[0-9]*) mtu=${part#mtu} ;;
 		memfd) mem=memfd ;;
 		channels|reload) mode=$part ;;
+		iommu|iommu-strict) iommu=$part ;;
 		esac
 	done
 	# Rounds of setup + echo, each with its queue-pair count: the channel
@@ -282,14 +302,26 @@ run_echo_case() {
 	fr=$frames
 	[ "$mtu" -gt 1500 ] && { fr=$(( frames / 2 )); mtu_arg=(mtu="$mtu"); mtu_opt="--mtu $mtu"; }
 	fr=$(( fr / ${#rounds[@]} ))
+	# vIOMMU: backends offer ACCESS_PLATFORM and retry a burst up to
+	# 1 s while vhu waits for QEMU's answer to an IOTLB miss.
+	local g_iommu=() lb_args=() tp_devargs="" tp_init=""
+	if [ -n "$iommu" ]; then
+		fr=$(( fr / 4 ))
+		g_iommu=(iommu=1)
+		[ "$iommu" = iommu-strict ] && g_iommu+=(append=iommu.strict=1)
+		lb_args=(--iommu --tx-retry 1000)
+		tp_devargs=",iommu-support=1"
+		tp_init=$'set fwd io retry\nset burst tx delay 200 retry 5000'
+	fi
 	sizes=$(sizes_for "$mtu")
 
 	if [ "$be" = loopback ]; then
-		be_loopback_start "$b" "$sock" "$q" ||
+		be_loopback_start "$b" "$sock" "$q" "${lb_args[@]+"${lb_args[@]}"}" ||
 			{ proc_stop "$b"; verdict "$name" "vhu-loopback did not start" "$blog"; return; }
 	else
 		[ "$mtu" -gt 1500 ] && tp_args=(--max-pkt-len=$(( mtu + 18 )))
-		be_testpmd_start "$b" "$sock" "$q" "${tp_args[@]+"${tp_args[@]}"}" ||
+		GL_VHU_DEVARGS=$tp_devargs GL_TESTPMD_INIT=$tp_init \
+			be_testpmd_start "$b" "$sock" "$q" "${tp_args[@]+"${tp_args[@]}"}" ||
 			{ proc_stop "$b"; verdict "$name" "dpdk-testpmd did not start forwarding" "$blog"; return; }
 	fi
 	trace -k backend "backend up"
@@ -298,7 +330,8 @@ run_echo_case() {
 	[ "$mrg" = 1 ] && mrg_on=on
 	mac=$(printf '52:54:00:00:%02x:01' "$case_no")
 	guest_start "$g" sock="$sock" queues="$q" packed="$packed" mrg="$mrg_on" \
-		mem="$mem" mac="$mac" "${mtu_arg[@]+"${mtu_arg[@]}"}"
+		mem="$mem" mac="$mac" "${mtu_arg[@]+"${mtu_arg[@]}"}" \
+		"${g_iommu[@]+"${g_iommu[@]}"}"
 	if ! guest_ready "$g" "$BOOT_TIMEOUT"; then
 		why="guest did not boot to its command loop in $BOOT_TIMEOUT s"
 	fi
@@ -317,6 +350,9 @@ run_echo_case() {
 			break
 		fi
 		trace "guest set up with $r queue pair(s)"
+		if [ -n "$iommu" ] && [ "$i" = 0 ]; then
+			iommu_guest_check "$g" || break
+		fi
 		guest_cmd "$g" 300 vhu-guest-tool echo --queues "$r" --frames "$fr" \
 			--sizes "$sizes" --timeout 10
 		rc=$?
@@ -372,9 +408,38 @@ run_echo_case() {
 		be_testpmd_quit "$b" || why="${why:+$why; }dpdk-testpmd did not quit cleanly (status $GL_RC)"
 	fi
 	trace -k end "backend stopped"
+	[ -z "$iommu" ] || [ -n "$why" ] || iommu_backend_check "$blog"
 	rc=$(backend_complaints "$blog")
 	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
 	verdict "$name" "$why" "$glog" "$GL_WORK/$g.qemu.log" "$blog"
+}
+
+# vIOMMU cases: the guest's NIC must sit in a translated IOMMU domain
+# (type DMA: strict, DMA-FQ: lazy; "identity" would bypass the IOTLB), and
+# vhu must have gone through the IOTLB. Set why, or add to detail.
+iommu_guest_check() {
+	local t
+	if ! guest_cmd "$1" 30 "cat /sys/class/net/eth0/device/../iommu_group/type; ls /sys/kernel/iommu_groups | wc -l"; then
+		why="guest: no IOMMU group for eth0: $(tail -n 1 <<<"$GL_OUT")"
+		return 1
+	fi
+	t=$(head -n 1 <<<"$GL_OUT")
+	case "$t" in
+	DMA|DMA-FQ) iommu_detail="IOMMU domain $t, $(tail -n 1 <<<"$GL_OUT") groups" ;;
+	*) why="guest: eth0's IOMMU domain is '$t', not translated"; return 1 ;;
+	esac
+}
+
+iommu_backend_check() {
+	local line u inv m
+	line=$(grep -a 'IOTLB: [0-9]* updates' "$1" | tail -n 1)
+	read -r u inv m < <(sed -n 's/.*IOTLB: \([0-9]*\) updates, \([0-9]*\) invalidates.*, \([0-9]*\) misses sent.*/\1 \2 \3/p' <<<"$line")
+	if [ -z "$line" ] || [ "${u:-0}" -eq 0 ] || [ "${inv:-0}" -eq 0 ] ||
+	   [ "${m:-0}" -eq 0 ]; then
+		why="vhu went through no IOTLB: ${line:-no IOTLB line in the backend log}"
+	else
+		detail="$detail; $iommu_detail; vhu ${line#*IOTLB: }"
+	fi
 }
 
 # ---- vswitch case ---------------------------------------------------------------

@@ -297,6 +297,7 @@ vhu_dev_stop(struct vhu_dev *dev)
 	dev->running = false;
 	memset(dev->vring_reported, 0, sizeof(dev->vring_reported));
 	VHU_LOG(INFO, "%s: device stopped", dev->name);
+	vhu_iotlb_log_stats(dev);
 	if (dev->sock->ops.destroy_device != NULL)
 		dev->sock->ops.destroy_device(dev, dev->sock->ctx);
 }
@@ -392,7 +393,14 @@ vring_live(const struct vhu_dev *dev, uint16_t i)
 {
 	const struct vhu_vq *vq = dev->vqs.vq[i];
 
-	return vq != NULL && vq->enabled && vhu_vq_usable(vq);
+	/*
+	 * A ring waiting for an IOTLB update stays live: Linux guests flush
+	 * their whole IOTLB from time to time (lazy mode), and QEMU then
+	 * invalidates every entry, rings included, and answers the misses
+	 * right after. Stopping the device there would make it flap.
+	 */
+	return vq != NULL && vq->enabled &&
+	       (vhu_vq_usable(vq) || vhu_vq_waiting_iotlb(vq));
 }
 
 static const char *

@@ -35,6 +35,12 @@ vhu_iotlb_attach(struct vhu_dev *dev)
 	t->n = 0;
 	t->backend_fd = -1;
 	atomic_flag_clear(&t->send_busy);
+	t->misses_sent = 0;
+	t->misses_unsent = 0;
+	t->updates = 0;
+	t->invalidates = 0;
+	t->rejected = 0;
+	t->dropped = 0;
 	/* allocated per connection: freed by vhu_dev_close */
 	if (!offers_iommu(dev) || t->e != NULL)
 		return 0;
@@ -317,6 +323,22 @@ vhu_iotlb_reset_locked(struct vhu_dev *dev)
 			vhu_vq_iotlb_changed_locked(dev->vqs.vq[i]);
 }
 
+void
+vhu_iotlb_log_stats(const struct vhu_dev *dev)
+{
+	const struct vhu_iotlb *t = &dev->iotlb;
+
+	if (t->e == NULL)
+		return;
+	VHU_LOG(INFO, "%s: IOTLB: %" PRIu64 " updates, %" PRIu64
+		" invalidates (%" PRIu64 " entries dropped), %" PRIu64
+		" rejected, %" PRIu64 " misses sent, %" PRIu64
+		" unsent, %u entries held", dev->name, t->updates,
+		t->invalidates, t->dropped, t->rejected,
+		__atomic_load_n(&t->misses_sent, __ATOMIC_RELAXED),
+		__atomic_load_n(&t->misses_unsent, __ATOMIC_RELAXED), t->n);
+}
+
 const char *
 vhu_iotlb_why_not_ready(const struct vhu_dev *dev)
 {
@@ -459,6 +481,7 @@ iotlb_update(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 		.perm = m->perm, .age = t->clock++,
 	};
 	t->n++;
+	t->updates++;
 	vhu_iotlb_rebuild_locked(dev);
 	vhu_dev_resume_all(dev);
 	return VHU_MSG_OK;
@@ -490,6 +513,8 @@ iotlb_invalidate(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 			k++;
 		}
 	}
+	t->invalidates++;
+	t->dropped += dropped;
 	vhu_iotlb_rebuild_locked(dev);
 	vhu_dev_resume_all(dev);
 	VHU_LOG(DEBUG, "%s: IOTLB invalidate iova 0x%" PRIx64 "..0x%" PRIx64
@@ -509,10 +534,14 @@ VHU_HANDLER(iotlb_msg)
 	}
 	switch (m->type) {
 	case VHOST_IOTLB_UPDATE:
-		return iotlb_update(dev, m);
+		if (iotlb_update(dev, m) == VHU_MSG_OK)
+			return VHU_MSG_OK;
+		dev->iotlb.rejected++;
+		return VHU_MSG_FAILED;
 	case VHOST_IOTLB_INVALIDATE:
 		return iotlb_invalidate(dev, m);
 	default:
+		dev->iotlb.rejected++;
 		VHU_LOG(ERR, "%s: IOTLB_MSG of type %u (frontends send update 2 or invalidate 3): rejected",
 			dev->name, m->type);
 		return VHU_MSG_FAILED;

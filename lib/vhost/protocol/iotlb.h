@@ -41,8 +41,13 @@ struct vhu_iotlb {
 	struct vhu_guest_mem *wr;        /* view: writable by the device */
 	int backend_fd;                  /* SET_BACKEND_REQ_FD; -1: none */
 	atomic_flag send_busy;           /* one sender at a time on the fd */
-	uint64_t misses_sent;            /* miss requests written (tests) */
-	uint64_t misses_unsent;          /* channel full or busy (tests) */
+	uint64_t misses_sent;            /* miss requests written */
+	uint64_t misses_unsent;          /* channel full or busy */
+	/* per connection, control path only: for vhu_iotlb_log_stats */
+	uint64_t updates;                /* IOTLB_MSG update accepted */
+	uint64_t invalidates;            /* IOTLB_MSG invalidate */
+	uint64_t rejected;               /* IOTLB_MSG refused */
+	uint64_t dropped;                /* entries an invalidate removed */
 };
 
 /* New connection: allocate the IOTLB if the socket offers ACCESS_PLATFORM
@@ -65,6 +70,13 @@ void vhu_iotlb_reset_locked(struct vhu_dev *dev);
  * stop translating (a later use is a miss).
  */
 void vhu_iotlb_rebuild_locked(struct vhu_dev *dev);
+
+/*
+ * One INFO line with the connection's IOTLB counters (updates,
+ * invalidates, misses), if the device has an IOTLB; at device stop, so a
+ * test or an operator can see the vIOMMU was really used.
+ */
+void vhu_iotlb_log_stats(const struct vhu_dev *dev);
 
 /* ACCESS_PLATFORM negotiated and the backend channel usable, or why not. */
 const char *vhu_iotlb_why_not_ready(const struct vhu_dev *dev);

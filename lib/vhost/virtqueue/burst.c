@@ -28,6 +28,18 @@ lookup(const struct vhu_dev *dev, uint32_t vring)
 	return __atomic_load_n(&vqs->vq[vring], __ATOMIC_ACQUIRE);
 }
 
+/*
+ * A queue waiting for a ring's IOTLB entry whose miss request could not
+ * be written (backend channel full): try again from the poller, since no
+ * burst runs the ring walk that would.
+ */
+static inline void
+retry_ring_miss(struct vhu_vq *vq)
+{
+	if (unlikely(vq->ring_miss && vq->miss_pending && !vq->miss_sent))
+		vhu_vq_miss(vq, vq->miss_iova, vq->miss_perm);
+}
+
 uint16_t
 vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 		  uint16_t count)
@@ -41,6 +53,8 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 		n = (vq->flags & VHU_VQ_F_PACKED) ?
 		    vhu_packed_enqueue(vq, pkts, count) :
 		    vhu_split_enqueue(vq, pkts, count);
+	else
+		retry_ring_miss(vq);
 	vhu_vq_leave(vq);
 	return n;
 }
@@ -62,6 +76,8 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		n += (vq->flags & VHU_VQ_F_PACKED) ?
 		     vhu_packed_dequeue(vq, mp, pkts + n, count - n) :
 		     vhu_split_dequeue(vq, mp, pkts + n, count - n);
+	} else {
+		retry_ring_miss(vq);
 	}
 	vhu_vq_leave(vq);
 	return n;

@@ -185,6 +185,10 @@ qva_to_gpa(const struct vhu_guest_mem *m, uint64_t qva)
 	return 0;
 }
 
+/* Why a ring waits for the frontend (an IOTLB miss), not a fault. */
+static const char ring_miss_why[] =
+	"ring IOVA not in the IOTLB (miss requested)";
+
 /*
  * Host address of a ring part [addr, addr + len): a frontend-virtual
  * address, or with IOMMU an IOVA (vhost-user.rst, "IOMMU support": ring
@@ -222,7 +226,7 @@ ring_xlate(struct vhu_vq *vq, uint64_t addr, uint64_t len, bool rd, bool wr,
 			} else {
 				vhu_vq_miss(vq, gap, i == 0 ? VHOST_ACCESS_RO :
 							      VHOST_ACCESS_WO);
-				*why = "ring IOVA not in the IOTLB (miss requested)";
+				*why = ring_miss_why;
 			}
 			return NULL;
 		}
@@ -368,9 +372,10 @@ vhu_vq_resume(struct vhu_vq *vq)
 	 * The frontend gave a ring that cannot be used: say so once, when
 	 * the reason first appears (resume runs after every message).
 	 */
-	if (why != NULL && vq->num_set && vq->addr_set && vq->kick_set &&
-	    vq->call_set && vq->mem != NULL && vq->mem->nregions > 0 &&
-	    why != vq->why_not_ready)
+	vq->ring_miss = why == ring_miss_why;
+	if (why != NULL && !vq->ring_miss && vq->num_set && vq->addr_set &&
+	    vq->kick_set && vq->call_set && vq->mem != NULL &&
+	    vq->mem->nregions > 0 && why != vq->why_not_ready)
 		VHU_LOG(ERR, "%s: frontend's ring cannot be used: %s (size %u, desc 0x%"
 			PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64 ")",
 			vq->name, why, vq->num, (uint64_t)vq->addr.desc_user_addr,
@@ -614,6 +619,12 @@ bool
 vhu_vq_configured(const struct vhu_vq *vq)
 {
 	return vq->num_set && vq->addr_set && vq->kick_set && vq->call_set;
+}
+
+bool
+vhu_vq_waiting_iotlb(const struct vhu_vq *vq)
+{
+	return vhu_vq_configured(vq) && vq->ring_miss;
 }
 
 bool

@@ -140,6 +140,13 @@ struct vhu_vq {
 	bool broken;             /* sticky until reset: see vhu_vq_mark_broken */
 	bool broken_told;        /* the app heard of it (vring_broken) */
 	bool num_set, addr_set, kick_set, call_set;
+	/*
+	 * IOMMU: a ring's IOVA is not in the IOTLB (an invalidate dropped
+	 * it, or it was never sent) and a miss was requested. The queue is
+	 * not ready (bursts return 0) but not faulty: the update that
+	 * answers the miss makes it ready again, the device keeps running.
+	 */
+	bool ring_miss;
 	uint16_t num;            /* SET_VRING_NUM */
 	struct vhost_vring_addr addr; /* SET_VRING_ADDR, frontend-virtual */
 	uint64_t event_log_gpa;  /* packed: device event area, guest-physical */
@@ -240,6 +247,11 @@ uint16_t vhu_vq_take_announce(struct vhu_vq *vq, struct rte_mempool *mp,
 bool vhu_vq_configured(const struct vhu_vq *vq);
 /* Configured and its ring memory translates (valid after resume()). */
 bool vhu_vq_usable(const struct vhu_vq *vq);
+/*
+ * Configured, but a ring IOVA waits for an IOTLB update (ring_miss): a
+ * running device keeps running, the queue resumes when the update comes.
+ */
+bool vhu_vq_waiting_iotlb(const struct vhu_vq *vq);
 
 /* Guest kick suppression; takes the queue itself. */
 int vhu_vq_set_notify(struct vhu_vq *vq, bool enable);

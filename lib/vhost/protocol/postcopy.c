@@ -71,7 +71,8 @@ vhu_postcopy_register(struct vhu_dev *dev, const struct vhu_mem_region *r)
 			strerror(errno));
 		return -errno;
 	}
-	return 0;
+	/* mapped without access until now (see vhu_mem_map_region) */
+	return vhu_mem_region_open(r);
 }
 
 static void

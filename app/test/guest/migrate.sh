@@ -201,7 +201,7 @@ mg_testpmd() {
 	exec {v}<>"$fifo"
 	GL_FD[$name]=$v
 	: >"$log"
-	# shellcheck disable=SC2046
+	# shellcheck disable=SC2046,SC2086
 	GL_STDIN=$fifo proc_start "$name" "$log" stdbuf -oL "$GL_TESTPMD" \
 		--lcores="0@$GL_BE_CPU,1@$GL_BE_CPU" $(gl_eal "$name" 1024) \
 		"${plugin[@]}" ${MG_TESTPMD_EAL:-} "$@" -- \
@@ -482,13 +482,18 @@ run_case() {
 		t0=$(now_ms)
 		qmp "$cur" migrate "{\"uri\":\"unix:$GL_WORK/mig.sock\"}" >/dev/null ||
 			{ why="migration $k: migrate refused"; break; }
+		local t_pc="" pc_ms=-
 		if [ "$pc" = 1 ]; then
-			sleep 0.05
+			sleep "${MIGRATE_PC_DELAY:-0.05}"
 			qmp "$cur" migrate-start-postcopy >/dev/null ||
 				{ why="migration $k: migrate-start-postcopy refused"; }
+			t_pc=$(now_ms)
 		fi
 		line=$(qmp "$cur" wait 240)
 		mig_ms=$(( $(now_ms) - t0 ))
+		# postcopy time: from the switch request to "completed" (wall
+		# clock here, 50 ms polling; it includes the last precopy round)
+		[ -n "$t_pc" ] && pc_ms=$(( $(now_ms) - t_pc ))
 		st=$(value status "$line")
 		total=$(value total "$line")
 		down=$(value downtime "$line")
@@ -551,7 +556,7 @@ run_case() {
 		local cr
 		cr=$(crash_lines "${GL_SERIAL[$nxt]}" | wc -l)
 		[ "$cr" -gt 0 ] && crashes=$(( crashes + 1 ))
-		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: postcopy=$pc_listen status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be be_dropped=$dropped fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
+		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: postcopy=$pc_listen status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms pc_time=${pc_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be be_dropped=$dropped fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
 		downs="$downs${downs:+,}$down"
 		sum_lost=$(( sum_lost + lost ))
 		sum_bad=$(( sum_bad + bad + dup ))

@@ -8,7 +8,8 @@
  * the test (as QEMU's fault thread) places the page and wakes it, and
  * then sees the page's content; POSTCOPY_END unregisters, after which a
  * missing page no longer faults. Out-of-order requests are refused, and
- * fds and mappings return to their baseline.
+ * fds and mappings return to their baseline. A region mapped while
+ * listening stays unpopulated even under mlockall(MCL_FUTURE).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -351,6 +353,111 @@ test_postcopy_flow(void **state)
 	assert_int_equal(fe_count_maps(), base_maps);
 }
 
+/* Pages of fd's first len bytes present in its page cache. */
+static unsigned int
+resident_pages(int fd, size_t len)
+{
+	unsigned char vec[REGION_SIZE / PAGE];
+	unsigned int n = 0;
+	void *view;
+
+	assert_true(len <= REGION_SIZE);
+	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(view != MAP_FAILED);
+	/* on a shared file mapping mincore() reports the page cache */
+	assert_int_equal(mincore(view, len, vec), 0);
+	for (size_t i = 0; i < len / PAGE; i++)
+		n += vec[i] & 1;
+	munmap(view, len);
+	return n;
+}
+
+/*
+ * In a process that called mlockall(MCL_FUTURE), as dpdk-testpmd does,
+ * mmap() populates every new accessible mapping. A region mapped while
+ * postcopy listens must still be populated by nobody but the frontend:
+ * no page of it may enter the file before registration (QEMU 7.2 then
+ * failed "postcopy_place_page: File exists" and the backend read zeros
+ * as descriptors), and a read must fault to the frontend.
+ */
+static void
+test_postcopy_mlockall(void **state)
+{
+	struct vhu_msg_mem_table m = { .nregions = 1 };
+	struct vhu_msg_mem_reg add = {
+		.r = { 4 * REGION_SIZE, REGION_SIZE, 0x7f4000000000, 0 },
+	};
+	struct uffdio_zeropage zp = { .range = { .len = PAGE } };
+	union vhu_msg_payload reply;
+	struct vhu_msg_hdr rh;
+	struct reader rd;
+	struct conn c;
+	int memfd, memfd2, fd, ufd, locked;
+	uint64_t confirm = 0, base;
+	struct rlimit lim;
+	pthread_t t;
+
+	(void)state;
+	if (!userfaultfd_usable())
+		skip();
+	conn_open(&c);
+	memfd = fe_memfd(REGION_SIZE);
+	memfd2 = fe_memfd(REGION_SIZE);
+	assert_int_equal(deliver(&c, VHU_REQ_POSTCOPY_ADVISE, VHU_MSG_VERSION,
+				 NULL, 0, NULL, 0, &rh, &reply, sizeof(reply),
+				 &ufd), 0);
+	assert_true(ufd >= 0);
+	assert_int_equal(ack_of(&c, VHU_REQ_POSTCOPY_LISTEN, NULL, 0, NULL, 0),
+			 0);
+
+	/*
+	 * Without the right to lock memory, MCL_FUTURE would make the next
+	 * mappings fail past RLIMIT_MEMLOCK: then only the fault is checked.
+	 */
+	locked = -1;
+	if (geteuid() == 0 || (getrlimit(RLIMIT_MEMLOCK, &lim) == 0 &&
+			       lim.rlim_cur == RLIM_INFINITY))
+		locked = mlockall(MCL_FUTURE);
+	m.r[0] = (struct vhu_msg_region){ 0, REGION_SIZE, 0x7f0000000000, 0 };
+	fd = dup(memfd);
+	assert_int_equal(deliver(&c, VHU_REQ_SET_MEM_TABLE, VHU_MSG_VERSION,
+				 &m, 8 + 32, &fd, 1, &rh, &reply, sizeof(reply),
+				 NULL), 8 + 32);
+	fd = dup(memfd2);
+	assert_int_equal(deliver(&c, VHU_REQ_ADD_MEM_REG, VHU_MSG_VERSION,
+				 &add, sizeof(add), &fd, 1, &rh, &reply,
+				 sizeof(reply), NULL), sizeof(add));
+	base = reply.reg.r.uaddr;
+	if (locked == 0)
+		munlockall();
+	else
+		print_message("no mlockall: only the fault is checked\n");
+	assert_int_equal(deliver(&c, VHU_REQ_ADD_MEM_REG, VHU_MSG_VERSION,
+				 &confirm, 8, NULL, 0, &rh, &reply,
+				 sizeof(reply), NULL), -ETIMEDOUT);
+	assert_int_equal(resident_pages(memfd, REGION_SIZE), 0);
+	assert_int_equal(resident_pages(memfd2, REGION_SIZE), 0);
+
+	/* and the first read of the added region faults to the frontend */
+	rd = (struct reader){ (const volatile uint64_t *)(uintptr_t)
+			      (base + PAGE), UINT64_MAX };
+	assert_int_equal(pthread_create(&t, NULL, read_page, &rd), 0);
+	assert_int_equal(next_fault(ufd, 5000), base + PAGE);
+	zp.range.start = base + PAGE;
+	assert_int_equal(ioctl(ufd, UFFDIO_ZEROPAGE, &zp), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(rd.value, 0);
+	assert_int_equal(resident_pages(memfd2, REGION_SIZE), 1);
+
+	assert_int_equal(ack_of(&c, VHU_REQ_POSTCOPY_END, NULL, 0, NULL, 0), 0);
+	close(ufd);
+	close(memfd);
+	close(memfd2);
+	conn_close(&c);
+	assert_int_equal(fe_count_fds(), base_fds);
+	assert_int_equal(fe_count_maps(), base_maps);
+}
+
 /* A connection closed mid-postcopy leaves no fd and no mapping behind. */
 static void
 test_postcopy_close(void **state)
@@ -428,6 +535,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_postcopy_off_by_default),
 		cmocka_unit_test(test_postcopy_flow),
 		cmocka_unit_test(test_postcopy_close),
+		cmocka_unit_test(test_postcopy_mlockall),
 	};
 	int ret;
 

@@ -123,7 +123,8 @@ VHU_HANDLER(set_mem_table)
 		free(old);
 		return VHU_MSG_FAILED;
 	}
-	ret = vhu_mem_build(fresh, p->mem.r, p->mem.nregions, fds);
+	ret = vhu_mem_build(fresh, p->mem.r, p->mem.nregions, fds,
+			    dev->postcopy_listening);
 	if (ret < 0) {
 		free(fresh);
 		free(old);
@@ -388,7 +389,7 @@ VHU_HANDLER(add_mem_reg)
 		return dev->postcopy_listening ?
 		       vhu_postcopy_reply_table(dev, hdr, p) : VHU_MSG_OK;
 	}
-	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0]);
+	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0], dev->postcopy_listening);
 	if (ret < 0)
 		return VHU_MSG_FAILED;
 	if (dev->postcopy_listening && vhu_postcopy_register(dev, &r) < 0) {
@@ -405,6 +406,9 @@ VHU_HANDLER(add_mem_reg)
 		vhu_mem_unmap_region(&r);
 		return VHU_MSG_FAILED;
 	}
+	VHU_LOG(DEBUG, "%s: ADD_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64
+		" uaddr 0x%" PRIx64 " mapped at %p", dev->name, r.gpa, r.size,
+		r.qva, (void *)r.hva);
 	if (dev->postcopy_listening)
 		return vhu_postcopy_reply_table(dev, hdr, p);
 	return VHU_MSG_OK;

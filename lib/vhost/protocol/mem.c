@@ -39,7 +39,7 @@ fd_page_size(int fd)
  * the file it is.
  */
 static uint8_t *
-map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
+map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 	     size_t *map_len, struct stat *st_out, const char *what)
 {
 	struct stat st;
@@ -69,8 +69,7 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
 		VHU_LOG(ERR, "%s: region too large", what);
 		return NULL;
 	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		 (off_t)start);
+	p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)start);
 	if (p == MAP_FAILED) {
 		VHU_LOG(ERR, "%s: mmap of %" PRIu64 " bytes failed: %s", what,
 			len, strerror(errno));
@@ -85,7 +84,7 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
 
 int
 vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
-		   int fd)
+		   int fd, bool noaccess)
 {
 	struct stat st;
 	uint8_t *hva;
@@ -98,8 +97,10 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 			in->gpa, in->size, in->uaddr);
 		return -EINVAL;
 	}
-	hva = map_fd_range(fd, in->mmap_offset, in->size, &out->map_addr,
-			   &out->map_len, &st, "memory region");
+	/* PROT_NONE: mlock's populate skips the mapping (see mem.h) */
+	hva = map_fd_range(fd, in->mmap_offset, in->size,
+			   noaccess ? PROT_NONE : PROT_READ | PROT_WRITE,
+			   &out->map_addr, &out->map_len, &st, "memory region");
 	if (hva == NULL)
 		return -EINVAL;
 	out->backing_dev = (uint64_t)st.st_dev;
@@ -110,6 +111,23 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	out->qva = in->uaddr;
 	out->hva = hva;
 	out->mmap_offset = in->mmap_offset;
+	return 0;
+}
+
+/*
+ * mprotect() does not populate a shared mapping, locked or not: only a
+ * private one that becomes writable is (to break copy-on-write).
+ */
+int
+vhu_mem_region_open(const struct vhu_mem_region *r)
+{
+	if (mprotect(r->map_addr, r->map_len, PROT_READ | PROT_WRITE) < 0) {
+		int err = errno;
+
+		VHU_LOG(ERR, "memory region gpa 0x%" PRIx64 ": mprotect: %s",
+			r->gpa, strerror(err));
+		return -err;
+	}
 	return 0;
 }
 
@@ -204,7 +222,7 @@ vhu_mem_clear(struct vhu_guest_mem *m)
 
 int
 vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
-	      uint32_t n, const int *fds)
+	      uint32_t n, const int *fds, bool noaccess)
 {
 	int ret;
 
@@ -217,7 +235,7 @@ vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 	for (uint32_t i = 0; i < n; i++) {
 		struct vhu_mem_region r;
 
-		ret = vhu_mem_map_region(&r, &in[i], fds[i]);
+		ret = vhu_mem_map_region(&r, &in[i], fds[i], noaccess);
 		if (ret == 0) {
 			ret = vhu_mem_insert(m, &r);
 			if (ret < 0)
@@ -237,8 +255,8 @@ vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd)
 	uint8_t *base;
 
 	memset(log, 0, sizeof(*log));
-	base = map_fd_range(fd, offset, size, &log->map_addr, &log->map_len,
-			    NULL, "dirty log");
+	base = map_fd_range(fd, offset, size, PROT_READ | PROT_WRITE,
+			    &log->map_addr, &log->map_len, NULL, "dirty log");
 	if (base == NULL)
 		return -EINVAL;
 	log->base = base;

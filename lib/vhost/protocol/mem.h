@@ -9,15 +9,28 @@
 #ifndef VHU_MEM_H
 #define VHU_MEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "guest_mem.h"
 #include "dirty_log.h"
 #include "msg.h"
 
-/* Validate one region description and map it from fd (fd is not closed). */
+/*
+ * Validate one region description and map it from fd (fd is not closed).
+ * With noaccess, it is mapped PROT_NONE and no page of the file is touched
+ * until vhu_mem_region_open(): postcopy registers the mapping with the
+ * userfaultfd in between. Why: in a process that called
+ * mlockall(MCL_FUTURE) (dpdk-testpmd does by default), mmap() populates
+ * every new accessible mapping before it returns. On shared memory that
+ * puts a page of zeros into the file for each page the frontend has not
+ * placed yet: the backend reads zeros instead of faulting, and the
+ * frontend's own placement of that page later fails with EEXIST.
+ */
 int vhu_mem_map_region(struct vhu_mem_region *out,
-		       const struct vhu_msg_region *in, int fd);
+		       const struct vhu_msg_region *in, int fd, bool noaccess);
+/* Make a region mapped with noaccess readable and writable: 0 or -errno. */
+int vhu_mem_region_open(const struct vhu_mem_region *r);
 void vhu_mem_unmap_region(struct vhu_mem_region *r);
 
 /*
@@ -25,7 +38,7 @@ void vhu_mem_unmap_region(struct vhu_mem_region *r);
  * count, overlap, mapping; on failure nothing stays mapped. fds not closed.
  */
 int vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
-		  uint32_t n, const int *fds);
+		  uint32_t n, const int *fds, bool noaccess);
 /* Unmap every region and empty the table. */
 void vhu_mem_clear(struct vhu_guest_mem *m);
 /* Insert a mapped region, keeping gpa order; -EEXIST on overlap, -ENOSPC. */

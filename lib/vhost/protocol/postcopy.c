@@ -66,12 +66,15 @@ vhu_postcopy_register(struct vhu_dev *dev, const struct vhu_mem_region *r)
 	};
 
 	if (ioctl(dev->postcopy_ufd, UFFDIO_REGISTER, &reg) < 0) {
+		int err = errno; /* the log may change errno */
+
 		VHU_LOG(ERR, "%s: postcopy: cannot register region gpa 0x%" PRIx64
 			" with the userfaultfd: %s", dev->name, r->gpa,
-			strerror(errno));
-		return -errno;
+			strerror(err));
+		return -err;
 	}
-	return 0;
+	/* mapped without access until now (see vhu_mem_map_region) */
+	return vhu_mem_region_open(r);
 }
 
 static void

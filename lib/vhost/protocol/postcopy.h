@@ -36,8 +36,10 @@ bool vhu_postcopy_is_confirmation(const struct vhu_dev *dev,
 				  const struct vhu_msg_hdr *hdr, int nfds);
 
 /*
- * While listening: register region r with the userfaultfd. Returns 0 or
- * -errno (logged).
+ * While listening: register region r with the userfaultfd, then make it
+ * accessible (a region mapped while listening is mapped without access,
+ * so that nothing populates it before it is registered: see
+ * vhu_mem_map_region). Returns 0 or -errno (logged).
  */
 int vhu_postcopy_register(struct vhu_dev *dev, const struct vhu_mem_region *r);
 

@@ -415,7 +415,7 @@ crash_lines() {
 
 run_case() {
 	local name=$1 be layout part why="" idle=0 pc=0 k cur nxt cur_sock nxt_sock
-	local i st line total down lost bad dup good runs base nh t0 mig_ms cpu=0
+	local i st mig_st line total down lost bad dup good runs base nh t0 mig_ms cpu=0
 	local sum_lost=0 sum_bad=0 sum_good=0 downs="" crashes=0 id stream
 	IFS=/ read -r be layout _ <<<"$name"
 	MG_Q=1 MG_MEM=$mem_default
@@ -547,6 +547,7 @@ run_case() {
 		qmp "$cur" quit >/dev/null 2>&1
 		proc_stop "$cur" 20 >/dev/null
 		gl_close_fds "$cur"
+		mig_st=$st
 		st=$(qmp "$nxt" query-status | sed -n 's/.*"status": "\([a-z-]*\)".*/\1/p')
 		lost=0 bad=0 dup=0 good=0 runs=0
 		if [ "$st" != running ]; then
@@ -588,7 +589,7 @@ run_case() {
 		local cr
 		cr=$(crash_lines "${GL_SERIAL[$nxt]}" | wc -l)
 		[ "$cr" -gt 0 ] && crashes=$(( crashes + 1 ))
-		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: postcopy=$pc_listen status=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms pc_time=${pc_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be be_dropped=$dropped fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
+		echo "MIG $name #$k ${cur_sock##*/}->${nxt_sock##*/}: postcopy=$pc_listen status=$mig_st dest=$st total=${total}ms downtime=${down}ms wall=${mig_ms}ms pc_time=${pc_ms}ms runs=$runs good=$good lost=$lost bad=$bad dup=$dup rarp_guest=$(( ${nh:-0} - base )) rarp_backend=$rarp_be be_dropped=$dropped fresh_echo=$fresh crash_lines=$cr memdiff=$MEMDIFF vq_src=$VQSRC vq_dst=$VQDST"
 		downs="$downs${downs:+,}$down"
 		sum_lost=$(( sum_lost + lost ))
 		sum_bad=$(( sum_bad + bad + dup ))

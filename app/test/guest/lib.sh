@@ -100,11 +100,23 @@ gl_wait_pid() {
 
 # ---- processes --------------------------------------------------------------
 
+# gl_exec COMMAND...: exec COMMAND without the FIFO fds this shell holds
+# open for other processes (a backend started after a guest must not keep
+# the guest's command channel open, nor count it among its fds).
+gl_exec() {
+	local k fd
+	for k in "${!GL_FD[@]}"; do
+		fd=${GL_FD[$k]}
+		exec {fd}>&-
+	done
+	exec "$@"
+}
+
 proc_start() {
 	local name=$1 log=$2
 	shift 2
 	GL_PLOG[$name]=$log
-	"$@" >>"$log" 2>&1 <"${GL_STDIN:-/dev/null}" &
+	gl_exec "$@" >>"$log" 2>&1 <"${GL_STDIN:-/dev/null}" &
 	GL_PID[$name]=$!
 }
 
@@ -213,7 +225,7 @@ guest_start() {
 	GL_NEXT[$name]=1
 	[ -n "$GL_QEMU_CPUS" ] && taskset=(taskset -c "$GL_QEMU_CPUS")
 	# shellcheck disable=SC2086 # $qemu is a list of extra arguments
-	"${taskset[@]}" qemu-system-x86_64 \
+	gl_exec "${taskset[@]}" qemu-system-x86_64 \
 		-name "vhu-guest-$name" \
 		-machine q35,memory-backend=mem0 -accel tcg -cpu qemu64 \
 		-smp 1 -m "${ram}M" -object "$memobj" \

@@ -34,6 +34,8 @@
 #       reconnect=1)
 #   BACKEND/LAYOUT/qQ/restart-client   the same with the backend in client
 #       mode (--client, client=1) and QEMU listening (server=on)
+#   BACKEND/LAYOUT/qQ/restart-reload   restart, then the guest reloads
+#       virtio_net before its second round (packed rings need it)
 #   vswitch/LAYOUT/qQ                  two guests on vhu-vswitch (two
 #       workers with Q > 1): A sends half as many frames to B's MAC at 5000
 #       frames/s round robin over its Q queue pairs, B verifies; every
@@ -130,6 +132,7 @@ for be in testpmd loopback; do
 		cases+=("$be/split/q$q/restart" "$be/split/q$q/restart-client")
 	done
 done
+cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
 # Known to fail because of QEMU 7.2 (doc/guide/qemu.md, Reconnect): run
 # only when an --only pattern names them exactly. vhost/... is DPDK's own
@@ -579,7 +582,7 @@ run_echo_case() {
 		mrg[01]) mrg=${part#mrg} ;;
 		mtu[0-9]*) mtu=${part#mtu} ;;
 		memfd) mem=memfd ;;
-		channels|reload|reboot|kill|restart|restart-client) mode=$part ;;
+		channels|reload|reboot|kill|restart*) mode=$part ;;
 		esac
 	done
 	case "$mode" in
@@ -590,6 +593,9 @@ run_echo_case() {
 	kill) steps=(kill "echo $q") ;;
 	restart) steps=("echo $q" restart "echo $q"); gopts=(reconnect=1) ;;
 	restart-client) steps=("echo $q" restart "echo $q"); client=1; gopts=(server=1) ;;
+	# packed rings: the guest's driver restarts the rings after the
+	# backend's restart (the workaround for QEMU's lost ring position)
+	restart-reload) steps=("echo $q" restart reload "echo $q"); gopts=(reconnect=1) ;;
 	*) steps=("echo $q") ;;
 	esac
 	# a guest whose backend restarts waits for it a while

@@ -33,9 +33,11 @@
 #       (off), mrg=on|off (on), mtu=M (host_mtu, unset), mac=MAC, mem=memfd|
 #       huge (memfd), ram=MiB (256; or with a unit: 262152K), server=1
 #       (QEMU listens on sock: for a backend in client mode), reconnect=S,
-#       qemu="EXTRA ARGS", append="EXTRA KERNEL ARGS", iommu=1 (a vIOMMU:
-#       intel-iommu with device-iotlb, the device behind a PCIe root port
-#       with iommu_platform=on,ats=on, the guest booted with intel_iommu=on)
+#       reboot=1 (a reboot in the guest resets the machine instead of
+#       ending QEMU), qemu="EXTRA ARGS", append="EXTRA KERNEL ARGS",
+#       iommu=1 (a vIOMMU: intel-iommu with device-iotlb, the device behind
+#       a PCIe root port with iommu_platform=on,ats=on, the guest booted
+#       with intel_iommu=on)
 #   guest_wait NAME REGEX [SECS] [FROM-LINE]  wait for an extended regex in
 #       the serial log (from line FROM-LINE on); 0 found, 1 timeout, 2 QEMU
 #       exited
@@ -59,11 +61,12 @@
 #   proc_alive NAME, proc_pid NAME
 #   wait_log LOG REGEX SECS [PID] [FROM-LINE]  wait for a line in any log
 # Backends (on top of proc_*):
-#   be_loopback_start NAME SOCK QUEUES [ARGS...]  vhu-loopback (ARGS: more
-#       of its options), waits until it serves
+#   be_loopback_start NAME SOCK QUEUES [ARGS...]  vhu-loopback (ARGS such
+#       as --client go to it), waits until it serves
 #   be_testpmd_start NAME SOCK QUEUES [TESTPMD-ARGS...]  interactive
 #       dpdk-testpmd with net_vhu (io forwarding), commands through a FIFO;
-#       GL_VHU_DEVARGS is appended to the net_vhu devargs (",key=value"),
+#       GL_TESTPMD_PMD=net_vhost uses DPDK's own PMD instead (no plugin),
+#       GL_TESTPMD_DEVARGS (",client=1") is appended to the --vdev,
 #       GL_TESTPMD_INIT holds commands (one a line) run before "start"
 #   be_testpmd_cmd NAME COMMAND END-REGEX [SECS]  one command; its output
 #       in GL_OUT
@@ -72,6 +75,9 @@
 #   be_testpmd_quit NAME           'quit', wait for the exit
 #   be_vswitch_start NAME SOCK...  vhu-vswitch, one port per socket, with
 #       GL_VSWITCH_WORKERS polling lcores (default 1)
+#   be_res NAME                    "FDS MAPS GUEST-MAPS" of the process:
+#       entries of /proc/PID/fd, lines of /proc/PID/maps, and of those the
+#       mappings of guest memory (memfd or hugetlbfs files)
 
 # Per name: PID, FIFO fds, serial log, QEMU log (stdout and stderr), next
 # command id, process log. GL_OUT, GL_RX... are results for the caller.
@@ -104,11 +110,23 @@ gl_wait_pid() {
 
 # ---- processes --------------------------------------------------------------
 
+# gl_exec COMMAND...: exec COMMAND without the FIFO fds this shell holds
+# open for other processes (a backend started after a guest must not keep
+# the guest's command channel open, nor count it among its fds).
+gl_exec() {
+	local k fd
+	for k in "${!GL_FD[@]}"; do
+		fd=${GL_FD[$k]}
+		exec {fd}>&-
+	done
+	exec "$@"
+}
+
 proc_start() {
 	local name=$1 log=$2
 	shift 2
 	GL_PLOG[$name]=$log
-	"$@" >>"$log" 2>&1 <"${GL_STDIN:-/dev/null}" &
+	gl_exec "$@" >>"$log" 2>&1 <"${GL_STDIN:-/dev/null}" &
 	GL_PID[$name]=$!
 }
 
@@ -166,6 +184,7 @@ guest_start() {
 	shift
 	local sock="" queues=1 packed=off mrg=on mtu="" mac="" mem=memfd
 	local ram=256 server=0 reconnect="" qemu="" append="" iommu=0
+	local noreboot=-no-reboot
 	for kv in "$@"; do
 		k=${kv%%=*}
 		v=${kv#*=}
@@ -180,6 +199,7 @@ guest_start() {
 		ram) ram=$v ;;  # MiB, or with a unit (262152K)
 		server) server=$v ;;
 		reconnect) reconnect=$v ;;
+		reboot) [ "$v" = 1 ] && noreboot="" ;;
 		qemu) qemu=$v ;;
 		append) append=$v ;;
 		iommu) iommu=$v ;;
@@ -228,7 +248,7 @@ guest_start() {
 	GL_NEXT[$name]=1
 	[ -n "$GL_QEMU_CPUS" ] && taskset=(taskset -c "$GL_QEMU_CPUS")
 	# shellcheck disable=SC2086 # $qemu is a list of extra arguments
-	"${taskset[@]}" qemu-system-x86_64 \
+	gl_exec "${taskset[@]}" qemu-system-x86_64 \
 		-name "vhu-guest-$name" \
 		-machine q35,memory-backend=mem0 -accel tcg -cpu qemu64 \
 		-smp 1 -m "$ram" -object "$memobj" \
@@ -240,7 +260,7 @@ guest_start() {
 		-serial "file:$serial" -serial "pipe:$fifo" \
 		-kernel "$GL_KERNEL" -initrd "$GL_INITRD" \
 		-append "console=ttyS0 ipv6.disable=1 panic=-1 quiet loglevel=4 $append" \
-		-no-reboot $qemu \
+		$noreboot $qemu \
 		>"$qlog" 2>&1 </dev/null &
 	GL_PID[$name]=$!
 	GL_PLOG[$name]=$qlog
@@ -332,7 +352,8 @@ guest_kill() {
 	local pid=${GL_PID[$1]:-}
 	if [ -n "$pid" ]; then
 		kill -"${2:-KILL}" "$pid" 2>/dev/null
-		gl_wait_pid "$pid" 10 || kill -KILL "$pid" 2>/dev/null
+		# (bash reports the signal as it reaps the job: not an error)
+		{ gl_wait_pid "$pid" 10 || kill -KILL "$pid"; } 2>/dev/null
 		wait "$pid" 2>/dev/null
 		unset "GL_PID[$1]"
 	fi
@@ -383,13 +404,17 @@ be_testpmd_start() {
 	# so the script sees command output at once.
 	# An ASan build of the plugin needs the shared ASan runtime preloaded
 	# (testpmd is not instrumented, so leak checks would only see EAL).
-	local pre=()
+	local pre=() pmd=${GL_TESTPMD_PMD:-net_vhu} plugin=(-d "$GL_PLUGIN")
 	[ -n "${GL_PRELOAD:-}" ] && pre=(env LD_PRELOAD="$GL_PRELOAD"
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0")
+	# net_vhu says at info level when a frontend comes and goes
+	[ "$pmd" = net_vhu ] && plugin+=(--log-level=pmd.net.vhu:info)
+	[ "$pmd" = net_vhu ] || plugin=()
 	# shellcheck disable=SC2046
 	GL_STDIN=$fifo proc_start "$name" "$log" "${pre[@]}" stdbuf -oL "$GL_TESTPMD" \
 		--lcores="0@$GL_BE_CPU,1@$GL_BE_CPU" $(gl_eal "$name" 1024) \
-		-d "$GL_PLUGIN" --vdev "net_vhu0,iface=$sock,queues=$queues${GL_VHU_DEVARGS:-}" -- \
+		"${plugin[@]}" \
+		--vdev "${pmd}0,iface=$sock,queues=$queues${GL_TESTPMD_DEVARGS:-}" -- \
 		-i --rxq="$queues" --txq="$queues" --nb-cores=1 \
 		--total-num-mbufs=32768 --forward-mode=io "$@"
 	wait_log "$log" 'testpmd> ' 30 "${GL_PID[$name]}" || return 1
@@ -433,6 +458,23 @@ be_testpmd_quit() {
 	unset "GL_FD[$name]"
 	rm -f "$GL_WORK/$name.in"
 	return $rc
+}
+
+be_res() {
+	local pid=${GL_PID[$1]:-} fds maps l g=0
+	if [ -z "$pid" ] || [ ! -d "/proc/$pid" ]; then
+		echo "- - -"
+		return 1
+	fi
+	fds=("/proc/$pid/fd/"*)
+	mapfile -t maps <"/proc/$pid/maps"
+	for l in "${maps[@]}"; do
+		case "$l" in
+		*/memfd:*) g=$(( g + 1 )) ;;
+		*" ${GL_HUGE_DIR:-/dev/hugepages}/"*) g=$(( g + 1 )) ;;
+		esac
+	done
+	echo "${#fds[@]} ${#maps[@]} $g"
 }
 
 # ---- clean-up ---------------------------------------------------------------

@@ -352,6 +352,22 @@ usage(const char *prog)
 	       prog, LB_MAX_SOCKETS, LB_MAX_QP);
 }
 
+/* A decimal option value in [lo, hi]; -1 (and a message) otherwise. */
+static int
+parse_num(const char *name, const char *arg, unsigned long lo,
+	  unsigned long hi, unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || *v < lo || *v > hi) {
+		fprintf(stderr, "bad %s %s\n", name, arg);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_args(int argc, char **argv)
 {
@@ -366,7 +382,6 @@ parse_args(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -386,30 +401,18 @@ parse_args(int argc, char **argv)
 			opt.iommu = true;
 			break;
 		case 'q':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > LB_MAX_QP) {
-				fprintf(stderr, "bad --queues %s\n", optarg);
+			if (parse_num("--queues", optarg, 1, LB_MAX_QP, &v) < 0)
 				return -1;
-			}
 			opt.queues = (uint16_t)v;
 			break;
 		case 't':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || v > 3600) {
-				fprintf(stderr, "bad --stats %s\n", optarg);
+			if (parse_num("--stats", optarg, 0, 3600, &v) < 0)
 				return -1;
-			}
 			opt.stats_sec = (unsigned int)v;
 			break;
 		case 'r':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || v > 10000) {
-				fprintf(stderr, "bad --tx-retry %s\n", optarg);
+			if (parse_num("--tx-retry", optarg, 0, 10000, &v) < 0)
 				return -1;
-			}
 			opt.retry_ms = (unsigned int)v;
 			break;
 		case 'h':

@@ -265,14 +265,7 @@ mbufs() {
 		# per pool: size=, then total_cache_count=, common_pool_count=
 		for (( i = 0; i < 50; i++ )); do
 			if tail -n +"$from" "$blog" | grep -aq 'common_pool_count='; then
-				tail -n +"$from" "$blog" | awk '
-					/^mempool </ { n++ }
-					/^  size=/ { split($0, a, "="); size[n] = a[2] }
-					/total_cache_count=/ { split($0, a, "="); cache[n] = a[2] }
-					/common_pool_count=/ { split($0, a, "="); common[n] = a[2]; done++ }
-					END { if (done == n && n > 0) {
-						for (k = 1; k <= n; k++) u += size[k] - cache[k] - common[k]
-						print u } else print "n/a" }'
+				tail -n +"$from" "$blog" | awk -f "$here/../testpmd_mbufs.awk"
 				return
 			fi
 			kill -0 "$backend_pid" 2>/dev/null || break

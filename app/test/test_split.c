@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit suite for the split virtqueue data path (split.c, desc.h, copy.h,
+ * Unit suite for the split virtqueue data path (split.c, desc_split.h, copy.h,
  * burst.c, vq.c) against the test driver in virtq_driver.c. The matrix
  * {mergeable} x {indirect} x {event-idx} x {256, 1024 descriptors} moves
  * frames of 60..9000 bytes both ways, starting near index 65535 so the

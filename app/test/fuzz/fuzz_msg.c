@@ -54,7 +54,7 @@
 
 #include "dev.h"
 #include "msg.h"
-#include "socket.h"
+#include "registry.h"
 #include "vhu.h"
 #include "vhu_burst.h"
 #include "../eal_tidy.h"

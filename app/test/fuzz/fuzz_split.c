@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for the virtqueue data path: split rings
- * (virtqueue/split.c and the walker in desc.h) and, with one input bit,
+ * (virtqueue/split.c and the walker in desc_split.h) and, with one input bit,
  * packed rings (packed.c, desc_packed.h) over the same memory. The input is a guest that writes whatever it
  * likes into its descriptor table, avail ring and buffers, then lets the
  * device run a few dequeue and enqueue bursts, rewriting ring fields

@@ -39,7 +39,7 @@
 #include "dev.h"
 #include "fe.h"
 #include "msg.h"
-#include "socket.h"
+#include "registry.h"
 #include "vhu.h"
 #include "vhu_burst.h"
 #include "virtq_driver.h"

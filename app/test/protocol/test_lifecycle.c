@@ -26,7 +26,7 @@
 
 #include "fe.h"
 #include "msg.h"
-#include "sock.h"
+#include "unix_io.h"
 #include "vhu.h"
 #include "vhu_burst.h"
 
@@ -447,7 +447,7 @@ test_client_reconnect(void **state)
 	/* the frontend is not there yet: start still succeeds, retries */
 	assert_int_equal(vhu_socket_start(s), 0);
 	pump(150);
-	lfd = vhu_sock_listen(path);
+	lfd = vhu_unix_listen(path);
 	assert_true(lfd >= 0);
 	for (int round = 0; round < 3; round++) {
 		uint64_t end = now_ms() + 3000;
@@ -455,7 +455,7 @@ test_client_reconnect(void **state)
 		conn = -1;
 		while (conn < 0 && now_ms() < end) {
 			vhu_dispatch(20);
-			conn = vhu_sock_accept(lfd);
+			conn = vhu_unix_accept(lfd);
 		}
 		if (conn < 0)
 			fail_msg("round %d: vhu did not (re)connect", round);
@@ -481,7 +481,7 @@ test_socket_paths(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/paths.sock", dir);
 	p.path = path;
-	lfd = vhu_sock_listen(path);
+	lfd = vhu_unix_listen(path);
 	s = vhu_socket_register(&p);
 	assert_int_equal(vhu_socket_start(s), -EADDRINUSE);
 	close(lfd); /* the path stays behind, dead */

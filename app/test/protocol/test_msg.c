@@ -23,7 +23,7 @@
 #include "dev.h"
 #include "fe.h"
 #include "msg.h"
-#include "socket.h"
+#include "registry.h"
 #include "vhu.h"
 
 #define GUEST_SIZE (1u << 20)

@@ -30,8 +30,8 @@
 #include "loop.h"
 #include "mem.h"
 #include "postcopy.h"
-#include "sock.h"
-#include "socket.h"
+#include "unix_io.h"
+#include "registry.h"
 #include "vhu_log.h"
 
 /* Messages handled per wake-up, so one chatty peer cannot starve others. */
@@ -170,7 +170,7 @@ rx_fill(struct vhu_dev *dev, void *dst, size_t want)
 	int nfds = VHU_MSG_MAX_FDS - rx->nfds;
 	ssize_t n;
 
-	n = vhu_sock_recv(dev->fd, dst, want, rx->fds + rx->nfds, &nfds,
+	n = vhu_unix_recv(dev->fd, dst, want, rx->fds + rx->nfds, &nfds,
 			  &rx->fds_dropped);
 	rx->nfds += nfds;
 	if (n == -EAGAIN)

@@ -15,7 +15,7 @@
 #include "handlers.h"
 #include "mem.h"
 #include "postcopy.h"
-#include "socket.h"
+#include "registry.h"
 #include "vhu_log.h"
 
 #define BIT(n) (1ULL << (n))

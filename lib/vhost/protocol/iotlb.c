@@ -18,7 +18,7 @@
 #include "dev.h"
 #include "handlers.h"
 #include "iotlb.h"
-#include "socket.h"
+#include "registry.h"
 #include "vhu_log.h"
 
 static bool

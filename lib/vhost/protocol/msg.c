@@ -26,8 +26,8 @@
 #include "handlers.h"
 #include "msg.h"
 #include "postcopy.h"
-#include "sock.h"
-#include "socket.h"
+#include "unix_io.h"
+#include "registry.h"
 #include "vhu_log.h"
 
 enum vring_src {
@@ -147,7 +147,7 @@ vhu_msg_reply_fds(struct vhu_dev *dev, uint32_t req, const void *body,
 		memcpy(&m.payload, body, size);
 	if (dev->fd < 0)
 		return -ENOTCONN;
-	ret = vhu_sock_send(dev->fd, &m, sizeof(m.hdr) + size, fds, nfds);
+	ret = vhu_unix_send(dev->fd, &m, sizeof(m.hdr) + size, fds, nfds);
 	if (ret < 0)
 		VHU_LOG(ERR, "%s: cannot reply to %s: %s", dev->name,
 			vhu_msg_name(req), strerror(-ret));

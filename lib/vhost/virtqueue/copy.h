@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Copies between rte_mbufs and guest buffers that a descriptor walker has
- * already validated and split into host pieces (desc.h). Layout-neutral:
+ * already validated and split into host pieces (desc_split.h). Layout-neutral:
  * split and packed rings share these bodies. They trust the piece list
  * (every piece is inside guest memory) but not its size: the enqueue side
  * is told the capacity was checked and still never writes past the last
@@ -23,7 +23,7 @@
 #include <rte_byteorder.h>
 #include <rte_prefetch.h>
 
-#include "desc.h"
+#include "desc_split.h"
 #include "dirty_log.h"
 
 /*

@@ -2,7 +2,7 @@
 /*
  * Packed-ring descriptor chain walker (virtio 1.2 §2.8): turns the buffer
  * whose first descriptor sits at one ring slot into a bounded list of host
- * pieces (struct vhu_piece, desc.h), with the buffer id to echo and the
+ * pieces (struct vhu_piece, desc_split.h), with the buffer id to echo and the
  * number of ring slots it occupies, enforcing every rule the guest can
  * break before a byte is copied. As in the split walker each descriptor
  * field is read from guest memory once, so a guest rewriting the ring can
@@ -19,7 +19,7 @@
 #include <rte_prefetch.h>
 
 #include "vq.h"
-#include "desc.h"
+#include "desc_split.h"
 
 #define VHU_PDESC_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
 #define VHU_PDESC_USED  (1u << VRING_PACKED_DESC_F_USED)

@@ -20,7 +20,7 @@
 #include <rte_prefetch.h>
 
 #include "vq.h"
-#include "desc.h"
+#include "desc_split.h"
 #include "copy.h"
 
 /* A transmit frame pass 1 validated: pass 2 copies it into m. */

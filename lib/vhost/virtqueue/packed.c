@@ -44,7 +44,7 @@
 #include <rte_prefetch.h>
 
 #include "vq.h"
-#include "desc.h"
+#include "desc_split.h"
 #include "desc_packed.h"
 #include "copy.h"
 #include "fastpath.h"

@@ -10,7 +10,7 @@
  * and prefetches their descriptors. Pass 1 walks: the common chain (one
  * descriptor, one memory region, one mbuf / one buffer) is checked inline
  * and queued as a copy order; any other goes through the full walker
- * (desc.h, every bound checked) and is copied at once (copy.h). Pass 2
+ * (desc_split.h, every bound checked) and is copied at once (copy.h). Pass 2
  * copies the queued orders. Either way a chain is checked before any byte
  * of it is copied. Costs are tracked with app/test/bench (callgrind
  * instructions per packet; see the commit log for each step). Used
@@ -38,7 +38,7 @@
 #include <rte_prefetch.h>
 
 #include "vq.h"
-#include "desc.h"
+#include "desc_split.h"
 #include "copy.h"
 #include "fastpath.h"
 #include "vhu_log.h"

@@ -292,7 +292,7 @@ vhu_mem_first_gap(const struct vhu_guest_mem *m, uint32_t *hint,
 
 /*
  * A walker could not translate addr (len bytes wanted in one piece, or 0
- * for "addr itself"): with IOMMU a miss (VHU_WALK_MISS in desc.h), else
+ * for "addr itself"): with IOMMU a miss (VHU_WALK_MISS in desc_split.h), else
  * the guest's fault. Returns true for a miss.
  */
 static inline bool

@@ -23,8 +23,8 @@
 #include "dev.h"
 #include "loop.h"
 #include "msg.h"
-#include "sock.h"
-#include "socket.h"
+#include "unix_io.h"
+#include "registry.h"
 #include "vhu_log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -134,7 +134,7 @@ peer_allowed(const struct vhu_socket *s, int fd)
 
 	if (s->nallowed == 0)
 		return true;
-	ret = vhu_sock_peer_uid(fd, &uid);
+	ret = vhu_unix_peer_uid(fd, &uid);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: cannot read peer credentials: %s; refusing",
 			s->path, strerror(-ret));
@@ -155,7 +155,7 @@ on_accept(void *arg, uint32_t events)
 	int fd;
 
 	(void)events;
-	fd = vhu_sock_accept(s->listen_fd);
+	fd = vhu_unix_accept(s->listen_fd);
 	if (fd < 0) {
 		if (fd != -EAGAIN)
 			VHU_LOG(ERR, "%s: accept: %s", s->path, strerror(-fd));
@@ -181,7 +181,7 @@ client_try_connect(struct vhu_socket *s)
 
 	if (!s->started || s->ndevs > 0)
 		return;
-	fd = vhu_sock_connect(s->path);
+	fd = vhu_unix_connect(s->path);
 	if (fd < 0) {
 		VHU_LOG(DEBUG, "%s: connect: %s; retrying in %u ms", s->path,
 			strerror(-fd), s->backoff_ms);
@@ -232,7 +232,7 @@ reclaim_stale_path(const char *path)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
-	fd = vhu_sock_connect(path);
+	fd = vhu_unix_connect(path);
 	if (fd >= 0) {
 		close(fd);
 		return -EADDRINUSE;
@@ -274,7 +274,7 @@ vhu_socket_start(struct vhu_socket *s)
 		VHU_LOG(ERR, "%s: cannot listen: %s", s->path, strerror(-ret));
 		goto out;
 	}
-	ret = vhu_sock_listen_mode(s->path, s->mode, s->owner, s->group);
+	ret = vhu_unix_listen_mode(s->path, s->mode, s->owner, s->group);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: cannot listen: %s", s->path, strerror(-ret));
 		goto out;

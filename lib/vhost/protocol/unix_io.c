@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unix socket plumbing for the vhost-user channel (see sock.h). Every fd
+ * Unix socket plumbing for the vhost-user channel (see unix_io.h). Every fd
  * made here is close-on-exec; received fds too (MSG_CMSG_CLOEXEC), so an
  * application that forks never leaks guest memory into children.
  */
@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "sock.h"
+#include "unix_io.h"
 
 #define SOCK_MAX_FDS 8
 
@@ -58,19 +58,19 @@ listen_at(const char *path, bool set_mode, mode_t mode, uid_t uid, gid_t gid)
 }
 
 int
-vhu_sock_listen_mode(const char *path, mode_t mode, uid_t uid, gid_t gid)
+vhu_unix_listen_mode(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
 	return listen_at(path, true, mode, uid, gid);
 }
 
 int
-vhu_sock_listen(const char *path)
+vhu_unix_listen(const char *path)
 {
 	return listen_at(path, false, 0, (uid_t)-1, (gid_t)-1);
 }
 
 int
-vhu_sock_peer_uid(int fd, uid_t *uid)
+vhu_unix_peer_uid(int fd, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -82,7 +82,7 @@ vhu_sock_peer_uid(int fd, uid_t *uid)
 }
 
 int
-vhu_sock_accept(int listen_fd)
+vhu_unix_accept(int listen_fd)
 {
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -90,7 +90,7 @@ vhu_sock_accept(int listen_fd)
 }
 
 int
-vhu_sock_connect(const char *path)
+vhu_unix_connect(const char *path)
 {
 	struct sockaddr_un sa;
 	int fd, ret;
@@ -111,7 +111,7 @@ vhu_sock_connect(const char *path)
 }
 
 ssize_t
-vhu_sock_recv(int fd, void *buf, size_t len, int *fds, int *nfds, int *dropped)
+vhu_unix_recv(int fd, void *buf, size_t len, int *fds, int *nfds, int *dropped)
 {
 	char control[CMSG_SPACE(SOCK_MAX_FDS * sizeof(int))];
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -155,7 +155,7 @@ vhu_sock_recv(int fd, void *buf, size_t len, int *fds, int *nfds, int *dropped)
 }
 
 int
-vhu_sock_send(int fd, const void *buf, size_t len, const int *fds, int nfds)
+vhu_unix_send(int fd, const void *buf, size_t len, const int *fds, int nfds)
 {
 	char control[CMSG_SPACE(SOCK_MAX_FDS * sizeof(int))];
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };

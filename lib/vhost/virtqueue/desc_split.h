@@ -9,8 +9,8 @@
  * memory-region end becomes several pieces; each piece keeps its
  * guest-physical address for dirty logging.
  */
-#ifndef VHU_DESC_H
-#define VHU_DESC_H
+#ifndef VHU_DESC_SPLIT_H
+#define VHU_DESC_SPLIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -220,4 +220,4 @@ vhu_split_walk(struct vhu_vq *vq, uint16_t head, bool write,
 	return VHU_WALK_OK;
 }
 
-#endif /* VHU_DESC_H */
+#endif /* VHU_DESC_SPLIT_H */

@@ -4,8 +4,8 @@
  * reconnect with backoff), the feature offer for its devices, and the
  * application's callbacks and ctx.
  */
-#ifndef VHU_SOCKET_H
-#define VHU_SOCKET_H
+#ifndef VHU_REGISTRY_H
+#define VHU_REGISTRY_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,4 +43,4 @@ struct vhu_socket {
 /* A device of this socket went away (client mode: reconnect later). */
 void vhu_socket_dev_closed(struct vhu_socket *s, struct vhu_dev *dev);
 
-#endif /* VHU_SOCKET_H */
+#endif /* VHU_REGISTRY_H */

@@ -2,7 +2,7 @@
 /*
  * libFuzzer harness for the vhost-user message layer: each input is one
  * connection. A device is made over a socketpair (vhu_dev_alloc) and fed
- * a sequence of messages through vhu_msg_handle(), each with real fds:
+ * a sequence of messages through vhu_dev_handle_msg(), each with real fds:
  * memfds of 64 KiB, 256 KiB and 1 MiB (so SET_MEM_TABLE, ADD_MEM_REG and
  * SET_LOG_BASE map real memory), an empty memfd, eventfds, a pipe, a
  * socket and /dev/null (not regular files). Other records let the "guest"
@@ -53,6 +53,7 @@
 #include <rte_mempool.h>
 
 #include "dev.h"
+#include "lifecycle.h"
 #include "msg.h"
 #include "registry.h"
 #include "vhu.h"
@@ -280,7 +281,7 @@ send_msg(struct vhu_dev *dev, int peer, uint32_t req, uint32_t flags,
 		die("malloc");
 	if (size > 0)
 		memcpy(p, payload, size);
-	ret = vhu_msg_handle(dev, &h, p, fds, nfds);
+	ret = vhu_dev_handle_msg(dev, &h, p, fds, nfds);
 	free(p);
 	drain(peer, req, want_ack, ret < 0);
 	return ret;

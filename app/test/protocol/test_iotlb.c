@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vIOMMU (VIRTIO_F_ACCESS_PLATFORM) end to end at the library boundary:
- * messages go through the real entry point (vhu_msg_handle), the guest's
+ * messages go through the real entry point (vhu_dev_handle_msg), the guest's
  * rings are written by the test driver (virtq_driver.c) and traffic moves
  * through the public burst calls.
  *
@@ -37,6 +37,7 @@
 #include <rte_mbuf.h>
 
 #include "dev.h"
+#include "lifecycle.h"
 #include "fe.h"
 #include "msg.h"
 #include "registry.h"
@@ -79,7 +80,7 @@ handle(struct env *e, uint32_t req, uint32_t flags, const void *payload,
 	memset(&p, 0, sizeof(p));
 	if (size > 0)
 		memcpy(&p, payload, RTE_MIN((size_t)size, sizeof(p)));
-	return vhu_msg_handle(e->dev, &h, &p, fds, nfds);
+	return vhu_dev_handle_msg(e->dev, &h, &p, fds, nfds);
 }
 
 /* Send with NEED_REPLY; the REPLY_ACK status (0 ok, 1 rejected). */

@@ -21,6 +21,7 @@
 #include <linux/virtio_config.h>
 
 #include "dev.h"
+#include "lifecycle.h"
 #include "fe.h"
 #include "msg.h"
 #include "registry.h"
@@ -89,7 +90,7 @@ deliver(struct conn *c, uint32_t req, uint32_t flags, const void *payload,
 	memset(&p, 0, sizeof(p));
 	if (size > 0)
 		memcpy(&p, payload, RTE_MIN((size_t)size, sizeof(p)));
-	ret = vhu_msg_handle(c->dev, &h, &p, fds, nfds);
+	ret = vhu_dev_handle_msg(c->dev, &h, &p, fds, nfds);
 	if (reply_size != NULL)
 		*reply_size = fe_recv(c->peer, rh, reply, room, 0);
 	return ret;

@@ -33,6 +33,7 @@
 #include <rte_common.h>
 
 #include "dev.h"
+#include "lifecycle.h"
 #include "fe.h"
 #include "msg.h"
 #include "vhu.h"
@@ -77,7 +78,7 @@ deliver(struct conn *c, uint32_t req, uint32_t flags, const void *payload,
 	memset(&p, 0, sizeof(p));
 	if (size > 0)
 		memcpy(&p, payload, size);
-	assert_int_equal(vhu_msg_handle(c->dev, &h, &p, fds, nfds), 0);
+	assert_int_equal(vhu_dev_handle_msg(c->dev, &h, &p, fds, nfds), 0);
 	if (reply_fd != NULL)
 		*reply_fd = -1;
 	if (poll(&pfd, 1, 0) != 1)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The device: one frontend connection, its negotiated state, its guest
- * memory and its queues, and the lifecycle that turns that state into the
- * application's new_device / destroy_device / vring_state_changed calls.
+ * memory and its queues. The object and what request handlers may do to
+ * it (dev.c); the lifecycle that turns its state into the application's
+ * new_device / destroy_device / vring_state_changed calls is a floor up
+ * (lifecycle.h).
  *
  * Device objects live in a fixed table of slots for the life of the
  * library (freed only by vhu_fini), so a handle the application still holds
@@ -22,16 +24,6 @@
 
 struct vhu_socket;
 
-/* Receive state: a message is assembled across reads (a peer may stall). */
-struct vhu_msg_rx {
-	struct vhu_msg_hdr hdr;
-	union vhu_msg_payload payload;
-	uint32_t have;           /* bytes of header + payload received */
-	int fds[VHU_MSG_MAX_FDS];
-	int nfds;
-	int fds_dropped;         /* more fds than one message may carry */
-};
-
 struct vhu_dev {
 	struct vhu_dev_vqs vqs;  /* first: all the data path sees */
 
@@ -39,6 +31,7 @@ struct vhu_dev {
 	bool in_use;
 	int fd;                  /* the connection; -1 when closed */
 	struct vhu_socket *sock;
+	uint16_t max_vrings;     /* 2 x the socket's queue pairs */
 	TAILQ_ENTRY(vhu_dev) next;
 	char name[24];           /* "vhu3" for logs */
 
@@ -63,39 +56,27 @@ struct vhu_dev {
 	struct vhu_msg_rx rx;
 };
 
-/* Allocate a device for a new connection fd and start reading it. */
-struct vhu_dev *vhu_dev_create(struct vhu_socket *s, int fd);
-/* Allocate a device with no connection (tests, fuzzers); fd may be -1. */
-struct vhu_dev *vhu_dev_alloc(struct vhu_socket *s, int fd);
-/*
- * Tear the connection down: stop the device (destroy_device if running),
- * unmap memory, reset queues, close fds, release the slot, tell the socket.
- */
-void vhu_dev_close(struct vhu_dev *dev);
-
-/* Close every device of a socket (it is being unregistered). */
-void vhu_dev_close_socket(struct vhu_socket *s);
-
 /* Queue for vring index, created on first use; NULL if out of range. */
 struct vhu_vq *vhu_dev_vq(struct vhu_dev *dev, uint32_t index);
-uint16_t vhu_dev_max_vrings(const struct vhu_dev *dev);
 
-void vhu_dev_quiesce_all(struct vhu_dev *dev);
-void vhu_dev_resume_all(struct vhu_dev *dev);
+static inline uint16_t
+vhu_dev_max_vrings(const struct vhu_dev *dev)
+{
+	return dev->max_vrings;
+}
 
 /*
- * Re-evaluate readiness after a message and run the lifecycle: start the
- * device, stop it, or report vring state changes. Returns -1 if the
- * application refused the device (close the connection).
+ * Set dev->running and push it, with the negotiated features, into every
+ * configured queue (each quiesced in turn).
  */
-int vhu_dev_update(struct vhu_dev *dev);
+void vhu_dev_set_running(struct vhu_dev *dev, bool running);
 /* Stop a running device (destroy_device) without closing it. */
 void vhu_dev_stop(struct vhu_dev *dev);
 /*
- * Tell the application (vring_broken) about every vring the data path
- * marked broken since the last call. Control context.
+ * Reset every queue and unmap the device's guest memory, dirty log and
+ * IOTLB entries, with every queue quiesced; postcopy is forgotten.
  */
-void vhu_dev_report_broken(void);
+void vhu_dev_release_memory(struct vhu_dev *dev);
 /* Back to the just-connected state (RESET_OWNER, status 0). */
 void vhu_dev_reset(struct vhu_dev *dev);
 

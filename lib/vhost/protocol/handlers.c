@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * One handler per request, in the order of the vhost-user specification.
- * Sizes, fd counts and vring indexes were checked by msg.c; handlers check
- * values and change queues only between vhu_vq_quiesce and vhu_vq_resume.
+ * The request table and one handler per request, in the order of the
+ * vhost-user specification (see handlers.h). Sizes, fd counts and vring
+ * indexes were checked by msg.c against the row; handlers check values
+ * and change queues only while they are quiesced.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 #include <linux/vhost_types.h>
 #include <linux/virtio_config.h>
 
+#include "dev.h"
 #include "handlers.h"
+#include "iotlb.h"
 #include "mem.h"
 #include "postcopy.h"
 #include "registry.h"
@@ -30,27 +33,24 @@ reply_u64(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr, uint64_t v)
 	       VHU_MSG_CLOSE : VHU_MSG_REPLIED;
 }
 
-/* Apply f to every queue's negotiated-feature copy. */
 static void
-push_features(struct vhu_dev *dev)
+apply_features(struct vhu_vq *vq, void *arg)
 {
-	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
-		struct vhu_vq *vq = dev->vqs.vq[i];
+	const struct vhu_dev *dev = arg;
 
-		if (vq == NULL)
-			continue;
-		vhu_vq_quiesce(vq);
-		vhu_vq_set_features_locked(vq, dev->features);
-		vhu_vq_resume(vq);
-	}
+	vhu_vq_set_features_locked(vq, dev->features);
 }
 
-VHU_HANDLER(get_features)
+static enum vhu_msg_result
+handle_get_features(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		    const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	return reply_u64(dev, hdr, dev->sock->features);
 }
 
-VHU_HANDLER(set_features)
+static enum vhu_msg_result
+handle_set_features(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		    const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	uint64_t f = p->u64;
 	uint64_t old = dev->features;
@@ -88,19 +88,23 @@ VHU_HANDLER(set_features)
 	}
 	dev->features = f;
 	dev->features_set = true;
-	push_features(dev);
+	vhu_vqs_apply(&dev->vqs, false, apply_features, dev);
 	if (f != old && dev->sock->ops.features_changed != NULL)
 		dev->sock->ops.features_changed(dev, f, dev->sock->ctx);
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(set_owner)
+static enum vhu_msg_result
+handle_set_owner(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		 const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	dev->owner_set = true;
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(reset_owner)
+static enum vhu_msg_result
+handle_reset_owner(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		   const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	VHU_LOG(INFO, "%s: RESET_OWNER: resetting the device", dev->name);
 	vhu_dev_reset(dev);
@@ -111,7 +115,9 @@ VHU_HANDLER(reset_owner)
  * Swap in a new table while every queue is quiesced, then unmap the old
  * one: no burst can be translating through either at that moment.
  */
-VHU_HANDLER(set_mem_table)
+static enum vhu_msg_result
+handle_set_mem_table(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		     const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	struct vhu_guest_mem *fresh, *old;
 	int ret;
@@ -139,11 +145,11 @@ VHU_HANDLER(set_mem_table)
 			return VHU_MSG_CLOSE; /* the frontend waits for bases */
 		}
 	}
-	vhu_dev_quiesce_all(dev);
+	vhu_vqs_quiesce_all(&dev->vqs);
 	memcpy(old, &dev->mem, sizeof(*old));
 	memcpy(&dev->mem, fresh, sizeof(*fresh));
 	vhu_iotlb_rebuild_locked(dev); /* views point into the old table */
-	vhu_dev_resume_all(dev);
+	vhu_vqs_resume_all(&dev->vqs);
 	vhu_mem_clear(old);
 	for (uint32_t i = 0; i < dev->mem.nregions; i++)
 		VHU_LOG(INFO, "%s: region %u: gpa 0x%" PRIx64 " size 0x%" PRIx64
@@ -156,7 +162,9 @@ VHU_HANDLER(set_mem_table)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(set_log_base)
+static enum vhu_msg_result
+handle_set_log_base(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		    const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	struct vhu_dirty_log fresh, old;
 	int ret;
@@ -164,10 +172,10 @@ VHU_HANDLER(set_log_base)
 	ret = vhu_log_map(&fresh, p->log.size, p->log.offset, fds[0]);
 	if (ret < 0)
 		return VHU_MSG_FAILED;
-	vhu_dev_quiesce_all(dev);
+	vhu_vqs_quiesce_all(&dev->vqs);
 	old = dev->log;
 	dev->log = fresh;
-	vhu_dev_resume_all(dev);
+	vhu_vqs_resume_all(&dev->vqs);
 	vhu_log_unmap(&old);
 	VHU_LOG(INFO, "%s: dirty log of %" PRIu64 " bytes installed", dev->name,
 		p->log.size);
@@ -176,7 +184,9 @@ VHU_HANDLER(set_log_base)
 							      VHU_MSG_REPLIED;
 }
 
-VHU_HANDLER(set_log_fd)
+static enum vhu_msg_result
+handle_set_log_fd(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		  const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	/* logging goes through SET_LOG_BASE's shared memory; fd is closed */
 	return VHU_MSG_OK;
@@ -195,7 +205,9 @@ VHU_HANDLER(set_log_fd)
 	} \
 	ret_ < 0 ? VHU_MSG_FAILED : VHU_MSG_OK; })
 
-VHU_HANDLER(set_vring_num)
+static enum vhu_msg_result
+handle_set_vring_num(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		     const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	enum vhu_msg_result r;
 
@@ -207,7 +219,9 @@ VHU_HANDLER(set_vring_num)
 	return r;
 }
 
-VHU_HANDLER(set_vring_addr)
+static enum vhu_msg_result
+handle_set_vring_addr(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		      const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	struct vhost_vring_addr a = {
 		.index = p->addr.index,
@@ -221,7 +235,9 @@ VHU_HANDLER(set_vring_addr)
 	return WITH_VQ(dev, p->addr.index, vhu_vq_set_addr_locked(vq_, &a));
 }
 
-VHU_HANDLER(set_vring_base)
+static enum vhu_msg_result
+handle_set_vring_base(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		      const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	enum vhu_msg_result r;
 
@@ -234,7 +250,9 @@ VHU_HANDLER(set_vring_base)
 }
 
 /* The frontend takes the ring back: stop the device first (spec). */
-VHU_HANDLER(get_vring_base)
+static enum vhu_msg_result
+handle_get_vring_base(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		      const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	struct vhu_msg_vring_state st = { .index = p->state.index };
 	struct vhu_vq *vq;
@@ -263,7 +281,9 @@ take_vring_fd(const union vhu_msg_payload *p, int *fds)
 	return fd;
 }
 
-VHU_HANDLER(set_vring_kick)
+static enum vhu_msg_result
+handle_set_vring_kick(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		      const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	int fd = take_vring_fd(p, fds);
 	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
@@ -275,7 +295,9 @@ VHU_HANDLER(set_vring_kick)
 	return r;
 }
 
-VHU_HANDLER(set_vring_call)
+static enum vhu_msg_result
+handle_set_vring_call(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		      const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	int fd = take_vring_fd(p, fds);
 	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
@@ -287,7 +309,9 @@ VHU_HANDLER(set_vring_call)
 	return r;
 }
 
-VHU_HANDLER(set_vring_err)
+static enum vhu_msg_result
+handle_set_vring_err(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		     const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	int fd = take_vring_fd(p, fds);
 	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
@@ -299,12 +323,16 @@ VHU_HANDLER(set_vring_err)
 	return r;
 }
 
-VHU_HANDLER(get_protocol_features)
+static enum vhu_msg_result
+handle_get_protocol_features(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+			     const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	return reply_u64(dev, hdr, dev->sock->protocol_features);
 }
 
-VHU_HANDLER(set_protocol_features)
+static enum vhu_msg_result
+handle_set_protocol_features(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+			     const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	if (p->u64 & ~dev->sock->protocol_features) {
 		VHU_LOG(ERR, "%s: SET_PROTOCOL_FEATURES 0x%" PRIx64
@@ -315,12 +343,16 @@ VHU_HANDLER(set_protocol_features)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(get_queue_num)
+static enum vhu_msg_result
+handle_get_queue_num(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		     const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	return reply_u64(dev, hdr, dev->sock->max_queue_pairs);
 }
 
-VHU_HANDLER(set_vring_enable)
+static enum vhu_msg_result
+handle_set_vring_enable(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+			const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	if (p->state.num > 1) {
 		VHU_LOG(ERR, "%s: SET_VRING_ENABLE %u for vring %u (0 or 1)",
@@ -339,7 +371,9 @@ VHU_HANDLER(set_vring_enable)
  * next dequeue of queue pair 0 starts with a RARP frame from the guest's
  * MAC, and vhu_dev_take_rarp() tells the application.
  */
-VHU_HANDLER(send_rarp)
+static enum vhu_msg_result
+handle_send_rarp(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		 const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	struct vhu_vq *vq = vhu_dev_vq(dev, 1);
 
@@ -356,7 +390,9 @@ VHU_HANDLER(send_rarp)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(net_set_mtu)
+static enum vhu_msg_result
+handle_net_set_mtu(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		   const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	/* virtio 1.2 §5.1.4.1: mtu is at least 68 */
 	if (p->u64 < 68 || p->u64 > 65535) {
@@ -368,12 +404,16 @@ VHU_HANDLER(net_set_mtu)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(get_max_mem_slots)
+static enum vhu_msg_result
+handle_get_max_mem_slots(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+			 const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	return reply_u64(dev, hdr, VHU_MAX_MEM_SLOTS);
 }
 
-VHU_HANDLER(add_mem_reg)
+static enum vhu_msg_result
+handle_add_mem_reg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		   const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	struct vhu_mem_region r, *same;
 	int ret;
@@ -396,10 +436,10 @@ VHU_HANDLER(add_mem_reg)
 		vhu_mem_unmap_region(&r);
 		return VHU_MSG_CLOSE; /* the frontend waits for our base */
 	}
-	vhu_dev_quiesce_all(dev);
+	vhu_vqs_quiesce_all(&dev->vqs);
 	ret = vhu_mem_insert(&dev->mem, &r);
 	vhu_iotlb_rebuild_locked(dev);
-	vhu_dev_resume_all(dev);
+	vhu_vqs_resume_all(&dev->vqs);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: ADD_MEM_REG gpa 0x%" PRIx64 ": %s", dev->name,
 			r.gpa, strerror(-ret));
@@ -414,15 +454,17 @@ VHU_HANDLER(add_mem_reg)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(rem_mem_reg)
+static enum vhu_msg_result
+handle_rem_mem_reg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		   const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	struct vhu_mem_region r;
 	int ret;
 
-	vhu_dev_quiesce_all(dev);
+	vhu_vqs_quiesce_all(&dev->vqs);
 	ret = vhu_mem_remove(&dev->mem, &p->reg.r, &r);
 	vhu_iotlb_rebuild_locked(dev);
-	vhu_dev_resume_all(dev);
+	vhu_vqs_resume_all(&dev->vqs);
 	if (ret < 0) {
 		VHU_LOG(ERR, "%s: REM_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64
 			": no such region", dev->name, p->reg.r.gpa,
@@ -434,7 +476,9 @@ VHU_HANDLER(rem_mem_reg)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(set_status)
+static enum vhu_msg_result
+handle_set_status(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		  const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	if (p->u64 > UINT8_MAX) {
 		VHU_LOG(ERR, "%s: SET_STATUS 0x%" PRIx64 " is not a status byte",
@@ -446,7 +490,104 @@ VHU_HANDLER(set_status)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(get_status)
+static enum vhu_msg_result
+handle_get_status(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		  const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	return reply_u64(dev, hdr, dev->status);
 }
+
+#define BIT_PF(f) (1ULL << VHU_PROTOCOL_F_ ## f)
+
+const struct vhu_msg_rule vhu_request_rules[VHU_REQ_MAX] = {
+	[VHU_REQ_GET_FEATURES] = {
+		.handler = handle_get_features, .has_reply = true },
+	[VHU_REQ_SET_FEATURES] = { .handler = handle_set_features, .size = 8 },
+	[VHU_REQ_SET_OWNER] = { .handler = handle_set_owner },
+	[VHU_REQ_RESET_OWNER] = { .handler = handle_reset_owner },
+	[VHU_REQ_SET_MEM_TABLE] = {
+		.handler = handle_set_mem_table,
+		.size = VHU_MSG_SIZE_MEM_TABLE,
+		.min_fds = 1, .max_fds = VHU_MEM_TABLE_MAX },
+	[VHU_REQ_SET_LOG_BASE] = {
+		.handler = handle_set_log_base,
+		.size = sizeof(struct vhu_msg_log), .min_fds = 1, .max_fds = 1,
+		.needs_pf = BIT_PF(LOG_SHMFD), .has_reply = true },
+	[VHU_REQ_SET_LOG_FD] = {
+		.handler = handle_set_log_fd, .min_fds = 1, .max_fds = 1 },
+	[VHU_REQ_SET_VRING_NUM] = {
+		.handler = handle_set_vring_num, .size = 8,
+		.vring = VHU_MSG_VRING_STATE },
+	[VHU_REQ_SET_VRING_ADDR] = {
+		.handler = handle_set_vring_addr,
+		.size = sizeof(struct vhu_msg_vring_addr),
+		.vring = VHU_MSG_VRING_ADDR },
+	[VHU_REQ_SET_VRING_BASE] = {
+		.handler = handle_set_vring_base, .size = 8,
+		.vring = VHU_MSG_VRING_STATE },
+	[VHU_REQ_GET_VRING_BASE] = {
+		.handler = handle_get_vring_base, .size = 8,
+		.vring = VHU_MSG_VRING_STATE, .has_reply = true },
+	[VHU_REQ_SET_VRING_KICK] = {
+		.handler = handle_set_vring_kick, .size = 8, .max_fds = 1,
+		.vring = VHU_MSG_VRING_U64 },
+	[VHU_REQ_SET_VRING_CALL] = {
+		.handler = handle_set_vring_call, .size = 8, .max_fds = 1,
+		.vring = VHU_MSG_VRING_U64 },
+	[VHU_REQ_SET_VRING_ERR] = {
+		.handler = handle_set_vring_err, .size = 8, .max_fds = 1,
+		.vring = VHU_MSG_VRING_U64 },
+	[VHU_REQ_GET_PROTOCOL_FEATURES] = {
+		.handler = handle_get_protocol_features,
+		.needs_pf_offer = true, .has_reply = true },
+	[VHU_REQ_SET_PROTOCOL_FEATURES] = {
+		.handler = handle_set_protocol_features, .size = 8,
+		.needs_pf_offer = true },
+	[VHU_REQ_GET_QUEUE_NUM] = {
+		.handler = handle_get_queue_num, .needs_pf = BIT_PF(MQ),
+		.has_reply = true },
+	[VHU_REQ_SET_VRING_ENABLE] = {
+		.handler = handle_set_vring_enable, .size = 8,
+		.vring = VHU_MSG_VRING_STATE },
+	[VHU_REQ_SEND_RARP] = {
+		.handler = handle_send_rarp, .size = 8,
+		.needs_pf = BIT_PF(RARP) },
+	[VHU_REQ_NET_SET_MTU] = {
+		.handler = handle_net_set_mtu, .size = 8,
+		.needs_pf = BIT_PF(NET_MTU) },
+	[VHU_REQ_SET_BACKEND_REQ_FD] = {
+		.handler = vhu_handle_set_backend_req_fd,
+		.min_fds = 1, .max_fds = 1, .needs_pf = BIT_PF(BACKEND_REQ) },
+	/* needs VIRTIO_F_ACCESS_PLATFORM negotiated: checked by the handler */
+	[VHU_REQ_IOTLB_MSG] = {
+		.handler = vhu_handle_iotlb_msg,
+		.size = sizeof(struct vhost_iotlb_msg) },
+	/* each answers with a body of its own (ADVISE: the fd alone) */
+	[VHU_REQ_POSTCOPY_ADVISE] = {
+		.handler = vhu_handle_postcopy_advise,
+		.needs_pf = BIT_PF(PAGEFAULT), .has_reply = true },
+	[VHU_REQ_POSTCOPY_LISTEN] = {
+		.handler = vhu_handle_postcopy_listen,
+		.needs_pf = BIT_PF(PAGEFAULT) },
+	[VHU_REQ_POSTCOPY_END] = {
+		.handler = vhu_handle_postcopy_end,
+		.needs_pf = BIT_PF(PAGEFAULT), .has_reply = true },
+	[VHU_REQ_GET_MAX_MEM_SLOTS] = {
+		.handler = handle_get_max_mem_slots,
+		.needs_pf = BIT_PF(CONFIGURE_MEM_SLOTS), .has_reply = true },
+	[VHU_REQ_ADD_MEM_REG] = {
+		.handler = handle_add_mem_reg,
+		.size = sizeof(struct vhu_msg_mem_reg), .min_fds = 1, .max_fds = 1,
+		.needs_pf = BIT_PF(CONFIGURE_MEM_SLOTS) },
+	/* QEMU sends the region's fd along; it is accepted and closed */
+	[VHU_REQ_REM_MEM_REG] = {
+		.handler = handle_rem_mem_reg,
+		.size = sizeof(struct vhu_msg_mem_reg), .max_fds = 1,
+		.needs_pf = BIT_PF(CONFIGURE_MEM_SLOTS) },
+	[VHU_REQ_SET_STATUS] = {
+		.handler = handle_set_status, .size = 8,
+		.needs_pf = BIT_PF(STATUS) },
+	[VHU_REQ_GET_STATUS] = {
+		.handler = handle_get_status, .needs_pf = BIT_PF(STATUS),
+		.has_reply = true },
+};

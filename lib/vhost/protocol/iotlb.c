@@ -16,7 +16,6 @@
 #include <linux/virtio_config.h>
 
 #include "dev.h"
-#include "handlers.h"
 #include "iotlb.h"
 #include "registry.h"
 #include "vhu_log.h"
@@ -25,6 +24,22 @@ static bool
 offers_iommu(const struct vhu_dev *dev)
 {
 	return (dev->sock->features >> VIRTIO_F_ACCESS_PLATFORM) & 1;
+}
+
+static void
+attach_views(struct vhu_vq *vq, void *arg)
+{
+	struct vhu_dev *dev = arg;
+
+	vhu_vq_set_iotlb_locked(vq, dev->iotlb.rd, dev->iotlb.wr,
+				vhu_iotlb_send_miss, dev);
+}
+
+static void
+detach_views(struct vhu_vq *vq, void *arg)
+{
+	(void)arg;
+	vhu_vq_set_iotlb_locked(vq, NULL, NULL, NULL, NULL);
 }
 
 int
@@ -52,16 +67,7 @@ vhu_iotlb_attach(struct vhu_dev *dev)
 		return -ENOMEM;
 	}
 	/* queues of a reused slot: a stale burst may race, so quiesce */
-	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++) {
-		struct vhu_vq *vq = dev->vqs.vq[i];
-
-		if (vq == NULL)
-			continue;
-		vhu_vq_quiesce(vq);
-		vhu_vq_set_iotlb_locked(vq, t->rd, t->wr, vhu_iotlb_send_miss,
-					dev);
-		vhu_vq_resume(vq);
-	}
+	vhu_vqs_apply(&dev->vqs, true, attach_views, dev);
 	return 0;
 }
 
@@ -78,15 +84,7 @@ vhu_iotlb_free(struct vhu_dev *dev)
 		return;
 	}
 	/* no queue may keep a pointer to the views (a stale burst) */
-	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++) {
-		struct vhu_vq *vq = dev->vqs.vq[i];
-
-		if (vq == NULL)
-			continue;
-		vhu_vq_quiesce(vq);
-		vhu_vq_set_iotlb_locked(vq, NULL, NULL, NULL, NULL);
-		vhu_vq_resume(vq);
-	}
+	vhu_vqs_apply(&dev->vqs, true, detach_views, NULL);
 	if (t->backend_fd >= 0)
 		close(t->backend_fd);
 	t->backend_fd = -1;
@@ -395,19 +393,22 @@ vhu_iotlb_send_miss(void *arg, uint64_t iova, uint8_t perm)
 	return n > 0 ? 0 : -EAGAIN;
 }
 
-VHU_HANDLER(set_backend_req_fd)
+enum vhu_msg_result
+vhu_handle_set_backend_req_fd(struct vhu_dev *dev,
+			      const struct vhu_msg_hdr *hdr,
+			      const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	int fd = fds[0], old;
 
 	fds[0] = -1;
-	vhu_dev_quiesce_all(dev);
+	vhu_vqs_quiesce_all(&dev->vqs);
 	old = dev->iotlb.backend_fd;
 	dev->iotlb.backend_fd = fd;
 	/* a miss that could not be sent goes out on the new channel */
 	for (uint16_t i = 0; i < RTE_DIM(dev->vqs.vq); i++)
 		if (dev->vqs.vq[i] != NULL)
 			vhu_vq_iotlb_changed_locked(dev->vqs.vq[i]);
-	vhu_dev_resume_all(dev);
+	vhu_vqs_resume_all(&dev->vqs);
 	if (old >= 0)
 		close(old);
 	return VHU_MSG_OK;
@@ -469,7 +470,7 @@ iotlb_update(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 			return VHU_MSG_FAILED;
 		}
 	}
-	vhu_dev_quiesce_all(dev);
+	vhu_vqs_quiesce_all(&dev->vqs);
 	if (t->n == VHU_IOTLB_MAX) {
 		evict_one(dev);
 		for (pos = 0; pos < t->n && t->e[pos].iova < iova; pos++)
@@ -483,7 +484,7 @@ iotlb_update(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 	t->n++;
 	t->updates++;
 	vhu_iotlb_rebuild_locked(dev);
-	vhu_dev_resume_all(dev);
+	vhu_vqs_resume_all(&dev->vqs);
 	return VHU_MSG_OK;
 }
 
@@ -501,7 +502,7 @@ iotlb_invalidate(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 			UINT64_MAX : iova + size - 1;
 	uint32_t dropped = 0;
 
-	vhu_dev_quiesce_all(dev);
+	vhu_vqs_quiesce_all(&dev->vqs);
 	for (uint32_t k = 0; k < t->n;) {
 		const struct vhu_iotlb_entry *e = &t->e[k];
 
@@ -516,13 +517,15 @@ iotlb_invalidate(struct vhu_dev *dev, const struct vhost_iotlb_msg *m)
 	t->invalidates++;
 	t->dropped += dropped;
 	vhu_iotlb_rebuild_locked(dev);
-	vhu_dev_resume_all(dev);
+	vhu_vqs_resume_all(&dev->vqs);
 	VHU_LOG(DEBUG, "%s: IOTLB invalidate iova 0x%" PRIx64 "..0x%" PRIx64
 		": %u entries dropped", dev->name, iova, last, dropped);
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(iotlb_msg)
+enum vhu_msg_result
+vhu_handle_iotlb_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		     const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	const struct vhost_iotlb_msg *m = &p->iotlb;
 

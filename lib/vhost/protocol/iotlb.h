@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "guest_mem.h"
+#include "msg.h"
 
 struct vhu_dev;
 
@@ -87,5 +88,13 @@ const char *vhu_iotlb_why_not_ready(const struct vhu_dev *dev);
  * channel is full or another queue is sending; -ENOTCONN without one.
  */
 int vhu_iotlb_send_miss(void *arg, uint64_t iova, uint8_t perm);
+
+/* Request handlers (rules in handlers.c). */
+enum vhu_msg_result vhu_handle_set_backend_req_fd(struct vhu_dev *dev,
+		const struct vhu_msg_hdr *hdr, const union vhu_msg_payload *p,
+		int *fds, int nfds);
+enum vhu_msg_result vhu_handle_iotlb_msg(struct vhu_dev *dev,
+		const struct vhu_msg_hdr *hdr, const union vhu_msg_payload *p,
+		int *fds, int nfds);
 
 #endif /* VHU_IOTLB_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libvhu initialisation and the control loop (see loop.h). epoll_wait is
+ * The control loop (see loop.h). epoll_wait is
  * asked for one event at a time: a handler may close other connections,
  * and with one event in hand no stale pointer to them can be pending.
  * Control traffic is a few messages per ring, so this costs nothing.
@@ -14,16 +14,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <rte_errno.h>
 #include <rte_lcore.h>
 
-#include "vhu.h"
-#include "dev.h"
 #include "loop.h"
 #include "vhu_log.h"
-
-/* Handlers run per dispatch call at most; keeps vhu_dispatch(0) bounded. */
-#define LOOP_EVENTS_PER_DISPATCH 64
 
 struct loop_entry {
 	int fd;
@@ -34,14 +28,13 @@ struct loop_entry {
 static struct {
 	bool initialised;
 	int epfd;
-	int stop_fd;            /* wakes the control thread for vhu_fini */
-	int broken_fd;          /* the data path broke a queue: tell the app */
+	int stop_fd;            /* wakes the control thread to end it */
 	bool own_thread;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	struct loop_entry **entries; /* indexed by fd */
 	int nentries;
-} loop = { .epfd = -1, .stop_fd = -1, .broken_fd = -1 };
+} loop = { .epfd = -1, .stop_fd = -1 };
 
 void
 vhu_ctl_lock(void)
@@ -158,16 +151,20 @@ loop_run_one(int timeout_ms)
 }
 
 int
-vhu_dispatch(int timeout_ms)
+vhu_loop_run(int timeout_ms, int max_events)
 {
 	int done = 0, ret;
 
-	if (!loop.initialised || loop.own_thread)
-		return -EINVAL;
 	ret = loop_run_one(timeout_ms);
-	while (ret > 0 && ++done < LOOP_EVENTS_PER_DISPATCH)
+	while (ret > 0 && ++done < max_events)
 		ret = loop_run_one(0);
 	return ret < 0 && done == 0 ? ret : done;
+}
+
+int
+vhu_loop_epfd(void)
+{
+	return loop.initialised ? loop.epfd : -EINVAL;
 }
 
 static void *
@@ -179,26 +176,33 @@ control_thread(void *arg)
 	return NULL;
 }
 
-/* A burst broke a queue (vhu_vq_mark_broken): tell the application. */
-static void
-on_broken(void *arg, uint32_t events)
+int
+vhu_loop_start_thread(void)
 {
-	eventfd_t n;
+	int ret = rte_ctrl_thread_create(&loop.thread, "vhu-ctl", NULL,
+					 control_thread, NULL);
 
-	(void)arg;
-	(void)events;
-	if (eventfd_read(loop.broken_fd, &n) == 0)
-		vhu_dev_report_broken();
+	if (ret != 0)
+		return -ret;
+	loop.own_thread = true;
+	return 0;
+}
+
+void
+vhu_loop_stop_thread(void)
+{
+	uint64_t one = 1;
+
+	if (!loop.own_thread)
+		return;
+	if (write(loop.stop_fd, &one, sizeof(one)) < 0)
+		VHU_LOG(ERR, "cannot wake control thread: %s", strerror(errno));
+	pthread_join(loop.thread, NULL);
+	loop.own_thread = false;
 }
 
 int
-vhu_control_fd(void)
-{
-	return loop.initialised ? loop.epfd : -EINVAL;
-}
-
-int
-vhu_init(uint32_t flags)
+vhu_loop_init(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	pthread_mutexattr_t attr;
@@ -217,38 +221,18 @@ vhu_init(uint32_t flags)
 	    (ev.data.fd = loop.stop_fd,
 	     epoll_ctl(loop.epfd, EPOLL_CTL_ADD, loop.stop_fd, &ev) < 0)) {
 		ret = -errno;
-		goto fail;
+		vhu_loop_fini();
+		return ret;
 	}
-	loop.broken_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (loop.broken_fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	ret = vhu_loop_add(loop.broken_fd, on_broken, NULL);
-	if (ret < 0)
-		goto fail;
-	vhu_vq_set_broken_notify_fd(loop.broken_fd);
-	loop.own_thread = (flags & VHU_INIT_CONTROL_THREAD) != 0;
 	loop.initialised = true;
-	if (loop.own_thread) {
-		ret = rte_ctrl_thread_create(&loop.thread, "vhu-ctl", NULL,
-					     control_thread, NULL);
-		if (ret != 0) {
-			loop.initialised = false;
-			ret = -ret;
-			goto fail;
-		}
-	}
-	VHU_LOG(INFO, "libvhu %s initialised (%s control loop)", VHU_VERSION,
-		loop.own_thread ? "own" : "application");
 	return 0;
-fail:
-	vhu_vq_set_broken_notify_fd(-1);
-	if (loop.broken_fd >= 0) {
-		vhu_loop_del(loop.broken_fd);
-		close(loop.broken_fd);
-	}
-	loop.broken_fd = -1;
+}
+
+void
+vhu_loop_fini(void)
+{
+	for (int fd = 0; fd < loop.nentries; fd++)
+		free(loop.entries[fd]);
 	free(loop.entries);
 	loop.entries = NULL;
 	loop.nentries = 0;
@@ -257,38 +241,6 @@ fail:
 	if (loop.stop_fd >= 0)
 		close(loop.stop_fd);
 	loop.epfd = loop.stop_fd = -1;
-	pthread_mutex_destroy(&loop.lock);
-	return ret;
-}
-
-void
-vhu_fini(void)
-{
-	if (!loop.initialised)
-		return;
-	if (loop.own_thread) {
-		uint64_t one = 1;
-
-		if (write(loop.stop_fd, &one, sizeof(one)) < 0)
-			VHU_LOG(ERR, "cannot wake control thread: %s",
-				strerror(errno));
-		pthread_join(loop.thread, NULL);
-	}
-	vhu_ctl_lock();
-	vhu_socket_unregister_all();
-	vhu_dev_free_all();
-	for (int fd = 0; fd < loop.nentries; fd++)
-		free(loop.entries[fd]);
-	free(loop.entries);
-	loop.entries = NULL;
-	loop.nentries = 0;
-	vhu_vq_set_broken_notify_fd(-1);
-	close(loop.broken_fd);
-	loop.broken_fd = -1;
-	close(loop.epfd);
-	close(loop.stop_fd);
-	loop.epfd = loop.stop_fd = -1;
 	loop.initialised = false;
-	vhu_ctl_unlock();
 	pthread_mutex_destroy(&loop.lock);
 }

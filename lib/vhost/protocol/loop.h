@@ -5,6 +5,9 @@
  * thread or by the application through vhu_dispatch(). All protocol work
  * happens under one recursive lock (vhu_ctl_lock), so handlers and the
  * public control API never race; the data path never takes it.
+ *
+ * A service, the lowest floor of the protocol layer: upper floors register
+ * fds and timers with a function to call; the loop calls nothing else.
  */
 #ifndef VHU_LOOP_H
 #define VHU_LOOP_H
@@ -25,8 +28,21 @@ void vhu_ctl_unlock(void);
 int vhu_timer_create(void);
 int vhu_timer_arm(int tfd, uint32_t ms);
 
-/* Called by vhu_fini() before the loop goes away. */
-void vhu_socket_unregister_all(void);
-void vhu_dev_free_all(void);
+/* Create the epoll set and the lock: 0, -EALREADY or -errno. */
+int vhu_loop_init(void);
+/* Free every entry, close the epoll set, destroy the lock. */
+void vhu_loop_fini(void);
+/* Run the loop on a control thread of its own: 0 or -errno. */
+int vhu_loop_start_thread(void);
+/* Wake and join that thread (no-op without one). */
+void vhu_loop_stop_thread(void);
+/*
+ * Handle ready fds: wait up to timeout_ms for the first, then take what
+ * is ready, max_events at most. Returns how many were handled, or -errno
+ * when the wait failed before any.
+ */
+int vhu_loop_run(int timeout_ms, int max_events);
+/* The epoll fd (for the application's own poll), or -EINVAL. */
+int vhu_loop_epfd(void);
 
 #endif /* VHU_LOOP_H */

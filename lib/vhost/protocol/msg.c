@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The message entry point and the rule table.
+ * Message framing (see msg.h): the stream reader, the rule check, the
+ * dispatch to a handler, replies and REPLY_ACK.
  *
  * Security model of this file: the frontend is not trusted. Every message
- * is checked against its request's rule row before any handler sees it:
+ * is checked against its request's rule (the table is in handlers.c)
+ * before any handler sees it:
  *   - header version is 1 (anything else: the stream is not vhost-user,
  *     the connection is closed);
  *   - the request is one we offer, and the protocol feature it needs is
@@ -23,100 +25,36 @@
 
 #include <linux/vhost_types.h>
 
-#include "handlers.h"
+#include "dev.h"
 #include "msg.h"
-#include "postcopy.h"
-#include "unix_io.h"
 #include "registry.h"
+#include "unix_io.h"
 #include "vhu_log.h"
 
-enum vring_src {
-	VRING_NONE = 0,
-	VRING_STATE,    /* struct vhu_msg_vring_state.index */
-	VRING_ADDR,     /* struct vhu_msg_vring_addr.index */
-	VRING_U64,      /* u64 bits 0-7; bit 8 says "no fd" */
+/* Request names for logs; the wire knows them, the rule table needn't. */
+#define NAME(req) [VHU_REQ_ ## req] = #req
+static const char *const request_names[VHU_REQ_MAX] = {
+	NAME(GET_FEATURES), NAME(SET_FEATURES), NAME(SET_OWNER),
+	NAME(RESET_OWNER), NAME(SET_MEM_TABLE), NAME(SET_LOG_BASE),
+	NAME(SET_LOG_FD), NAME(SET_VRING_NUM), NAME(SET_VRING_ADDR),
+	NAME(SET_VRING_BASE), NAME(GET_VRING_BASE), NAME(SET_VRING_KICK),
+	NAME(SET_VRING_CALL), NAME(SET_VRING_ERR),
+	NAME(GET_PROTOCOL_FEATURES), NAME(SET_PROTOCOL_FEATURES),
+	NAME(GET_QUEUE_NUM), NAME(SET_VRING_ENABLE), NAME(SEND_RARP),
+	NAME(NET_SET_MTU), NAME(SET_BACKEND_REQ_FD), NAME(IOTLB_MSG),
+	NAME(POSTCOPY_ADVISE), NAME(POSTCOPY_LISTEN), NAME(POSTCOPY_END),
+	NAME(GET_MAX_MEM_SLOTS), NAME(ADD_MEM_REG), NAME(REM_MEM_REG),
+	NAME(SET_STATUS), NAME(GET_STATUS),
 };
-
-#define SIZE_MEM_TABLE UINT32_MAX /* 8 + 32 * nregions, nregions fds */
-#define NO_PF (-1)
-#define OFFER_PF (-2) /* needs PROTOCOL_FEATURES offered, not negotiated */
-
-struct msg_rule {
-	const char *name;
-	vhu_msg_handler handler;
-	uint32_t size;
-	uint8_t min_fds, max_fds;
-	uint8_t vring;            /* enum vring_src */
-	int8_t pf;                /* protocol feature the request needs */
-	bool has_reply;           /* answers with a body of its own */
-};
-
-#define RULE(req, fn, sz, fmin, fmax, vr, feat, reply) \
-	[VHU_REQ_ ## req] = { #req, vhu_handle_ ## fn, sz, fmin, fmax, vr, \
-			      feat, reply }
-
-static const struct msg_rule rules[VHU_REQ_MAX] = {
-	RULE(GET_FEATURES, get_features, 0, 0, 0, VRING_NONE, NO_PF, true),
-	RULE(SET_FEATURES, set_features, 8, 0, 0, VRING_NONE, NO_PF, false),
-	RULE(SET_OWNER, set_owner, 0, 0, 0, VRING_NONE, NO_PF, false),
-	RULE(RESET_OWNER, reset_owner, 0, 0, 0, VRING_NONE, NO_PF, false),
-	RULE(SET_MEM_TABLE, set_mem_table, SIZE_MEM_TABLE, 1,
-	     VHU_MEM_TABLE_MAX, VRING_NONE, NO_PF, false),
-	RULE(SET_LOG_BASE, set_log_base, sizeof(struct vhu_msg_log), 1, 1,
-	     VRING_NONE, VHU_PROTOCOL_F_LOG_SHMFD, true),
-	RULE(SET_LOG_FD, set_log_fd, 0, 1, 1, VRING_NONE, NO_PF, false),
-	RULE(SET_VRING_NUM, set_vring_num, 8, 0, 0, VRING_STATE, NO_PF, false),
-	RULE(SET_VRING_ADDR, set_vring_addr, sizeof(struct vhu_msg_vring_addr),
-	     0, 0, VRING_ADDR, NO_PF, false),
-	RULE(SET_VRING_BASE, set_vring_base, 8, 0, 0, VRING_STATE, NO_PF, false),
-	RULE(GET_VRING_BASE, get_vring_base, 8, 0, 0, VRING_STATE, NO_PF, true),
-	RULE(SET_VRING_KICK, set_vring_kick, 8, 0, 1, VRING_U64, NO_PF, false),
-	RULE(SET_VRING_CALL, set_vring_call, 8, 0, 1, VRING_U64, NO_PF, false),
-	RULE(SET_VRING_ERR, set_vring_err, 8, 0, 1, VRING_U64, NO_PF, false),
-	RULE(GET_PROTOCOL_FEATURES, get_protocol_features, 0, 0, 0, VRING_NONE,
-	     OFFER_PF, true),
-	RULE(SET_PROTOCOL_FEATURES, set_protocol_features, 8, 0, 0, VRING_NONE,
-	     OFFER_PF, false),
-	RULE(GET_QUEUE_NUM, get_queue_num, 0, 0, 0, VRING_NONE,
-	     VHU_PROTOCOL_F_MQ, true),
-	RULE(SET_VRING_ENABLE, set_vring_enable, 8, 0, 0, VRING_STATE, NO_PF,
-	     false),
-	RULE(SEND_RARP, send_rarp, 8, 0, 0, VRING_NONE, VHU_PROTOCOL_F_RARP,
-	     false),
-	RULE(NET_SET_MTU, net_set_mtu, 8, 0, 0, VRING_NONE,
-	     VHU_PROTOCOL_F_NET_MTU, false),
-	RULE(SET_BACKEND_REQ_FD, set_backend_req_fd, 0, 1, 1, VRING_NONE,
-	     VHU_PROTOCOL_F_BACKEND_REQ, false),
-	/* needs VIRTIO_F_ACCESS_PLATFORM negotiated: checked by the handler */
-	RULE(IOTLB_MSG, iotlb_msg, sizeof(struct vhost_iotlb_msg), 0, 0,
-	     VRING_NONE, NO_PF, false),
-	/* each answers with a body of its own (ADVISE: the fd alone) */
-	RULE(POSTCOPY_ADVISE, postcopy_advise, 0, 0, 0, VRING_NONE,
-	     VHU_PROTOCOL_F_PAGEFAULT, true),
-	RULE(POSTCOPY_LISTEN, postcopy_listen, 0, 0, 0, VRING_NONE,
-	     VHU_PROTOCOL_F_PAGEFAULT, false),
-	RULE(POSTCOPY_END, postcopy_end, 0, 0, 0, VRING_NONE,
-	     VHU_PROTOCOL_F_PAGEFAULT, true),
-	RULE(GET_MAX_MEM_SLOTS, get_max_mem_slots, 0, 0, 0, VRING_NONE,
-	     VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS, true),
-	RULE(ADD_MEM_REG, add_mem_reg, sizeof(struct vhu_msg_mem_reg), 1, 1,
-	     VRING_NONE, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS, false),
-	/* QEMU sends the region's fd along; it is accepted and closed */
-	RULE(REM_MEM_REG, rem_mem_reg, sizeof(struct vhu_msg_mem_reg), 0, 1,
-	     VRING_NONE, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS, false),
-	RULE(SET_STATUS, set_status, 8, 0, 0, VRING_NONE, VHU_PROTOCOL_F_STATUS,
-	     false),
-	RULE(GET_STATUS, get_status, 0, 0, 0, VRING_NONE, VHU_PROTOCOL_F_STATUS,
-	     true),
-};
+#undef NAME
 
 const char *
 vhu_msg_name(uint32_t request)
 {
 	static __thread char buf[16];
 
-	if (request < VHU_REQ_MAX && rules[request].name != NULL)
-		return rules[request].name;
+	if (request < VHU_REQ_MAX && request_names[request] != NULL)
+		return request_names[request];
 	snprintf(buf, sizeof(buf), "REQ_%u", request);
 	return buf;
 }
@@ -154,6 +92,81 @@ vhu_msg_reply_fds(struct vhu_dev *dev, uint32_t req, const void *body,
 	return ret;
 }
 
+void
+vhu_msg_rx_reset(struct vhu_msg_rx *rx)
+{
+	for (int i = 0; i < rx->nfds; i++)
+		close(rx->fds[i]);
+	memset(rx, 0, sizeof(*rx));
+}
+
+/* Receive into dst; 1: got all of want, 0: not yet, -1: connection over. */
+static int
+rx_fill(struct vhu_dev *dev, void *dst, size_t want)
+{
+	struct vhu_msg_rx *rx = &dev->rx;
+	int nfds = VHU_MSG_MAX_FDS - rx->nfds;
+	ssize_t n;
+
+	n = vhu_unix_recv(dev->fd, dst, want, rx->fds + rx->nfds, &nfds,
+			  &rx->fds_dropped);
+	rx->nfds += nfds;
+	if (n == -EAGAIN)
+		return 0;
+	if (n == 0) {
+		VHU_LOG(INFO, "%s: frontend closed the connection", dev->name);
+		return -1;
+	}
+	if (n < 0) {
+		VHU_LOG(ERR, "%s: receive: %s", dev->name, strerror((int)-n));
+		return -1;
+	}
+	rx->have += (uint32_t)n;
+	return (size_t)n == want ? 1 : 0;
+}
+
+int
+vhu_msg_recv(struct vhu_dev *dev, struct vhu_msg *m)
+{
+	struct vhu_msg_rx *rx = &dev->rx;
+	const uint32_t hdr_len = sizeof(rx->hdr);
+	int ret;
+
+	if (rx->have < hdr_len) {
+		ret = rx_fill(dev, (uint8_t *)&rx->hdr + rx->have,
+			      hdr_len - rx->have);
+		if (ret <= 0)
+			return ret;
+		if (rx->hdr.size > VHU_MSG_MAX_PAYLOAD) {
+			/* no request we accept is this big: cannot resync */
+			VHU_LOG(ERR, "%s: %s with a %u-byte payload (at most %zu): closing",
+				dev->name, vhu_msg_name(rx->hdr.request),
+				rx->hdr.size, VHU_MSG_MAX_PAYLOAD);
+			return -1;
+		}
+	}
+	if (rx->have < hdr_len + rx->hdr.size) {
+		ret = rx_fill(dev, (uint8_t *)&rx->payload +
+				   (rx->have - hdr_len),
+			      hdr_len + rx->hdr.size - rx->have);
+		if (ret <= 0)
+			return ret;
+	}
+	if (rx->fds_dropped) {
+		VHU_LOG(ERR, "%s: %s came with more than %d fds: closing",
+			dev->name, vhu_msg_name(rx->hdr.request),
+			VHU_MSG_MAX_FDS);
+		return -1;
+	}
+	/* one complete message: its fds now belong to the caller */
+	m->hdr = rx->hdr;
+	memcpy(&m->payload, &rx->payload, sizeof(m->payload));
+	memcpy(m->fds, rx->fds, sizeof(m->fds));
+	m->nfds = rx->nfds;
+	memset(rx, 0, sizeof(*rx));
+	return 1;
+}
+
 static void
 close_fds(int *fds, int nfds)
 {
@@ -184,14 +197,14 @@ mem_table_zero_padded(const union vhu_msg_payload *p, uint32_t size)
 
 /* Why the message breaks its rule, or NULL. */
 static const char *
-check_rule(const struct vhu_dev *dev, const struct msg_rule *r,
+check_rule(const struct vhu_dev *dev, const struct vhu_msg_rule *r,
 	   const struct vhu_msg_hdr *hdr, const union vhu_msg_payload *p,
 	   int nfds)
 {
 	static __thread char why[96];
 	uint32_t vring;
 
-	if (r->size == SIZE_MEM_TABLE) {
+	if (r->size == VHU_MSG_SIZE_MEM_TABLE) {
 		uint32_t n;
 
 		if (hdr->size < 8)
@@ -225,13 +238,13 @@ check_rule(const struct vhu_dev *dev, const struct msg_rule *r,
 		return why;
 	}
 	switch (r->vring) {
-	case VRING_STATE:
+	case VHU_MSG_VRING_STATE:
 		vring = p->state.index;
 		break;
-	case VRING_ADDR:
+	case VHU_MSG_VRING_ADDR:
 		vring = p->addr.index;
 		break;
-	case VRING_U64:
+	case VHU_MSG_VRING_U64:
 		vring = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
 		/* an fd exactly when the "no fd" bit is clear */
 		if ((p->u64 & VHU_VRING_NOFD) ? nfds != 0 : nfds != 1) {
@@ -243,34 +256,41 @@ check_rule(const struct vhu_dev *dev, const struct msg_rule *r,
 	default:
 		return NULL;
 	}
-	if (vring >= vhu_dev_max_vrings(dev)) {
+	if (vring >= dev->max_vrings) {
 		snprintf(why, sizeof(why), "vring %u out of range (%u vrings)",
-			 vring, vhu_dev_max_vrings(dev));
+			 vring, dev->max_vrings);
 		return why;
 	}
 	return NULL;
 }
 
 static bool
-request_offered(const struct vhu_dev *dev, const struct msg_rule *r)
+request_offered(const struct vhu_dev *dev, const struct vhu_msg_rule *r)
 {
-	if (r->pf == NO_PF)
-		return true;
-	if (r->pf == OFFER_PF)
-		return (dev->sock->features >> VHU_F_PROTOCOL_FEATURES) & 1;
-	return vhu_dev_has_protocol_feature(dev, (unsigned int)r->pf);
+	if (r->needs_pf_offer &&
+	    !((dev->sock->features >> VHU_F_PROTOCOL_FEATURES) & 1))
+		return false;
+	return (dev->protocol_features & r->needs_pf) == r->needs_pf;
+}
+
+bool
+vhu_msg_wants_ack(const struct vhu_dev *dev, const struct vhu_msg_hdr *hdr)
+{
+	return (hdr->flags & VHU_MSG_F_NEED_REPLY) &&
+	       vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_REPLY_ACK);
 }
 
 int
-vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
-	       const void *payload, int *fds, int nfds)
+vhu_msg_dispatch(struct vhu_dev *dev, const struct vhu_msg_rule *rules,
+		 const struct vhu_msg_hdr *hdr, const void *payload,
+		 int *fds, int nfds)
 {
 	const union vhu_msg_payload *p = payload;
-	const struct msg_rule *r = NULL;
+	const struct vhu_msg_rule *r = NULL;
 	enum vhu_msg_result res;
 	const char *why;
 	bool want_ack, handled = false;
-	int ret = 0;
+	int ret;
 
 	if ((hdr->flags & VHU_MSG_VERSION_MASK) != VHU_MSG_VERSION) {
 		VHU_LOG(ERR, "%s: message with version %u (not vhost-user 1): closing",
@@ -281,20 +301,7 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	if (hdr->request < VHU_REQ_MAX && rules[hdr->request].handler != NULL)
 		r = &rules[hdr->request];
 	/* decided now: RESET_OWNER and SET_PROTOCOL_FEATURES change it */
-	want_ack = (hdr->flags & VHU_MSG_F_NEED_REPLY) &&
-		   vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_REPLY_ACK);
-
-	if (vhu_postcopy_is_confirmation(dev, hdr, nfds)) {
-		uint64_t ok = 0;
-
-		dev->postcopy_unconfirmed = false;
-		VHU_LOG(DEBUG, "%s: postcopy: frontend confirmed our bases",
-			dev->name);
-		if (want_ack && vhu_msg_reply(dev, hdr->request, &ok,
-					      sizeof(ok)) < 0)
-			return -1;
-		return 0;
-	}
+	want_ack = vhu_msg_wants_ack(dev, hdr);
 
 	if (r == NULL || !request_offered(dev, r)) {
 		VHU_LOG(ERR, "%s: %s is not supported%s: rejected", dev->name,
@@ -303,10 +310,10 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		res = VHU_MSG_FAILED;
 	} else if ((why = check_rule(dev, r, hdr, p, nfds)) != NULL) {
 		VHU_LOG(ERR, "%s: malformed %s: %s: rejected", dev->name,
-			r->name, why);
+			vhu_msg_name(hdr->request), why);
 		res = VHU_MSG_FAILED;
 	} else {
-		VHU_LOG(DEBUG, "%s: %s", dev->name, r->name);
+		VHU_LOG(DEBUG, "%s: %s", dev->name, vhu_msg_name(hdr->request));
 		res = r->handler(dev, hdr, p, fds, nfds);
 		handled = true;
 	}
@@ -321,20 +328,18 @@ vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	 */
 	if (res == VHU_MSG_FAILED && handled && r->has_reply && !want_ack) {
 		VHU_LOG(ERR, "%s: %s failed and its frontend waits for a reply: closing",
-			dev->name, r->name);
+			dev->name, vhu_msg_name(hdr->request));
 		return -1;
 	}
-
+	if (res == VHU_MSG_CLOSE)
+		return -1;
+	ret = res == VHU_MSG_FAILED ? 0 : 1;
 	/* REPLY_ACK: exactly one reply per need_reply request */
-	if (want_ack && res != VHU_MSG_REPLIED && res != VHU_MSG_CLOSE) {
+	if (want_ack && res != VHU_MSG_REPLIED) {
 		uint64_t status = res == VHU_MSG_OK ? 0 : 1;
 
 		if (vhu_msg_reply(dev, hdr->request, &status, sizeof(status)) < 0)
 			ret = -1;
 	}
-	if (res == VHU_MSG_CLOSE)
-		return -1;
-	if (res != VHU_MSG_FAILED && vhu_dev_update(dev) < 0)
-		ret = -1;
 	return ret;
 }

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vhost-user wire format (QEMU docs/interop/vhost-user.rst, "Message
- * Specification") and the message entry point. Everything here describes
+ * Specification") and message framing: assembling messages from the
+ * stream, checking each against its request's rule, dispatching it to
+ * the handler the rule names, and replies. Everything here describes
  * bytes a frontend sends us: nothing in a payload is trusted until
- * vhu_msg_handle() has checked it against the request's rule row.
+ * vhu_msg_dispatch() has checked it against the rule. This floor knows
+ * no device lifecycle: what a message changes is the caller's business.
  */
 #ifndef VHU_MSG_H
 #define VHU_MSG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <linux/vhost_types.h>
@@ -147,17 +151,91 @@ enum vhu_msg_result {
 };
 
 /*
- * Handle one complete message. Takes ownership of fds[0..nfds): each is
- * either kept by a handler or closed, on every path. payload holds exactly
- * hdr->size bytes (the caller bounds size by VHU_MSG_MAX_PAYLOAD and fails
- * larger messages before calling). Returns 0 to keep the connection, -1 to
- * close it. Tests and fuzzers call this directly.
+ * A request handler. It runs only after the dispatcher has checked the
+ * message against the request's rule: payload size, fd count, vring
+ * index and the protocol feature that enables it. A handler that keeps
+ * fds[i] sets it to -1; the dispatcher closes whatever is left.
  */
-int vhu_msg_handle(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
-		   const void *payload, int *fds, int nfds);
+typedef enum vhu_msg_result (*vhu_msg_handler)(struct vhu_dev *dev,
+		const struct vhu_msg_hdr *hdr, const union vhu_msg_payload *p,
+		int *fds, int nfds);
+
+/* Where a request carries the vring index the rule checks. */
+enum vhu_msg_vring {
+	VHU_MSG_VRING_NONE = 0,
+	VHU_MSG_VRING_STATE,    /* struct vhu_msg_vring_state.index */
+	VHU_MSG_VRING_ADDR,     /* struct vhu_msg_vring_addr.index */
+	VHU_MSG_VRING_U64,      /* u64 bits 0-7; bit 8 says "no fd" */
+};
+
+/* rule.size of SET_MEM_TABLE: 8 + 32 bytes a region, one fd a region */
+#define VHU_MSG_SIZE_MEM_TABLE UINT32_MAX
+
+/*
+ * The rule of one request: what a well-formed message of it looks like.
+ * The table of rules, indexed by request, belongs to the handler floor
+ * (handlers.c); a request with no handler is not supported.
+ */
+struct vhu_msg_rule {
+	vhu_msg_handler handler;
+	uint32_t size;              /* payload bytes, exactly */
+	uint8_t min_fds, max_fds;
+	enum vhu_msg_vring vring;
+	uint64_t needs_pf;          /* protocol feature bits that must be
+				       negotiated; 0: none */
+	bool needs_pf_offer;        /* PROTOCOL_FEATURES offered (the
+				       handshake itself) */
+	bool has_reply;             /* answers with a body of its own */
+};
+
+/* Receive state: a message is assembled across reads (a peer may stall). */
+struct vhu_msg_rx {
+	struct vhu_msg_hdr hdr;
+	union vhu_msg_payload payload;
+	uint32_t have;           /* bytes of header + payload received */
+	int fds[VHU_MSG_MAX_FDS];
+	int nfds;
+	int fds_dropped;         /* more fds than one message may carry */
+};
+
+/* One complete message. */
+struct vhu_msg {
+	struct vhu_msg_hdr hdr;
+	union vhu_msg_payload payload;
+	int fds[VHU_MSG_MAX_FDS];
+	int nfds;
+};
+
+/*
+ * Read what dev's connection has towards the next message. Returns 1 with
+ * a complete message in *m (its fds are the caller's now), 0 when the
+ * rest has not arrived yet (a peer that stops mid-message only stalls
+ * itself), -1 when the connection is over or the stream cannot be
+ * resynchronised (logged).
+ */
+int vhu_msg_recv(struct vhu_dev *dev, struct vhu_msg *m);
+
+/* Drop a partly received message, closing the fds it brought. */
+void vhu_msg_rx_reset(struct vhu_msg_rx *rx);
+
+/*
+ * Check one message against rules[hdr->request] and, if it passes, call
+ * its handler; answer REPLY_ACK. Takes ownership of fds[0..nfds): each is
+ * either kept by the handler or closed, on every path. payload holds
+ * exactly hdr->size bytes (at most VHU_MSG_MAX_PAYLOAD). Returns 1 when
+ * the handler ran and did not fail (the device state may have changed),
+ * 0 when the message was rejected or failed, -1 to close the connection.
+ */
+int vhu_msg_dispatch(struct vhu_dev *dev, const struct vhu_msg_rule *rules,
+		     const struct vhu_msg_hdr *hdr, const void *payload,
+		     int *fds, int nfds);
 
 /* Name of a request for logs ("SET_MEM_TABLE", "REQ_77"). */
 const char *vhu_msg_name(uint32_t request);
+
+/* True when the frontend asked for a reply and REPLY_ACK is negotiated. */
+bool vhu_msg_wants_ack(const struct vhu_dev *dev,
+		       const struct vhu_msg_hdr *hdr);
 
 /* Send a reply for request req with body (size bytes). 0 or -errno. */
 int vhu_msg_reply(struct vhu_dev *dev, uint32_t req, const void *body,

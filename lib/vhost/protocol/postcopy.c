@@ -96,7 +96,9 @@ unregister_all(struct vhu_dev *dev)
  * The reply carries the fd and no payload. On failure the reply goes out
  * without an fd: QEMU then fails the migration instead of waiting forever.
  */
-VHU_HANDLER(postcopy_advise)
+enum vhu_msg_result
+vhu_handle_postcopy_advise(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+			   const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	int fd;
 
@@ -123,7 +125,9 @@ VHU_HANDLER(postcopy_advise)
 	return VHU_MSG_REPLIED;
 }
 
-VHU_HANDLER(postcopy_listen)
+enum vhu_msg_result
+vhu_handle_postcopy_listen(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+			   const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	(void)hdr;
 	(void)p;
@@ -145,7 +149,9 @@ VHU_HANDLER(postcopy_listen)
 	return VHU_MSG_OK;
 }
 
-VHU_HANDLER(postcopy_end)
+enum vhu_msg_result
+vhu_handle_postcopy_end(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+			const union vhu_msg_payload *p, int *fds, int nfds)
 {
 	uint64_t status = 0;
 

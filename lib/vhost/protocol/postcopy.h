@@ -18,11 +18,18 @@
 #include <stdbool.h>
 
 #include "dev.h"
-#include "handlers.h"
+#include "msg.h"
 
-VHU_HANDLER(postcopy_advise);
-VHU_HANDLER(postcopy_listen);
-VHU_HANDLER(postcopy_end);
+/* Request handlers (rules in handlers.c). */
+enum vhu_msg_result vhu_handle_postcopy_advise(struct vhu_dev *dev,
+		const struct vhu_msg_hdr *hdr, const union vhu_msg_payload *p,
+		int *fds, int nfds);
+enum vhu_msg_result vhu_handle_postcopy_listen(struct vhu_dev *dev,
+		const struct vhu_msg_hdr *hdr, const union vhu_msg_payload *p,
+		int *fds, int nfds);
+enum vhu_msg_result vhu_handle_postcopy_end(struct vhu_dev *dev,
+		const struct vhu_msg_hdr *hdr, const union vhu_msg_payload *p,
+		int *fds, int nfds);
 
 /*
  * After the bases reply, QEMU confirms with a u64 0 in a message named

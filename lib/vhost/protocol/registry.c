@@ -20,11 +20,11 @@
 
 #include <rte_errno.h>
 
-#include "dev.h"
+#include "lifecycle.h"
 #include "loop.h"
 #include "msg.h"
-#include "unix_io.h"
 #include "registry.h"
+#include "unix_io.h"
 #include "vhu_log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -33,6 +33,8 @@
 #define BIT(n) (1ULL << (n))
 
 static TAILQ_HEAD(, vhu_socket) sockets = TAILQ_HEAD_INITIALIZER(sockets);
+
+static void on_dev_closed(struct vhu_socket *s);
 
 uint64_t
 vhu_supported_features(void)
@@ -117,6 +119,7 @@ vhu_socket_register(const struct vhu_socket_params *p)
 	}
 	s->listen_fd = -1;
 	s->timer_fd = -1;
+	s->dev_closed = on_dev_closed;
 	s->mode = VHU_SOCKET_DEFAULT_MODE;
 	s->owner = (uid_t)-1;
 	s->group = (gid_t)-1;
@@ -209,12 +212,10 @@ on_timer(void *arg, uint32_t events)
 	client_try_connect(s);
 }
 
-void
-vhu_socket_dev_closed(struct vhu_socket *s, struct vhu_dev *dev)
+/* s->dev_closed: a device of s went away (lifecycle.c counted it). */
+static void
+on_dev_closed(struct vhu_socket *s)
 {
-	(void)dev;
-	if (s->ndevs > 0)
-		s->ndevs--;
 	if ((s->flags & VHU_SOCKET_CLIENT) && s->started) {
 		s->backoff_ms = BACKOFF_MIN_MS;
 		client_retry_later(s);

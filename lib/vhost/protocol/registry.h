@@ -14,8 +14,6 @@
 
 #include "vhu.h"
 
-struct vhu_dev;
-
 #define VHU_SOCKET_MAX_ALLOWED 16
 #define VHU_SOCKET_DEFAULT_MODE 0600
 
@@ -38,9 +36,11 @@ struct vhu_socket {
 	gid_t group;                /* (gid_t)-1: leave */
 	uint32_t nallowed;          /* 0: any peer */
 	uid_t allowed[VHU_SOCKET_MAX_ALLOWED];
+	/* called by the lifecycle when a device of this socket has closed */
+	void (*dev_closed)(struct vhu_socket *s);
 };
 
-/* A device of this socket went away (client mode: reconnect later). */
-void vhu_socket_dev_closed(struct vhu_socket *s, struct vhu_dev *dev);
+/* Unregister every socket, closing their devices (vhu_fini). */
+void vhu_socket_unregister_all(void);
 
 #endif /* VHU_REGISTRY_H */

@@ -714,3 +714,36 @@ vhu_vq_take_announce(struct vhu_vq *vq, struct rte_mempool *mp,
 	vq->announce = false;
 	return 1;
 }
+
+void
+vhu_vqs_quiesce_all(struct vhu_dev_vqs *vqs)
+{
+	for (uint16_t i = 0; i < RTE_DIM(vqs->vq); i++)
+		if (vqs->vq[i] != NULL)
+			vhu_vq_quiesce(vqs->vq[i]);
+}
+
+void
+vhu_vqs_resume_all(struct vhu_dev_vqs *vqs)
+{
+	for (uint16_t i = 0; i < RTE_DIM(vqs->vq); i++)
+		if (vqs->vq[i] != NULL)
+			vhu_vq_resume(vqs->vq[i]);
+}
+
+void
+vhu_vqs_apply(struct vhu_dev_vqs *vqs, bool all, vhu_vq_apply_fn fn,
+	      void *arg)
+{
+	uint16_t n = all ? RTE_DIM(vqs->vq) : vqs->nr_vrings;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vhu_vq *vq = vqs->vq[i];
+
+		if (vq == NULL)
+			continue;
+		vhu_vq_quiesce(vq);
+		fn(vq, arg);
+		vhu_vq_resume(vq);
+	}
+}

@@ -205,6 +205,27 @@ void vhu_vq_quiesce(struct vhu_vq *vq);
 /* Recompute ring pointers and the ready flag, then release (R2). */
 void vhu_vq_resume(struct vhu_vq *vq);
 
+/*
+ * Device-wide changes. A change every queue reads (memory table, dirty
+ * log, IOTLB views, backend channel) is made between
+ * vhu_vqs_quiesce_all() and vhu_vqs_resume_all(): no burst of the device
+ * runs in between. A change to each queue's own state goes through
+ * vhu_vqs_apply(), which holds one queue at a time.
+ */
+/* Quiesce every queue the device has allocated (up to its whole table). */
+void vhu_vqs_quiesce_all(struct vhu_dev_vqs *vqs);
+/* Resume every queue vhu_vqs_quiesce_all() holds. */
+void vhu_vqs_resume_all(struct vhu_dev_vqs *vqs);
+/* A per-queue change, made while that queue is quiesced. */
+typedef void (*vhu_vq_apply_fn)(struct vhu_vq *vq, void *arg);
+/*
+ * For every queue: quiesce, fn(vq, arg), resume. Configured queues only
+ * (index below nr_vrings), unless all: then every queue of the table,
+ * including those a reused device slot kept from its last connection.
+ */
+void vhu_vqs_apply(struct vhu_dev_vqs *vqs, bool all, vhu_vq_apply_fn fn,
+		   void *arg);
+
 /* Setters: call only between quiesce and resume. fds are taken over. */
 void vhu_vq_reset_locked(struct vhu_vq *vq);
 int vhu_vq_set_num_locked(struct vhu_vq *vq, uint32_t num);

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The library's entry points (vhu.h): vhu_init, vhu_fini, vhu_dispatch
+ * and vhu_control_fd. The top floor of the protocol layer: it starts the
+ * control loop, registers the data path's "queue broken" eventfd with it,
+ * and on the way out unregisters every socket and frees every device.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vhu.h"
+#include "lifecycle.h"
+#include "loop.h"
+#include "registry.h"
+#include "vq.h"
+#include "vhu_log.h"
+
+/* Handlers run per dispatch call at most; keeps vhu_dispatch(0) bounded. */
+#define EVENTS_PER_DISPATCH 64
+
+static struct {
+	bool own_thread;
+	int broken_fd;          /* the data path broke a queue: tell the app */
+} lib = { .broken_fd = -1 };
+
+/* A burst broke a queue (vhu_vq_mark_broken): tell the application. */
+static void
+on_broken(void *arg, uint32_t events)
+{
+	eventfd_t n;
+
+	(void)arg;
+	(void)events;
+	if (eventfd_read(lib.broken_fd, &n) == 0)
+		vhu_dev_report_broken();
+}
+
+int
+vhu_control_fd(void)
+{
+	return vhu_loop_epfd();
+}
+
+int
+vhu_dispatch(int timeout_ms)
+{
+	if (!vhu_loop_ready() || lib.own_thread)
+		return -EINVAL;
+	return vhu_loop_run(timeout_ms, EVENTS_PER_DISPATCH);
+}
+
+static void
+broken_fd_close(void)
+{
+	vhu_vq_set_broken_notify_fd(-1);
+	if (lib.broken_fd >= 0) {
+		vhu_loop_del(lib.broken_fd);
+		close(lib.broken_fd);
+	}
+	lib.broken_fd = -1;
+}
+
+int
+vhu_init(uint32_t flags)
+{
+	int ret;
+
+	ret = vhu_loop_init();
+	if (ret < 0)
+		return ret;
+	lib.broken_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (lib.broken_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = vhu_loop_add(lib.broken_fd, on_broken, NULL);
+	if (ret < 0)
+		goto fail;
+	vhu_vq_set_broken_notify_fd(lib.broken_fd);
+	lib.own_thread = (flags & VHU_INIT_CONTROL_THREAD) != 0;
+	if (lib.own_thread) {
+		ret = vhu_loop_start_thread();
+		if (ret < 0) {
+			lib.own_thread = false;
+			goto fail;
+		}
+	}
+	VHU_LOG(INFO, "libvhu %s initialised (%s control loop)", VHU_VERSION,
+		lib.own_thread ? "own" : "application");
+	return 0;
+fail:
+	broken_fd_close();
+	vhu_loop_fini();
+	return ret;
+}
+
+void
+vhu_fini(void)
+{
+	if (!vhu_loop_ready())
+		return;
+	vhu_loop_stop_thread();
+	lib.own_thread = false;
+	vhu_ctl_lock();
+	vhu_socket_unregister_all();
+	vhu_dev_free_all();
+	broken_fd_close();
+	vhu_ctl_unlock();
+	vhu_loop_fini();
+}

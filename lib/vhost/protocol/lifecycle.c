@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The device lifecycle: device slots, the connection reader, readiness,
+ * start (new_device), vring state reports, close.
+ *
+ * Readiness (checked after every message by vhu_dev_update):
+ *   - guest memory is mapped;
+ *   - vrings 0 and 1 (the first queue pair) are enabled and usable
+ *     (size, addresses inside guest memory, kick and call given);
+ *   - before the first start, every other enabled vring is usable too, so
+ *     the application sees all of them at new_device;
+ *   - with protocol feature STATUS, the frontend set DRIVER_OK.
+ * A vring is enabled by SET_VRING_ENABLE when PROTOCOL_FEATURES is
+ * negotiated, and from the start otherwise (vhost-user spec, "Ring states").
+ * While running, other vrings coming and going are reported with
+ * vring_state_changed; losing the first pair, memory or DRIVER_OK stops
+ * the device (destroy_device).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+
+#include <rte_malloc.h>
+
+#include "dev.h"
+#include "handlers.h"
+#include "iotlb.h"
+#include "lifecycle.h"
+#include "loop.h"
+#include "msg.h"
+#include "postcopy.h"
+#include "registry.h"
+#include "vhu_log.h"
+
+/* Messages handled per wake-up, so one chatty peer cannot starve others. */
+#define MSGS_PER_WAKEUP 32
+
+static struct vhu_dev *slots[VHU_MAX_DEVICES];
+/*
+ * Slots are handed out round-robin: a slot just released is the last to be
+ * reused, so a burst racing with destroy_device on a stale handle finds a
+ * stopped queue rather than another frontend's new connection.
+ */
+static int next_slot;
+
+struct vhu_dev *
+vhu_dev_alloc(struct vhu_socket *s, int fd)
+{
+	struct vhu_dev *dev = NULL;
+	int id;
+
+	for (int tries = 0; tries < VHU_MAX_DEVICES; tries++) {
+		id = (next_slot + tries) % VHU_MAX_DEVICES;
+		if (slots[id] == NULL || !slots[id]->in_use)
+			break;
+		id = VHU_MAX_DEVICES;
+	}
+	if (id == VHU_MAX_DEVICES) {
+		VHU_LOG(ERR, "%s: refusing connection: all %d device slots in use",
+			s->path, VHU_MAX_DEVICES);
+		return NULL;
+	}
+	if (slots[id] == NULL) {
+		dev = rte_zmalloc("vhu_dev", sizeof(*dev), RTE_CACHE_LINE_SIZE);
+		if (dev == NULL) {
+			VHU_LOG(ERR, "%s: no memory for a device", s->path);
+			return NULL;
+		}
+		slots[id] = dev;
+	}
+	dev = slots[id];
+	next_slot = (id + 1) % VHU_MAX_DEVICES;
+	/* the queues of a reused slot stay allocated (see dev.h) */
+	dev->vqs.nr_vrings = 0;
+	dev->id = id;
+	dev->fd = fd;
+	dev->sock = s;
+	dev->max_vrings = 2 * s->max_queue_pairs;
+	snprintf(dev->name, sizeof(dev->name), "vhu%d", id);
+	dev->features = 0;
+	dev->features_set = false;
+	dev->protocol_features = 0;
+	dev->owner_set = false;
+	dev->status = 0;
+	dev->running = false;
+	memset(dev->vring_reported, 0, sizeof(dev->vring_reported));
+	memset(dev->vring_enable_req, 0, sizeof(dev->vring_enable_req));
+	dev->mtu = 0;
+	dev->rarp_pending = false;
+	dev->postcopy_ufd = -1;
+	dev->postcopy_listening = false;
+	dev->mem.nregions = 0;
+	memset(&dev->log, 0, sizeof(dev->log));
+	memset(&dev->rx, 0, sizeof(dev->rx));
+	if (vhu_iotlb_attach(dev) < 0) {
+		VHU_LOG(ERR, "%s: refusing connection: no memory for an IOTLB",
+			s->path);
+		return NULL;
+	}
+	dev->in_use = true;
+	s->ndevs++;
+	return dev;
+}
+
+/* Enabled as the frontend sees it (see "Ring states" above). */
+static bool
+vring_enable_effective(const struct vhu_dev *dev, bool requested)
+{
+	if (!vhu_dev_has_feature(dev, VHU_F_PROTOCOL_FEATURES))
+		return true;
+	return requested;
+}
+
+static bool
+vring_live(const struct vhu_dev *dev, uint16_t i)
+{
+	const struct vhu_vq *vq = dev->vqs.vq[i];
+
+	/*
+	 * A ring waiting for an IOTLB update stays live: Linux guests flush
+	 * their whole IOTLB from time to time (lazy mode), and QEMU then
+	 * invalidates every entry, rings included, and answers the misses
+	 * right after. Stopping the device there would make it flap.
+	 */
+	return vq != NULL && vq->enabled &&
+	       (vhu_vq_usable(vq) || vhu_vq_waiting_iotlb(vq));
+}
+
+static const char *
+why_not_ready(const struct vhu_dev *dev)
+{
+	if (dev->mem.nregions == 0)
+		return "no guest memory";
+	if (dev->vqs.vq[0] == NULL || dev->vqs.vq[1] == NULL)
+		return "first queue pair not set up";
+	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
+		const struct vhu_vq *vq = dev->vqs.vq[i];
+
+		if (vq == NULL || (!vq->enabled && i > 1))
+			continue;
+		if (!vq->enabled)
+			return "first queue pair not enabled";
+		if (!vhu_vq_usable(vq))
+			return vq->why_not_ready ? vq->why_not_ready :
+			       "vring not usable";
+	}
+	if (vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_STATUS) &&
+	    !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return "waiting for DRIVER_OK";
+	return vhu_iotlb_why_not_ready(dev);
+}
+
+static int
+dev_update(struct vhu_dev *dev)
+{
+	const struct vhu_ops *ops = &dev->sock->ops;
+	const char *why;
+
+	/* push the effective enable state into the queues */
+	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
+		struct vhu_vq *vq = dev->vqs.vq[i];
+		bool en;
+
+		if (vq == NULL)
+			continue;
+		en = vring_enable_effective(dev, dev->vring_enable_req[i]);
+		if (en != vq->enabled) {
+			vhu_vq_quiesce(vq);
+			vhu_vq_set_enabled_locked(vq, en);
+			vhu_vq_resume(vq);
+		}
+	}
+
+	if (dev->running) {
+		bool keep = dev->mem.nregions > 0 && vring_live(dev, 0) &&
+			    vring_live(dev, 1) &&
+			    (!vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_STATUS) ||
+			     (dev->status & VIRTIO_CONFIG_S_DRIVER_OK));
+		if (!keep) {
+			vhu_dev_stop(dev);
+			return 0;
+		}
+	} else {
+		why = why_not_ready(dev);
+		if (why != NULL) {
+			VHU_LOG(DEBUG, "%s: not ready: %s", dev->name, why);
+			return 0;
+		}
+		vhu_dev_set_running(dev, true);
+		VHU_LOG(INFO, "%s: device ready: %u vrings, features 0x%" PRIx64,
+			dev->name, dev->vqs.nr_vrings, dev->features);
+		if (ops->new_device != NULL &&
+		    ops->new_device(dev, dev->sock->ctx) != 0) {
+			VHU_LOG(ERR, "%s: application refused the device",
+				dev->name);
+			vhu_dev_set_running(dev, false);
+			return -1;
+		}
+	}
+	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
+		bool live = vring_live(dev, i);
+
+		if (live == dev->vring_reported[i])
+			continue;
+		dev->vring_reported[i] = live;
+		VHU_LOG(INFO, "%s: vring %u %s", dev->name, i,
+			live ? "enabled" : "disabled");
+		if (ops->vring_state_changed != NULL)
+			ops->vring_state_changed(dev, i, live, dev->sock->ctx);
+	}
+	return 0;
+}
+
+/*
+ * One message: a postcopy confirmation is taken here, anything else goes
+ * through the request table; then readiness is re-evaluated.
+ */
+int
+vhu_dev_handle_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		   const void *payload, int *fds, int nfds)
+{
+	int ret;
+
+	if (vhu_postcopy_is_confirmation(dev, hdr, nfds)) {
+		uint64_t ok = 0;
+
+		dev->postcopy_unconfirmed = false;
+		VHU_LOG(DEBUG, "%s: postcopy: frontend confirmed our bases",
+			dev->name);
+		if (vhu_msg_wants_ack(dev, hdr) &&
+		    vhu_msg_reply(dev, hdr->request, &ok, sizeof(ok)) < 0)
+			return -1;
+		return 0;
+	}
+	ret = vhu_msg_dispatch(dev, vhu_request_rules, hdr, payload, fds,
+			       nfds);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && dev_update(dev) < 0)
+		return -1;
+	return 0;
+}
+
+/* Handle what the connection has, a bounded number of messages. */
+static int
+dev_read(struct vhu_dev *dev)
+{
+	for (int msgs = 0; msgs < MSGS_PER_WAKEUP; msgs++) {
+		struct vhu_msg m;
+		int ret = vhu_msg_recv(dev, &m);
+
+		if (ret <= 0)
+			return ret;
+		if (vhu_dev_handle_msg(dev, &m.hdr, &m.payload, m.fds,
+				       m.nfds) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+on_readable(void *arg, uint32_t events)
+{
+	struct vhu_dev *dev = arg;
+
+	(void)events; /* hang-up and errors show up as a failed read */
+	if (dev_read(dev) < 0)
+		vhu_dev_close(dev);
+}
+
+struct vhu_dev *
+vhu_dev_create(struct vhu_socket *s, int fd)
+{
+	struct vhu_dev *dev = vhu_dev_alloc(s, fd);
+
+	if (dev == NULL)
+		return NULL;
+	if (vhu_loop_add(fd, on_readable, dev) < 0) {
+		VHU_LOG(ERR, "%s: cannot watch connection", dev->name);
+		vhu_iotlb_free(dev);
+		dev->fd = -1;
+		dev->in_use = false;
+		s->ndevs--;
+		return NULL;
+	}
+	VHU_LOG(INFO, "%s: new connection on %s", dev->name, s->path);
+	return dev;
+}
+
+void
+vhu_dev_close(struct vhu_dev *dev)
+{
+	struct vhu_socket *s = dev->sock;
+
+	if (!dev->in_use)
+		return;
+	vhu_dev_stop(dev);
+	vhu_dev_release_memory(dev);
+	vhu_msg_rx_reset(&dev->rx);
+	if (dev->fd >= 0) {
+		vhu_loop_del(dev->fd);
+		close(dev->fd);
+		dev->fd = -1;
+	}
+	vhu_iotlb_free(dev);
+	dev->in_use = false;
+	VHU_LOG(INFO, "%s: connection closed", dev->name);
+	if (s->ndevs > 0)
+		s->ndevs--;
+	if (s->dev_closed != NULL)
+		s->dev_closed(s);
+}
+
+void
+vhu_dev_close_socket(struct vhu_socket *s)
+{
+	for (int i = 0; i < VHU_MAX_DEVICES; i++)
+		if (slots[i] != NULL && slots[i]->in_use && slots[i]->sock == s)
+			vhu_dev_close(slots[i]);
+}
+
+void
+vhu_dev_free_all(void)
+{
+	for (int i = 0; i < VHU_MAX_DEVICES; i++) {
+		struct vhu_dev *dev = slots[i];
+
+		if (dev == NULL)
+			continue;
+		if (dev->in_use)
+			vhu_dev_close(dev);
+		for (uint16_t q = 0; q < RTE_DIM(dev->vqs.vq); q++)
+			if (dev->vqs.vq[q] != NULL)
+				vhu_vq_destroy(dev->vqs.vq[q]);
+		rte_free(dev);
+		slots[i] = NULL;
+	}
+}
+
+void
+vhu_dev_report_broken(void)
+{
+	for (int i = 0; i < VHU_MAX_DEVICES; i++) {
+		struct vhu_dev *dev = slots[i];
+
+		if (dev == NULL || !dev->in_use)
+			continue;
+		for (uint16_t v = 0; v < dev->vqs.nr_vrings; v++) {
+			struct vhu_vq *vq = dev->vqs.vq[v];
+			bool tell;
+
+			if (vq == NULL)
+				continue;
+			/* A2 makes the burst's broken flag visible */
+			vhu_vq_quiesce(vq);
+			tell = vq->broken && !vq->broken_told;
+			vq->broken_told |= tell;
+			vhu_vq_resume(vq);
+			if (!tell)
+				continue;
+			VHU_LOG(ERR, "%s: vring %u broken by the guest; it stays stopped until the frontend resets it",
+				dev->name, v);
+			if (dev->sock->ops.vring_broken != NULL)
+				dev->sock->ops.vring_broken(dev, v,
+							    dev->sock->ctx);
+		}
+	}
+}
+

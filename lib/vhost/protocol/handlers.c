@@ -269,58 +269,48 @@ handle_get_vring_base(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	       VHU_MSG_CLOSE : VHU_MSG_REPLIED;
 }
 
-static int
-take_vring_fd(const union vhu_msg_payload *p, int *fds)
+/*
+ * SET_VRING_KICK/CALL/ERR: the vring's eventfd, or none when the "no fd"
+ * bit is set (the rule checked that an fd comes exactly when it is not).
+ * set takes the fd over; on failure it is closed here.
+ */
+static enum vhu_msg_result
+set_vring_fd(struct vhu_dev *dev, const union vhu_msg_payload *p, int *fds,
+	     void (*set)(struct vhu_vq *vq, int fd))
 {
-	int fd;
+	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
+	int fd = -1;
+	enum vhu_msg_result r;
 
-	if (p->u64 & VHU_VRING_NOFD)
-		return -1;
-	fd = fds[0];
-	fds[0] = -1;
-	return fd;
+	if (!(p->u64 & VHU_VRING_NOFD)) {
+		fd = fds[0];
+		fds[0] = -1;
+	}
+	r = WITH_VQ(dev, idx, (set(vq_, fd), 0));
+	if (r != VHU_MSG_OK && fd >= 0)
+		close(fd);
+	return r;
 }
 
 static enum vhu_msg_result
 handle_set_vring_kick(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		      const union vhu_msg_payload *p, int *fds, int nfds)
 {
-	int fd = take_vring_fd(p, fds);
-	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
-	enum vhu_msg_result r;
-
-	r = WITH_VQ(dev, idx, (vhu_vq_set_kick_locked(vq_, fd), 0));
-	if (r != VHU_MSG_OK && fd >= 0)
-		close(fd);
-	return r;
+	return set_vring_fd(dev, p, fds, vhu_vq_set_kick_locked);
 }
 
 static enum vhu_msg_result
 handle_set_vring_call(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		      const union vhu_msg_payload *p, int *fds, int nfds)
 {
-	int fd = take_vring_fd(p, fds);
-	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
-	enum vhu_msg_result r;
-
-	r = WITH_VQ(dev, idx, (vhu_vq_set_call_locked(vq_, fd), 0));
-	if (r != VHU_MSG_OK && fd >= 0)
-		close(fd);
-	return r;
+	return set_vring_fd(dev, p, fds, vhu_vq_set_call_locked);
 }
 
 static enum vhu_msg_result
 handle_set_vring_err(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		     const union vhu_msg_payload *p, int *fds, int nfds)
 {
-	int fd = take_vring_fd(p, fds);
-	uint32_t idx = (uint32_t)(p->u64 & VHU_VRING_IDX_MASK);
-	enum vhu_msg_result r;
-
-	r = WITH_VQ(dev, idx, (vhu_vq_set_err_locked(vq_, fd), 0));
-	if (r != VHU_MSG_OK && fd >= 0)
-		close(fd);
-	return r;
+	return set_vring_fd(dev, p, fds, vhu_vq_set_err_locked);
 }
 
 static enum vhu_msg_result

@@ -30,11 +30,21 @@ cd "$REPO"
 
 MAX_COLUMNS=100
 
+# The repository's files: tracked or new and not ignored; without git (a
+# release tarball), every file but build output.
+list_files() {
+	if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+		git ls-files --cached --others --exclude-standard
+	else
+		find . -path ./.git -prune -o -path './build*' -prune \
+			-o -path ./.sdk -prune -o -type f -print | sed 's|^\./||'
+	fi | LC_ALL=C sort -u
+}
+
 if [ $# -gt 0 ]; then
 	files=("$@")
 else
-	mapfile -t files < <(git ls-files --cached --others --exclude-standard |
-		LC_ALL=C sort -u)
+	mapfile -t files < <(list_files)
 fi
 
 # Sort into the kinds checked below. Fuzzer inputs are binary; other

@@ -2,17 +2,20 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # Runs the whole vhu test suite, the way CI does:
-#   1. devtools/setup.sh (packages, DPDK SDK headers, hugepages);
-#   2. build/       gcc, release, warnings are errors; every meson test suite;
-#   3. build-asan/  clang, ASan + UBSan (any report is fatal), warnings are
+#   1. lint: the source checks in devtools/check-*.sh (layout, layering by
+#      includes), each one test; under a second, no build needed;
+#   2. devtools/setup.sh (packages, DPDK SDK headers, hugepages);
+#   3. build/       gcc, release, warnings are errors; every meson test suite;
+#   4. build-asan/  clang, ASan + UBSan (any report is fatal), warnings are
 #                   errors; every meson test suite again.
-# Ends with one line "N passed, N failed" counting meson tests over both
-# builds (a configure or build step that fails counts as one failed test), and
-# exits non-zero when anything failed.
+# Ends with one line "N passed, N failed" counting the lint checks once and
+# meson tests over both builds (a configure or build step that fails counts
+# as one failed test), and exits non-zero when anything failed.
 #
 # Usage: devtools/test.sh [--quick] [-- MESON-TEST-ARGS...]
 #   --quick   gcc build only (no sanitizer build)
 #   MESON-TEST-ARGS go to both `meson test` runs, e.g. -- --suite unit
+#   (the lint checks run whatever the arguments)
 #
 # Exported to the tests:
 #   VHU_TEST_HUGE=1 when 2 MiB hugepages are usable (HugePages_Free >= 512 and
@@ -42,6 +45,33 @@ t_start=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 banner() { printf '\n=== %s\n' "$*"; }
 
+total_pass=0
+total_fail=0
+total_skip=0
+summary=()
+
+# Source checks: each is one test, counted once (not per build). They read
+# the work tree only, so they run before setup and a failure does not stop
+# the builds. devtools/check-ladder.sh (protocol floors) goes in this list.
+lint_checks=(
+	devtools/check-format.sh
+	devtools/check-layering.sh
+)
+banner "lint: ${lint_checks[*]}"
+lint_t0=$(date +%s)
+lint_pass=0 lint_fail=0
+for check in "${lint_checks[@]}"; do
+	if "$check"; then
+		lint_pass=$(( lint_pass + 1 ))
+	else
+		echo "test.sh: lint: $check FAILED"
+		lint_fail=$(( lint_fail + 1 ))
+	fi
+done
+total_pass=$(( total_pass + lint_pass ))
+total_fail=$(( total_fail + lint_fail ))
+summary+=("lint: $lint_pass passed, $lint_fail failed ($(elapsed "$lint_t0"))")
+
 banner "setup"
 devtools/setup.sh
 
@@ -57,11 +87,6 @@ fi
 export VHU_TEST_HUGE
 export VHU_ASAN_PRELOAD=
 echo "VHU_TEST_HUGE=$VHU_TEST_HUGE"
-
-total_pass=0
-total_fail=0
-total_skip=0
-summary=()
 
 # configure_build DIR CC MESON-OPTIONS... : configures (or reconfigures) and
 # builds DIR. Returns non-zero on failure.

@@ -195,11 +195,10 @@ count_get(_Atomic uint64_t *c)
 /*
  * MAC table key: the address in an aligned 64-bit word (the hash reads
  * its key in whole words; a 6-byte key inside a frame is not aligned).
- * Built in registers from a 4-byte and a 2-byte load: copying the 6 bytes
- * into a zeroed word on the stack and reading it back as 8 bytes cannot
- * be store-forwarded and stalled ~15 cycles per key, 2 keys per frame:
- * route_burst() took 2560 cycles per 32-frame burst, now 1680 (median of
- * TSC-timed bursts, 1 worker, testpmd txonly guest, 64-byte frames).
+ * Built in registers from a 4-byte and a 2-byte load, never through a
+ * zeroed word on the stack: 8 bytes read back over a 6-byte store cannot
+ * be store-forwarded, and stall ~15 cycles per key, 2 keys per frame
+ * (doc/guide/benchmark.md, "Measurements behind the code").
  */
 static inline uint64_t
 mac_key(const struct rte_ether_addr *a)

@@ -2,14 +2,14 @@
 /*
  * libFuzzer harness for the virtqueue data path: split rings
  * (virtqueue/split.c and the walker in desc_split.h) and, with one input bit,
- * packed rings (packed.c, desc_packed.h) over the same memory. The input is a guest that writes whatever it
- * likes into its descriptor table, avail ring and buffers, then lets the
- * device run a few dequeue and enqueue bursts, rewriting ring fields
- * between them. Guest memory is one memfd mapped as one or two regions
- * (adjacent in guest-physical space or with a hole), each region's host
- * mapping ending exactly at a PROT_NONE guard page, so any access past a
- * region end faults even where ASan does not look (guest memory is not
- * heap). The dirty log ends at a guard page too. After every input all
+ * packed rings (packed.c, desc_packed.h) over the same memory. The input is a
+ * guest that writes whatever it likes into its descriptor table, avail ring
+ * and buffers, then lets the device run a few dequeue and enqueue bursts,
+ * rewriting ring fields between them. Guest memory is one memfd mapped as one
+ * or two regions (adjacent in guest-physical space or with a hole), each
+ * region's host mapping ending exactly at a PROT_NONE guard page, so any
+ * access past a region end faults even where ASan does not look (guest memory
+ * is not heap). The dirty log ends at a guard page too. After every input all
  * mbufs are freed and the receive pool must be full again (no mbuf leak).
  *
  * Input layout (short inputs are zero-padded):

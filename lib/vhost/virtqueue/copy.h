@@ -39,27 +39,14 @@
  * (inline) up to 64 bytes, libc memcpy up to VHU_COPY_LIBC_MAX bytes,
  * rte_memcpy above.
  *
- * Up to 64 bytes (minimum-size frames): no call. Measured (bench.sh closed
- * loop, packed in_order=1 64 B, mrg off and on, near placement, 3 runs
- * each, 2026-11-25): libc memcpy 119-120 cycles/packet, ratio
- * 0.81-0.82x; inline copies (a hand-written 16-byte-move version in two
- * rounds, rte_memcpy in one) 114-116 cycles/packet, 0.84-0.88x.
- *
- * 65 to VHU_COPY_LIBC_MAX bytes: libc memcpy, from an older measurement
- * (bench_split under callgrind, hot buffers: rte_memcpy built for DPDK's
- * -march=corei7 cost 12 more Ir/packet at 64 B). The closed loop above
- * overruled it at 64 B; this range was not measured again.
- *
- * Large copies: rte_memcpy. callgrind cannot judge them (glibc's
- * AVX-512 "erms" body is a few instructions per 256 bytes, and it picks a
- * backward loop when source and destination alias modulo 4 KiB), and
- * bench_split copies between hot buffers. In the real loopback both ends
- * are cold: perf record of the backend testpmd (devtools/bench.sh,
- * packed mrg=0 1518 B, AMD EPYC Zen 4, 2026-11-25) put 58% of its samples
- * in __memmove_avx512_unaligned_erms, mostly on its 64-byte stores; with
- * rte_memcpy above 256 B the packed 1518 B ratio against net_vhost went
- * 0.90x -> 1.13x and 1.33x (bench.sh --runs 2 --window 3, shared
- * machine), split 1518 B stayed above 1.0x. 256 is not tuned.
+ * Up to 64 bytes (minimum-size frames) the copy is inline, with no call:
+ * about 5 cycles/packet less than libc's memcpy in the packed 64 B loop.
+ * Large frames are cold on both ends (the other core wrote them last), and
+ * there glibc's AVX-512 memmove stalls where rte_memcpy does not; callgrind
+ * cannot see it, only perf of the loopback can. Between the two, libc
+ * memcpy, from a callgrind figure on hot buffers; 256 is not tuned. How
+ * each was measured: doc/guide/benchmark.md, "Measurements behind the
+ * code".
  */
 #ifndef VHU_COPY_LIBC_MAX
 #define VHU_COPY_LIBC_MAX 256
@@ -76,13 +63,11 @@ vhu_copy_frame(void *dst, const void *src, uint32_t n)
 
 /*
  * Prefetch every cache line of n bytes from p (the next frame to copy).
- * In the loopback, transmit frames were just written by the guest's core:
- * each line is a cross-core miss, and perf put the stalls on the copy's
- * loads. Issued one frame ahead, the misses overlap the current copy.
- * Measured (perf record of the backend, bench.sh packed mrg=0 1518 B,
- * 2026-11-25, shared machine): vhu_copy_frame 47% -> 23% of samples,
- * backend 1258-2098 -> 420 cycles/packet, ratio 0.37-0.84x -> 1.23x.
- * Lines, not 64-byte steps from p: a frame rarely starts on a line.
+ * Transmit frames were just written by the guest's core, so each line is a
+ * cross-core miss; issued one frame ahead, the misses overlap the current
+ * copy. It halves the copy's share of the backend's samples at 1518 B
+ * (doc/guide/benchmark.md, "Where the cycles go"). Lines, not 64-byte
+ * steps from p: a frame rarely starts on a line.
  */
 static inline void
 vhu_prefetch_frame(const void *p, uint32_t n)
@@ -99,8 +84,7 @@ vhu_prefetch_frame(const void *p, uint32_t n)
  * frame's first lines are requested before the first copy, so a burst's
  * misses overlap instead of one frame's at a time (pass 2 prefetches one
  * frame ahead, too late for short frames). 128 bytes: the whole of a
- * 64-byte frame wherever it starts. Measured (bench.sh closed loop,
- * 64 B, same placement, 2026-11-25): see doc/bench/results.md.
+ * 64-byte frame wherever it starts (doc/guide/benchmark.md, second round).
  */
 #define VHU_PREFETCH_EARLY 128
 
@@ -243,20 +227,19 @@ vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
  * Stored only when the guest's buffer holds something else: a reused
  * receive buffer usually holds this very header already, and a line we
  * only read stays valid in the guest's cache (no ownership request for us,
- * no miss for the guest when its driver reads the header back). Measured
- * (perf of the frontend testpmd, split in_order 64 B closed loop, 2 runs
- * each, 2026-11-25): its stall on that header read went from 10.6-12.6%
- * to 6.8-7.3% of its samples.
+ * no miss for the guest when its driver reads the header back): the
+ * frontend's stall on that read shrinks by a third (doc/guide/benchmark.md,
+ * second round).
  */
 static inline void
 vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers)
 {
 	/*
-	 * Compared as integers against values held in registers: a header
-	 * built on the stack and compared with memcmp() was read back wider
-	 * than it was stored, so the load could not be forwarded and waited
-	 * for every older store, the burst's guest copies included, to
-	 * drain (see the benchmark guide, fourth round).
+	 * Compared as integers against values held in registers, never
+	 * through a header built on the stack: a load wider than the store
+	 * it reads back cannot be forwarded, and waits for every older store,
+	 * the burst's guest copies included, to drain. That stall held 62% of
+	 * the split enqueue's samples (doc/guide/benchmark.md, fourth round).
 	 */
 	const uint64_t want_lo = 0;
 	uint64_t lo;

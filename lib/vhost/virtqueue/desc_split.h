@@ -40,7 +40,8 @@ struct vhu_piece {
  * a whole buffer with one compare. The memory table cannot change while
  * the queue is entered (guest_mem.h), so a cached region stays valid for
  * the burst; a miss asks vhu_gpa_to_hva(), which also moves the queue's
- * hint. Measured: 17 -> 5 Ir per translation (bench_split, callgrind).
+ * hint. A hit costs 5 Ir (bench_split under callgrind;
+ * doc/guide/benchmark.md, "Measurements behind the code").
  */
 struct vhu_xlate {
 	uint64_t gpa;  /* region start */

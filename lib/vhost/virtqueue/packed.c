@@ -444,9 +444,8 @@ rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
  * copy, the head's flags last (R4). The guest reads used descriptors in
  * ring order from the head, so the others may be written early; doing so
  * while the line is still ours spreads the ring stores over the burst
- * instead of stalling on all of them after the last copy. Measured
- * (bench.sh closed loop, packed 64 B, 4 rows, 2026-11-25): near-placement
- * ratios 0.77-0.87x -> 0.88-1.03x, vhu 114-139 -> 113-122 cycles/packet.
+ * instead of stalling on all of them after the last copy: about 15% more
+ * packets in the packed 64 B rows (doc/guide/benchmark.md, second round).
  */
 static void
 copy_and_publish(struct vhu_vq *vq, const struct vhu_rx_order *o, uint16_t n)

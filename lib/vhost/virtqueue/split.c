@@ -13,7 +13,8 @@
  * (desc_split.h, every bound checked) and is copied at once (copy.h). Pass 2
  * copies the queued orders. Either way a chain is checked before any byte
  * of it is copied. Costs are tracked with app/test/bench (callgrind
- * instructions per packet; see the commit log for each step). Used
+ * instructions per packet) and devtools/bench.sh (doc/guide/benchmark.md
+ * says how, and what each tuned step gained). Used
  * entries are staged in shadow_used and published with one release store
  * of used->idx per burst; then, behind a full fence, the guest is called
  * at most once. A guest that breaks a rule stops only its own queue
@@ -217,8 +218,8 @@ prefetch_descs(const struct vhu_vq *vq, const uint16_t *heads, uint16_t n)
  * range that fits one mbuf) is checked here and queued as a copy order;
  * any other goes through the full walker and is copied at once. Pass 2
  * copies the queued orders; pass 1 prefetched their first lines, pass 2
- * prefetches the whole next frame (callgrind: +5 Ir/packet; perf in the
- * packed loopback: copy share of backend samples 47% -> 23%).
+ * prefetches the whole next frame (vhu_prefetch_frame: it halves the
+ * copy's share of the backend's samples, doc/guide/benchmark.md).
  * Mbufs come from one bulk get; what the burst did not use goes back.
  */
 static __rte_noinline uint16_t
@@ -340,11 +341,11 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 }
 
 /*
- * An empty ring is the common poll: answered before the burst's frame
- * (4 KiB of locals, six saved registers) is set up. In a callgrind run of
- * testpmd over net_vhu, two of three dequeue polls found nothing; an
- * empty vhu_dequeue_burst costs 53 Ir instead of 84 this way (bench_split
- * -e 32 under callgrind).
+ * An empty ring is the common poll (two of three in testpmd over net_vhu):
+ * answered before the burst's frame (4 KiB of locals, six saved
+ * registers) is set up. An empty vhu_dequeue_burst costs 53 Ir
+ * (bench_split -e 32 under callgrind; doc/guide/benchmark.md,
+ * "Measurements behind the code").
  */
 uint16_t
 vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,

@@ -5,7 +5,9 @@
 #   1. lint: the source checks in devtools/check-*.sh (layout, layering by
 #      includes), each one test; under a second, no build needed;
 #   2. devtools/setup.sh (packages, DPDK SDK headers, hugepages);
-#   3. build/       gcc, release, warnings are errors; every meson test suite;
+#   3. build/       gcc, release, warnings are errors; the call ladder of the
+#                   protocol layer (devtools/check-ladder.sh, one test);
+#                   every meson test suite;
 #   4. build-asan/  clang, ASan + UBSan (any report is fatal), warnings are
 #                   errors; every meson test suite again.
 # Ends with one line "N passed, N failed" counting the lint checks once and
@@ -52,7 +54,8 @@ summary=()
 
 # Source checks: each is one test, counted once (not per build). They read
 # the work tree only, so they run before setup and a failure does not stop
-# the builds. devtools/check-ladder.sh (protocol floors) goes in this list.
+# the builds. devtools/check-ladder.sh reads built objects: it runs after
+# the gcc build, below.
 lint_checks=(
 	devtools/check-format.sh
 	devtools/check-layering.sh
@@ -148,6 +151,18 @@ run_suite() {
 
 run_suite gcc build gcc 1 \
 	--buildtype=release --werror -Dtests=true
+
+# The call ladder (doc/guide/architecture.md), read from the gcc build's
+# objects: one test, like the source checks above.
+banner "lint: devtools/check-ladder.sh build"
+if devtools/check-ladder.sh build; then
+	total_pass=$(( total_pass + 1 ))
+	summary+=("ladder: 1 passed, 0 failed")
+else
+	echo "test.sh: lint: devtools/check-ladder.sh FAILED"
+	total_fail=$(( total_fail + 1 ))
+	summary+=("ladder: 0 passed, 1 failed")
+fi
 
 if [ "$quick" -eq 0 ]; then
 	# UBSan recovers by default; halt_on_error makes each report fail the test.

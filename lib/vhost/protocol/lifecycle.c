@@ -3,7 +3,7 @@
  * The device lifecycle: device slots, the connection reader, readiness,
  * start (new_device), vring state reports, close.
  *
- * Readiness (checked after every message by vhu_dev_update):
+ * Readiness (checked after every message by dev_update):
  *   - guest memory is mapped;
  *   - vrings 0 and 1 (the first queue pair) are enabled and usable
  *     (size, addresses inside guest memory, kick and call given);

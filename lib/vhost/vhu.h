@@ -175,9 +175,18 @@ int vhu_dispatch(int timeout_ms);
 
 /**
  * Register a socket path. Nothing is opened until vhu_socket_start().
- * @return the socket, or NULL with rte_errno set.
+ *
+ * @param p the path, flags, callbacks and ctx; p and the ops it points to
+ *   are copied, so neither needs to outlive the call.
+ * @param[out] sockp set to the new socket on success, to NULL on failure.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: vhu_init() not called, p or sockp NULL, empty or too long
+ *     path, max_queue_pairs above the build maximum, unknown flags;
+ *   - -EEXIST: the path is already registered;
+ *   - -ENOMEM: out of memory.
  */
-struct vhu_socket *vhu_socket_register(const struct vhu_socket_params *p);
+int vhu_socket_register(const struct vhu_socket_params *p,
+			struct vhu_socket **sockp);
 
 /**
  * Start serving: listen (server) or start connecting (client).

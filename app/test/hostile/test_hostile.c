@@ -1746,8 +1746,7 @@ main(int argc, char **argv)
 	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0)
 		return 1;
 	p.path = path;
-	sock = vhu_socket_register(&p);
-	if (sock == NULL || vhu_socket_start(sock) != 0)
+	if (vhu_socket_register(&p, &sock) != 0 || vhu_socket_start(sock) != 0)
 		return 1;
 	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
 				      "hostile-dispatch", tests, RTE_DIM(tests),

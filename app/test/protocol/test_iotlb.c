@@ -367,7 +367,7 @@ test_offer(void **state)
 	struct vhu_socket *plain;
 
 	(void)state;
-	plain = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &plain), 0);
 	assert_non_null(plain);
 	assert_false(vhu_socket_get_features(plain) &
 		     BIT(VIRTIO_F_ACCESS_PLATFORM));
@@ -928,7 +928,7 @@ setup(void **state)
 	};
 
 	(void)state;
-	sock = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &sock), 0);
 	assert_non_null(sock);
 	pool = rte_pktmbuf_pool_create("iotlb_pool", 1023, 0, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);

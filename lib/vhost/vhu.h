@@ -124,7 +124,15 @@ struct vhu_socket_params {
 	void *ctx;                 /**< passed back to every callback */
 };
 
-/** Per-vring counters, as returned by vhu_dev_vring_stats(). */
+/**
+ * Per-vring counters, as returned by vhu_dev_vring_stats().
+ *
+ * The struct only grows: new counters are appended at the end, never
+ * inserted or reordered, so that a caller built against an older vhu.h
+ * (a shorter struct, passed with its own sizeof) keeps working with a newer
+ * library and the other way round. VHU_VRING_STATS_SIZE_V1 is the size of
+ * the first version, the smallest size vhu_dev_vring_stats() accepts.
+ */
 struct vhu_vring_stats {
 	uint64_t packets;      /**< frames moved through this vring */
 	uint64_t bytes;        /**< bytes of frames (no virtio header) */
@@ -134,7 +142,11 @@ struct vhu_vring_stats {
 	uint64_t calls;        /**< call eventfd writes made */
 	uint64_t broken;       /**< times the guest broke this vring (each
 				    stops it until a ring reset) */
+	/* VHU_0.1 ends here: add new counters below, update nothing above */
 };
+
+/** sizeof(struct vhu_vring_stats) in its first version (7 counters). */
+#define VHU_VRING_STATS_SIZE_V1 56
 
 /**
  * Whether a vring is stopped because the guest broke the ring protocol
@@ -261,9 +273,31 @@ uint16_t vhu_dev_mtu(const struct vhu_dev *dev);
  * @return true and fills mac[6] if one was pending.
  */
 bool vhu_dev_take_rarp(struct vhu_dev *dev, uint8_t mac[6]);
-/** Counters of one vring. */
+/**
+ * Read the counters of one vring.
+ *
+ * Pass the size of the struct the caller was compiled with,
+ * `sizeof(struct vhu_vring_stats)`: the library writes the first
+ * min(size, its own sizeof) bytes with its counters and, when the caller's
+ * struct is larger (built against a newer vhu.h than the library), sets
+ * the counters it does not know to zero, up to size. Nothing beyond size
+ * is written. The counters are read without stopping the data path: each
+ * is exact, but two of them may be from slightly different moments.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @param[out] st where the counters go, size bytes.
+ * @param size sizeof(*st) in the caller's build; at least
+ *   VHU_VRING_STATS_SIZE_V1.
+ * @return the number of bytes filled with counters the library keeps,
+ *   min(size, sizeof(struct vhu_vring_stats) in the library), or a
+ *   negative errno value:
+ *   - -EINVAL: dev or st NULL, size below VHU_VRING_STATS_SIZE_V1, vring
+ *     beyond the build maximum (st is not written);
+ *   - -ENOENT: the frontend never set this vring up (st is not written).
+ */
 int vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
-			struct vhu_vring_stats *st);
+			struct vhu_vring_stats *st, size_t size);
 /** Reset the counters of one vring. */
 int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
 

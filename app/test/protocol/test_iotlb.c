@@ -488,7 +488,9 @@ test_miss_then_update(void **state)
 	{
 		struct vhu_vring_stats st;
 
-		assert_int_equal(vhu_dev_vring_stats(e.dev, 1, &st), 0);
+		assert_int_equal(vhu_dev_vring_stats(e.dev, 1, &st,
+						     sizeof(st)),
+				 (int)sizeof(st));
 		assert_int_equal(st.desc_errors, 0);
 	}
 	/* the page holding it: served, from the same chain */

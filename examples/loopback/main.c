@@ -488,10 +488,10 @@ start_sockets(void)
 			.ctx = &ports[i],
 		};
 
-		ports[i].sock = vhu_socket_register(&sp);
-		if (ports[i].sock == NULL) {
+		ret = vhu_socket_register(&sp, &ports[i].sock);
+		if (ret < 0) {
 			fprintf(stderr, "vhu-loopback: %s: register: %s\n",
-				opt.paths[i], rte_strerror(rte_errno));
+				opt.paths[i], strerror(-ret));
 			return -1;
 		}
 		ret = vhu_socket_start(ports[i].sock);

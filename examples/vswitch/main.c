@@ -980,10 +980,10 @@ start_ports(void)
 		};
 		int ret;
 
-		ports[i].sock = vhu_socket_register(&sp);
-		if (ports[i].sock == NULL) {
+		ret = vhu_socket_register(&sp, &ports[i].sock);
+		if (ret < 0) {
 			fprintf(stderr, "vswitch: cannot register %s: %s\n",
-				sp.path, rte_strerror(rte_errno));
+				sp.path, strerror(-ret));
 			return -1;
 		}
 		ret = vhu_socket_start(ports[i].sock);

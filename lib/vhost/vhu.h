@@ -22,8 +22,10 @@
  * readable. Data-path calls may run concurrently on any lcores; see
  * doc/guide/threading.md for the quiesce rules.
  *
- * All functions returning int return 0 (or a non-negative value) on
- * success and a negative errno value on failure.
+ * Errors: every function returning int returns 0 (or a non-negative
+ * value, as documented) on success and a negative errno value on failure;
+ * none reports through errno or rte_errno. Queries returning a pointer,
+ * bool or mask return NULL, false or 0 for an invalid handle.
  */
 #ifndef VHU_H
 #define VHU_H
@@ -124,7 +126,15 @@ struct vhu_socket_params {
 	void *ctx;                 /**< passed back to every callback */
 };
 
-/** Per-vring counters, as returned by vhu_dev_vring_stats(). */
+/**
+ * Per-vring counters, as returned by vhu_dev_vring_stats().
+ *
+ * The struct only grows: new counters are appended at the end, never
+ * inserted or reordered, so that a caller built against an older vhu.h
+ * (a shorter struct, passed with its own sizeof) keeps working with a newer
+ * library and the other way round. VHU_VRING_STATS_SIZE_V1 is the size of
+ * the first version, the smallest size vhu_dev_vring_stats() accepts.
+ */
 struct vhu_vring_stats {
 	uint64_t packets;      /**< frames moved through this vring */
 	uint64_t bytes;        /**< bytes of frames (no virtio header) */
@@ -134,26 +144,36 @@ struct vhu_vring_stats {
 	uint64_t calls;        /**< call eventfd writes made */
 	uint64_t broken;       /**< times the guest broke this vring (each
 				    stops it until a ring reset) */
+	/* VHU_0.1 ends here: add new counters below, update nothing above */
 };
 
+/** sizeof(struct vhu_vring_stats) in its first version (7 counters). */
+#define VHU_VRING_STATS_SIZE_V1 56
+
 /**
- * Whether a vring is stopped because the guest broke the ring protocol
- * (see vhu_ops.vring_broken). Cleared by a ring reset or reconnect.
+ * @name Library
+ * @{
  */
-bool vhu_dev_vring_broken(const struct vhu_dev *dev, uint16_t vring);
 
 /**
  * Initialise libvhu. Must be called after rte_eal_init() and before any
  * other vhu function.
- * @param flags VHU_INIT_* flags.
- * @return 0, -EALREADY if already initialised, or another -errno.
+ *
+ * @param flags VHU_INIT_* flags: VHU_INIT_CONTROL_THREAD, or 0 for an
+ *   application that calls vhu_dispatch() itself.
+ * @return 0 on success, or a negative errno value:
+ *   - -EALREADY: already initialised (call vhu_fini() first);
+ *   - another negative errno from epoll_create1(), eventfd() or the
+ *     control thread's creation (e.g. -EMFILE, -ENOMEM, -EAGAIN); nothing
+ *     is left allocated.
  */
 int vhu_init(uint32_t flags);
 
 /**
  * Stop the control thread (if any), unregister every socket (closing
  * connections, calling destroy_device for running devices) and free all
- * library state.
+ * library state. Does nothing if libvhu is not initialised. No data-path
+ * call may run concurrently or afterwards: device handles are freed.
  */
 void vhu_fini(void);
 
@@ -161,87 +181,280 @@ void vhu_fini(void);
  * The control-loop file descriptor: readable whenever vhu_dispatch() has
  * work. For applications that run their own event loop instead of
  * VHU_INIT_CONTROL_THREAD.
- * @return an fd (owned by libvhu) or -EINVAL before vhu_init().
+ *
+ * @return the fd (>= 0, owned by libvhu: do not read or close it), or
+ *   -EINVAL before vhu_init().
  */
 int vhu_control_fd(void);
 
 /**
- * Run the control loop once: handle every pending socket event, waiting at
- * most timeout_ms milliseconds for the first (0: don't wait, -1: forever).
- * Must not be called when VHU_INIT_CONTROL_THREAD is in use.
- * @return the number of events handled, or -errno.
+ * Run the control loop once: handle pending socket events (connections,
+ * messages, reconnect timers, broken-vring reports), waiting at most
+ * timeout_ms milliseconds for the first. Callbacks run inside this call.
+ * At most 64 events are handled per call, so that one busy frontend cannot
+ * hold the caller; call again while it returns a positive value.
+ *
+ * @param timeout_ms how long to wait for the first event: 0 don't wait,
+ *   -1 forever.
+ * @return the number of events handled (0: none before the timeout, or
+ *   a signal interrupted the wait), or a negative errno value:
+ *   - -EINVAL: libvhu not initialised, or initialised with
+ *     VHU_INIT_CONTROL_THREAD (its thread dispatches);
+ *   - another negative errno from epoll_wait() if it failed before any
+ *     event was handled.
  */
 int vhu_dispatch(int timeout_ms);
 
-/**
- * Register a socket path. Nothing is opened until vhu_socket_start().
- * @return the socket, or NULL with rte_errno set.
- */
-struct vhu_socket *vhu_socket_register(const struct vhu_socket_params *p);
+/** @} */
 
 /**
- * Start serving: listen (server) or start connecting (client).
- * @return 0 or -errno (e.g. -EADDRINUSE).
+ * @name Sockets
+ * Setters apply only before vhu_socket_start(); after it they return
+ * -EBUSY. These calls take libvhu's control lock, so they may be called
+ * from any thread, including callbacks (doc/guide/threading.md).
+ * @{
+ */
+
+/**
+ * Register a socket path. Nothing is opened until vhu_socket_start().
+ *
+ * @param p the path, flags, callbacks and ctx; p and the ops it points to
+ *   are copied, so neither needs to outlive the call.
+ * @param[out] sockp set to the new socket on success, to NULL on failure.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: vhu_init() not called, p or sockp NULL, empty or too long
+ *     path, max_queue_pairs above the build maximum, unknown flags;
+ *   - -EEXIST: the path is already registered;
+ *   - -ENOMEM: out of memory.
+ */
+int vhu_socket_register(const struct vhu_socket_params *p,
+			struct vhu_socket **sockp);
+
+/**
+ * Start serving: listen (server) or start connecting (client). A server
+ * reclaims a path left behind by a dead server; in client mode, an absent
+ * frontend is not an error: libvhu retries with backoff (100 ms doubling
+ * to 5 s) unless VHU_SOCKET_NO_RECONNECT.
+ *
+ * @param s the socket.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: s NULL;
+ *   - -EALREADY: already started;
+ *   - -EADDRINUSE: server mode, a live server listens on the path;
+ *   - -EEXIST: server mode, the path exists and is not a socket;
+ *   - another negative errno from lstat(), unlink(), socket(), bind(),
+ *     chmod(), chown(), listen(), timerfd_create() or epoll_ctl()
+ *     (e.g. -EACCES, -ENOENT for a missing directory, -ENOMEM).
  */
 int vhu_socket_start(struct vhu_socket *s);
 
 /**
  * Stop serving and free the socket: closes its connections (calling
  * destroy_device for running ones) and removes the path it created.
+ * s is invalid afterwards.
+ *
+ * @param s the socket.
+ * @return 0 on success, or -EINVAL if s is NULL.
  */
 int vhu_socket_unregister(struct vhu_socket *s);
 
-/** The virtio feature bits vhu implements (for the build). */
+/**
+ * The virtio feature bits vhu implements (for the build).
+ *
+ * @return a mask of feature bit numbers (bit n set: feature n).
+ */
 uint64_t vhu_supported_features(void);
 
 /**
- * Features offered to frontends on this socket. Defaults to every
- * supported feature except VIRTIO_NET_F_CTRL_VQ. Only before start.
+ * Set the features offered to frontends on this socket. The default is
+ * every supported feature except VIRTIO_NET_F_CTRL_VQ, and except
+ * VIRTIO_F_ACCESS_PLATFORM unless the socket has VHU_SOCKET_IOMMU.
+ *
+ * @param s the socket.
+ * @param features the new offer, a subset of vhu_supported_features().
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: s NULL;
+ *   - -EBUSY: the socket is started;
+ *   - -ENOTSUP: a bit outside vhu_supported_features() (offer unchanged).
  */
 int vhu_socket_set_features(struct vhu_socket *s, uint64_t features);
-/** Add feature bits (must be supported) to the offer. Only before start. */
+
+/**
+ * Add feature bits to the offer.
+ *
+ * @param s the socket.
+ * @param features the bits to add, a subset of vhu_supported_features().
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: s NULL;
+ *   - -EBUSY: the socket is started;
+ *   - -ENOTSUP: a bit outside vhu_supported_features() (offer unchanged).
+ */
 int vhu_socket_enable_features(struct vhu_socket *s, uint64_t features);
-/** Remove feature bits from the offer. Only before start. */
+
+/**
+ * Remove feature bits from the offer.
+ *
+ * @param s the socket.
+ * @param features the bits to remove; bits not offered are ignored.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: s NULL;
+ *   - -EBUSY: the socket is started.
+ */
 int vhu_socket_disable_features(struct vhu_socket *s, uint64_t features);
+
 /**
  * Server mode: the file mode and owner of the socket path, applied before
  * the socket starts listening, so no connection can come in under looser
  * permissions. Default 0600 and the process's own user: only the same user
- * can connect. Pass (uid_t)-1 / (gid_t)-1 to keep the owner or group.
- * Only before start.
+ * can connect. Client mode ignores it.
+ *
+ * @param s the socket.
+ * @param mode permission bits (at most 0777).
+ * @param uid the path's owner, or (uid_t)-1 to keep the process's.
+ * @param gid the path's group, or (gid_t)-1 to keep the process's.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: s NULL, or mode has bits beyond 0777;
+ *   - -EBUSY: the socket is started.
  */
 int vhu_socket_set_permissions(struct vhu_socket *s, mode_t mode, uid_t uid,
 			       gid_t gid);
+
 /**
  * Accept only peers running as uid (checked with SO_PEERCRED on every
  * connection, in server and client mode). Call once per allowed uid, up to
  * 16; with no call, any peer that can open the socket is served.
- * Only before start.
+ *
+ * @param s the socket.
+ * @param uid a user id to admit.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: s NULL;
+ *   - -EBUSY: the socket is started;
+ *   - -ENOSPC: 16 uids are already allowed.
  */
 int vhu_socket_allow_uid(struct vhu_socket *s, uid_t uid);
-/** Features currently offered on this socket. */
+
+/**
+ * Features currently offered on this socket.
+ *
+ * @param s the socket.
+ * @return the feature mask, or 0 if s is NULL.
+ */
 uint64_t vhu_socket_get_features(const struct vhu_socket *s);
-/** Protocol features offered on this socket (VHOST_USER_PROTOCOL_F_*). */
+
+/**
+ * Set the protocol features (VHOST_USER_PROTOCOL_F_*, bit numbers as in
+ * the vhost-user specification) offered on this socket. The default is
+ * every supported one except BACKEND_REQ (offered with VHU_SOCKET_IOMMU)
+ * and PAGEFAULT (offered with VHU_SOCKET_POSTCOPY).
+ *
+ * @param s the socket.
+ * @param pf the new offer.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: s NULL;
+ *   - -EBUSY: the socket is started;
+ *   - -ENOTSUP: a protocol feature libvhu does not implement (offer
+ *     unchanged).
+ */
 int vhu_socket_set_protocol_features(struct vhu_socket *s, uint64_t pf);
-/** Protocol features currently offered on this socket. */
+
+/**
+ * Protocol features currently offered on this socket.
+ *
+ * @param s the socket.
+ * @return the protocol feature mask, or 0 if s is NULL.
+ */
 uint64_t vhu_socket_get_protocol_features(const struct vhu_socket *s);
-/** The path a socket was registered with. */
+
+/**
+ * The path a socket was registered with.
+ *
+ * @param s the socket.
+ * @return the path (owned by the socket, valid until it is unregistered),
+ *   or NULL if s is NULL.
+ */
 const char *vhu_socket_path(const struct vhu_socket *s);
 
-/** The socket a device arrived on. */
+/** @} */
+
+/**
+ * @name Devices
+ * Queries on a device handle received in a callback. The handle stays
+ * valid memory until vhu_fini(); after destroy_device the values describe
+ * the stopped device.
+ * @{
+ */
+
+/**
+ * The socket a device arrived on.
+ *
+ * @param dev the device.
+ * @return the socket, or NULL if dev is NULL.
+ */
 struct vhu_socket *vhu_dev_socket(const struct vhu_dev *dev);
-/** The ctx registered with the device's socket. */
+
+/**
+ * The ctx registered with the device's socket.
+ *
+ * @param dev the device.
+ * @return struct vhu_socket_params.ctx, or NULL if dev is NULL.
+ */
 void *vhu_dev_ctx(const struct vhu_dev *dev);
-/** Small integer unique among live devices (for logs). */
+
+/**
+ * Small integer unique among live devices (for logs).
+ *
+ * @param dev the device.
+ * @return the id (>= 0), or -EINVAL if dev is NULL.
+ */
 int vhu_dev_id(const struct vhu_dev *dev);
-/** Features negotiated with the frontend. */
+
+/**
+ * Features negotiated with the frontend (SET_FEATURES).
+ *
+ * @param dev the device.
+ * @return the feature mask, or 0 if dev is NULL.
+ */
 uint64_t vhu_dev_features(const struct vhu_dev *dev);
-/** Number of vrings the frontend set up (2 per queue pair). */
+
+/**
+ * Number of vrings the frontend set up (2 per queue pair).
+ *
+ * @param dev the device.
+ * @return the count, or 0 if dev is NULL.
+ */
 uint16_t vhu_dev_vring_count(const struct vhu_dev *dev);
-/** Whether the frontend enabled a vring. */
+
+/**
+ * Whether a vring is live: enabled by the frontend and usable (as last
+ * reported through vring_state_changed).
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return true if live; false otherwise, or if dev is NULL or vring out
+ *   of range.
+ */
 bool vhu_dev_vring_enabled(const struct vhu_dev *dev, uint16_t vring);
-/** MTU set by NET_SET_MTU, or 0 if none. */
+
+/**
+ * Whether a vring is stopped because the guest broke the ring protocol
+ * (see vhu_ops.vring_broken). Cleared by a ring reset or reconnect. May
+ * be called from any thread, the data path included.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return true if broken; false otherwise, or if dev is NULL, vring out of
+ *   range or never set up.
+ */
+bool vhu_dev_vring_broken(const struct vhu_dev *dev, uint16_t vring);
+
+/**
+ * MTU set by NET_SET_MTU.
+ *
+ * @param dev the device.
+ * @return the MTU, or 0 if none was set or dev is NULL.
+ */
 uint16_t vhu_dev_mtu(const struct vhu_dev *dev);
+
 /**
  * The MAC the frontend asked to announce with SEND_RARP (it does after a
  * live migration, on the destination), if any since the last call; the
@@ -249,14 +462,53 @@ uint16_t vhu_dev_mtu(const struct vhu_dev *dev);
  * vhu_dequeue_burst() of queue pair 0 starts with a RARP frame from that
  * MAC (see vhu_burst.h); this call is for applications that want to act
  * on the move at once (a switch moving the MAC in its table).
- * @return true and fills mac[6] if one was pending.
+ *
+ * @param dev the device.
+ * @param[out] mac filled with the MAC (6 bytes) when one was pending.
+ * @return true if a MAC was pending (mac filled); false if none was, or
+ *   dev is NULL (mac untouched).
  */
 bool vhu_dev_take_rarp(struct vhu_dev *dev, uint8_t mac[6]);
-/** Counters of one vring. */
+
+/**
+ * Read the counters of one vring.
+ *
+ * Pass the size of the struct the caller was compiled with,
+ * `sizeof(struct vhu_vring_stats)`: the library writes the first
+ * min(size, its own sizeof) bytes with its counters and, when the caller's
+ * struct is larger (built against a newer vhu.h than the library), sets
+ * the counters it does not know to zero, up to size. Nothing beyond size
+ * is written. The counters are read without stopping the data path: each
+ * is exact, but two of them may be from slightly different moments.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @param[out] st where the counters go, size bytes.
+ * @param size sizeof(*st) in the caller's build; at least
+ *   VHU_VRING_STATS_SIZE_V1.
+ * @return the number of bytes filled with counters the library keeps,
+ *   min(size, sizeof(struct vhu_vring_stats) in the library), or a
+ *   negative errno value:
+ *   - -EINVAL: dev or st NULL, size below VHU_VRING_STATS_SIZE_V1, vring
+ *     beyond the build maximum (st is not written);
+ *   - -ENOENT: the frontend never set this vring up (st is not written).
+ */
 int vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
-			struct vhu_vring_stats *st);
-/** Reset the counters of one vring. */
+			struct vhu_vring_stats *st, size_t size);
+
+/**
+ * Reset the counters of one vring to zero. Waits for a burst in progress
+ * on the vring to finish.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -ENOENT: the frontend never set this vring up.
+ */
 int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
+
+/** @} */
 
 #ifdef __cplusplus
 }

@@ -2,14 +2,47 @@
 /**
  * @file
  * libvhu data API: move packets between rte_mbufs and a device's
- * virtqueues. These calls are meant for polling lcores: they never block,
- * never allocate from the heap and make no system call except the write to
- * the guest's call eventfd (at most one per call).
+ * virtqueues. These calls are meant for polling lcores: they never take a
+ * lock, never wait for another thread and never allocate from the heap
+ * (dequeue takes mbufs from the caller's mempool).
  *
- * A call returns 0 when the device or queue is not running (not yet ready,
- * being reconfigured by the frontend, disabled, broken, or gone); the
- * caller simply polls again later. One queue pair may be used by one lcore
- * at a time per direction; different queues may be used concurrently.
+ * **Queues and state.** A call returns 0 when the device or queue is not
+ * running (not yet ready, being reconfigured by the frontend, disabled,
+ * broken, or gone); the caller simply polls again later. One queue pair
+ * may be used by one lcore at a time per direction; different queues may
+ * be used concurrently. A second lcore entering a queue that is in use
+ * (or one the control context is reconfiguring) gets 0, not a race.
+ *
+ * **Burst cap.** One call moves at most VHU_BURST_MAX packets through the
+ * ring (vhu_config.h; meson option `burst_max`, default 64), whatever
+ * count asks for; ask again for the rest. The only extra packet is the
+ * RARP announcement of vhu_dequeue_burst(), which comes on top of the
+ * ring's packets but never beyond count. The cap bounds the time a call
+ * holds its queue, and so how long a control-side reconfiguration of that
+ * queue waits.
+ *
+ * **System calls.** A burst makes none on its normal path except, at most
+ * once per call, the write to the vring's *call* eventfd (SET_VRING_CALL)
+ * when the guest asked to be notified (no VRING_AVAIL_F_NO_INTERRUPT,
+ * EVENT_IDX, or packed event suppression) and the frontend gave one.
+ * The exceptions:
+ * - **The guest broke the ring** (vhu_ops.vring_broken): the burst that
+ *   finds it writes the vring's *error* eventfd (SET_VRING_ERR), if the
+ *   frontend gave one, and the eventfd that wakes libvhu's control context,
+ *   and may write one error log line (rte_log; at most one per second per
+ *   queue). This happens once per breakage: the queue then stays stopped.
+ * - **IOTLB miss** (VHU_SOCKET_IOMMU negotiated): an address the IOTLB
+ *   lacks makes the burst send one IOTLB_MSG miss request to the frontend
+ *   over the backend channel (send() with MSG_DONTWAIT: it never waits for
+ *   room nor for the reply). The burst stops before that buffer and
+ *   returns what it moved so far. One request is outstanding per queue
+ *   until the IOTLB changes; if the channel was full, a later call (even
+ *   on a queue that is otherwise not running) tries once more.
+ * - **Postcopy live migration** (VHU_SOCKET_POSTCOPY negotiated, on the
+ *   destination): no system call, but touching guest memory that has not
+ *   arrived yet takes a page fault that sleeps until the frontend has
+ *   placed the page, typically one network round trip.
+ * - Builds with meson option `data_debug` log on the data path.
  */
 #ifndef VHU_BURST_H
 #define VHU_BURST_H
@@ -21,6 +54,7 @@
 #include <rte_mempool.h>
 
 #include "vhu.h"
+#include "vhu_config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,12 +63,22 @@ extern "C" {
 /**
  * Copy packets into the guest's receive queue of queue pair qp
  * (vring 2*qp). Multi-segment mbufs are supported; with MRG_RXBUF a frame
- * may span several guest buffers.
+ * may span several guest buffers. Packets are placed in order; the first
+ * one that does not fit (guest ring full, or without MRG_RXBUF a buffer
+ * too small) ends the call and counts with the rest in the vring's
+ * drops_no_buf counter.
  *
  * The caller keeps ownership of every mbuf: free them all afterwards,
- * placed or not.
+ * placed or not (libvhu copies the data and keeps no reference).
  *
- * @return how many packets, from the start of pkts, were placed.
+ * @param dev the device, as given by vhu_ops.new_device.
+ * @param qp the queue pair.
+ * @param pkts the packets to send to the guest.
+ * @param count the number of packets in pkts.
+ * @return how many packets, from the start of pkts, were placed: at most
+ *   min(count, VHU_BURST_MAX). 0 also when dev is NULL, pkts is NULL, qp
+ *   is out of range or the queue is not running (see above); this call
+ *   has no error codes.
  */
 uint16_t vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp,
 			   struct rte_mbuf **pkts, uint16_t count);
@@ -42,7 +86,8 @@ uint16_t vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp,
 /**
  * Take packets the guest sent on queue pair qp (vring 2*qp+1) into mbufs
  * allocated from mp; frames larger than one mbuf's data room are returned
- * as chains.
+ * as chains. When mp runs dry the call returns what it has; the guest's
+ * other packets stay in its ring for the next call.
  *
  * After the frontend asked to announce the guest (SEND_RARP, at the end of
  * a live migration), the next call on queue pair 0 returns first a RARP
@@ -50,7 +95,16 @@ uint16_t vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp,
  * libvhu, as if the guest had sent it, so that the network learns where
  * the guest is now before the guest speaks.
  *
- * @return how many mbufs were stored in pkts (the caller owns them).
+ * @param dev the device, as given by vhu_ops.new_device.
+ * @param qp the queue pair.
+ * @param mp the mempool the mbufs are taken from.
+ * @param[out] pkts where the mbufs are stored, room for count.
+ * @param count the most mbufs to return.
+ * @return how many mbufs were stored in pkts (the caller owns them): at
+ *   most min(count, VHU_BURST_MAX), or min(count, VHU_BURST_MAX + 1) on
+ *   the call that also returns the RARP frame. 0 also when dev, mp or
+ *   pkts is NULL, qp is out of range or the queue is not running; this
+ *   call has no error codes.
  */
 uint16_t vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp,
 			   struct rte_mempool *mp, struct rte_mbuf **pkts,
@@ -60,15 +114,35 @@ uint16_t vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp,
  * Ask the guest to notify (kick) on a vring when it adds buffers, or stop
  * asking. Off by default: a polling backend does not want kicks. An
  * application that sleeps on vhu_vring_kick_fd() turns it on before it
- * sleeps and off after it wakes.
- * @return 0, or -EINVAL / -ENODEV.
+ * sleeps and off after it wakes; after turning it on, it polls once more
+ * before sleeping, since a buffer the guest added before it saw the
+ * request is not kicked.
+ *
+ * Not a burst: it waits for a burst in progress on the vring to finish,
+ * so call it from the lcore that polls the vring, between its bursts, or
+ * from a thread that does not hold that lcore up.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @param enable true to ask for kicks, false to stop.
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -ENODEV: the frontend has not set this vring up.
  */
 int vhu_vring_notify(struct vhu_dev *dev, uint16_t vring, bool enable);
 
 /**
- * The kick eventfd of a vring (readable when the guest notifies), or
- * -ENOENT when the frontend gave none. Owned by libvhu; valid until the
- * next destroy_device or vring_state_changed callback for this vring.
+ * The kick eventfd of a vring: readable when the guest notifies (after
+ * vhu_vring_notify() turned kicks on). Owned by libvhu: do not close it;
+ * valid until the next destroy_device or vring_state_changed callback for
+ * this vring.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return the fd (>= 0), or a negative errno value:
+ *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -ENODEV: the frontend has not set this vring up;
+ *   - -ENOENT: the frontend gave no kick fd (it polls, or will send one).
  */
 int vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring);
 

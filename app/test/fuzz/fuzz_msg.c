@@ -136,8 +136,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	if (vhu_init(0) != 0)
 		die("vhu_init");
-	sock = vhu_socket_register(&p);
-	if (sock == NULL)
+	if (vhu_socket_register(&p, &sock) != 0)
 		die("vhu_socket_register");
 	pool = rte_pktmbuf_pool_create("fuzz_msg", POOL_N, 0, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);

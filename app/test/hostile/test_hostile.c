@@ -1191,7 +1191,8 @@ expect_broken(struct bad_ring *b, uint16_t vring)
 	assert_int_equal(n, 0);
 	assert_true(vhu_dev_vring_broken(f->dev, vring));
 	assert_false(vhu_dev_vring_broken(f->dev, vring ^ 1));
-	assert_int_equal(vhu_dev_vring_stats(f->dev, vring, &st), 0);
+	assert_int_equal(vhu_dev_vring_stats(f->dev, vring, &st, sizeof(st)),
+			 (int)sizeof(st));
 	assert_int_equal(st.broken, 1);
 	assert_true(vtd_eventfd_take(f->err[vring]) >= 1);
 	assert_true(pump_until(&ev.broken[vring], 1, 1000));
@@ -1202,7 +1203,8 @@ expect_broken(struct bad_ring *b, uint16_t vring)
 	assert_int_equal(n, 0);
 	pump(5);
 	assert_int_equal(EV(broken[vring]), 1);
-	assert_int_equal(vhu_dev_vring_stats(f->dev, vring, &st), 0);
+	assert_int_equal(vhu_dev_vring_stats(f->dev, vring, &st, sizeof(st)),
+			 (int)sizeof(st));
 	assert_int_equal(st.broken, 1);
 	/* the other direction of the same device carries on */
 	if (vring == 1)
@@ -1503,7 +1505,8 @@ h_ring_tiny_and_empty_descriptors(void)
 	n = vhu_dequeue_burst(f.dev, 0, pool, m, 4);
 	assert_int_equal(n, 0);
 	assert_false(vhu_dev_vring_broken(f.dev, 1));
-	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st), 0);
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st, sizeof(st)),
+			 (int)sizeof(st));
 	assert_int_equal(st.desc_errors, 1);
 	assert_int_equal(st.broken, 0);
 	fe_stop(&f);
@@ -1530,7 +1533,8 @@ h_ring_tx_frame_oversize(void)
 	n = vhu_dequeue_burst(f.dev, 0, pool, m, 4);
 	assert_int_equal(n, 0);
 	assert_false(vhu_dev_vring_broken(f.dev, 1));
-	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st), 0);
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st, sizeof(st)),
+			 (int)sizeof(st));
 	assert_int_equal(st.desc_errors, 1);
 	/* the chain was returned to the guest, and the ring carries on */
 	{
@@ -1746,8 +1750,7 @@ main(int argc, char **argv)
 	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0)
 		return 1;
 	p.path = path;
-	sock = vhu_socket_register(&p);
-	if (sock == NULL || vhu_socket_start(sock) != 0)
+	if (vhu_socket_register(&p, &sock) != 0 || vhu_socket_start(sock) != 0)
 		return 1;
 	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
 				      "hostile-dispatch", tests, RTE_DIM(tests),

@@ -368,7 +368,7 @@ test_offer(void **state)
 	struct vhu_socket *plain;
 
 	(void)state;
-	plain = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &plain), 0);
 	assert_non_null(plain);
 	assert_false(vhu_socket_get_features(plain) &
 		     BIT(VIRTIO_F_ACCESS_PLATFORM));
@@ -489,7 +489,9 @@ test_miss_then_update(void **state)
 	{
 		struct vhu_vring_stats st;
 
-		assert_int_equal(vhu_dev_vring_stats(e.dev, 1, &st), 0);
+		assert_int_equal(vhu_dev_vring_stats(e.dev, 1, &st,
+						     sizeof(st)),
+				 (int)sizeof(st));
 		assert_int_equal(st.desc_errors, 0);
 	}
 	/* the page holding it: served, from the same chain */
@@ -929,7 +931,7 @@ setup(void **state)
 	};
 
 	(void)state;
-	sock = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &sock), 0);
 	assert_non_null(sock);
 	pool = rte_pktmbuf_pool_create("iotlb_pool", 1023, 0, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);

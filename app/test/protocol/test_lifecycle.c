@@ -234,7 +234,7 @@ server(const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	p.path = path;
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	assert_non_null(s);
 	assert_int_equal(vhu_socket_start(s), 0);
 	return s;
@@ -442,7 +442,7 @@ test_client_reconnect(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/client.sock", dir);
 	p.path = path;
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	assert_non_null(s);
 	/* the frontend is not there yet: start still succeeds, retries */
 	assert_int_equal(vhu_socket_start(s), 0);
@@ -474,20 +474,34 @@ static void
 test_socket_paths(void **state)
 {
 	struct vhu_socket_params p = { .ops = &ops };
+	struct vhu_socket_params bad;
 	char path[128];
-	struct vhu_socket *s;
+	struct vhu_socket *s, *dup;
 	int lfd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/paths.sock", dir);
 	p.path = path;
+	/* invalid arguments: -EINVAL, nothing registered */
+	assert_int_equal(vhu_socket_register(&p, NULL), -EINVAL);
+	dup = (struct vhu_socket *)&bad;
+	assert_int_equal(vhu_socket_register(NULL, &dup), -EINVAL);
+	assert_null(dup);
+	bad = p;
+	bad.flags = 0x80000000u;
+	assert_int_equal(vhu_socket_register(&bad, &dup), -EINVAL);
+	bad = p;
+	bad.path = "";
+	assert_int_equal(vhu_socket_register(&bad, &dup), -EINVAL);
 	lfd = vhu_unix_listen(path);
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	assert_int_equal(vhu_socket_start(s), -EADDRINUSE);
 	close(lfd); /* the path stays behind, dead */
 	assert_int_equal(vhu_socket_start(s), 0);
-	/* duplicate registrations are refused */
-	assert_null(vhu_socket_register(&p));
+	/* duplicate registrations are refused, the handle cleared */
+	dup = s;
+	assert_int_equal(vhu_socket_register(&p, &dup), -EEXIST);
+	assert_null(dup);
 	vhu_socket_unregister(s);
 	assert_int_equal(access(path, F_OK), -1);
 }
@@ -506,7 +520,7 @@ test_access_control(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/acl.sock", dir);
 	p.path = path;
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	assert_int_equal(vhu_socket_start(s), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -514,7 +528,7 @@ test_access_control(void **state)
 	assert_int_equal(vhu_socket_allow_uid(s, getuid()), -EBUSY);
 	vhu_socket_unregister(s);
 
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	assert_int_equal(vhu_socket_set_permissions(s, 0660, (uid_t)-1,
 						    (gid_t)-1), 0);
 	assert_int_equal(vhu_socket_set_permissions(s, 01777, (uid_t)-1,
@@ -530,7 +544,7 @@ test_access_control(void **state)
 	close(fd);
 	vhu_socket_unregister(s);
 
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	assert_int_equal(vhu_socket_allow_uid(s, getuid() + 4242), 0);
 	assert_int_equal(vhu_socket_allow_uid(s, getuid()), 0);
 	assert_int_equal(vhu_socket_start(s), 0);
@@ -549,7 +563,7 @@ test_feature_masks(void **state)
 	uint64_t f;
 
 	(void)state;
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	f = vhu_socket_get_features(s);
 	assert_false(f & (1ULL << 17));        /* CTRL_VQ off by default */
 	assert_true(f & (1ULL << 15));         /* MRG_RXBUF */

@@ -8,6 +8,7 @@
  * After every case the process has exactly the fds and mappings it had
  * before: no path leaks a received fd or a mapping.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -660,13 +661,98 @@ test_mem_table_zero_padded(void **state)
 	assert_int_equal(fe_count_maps(), base_maps);
 }
 
+/* Every byte of b[from, to) equals v. */
+static bool
+bytes_are(const uint8_t *b, size_t from, size_t to, uint8_t v)
+{
+	for (size_t i = from; i < to; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}
+
+/*
+ * vhu_dev_vring_stats() and the caller's struct size (vhu.h): a size below
+ * the first version is refused with nothing written; otherwise the first
+ * min(size, library sizeof) bytes are the counters in ABI order, the rest
+ * up to size is zero (a caller built against a newer vhu.h), and no byte
+ * past size is touched. Once counters are added, the VHU_VRING_STATS_SIZE_V1
+ * case is an old caller's short struct: it must get only its prefix.
+ */
+static void
+test_vring_stats_size(void **state)
+{
+	const size_t lib = sizeof(struct vhu_vring_stats);
+	const struct vhu_vring_stats ref = {
+		.packets = 1, .bytes = 2, .drops_no_buf = 3, .desc_errors = 4,
+		.kicks = 5, .calls = 6, .broken = 7,
+	};
+	const size_t short_sizes[] = { 0, 1, 8, VHU_VRING_STATS_SIZE_V1 - 1 };
+	struct vhu_msg_vring_state vs = { 1, 256 };
+	union {
+		uint64_t u64[32];
+		uint8_t b[256];
+	} buf;
+	struct vhu_vring_stats *st = (struct vhu_vring_stats *)buf.u64;
+	const uint8_t canary = 0xa5;
+	struct conn c;
+
+	(void)state;
+	assert_true(lib + 64 <= sizeof(buf));
+	conn_open(&c);
+	assert_int_equal(deliver(&c, VHU_REQ_SET_VRING_NUM, VHU_MSG_VERSION,
+				 &vs, 8, NULL, 0, NULL, NULL, 0, NULL), 0);
+	assert_non_null(c.dev->vqs.vq[1]);
+	c.dev->vqs.vq[1]->stats = ref;
+
+	/* too short for any version: refused, untouched */
+	for (size_t i = 0; i < RTE_DIM(short_sizes); i++) {
+		memset(buf.b, canary, sizeof(buf));
+		assert_int_equal(vhu_dev_vring_stats(c.dev, 1, st,
+						     short_sizes[i]),
+				 -EINVAL);
+		assert_true(bytes_are(buf.b, 0, sizeof(buf), canary));
+	}
+
+	/* the first version: its 7 counters at their ABI offsets, no more */
+	memset(buf.b, canary, sizeof(buf));
+	assert_int_equal(vhu_dev_vring_stats(c.dev, 1, st,
+					     VHU_VRING_STATS_SIZE_V1),
+			 VHU_VRING_STATS_SIZE_V1);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(buf.u64[i], i + 1);
+	assert_true(bytes_are(buf.b, VHU_VRING_STATS_SIZE_V1, sizeof(buf),
+			      canary));
+
+	/* every size from the first version to a caller 64 bytes newer */
+	for (size_t size = VHU_VRING_STATS_SIZE_V1; size <= lib + 64; size++) {
+		size_t n = RTE_MIN(size, lib);
+
+		memset(buf.b, canary, sizeof(buf));
+		assert_int_equal(vhu_dev_vring_stats(c.dev, 1, st, size),
+				 (int)n);
+		assert_memory_equal(buf.b, &ref, n);
+		assert_true(bytes_are(buf.b, n, size, 0));
+		assert_true(bytes_are(buf.b, size, sizeof(buf), canary));
+	}
+
+	/* bad handle, buffer or vring index: refused, untouched */
+	memset(buf.b, canary, sizeof(buf));
+	assert_int_equal(vhu_dev_vring_stats(NULL, 1, st, lib), -EINVAL);
+	assert_int_equal(vhu_dev_vring_stats(c.dev, 1, NULL, lib), -EINVAL);
+	assert_int_equal(vhu_dev_vring_stats(c.dev, 2 * VHU_MAX_QUEUE_PAIRS,
+					     st, lib), -EINVAL);
+	assert_true(bytes_are(buf.b, 0, sizeof(buf), canary));
+	conn_close(&c);
+}
+
 static int
 setup(void **state)
 {
 	struct vhu_socket_params p = { .path = "/nonexistent/vhu-test-msg" };
 
 	(void)state;
-	sock = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &sock), 0);
 	assert_non_null(sock);
 	/* warm up allocations (queues, lazily created) before the baseline */
 	{
@@ -699,6 +785,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_mem_slots),
 		cmocka_unit_test(test_mem_reg_repeated),
 		cmocka_unit_test(test_mem_table_zero_padded),
+		cmocka_unit_test(test_vring_stats_size),
 	};
 	int ret;
 

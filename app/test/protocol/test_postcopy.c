@@ -499,7 +499,7 @@ test_postcopy_off_by_default(void **state)
 	struct vhu_socket *s;
 
 	(void)state;
-	s = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
 	assert_non_null(s);
 	assert_false(vhu_socket_get_protocol_features(s) &
 		     (1ULL << VHU_PROTOCOL_F_PAGEFAULT));
@@ -515,7 +515,7 @@ setup(void **state)
 	};
 
 	(void)state;
-	sock = vhu_socket_register(&p);
+	assert_int_equal(vhu_socket_register(&p, &sock), 0);
 	assert_non_null(sock);
 	/* warm up lazily allocated state before the baseline */
 	{

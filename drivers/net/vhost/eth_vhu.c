@@ -383,11 +383,11 @@ socket_open(struct vhu_eth_port *port)
 	struct vhu_socket *s;
 	int ret;
 
-	s = vhu_socket_register(&p);
-	if (s == NULL) {
+	ret = vhu_socket_register(&p, &s);
+	if (ret < 0) {
 		VHU_ETH_LOG(ERR, "port %u: cannot register %s: %s",
-			    port->port_id, port->iface, rte_strerror(rte_errno));
-		return -rte_errno;
+			    port->port_id, port->iface, strerror(-ret));
+		return ret;
 	}
 	ret = vhu_socket_start(s);
 	if (ret < 0) {

@@ -238,7 +238,8 @@ lib_now(struct vhu_dev *dev, uint16_t vring, struct vhu_eth_lib_cnt *out)
 	struct vhu_vring_stats st;
 
 	memset(out, 0, sizeof(*out));
-	if (dev != NULL && vhu_dev_vring_stats(dev, vring, &st) == 0) {
+	if (dev != NULL &&
+	    vhu_dev_vring_stats(dev, vring, &st, sizeof(st)) >= 0) {
 		out->drops_no_buf = st.drops_no_buf;
 		out->desc_errors = st.desc_errors;
 		out->broken = st.broken;

@@ -4,7 +4,9 @@
  * and the application's queries. Request handlers use this floor; the
  * lifecycle above it (lifecycle.c) decides when a device starts.
  */
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_lcore.h>
@@ -167,27 +169,41 @@ vhu_dev_take_rarp(struct vhu_dev *dev, uint8_t mac[6])
 	return pending;
 }
 
+/* vhu.h: the first version's counters stay where they are, in order */
+static_assert(offsetof(struct vhu_vring_stats, broken) + sizeof(uint64_t) ==
+	      VHU_VRING_STATS_SIZE_V1, "vhu_vring_stats: V1 layout changed");
+static_assert(sizeof(struct vhu_vring_stats) >= VHU_VRING_STATS_SIZE_V1,
+	      "vhu_vring_stats shrank below its first version");
+
 int
 vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
-		    struct vhu_vring_stats *st)
+		    struct vhu_vring_stats *st, size_t size)
 {
 	const struct vhu_vq *vq;
+	struct vhu_vring_stats cur;
+	size_t n;
 
-	if (dev == NULL || st == NULL || vring >= RTE_DIM(dev->vqs.vq))
+	if (dev == NULL || st == NULL || size < VHU_VRING_STATS_SIZE_V1 ||
+	    vring >= RTE_DIM(dev->vqs.vq))
 		return -EINVAL;
 	vq = dev->vqs.vq[vring];
 	if (vq == NULL)
 		return -ENOENT;
-	st->packets = __atomic_load_n(&vq->stats.packets, __ATOMIC_RELAXED);
-	st->bytes = __atomic_load_n(&vq->stats.bytes, __ATOMIC_RELAXED);
-	st->drops_no_buf = __atomic_load_n(&vq->stats.drops_no_buf,
+	cur.packets = __atomic_load_n(&vq->stats.packets, __ATOMIC_RELAXED);
+	cur.bytes = __atomic_load_n(&vq->stats.bytes, __ATOMIC_RELAXED);
+	cur.drops_no_buf = __atomic_load_n(&vq->stats.drops_no_buf,
 					   __ATOMIC_RELAXED);
-	st->desc_errors = __atomic_load_n(&vq->stats.desc_errors,
+	cur.desc_errors = __atomic_load_n(&vq->stats.desc_errors,
 					  __ATOMIC_RELAXED);
-	st->kicks = __atomic_load_n(&vq->stats.kicks, __ATOMIC_RELAXED);
-	st->calls = __atomic_load_n(&vq->stats.calls, __ATOMIC_RELAXED);
-	st->broken = __atomic_load_n(&vq->stats.broken, __ATOMIC_RELAXED);
-	return 0;
+	cur.kicks = __atomic_load_n(&vq->stats.kicks, __ATOMIC_RELAXED);
+	cur.calls = __atomic_load_n(&vq->stats.calls, __ATOMIC_RELAXED);
+	cur.broken = __atomic_load_n(&vq->stats.broken, __ATOMIC_RELAXED);
+	/* an older caller gets its prefix; a newer one zeros past ours */
+	n = RTE_MIN(size, sizeof(cur));
+	memcpy(st, &cur, n);
+	if (size > n)
+		memset((char *)st + n, 0, size - n);
+	return (int)n;
 }
 
 bool

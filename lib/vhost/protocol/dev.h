@@ -13,7 +13,9 @@
 #ifndef VHU_DEV_H
 #define VHU_DEV_H
 
+#include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -55,6 +57,12 @@ struct vhu_dev {
 	struct vhu_iotlb iotlb;  /* ACCESS_PLATFORM: see iotlb.h */
 	struct vhu_msg_rx rx;
 };
+/*
+ * The virtqueue layer never sees struct vhu_dev: burst.c casts the public
+ * handle to struct vhu_dev_vqs (vq.h), which must therefore come first.
+ */
+static_assert(offsetof(struct vhu_dev, vqs) == 0,
+	      "struct vhu_dev_vqs must be the first member of struct vhu_dev");
 
 /* Queue for vring index, created on first use; NULL if out of range. */
 struct vhu_vq *vhu_dev_vq(struct vhu_dev *dev, uint32_t index);

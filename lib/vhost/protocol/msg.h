@@ -11,7 +11,9 @@
 #ifndef VHU_MSG_H
 #define VHU_MSG_H
 
+#include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <linux/vhost_types.h>
@@ -90,11 +92,15 @@ struct vhu_msg_hdr {
 	uint32_t flags;
 	uint32_t size;
 } __attribute__((packed));
+/* spec "Header": request, flags, size, 32 bits each */
+static_assert(sizeof(struct vhu_msg_hdr) == 12, "vhost-user header");
 
 struct vhu_msg_vring_state {
 	uint32_t index;
 	uint32_t num;
 } __attribute__((packed));
+/* spec "A vring state description": index, num */
+static_assert(sizeof(struct vhu_msg_vring_state) == 8, "vring state");
 
 struct vhu_msg_vring_addr {
 	uint32_t index;
@@ -104,6 +110,10 @@ struct vhu_msg_vring_addr {
 	uint64_t avail;
 	uint64_t log;
 } __attribute__((packed));
+/* spec "A vring address description": index, flags, then four u64 */
+static_assert(sizeof(struct vhu_msg_vring_addr) == 40, "vring address");
+static_assert(offsetof(struct vhu_msg_vring_addr, desc) == 8,
+	      "vring address: descriptor after index and flags");
 
 struct vhu_msg_region {
 	uint64_t gpa;
@@ -111,22 +121,48 @@ struct vhu_msg_region {
 	uint64_t uaddr;
 	uint64_t mmap_offset;
 } __attribute__((packed));
+/* spec "Memory region description": four u64 */
+static_assert(sizeof(struct vhu_msg_region) == 32, "memory region");
 
 struct vhu_msg_mem_table {
 	uint32_t nregions;
 	uint32_t padding;
 	struct vhu_msg_region r[VHU_MEM_TABLE_MAX];
 } __attribute__((packed));
+/*
+ * spec "Multiple Memory regions description": num regions, padding, then
+ * up to 8 regions (QEMU's VHOST_MEMORY_BASELINE_NREGIONS); the rule row
+ * checks a SET_MEM_TABLE payload against this size.
+ */
+static_assert(VHU_MEM_TABLE_MAX == 8, "SET_MEM_TABLE carries 8 regions");
+static_assert(offsetof(struct vhu_msg_mem_table, r) == 8,
+	      "memory table: regions after count and padding");
+static_assert(sizeof(struct vhu_msg_mem_table) == 8 + 8 * 32,
+	      "memory table");
 
 struct vhu_msg_mem_reg {
 	uint64_t padding;
 	struct vhu_msg_region r;
 } __attribute__((packed));
+/* spec "Single memory region description": padding, one region */
+static_assert(sizeof(struct vhu_msg_mem_reg) == 40, "single memory region");
 
 struct vhu_msg_log {
 	uint64_t size;
 	uint64_t offset;
 } __attribute__((packed));
+/* spec "Log description": log size, log offset */
+static_assert(sizeof(struct vhu_msg_log) == 16, "log description");
+
+/*
+ * spec "IOTLB message": iova, size, user address, permissions, type; the
+ * kernel's struct, with its tail padding to 32 bytes, is what QEMU sends
+ * (and what vhu_iotlb_send_miss sends back).
+ */
+static_assert(sizeof(struct vhost_iotlb_msg) == 32, "IOTLB message");
+static_assert(offsetof(struct vhost_iotlb_msg, perm) == 24 &&
+	      offsetof(struct vhost_iotlb_msg, type) == 25,
+	      "IOTLB message: permissions and type after three u64");
 
 union vhu_msg_payload {
 	uint64_t u64;
@@ -141,6 +177,9 @@ union vhu_msg_payload {
 
 /* Largest payload any accepted request has. */
 #define VHU_MSG_MAX_PAYLOAD sizeof(union vhu_msg_payload)
+/* the receive buffer holds a full memory table, and nothing larger */
+static_assert(VHU_MSG_MAX_PAYLOAD == sizeof(struct vhu_msg_mem_table),
+	      "largest payload is SET_MEM_TABLE's");
 
 /* What a handler tells the dispatcher. */
 enum vhu_msg_result {

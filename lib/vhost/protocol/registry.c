@@ -18,8 +18,6 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
-#include <rte_errno.h>
-
 #include "lifecycle.h"
 #include "loop.h"
 #include "msg.h"
@@ -70,34 +68,35 @@ supported_protocol_features(void)
 	       BIT(VHU_PROTOCOL_F_PAGEFAULT);
 }
 
-struct vhu_socket *
-vhu_socket_register(const struct vhu_socket_params *p)
+int
+vhu_socket_register(const struct vhu_socket_params *p,
+		    struct vhu_socket **sockp)
 {
 	struct vhu_socket *s;
 
+	if (sockp == NULL)
+		return -EINVAL;
+	*sockp = NULL;
 	if (!vhu_loop_ready() || p == NULL || p->path == NULL ||
 	    p->path[0] == '\0' ||
 	    strlen(p->path) >= sizeof(((struct vhu_socket *)0)->path) ||
 	    p->max_queue_pairs > VHU_MAX_QUEUE_PAIRS ||
 	    (p->flags & ~(VHU_SOCKET_CLIENT | VHU_SOCKET_NO_RECONNECT |
 			  VHU_SOCKET_IOMMU | VHU_SOCKET_POSTCOPY))) {
-		rte_errno = EINVAL;
-		return NULL;
+		return -EINVAL;
 	}
 	vhu_ctl_lock();
 	TAILQ_FOREACH(s, &sockets, next) {
 		if (strcmp(s->path, p->path) == 0) {
 			vhu_ctl_unlock();
 			VHU_LOG(ERR, "%s: already registered", p->path);
-			rte_errno = EEXIST;
-			return NULL;
+			return -EEXIST;
 		}
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		vhu_ctl_unlock();
-		rte_errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	strcpy(s->path, p->path);
 	s->flags = p->flags;
@@ -125,7 +124,8 @@ vhu_socket_register(const struct vhu_socket_params *p)
 	s->group = (gid_t)-1;
 	TAILQ_INSERT_TAIL(&sockets, s, next);
 	vhu_ctl_unlock();
-	return s;
+	*sockp = s;
+	return 0;
 }
 
 /* The allow-list (vhu_socket_allow_uid) admits the peer on fd. */

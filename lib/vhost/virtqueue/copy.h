@@ -11,7 +11,9 @@
 #ifndef VHU_COPY_H
 #define VHU_COPY_H
 
+#include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <stdatomic.h>
@@ -33,6 +35,17 @@
  * every call.
  */
 #define VHU_MAX_TX_FRAME (64 * 1024 + 256)
+
+/*
+ * virtio-net header layouts (virtio 1.2 §5.1.6): vq.c derives hdr_len
+ * from these, and vhu_put_net_hdr() writes them as one u64 and a u16/u32
+ * with num_buffers in bytes 10-11.
+ */
+static_assert(sizeof(struct virtio_net_hdr) == 10, "virtio-net header");
+static_assert(sizeof(struct virtio_net_hdr_mrg_rxbuf) == 12,
+	      "virtio-net header with num_buffers");
+static_assert(offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers) == 10,
+	      "num_buffers follows the legacy header");
 
 /*
  * Copy one frame's bytes between an mbuf and a guest buffer: rte_memcpy

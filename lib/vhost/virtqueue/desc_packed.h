@@ -12,6 +12,7 @@
 #ifndef VHU_DESC_PACKED_H
 #define VHU_DESC_PACKED_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,6 +65,8 @@ vhu_pslot_add(uint16_t *slot, bool *wrap, uint16_t n, uint16_t size)
  */
 #define VHU_PBATCH 4
 #define VHU_PBATCH_MASK (VHU_PBATCH - 1)
+static_assert(VHU_PBATCH * sizeof(struct vring_packed_desc) == 64,
+	      "a packed batch is one 64-byte line of descriptors");
 
 struct vhu_pbatch {
 	uint64_t addr[VHU_PBATCH];

@@ -22,8 +22,10 @@
 #ifndef VHU_VQ_H
 #define VHU_VQ_H
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -65,6 +67,23 @@ typedef int (*vhu_vq_miss_fn)(void *arg, uint64_t iova, uint8_t perm);
 
 /* No vring has more descriptors than this (virtio 1.2 §2.7: Queue Size). */
 #define VHU_VQ_MAX_SIZE 32768
+
+/*
+ * Ring layouts the data path indexes, copies and logs by size (virtio 1.2
+ * §2.7 split, §2.8 packed): descriptor tables are checked in 16-byte
+ * units, used entries are memcpy'd from shadow_used, dirty-log offsets
+ * are computed from these, and packed shadow entries keep id and count in
+ * the 32-bit id field.
+ */
+static_assert(sizeof(struct vring_desc) == 16, "split descriptor");
+static_assert(offsetof(struct vring_avail, ring) == 4, "avail ring header");
+static_assert(sizeof(struct vring_used_elem) == 8, "used ring element");
+static_assert(sizeof(((struct vring_used_elem *)0)->id) == 4,
+	      "used element id holds a packed id and count");
+static_assert(offsetof(struct vring_used, ring) == 4, "used ring header");
+static_assert(sizeof(struct vring_packed_desc) == 16, "packed descriptor");
+static_assert(sizeof(struct vring_packed_desc_event) == 4,
+	      "packed event suppression area");
 
 struct vhu_vq {
 	/* ---- data path: read every burst ---- */

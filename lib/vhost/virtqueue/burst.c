@@ -22,10 +22,10 @@ lookup(const struct vhu_dev *dev, uint32_t vring)
 	const struct vhu_dev_vqs *vqs = (const struct vhu_dev_vqs *)dev;
 
 	if (unlikely(dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS ||
-		     vring >= __atomic_load_n(&vqs->nr_vrings,
-					      __ATOMIC_RELAXED)))
+		     vring >= vhu_atomic_load_u16(&vqs->nr_vrings,
+						  memory_order_relaxed)))
 		return NULL;
-	return __atomic_load_n(&vqs->vq[vring], __ATOMIC_ACQUIRE);
+	return vhu_atomic_load_ptr(&vqs->vq[vring], memory_order_acquire);
 }
 
 /*
@@ -107,6 +107,6 @@ vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring)
 	vq = lookup(dev, vring);
 	if (vq == NULL)
 		return -ENODEV;
-	fd = __atomic_load_n(&vq->kickfd, __ATOMIC_RELAXED);
+	fd = vhu_atomic_load_int(&vq->kickfd, memory_order_relaxed);
 	return fd >= 0 ? fd : -ENOENT;
 }

@@ -36,6 +36,7 @@
 
 #include "vhu.h"
 #include "vhu_config.h"
+#include "vhu_atomic.h"
 #include "guest_mem.h"
 #include "dirty_log.h"
 
@@ -188,7 +189,7 @@ vhu_vq_leave(struct vhu_vq *vq)
 static inline void
 vhu_stat_add(uint64_t *counter, uint64_t v)
 {
-	__atomic_store_n(counter, *counter + v, __ATOMIC_RELAXED);
+	vhu_atomic_store_u64(counter, *counter + v, memory_order_relaxed);
 }
 
 /* --- control side (vq.c) --- */

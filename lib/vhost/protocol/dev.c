@@ -72,11 +72,12 @@ vhu_dev_vq(struct vhu_dev *dev, uint32_t index)
 						dev->iotlb.wr,
 						vhu_iotlb_send_miss, dev);
 		/* a queue, once published, stays for the life of the slot */
-		__atomic_store_n(&dev->vqs.vq[index], vq, __ATOMIC_RELEASE);
+		vhu_atomic_store_ptr(&dev->vqs.vq[index], vq,
+				     memory_order_release);
 	}
 	if (index >= dev->vqs.nr_vrings)
-		__atomic_store_n(&dev->vqs.nr_vrings, (uint16_t)(index + 1),
-				 __ATOMIC_RELEASE);
+		vhu_atomic_store_u16(&dev->vqs.nr_vrings, (uint16_t)(index + 1),
+				     memory_order_release);
 	return vq;
 }
 
@@ -563,15 +564,17 @@ vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
 	vq = dev->vqs.vq[vring];
 	if (vq == NULL)
 		return -ENOENT;
-	st->packets = __atomic_load_n(&vq->stats.packets, __ATOMIC_RELAXED);
-	st->bytes = __atomic_load_n(&vq->stats.bytes, __ATOMIC_RELAXED);
-	st->drops_no_buf = __atomic_load_n(&vq->stats.drops_no_buf,
-					   __ATOMIC_RELAXED);
-	st->desc_errors = __atomic_load_n(&vq->stats.desc_errors,
-					  __ATOMIC_RELAXED);
-	st->kicks = __atomic_load_n(&vq->stats.kicks, __ATOMIC_RELAXED);
-	st->calls = __atomic_load_n(&vq->stats.calls, __ATOMIC_RELAXED);
-	st->broken = __atomic_load_n(&vq->stats.broken, __ATOMIC_RELAXED);
+	st->packets = vhu_atomic_load_u64(&vq->stats.packets,
+					  memory_order_relaxed);
+	st->bytes = vhu_atomic_load_u64(&vq->stats.bytes, memory_order_relaxed);
+	st->drops_no_buf = vhu_atomic_load_u64(&vq->stats.drops_no_buf,
+					       memory_order_relaxed);
+	st->desc_errors = vhu_atomic_load_u64(&vq->stats.desc_errors,
+					      memory_order_relaxed);
+	st->kicks = vhu_atomic_load_u64(&vq->stats.kicks, memory_order_relaxed);
+	st->calls = vhu_atomic_load_u64(&vq->stats.calls, memory_order_relaxed);
+	st->broken = vhu_atomic_load_u64(&vq->stats.broken,
+					 memory_order_relaxed);
 	return 0;
 }
 
@@ -582,8 +585,9 @@ vhu_dev_vring_broken(const struct vhu_dev *dev, uint16_t vring)
 
 	if (dev == NULL || vring >= RTE_DIM(dev->vqs.vq))
 		return false;
-	vq = __atomic_load_n(&dev->vqs.vq[vring], __ATOMIC_ACQUIRE);
-	return vq != NULL && __atomic_load_n(&vq->broken, __ATOMIC_RELAXED);
+	vq = vhu_atomic_load_ptr(&dev->vqs.vq[vring], memory_order_acquire);
+	return vq != NULL &&
+	       vhu_atomic_load_bool(&vq->broken, memory_order_relaxed);
 }
 
 void

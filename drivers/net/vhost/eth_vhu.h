@@ -17,6 +17,7 @@
 #ifndef VHU_ETH_H
 #define VHU_ETH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <limits.h>
@@ -30,6 +31,7 @@
 #include "vhu.h"
 #include "vhu_burst.h"
 #include "vhu_config.h"
+#include "common/vhu_atomic.h"
 
 extern int vhu_eth_logtype;
 
@@ -107,7 +109,7 @@ struct vhu_eth_port {
 	 * the acquire load in each burst (P2); libvhu keeps the handle valid
 	 * memory and makes a late burst return 0, so nothing else is needed.
 	 */
-	struct vhu_dev *dp_dev;
+	struct vhu_dev *_Atomic dp_dev;
 
 	struct rte_eth_dev *eth_dev;
 	uint16_t port_id;

@@ -71,7 +71,7 @@ vhu_dev_vq(struct vhu_dev *dev, uint32_t index)
 			vhu_vq_set_iotlb_locked(vq, dev->iotlb.rd,
 						dev->iotlb.wr,
 						vhu_iotlb_send_miss, dev);
-		/* a queue, once published, stays for the life of the slot */
+		/* R5: pairs with A5; published, it stays for the slot's life */
 		vhu_atomic_store_ptr(&dev->vqs.vq[index], vq,
 				     memory_order_release);
 	}

@@ -12,9 +12,9 @@
 
 /*
  * A queue pointer may appear while bursts run (the frontend adds queue
- * pairs): the acquire load pairs with the protocol layer's release store
- * of vq[i], so a queue is seen only fully initialised. Queues are never
- * freed while the device handle lives (vhu.h: destroy_device).
+ * pairs). Queues are never freed while the device handle lives (vhu.h:
+ * destroy_device). nr_vrings is only a bound: a slot below it may still
+ * be NULL.
  */
 static inline struct vhu_vq *
 lookup(const struct vhu_dev *dev, uint32_t vring)
@@ -25,6 +25,7 @@ lookup(const struct vhu_dev *dev, uint32_t vring)
 		     vring >= vhu_atomic_load_u16(&vqs->nr_vrings,
 						  memory_order_relaxed)))
 		return NULL;
+	/* A5: pairs with R5 (dev.c), so a queue is seen fully initialised */
 	return vhu_atomic_load_ptr(&vqs->vq[vring], memory_order_acquire);
 }
 

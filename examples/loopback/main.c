@@ -176,13 +176,14 @@ poll_pass(struct lb_poller *p)
 	for (i = 0; i < p->n_slots; i++) {
 		struct lb_slot *s = &slots[p->slots[i]];
 		/* P1: pairs with D1. */
-		struct vhu_dev *dev = atomic_load(&s->dev);
+		struct vhu_dev *dev =
+			atomic_load_explicit(&s->dev, memory_order_seq_cst);
 
 		if (dev != NULL)
 			poll_slot(s, dev);
 	}
 	/* P2: pairs with D2; no handle loaded above is used after this. */
-	atomic_fetch_add(&p->epoch, 1);
+	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
 }
 
 static int
@@ -194,7 +195,7 @@ poller_main(void *arg)
 	while (p->n_slots != 0 &&
 	       !atomic_load_explicit(&pollers_stop, memory_order_relaxed))
 		poll_pass(p);
-	atomic_store(&p->running, false);
+	atomic_store_explicit(&p->running, false, memory_order_seq_cst);
 	return 0;
 }
 
@@ -208,21 +209,26 @@ retract_device(struct lb_port *port)
 	bool owns[RTE_MAX_LCORE] = { false };
 	unsigned int i, q;
 
-	atomic_store(&port->dev, NULL);
+	atomic_store_explicit(&port->dev, NULL, memory_order_seq_cst);
 	for (q = 0; q < opt.queues; q++) {
 		struct lb_slot *s = &slots[port->first_slot + q];
 
-		atomic_store(&s->dev, NULL); /* D1: pairs with P1 */
+		/* D1: pairs with P1 */
+		atomic_store_explicit(&s->dev, NULL, memory_order_seq_cst);
 		owns[s->poller] = true;
 	}
 	for (i = 0; i < n_pollers; i++)
 		if (owns[i])
-			seen[i] = atomic_load(&pollers[i].epoch); /* D2 */
+			/* D2 */
+			seen[i] = atomic_load_explicit(&pollers[i].epoch,
+						       memory_order_seq_cst);
 	for (i = 0; i < n_pollers; i++) {
 		if (!owns[i])
 			continue;
-		while (atomic_load(&pollers[i].running) &&
-		       atomic_load(&pollers[i].epoch) == seen[i])
+		while (atomic_load_explicit(&pollers[i].running,
+					    memory_order_seq_cst) &&
+		       atomic_load_explicit(&pollers[i].epoch,
+					    memory_order_seq_cst) == seen[i])
 			rte_pause();
 	}
 }
@@ -235,7 +241,9 @@ lb_new_device(struct vhu_dev *dev, void *ctx)
 	uint16_t vrings = vhu_dev_vring_count(dev);
 	unsigned int q;
 
-	if (!atomic_compare_exchange_strong(&port->dev, &none, dev)) {
+	if (!atomic_compare_exchange_strong_explicit(&port->dev, &none, dev,
+						     memory_order_seq_cst,
+						     memory_order_seq_cst)) {
 		printf("vhu-loopback: %s: refusing device %d, device %d is "
 		       "already served here\n", port->path, vhu_dev_id(dev),
 		       vhu_dev_id(none));
@@ -246,7 +254,8 @@ lb_new_device(struct vhu_dev *dev, void *ctx)
 	       port->path, vhu_dev_id(dev), vhu_dev_features(dev), vrings,
 	       vrings / 2, RTE_MIN((unsigned int)opt.queues, vrings / 2u));
 	for (q = 0; q < opt.queues; q++)
-		atomic_store(&slots[port->first_slot + q].dev, dev);
+		atomic_store_explicit(&slots[port->first_slot + q].dev, dev,
+				      memory_order_seq_cst);
 	fflush(stdout);
 	return 0;
 }
@@ -256,7 +265,7 @@ lb_destroy_device(struct vhu_dev *dev, void *ctx)
 {
 	struct lb_port *port = ctx;
 
-	if (atomic_load(&port->dev) != dev)
+	if (atomic_load_explicit(&port->dev, memory_order_seq_cst) != dev)
 		return;
 	retract_device(port);
 	printf("vhu-loopback: %s: device %d stopped\n", port->path,
@@ -291,7 +300,8 @@ print_stats(uint64_t now, uint64_t hz)
 
 	for (i = 0; i < opt.n_paths; i++) {
 		struct lb_port *port = &ports[i];
-		struct vhu_dev *dev = atomic_load(&port->dev);
+		struct vhu_dev *dev =
+			atomic_load_explicit(&port->dev, memory_order_seq_cst);
 		uint64_t rx = 0, tx = 0, drop = 0;
 		double dt;
 
@@ -469,7 +479,8 @@ assign_slots(void)
 		}
 	}
 	for (i = 0; i < n_pollers; i++)
-		atomic_store(&pollers[i].running, true);
+		atomic_store_explicit(&pollers[i].running, true,
+				      memory_order_seq_cst);
 }
 
 static int
@@ -577,18 +588,20 @@ main(int argc, char **argv)
 	}
 	printf("vhu-loopback: shutting down\n");
 	fflush(stdout);
-	atomic_store(&pollers_stop, true);
+	atomic_store_explicit(&pollers_stop, true, memory_order_seq_cst);
 	if (main_polls)
-		atomic_store(&pollers[0].running, false);
+		atomic_store_explicit(&pollers[0].running, false,
+				      memory_order_seq_cst);
 	else
 		rte_eal_mp_wait_lcore();
 	rc = 0;
 out_vhu:
 	/* Pollers are stopped: destroy_device() calls made here wait for
 	 * nobody. */
-	atomic_store(&pollers_stop, true);
+	atomic_store_explicit(&pollers_stop, true, memory_order_seq_cst);
 	for (i = 0; i < n_pollers; i++)
-		atomic_store(&pollers[i].running, false);
+		atomic_store_explicit(&pollers[i].running, false,
+				      memory_order_seq_cst);
 	vhu_fini();
 out_pool:
 	rte_mempool_free(pool);

@@ -247,10 +247,14 @@ load_view(const struct worker *w, struct view *v)
 {
 	for (unsigned int p = 0; p < n_ports; p++) {
 		/* W1: pairs with C1 */
-		v->dev[p] = atomic_load(&ports[p].dev);
-		v->tx_qps[p] = atomic_load(&ports[p].tx_qps);
-		v->out_qp[p] = pick_out_qp(atomic_load(&ports[p].rx_qps),
-					   w->index);
+		v->dev[p] = atomic_load_explicit(&ports[p].dev,
+						 memory_order_seq_cst);
+		v->tx_qps[p] = atomic_load_explicit(&ports[p].tx_qps,
+						    memory_order_seq_cst);
+		v->out_qp[p] = pick_out_qp(
+			atomic_load_explicit(&ports[p].rx_qps,
+					     memory_order_seq_cst),
+			w->index);
 		if (v->dev[p] == NULL)
 			v->out_qp[p] = -1;
 	}
@@ -460,7 +464,8 @@ worker_pass(struct worker *w)
 			switch_burst(w, &v, p, pkts, n);
 		}
 	}
-	atomic_fetch_add(&w->epoch, 1); /* W2: pairs with C2 */
+	/* W2: pairs with C2 */
+	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_seq_cst);
 }
 
 static int
@@ -470,7 +475,8 @@ worker_main(void *arg)
 
 	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed))
 		worker_pass(w);
-	atomic_store(&w->running, false);       /* W3 */
+	/* W3 */
+	atomic_store_explicit(&w->running, false, memory_order_seq_cst);
 	return 0;
 }
 
@@ -483,10 +489,13 @@ wait_workers_quiescent(void)
 	uint64_t seen[RTE_MAX_LCORE];
 
 	for (unsigned int i = 0; i < n_workers; i++)
-		seen[i] = atomic_load(&workers[i].epoch);       /* C2 */
+		seen[i] = atomic_load_explicit(&workers[i].epoch,
+					       memory_order_seq_cst); /* C2 */
 	for (unsigned int i = 0; i < n_workers; i++)
-		while (atomic_load(&workers[i].running) &&
-		       atomic_load(&workers[i].epoch) == seen[i])
+		while (atomic_load_explicit(&workers[i].running,
+					    memory_order_seq_cst) &&
+		       atomic_load_explicit(&workers[i].epoch,
+					    memory_order_seq_cst) == seen[i])
 			rte_pause();
 }
 
@@ -495,15 +504,15 @@ new_device(struct vhu_dev *dev, void *ctx)
 {
 	struct port *p = ctx;
 
-	if (atomic_load(&p->dev) != NULL) {
+	if (atomic_load_explicit(&p->dev, memory_order_seq_cst) != NULL) {
 		printf("vswitch: port %u (%s): refusing a second guest\n",
 		       (unsigned int)(p - ports), p->name);
 		return -1;
 	}
 	/* No queue until the vring_state_changed calls that follow. */
-	atomic_store(&p->rx_qps, 0);    /* C1 */
-	atomic_store(&p->tx_qps, 0);
-	atomic_store(&p->dev, dev);
+	atomic_store_explicit(&p->rx_qps, 0, memory_order_seq_cst); /* C1 */
+	atomic_store_explicit(&p->tx_qps, 0, memory_order_seq_cst);
+	atomic_store_explicit(&p->dev, dev, memory_order_seq_cst);
 	printf("vswitch: port %u (%s): guest connected (%u queue pairs)\n",
 	       (unsigned int)(p - ports), p->name,
 	       vhu_dev_vring_count(dev) / 2u);
@@ -516,11 +525,11 @@ destroy_device(struct vhu_dev *dev, void *ctx)
 {
 	struct port *p = ctx;
 
-	if (atomic_load(&p->dev) != dev)
+	if (atomic_load_explicit(&p->dev, memory_order_seq_cst) != dev)
 		return;
-	atomic_store(&p->rx_qps, 0);    /* C1 */
-	atomic_store(&p->tx_qps, 0);
-	atomic_store(&p->dev, NULL);
+	atomic_store_explicit(&p->rx_qps, 0, memory_order_seq_cst); /* C1 */
+	atomic_store_explicit(&p->tx_qps, 0, memory_order_seq_cst);
+	atomic_store_explicit(&p->dev, NULL, memory_order_seq_cst);
 	wait_workers_quiescent();
 	printf("vswitch: port %u (%s): guest gone\n",
 	       (unsigned int)(p - ports), p->name);
@@ -535,9 +544,11 @@ set_vring(struct port *p, uint16_t vring, bool on)
 	uint64_t bit = UINT64_C(1) << (vring / 2);
 
 	if (on)
-		atomic_fetch_or(mask, bit);     /* C1 */
+		atomic_fetch_or_explicit(mask, bit,
+					 memory_order_seq_cst); /* C1 */
 	else
-		atomic_fetch_and(mask, ~bit);   /* C1 */
+		atomic_fetch_and_explicit(mask, ~bit,
+					  memory_order_seq_cst); /* C1 */
 }
 
 static void
@@ -546,7 +557,8 @@ vring_state_changed(struct vhu_dev *dev, uint16_t vring, bool enabled,
 {
 	struct port *p = ctx;
 
-	if (atomic_load(&p->dev) != dev || vring >= 2 * MAX_QP)
+	if (atomic_load_explicit(&p->dev, memory_order_seq_cst) != dev ||
+	    vring >= 2 * MAX_QP)
 		return;
 	set_vring(p, vring, enabled);
 }
@@ -556,7 +568,8 @@ vring_broken(struct vhu_dev *dev, uint16_t vring, void *ctx)
 {
 	struct port *p = ctx;
 
-	if (atomic_load(&p->dev) != dev || vring >= 2 * MAX_QP)
+	if (atomic_load_explicit(&p->dev, memory_order_seq_cst) != dev ||
+	    vring >= 2 * MAX_QP)
 		return;
 	/* Stopped until the guest resets it; that reset re-enables it. */
 	set_vring(p, vring, false);
@@ -670,10 +683,11 @@ move_log_second(struct move_log *ml)
 static void
 describe_queues(const struct port *p, char *buf, size_t len)
 {
-	uint64_t rxm = atomic_load(&p->rx_qps), txm = atomic_load(&p->tx_qps);
+	uint64_t rxm = atomic_load_explicit(&p->rx_qps, memory_order_seq_cst);
+	uint64_t txm = atomic_load_explicit(&p->tx_qps, memory_order_seq_cst);
 	int rxn = __builtin_popcountll(rxm), txn = __builtin_popcountll(txm);
 
-	if (atomic_load(&p->dev) == NULL)
+	if (atomic_load_explicit(&p->dev, memory_order_seq_cst) == NULL)
 		snprintf(buf, len, "no guest");
 	else if (rxn == txn)
 		snprintf(buf, len, "guest, %d qp", rxn);
@@ -1000,7 +1014,8 @@ static void
 start_workers(void)
 {
 	for (unsigned int i = 0; i < n_workers; i++)
-		atomic_store(&workers[i].running, true);
+		atomic_store_explicit(&workers[i].running, true,
+				      memory_order_seq_cst);
 	for (unsigned int i = 0; i < n_workers; i++) {
 		printf("vswitch: worker %u on lcore %u polls %u queue "
 		       "pair(s)\n", i, workers[i].lcore, workers[i].n_polls);

@@ -225,8 +225,8 @@ lib_put(void)
 static void
 publish_dp(struct vhu_eth_port *port)
 {
-	__atomic_store_n(&port->dp_dev, port->started ? port->dev : NULL,
-			 __ATOMIC_RELEASE);
+	atomic_store_explicit(&port->dp_dev, port->started ? port->dev : NULL,
+			      memory_order_release);
 }
 
 static void

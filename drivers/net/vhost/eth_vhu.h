@@ -17,6 +17,7 @@
 #ifndef VHU_ETH_H
 #define VHU_ETH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <limits.h>
@@ -32,6 +33,26 @@
 #include "vhu_config.h"
 
 extern int vhu_eth_logtype;
+
+/*
+ * Queue counters: plain uint64_t fields (the ethdev stats are sums of
+ * them), written by the one lcore that polls the queue and read by the
+ * control thread. Both sides go through the _Atomic type of the same size
+ * (same size and alignment on every ABI DPDK supports), relaxed: nothing
+ * is ordered by a counter, a value must only never be torn.
+ */
+static inline uint64_t
+vhu_eth_cnt_load(const uint64_t *p)
+{
+	return atomic_load_explicit((const _Atomic uint64_t *)p,
+				    memory_order_relaxed);
+}
+
+static inline void
+vhu_eth_cnt_store(uint64_t *p, uint64_t v)
+{
+	atomic_store_explicit((_Atomic uint64_t *)p, v, memory_order_relaxed);
+}
 
 #define VHU_ETH_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_ ## level, vhu_eth_logtype, \
@@ -107,7 +128,7 @@ struct vhu_eth_port {
 	 * the acquire load in each burst (P2); libvhu keeps the handle valid
 	 * memory and makes a late burst return 0, so nothing else is needed.
 	 */
-	struct vhu_dev *dp_dev;
+	struct vhu_dev *_Atomic dp_dev;
 
 	struct rte_eth_dev *eth_dev;
 	uint16_t port_id;

@@ -36,8 +36,7 @@ size_bucket(uint32_t len)
 }
 
 /* Single writer: a plain add published with a relaxed store. */
-#define CNT_ADD(field, v) \
-	__atomic_store_n(&(field), (field) + (v), __ATOMIC_RELAXED)
+#define CNT_ADD(field, v) vhu_eth_cnt_store(&(field), (field) + (v))
 
 static inline void
 count_burst(struct vhu_eth_counters *c, struct rte_mbuf *const *pkts,
@@ -172,7 +171,7 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t got = 0;
 
 	/* P2: pairs with P1 in publish_dp() */
-	dev = __atomic_load_n(&rxq->port->dp_dev, __ATOMIC_ACQUIRE);
+	dev = atomic_load_explicit(&rxq->port->dp_dev, memory_order_acquire);
 	if (unlikely(dev == NULL))
 		return 0;
 	/* libvhu takes at most VHU_BURST_MAX per call: fill what was asked */
@@ -204,7 +203,7 @@ vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t sent = 0;
 
 	/* P2: pairs with P1 in publish_dp() */
-	dev = __atomic_load_n(&txq->port->dp_dev, __ATOMIC_ACQUIRE);
+	dev = atomic_load_explicit(&txq->port->dp_dev, memory_order_acquire);
 	if (unlikely(dev == NULL))
 		return 0;
 	while (sent < n) {
@@ -229,7 +228,7 @@ vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 static uint64_t
 cnt_delta(const uint64_t *cur, const uint64_t *base)
 {
-	return __atomic_load_n(cur, __ATOMIC_RELAXED) - *base;
+	return vhu_eth_cnt_load(cur) - *base;
 }
 
 static void
@@ -407,7 +406,7 @@ queue_rebase(struct vhu_eth_queue *eq)
 
 	/* the lcore keeps counting: move the base, never touch cnt */
 	for (size_t i = 0; i < sizeof(eq->cnt) / sizeof(uint64_t); i++)
-		b[i] = __atomic_load_n(&c[i], __ATOMIC_RELAXED);
+		b[i] = vhu_eth_cnt_load(&c[i]);
 }
 
 int

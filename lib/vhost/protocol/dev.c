@@ -39,12 +39,13 @@ vhu_dev_vq(struct vhu_dev *dev, uint32_t index)
 			vhu_vq_set_iotlb_locked(vq, dev->iotlb.rd,
 						dev->iotlb.wr,
 						vhu_iotlb_send_miss, dev);
-		/* a queue, once published, stays for the life of the slot */
-		__atomic_store_n(&dev->vqs.vq[index], vq, __ATOMIC_RELEASE);
+		/* R5: pairs with A5; published, it stays for the slot's life */
+		vhu_atomic_store_ptr(&dev->vqs.vq[index], vq,
+				     memory_order_release);
 	}
 	if (index >= dev->vqs.nr_vrings)
-		__atomic_store_n(&dev->vqs.nr_vrings, (uint16_t)(index + 1),
-				 __ATOMIC_RELEASE);
+		vhu_atomic_store_u16(&dev->vqs.nr_vrings, (uint16_t)(index + 1),
+				     memory_order_release);
 	return vq;
 }
 
@@ -189,15 +190,17 @@ vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
 	vq = dev->vqs.vq[vring];
 	if (vq == NULL)
 		return -ENOENT;
-	cur.packets = __atomic_load_n(&vq->stats.packets, __ATOMIC_RELAXED);
-	cur.bytes = __atomic_load_n(&vq->stats.bytes, __ATOMIC_RELAXED);
-	cur.drops_no_buf = __atomic_load_n(&vq->stats.drops_no_buf,
-					   __ATOMIC_RELAXED);
-	cur.desc_errors = __atomic_load_n(&vq->stats.desc_errors,
-					  __ATOMIC_RELAXED);
-	cur.kicks = __atomic_load_n(&vq->stats.kicks, __ATOMIC_RELAXED);
-	cur.calls = __atomic_load_n(&vq->stats.calls, __ATOMIC_RELAXED);
-	cur.broken = __atomic_load_n(&vq->stats.broken, __ATOMIC_RELAXED);
+	cur.packets = vhu_atomic_load_u64(&vq->stats.packets,
+					  memory_order_relaxed);
+	cur.bytes = vhu_atomic_load_u64(&vq->stats.bytes, memory_order_relaxed);
+	cur.drops_no_buf = vhu_atomic_load_u64(&vq->stats.drops_no_buf,
+					       memory_order_relaxed);
+	cur.desc_errors = vhu_atomic_load_u64(&vq->stats.desc_errors,
+					      memory_order_relaxed);
+	cur.kicks = vhu_atomic_load_u64(&vq->stats.kicks, memory_order_relaxed);
+	cur.calls = vhu_atomic_load_u64(&vq->stats.calls, memory_order_relaxed);
+	cur.broken = vhu_atomic_load_u64(&vq->stats.broken,
+					 memory_order_relaxed);
 	/* an older caller gets its prefix; a newer one zeros past ours */
 	n = RTE_MIN(size, sizeof(cur));
 	memcpy(st, &cur, n);
@@ -213,8 +216,9 @@ vhu_dev_vring_broken(const struct vhu_dev *dev, uint16_t vring)
 
 	if (dev == NULL || vring >= RTE_DIM(dev->vqs.vq))
 		return false;
-	vq = __atomic_load_n(&dev->vqs.vq[vring], __ATOMIC_ACQUIRE);
-	return vq != NULL && __atomic_load_n(&vq->broken, __ATOMIC_RELAXED);
+	vq = vhu_atomic_load_ptr(&dev->vqs.vq[vring], memory_order_acquire);
+	return vq != NULL &&
+	       vhu_atomic_load_bool(&vq->broken, memory_order_relaxed);
 }
 
 int

@@ -49,7 +49,7 @@ vhu_iotlb_attach(struct vhu_dev *dev)
 
 	t->n = 0;
 	t->backend_fd = -1;
-	atomic_flag_clear(&t->send_busy);
+	atomic_flag_clear_explicit(&t->send_busy, memory_order_seq_cst);
 	t->misses_sent = 0;
 	t->misses_unsent = 0;
 	t->updates = 0;
@@ -333,8 +333,9 @@ vhu_iotlb_log_stats(const struct vhu_dev *dev)
 		" rejected, %" PRIu64 " misses sent, %" PRIu64
 		" unsent, %u entries held", dev->name, t->updates,
 		t->invalidates, t->dropped, t->rejected,
-		__atomic_load_n(&t->misses_sent, __ATOMIC_RELAXED),
-		__atomic_load_n(&t->misses_unsent, __ATOMIC_RELAXED), t->n);
+		vhu_atomic_load_u64(&t->misses_sent, memory_order_relaxed),
+		vhu_atomic_load_u64(&t->misses_unsent, memory_order_relaxed),
+		t->n);
 }
 
 const char *
@@ -378,17 +379,19 @@ vhu_iotlb_send_miss(void *arg, uint64_t iova, uint8_t perm)
 	/* queues of one device may miss on several lcores at once */
 	if (atomic_flag_test_and_set_explicit(&t->send_busy,
 					      memory_order_acquire)) {
-		__atomic_fetch_add(&t->misses_unsent, 1, __ATOMIC_RELAXED);
+		vhu_atomic_fetch_add_u64(&t->misses_unsent, 1,
+					 memory_order_relaxed);
 		return -EAGAIN;
 	}
 	/* a frontend that never reads its end fills it: EAGAIN, no wait */
 	n = send(fd, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
 	atomic_flag_clear_explicit(&t->send_busy, memory_order_release);
 	if (n == (ssize_t)sizeof(msg)) {
-		__atomic_fetch_add(&t->misses_sent, 1, __ATOMIC_RELAXED);
+		vhu_atomic_fetch_add_u64(&t->misses_sent, 1,
+					 memory_order_relaxed);
 		return 0;
 	}
-	__atomic_fetch_add(&t->misses_unsent, 1, __ATOMIC_RELAXED);
+	vhu_atomic_fetch_add_u64(&t->misses_unsent, 1, memory_order_relaxed);
 	/* a small stream write is all or nothing unless the peer is gone */
 	return n > 0 ? 0 : -EAGAIN;
 }

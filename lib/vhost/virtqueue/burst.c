@@ -12,9 +12,9 @@
 
 /*
  * A queue pointer may appear while bursts run (the frontend adds queue
- * pairs): the acquire load pairs with the protocol layer's release store
- * of vq[i], so a queue is seen only fully initialised. Queues are never
- * freed while the device handle lives (vhu.h: destroy_device).
+ * pairs). Queues are never freed while the device handle lives (vhu.h:
+ * destroy_device). nr_vrings is only a bound: a slot below it may still
+ * be NULL.
  */
 static inline struct vhu_vq *
 lookup(const struct vhu_dev *dev, uint32_t vring)
@@ -22,10 +22,11 @@ lookup(const struct vhu_dev *dev, uint32_t vring)
 	const struct vhu_dev_vqs *vqs = (const struct vhu_dev_vqs *)dev;
 
 	if (unlikely(dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS ||
-		     vring >= __atomic_load_n(&vqs->nr_vrings,
-					      __ATOMIC_RELAXED)))
+		     vring >= vhu_atomic_load_u16(&vqs->nr_vrings,
+						  memory_order_relaxed)))
 		return NULL;
-	return __atomic_load_n(&vqs->vq[vring], __ATOMIC_ACQUIRE);
+	/* A5: pairs with R5 (dev.c), so a queue is seen fully initialised */
+	return vhu_atomic_load_ptr(&vqs->vq[vring], memory_order_acquire);
 }
 
 /*
@@ -107,6 +108,6 @@ vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring)
 	vq = lookup(dev, vring);
 	if (vq == NULL)
 		return -ENODEV;
-	fd = __atomic_load_n(&vq->kickfd, __ATOMIC_RELAXED);
+	fd = vhu_atomic_load_int(&vq->kickfd, memory_order_relaxed);
 	return fd >= 0 ? fd : -ENOENT;
 }

@@ -97,12 +97,12 @@ vhu_pbatch_load(const struct vhu_vq *vq, uint16_t slot, bool wrap,
 	    (uint32_t)slot + VHU_PBATCH > vq->size)
 		return false;
 	for (k = 0; k < VHU_PBATCH; k++)
-		f[k] = __atomic_load_n(&d[k].flags, __ATOMIC_RELAXED);
+		f[k] = vhu_atomic_load_u16(&d[k].flags, memory_order_relaxed);
 	for (k = 0; k < VHU_PBATCH; k++)
 		if (!vhu_pdesc_avail(f[k], wrap) || (f[k] & mask) != want)
 			return false;
 	/*
-	 * A4 for the whole line: one acquire fence after the four flag
+	 * A4: for the whole line, one acquire fence after the four flag
 	 * loads orders every read below after all of them (§2.8.21).
 	 */
 	atomic_thread_fence(memory_order_acquire);
@@ -280,9 +280,10 @@ vhu_packed_walk(struct vhu_vq *vq, uint16_t slot, bool wrap,
 		 * only after the rest of the chain, so every later
 		 * descriptor must already be available in its own lap.
 		 * Relaxed: the caller's acquire load of the head flags
-		 * orders this read after the driver's writes.
+		 * (A4) orders this read after the driver's writes.
 		 */
-		flags = __atomic_load_n(&ring[slot].flags, __ATOMIC_RELAXED);
+		flags = vhu_atomic_load_u16(&ring[slot].flags,
+					    memory_order_relaxed);
 		if (unlikely(!vhu_pdesc_avail(flags, wrap))) {
 			*why = "chained descriptor not available";
 			return VHU_WALK_BAD;

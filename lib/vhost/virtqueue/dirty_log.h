@@ -13,6 +13,8 @@
 
 #include <rte_branch_prediction.h>
 
+#include "vhu_atomic.h"
+
 #define VHU_LOG_PAGE_SHIFT 12 /* vhost-user spec: "log granularity 4k" */
 
 struct vhu_dirty_log {
@@ -44,8 +46,9 @@ vhu_log_mark(const struct vhu_dirty_log *log, uint64_t gpa, uint64_t len)
 
 		if (byte >= log->size)
 			break;
-		__atomic_fetch_or(&log->base[byte],
-				  (uint8_t)(1u << (page & 7)), __ATOMIC_RELAXED);
+		vhu_atomic_fetch_or_u8(&log->base[byte],
+				       (uint8_t)(1u << (page & 7)),
+				       memory_order_relaxed);
 		if (page == UINT64_MAX >> VHU_LOG_PAGE_SHIFT)
 			break;
 	}

@@ -67,7 +67,8 @@ log_used(const struct vhu_vq *vq)
 static inline uint16_t
 load_flags(const struct vhu_vq *vq, uint16_t slot)
 {
-	return __atomic_load_n(&vq->pdesc[slot].flags, __ATOMIC_ACQUIRE);
+	return vhu_atomic_load_u16(&vq->pdesc[slot].flags,
+				   memory_order_acquire);
 }
 
 /*
@@ -101,12 +102,12 @@ publish_used(struct vhu_vq *vq, uint16_t n)
 	w = head_wrap;
 	vhu_pslot_add(&s, &w, shadow[0].id >> 16, size);
 	for (k = 1; k < n; k++) {
-		__atomic_store_n(&ring[s].flags, vhu_pdesc_used_flags(w),
-				 __ATOMIC_RELAXED);
+		vhu_atomic_store_u16(&ring[s].flags, vhu_pdesc_used_flags(w),
+				     memory_order_relaxed);
 		vhu_pslot_add(&s, &w, shadow[k].id >> 16, size);
 	}
-	__atomic_store_n(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
-			 __ATOMIC_RELEASE);
+	vhu_atomic_store_u16(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
+			     memory_order_release);
 	if (unlikely(log_used(vq))) {
 		const uint64_t esz = sizeof(struct vring_packed_desc);
 		uint16_t ls = head;
@@ -467,14 +468,14 @@ copy_and_publish(struct vhu_vq *vq, const struct vhu_rx_order *o, uint16_t n)
 		if (k > 0) {
 			/* R4: id and length before the flags */
 			atomic_thread_fence(memory_order_release);
-			__atomic_store_n(&ring[s].flags,
-					 vhu_pdesc_used_flags(w),
-					 __ATOMIC_RELAXED);
+			vhu_atomic_store_u16(&ring[s].flags,
+					     vhu_pdesc_used_flags(w),
+					     memory_order_relaxed);
 		}
 		vhu_pslot_add(&s, &w, 1, size);
 	}
-	__atomic_store_n(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
-			 __ATOMIC_RELEASE);
+	vhu_atomic_store_u16(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
+			     memory_order_release);
 	vq->last_used_idx = s;
 	vq->used_wrap = w;
 	notify_guest(vq, n);

@@ -57,7 +57,8 @@ static inline bool
 avail_count(struct vhu_vq *vq, uint16_t *n)
 {
 	/* A3: pairs with the driver's barrier before its avail->idx store */
-	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t idx = vhu_atomic_load_u16(&vq->avail->idx,
+					   memory_order_acquire);
 	uint16_t pending = idx - vq->last_avail_idx;
 
 	/* virtio 1.2 §2.7.6: at most Queue Size entries can be pending */
@@ -93,7 +94,7 @@ publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
 	if (n > first)
 		memcpy(&ring[0], vq->shadow_used + first, (n - first) * esz);
 	/* R3: entries before the index; pairs with the driver's rmb */
-	__atomic_store_n(&vq->used->idx, new_idx, __ATOMIC_RELEASE);
+	vhu_atomic_store_u16(&vq->used->idx, new_idx, memory_order_release);
 	if (unlikely(log_used(vq))) {
 		uint64_t base = vq->used_log_gpa +
 				offsetof(struct vring_used, ring);

@@ -128,12 +128,12 @@ write_notify_flags(struct vhu_vq *vq)
 		 * tells the driver when to notify. ENABLE or DISABLE only:
 		 * DESC would need EVENT_IDX and buys nothing for a poller.
 		 */
-		__atomic_store_n(&vq->device_event->off_wrap, 0,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&vq->device_event->flags,
-				 want ? VRING_PACKED_EVENT_FLAG_ENABLE :
-					VRING_PACKED_EVENT_FLAG_DISABLE,
-				 __ATOMIC_RELAXED);
+		vhu_atomic_store_u16(&vq->device_event->off_wrap, 0,
+				     memory_order_relaxed);
+		vhu_atomic_store_u16(&vq->device_event->flags,
+				     want ? VRING_PACKED_EVENT_FLAG_ENABLE :
+					    VRING_PACKED_EVENT_FLAG_DISABLE,
+				     memory_order_relaxed);
 		if (log)
 			vhu_log_mark(vq->log, vq->event_log_gpa,
 				     sizeof(struct vring_packed_desc_event));
@@ -150,17 +150,17 @@ write_notify_flags(struct vhu_vq *vq)
 		uint16_t ev = want ? vq->last_avail_idx :
 				     (uint16_t)(vq->last_avail_idx - 1);
 
-		__atomic_store_n(&vq->used->flags, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(avail_event, ev, __ATOMIC_RELAXED);
+		vhu_atomic_store_u16(&vq->used->flags, 0, memory_order_relaxed);
+		vhu_atomic_store_u16(avail_event, ev, memory_order_relaxed);
 		if (log)
 			vhu_log_mark(vq->log, vq->used_log_gpa +
 				     offsetof(struct vring_used, ring) +
 				     (uint64_t)vq->size *
 				     sizeof(struct vring_used_elem), 2);
 	} else {
-		__atomic_store_n(&vq->used->flags,
-				 want ? 0 : VRING_USED_F_NO_NOTIFY,
-				 __ATOMIC_RELAXED);
+		vhu_atomic_store_u16(&vq->used->flags,
+				     want ? 0 : VRING_USED_F_NO_NOTIFY,
+				     memory_order_relaxed);
 	}
 	if (log && !(vq->flags & VHU_VQ_F_PACKED))
 		vhu_log_mark(vq->log, vq->used_log_gpa +
@@ -425,7 +425,8 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	vq->announce = false;
 	vq->enabled = false;
 	vq->running = false;
-	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
+	vhu_atomic_store_bool(&vq->broken, false,
+			      memory_order_relaxed); /* queries */
 	vq->broken_told = false;
 	vq->num_set = false;
 	vq->addr_set = false;
@@ -607,7 +608,8 @@ vhu_vq_stop_locked(struct vhu_vq *vq)
 	vq->addr_set = false;
 	vq->kick_set = false;
 	vq->call_set = false;
-	__atomic_store_n(&vq->broken, false, __ATOMIC_RELAXED); /* queries */
+	vhu_atomic_store_bool(&vq->broken, false,
+			      memory_order_relaxed); /* queries */
 	vq->broken_told = false;
 	vq->miss_pending = false;
 	vq->miss_sent = false;
@@ -657,7 +659,8 @@ vhu_vq_mark_broken(struct vhu_vq *vq, const char *why)
 	 * Runs inside a burst (DATA held): plain stores are enough, the
 	 * control side reads them after A2. Sticky: burst.c checks ready.
 	 */
-	__atomic_store_n(&vq->broken, true, __ATOMIC_RELAXED); /* for queries */
+	vhu_atomic_store_bool(&vq->broken, true,
+			      memory_order_relaxed); /* for queries */
 	vq->ready = false;
 	vq->why_not_ready = "broken by the guest";
 	vhu_stat_add(&vq->stats.desc_errors, 1);

@@ -38,6 +38,7 @@
 
 #include "vhu.h"
 #include "vhu_config.h"
+#include "vhu_atomic.h"
 #include "guest_mem.h"
 #include "dirty_log.h"
 
@@ -193,6 +194,10 @@ vhu_vq_enter(struct vhu_vq *vq)
 {
 	uint32_t expected = VHU_VQ_FREE;
 
+	/*
+	 * A1: pairs with R2 (vhu_vq_resume: memory table, ring pointers,
+	 * ready) and with the previous burst's R1 (indexes, shadow state).
+	 */
 	return atomic_compare_exchange_strong_explicit(&vq->access, &expected,
 			VHU_VQ_DATA, memory_order_acquire, memory_order_relaxed);
 }
@@ -200,6 +205,7 @@ vhu_vq_enter(struct vhu_vq *vq)
 static inline void
 vhu_vq_leave(struct vhu_vq *vq)
 {
+	/* R1: pairs with A2 (vhu_vq_quiesce): indexes, stats, broken flag */
 	atomic_store_explicit(&vq->access, VHU_VQ_FREE, memory_order_release);
 }
 
@@ -207,7 +213,7 @@ vhu_vq_leave(struct vhu_vq *vq)
 static inline void
 vhu_stat_add(uint64_t *counter, uint64_t v)
 {
-	__atomic_store_n(counter, *counter + v, __ATOMIC_RELAXED);
+	vhu_atomic_store_u64(counter, *counter + v, memory_order_relaxed);
 }
 
 /* --- control side (vq.c) --- */

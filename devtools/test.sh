@@ -3,7 +3,8 @@
 #
 # Runs the whole vhu test suite, the way CI does:
 #   1. lint: the source checks in devtools/check-*.sh (layout, layering by
-#      includes), each one test; under a second, no build needed;
+#      includes, the ordering-edge index of doc/guide/threading.md), each
+#      one test; under a second, no build needed;
 #   2. devtools/setup.sh (packages, DPDK SDK headers, hugepages);
 #   3. build/       gcc, release, warnings are errors; the call ladder of the
 #                   protocol layer (devtools/check-ladder.sh, one test);
@@ -59,6 +60,7 @@ summary=()
 lint_checks=(
 	devtools/check-format.sh
 	devtools/check-layering.sh
+	devtools/check-ordering-index.sh
 )
 banner "lint: ${lint_checks[*]}"
 lint_t0=$(date +%s)

@@ -17,15 +17,22 @@
 
 #define SOCK_MAX_FDS 8
 
+/*
+ * A non-blocking, close-on-exec stream socket and path's address in *sa:
+ * the fd, or -errno (-ENAMETOOLONG for a path sun_path cannot hold).
+ */
 static int
-fill_addr(struct sockaddr_un *sa, const char *path)
+socket_for(const char *path, struct sockaddr_un *sa)
 {
+	int fd;
+
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa->sun_path, path);
-	return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
 }
 
 static int
@@ -34,12 +41,9 @@ listen_at(const char *path, bool set_mode, mode_t mode, uid_t uid, gid_t gid)
 	struct sockaddr_un sa;
 	int fd, ret;
 
-	ret = fill_addr(&sa, path);
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket_for(path, &sa);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
 		close(fd);
@@ -95,12 +99,9 @@ vhu_unix_connect(const char *path)
 	struct sockaddr_un sa;
 	int fd, ret;
 
-	ret = fill_addr(&sa, path);
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket_for(path, &sa);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* a unix connect never completes later: it succeeds or fails now */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;

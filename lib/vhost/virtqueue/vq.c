@@ -529,30 +529,33 @@ vhu_vq_get_base_locked(const struct vhu_vq *vq)
 	return vq->last_avail_idx;
 }
 
+/* Take fd over in place of the queue's current one (closed unless equal). */
+static void
+replace_fd(int *slot, int fd)
+{
+	if (fd != *slot)
+		close_fd(slot);
+	*slot = fd;
+}
+
 void
 vhu_vq_set_kick_locked(struct vhu_vq *vq, int fd)
 {
-	if (fd != vq->kickfd)
-		close_fd(&vq->kickfd);
-	vq->kickfd = fd;
+	replace_fd(&vq->kickfd, fd);
 	vq->kick_set = true;
 }
 
 void
 vhu_vq_set_call_locked(struct vhu_vq *vq, int fd)
 {
-	if (fd != vq->callfd)
-		close_fd(&vq->callfd);
-	vq->callfd = fd;
+	replace_fd(&vq->callfd, fd);
 	vq->call_set = true;
 }
 
 void
 vhu_vq_set_err_locked(struct vhu_vq *vq, int fd)
 {
-	if (fd != vq->errfd)
-		close_fd(&vq->errfd);
-	vq->errfd = fd;
+	replace_fd(&vq->errfd, fd);
 }
 
 void

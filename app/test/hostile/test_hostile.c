@@ -3,7 +3,7 @@
  * The hostile-frontend suite: a test-only frontend that misbehaves on
  * purpose against the real library (real unix sockets, guest memory in
  * memfds that the library maps itself, rings written by
- * app/test/virtq_driver.c). The control loop runs either in this thread
+ * app/test/virtqueue/virtq_driver.c). The control loop runs either in this thread
  * through vhu_dispatch() (default) or in libvhu's own control thread
  * (--control-thread), where messages and callbacks race with the bursts
  * this thread makes, as they do in an application.
@@ -46,7 +46,7 @@
 #include "msg.h"
 #include "vhu.h"
 #include "vhu_burst.h"
-#include "../virtq_driver.h"
+#include "../virtqueue/virtq_driver.h"
 
 #define RING 256
 #define GMEM (2u << 20)                 /* per ring: one memfd, one region */

@@ -12,67 +12,17 @@
  * must stop only its queue), the GET/SET_VRING_BASE encoding with wrap
  * bits, the device event area and dirty logging of the descriptor ring.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
+#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cmocka.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
-#include <rte_mbuf.h>
-#include <rte_mempool.h>
-
+#include "ring_harness.h"
 #include "vhu_burst.h"
-#include "virtq_driver.h"
 
-#define BIT(b) (1ull << (b))
-#define DATA_ROOM 2048
-#define WRAP (1u << 15)
-
-static struct rte_mempool *pool;       /* 2 KiB data rooms */
-static struct rte_mempool *seg_pool;   /* 512-byte rooms for chains */
-
-struct cfg {
-	bool mrg, ind, evt, ino;
-	uint16_t size;
-};
-
-/* One device with one queue pair: vring 0 = guest RX, vring 1 = guest TX */
-struct env {
-	struct vtd rx, tx;
-	struct vhu_vq *rxq, *txq;
-	int call_rx, call_tx, err_rx, err_tx;
-	struct vhu_dev_vqs vqs;
-	struct vhu_dev *dev;
-	uint16_t hdr_len;
-	bool mrg, ind, evt;
-};
-
-static const uint32_t sizes[] = {
-	60, 61, 64, 100, 127, 128, 255, 511, 1000, 1499, 1500, 1514,
-	2047, 2048, 2049, 3000, 4096, 5000, 8000, 8999, 9000,
-};
-#define NSIZES RTE_DIM(sizes)
-
-static uint8_t
-pattern(uint32_t seed, uint32_t i)
-{
-	return (uint8_t)(seed * 131u + i * 7u + (i >> 8));
-}
-
-static void
-fill(uint8_t *b, uint32_t len, uint32_t seed)
-{
-	for (uint32_t i = 0; i < len; i++)
-		b[i] = pattern(seed, i);
-}
+#define WRAP RH_WRAP
 
 static uint64_t
 make_features(bool mrg, bool ind, bool evt)
@@ -86,132 +36,6 @@ make_features(bool mrg, bool ind, bool evt)
 	if (evt)
 		f |= BIT(VIRTIO_RING_F_EVENT_IDX);
 	return f;
-}
-
-static int
-new_eventfd(void)
-{
-	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-
-	assert_true(fd >= 0);
-	return fd;
-}
-
-/* base: slot | wrap << 15, for both rings and both counters */
-static void
-env_setup_opts(struct env *e, uint64_t features, uint16_t size,
-	       uint16_t base, bool log)
-{
-	struct vtd_opts o = {
-		.size = size, .nregions = 1, .packed = true, .log = log,
-		.mem_size = size > 256 ? 32ull << 20 : 16ull << 20,
-		.in_order = features & BIT(VIRTIO_F_IN_ORDER),
-	};
-
-	memset(e, 0, sizeof(*e));
-	assert_int_equal(vtd_init(&e->rx, &o, base), 0);
-	assert_int_equal(vtd_init(&e->tx, &o, base), 0);
-	e->call_rx = new_eventfd();
-	e->call_tx = new_eventfd();
-	e->err_rx = new_eventfd();
-	e->err_tx = new_eventfd();
-	e->mrg = features & BIT(VIRTIO_NET_F_MRG_RXBUF);
-	e->ind = features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
-	e->evt = features & BIT(VIRTIO_RING_F_EVENT_IDX);
-	e->hdr_len = 12;
-	e->rxq = vtd_make_vq(&e->rx, 0, features, base, e->call_rx, log);
-	e->txq = vtd_make_vq(&e->tx, 1, features, base, e->call_tx, log);
-	assert_non_null(e->rxq);
-	assert_non_null(e->txq);
-	vhu_vq_quiesce(e->rxq);
-	vhu_vq_set_err_locked(e->rxq, dup(e->err_rx));
-	vhu_vq_resume(e->rxq);
-	vhu_vq_quiesce(e->txq);
-	vhu_vq_set_err_locked(e->txq, dup(e->err_tx));
-	vhu_vq_resume(e->txq);
-	assert_true(e->rxq->ready);
-	assert_true(e->txq->ready);
-	assert_true(e->rxq->flags & VHU_VQ_F_PACKED);
-	assert_int_equal(e->rxq->hdr_len, e->hdr_len);
-	e->vqs.nr_vrings = 2;
-	e->vqs.vq[0] = e->rxq;
-	e->vqs.vq[1] = e->txq;
-	e->dev = (struct vhu_dev *)&e->vqs;
-}
-
-static void
-env_setup(struct env *e, uint64_t features, uint16_t size, uint16_t base)
-{
-	env_setup_opts(e, features, size, base, false);
-}
-
-static void
-env_teardown(struct env *e)
-{
-	vhu_vq_destroy(e->rxq);
-	vhu_vq_destroy(e->txq);
-	vtd_fini(&e->rx);
-	vtd_fini(&e->tx);
-	close(e->call_rx);
-	close(e->call_tx);
-	close(e->err_rx);
-	close(e->err_tx);
-}
-
-/* Compare an mbuf chain with the pattern. */
-static void
-check_mbuf(const struct rte_mbuf *m, uint32_t len, uint32_t seed)
-{
-	uint32_t off = 0, segs = 0;
-
-	assert_int_equal(m->pkt_len, len);
-	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
-		const uint8_t *p = rte_pktmbuf_mtod(s, const uint8_t *);
-
-		for (uint32_t i = 0; i < s->data_len; i++)
-			if (p[i] != pattern(seed, off + i))
-				fail_msg("byte %u differs", off + i);
-		off += s->data_len;
-		segs++;
-	}
-	assert_int_equal(off, len);
-	assert_int_equal(m->nb_segs, segs);
-	assert_int_equal(segs, (len + DATA_ROOM - 1) / DATA_ROOM);
-}
-
-/* A pattern mbuf: one segment, or uneven segments when multi. */
-static struct rte_mbuf *
-make_chain(uint32_t len, uint32_t seed, bool multi)
-{
-	static const uint32_t cuts[] = { 1, 37, 300, 4096, 13, 511 };
-	struct rte_mbuf *head = NULL;
-	uint32_t off = 0, step = 0;
-
-	if (!multi && len <= DATA_ROOM) {
-		head = rte_pktmbuf_alloc(pool);
-		assert_non_null(head);
-		fill((uint8_t *)rte_pktmbuf_append(head, len), len, seed);
-		return head;
-	}
-	while (off < len || head == NULL) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(seg_pool);
-		uint32_t n;
-		uint8_t *p;
-
-		assert_non_null(m);
-		n = RTE_MIN(cuts[step++ % RTE_DIM(cuts)],
-			    (uint32_t)rte_pktmbuf_tailroom(m));
-		n = RTE_MIN(n, len - off);
-		p = (uint8_t *)rte_pktmbuf_append(m, n);
-		for (uint32_t i = 0; i < n; i++)
-			p[i] = pattern(seed, off + i);
-		off += n;
-		if (head == NULL)
-			head = m;
-		else
-			assert_int_equal(rte_pktmbuf_chain(head, m), 0);
-	}
-	return head;
 }
 
 /* The driver's next used position as an event off_wrap value. */
@@ -228,7 +52,7 @@ used_pos(const struct vtd *d)
  * rounds and DISABLE on odd ones. Returns the calls to expect.
  */
 static uint64_t
-arm_events(struct env *e, struct vtd *d, int r, uint16_t *prev)
+arm_events(struct rh_env *e, struct vtd *d, int r, uint16_t *prev)
 {
 	uint16_t now = used_pos(d);
 
@@ -240,247 +64,67 @@ arm_events(struct env *e, struct vtd *d, int r, uint16_t *prev)
 	return r % 2 == 0;
 }
 
-/* ---------------------------------------------------------------- TX */
-
 struct posted {
 	int id;
 	uint32_t len;
 	uint32_t seed;
 };
 
-/* Guest sends n frames (sizes cycling from *k), device dequeues them. */
-static void
-tx_round(struct env *e, int n, uint32_t *k)
-{
-	struct posted post[64];
-	struct rte_mbuf *pkts[64];
-	static uint8_t frame[9000];
-	uint64_t entries, bursts = 0;
-	int got = 0;
-
-	assert_true(n <= 64);
-	for (int i = 0; i < n; i++) {
-		uint32_t j = (*k)++;
-		uint32_t len = sizes[j % NSIZES];
-		int layout = (j / NSIZES) % 5;
-		bool ind = e->ind && layout == 4;
-		int nbufs = layout == 4 ? 3 : layout + 1 + (layout == 3);
-
-		fill(frame, len, j);
-		post[i].id = vtd_post_tx(&e->tx, frame, len, e->hdr_len,
-					 nbufs, ind);
-		assert_true(post[i].id >= 0);
-		post[i].len = len;
-		post[i].seed = j;
-	}
-	vtd_publish(&e->tx);
-	entries = e->tx.used_entries;
-	while (got < n) {
-		uint16_t r = vhu_dequeue_burst(e->dev, 0, pool, pkts, 64);
-
-		assert_true(r > 0);
-		bursts++;
-		for (int i = 0; i < r; i++) {
-			check_mbuf(pkts[i], post[got + i].len,
-				   post[got + i].seed);
-			rte_pktmbuf_free(pkts[i]);
-		}
-		got += r;
-	}
-	assert_int_equal(vtd_used_pending(&e->tx), n);
-	for (int i = 0; i < n; i++) {
-		uint32_t id, len;
-
-		assert_true(vtd_get_used(&e->tx, &id, &len));
-		assert_int_equal(id, post[i].id);
-		assert_int_equal(len, 0);
-	}
-	if (e->tx.o.in_order) {
-		/* IN_ORDER: one used entry per burst, naming its last buffer */
-		assert_int_equal(e->tx.used_entries - entries, bursts);
-		assert_false(e->tx.order_error);
-	}
-	/* device and driver agree on where the rings are */
-	assert_int_equal(e->txq->last_used_idx, e->tx.pused);
-	assert_int_equal(e->txq->used_wrap, e->tx.used_wrap);
-	assert_int_equal(e->txq->last_avail_idx, e->tx.pavail);
-	assert_int_equal(e->txq->avail_wrap, e->tx.avail_wrap);
-}
-
-/* ---------------------------------------------------------------- RX */
+/* --------------------------------------------------------- the matrix */
 
 /*
- * Post n receive buffers. Mergeable: 1536 bytes each, as one buffer, a
- * 700 + 836 chain, or that chain through an indirect table; otherwise
- * big chains (header + 9000 fit) in three shapes.
+ * rounds of n frames each through round(), event suppression armed before
+ * each and the calls checked after; returns how often the ring wrapped.
  */
 static int
-post_rx_buffers(struct env *e, int n, int variant)
+laps(struct rh_env *e, struct vtd *d, const struct vhu_vq *vq, int callfd,
+     void (*round)(struct rh_env *e, int n, uint32_t *k), int n, int rounds)
 {
-	int posted = 0;
+	uint16_t prev = used_pos(d);
+	bool w = vq->avail_wrap;
+	uint32_t k = 0;
+	int flips = 0;
 
-	for (int i = 0; i < n; i++) {
-		int h;
+	for (int r = 0; r < rounds; r++) {
+		uint64_t want = arm_events(e, d, r, &prev);
 
-		if (e->mrg) {
-			static const uint32_t two[] = { 700, 836 };
-			uint32_t one = 1536;
-
-			if ((variant + i) % 4 == 1)
-				h = vtd_post_rx(&e->rx, two, 2, false);
-			else if ((variant + i) % 4 == 3 && e->ind)
-				h = vtd_post_rx(&e->rx, two, 2, true);
-			else
-				h = vtd_post_rx(&e->rx, &one, 1, false);
-		} else {
-			static const uint32_t big[] = { 4096, 4096, 1200 };
-			static const uint32_t odd[] = { 5, 7, 3000, 6100 };
-
-			if ((variant + i) % 3 == 1)
-				h = vtd_post_rx(&e->rx, odd, 4, false);
-			else
-				h = vtd_post_rx(&e->rx, big, 3,
-						e->ind && (variant + i) % 3 == 2);
+		round(e, n, &k);
+		assert_int_equal(vtd_eventfd_take(callfd), want);
+		if (vq->avail_wrap != w) {
+			flips++;
+			w = vq->avail_wrap;
 		}
-		if (h < 0)
-			break;
-		posted++;
 	}
-	vtd_publish(&e->rx);
-	return posted;
+	return flips;
 }
-
-/* Read back one frame from the used descriptors; check header and bytes. */
-static void
-rx_check_frame(struct env *e, uint32_t flen, uint32_t seed)
-{
-	static uint8_t buf[9100 + 12];
-	uint32_t id, len, total = 0, nb = 1;
-	uint8_t hdr_zero[10] = { 0 };
-
-	for (uint32_t k = 0; k < nb; k++) {
-		const struct vtd_chain *c;
-		uint32_t cap = 0;
-
-		uint64_t before = e->rx.used_entries;
-
-		assert_true(vtd_get_used(&e->rx, &id, &len));
-		/* IN_ORDER still gives each receive buffer its length */
-		if (e->rx.o.in_order) {
-			assert_int_equal(e->rx.used_entries, before + 1);
-			assert_false(e->rx.order_error);
-		}
-		assert_true(id < e->rx.size);
-		c = &e->rx.chains[id];
-		for (int i = 0; i < c->n; i++)
-			cap += c->b[i].len;
-		assert_true(len <= cap);
-		assert_true(total + len <= sizeof(buf));
-		vtd_gather(&e->rx, id, buf + total, len);
-		if (k == 0)
-			nb = buf[10] | (buf[11] << 8);
-		total += len;
-		assert_true(nb >= 1);
-	}
-	if (!e->mrg)
-		assert_int_equal(nb, 1);
-	assert_int_equal(total, e->hdr_len + flen);
-	assert_memory_equal(buf, hdr_zero, 10);
-	for (uint32_t i = 0; i < flen; i++)
-		if (buf[e->hdr_len + i] != pattern(seed, i))
-			fail_msg("rx byte %u of %u differs", i, flen);
-}
-
-static void
-rx_round(struct env *e, int n, uint32_t *k)
-{
-	struct rte_mbuf *pkts[64];
-	uint32_t seeds[64];
-	uint32_t lens[64];
-	uint64_t before = e->rxq->stats.packets;
-	int bufs_needed = 0;
-
-	assert_true(n <= 64);
-	for (int i = 0; i < n; i++) {
-		uint32_t j = (*k)++;
-
-		lens[i] = sizes[(j * 7) % NSIZES];
-		seeds[i] = j;
-		pkts[i] = make_chain(lens[i], j, j % 2);
-		/* every mergeable buffer holds 1536 bytes: none is left */
-		bufs_needed += e->mrg ? (lens[i] + e->hdr_len + 1535) / 1536 :
-				       1;
-	}
-	assert_int_equal(post_rx_buffers(e, bufs_needed, (int)*k),
-			 bufs_needed);
-	assert_int_equal(vhu_enqueue_burst(e->dev, 0, pkts, n), n);
-	for (int i = 0; i < n; i++) {
-		rx_check_frame(e, lens[i], seeds[i]);
-		rte_pktmbuf_free(pkts[i]);
-	}
-	assert_int_equal(e->rxq->stats.packets, before + n);
-	assert_int_equal(vtd_used_pending(&e->rx), 0);
-	assert_int_equal(e->rxq->last_used_idx, e->rx.pused);
-	assert_int_equal(e->rxq->used_wrap, e->rx.used_wrap);
-	assert_int_equal(e->rxq->last_avail_idx, e->rx.pavail);
-}
-
-/* --------------------------------------------------------- the matrix */
 
 static void
 test_matrix(void **state)
 {
-	const struct cfg *c = *state;
-	struct env e;
+	const struct rh_cfg *c = *state;
+	struct rh_env e;
 	uint64_t f = make_features(c->mrg, c->ind, c->evt) |
 		     (c->ino ? BIT(VIRTIO_F_IN_ORDER) : 0);
 	/* a few slots short of the end; both initial wrap values */
 	uint16_t base = (c->size - 5) | (c->size == 256 ? WRAP : 0);
-	uint32_t k = 0;
-	uint16_t prev;
-	int rounds, flips = 0;
-	bool w;
+	int rounds;
 
-	env_setup(&e, f, c->size, base);
-	prev = used_pos(&e.tx);
-	w = e.txq->avail_wrap;
+	rh_env_setup(&e, f, c->size, base);
 	/* 40 frames of 1..4 descriptors a round: over three laps */
 	rounds = 3 * c->size / 40 + 2;
-	for (int r = 0; r < rounds; r++) {
-		uint64_t want = arm_events(&e, &e.tx, r, &prev);
-
-		tx_round(&e, 40, &k);
-		assert_int_equal(vtd_eventfd_take(e.call_tx), want);
-		if (e.txq->avail_wrap != w) {
-			flips++;
-			w = e.txq->avail_wrap;
-		}
-	}
-	assert_true(flips >= 3);
+	assert_true(laps(&e, &e.tx, e.txq, e.call_tx, rh_tx_round, 40,
+			 rounds) >= 3);
 	assert_int_equal(e.txq->stats.packets, (uint64_t)rounds * 40);
 	assert_int_equal(e.txq->stats.desc_errors, 0);
 
-	k = 0;
-	flips = 0;
-	prev = used_pos(&e.rx);
-	w = e.rxq->avail_wrap;
 	rounds = 3 * c->size / 20 + 2;
-	for (int r = 0; r < rounds; r++) {
-		uint64_t want = arm_events(&e, &e.rx, r, &prev);
-
-		rx_round(&e, 20, &k);
-		assert_int_equal(vtd_eventfd_take(e.call_rx), want);
-		if (e.rxq->avail_wrap != w) {
-			flips++;
-			w = e.rxq->avail_wrap;
-		}
-	}
-	assert_true(flips >= 3);
+	assert_true(laps(&e, &e.rx, e.rxq, e.call_rx, rh_rx_round, 20,
+			 rounds) >= 3);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 0);
 	assert_int_equal(e.rxq->stats.desc_errors, 0);
 	assert_false(e.rxq->broken);
 	assert_false(e.txq->broken);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* ------------------------------------------------- the batch path */
@@ -498,12 +142,12 @@ batch_case(bool ino)
 	static uint8_t frame[2100];
 	struct rte_mbuf *pkts[64];
 	struct posted post[64];
-	struct env e;
+	struct rh_env e;
 	uint64_t f = make_features(false, true, false) |
 		     (ino ? BIT(VIRTIO_F_IN_ORDER) : 0);
 	uint32_t k = 0;
 
-	env_setup(&e, f, 256, 2 | WRAP);
+	rh_env_setup(&e, f, 256, 2 | WRAP);
 	for (int r = 0; r < 20; r++) {
 		int n = 64, got = 0;
 
@@ -514,7 +158,7 @@ batch_case(bool ino)
 			bool ind = j % 13 == 7;
 			uint32_t len = j % 17 == 3 ? 2040 : 60 + j * 37 % 1440;
 
-			fill(frame, len, j);
+			rh_fill(frame, len, j);
 			post[i].id = vtd_post_tx(&e.tx, frame, len, e.hdr_len,
 						 nbufs, ind);
 			assert_true(post[i].id >= 0);
@@ -523,12 +167,12 @@ batch_case(bool ino)
 		}
 		vtd_publish(&e.tx);
 		while (got < n) {
-			uint16_t m = vhu_dequeue_burst(e.dev, 0, pool, pkts,
+			uint16_t m = vhu_dequeue_burst(e.dev, 0, rh_pool, pkts,
 						       64);
 
 			assert_true(m > 0);
 			for (int i = 0; i < m; i++) {
-				check_mbuf(pkts[i], post[got + i].len,
+				rh_check_mbuf(pkts[i], post[got + i].len,
 					   post[got + i].seed);
 				rte_pktmbuf_free(pkts[i]);
 			}
@@ -558,12 +202,12 @@ batch_case(bool ino)
 				cap = lens[i] + e.hdr_len;
 			seeds[i] = j;
 			assert_true(vtd_post_rx(&e.rx, &cap, 1, false) >= 0);
-			pkts[i] = make_chain(lens[i], j, j % 23 == 9);
+			pkts[i] = rh_make_chain(lens[i], j, j % 23 == 9);
 		}
 		vtd_publish(&e.rx);
 		assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, n), n);
 		for (int i = 0; i < n; i++) {
-			rx_check_frame(&e, lens[i], seeds[i]);
+			rh_rx_check_frame(&e, lens[i], seeds[i]);
 			rte_pktmbuf_free(pkts[i]);
 		}
 		assert_int_equal(vtd_used_pending(&e.rx), 0);
@@ -574,7 +218,7 @@ batch_case(bool ino)
 	assert_int_equal(e.txq->stats.desc_errors, 0);
 	assert_false(e.rxq->broken);
 	assert_false(e.txq->broken);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 static void
@@ -597,19 +241,19 @@ test_batch_path_in_order(void **state)
 static void
 test_odd_ring_size(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	uint32_t k = 0;
 
 	(void)state;
-	env_setup(&e, make_features(true, true, false), 300, 297 | WRAP);
+	rh_env_setup(&e, make_features(true, true, false), 300, 297 | WRAP);
 	for (int r = 0; r < 30; r++)
-		tx_round(&e, 40, &k);
+		rh_tx_round(&e, 40, &k);
 	k = 0;
 	for (int r = 0; r < 40; r++)
-		rx_round(&e, 20, &k);
+		rh_rx_round(&e, 20, &k);
 	assert_false(e.txq->broken);
 	assert_false(e.rxq->broken);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* Ids are the driver's: any order, echoed exactly. */
@@ -618,30 +262,30 @@ test_out_of_order_ids(void **state)
 {
 	static const uint16_t want[] = { 200, 3, 77, 255, 0, 128 };
 	struct rte_mbuf *pkts[8];
-	struct env e;
+	struct rh_env e;
 	uint8_t frame[64];
 
 	(void)state;
-	env_setup(&e, make_features(false, false, false), 256, 0 | WRAP);
+	rh_env_setup(&e, make_features(false, false, false), 256, 0 | WRAP);
 	/* the next ids handed out, in this order */
 	for (unsigned i = 0; i < RTE_DIM(want); i++)
 		e.tx.free_ids[e.tx.nfree - 1 - i] = want[i];
-	fill(frame, sizeof(frame), 5);
+	rh_fill(frame, sizeof(frame), 5);
 	for (unsigned i = 0; i < RTE_DIM(want); i++)
 		assert_int_equal(vtd_post_tx(&e.tx, frame, sizeof(frame), 12,
 					     1 + i % 3, false), want[i]);
 	vtd_publish(&e.tx);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 8),
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 8),
 			 RTE_DIM(want));
 	for (unsigned i = 0; i < RTE_DIM(want); i++) {
 		uint32_t id, len;
 
-		check_mbuf(pkts[i], sizeof(frame), 5);
+		rh_check_mbuf(pkts[i], sizeof(frame), 5);
 		rte_pktmbuf_free(pkts[i]);
 		assert_true(vtd_get_used(&e.tx, &id, &len));
 		assert_int_equal(id, want[i]);
 	}
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* A frame that needs more buffers than posted waits; nothing is used. */
@@ -650,13 +294,13 @@ test_rx_no_room(void **state)
 {
 	static const uint32_t one = 1536;
 	struct rte_mbuf *m;
-	struct env e;
+	struct rh_env e;
 
 	(void)state;
-	env_setup(&e, make_features(true, false, false), 256, 250 | WRAP);
+	rh_env_setup(&e, make_features(true, false, false), 256, 250 | WRAP);
 	assert_true(vtd_post_rx(&e.rx, &one, 1, false) >= 0);
 	vtd_publish(&e.rx);
-	m = make_chain(3000, 1, false);
+	m = rh_make_chain(3000, 1, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 1);
 	assert_int_equal(vtd_used_pending(&e.rx), 0);
@@ -665,28 +309,18 @@ test_rx_no_room(void **state)
 	assert_true(vtd_post_rx(&e.rx, &one, 1, false) >= 0);
 	vtd_publish(&e.rx);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 1);
-	rx_check_frame(&e, 3000, 1);
+	rh_rx_check_frame(&e, 3000, 1);
 	rte_pktmbuf_free(m);
 	/* empty ring: nothing, and no call */
 	vtd_eventfd_take(e.call_rx);
-	m = make_chain(60, 1, false);
+	m = rh_make_chain(60, 1, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
 	assert_int_equal(vtd_eventfd_take(e.call_rx), 0);
 	rte_pktmbuf_free(m);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* -------------------------------------------------- malformed rings */
-
-static void
-expect_broken(struct vhu_vq *vq, int errfd)
-{
-	assert_true(vq->broken);
-	assert_false(vq->ready);
-	assert_int_equal(vq->stats.desc_errors, 1);
-	assert_int_equal(vtd_eventfd_take(errfd), 1);
-	assert_non_null(vq->why_not_ready);
-}
 
 /* Write one raw descriptor at the driver's next slot and step past it. */
 static void
@@ -708,25 +342,16 @@ raw_put(struct vtd *d, uint64_t addr, uint32_t len, uint16_t id,
 	}
 }
 
-static uint64_t
-frame_gpa(struct env *e, uint32_t len)
-{
-	uint64_t g = vtd_alloc(&e->tx, len, 8);
-
-	memset(vtd_ptr(&e->tx, g), 0, len);
-	return g;
-}
-
 /* a table of n readable descriptors of 100 bytes each; returns its gpa */
 static uint64_t
-table(struct env *e, uint32_t n, uint16_t flags)
+table(struct rh_env *e, uint32_t n, uint16_t flags)
 {
 	uint64_t g = vtd_alloc(&e->tx, 16 * n, 16);
 	struct vring_packed_desc *t =
 		(struct vring_packed_desc *)vtd_ptr(&e->tx, g);
 
 	for (uint32_t i = 0; i < n; i++) {
-		t[i].addr = frame_gpa(e, 100);
+		t[i].addr = rh_frame_gpa(e, 100);
 		t[i].len = 100;
 		t[i].id = 0;
 		t[i].flags = flags;
@@ -736,13 +361,13 @@ table(struct env *e, uint32_t n, uint16_t flags)
 
 /* Chain head fine, its second descriptor still in the old lap. */
 static void
-bad_avail_bits(struct env *e)
+bad_avail_bits(struct rh_env *e)
 {
 	uint16_t head = e->tx.pavail;
 	bool w = e->tx.avail_wrap;
 
-	raw_put(&e->tx, frame_gpa(e, 12), 12, 9, VRING_DESC_F_NEXT, true);
-	raw_put(&e->tx, frame_gpa(e, 100), 100, 9, 0, false);
+	raw_put(&e->tx, rh_frame_gpa(e, 12), 12, 9, VRING_DESC_F_NEXT, true);
+	raw_put(&e->tx, rh_frame_gpa(e, 100), 100, 9, 0, false);
 	/* rewrite the head last, as a driver does */
 	__atomic_store_n(&e->tx.pdesc[head].flags,
 			 (uint16_t)(VRING_DESC_F_NEXT | vtd_pavail_bits(w)),
@@ -757,23 +382,23 @@ bad_avail_bits(struct env *e)
  * backstop.)
  */
 static void
-bad_chain_longer_than_ring(struct env *e)
+bad_chain_longer_than_ring(struct rh_env *e)
 {
-	uint64_t g = frame_gpa(e, 100);
+	uint64_t g = rh_frame_gpa(e, 100);
 
 	for (int i = 0; i < e->tx.pfree; i++)
 		raw_put(&e->tx, g, 100, 1, VRING_DESC_F_NEXT, true);
 }
 
 static void
-bad_nested_indirect(struct env *e)
+bad_nested_indirect(struct rh_env *e)
 {
 	uint64_t inner = table(e, 2, 0);
 	uint64_t g = vtd_alloc(&e->tx, 32, 16);
 	struct vring_packed_desc *t =
 		(struct vring_packed_desc *)vtd_ptr(&e->tx, g);
 
-	t[0].addr = frame_gpa(e, 100);
+	t[0].addr = rh_frame_gpa(e, 100);
 	t[0].len = 100;
 	t[0].flags = 0;
 	t[1].addr = inner;
@@ -783,89 +408,62 @@ bad_nested_indirect(struct env *e)
 }
 
 static void
-bad_indirect_len17(struct env *e)
+bad_indirect_len17(struct rh_env *e)
 {
 	raw_put(&e->tx, table(e, 2, 0), 17, 4, VRING_DESC_F_INDIRECT, true);
 }
 
 static void
-bad_indirect_len0(struct env *e)
+bad_indirect_len0(struct rh_env *e)
 {
 	raw_put(&e->tx, table(e, 2, 0), 0, 4, VRING_DESC_F_INDIRECT, true);
 }
 
 static void
-bad_indirect_next(struct env *e)
+bad_indirect_next(struct rh_env *e)
 {
 	raw_put(&e->tx, table(e, 2, 0), 32, 4,
 		VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, true);
-	raw_put(&e->tx, frame_gpa(e, 100), 100, 4, 0, true);
+	raw_put(&e->tx, rh_frame_gpa(e, 100), 100, 4, 0, true);
 }
 
 static void
-bad_indirect_outside(struct env *e)
+bad_indirect_outside(struct rh_env *e)
 {
 	raw_put(&e->tx, vtd_mem_end(&e->tx) - 16, 32, 4,
 		VRING_DESC_F_INDIRECT, true);
 }
 
 static void
-bad_outside(struct env *e)
+bad_outside(struct rh_env *e)
 {
 	raw_put(&e->tx, vtd_mem_end(&e->tx) + 4096, 100, 4, 0, true);
 }
 
 static void
-bad_runs_past_end(struct env *e)
+bad_runs_past_end(struct rh_env *e)
 {
 	raw_put(&e->tx, vtd_mem_end(&e->tx) - 50, 100, 4, 0, true);
 }
 
 static void
-bad_writable_in_tx(struct env *e)
+bad_writable_in_tx(struct rh_env *e)
 {
-	raw_put(&e->tx, frame_gpa(e, 100), 100, 4, VRING_DESC_F_WRITE, true);
+	raw_put(&e->tx, rh_frame_gpa(e, 100), 100, 4, VRING_DESC_F_WRITE, true);
 }
 
 
 static void
-bad_short_header(struct env *e)
+bad_short_header(struct rh_env *e)
 {
-	raw_put(&e->tx, frame_gpa(e, 5), 5, 4, 0, true);
+	raw_put(&e->tx, rh_frame_gpa(e, 5), 5, 4, 0, true);
 }
 
 /* One good frame, then whatever bad() posts; the good one must go out. */
 static void
-tx_bad(uint64_t features, void (*bad)(struct env *e))
+tx_bad(uint64_t features, void (*bad)(struct rh_env *e))
 {
-	struct env e;
-	struct rte_mbuf *pkts[8];
-	uint8_t frame[100];
-	uint16_t r;
-
-	env_setup(&e, features, 256, 100 | WRAP);
-	fill(frame, sizeof(frame), 9);
-	assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 2,
-				false) >= 0);
-	vtd_publish(&e.tx);
-	bad(&e);
-	r = vhu_dequeue_burst(e.dev, 0, pool, pkts, 8);
-	assert_int_equal(r, 1);
-	check_mbuf(pkts[0], sizeof(frame), 9);
-	rte_pktmbuf_free(pkts[0]);
-	expect_broken(e.txq, e.err_tx);
-	/* published what was finished */
-	assert_int_equal(vtd_used_pending(&e.tx), 1);
-	/* sticky */
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 8), 0);
-	/* the other queue of the device carries on */
-	assert_true(e.rxq->ready);
-	/* a stop (GET_VRING_BASE) clears it for the next incarnation */
-	vhu_vq_quiesce(e.txq);
-	vhu_vq_stop_locked(e.txq);
-	vhu_vq_resume(e.txq);
-	assert_false(e.txq->broken);
-	env_teardown(&e);
+	rh_tx_bad(features, 100 | WRAP, bad, 1);
 }
 
 #define BAD(name, feat) \
@@ -889,7 +487,7 @@ BAD(short_header, ALL)
 #undef BAD
 
 static void
-bad_indirect_plain(struct env *e)
+bad_indirect_plain(struct rh_env *e)
 {
 	raw_put(&e->tx, table(e, 2, 0), 32, 4, VRING_DESC_F_INDIRECT, true);
 }
@@ -906,19 +504,19 @@ static void
 test_bad_readonly_in_rx(void **state)
 {
 	struct rte_mbuf *m;
-	struct env e;
+	struct rh_env e;
 	uint64_t g;
 
 	(void)state;
-	env_setup(&e, make_features(true, false, false), 256, 3 | WRAP);
+	rh_env_setup(&e, make_features(true, false, false), 256, 3 | WRAP);
 	g = vtd_alloc(&e.rx, 2048, 8);
 	raw_put(&e.rx, g, 2048, 7, 0, true);
-	m = make_chain(100, 1, false);
+	m = rh_make_chain(100, 1, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
 	rte_pktmbuf_free(m);
-	expect_broken(e.rxq, e.err_rx);
+	rh_expect_broken(e.rxq, e.err_rx);
 	assert_true(e.txq->ready);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /*
@@ -930,32 +528,32 @@ static void
 test_tx_table_writable_tolerated(void **state)
 {
 	struct rte_mbuf *pkts[2];
-	struct env e;
+	struct rh_env e;
 	uint64_t g;
 	struct vring_packed_desc *t;
 	uint8_t *hdr, *body;
 
 	(void)state;
-	env_setup(&e, make_features(false, true, false), 256, 10 | WRAP);
+	rh_env_setup(&e, make_features(false, true, false), 256, 10 | WRAP);
 	g = vtd_alloc(&e.tx, 32, 16);
 	t = (struct vring_packed_desc *)vtd_ptr(&e.tx, g);
-	t[0].addr = frame_gpa(&e, 12);
+	t[0].addr = rh_frame_gpa(&e, 12);
 	t[0].len = 12;
 	t[0].flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT |
 		     vtd_pavail_bits(true);
-	t[1].addr = frame_gpa(&e, 100);
+	t[1].addr = rh_frame_gpa(&e, 100);
 	t[1].len = 100;
 	t[1].flags = vtd_pavail_bits(false);
 	hdr = vtd_ptr(&e.tx, t[0].addr);
 	body = vtd_ptr(&e.tx, t[1].addr);
 	memset(hdr, 0, 12);
-	fill(body, 100, 3);
+	rh_fill(body, 100, 3);
 	raw_put(&e.tx, g, 32, 17, VRING_DESC_F_INDIRECT, true);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 2), 1);
-	check_mbuf(pkts[0], 100, 3);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 2), 1);
+	rh_check_mbuf(pkts[0], 100, 3);
 	rte_pktmbuf_free(pkts[0]);
 	assert_false(e.txq->broken);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* A receive table must be all device-writable (virtio 1.2 §2.8.7). */
@@ -963,12 +561,12 @@ static void
 test_bad_readonly_table_in_rx(void **state)
 {
 	struct rte_mbuf *m;
-	struct env e;
+	struct rh_env e;
 	uint64_t g;
 	struct vring_packed_desc *t;
 
 	(void)state;
-	env_setup(&e, make_features(true, true, false), 256, 3 | WRAP);
+	rh_env_setup(&e, make_features(true, true, false), 256, 3 | WRAP);
 	g = vtd_alloc(&e.rx, 32, 16);
 	t = (struct vring_packed_desc *)vtd_ptr(&e.rx, g);
 	t[0].addr = vtd_alloc(&e.rx, 1024, 8);
@@ -978,11 +576,11 @@ test_bad_readonly_table_in_rx(void **state)
 	t[1].len = 1024;
 	t[1].flags = 0;
 	raw_put(&e.rx, g, 32, 7, VRING_DESC_F_INDIRECT, true);
-	m = make_chain(100, 1, false);
+	m = rh_make_chain(100, 1, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
 	rte_pktmbuf_free(m);
-	expect_broken(e.rxq, e.err_rx);
-	env_teardown(&e);
+	rh_expect_broken(e.rxq, e.err_rx);
+	rh_env_teardown(&e);
 }
 
 /* ------------------------------------------- control side, encoding */
@@ -995,11 +593,11 @@ test_vring_base(void **state)
 		0x80008000u, 0x00000000u, 0x80ff80ffu, 0x00ff00ffu,
 		0x80050005u, 0x0100811fu,
 	};
-	struct env e;
+	struct rh_env e;
 	struct vhu_vq *vq;
 
 	(void)state;
-	env_setup(&e, make_features(false, false, false), 512, WRAP);
+	rh_env_setup(&e, make_features(false, false, false), 512, WRAP);
 	vq = e.txq;
 	for (unsigned i = 0; i < RTE_DIM(vals); i++) {
 		vhu_vq_quiesce(vq);
@@ -1024,15 +622,15 @@ test_vring_base(void **state)
 	assert_int_equal(vhu_vq_set_base_locked(vq, 0x8000u | 0x80000000u), 0);
 	vhu_vq_resume(vq);
 	assert_true(vq->ready);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 
-	env_setup(&e, make_features(false, false, false), 256, 250 | WRAP);
+	rh_env_setup(&e, make_features(false, false, false), 256, 250 | WRAP);
 	{
 		uint32_t k = 0;
 		uint32_t b;
 
 		for (int r = 0; r < 3; r++)
-			tx_round(&e, 40, &k);
+			rh_tx_round(&e, 40, &k);
 		vhu_vq_quiesce(e.txq);
 		b = vhu_vq_get_base_locked(e.txq);
 		vhu_vq_resume(e.txq);
@@ -1041,7 +639,7 @@ test_vring_base(void **state)
 		assert_int_equal((b >> 16) & 0x7fff, e.tx.pused);
 		assert_int_equal(!!(b >> 31), e.tx.used_wrap);
 	}
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* SET_VRING_NUM: any size up to 32768 when packed, powers of 2 when not. */
@@ -1071,10 +669,10 @@ test_ring_num(void **state)
 static void
 test_device_event_area(void **state)
 {
-	struct env e;
+	struct rh_env e;
 
 	(void)state;
-	env_setup(&e, make_features(false, false, true), 256, WRAP);
+	rh_env_setup(&e, make_features(false, false, true), 256, WRAP);
 	assert_int_equal(vtd_used_flags(&e.tx),
 			 VRING_PACKED_EVENT_FLAG_DISABLE);
 	assert_int_equal(vhu_vq_set_notify(e.txq, true), 0);
@@ -1083,46 +681,31 @@ test_device_event_area(void **state)
 	assert_int_equal(vhu_vq_set_notify(e.txq, false), 0);
 	assert_int_equal(vtd_used_flags(&e.tx),
 			 VRING_PACKED_EVENT_FLAG_DISABLE);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* With LOG_ALL and a logged ring, used descriptors and buffers are marked. */
 static void
 test_dirty_log(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	uint32_t k = 0;
 
 	(void)state;
-	env_setup_opts(&e, make_features(true, false, false) |
-		       BIT(VHOST_F_LOG_ALL), 256, WRAP, true);
+	rh_env_setup_opts(&e, make_features(true, false, false) |
+			  BIT(VHOST_F_LOG_ALL), 256, WRAP,
+			  &(struct vtd_opts){ .log = true });
 	assert_true(e.rxq->flags & VHU_VQ_F_LOG);
 	vtd_log_clear(&e.rx);
-	rx_round(&e, 4, &k);
+	rh_rx_round(&e, 4, &k);
 	/* the descriptor ring's first page and a buffer page */
 	assert_true(vtd_log_test(&e.rx, e.rx.desc_gpa));
 	assert_true(vtd_log_test(&e.rx, e.rx.chains[e.rx.free_ids[
 			e.rx.nfree - 1]].b[0].gpa));
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* ------------------------------------------------ registration */
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	pool = rte_pktmbuf_pool_create("packed_pool", 8191, 256, 0,
-				       DATA_ROOM + RTE_PKTMBUF_HEADROOM,
-				       SOCKET_ID_ANY);
-	seg_pool = rte_pktmbuf_pool_create("packed_seg", 8191, 256, 0,
-					   512 + RTE_PKTMBUF_HEADROOM,
-					   SOCKET_ID_ANY);
-	return pool != NULL && seg_pool != NULL ? 0 : -1;
-}
-
-static struct cfg cfgs[32];
-static char names[32][48];
 
 int
 main(void)
@@ -1130,32 +713,10 @@ main(void)
 	struct CMUnitTest tests[80];
 	int n = 0;
 
-	/* without EAL and pools nothing below means anything: fail loudly */
-	if (vtd_eal_init() != 0 || group_setup(NULL) != 0) {
-		fprintf(stderr, "EAL or mempool set-up failed\n");
+	if (rh_init("packed") != 0)
 		return 1;
-	}
-	/* 16..31: the same matrix with a VIRTIO_F_IN_ORDER driver */
-	for (int i = 0; i < 32; i++) {
-		struct cfg *c = &cfgs[i];
-
-		c->mrg = i & 1;
-		c->ind = i & 2;
-		c->evt = i & 4;
-		c->size = (i & 8) ? 1024 : 256;
-		c->ino = i & 16;
-		snprintf(names[i], sizeof(names[0]),
-			 "matrix%s_mrg%d_ind%d_evt%d_%u",
-			 c->ino ? "_inorder" : "", c->mrg, c->ind,
-			 c->evt, c->size);
-		tests[n++] = (struct CMUnitTest){ names[i], test_matrix,
-						  NULL, NULL, c };
-	}
-#define T(f) do { \
-		if (n >= (int)RTE_DIM(tests)) \
-			abort(); \
-		tests[n++] = (struct CMUnitTest){ #f, f, NULL, NULL, NULL }; \
-	} while (0)
+	rh_add_matrix(tests, &n, RTE_DIM(tests), "matrix", test_matrix, true);
+#define T(f) rh_add(tests, &n, RTE_DIM(tests), #f, f, NULL)
 	T(test_batch_path);
 	T(test_batch_path_in_order);
 	T(test_odd_ring_size);

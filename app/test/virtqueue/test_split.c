@@ -8,70 +8,21 @@
  * call. Further cases: malformed rings (each must stop only its queue),
  * buffers straddling two memory regions, memory mapped at two addresses,
  * back-pressure (full rings, small buffers, empty mempool) and the
- * control-side state machine.
+ * control-side state machine. The fixture, the burst rounds and their
+ * checks are the ring harness's (ring_harness.h), shared with test_packed.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
-
-#include <cmocka.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
-#include <rte_mbuf.h>
-#include <rte_mempool.h>
-
+#include "ring_harness.h"
 #include "vhu_burst.h"
-#include "virtq_driver.h"
-
-#define BIT(b) (1ull << (b))
-#define DATA_ROOM 2048
-
-static struct rte_mempool *pool;       /* 2 KiB data rooms */
-static struct rte_mempool *seg_pool;   /* 512-byte rooms for chains */
-
-struct cfg {
-	bool mrg, ind, evt, ino;
-	uint16_t size;
-};
-
-/* One device with one queue pair: vring 0 = guest RX, vring 1 = guest TX */
-struct env {
-	struct vtd rx, tx;
-	struct vhu_vq *rxq, *txq;
-	int call_rx, call_tx, err_rx, err_tx;
-	struct vhu_dev_vqs vqs;
-	struct vhu_dev *dev;
-	uint64_t features;
-	uint16_t hdr_len;
-	bool mrg, ind;
-};
-
-static const uint32_t sizes[] = {
-	60, 61, 64, 100, 127, 128, 255, 511, 1000, 1499, 1500, 1514,
-	2047, 2048, 2049, 3000, 4096, 5000, 8000, 8999, 9000,
-};
-#define NSIZES RTE_DIM(sizes)
-
-static uint8_t
-pattern(uint32_t seed, uint32_t i)
-{
-	return (uint8_t)(seed * 131u + i * 7u + (i >> 8));
-}
-
-static void
-fill(uint8_t *b, uint32_t len, uint32_t seed)
-{
-	for (uint32_t i = 0; i < len; i++)
-		b[i] = pattern(seed, i);
-}
 
 static uint64_t
 make_features(bool mrg, bool ind, bool evt, bool v1)
@@ -89,345 +40,13 @@ make_features(bool mrg, bool ind, bool evt, bool v1)
 	return f;
 }
 
-static int
-new_eventfd(void)
-{
-	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-
-	assert_true(fd >= 0);
-	return fd;
-}
-
-static void
-env_setup_opts(struct env *e, uint64_t features, uint16_t size,
-	       uint16_t base, const struct vtd_opts *o_in)
-{
-	struct vtd_opts o = { .size = size, .nregions = 1 };
-
-	if (o_in != NULL)
-		o = *o_in;
-	o.size = size;
-	o.in_order = features & BIT(VIRTIO_F_IN_ORDER);
-	if (o.mem_size == 0)
-		o.mem_size = size > 256 ? 32ull << 20 : 16ull << 20;
-	memset(e, 0, sizeof(*e));
-	assert_int_equal(vtd_init(&e->rx, &o, base), 0);
-	assert_int_equal(vtd_init(&e->tx, &o, base), 0);
-	e->call_rx = new_eventfd();
-	e->call_tx = new_eventfd();
-	e->err_rx = new_eventfd();
-	e->err_tx = new_eventfd();
-	e->features = features;
-	e->mrg = features & BIT(VIRTIO_NET_F_MRG_RXBUF);
-	e->ind = features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
-	e->hdr_len = (features & (BIT(VIRTIO_NET_F_MRG_RXBUF) |
-				  BIT(VIRTIO_F_VERSION_1))) ? 12 : 10;
-	e->rxq = vtd_make_vq(&e->rx, 0, features, base, e->call_rx, false);
-	e->txq = vtd_make_vq(&e->tx, 1, features, base, e->call_tx, false);
-	assert_non_null(e->rxq);
-	assert_non_null(e->txq);
-	vhu_vq_quiesce(e->rxq);
-	vhu_vq_set_err_locked(e->rxq, dup(e->err_rx));
-	vhu_vq_resume(e->rxq);
-	vhu_vq_quiesce(e->txq);
-	vhu_vq_set_err_locked(e->txq, dup(e->err_tx));
-	vhu_vq_resume(e->txq);
-	assert_true(e->rxq->ready);
-	assert_true(e->txq->ready);
-	assert_int_equal(e->rxq->hdr_len, e->hdr_len);
-	e->vqs.nr_vrings = 2;
-	e->vqs.vq[0] = e->rxq;
-	e->vqs.vq[1] = e->txq;
-	e->dev = (struct vhu_dev *)&e->vqs;
-}
-
-static void
-env_setup(struct env *e, uint64_t features, uint16_t size, uint16_t base)
-{
-	env_setup_opts(e, features, size, base, NULL);
-}
-
-static void
-env_teardown(struct env *e)
-{
-	vhu_vq_destroy(e->rxq);
-	vhu_vq_destroy(e->txq);
-	vtd_fini(&e->rx);
-	vtd_fini(&e->tx);
-	close(e->call_rx);
-	close(e->call_tx);
-	close(e->err_rx);
-	close(e->err_tx);
-}
-
-/* Compare an mbuf chain with the pattern. */
-static void
-check_mbuf(const struct rte_mbuf *m, uint32_t len, uint32_t seed)
-{
-	uint32_t off = 0, segs = 0;
-
-	assert_int_equal(m->pkt_len, len);
-	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
-		const uint8_t *p = rte_pktmbuf_mtod(s, const uint8_t *);
-
-		for (uint32_t i = 0; i < s->data_len; i++)
-			if (p[i] != pattern(seed, off + i))
-				fail_msg("byte %u differs", off + i);
-		off += s->data_len;
-		segs++;
-	}
-	assert_int_equal(off, len);
-	assert_int_equal(m->nb_segs, segs);
-	assert_int_equal(segs, (len + DATA_ROOM - 1) / DATA_ROOM);
-}
-
-/* A multi-segment mbuf of len pattern bytes, segments of varying size. */
-static struct rte_mbuf *
-make_chain(uint32_t len, uint32_t seed, bool multi)
-{
-	struct rte_mbuf *head = NULL;
-	uint32_t off = 0;
-	uint32_t step = 0;
-
-	if (!multi) {
-		head = rte_pktmbuf_alloc(pool);
-		assert_non_null(head);
-		assert_true(len <= rte_pktmbuf_tailroom(head) || len > DATA_ROOM);
-		if (len <= DATA_ROOM) {
-			fill((uint8_t *)rte_pktmbuf_append(head, len), len, seed);
-			return head;
-		}
-		rte_pktmbuf_free(head);
-		head = NULL;
-	}
-	while (off < len || head == NULL) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(seg_pool);
-		uint32_t room, n;
-		uint8_t *p;
-
-		assert_non_null(m);
-		room = rte_pktmbuf_tailroom(m);
-		/* uneven segments: 1, 37, 300, room, ... */
-		static const uint32_t cuts[] = { 1, 37, 300, 4096, 13, 511 };
-		n = RTE_MIN(cuts[step++ % RTE_DIM(cuts)], room);
-		n = RTE_MIN(n, len - off);
-		p = (uint8_t *)rte_pktmbuf_append(m, n);
-		for (uint32_t i = 0; i < n; i++)
-			p[i] = pattern(seed, off + i);
-		off += n;
-		if (head == NULL)
-			head = m;
-		else
-			assert_int_equal(rte_pktmbuf_chain(head, m), 0);
-	}
-	return head;
-}
-
-/* ---------------------------------------------------------------- TX */
-
-struct posted {
-	int head;
-	uint32_t len;
-	uint32_t seed;
-};
-
-/* Guest sends n frames (sizes cycling from *k), device dequeues them. */
-static void
-tx_round(struct env *e, int n, uint32_t *k)
-{
-	struct posted post[256];
-	struct rte_mbuf *pkts[64];
-	uint64_t entries, bursts = 0;
-	int got = 0;
-	uint8_t frame[9000];
-
-	assert_true(n <= 256);
-	for (int i = 0; i < n; i++) {
-		uint32_t j = (*k)++;
-		uint32_t len = sizes[j % NSIZES];
-		int layout = (j / NSIZES) % 5;
-		bool ind = e->ind && layout == 4;
-		int nbufs = layout == 4 ? 3 : layout + 1 + (layout == 3);
-
-		fill(frame, len, j);
-		post[i].head = vtd_post_tx(&e->tx, frame, len, e->hdr_len,
-					   nbufs, ind);
-		assert_true(post[i].head >= 0);
-		post[i].len = len;
-		post[i].seed = j;
-	}
-	vtd_publish(&e->tx);
-	entries = e->tx.used_entries;
-	while (got < n) {
-		uint16_t r = vhu_dequeue_burst(e->dev, 0, pool, pkts, 64);
-
-		assert_true(r > 0);
-		bursts++;
-		for (int i = 0; i < r; i++) {
-			check_mbuf(pkts[i], post[got + i].len,
-				   post[got + i].seed);
-			rte_pktmbuf_free(pkts[i]);
-		}
-		got += r;
-	}
-	assert_int_equal(vtd_used_pending(&e->tx), n);
-	for (int i = 0; i < n; i++) {
-		uint32_t id, len;
-
-		assert_true(vtd_get_used(&e->tx, &id, &len));
-		assert_int_equal(id, post[i].head);
-		assert_int_equal(len, 0);
-	}
-	if (e->tx.o.in_order) {
-		/* IN_ORDER: one used entry per burst, naming its last buffer */
-		assert_int_equal(e->tx.used_entries - entries, bursts);
-		assert_false(e->tx.order_error);
-	}
-}
-
-/* ---------------------------------------------------------------- RX */
-
-/* Post guest receive buffers in the shape this configuration uses. */
-static int
-post_rx_buffers(struct env *e, int n, int variant)
-{
-	int posted = 0;
-
-	for (int i = 0; i < n; i++) {
-		int h;
-
-		if (e->mrg) {
-			/* Linux-like single buffers; some chained/indirect */
-			static const uint32_t two[] = { 700, 836 };
-			uint32_t one = 1536;
-
-			if ((variant + i) % 4 == 1)
-				h = vtd_post_rx(&e->rx, two, 2, false);
-			else if ((variant + i) % 4 == 3 && e->ind)
-				h = vtd_post_rx(&e->rx, two, 2, true);
-			else
-				h = vtd_post_rx(&e->rx, &one, 1, false);
-		} else {
-			/* big enough for header + 9000 */
-			static const uint32_t big[] = { 4096, 4096, 1200 };
-			static const uint32_t odd[] = { 5, 7, 3000, 6100 };
-
-			if ((variant + i) % 3 == 1)
-				h = vtd_post_rx(&e->rx, odd, 4, false);
-			else
-				h = vtd_post_rx(&e->rx, big, 3,
-						e->ind && (variant + i) % 3 == 2);
-		}
-		if (h < 0)
-			break;
-		posted++;
-	}
-	vtd_publish(&e->rx);
-	return posted;
-}
-
-/* Read back one frame from the used ring and check header and bytes. */
-static void
-rx_check_frame(struct env *e, uint32_t flen, uint32_t seed)
-{
-	static uint8_t buf[9100 + 12];
-	uint32_t id, len, total = 0, nb = 1;
-	uint8_t hdr_zero[12] = { 0 };
-
-	for (uint32_t k = 0; k < nb; k++) {
-		const struct vtd_chain *c;
-		uint32_t cap = 0;
-
-		uint64_t before = e->rx.used_entries;
-
-		assert_true(vtd_get_used(&e->rx, &id, &len));
-		/* IN_ORDER still gives each receive buffer its length */
-		if (e->rx.o.in_order) {
-			assert_int_equal(e->rx.used_entries, before + 1);
-			assert_false(e->rx.order_error);
-		}
-		assert_true(id < e->rx.size);
-		c = &e->rx.chains[id];
-		for (int i = 0; i < c->n; i++)
-			cap += c->b[i].len;
-		assert_true(len <= cap);
-		assert_true(total + len <= sizeof(buf));
-		vtd_gather(&e->rx, id, buf + total, len);
-		/* bytes after what the device reported are untouched */
-		if (len < cap) {
-			uint8_t rest[16];
-			uint32_t n = RTE_MIN(cap - len, (uint32_t)sizeof(rest));
-			uint8_t tmp[9100 + 12 + 16];
-
-			vtd_gather(&e->rx, id, tmp, len + n);
-			memcpy(rest, tmp + len, n);
-			for (uint32_t i = 0; i < n; i++)
-				assert_int_equal(rest[i], 0xA5);
-		}
-		if (k == 0 && e->hdr_len == 12)
-			nb = buf[10] | (buf[11] << 8);
-		total += len;
-		if (k == 0)
-			assert_true(nb >= 1);
-	}
-	if (!e->mrg)
-		assert_int_equal(nb, 1);
-	assert_int_equal(total, e->hdr_len + flen);
-	assert_memory_equal(buf, hdr_zero, 10);
-	for (uint32_t i = 0; i < flen; i++)
-		if (buf[e->hdr_len + i] != pattern(seed, i))
-			fail_msg("rx byte %u of %u differs", i, flen);
-}
-
-static void
-rx_round(struct env *e, int n, uint32_t *k)
-{
-	struct rte_mbuf *pkts[64];
-	uint32_t seeds[64];
-	uint32_t lens[64];
-	uint64_t before = e->rxq->stats.packets;
-	int bufs_needed = 0;
-
-	assert_true(n <= 64);
-	for (int i = 0; i < n; i++) {
-		uint32_t j = (*k)++;
-
-		lens[i] = sizes[(j * 7) % NSIZES];
-		seeds[i] = j;
-		pkts[i] = make_chain(lens[i], j, j % 2);
-		bufs_needed += e->mrg ? (lens[i] + e->hdr_len + 699) / 700 : 1;
-	}
-	assert_true(post_rx_buffers(e, bufs_needed, (int)*k) == bufs_needed);
-	assert_int_equal(vhu_enqueue_burst(e->dev, 0, pkts, n), n);
-	for (int i = 0; i < n; i++) {
-		rx_check_frame(e, lens[i], seeds[i]);
-		rte_pktmbuf_free(pkts[i]);
-	}
-	assert_int_equal(e->rxq->stats.packets, before + n);
-	/* the guest takes back buffers the device did not use */
-	if (e->mrg) {
-		uint16_t left = (uint16_t)(e->rx.avail_idx -
-					   e->rxq->last_avail_idx);
-		/* drop them by rewinding the driver: consume with 64-byte frames */
-		while (left > 0) {
-			struct rte_mbuf *m = make_chain(60, 1, false);
-			uint16_t r = vhu_enqueue_burst(e->dev, 0, &m, 1);
-
-			rte_pktmbuf_free(m);
-			assert_int_equal(r, 1);
-			rx_check_frame(e, 60, 1);
-			left--;
-		}
-	}
-}
-
 /* --------------------------------------------------------- the matrix */
 
 static void
 test_matrix(void **state)
 {
-	const struct cfg *c = *state;
-	struct env e;
+	const struct rh_cfg *c = *state;
+	struct rh_env e;
 	uint64_t f = make_features(c->mrg, c->ind, c->evt, c->size == 1024) |
 		     (c->ino ? BIT(VIRTIO_F_IN_ORDER) : 0);
 	uint32_t k = 0;
@@ -435,11 +54,11 @@ test_matrix(void **state)
 	uint16_t base = 65531;
 	int rounds;
 
-	env_setup(&e, f, c->size, base);
+	rh_env_setup(&e, f, c->size, base);
 	/* enough frames to wrap the ring position three times */
 	rounds = 3 * c->size / 40 + 2;
 	for (int r = 0; r < rounds; r++)
-		tx_round(&e, 40, &k);
+		rh_tx_round(&e, 40, &k);
 	assert_int_equal(e.txq->stats.packets, (uint64_t)rounds * 40);
 	assert_int_equal(e.txq->stats.desc_errors, 0);
 	assert_true((uint16_t)(e.txq->last_avail_idx - base) ==
@@ -448,52 +67,52 @@ test_matrix(void **state)
 	k = 0;
 	rounds = 3 * c->size / 20 + 2;
 	for (int r = 0; r < rounds; r++)
-		rx_round(&e, 20, &k);
+		rh_rx_round(&e, 20, &k);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 0);
 	assert_int_equal(e.rxq->stats.desc_errors, 0);
 	assert_false(e.rxq->broken);
 	assert_false(e.txq->broken);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* Calls: only when the guest asks, at most one per burst. */
 static void
 test_matrix_notify(void **state)
 {
-	const struct cfg *c = *state;
-	struct env e;
+	const struct rh_cfg *c = *state;
+	struct rh_env e;
 	uint64_t f = make_features(c->mrg, c->ind, c->evt, true);
 	uint32_t k = 0;
 	uint64_t calls;
 
-	env_setup(&e, f, c->size, 65500);
+	rh_env_setup(&e, f, c->size, 65500);
 	if (!c->evt) {
 		vtd_set_no_interrupt(&e.tx, true);
-		tx_round(&e, 40, &k);
+		rh_tx_round(&e, 40, &k);
 		assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
 		assert_int_equal(e.txq->stats.calls, 0);
 		vtd_set_no_interrupt(&e.tx, false);
-		tx_round(&e, 40, &k);
+		rh_tx_round(&e, 40, &k);
 		assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
 		assert_int_equal(e.txq->stats.calls, 1);
 	} else {
 		/* first publish after start: no history, so call */
 		vtd_set_used_event(&e.tx, 0);
-		tx_round(&e, 3, &k);
+		rh_tx_round(&e, 3, &k);
 		assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
 		/* guest wants a call once used passes used_event */
 		uint16_t u = e.txq->last_used_idx;
 
 		vtd_set_used_event(&e.tx, u + 5);
-		tx_round(&e, 3, &k);   /* used u..u+3: not yet */
+		rh_tx_round(&e, 3, &k);   /* used u..u+3: not yet */
 		assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
-		tx_round(&e, 3, &k);   /* u+3..u+6 crosses u+5 */
+		rh_tx_round(&e, 3, &k);   /* u+3..u+6 crosses u+5 */
 		assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
-		tx_round(&e, 3, &k);   /* event behind: no call */
+		rh_tx_round(&e, 3, &k);   /* event behind: no call */
 		assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
 		/* used_event exactly at the first new entry */
 		vtd_set_used_event(&e.tx, e.txq->last_used_idx);
-		tx_round(&e, 40, &k);  /* one call for the whole burst */
+		rh_tx_round(&e, 40, &k);  /* one call for the whole burst */
 		assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
 	}
 	calls = e.txq->stats.calls;
@@ -504,65 +123,15 @@ test_matrix_notify(void **state)
 	else
 		vtd_set_used_event(&e.rx, e.rxq->last_used_idx);
 	k = 0;
-	rx_round(&e, 20, &k);
+	rh_rx_round(&e, 20, &k);
 	assert_true(vtd_eventfd_take(e.call_rx) >= 1);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* -------------------------------------------------- malformed rings */
 
-static void
-expect_broken(struct env *e, struct vhu_vq *vq, int errfd)
-{
-	assert_true(vq->broken);
-	assert_false(vq->ready);
-	assert_int_equal(vq->stats.desc_errors, 1);
-	assert_int_equal(vtd_eventfd_take(errfd), 1);
-	assert_non_null(vq->why_not_ready);
-	(void)e;
-}
-
-/* One good frame, then whatever bad() posts; the good one must go out. */
-static void
-tx_bad(uint64_t features, void (*bad)(struct env *e), int good_expected)
-{
-	struct env e;
-	struct rte_mbuf *pkts[8];
-	uint8_t frame[100];
-	uint16_t r;
-
-	env_setup(&e, features | BIT(VIRTIO_F_VERSION_1), 256, 100);
-	fill(frame, sizeof(frame), 9);
-	assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 2,
-				false) >= 0);
-	bad(&e);
-	r = vhu_dequeue_burst(e.dev, 0, pool, pkts, 8);
-	assert_int_equal(r, good_expected);
-	for (int i = 0; i < r; i++) {
-		check_mbuf(pkts[i], sizeof(frame), 9);
-		rte_pktmbuf_free(pkts[i]);
-	}
-	expect_broken(&e, e.txq, e.err_tx);
-	/* published what was finished */
-	assert_int_equal(vtd_used_pending(&e.tx), good_expected);
-	/* sticky: nothing more, even with valid work queued */
-	assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 1,
-				false) >= 0);
-	vtd_publish(&e.tx);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 8), 0);
-	/* the other queue of the device carries on */
-	assert_true(e.rxq->ready);
-	/* a stop (GET_VRING_BASE) clears it for the next incarnation */
-	vhu_vq_quiesce(e.txq);
-	vhu_vq_stop_locked(e.txq);
-	vhu_vq_resume(e.txq);
-	assert_false(e.txq->broken);
-	assert_false(e.txq->ready);
-	env_teardown(&e);
-}
-
 static struct vring_desc *
-raw_desc(struct env *e, uint16_t i)
+raw_desc(struct rh_env *e, uint16_t i)
 {
 	/* take the descriptor off the driver's free list */
 	for (int k = 0; k < e->tx.nfree; k++)
@@ -573,110 +142,96 @@ raw_desc(struct env *e, uint16_t i)
 	return &e->tx.desc[i];
 }
 
-static uint64_t
-frame_gpa(struct env *e, uint32_t len)
+/* Write transmit descriptor i (taken off the free list). */
+static struct vring_desc *
+put_desc(struct rh_env *e, uint16_t i, uint64_t addr, uint32_t len,
+	 uint16_t flags, uint16_t next)
 {
-	uint64_t g = vtd_alloc(&e->tx, len, 8);
+	struct vring_desc *d = raw_desc(e, i);
 
-	memset(vtd_ptr(&e->tx, g), 0, len);
-	return g;
+	*d = (struct vring_desc){ addr, len, flags, next };
+	return d;
 }
 
+/* Make descriptor i available and publish it. */
 static void
-bad_head_range(struct env *e)
+post_head(struct rh_env *e, uint16_t i)
 {
-	vtd_add_raw_head(&e->tx, e->tx.size);
+	vtd_add_raw_head(&e->tx, i);
 	vtd_publish(&e->tx);
 }
 
 static void
-bad_avail_jump(struct env *e)
+bad_head_range(struct rh_env *e)
+{
+	post_head(e, e->tx.size);
+}
+
+static void
+bad_avail_jump(struct rh_env *e)
 {
 	vtd_set_avail_idx(&e->tx, e->tx.avail_idx + e->tx.size);
 }
 
 static void
-bad_loop_self(struct env *e)
+bad_loop_self(struct rh_env *e)
 {
-	struct vring_desc *d = raw_desc(e, 200);
+	put_desc(e, 200, rh_frame_gpa(e, 64), 64, VRING_DESC_F_NEXT, 200);
+	post_head(e, 200);
+}
 
-	d->addr = frame_gpa(e, 64);
-	d->len = 64;
-	d->flags = VRING_DESC_F_NEXT;
-	d->next = 200;
-	vtd_add_raw_head(&e->tx, 200);
-	vtd_publish(&e->tx);
+/* Two descriptors of len bytes each naming the other as next. */
+static void
+loop_pair(struct rh_env *e, uint16_t a, uint16_t b, uint32_t len)
+{
+	uint64_t g = rh_frame_gpa(e, 64);
+
+	put_desc(e, a, g, len, VRING_DESC_F_NEXT, b);
+	put_desc(e, b, g, len, VRING_DESC_F_NEXT, a);
+	post_head(e, a);
 }
 
 static void
-bad_loop_pair(struct env *e)
+bad_loop_pair(struct rh_env *e)
 {
-	struct vring_desc *a = raw_desc(e, 201), *b = raw_desc(e, 202);
-
-	a->addr = frame_gpa(e, 64);
-	a->len = 64;
-	a->flags = VRING_DESC_F_NEXT;
-	a->next = 202;
-	*b = *a;
-	b->next = 201;
-	vtd_add_raw_head(&e->tx, 201);
-	vtd_publish(&e->tx);
+	loop_pair(e, 201, 202, 64);
 }
 
 /* Zero-length buffers give no pieces: only the step count stops this. */
 static void
-bad_loop_empty(struct env *e)
+bad_loop_empty(struct rh_env *e)
 {
-	struct vring_desc *a = raw_desc(e, 211), *b = raw_desc(e, 212);
-
-	a->addr = frame_gpa(e, 64);
-	a->len = 0;
-	a->flags = VRING_DESC_F_NEXT;
-	a->next = 212;
-	*b = *a;
-	b->next = 211;
-	vtd_add_raw_head(&e->tx, 211);
-	vtd_publish(&e->tx);
+	loop_pair(e, 211, 212, 0);
 }
 
 static void
-bad_next_range(struct env *e)
+bad_next_range(struct rh_env *e)
 {
-	struct vring_desc *d = raw_desc(e, 203);
-
-	d->addr = frame_gpa(e, 64);
-	d->len = 64;
-	d->flags = VRING_DESC_F_NEXT;
-	d->next = e->tx.size;
-	vtd_add_raw_head(&e->tx, 203);
-	vtd_publish(&e->tx);
+	put_desc(e, 203, rh_frame_gpa(e, 64), 64, VRING_DESC_F_NEXT,
+		 e->tx.size);
+	post_head(e, 203);
 }
 
 /* An indirect descriptor at head 204 over a table of n entries. */
 static struct vring_desc *
-indirect_head(struct env *e, uint32_t n, uint32_t len_bytes, uint16_t flags)
+indirect_head(struct rh_env *e, uint32_t n, uint32_t len_bytes, uint16_t flags)
 {
-	struct vring_desc *d = raw_desc(e, 204);
 	uint64_t tg = vtd_alloc(&e->tx, 16 * n, 16);
 	struct vring_desc *t = (struct vring_desc *)vtd_ptr(&e->tx, tg);
 
 	for (uint32_t i = 0; i < n; i++) {
-		t[i].addr = frame_gpa(e, 64);
+		t[i].addr = rh_frame_gpa(e, 64);
 		t[i].len = 64;
 		t[i].flags = i + 1 < n ? VRING_DESC_F_NEXT : 0;
 		t[i].next = i + 1;
 	}
-	d->addr = tg;
-	d->len = len_bytes;
-	d->flags = flags;
-	d->next = 0;
-	vtd_add_raw_head(&e->tx, 204);
-	vtd_publish(&e->tx);
+	put_desc(e, 204, tg, len_bytes, flags, 0);
+	post_head(e, 204);
 	return t;
 }
 
 static void
-bad_indirect_nested(struct env *e)
+bad_indirect_nested(struct rh_env *e)
 {
 	struct vring_desc *t = indirect_head(e, 2, 32, VRING_DESC_F_INDIRECT);
 
@@ -686,37 +241,37 @@ bad_indirect_nested(struct env *e)
 }
 
 static void
-bad_indirect_plain(struct env *e)
+bad_indirect_plain(struct rh_env *e)
 {
 	indirect_head(e, 2, 32, VRING_DESC_F_INDIRECT);
 }
 
 static void
-bad_indirect_len0(struct env *e)
+bad_indirect_len0(struct rh_env *e)
 {
 	indirect_head(e, 2, 0, VRING_DESC_F_INDIRECT);
 }
 
 static void
-bad_indirect_len17(struct env *e)
+bad_indirect_len17(struct rh_env *e)
 {
 	indirect_head(e, 2, 17, VRING_DESC_F_INDIRECT);
 }
 
 static void
-bad_indirect_huge(struct env *e)
+bad_indirect_huge(struct rh_env *e)
 {
 	indirect_head(e, 2, (VHU_VQ_MAX_SIZE + 1) * 16, VRING_DESC_F_INDIRECT);
 }
 
 static void
-bad_indirect_next(struct env *e)
+bad_indirect_next(struct rh_env *e)
 {
 	indirect_head(e, 2, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT);
 }
 
 static void
-bad_indirect_loop(struct env *e)
+bad_indirect_loop(struct rh_env *e)
 {
 	struct vring_desc *t = indirect_head(e, 3, 48, VRING_DESC_F_INDIRECT);
 
@@ -725,7 +280,7 @@ bad_indirect_loop(struct env *e)
 }
 
 static void
-bad_indirect_loop_empty(struct env *e)
+bad_indirect_loop_empty(struct rh_env *e)
 {
 	struct vring_desc *t = indirect_head(e, 3, 48, VRING_DESC_F_INDIRECT);
 
@@ -735,92 +290,62 @@ bad_indirect_loop_empty(struct env *e)
 	t[2].next = 1;
 }
 
-static void
-bad_indirect_table_outside(struct env *e)
-{
-	struct vring_desc *d = raw_desc(e, 205);
+/*
+ * One-descriptor chains, one row each: head, where the buffer lies
+ * (relative to the end of guest memory when from_end, else a fresh zeroed
+ * buffer when addr is 0, else addr itself), its length and flags.
+ */
+struct one_desc {
+	uint16_t head;
+	bool from_end;
+	int64_t addr;
+	uint32_t len;
+	uint16_t flags;
+};
 
-	d->addr = vtd_mem_end(&e->tx) - 16;
-	d->len = 32;
-	d->flags = VRING_DESC_F_INDIRECT;
-	vtd_add_raw_head(&e->tx, 205);
-	vtd_publish(&e->tx);
+static void
+post_one(struct rh_env *e, const struct one_desc *o)
+{
+	uint64_t addr = o->from_end ? vtd_mem_end(&e->tx) + o->addr :
+			o->addr == 0 ? rh_frame_gpa(e, o->len) :
+				       (uint64_t)o->addr;
+
+	put_desc(e, o->head, addr, o->len, o->flags, 0);
+	post_head(e, o->head);
 }
 
-static void
-bad_outside(struct env *e)
-{
-	struct vring_desc *d = raw_desc(e, 206);
-
-	d->addr = vtd_mem_end(&e->tx) + 4096;
-	d->len = 100;
-	d->flags = 0;
-	vtd_add_raw_head(&e->tx, 206);
-	vtd_publish(&e->tx);
+#define ONE_DESC(name, ...) \
+static void bad_##name(struct rh_env *e) \
+{ \
+	static const struct one_desc o = { __VA_ARGS__ }; \
+	post_one(e, &o); \
 }
+/* an indirect table that runs past the end of memory */
+ONE_DESC(indirect_table_outside, 205, true, -16, 32, VRING_DESC_F_INDIRECT)
+ONE_DESC(outside, 206, true, 4096, 100, 0)
+ONE_DESC(runs_past_end, 207, true, -50, 100, 0)
+ONE_DESC(wraps_2_64, 208, false, (int64_t)(UINT64_MAX - 10), 100, 0)
+/* device-writable in a transmit chain */
+ONE_DESC(writable_in_tx, 209, false, 0, 100, VRING_DESC_F_WRITE)
+/* shorter than the virtio-net header */
+ONE_DESC(short_header, 210, false, 0, 8, 0)
+#undef ONE_DESC
 
 static void
-bad_runs_past_end(struct env *e)
-{
-	struct vring_desc *d = raw_desc(e, 207);
-
-	d->addr = vtd_mem_end(&e->tx) - 50;
-	d->len = 100;
-	d->flags = 0;
-	vtd_add_raw_head(&e->tx, 207);
-	vtd_publish(&e->tx);
-}
-
-static void
-bad_wraps_2_64(struct env *e)
-{
-	struct vring_desc *d = raw_desc(e, 208);
-
-	d->addr = UINT64_MAX - 10;
-	d->len = 100;
-	d->flags = 0;
-	vtd_add_raw_head(&e->tx, 208);
-	vtd_publish(&e->tx);
-}
-
-static void
-bad_writable_in_tx(struct env *e)
-{
-	struct vring_desc *d = raw_desc(e, 209);
-
-	d->addr = frame_gpa(e, 100);
-	d->len = 100;
-	d->flags = VRING_DESC_F_WRITE;
-	vtd_add_raw_head(&e->tx, 209);
-	vtd_publish(&e->tx);
-}
-
-static void
-bad_short_header(struct env *e)
-{
-	struct vring_desc *d = raw_desc(e, 210);
-
-	d->addr = frame_gpa(e, 8);
-	d->len = 8;
-	d->flags = 0;
-	vtd_add_raw_head(&e->tx, 210);
-	vtd_publish(&e->tx);
-}
-
-static void
-bad_too_many_pieces(struct env *e)
+bad_too_many_pieces(struct rh_env *e)
 {
 	/* 200 one-byte descriptors: a valid chain we cannot hold */
-	for (uint16_t i = 0; i < 200; i++) {
-		struct vring_desc *d = raw_desc(e, i + 20);
+	for (uint16_t i = 0; i < 200; i++)
+		put_desc(e, i + 20, rh_frame_gpa(e, 1), 1,
+			 i + 1 < 200 ? VRING_DESC_F_NEXT : 0, i + 21);
+	post_head(e, 20);
+}
 
-		d->addr = frame_gpa(e, 1);
-		d->len = 1;
-		d->flags = i + 1 < 200 ? VRING_DESC_F_NEXT : 0;
-		d->next = i + 21;
-	}
-	vtd_add_raw_head(&e->tx, 20);
-	vtd_publish(&e->tx);
+/* One good frame, then whatever bad() posts; the good one must go out. */
+static void
+tx_bad(uint64_t features, void (*bad)(struct rh_env *e), int good_expected)
+{
+	rh_tx_bad(features | BIT(VIRTIO_F_VERSION_1), 100, bad, good_expected);
 }
 
 #define IND BIT(VIRTIO_RING_F_INDIRECT_DESC)
@@ -860,27 +385,27 @@ test_bad_indirect_not_negotiated(void **state)
 static void
 test_bad_readonly_in_rx(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[2];
 	const uint32_t len = 2000;
 	int h;
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
 	assert_true(vtd_post_rx(&e.rx, &len, 1, false) >= 0);
 	h = vtd_post_rx(&e.rx, &len, 1, false);
 	e.rx.desc[h].flags = 0; /* device-readable in a receive chain */
 	vtd_publish(&e.rx);
-	pkts[0] = make_chain(100, 1, false);
-	pkts[1] = make_chain(100, 2, false);
+	pkts[0] = rh_make_chain(100, 1, false);
+	pkts[1] = rh_make_chain(100, 2, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 2), 1);
-	expect_broken(&e, e.rxq, e.err_rx);
-	rx_check_frame(&e, 100, 1);
+	rh_expect_broken(e.rxq, e.err_rx);
+	rh_rx_check_frame(&e, 100, 1);
 	assert_int_equal(vtd_used_pending(&e.rx), 0);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 2), 0);
 	rte_pktmbuf_free(pkts[0]);
 	rte_pktmbuf_free(pkts[1]);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* ------------------------------------------------ memory layouts */
@@ -890,7 +415,7 @@ static void
 test_straddle_regions(void **state)
 {
 	struct vtd_opts o = { .nregions = 2, .mem_size = 16ull << 20 };
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[4];
 	uint8_t frame[3000];
 	struct vtd_buf b[2];
@@ -898,12 +423,12 @@ test_straddle_regions(void **state)
 	uint32_t id, len;
 
 	(void)state;
-	env_setup_opts(&e, BIT(VIRTIO_F_VERSION_1) | IND, 256, 7, &o);
+	rh_env_setup_opts(&e, BIT(VIRTIO_F_VERSION_1) | IND, 256, 7, &o);
 	split = vtd_region_split(&e.tx);
 	assert_int_equal(e.tx.mem.nregions, 2);
 
 	/* TX: header + frame in one buffer crossing the boundary */
-	fill(frame, sizeof(frame), 77);
+	rh_fill(frame, sizeof(frame), 77);
 	for (int i = 0; i < 2; i++) {
 		/* then with the header itself cut by the boundary */
 		b[0].gpa = i == 0 ? split - 1000 : split - 5;
@@ -912,8 +437,8 @@ test_straddle_regions(void **state)
 		memcpy(vtd_ptr(&e.tx, b[0].gpa + 12), frame, sizeof(frame));
 		assert_true(vtd_add(&e.tx, b, 1, false, i == 1) >= 0);
 		vtd_publish(&e.tx);
-		assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 4), 1);
-		check_mbuf(pkts[0], sizeof(frame), 77);
+		assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 1);
+		rh_check_mbuf(pkts[0], sizeof(frame), 77);
 		rte_pktmbuf_free(pkts[0]);
 	}
 
@@ -923,9 +448,9 @@ test_straddle_regions(void **state)
 	memset(vtd_ptr(&e.rx, b[0].gpa), 0xA5, b[0].len);
 	assert_true(vtd_add(&e.rx, b, 1, true, false) >= 0);
 	vtd_publish(&e.rx);
-	pkts[0] = make_chain(2500, 78, true);
+	pkts[0] = rh_make_chain(2500, 78, true);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 1), 1);
-	rx_check_frame(&e, 2500, 78);
+	rh_rx_check_frame(&e, 2500, 78);
 	rte_pktmbuf_free(pkts[0]);
 
 	/* an indirect table crossing the boundary is refused */
@@ -934,7 +459,7 @@ test_straddle_regions(void **state)
 		struct vring_desc *t = (struct vring_desc *)vtd_ptr(&e.tx, tg);
 		struct vring_desc *d = raw_desc(&e, 250);
 
-		t[0].addr = frame_gpa(&e, 100);
+		t[0].addr = rh_frame_gpa(&e, 100);
 		t[0].len = 100;
 		t[0].flags = VRING_DESC_F_NEXT;
 		t[0].next = 1;
@@ -945,11 +470,11 @@ test_straddle_regions(void **state)
 		d->flags = VRING_DESC_F_INDIRECT;
 		vtd_add_raw_head(&e.tx, 250);
 		vtd_publish(&e.tx);
-		assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 4), 0);
-		expect_broken(&e, e.txq, e.err_tx);
+		assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 0);
+		rh_expect_broken(e.txq, e.err_tx);
 	}
 	assert_true(vtd_get_used(&e.tx, &id, &len));
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* The device sees memory through its own mapping of the memfd. */
@@ -957,16 +482,16 @@ static void
 test_alias_mapping(void **state)
 {
 	struct vtd_opts o = { .alias = true };
-	struct env e;
+	struct rh_env e;
 	uint32_t k = 0;
 
 	(void)state;
-	env_setup_opts(&e, make_features(true, true, true, true), 256, 0, &o);
+	rh_env_setup_opts(&e, make_features(true, true, true, true), 256, 0, &o);
 	assert_ptr_not_equal(e.tx.mem.r[0].hva, e.tx.drv);
-	tx_round(&e, 40, &k);
+	rh_tx_round(&e, 40, &k);
 	k = 0;
-	rx_round(&e, 20, &k);
-	env_teardown(&e);
+	rh_rx_round(&e, 20, &k);
+	rh_env_teardown(&e);
 }
 
 /* ------------------------------------------------ back-pressure */
@@ -974,29 +499,29 @@ test_alias_mapping(void **state)
 static void
 test_rx_small_chain_nonmrg(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[3];
 	const uint32_t len = 1000;
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
 	for (int i = 0; i < 3; i++)
 		assert_true(vtd_post_rx(&e.rx, &len, 1, false) >= 0);
 	vtd_publish(&e.rx);
-	pkts[0] = make_chain(500, 1, false);
-	pkts[1] = make_chain(1500, 2, false);  /* does not fit in 1000 */
-	pkts[2] = make_chain(500, 3, false);
+	pkts[0] = rh_make_chain(500, 1, false);
+	pkts[1] = rh_make_chain(1500, 2, false);  /* does not fit in 1000 */
+	pkts[2] = rh_make_chain(500, 3, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 3), 1);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 2);
-	rx_check_frame(&e, 500, 1);
+	rh_rx_check_frame(&e, 500, 1);
 	assert_int_equal(vtd_used_pending(&e.rx), 0);
 	/* the refused buffer is still there for the next frame */
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &pkts[2], 1), 1);
-	rx_check_frame(&e, 500, 3);
+	rh_rx_check_frame(&e, 500, 3);
 	assert_false(e.rxq->broken);
 	for (int i = 0; i < 3; i++)
 		rte_pktmbuf_free(pkts[i]);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /*
@@ -1021,11 +546,11 @@ test_rx_header_over_stale_bytes(void **state)
 	(void)state;
 	for (unsigned int f = 0; f < RTE_DIM(features); f++) {
 		const uint32_t hdr_len = features[f] == 0 ? 10 : 12;
-		struct env e;
+		struct rh_env e;
 
-		env_setup(&e, features[f], 256, 0);
+		rh_env_setup(&e, features[f], 256, 0);
 		for (unsigned int i = 0; i < RTE_DIM(stale); i++) {
-			struct rte_mbuf *m = make_chain(64, 40 + i, false);
+			struct rte_mbuf *m = rh_make_chain(64, 40 + i, false);
 			uint8_t got[12 + 64], want[12 + 64] = { 0 };
 			uint32_t id, used_len;
 			int h = vtd_post_rx(&e.rx, &len, 1, false);
@@ -1043,11 +568,11 @@ test_rx_header_over_stale_bytes(void **state)
 			vtd_gather(&e.rx, id, got, hdr_len + 64);
 			if (hdr_len == 12)
 				want[10] = 1;
-			fill(want + hdr_len, 64, 40 + i);
+			rh_fill(want + hdr_len, 64, 40 + i);
 			assert_memory_equal(got, want, hdr_len + 64);
 			rte_pktmbuf_free(m);
 		}
-		env_teardown(&e);
+		rh_env_teardown(&e);
 	}
 }
 
@@ -1059,14 +584,14 @@ test_rx_header_over_stale_bytes(void **state)
 static void
 test_small_frame_lengths(void **state)
 {
-	struct env e;
+	struct rh_env e;
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
 	for (uint32_t len = 1; len <= 80; len++) {
 		const uint32_t blen = 12 + len + 32;
 		uint8_t frame[80], got[12 + 80 + 32];
-		struct rte_mbuf *m = make_chain(len, len, false);
+		struct rte_mbuf *m = rh_make_chain(len, len, false);
 		uint32_t id, used_len;
 		int h = vtd_post_rx(&e.rx, &blen, 1, false);
 
@@ -1078,95 +603,95 @@ test_small_frame_lengths(void **state)
 		assert_int_equal(id, h);
 		assert_int_equal(used_len, 12 + len);
 		vtd_gather(&e.rx, id, got, blen);
-		fill(frame, len, len);
+		rh_fill(frame, len, len);
 		assert_memory_equal(got + 12, frame, len);
 		for (uint32_t i = 12 + len; i < blen; i++)
 			assert_int_equal(got[i], 0xA5);
 
 		assert_true(vtd_post_tx(&e.tx, frame, len, 12, 1, false) >= 0);
 		vtd_publish(&e.tx);
-		assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, &m, 1), 1);
+		assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, &m, 1), 1);
 		assert_int_equal(m->pkt_len, len);
 		assert_int_equal(m->data_len, len);
 		assert_memory_equal(rte_pktmbuf_mtod(m, uint8_t *), frame, len);
 		rte_pktmbuf_free(m);
 		assert_true(vtd_get_used(&e.tx, &id, &used_len));
 	}
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 static void
 test_rx_mrg_never_fits(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[2];
 	const uint32_t len = 1536;
 
 	(void)state;
-	env_setup(&e, make_features(true, false, false, true), 256, 0);
+	rh_env_setup(&e, make_features(true, false, false, true), 256, 0);
 	for (int i = 0; i < 4; i++)
 		assert_true(vtd_post_rx(&e.rx, &len, 1, false) >= 0);
 	vtd_publish(&e.rx);
-	pkts[0] = make_chain(9000, 1, true);  /* 4 x 1536 < 9012 */
-	pkts[1] = make_chain(100, 2, false);
+	pkts[0] = rh_make_chain(9000, 1, true);  /* 4 x 1536 < 9012 */
+	pkts[1] = rh_make_chain(100, 2, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 2), 0);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 2);
 	assert_int_equal(vtd_used_pending(&e.rx), 0);
 	/* not wedged: the next small frame goes in */
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &pkts[1], 1), 1);
-	rx_check_frame(&e, 100, 2);
+	rh_rx_check_frame(&e, 100, 2);
 	/* and a frame that fits exactly in the remaining 3 */
 	rte_pktmbuf_free(pkts[0]);
-	pkts[0] = make_chain(3 * 1536 - 12, 4, true);
+	pkts[0] = rh_make_chain(3 * 1536 - 12, 4, true);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 1), 1);
-	rx_check_frame(&e, 3 * 1536 - 12, 4);
+	rh_rx_check_frame(&e, 3 * 1536 - 12, 4);
 	rte_pktmbuf_free(pkts[0]);
 	rte_pktmbuf_free(pkts[1]);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 static void
 test_rx_ring_full(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[20];
 	const uint32_t len = 2048;
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 65530);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 65530);
 	for (int i = 0; i < 10; i++)
 		assert_true(vtd_post_rx(&e.rx, &len, 1, false) >= 0);
 	vtd_publish(&e.rx);
 	for (int i = 0; i < 20; i++)
-		pkts[i] = make_chain(64 + i, i, false);
+		pkts[i] = rh_make_chain(64 + i, i, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 20), 10);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 10);
 	assert_int_equal(e.rxq->stats.packets, 10);
 	for (int i = 0; i < 10; i++)
-		rx_check_frame(&e, 64 + i, i);
+		rh_rx_check_frame(&e, 64 + i, i);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 20), 0);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 30);
 	for (int i = 0; i < 20; i++)
 		rte_pktmbuf_free(pkts[i]);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 static void
 test_tx_pool_empty(void **state)
 {
 	struct rte_mempool *tiny;
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[32];
 	uint8_t frame[3000];
 	uint16_t r;
 
 	(void)state;
 	tiny = rte_pktmbuf_pool_create("tiny", 15, 0, 0,
-				       DATA_ROOM + RTE_PKTMBUF_HEADROOM,
+				       RH_DATA_ROOM + RTE_PKTMBUF_HEADROOM,
 				       SOCKET_ID_ANY);
 	assert_non_null(tiny);
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
-	fill(frame, sizeof(frame), 5);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	rh_fill(frame, sizeof(frame), 5);
 	for (int i = 0; i < 10; i++)
 		assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 2,
 					false) >= 0);
@@ -1177,40 +702,40 @@ test_tx_pool_empty(void **state)
 	assert_int_equal(rte_mempool_avail_count(tiny), 1);
 	assert_int_equal(vtd_used_pending(&e.tx), 7);
 	for (int i = 0; i < r; i++) {
-		check_mbuf(pkts[i], sizeof(frame), 5);
+		rh_check_mbuf(pkts[i], sizeof(frame), 5);
 		rte_pktmbuf_free(pkts[i]);
 	}
 	r = vhu_dequeue_burst(e.dev, 0, tiny, pkts, 32);
 	assert_int_equal(r, 3);
 	for (int i = 0; i < r; i++) {
-		check_mbuf(pkts[i], sizeof(frame), 5);
+		rh_check_mbuf(pkts[i], sizeof(frame), 5);
 		rte_pktmbuf_free(pkts[i]);
 	}
 	assert_int_equal(vtd_used_pending(&e.tx), 10);
 	assert_int_equal(rte_mempool_avail_count(tiny), 15);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 	rte_mempool_free(tiny);
 }
 
 static void
 test_burst_cap_and_empty_frames(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[200];
 	uint8_t frame[60];
 	uint16_t r;
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
-	fill(frame, sizeof(frame), 1);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	rh_fill(frame, sizeof(frame), 1);
 	for (int i = 0; i < 200; i++)
 		assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 1,
 					false) >= 0);
 	vtd_publish(&e.tx);
-	r = vhu_dequeue_burst(e.dev, 0, pool, pkts, 200);
+	r = vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 200);
 	assert_int_equal(r, VHU_BURST_MAX < 200 ? VHU_BURST_MAX : 200);
 	rte_pktmbuf_free_bulk(pkts, r);
-	while ((r = vhu_dequeue_burst(e.dev, 0, pool, pkts, 200)) > 0)
+	while ((r = vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 200)) > 0)
 		rte_pktmbuf_free_bulk(pkts, r);
 	assert_int_equal(e.txq->stats.packets, 200);
 	/* a header-only chain is consumed without producing a frame */
@@ -1218,12 +743,12 @@ test_burst_cap_and_empty_frames(void **state)
 	assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 1,
 				false) >= 0);
 	vtd_publish(&e.tx);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 8), 1);
-	check_mbuf(pkts[0], sizeof(frame), 1);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 8), 1);
+	rh_check_mbuf(pkts[0], sizeof(frame), 1);
 	rte_pktmbuf_free(pkts[0]);
 	assert_false(e.txq->broken);
 	assert_int_equal(vtd_used_pending(&e.tx), 202);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* ------------------------------------------------ API and control */
@@ -1231,40 +756,40 @@ test_burst_cap_and_empty_frames(void **state)
 static void
 test_burst_api_checks(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	struct rte_mbuf *pkts[4];
 	uint8_t frame[60] = { 0 };
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
 	assert_true(vtd_post_tx(&e.tx, frame, 60, 12, 1, false) >= 0);
 	vtd_publish(&e.tx);
-	assert_int_equal(vhu_dequeue_burst(NULL, 0, pool, pkts, 4), 0);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 1, pool, pkts, 4), 0);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 60000, pool, pkts, 4), 0);
+	assert_int_equal(vhu_dequeue_burst(NULL, 0, rh_pool, pkts, 4), 0);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 1, rh_pool, pkts, 4), 0);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 60000, rh_pool, pkts, 4), 0);
 	assert_int_equal(vhu_dequeue_burst(e.dev, 0, NULL, pkts, 4), 0);
 	assert_int_equal(vhu_enqueue_burst(e.dev, VHU_MAX_QUEUE_PAIRS, pkts,
 					   4), 0);
 	/* held by the control side: the burst returns at once */
 	vhu_vq_quiesce(e.txq);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 4), 0);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 0);
 	vhu_vq_set_enabled_locked(e.txq, false);
 	vhu_vq_resume(e.txq);
 	assert_false(e.txq->ready);
 	assert_string_equal(e.txq->why_not_ready, "disabled");
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 4), 0);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 0);
 	vhu_vq_quiesce(e.txq);
 	vhu_vq_set_enabled_locked(e.txq, true);
 	vhu_vq_resume(e.txq);
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 4), 1);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 1);
 	rte_pktmbuf_free(pkts[0]);
 	/* a vring beyond nr_vrings, or not created */
 	e.vqs.nr_vrings = 1;
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 4), 0);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 0);
 	assert_int_equal(vhu_vring_notify(e.dev, 1, true), -ENODEV);
 	e.vqs.nr_vrings = 2;
 	e.vqs.vq[1] = NULL;
-	assert_int_equal(vhu_dequeue_burst(e.dev, 0, pool, pkts, 4), 0);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 0);
 	e.vqs.vq[1] = e.txq;
 	assert_int_equal(vhu_vring_notify(NULL, 0, true), -EINVAL);
 	assert_int_equal(vhu_vring_notify(e.dev, 2 * VHU_MAX_QUEUE_PAIRS,
@@ -1272,32 +797,32 @@ test_burst_api_checks(void **state)
 	/* polling frontend: no kick fd */
 	assert_int_equal(vhu_vring_kick_fd(e.dev, 1), -ENOENT);
 	{
-		int kfd = new_eventfd();
+		int kfd = rh_new_eventfd();
 
 		vhu_vq_quiesce(e.txq);
 		vhu_vq_set_kick_locked(e.txq, kfd);
 		vhu_vq_resume(e.txq);
 		assert_int_equal(vhu_vring_kick_fd(e.dev, 1), kfd);
 	}
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 static void
 test_notify_flags(void **state)
 {
-	struct env e;
+	struct rh_env e;
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 300);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 300);
 	/* polling is the default: the guest is told not to kick */
 	assert_int_equal(vtd_used_flags(&e.tx), VRING_USED_F_NO_NOTIFY);
 	assert_int_equal(vhu_vring_notify(e.dev, 1, true), 0);
 	assert_int_equal(vtd_used_flags(&e.tx), 0);
 	assert_int_equal(vhu_vring_notify(e.dev, 1, false), 0);
 	assert_int_equal(vtd_used_flags(&e.tx), VRING_USED_F_NO_NOTIFY);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 
-	env_setup(&e, make_features(false, false, true, true), 256, 300);
+	rh_env_setup(&e, make_features(false, false, true, true), 256, 300);
 	assert_int_equal(vtd_used_flags(&e.tx), 0);
 	assert_int_equal(vtd_avail_event(&e.tx), 299);
 	assert_int_equal(vhu_vring_notify(e.dev, 1, true), 0);
@@ -1305,7 +830,7 @@ test_notify_flags(void **state)
 	assert_int_equal(vtd_avail_event(&e.tx), 300);
 	assert_int_equal(vhu_vring_notify(e.dev, 1, false), 0);
 	assert_int_equal(vtd_avail_event(&e.tx), 299);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 static void
@@ -1349,7 +874,7 @@ test_control_state(void **state)
 	vhu_vq_quiesce(vq);
 	vhu_vq_set_addr_locked(vq, &a);
 	vhu_vq_set_kick_locked(vq, -1);
-	fd = new_eventfd();
+	fd = rh_new_eventfd();
 	vhu_vq_set_call_locked(vq, fd);
 	vhu_vq_set_enabled_locked(vq, true);
 	vhu_vq_set_running_locked(vq, true);
@@ -1403,7 +928,7 @@ test_control_state(void **state)
 	/* reset: everything back to the start */
 	vq->stats.packets = 5;
 	vhu_vq_quiesce(vq);
-	vhu_vq_set_err_locked(vq, new_eventfd());
+	vhu_vq_set_err_locked(vq, rh_new_eventfd());
 	vhu_vq_reset_locked(vq);
 	vhu_vq_resume(vq);
 	assert_int_equal(vq->errfd, -1);
@@ -1419,7 +944,7 @@ test_control_state(void **state)
 
 /* Control side quiesces while a data lcore runs bursts: nothing lost. */
 struct race {
-	struct env *e;
+	struct rh_env *e;
 	volatile bool stop;
 	uint64_t got;
 };
@@ -1431,7 +956,7 @@ race_rx_thread(void *arg)
 	struct rte_mbuf *pkts[32];
 
 	while (!r->stop) {
-		uint16_t n = vhu_dequeue_burst(r->e->dev, 0, pool, pkts, 32);
+		uint16_t n = vhu_dequeue_burst(r->e->dev, 0, rh_pool, pkts, 32);
 
 		for (int i = 0; i < n; i++) {
 			if (pkts[i]->pkt_len != 60)
@@ -1446,7 +971,7 @@ race_rx_thread(void *arg)
 static void
 test_quiesce_race(void **state)
 {
-	struct env e;
+	struct rh_env e;
 	struct race r = { .e = &e };
 	pthread_t t;
 	uint8_t frame[60] = { 1 };
@@ -1454,7 +979,7 @@ test_quiesce_race(void **state)
 	int sent = 0;
 
 	(void)state;
-	env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
 	assert_int_equal(pthread_create(&t, NULL, race_rx_thread, &r), 0);
 	while (sent < total) {
 		uint32_t id, len;
@@ -1476,74 +1001,23 @@ test_quiesce_race(void **state)
 	pthread_join(t, NULL);
 	assert_int_equal(r.got, total);
 	assert_int_equal(e.txq->stats.packets, total);
-	env_teardown(&e);
+	rh_env_teardown(&e);
 }
 
 /* ------------------------------------------------ registration */
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	pool = rte_pktmbuf_pool_create("split_pool", 8191, 256, 0,
-				       DATA_ROOM + RTE_PKTMBUF_HEADROOM,
-				       SOCKET_ID_ANY);
-	seg_pool = rte_pktmbuf_pool_create("split_seg", 8191, 256, 0,
-					   512 + RTE_PKTMBUF_HEADROOM,
-					   SOCKET_ID_ANY);
-	return pool != NULL && seg_pool != NULL ? 0 : -1;
-}
-
-static struct cfg cfgs[32];
-static char names[48][48];
-
 int
 main(void)
 {
-	/* without EAL and pools nothing below means anything: fail loudly */
-	if (vtd_eal_init() != 0 || group_setup(NULL) != 0) {
-		fprintf(stderr, "EAL or mempool set-up failed\n");
-		return 1;
-	}
 	struct CMUnitTest tests[112];
 	int n = 0;
 
-	for (int i = 0; i < 16; i++) {
-		struct cfg *c = &cfgs[i];
-
-		c->mrg = i & 1;
-		c->ind = i & 2;
-		c->evt = i & 4;
-		c->size = (i & 8) ? 1024 : 256;
-		snprintf(names[2 * i], sizeof(names[0]),
-			 "matrix_mrg%d_ind%d_evt%d_%u", c->mrg, c->ind,
-			 c->evt, c->size);
-		snprintf(names[2 * i + 1], sizeof(names[0]),
-			 "notify_mrg%d_ind%d_evt%d_%u", c->mrg, c->ind,
-			 c->evt, c->size);
-		tests[n++] = (struct CMUnitTest){ names[2 * i], test_matrix,
-						  NULL, NULL, c };
-		tests[n++] = (struct CMUnitTest){ names[2 * i + 1],
-						  test_matrix_notify,
-						  NULL, NULL, c };
-	}
-	/* the same matrix with a VIRTIO_F_IN_ORDER driver */
-	for (int i = 0; i < 16; i++) {
-		struct cfg *c = &cfgs[16 + i];
-
-		*c = cfgs[i];
-		c->ino = true;
-		snprintf(names[32 + i], sizeof(names[0]),
-			 "matrix_inorder_mrg%d_ind%d_evt%d_%u", c->mrg, c->ind,
-			 c->evt, c->size);
-		tests[n++] = (struct CMUnitTest){ names[32 + i], test_matrix,
-						  NULL, NULL, c };
-	}
-#define T(f) do { \
-		if (n >= (int)RTE_DIM(tests)) \
-			abort(); \
-		tests[n++] = (struct CMUnitTest){ #f, f, NULL, NULL, NULL }; \
-	} while (0)
+	if (rh_init("split") != 0)
+		return 1;
+	rh_add_matrix(tests, &n, RTE_DIM(tests), "matrix", test_matrix, true);
+	rh_add_matrix(tests, &n, RTE_DIM(tests), "notify", test_matrix_notify,
+		      false);
+#define T(f) rh_add(tests, &n, RTE_DIM(tests), #f, f, NULL)
 	T(test_bad_head_range);
 	T(test_bad_avail_jump);
 	T(test_bad_loop_self);

@@ -86,6 +86,16 @@ rh_add_matrix(struct CMUnitTest *tests, int *n, int max, const char *prefix,
 	}
 }
 
+int
+rh_run(const char *group, struct CMUnitTest *tests, int n, int max,
+       const struct CMUnitTest *fixed, int nfixed)
+{
+	for (int i = 0; i < nfixed; i++)
+		rh_add(tests, &n, max, fixed[i].name, fixed[i].test_func,
+		       fixed[i].initial_state);
+	return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}
+
 /* ----------------------------------------------------------- frames */
 
 uint8_t
@@ -471,6 +481,34 @@ rh_rx_round(struct rh_env *e, int n, uint32_t *k)
 	}
 	assert_int_equal(e->rxq->stats.packets, before + n);
 	rx_settle(e);
+}
+
+void
+rh_post_rx_n(struct rh_env *e, int n, uint32_t len)
+{
+	for (int i = 0; i < n; i++)
+		assert_true(vtd_post_rx(&e->rx, &len, 1, false) >= 0);
+	vtd_publish(&e->rx);
+}
+
+void
+rh_post_tx_n(struct rh_env *e, int n, const uint8_t *frame, uint32_t len,
+	     int nbufs)
+{
+	for (int i = 0; i < n; i++)
+		assert_true(vtd_post_tx(&e->tx, frame, len, 12, nbufs,
+					false) >= 0);
+	vtd_publish(&e->tx);
+}
+
+void
+rh_expect_clean(const struct rh_env *e)
+{
+	assert_int_equal(e->rxq->stats.drops_no_buf, 0);
+	assert_int_equal(e->rxq->stats.desc_errors, 0);
+	assert_int_equal(e->txq->stats.desc_errors, 0);
+	assert_false(e->rxq->broken);
+	assert_false(e->txq->broken);
 }
 
 /* ------------------------------------------------------ broken rings */

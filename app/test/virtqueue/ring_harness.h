@@ -69,6 +69,10 @@ void rh_add(struct CMUnitTest *tests, int *n, int max, const char *name,
 void rh_add_matrix(struct CMUnitTest *tests, int *n, int max,
 		   const char *prefix, CMUnitTestFunction f, bool in_order);
 
+/* Append the fixed tests to the matrix ones and run them all as group. */
+int rh_run(const char *group, struct CMUnitTest *tests, int n, int max,
+	   const struct CMUnitTest *fixed, int nfixed);
+
 uint8_t rh_pattern(uint32_t seed, uint32_t i);
 void rh_fill(uint8_t *b, uint32_t len, uint32_t seed);
 int rh_new_eventfd(void);
@@ -97,6 +101,14 @@ int rh_post_rx_buffers(struct rh_env *e, int n, int variant);
 void rh_rx_check_frame(struct rh_env *e, uint32_t flen, uint32_t seed);
 /* Device enqueues n frames (sizes cycling from *k); all checked. */
 void rh_rx_round(struct rh_env *e, int n, uint32_t *k);
+
+/* n single receive buffers of len bytes each, published. */
+void rh_post_rx_n(struct rh_env *e, int n, uint32_t len);
+/* n copies of a frame, each in nbufs buffers after a 12-byte header. */
+void rh_post_tx_n(struct rh_env *e, int n, const uint8_t *frame,
+		  uint32_t len, int nbufs);
+/* Nothing dropped for want of buffers, no ring error, neither broken. */
+void rh_expect_clean(const struct rh_env *e);
 
 /* vq broke once: sticky flag, not ready, one error, its eventfd fired. */
 void rh_expect_broken(struct vhu_vq *vq, int errfd);

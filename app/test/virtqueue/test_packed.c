@@ -120,10 +120,7 @@ test_matrix(void **state)
 	rounds = 3 * c->size / 20 + 2;
 	assert_true(laps(&e, &e.rx, e.rxq, e.call_rx, rh_rx_round, 20,
 			 rounds) >= 3);
-	assert_int_equal(e.rxq->stats.drops_no_buf, 0);
-	assert_int_equal(e.rxq->stats.desc_errors, 0);
-	assert_false(e.rxq->broken);
-	assert_false(e.txq->broken);
+	rh_expect_clean(&e);
 	rh_env_teardown(&e);
 }
 
@@ -710,37 +707,37 @@ test_dirty_log(void **state)
 int
 main(void)
 {
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_batch_path),
+		cmocka_unit_test(test_batch_path_in_order),
+		cmocka_unit_test(test_odd_ring_size),
+		cmocka_unit_test(test_out_of_order_ids),
+		cmocka_unit_test(test_rx_no_room),
+		cmocka_unit_test(test_bad_avail_bits),
+		cmocka_unit_test(test_bad_chain_longer_than_ring),
+		cmocka_unit_test(test_bad_nested_indirect),
+		cmocka_unit_test(test_bad_indirect_len17),
+		cmocka_unit_test(test_bad_indirect_len0),
+		cmocka_unit_test(test_bad_indirect_next),
+		cmocka_unit_test(test_bad_indirect_outside),
+		cmocka_unit_test(test_bad_outside),
+		cmocka_unit_test(test_bad_runs_past_end),
+		cmocka_unit_test(test_bad_writable_in_tx),
+		cmocka_unit_test(test_tx_table_writable_tolerated),
+		cmocka_unit_test(test_bad_readonly_table_in_rx),
+		cmocka_unit_test(test_bad_short_header),
+		cmocka_unit_test(test_bad_indirect_not_negotiated),
+		cmocka_unit_test(test_bad_readonly_in_rx),
+		cmocka_unit_test(test_vring_base),
+		cmocka_unit_test(test_ring_num),
+		cmocka_unit_test(test_device_event_area),
+		cmocka_unit_test(test_dirty_log),
+	};
 	struct CMUnitTest tests[80];
 	int n = 0;
 
 	if (rh_init("packed") != 0)
 		return 1;
 	rh_add_matrix(tests, &n, RTE_DIM(tests), "matrix", test_matrix, true);
-#define T(f) rh_add(tests, &n, RTE_DIM(tests), #f, f, NULL)
-	T(test_batch_path);
-	T(test_batch_path_in_order);
-	T(test_odd_ring_size);
-	T(test_out_of_order_ids);
-	T(test_rx_no_room);
-	T(test_bad_avail_bits);
-	T(test_bad_chain_longer_than_ring);
-	T(test_bad_nested_indirect);
-	T(test_bad_indirect_len17);
-	T(test_bad_indirect_len0);
-	T(test_bad_indirect_next);
-	T(test_bad_indirect_outside);
-	T(test_bad_outside);
-	T(test_bad_runs_past_end);
-	T(test_bad_writable_in_tx);
-	T(test_tx_table_writable_tolerated);
-	T(test_bad_readonly_table_in_rx);
-	T(test_bad_short_header);
-	T(test_bad_indirect_not_negotiated);
-	T(test_bad_readonly_in_rx);
-	T(test_vring_base);
-	T(test_ring_num);
-	T(test_device_event_area);
-	T(test_dirty_log);
-#undef T
-	return _cmocka_run_group_tests("packed", tests, n, NULL, NULL);
+	return rh_run("packed", tests, n, RTE_DIM(tests), fixed, RTE_DIM(fixed));
 }

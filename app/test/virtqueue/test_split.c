@@ -68,10 +68,7 @@ test_matrix(void **state)
 	rounds = 3 * c->size / 20 + 2;
 	for (int r = 0; r < rounds; r++)
 		rh_rx_round(&e, 20, &k);
-	assert_int_equal(e.rxq->stats.drops_no_buf, 0);
-	assert_int_equal(e.rxq->stats.desc_errors, 0);
-	assert_false(e.rxq->broken);
-	assert_false(e.txq->broken);
+	rh_expect_clean(&e);
 	rh_env_teardown(&e);
 }
 
@@ -505,9 +502,7 @@ test_rx_small_chain_nonmrg(void **state)
 
 	(void)state;
 	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
-	for (int i = 0; i < 3; i++)
-		assert_true(vtd_post_rx(&e.rx, &len, 1, false) >= 0);
-	vtd_publish(&e.rx);
+	rh_post_rx_n(&e, 3, len);
 	pkts[0] = rh_make_chain(500, 1, false);
 	pkts[1] = rh_make_chain(1500, 2, false);  /* does not fit in 1000 */
 	pkts[2] = rh_make_chain(500, 3, false);
@@ -629,9 +624,7 @@ test_rx_mrg_never_fits(void **state)
 
 	(void)state;
 	rh_env_setup(&e, make_features(true, false, false, true), 256, 0);
-	for (int i = 0; i < 4; i++)
-		assert_true(vtd_post_rx(&e.rx, &len, 1, false) >= 0);
-	vtd_publish(&e.rx);
+	rh_post_rx_n(&e, 4, len);
 	pkts[0] = rh_make_chain(9000, 1, true);  /* 4 x 1536 < 9012 */
 	pkts[1] = rh_make_chain(100, 2, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 2), 0);
@@ -659,9 +652,7 @@ test_rx_ring_full(void **state)
 
 	(void)state;
 	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 65530);
-	for (int i = 0; i < 10; i++)
-		assert_true(vtd_post_rx(&e.rx, &len, 1, false) >= 0);
-	vtd_publish(&e.rx);
+	rh_post_rx_n(&e, 10, len);
 	for (int i = 0; i < 20; i++)
 		pkts[i] = rh_make_chain(64 + i, i, false);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 20), 10);
@@ -692,10 +683,7 @@ test_tx_pool_empty(void **state)
 	assert_non_null(tiny);
 	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
 	rh_fill(frame, sizeof(frame), 5);
-	for (int i = 0; i < 10; i++)
-		assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 2,
-					false) >= 0);
-	vtd_publish(&e.tx);
+	rh_post_tx_n(&e, 10, frame, sizeof(frame), 2);
 	/* 3000 bytes = 2 mbufs each: 7 frames, the 8th fails mid-chain */
 	r = vhu_dequeue_burst(e.dev, 0, tiny, pkts, 32);
 	assert_int_equal(r, 7);
@@ -728,10 +716,7 @@ test_burst_cap_and_empty_frames(void **state)
 	(void)state;
 	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
 	rh_fill(frame, sizeof(frame), 1);
-	for (int i = 0; i < 200; i++)
-		assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 1,
-					false) >= 0);
-	vtd_publish(&e.tx);
+	rh_post_tx_n(&e, 200, frame, sizeof(frame), 1);
 	r = vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 200);
 	assert_int_equal(r, VHU_BURST_MAX < 200 ? VHU_BURST_MAX : 200);
 	rte_pktmbuf_free_bulk(pkts, r);
@@ -1009,6 +994,43 @@ test_quiesce_race(void **state)
 int
 main(void)
 {
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_bad_head_range),
+		cmocka_unit_test(test_bad_avail_jump),
+		cmocka_unit_test(test_bad_loop_self),
+		cmocka_unit_test(test_bad_loop_pair),
+		cmocka_unit_test(test_bad_loop_empty),
+		cmocka_unit_test(test_bad_indirect_loop_empty),
+		cmocka_unit_test(test_bad_next_range),
+		cmocka_unit_test(test_bad_indirect_nested),
+		cmocka_unit_test(test_bad_indirect_len0),
+		cmocka_unit_test(test_bad_indirect_len17),
+		cmocka_unit_test(test_bad_indirect_huge),
+		cmocka_unit_test(test_bad_indirect_next),
+		cmocka_unit_test(test_bad_indirect_loop),
+		cmocka_unit_test(test_bad_indirect_table_outside),
+		cmocka_unit_test(test_bad_indirect_not_negotiated),
+		cmocka_unit_test(test_bad_outside),
+		cmocka_unit_test(test_bad_runs_past_end),
+		cmocka_unit_test(test_bad_wraps_2_64),
+		cmocka_unit_test(test_bad_writable_in_tx),
+		cmocka_unit_test(test_bad_short_header),
+		cmocka_unit_test(test_bad_too_many_pieces),
+		cmocka_unit_test(test_bad_readonly_in_rx),
+		cmocka_unit_test(test_straddle_regions),
+		cmocka_unit_test(test_alias_mapping),
+		cmocka_unit_test(test_rx_small_chain_nonmrg),
+		cmocka_unit_test(test_rx_header_over_stale_bytes),
+		cmocka_unit_test(test_small_frame_lengths),
+		cmocka_unit_test(test_rx_mrg_never_fits),
+		cmocka_unit_test(test_rx_ring_full),
+		cmocka_unit_test(test_tx_pool_empty),
+		cmocka_unit_test(test_burst_cap_and_empty_frames),
+		cmocka_unit_test(test_burst_api_checks),
+		cmocka_unit_test(test_notify_flags),
+		cmocka_unit_test(test_control_state),
+		cmocka_unit_test(test_quiesce_race),
+	};
 	struct CMUnitTest tests[112];
 	int n = 0;
 
@@ -1017,42 +1039,5 @@ main(void)
 	rh_add_matrix(tests, &n, RTE_DIM(tests), "matrix", test_matrix, true);
 	rh_add_matrix(tests, &n, RTE_DIM(tests), "notify", test_matrix_notify,
 		      false);
-#define T(f) rh_add(tests, &n, RTE_DIM(tests), #f, f, NULL)
-	T(test_bad_head_range);
-	T(test_bad_avail_jump);
-	T(test_bad_loop_self);
-	T(test_bad_loop_pair);
-	T(test_bad_loop_empty);
-	T(test_bad_indirect_loop_empty);
-	T(test_bad_next_range);
-	T(test_bad_indirect_nested);
-	T(test_bad_indirect_len0);
-	T(test_bad_indirect_len17);
-	T(test_bad_indirect_huge);
-	T(test_bad_indirect_next);
-	T(test_bad_indirect_loop);
-	T(test_bad_indirect_table_outside);
-	T(test_bad_indirect_not_negotiated);
-	T(test_bad_outside);
-	T(test_bad_runs_past_end);
-	T(test_bad_wraps_2_64);
-	T(test_bad_writable_in_tx);
-	T(test_bad_short_header);
-	T(test_bad_too_many_pieces);
-	T(test_bad_readonly_in_rx);
-	T(test_straddle_regions);
-	T(test_alias_mapping);
-	T(test_rx_small_chain_nonmrg);
-	T(test_rx_header_over_stale_bytes);
-	T(test_small_frame_lengths);
-	T(test_rx_mrg_never_fits);
-	T(test_rx_ring_full);
-	T(test_tx_pool_empty);
-	T(test_burst_cap_and_empty_frames);
-	T(test_burst_api_checks);
-	T(test_notify_flags);
-	T(test_control_state);
-	T(test_quiesce_race);
-#undef T
-	return _cmocka_run_group_tests("split", tests, n, NULL, NULL);
+	return rh_run("split", tests, n, RTE_DIM(tests), fixed, RTE_DIM(fixed));
 }

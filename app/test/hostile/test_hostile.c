@@ -32,7 +32,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -126,15 +125,6 @@ static const struct vhu_ops ops = {
 /* ------------------------------------------------------------------ */
 /* control loop and socket helpers                                     */
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Let the control context run for up to ms milliseconds. */
 static void
 loop_step(int ms)
@@ -148,20 +138,20 @@ loop_step(int ms)
 static void
 pump(int ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = fe_now_ms() + ms;
 
 	do {
 		loop_step(2);
-	} while (now_ms() < end);
+	} while (fe_now_ms() < end);
 }
 
 static bool
 pump_until(const int *counter, int want, int ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = fe_now_ms() + ms;
 
 	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < want &&
-	       now_ms() < end)
+	       fe_now_ms() < end)
 		loop_step(2);
 	return __atomic_load_n(counter, __ATOMIC_ACQUIRE) >= want;
 }
@@ -183,9 +173,9 @@ sk_connect(void)
 static int
 wait_reply(int fd, struct vhu_msg_hdr *h, void *body, size_t room)
 {
-	uint64_t end = now_ms() + 2000;
+	uint64_t end = fe_now_ms() + 2000;
 
-	while (now_ms() < end) {
+	while (fe_now_ms() < end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
 		loop_step(1);
@@ -253,10 +243,10 @@ req_get(int fd, uint32_t req)
 static bool
 peer_closed(int fd)
 {
-	uint64_t end = now_ms() + 1000;
+	uint64_t end = fe_now_ms() + 1000;
 	uint8_t junk[256];
 
-	while (now_ms() < end) {
+	while (fe_now_ms() < end) {
 		ssize_t n;
 
 		loop_step(2);

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -16,6 +17,15 @@
 
 #include "fe.h"
 #include "../eal_tidy.h"
+
+uint64_t
+fe_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int
 fe_send(int sock, uint32_t req, uint32_t flags, const void *payload,

@@ -35,6 +35,8 @@ int fe_count_fds(void);
 int fe_count_maps(void);
 /* The same for memfds named memfd_name (virtq_driver's: VTD_MEMFD_NAME). */
 int fe_count_maps_of(const char *memfd_name);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+uint64_t fe_now_ms(void);
 /* Start the EAL once for a test process (in-memory, no hugepages). */
 void fe_eal_init(const char *prog);
 

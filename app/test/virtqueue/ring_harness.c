@@ -98,6 +98,14 @@ rh_run(const char *group, struct CMUnitTest *tests, int n, int max,
 
 /* ----------------------------------------------------------- frames */
 
+uint64_t
+rh_features(bool mrg, bool ind, bool evt)
+{
+	return (mrg ? BIT(VIRTIO_NET_F_MRG_RXBUF) : 0) |
+	       (ind ? BIT(VIRTIO_RING_F_INDIRECT_DESC) : 0) |
+	       (evt ? BIT(VIRTIO_RING_F_EVENT_IDX) : 0);
+}
+
 uint8_t
 rh_pattern(uint32_t seed, uint32_t i)
 {

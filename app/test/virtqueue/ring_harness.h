@@ -73,6 +73,9 @@ void rh_add_matrix(struct CMUnitTest *tests, int *n, int max,
 int rh_run(const char *group, struct CMUnitTest *tests, int n, int max,
 	   const struct CMUnitTest *fixed, int nfixed);
 
+/* The MRG_RXBUF, INDIRECT_DESC and EVENT_IDX bits asked for. */
+uint64_t rh_features(bool mrg, bool ind, bool evt);
+
 uint8_t rh_pattern(uint32_t seed, uint32_t i);
 void rh_fill(uint8_t *b, uint32_t len, uint32_t seed);
 int rh_new_eventfd(void);

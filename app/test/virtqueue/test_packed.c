@@ -27,15 +27,8 @@
 static uint64_t
 make_features(bool mrg, bool ind, bool evt)
 {
-	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_RING_PACKED);
-
-	if (mrg)
-		f |= BIT(VIRTIO_NET_F_MRG_RXBUF);
-	if (ind)
-		f |= BIT(VIRTIO_RING_F_INDIRECT_DESC);
-	if (evt)
-		f |= BIT(VIRTIO_RING_F_EVENT_IDX);
-	return f;
+	return rh_features(mrg, ind, evt) | BIT(VIRTIO_F_VERSION_1) |
+	       BIT(VIRTIO_F_RING_PACKED);
 }
 
 /* The driver's next used position as an event off_wrap value. */

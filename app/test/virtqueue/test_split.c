@@ -27,17 +27,7 @@
 static uint64_t
 make_features(bool mrg, bool ind, bool evt, bool v1)
 {
-	uint64_t f = 0;
-
-	if (mrg)
-		f |= BIT(VIRTIO_NET_F_MRG_RXBUF);
-	if (ind)
-		f |= BIT(VIRTIO_RING_F_INDIRECT_DESC);
-	if (evt)
-		f |= BIT(VIRTIO_RING_F_EVENT_IDX);
-	if (v1)
-		f |= BIT(VIRTIO_F_VERSION_1);
-	return f;
+	return rh_features(mrg, ind, evt) | (v1 ? BIT(VIRTIO_F_VERSION_1) : 0);
 }
 
 /* --------------------------------------------------------- the matrix */

@@ -72,13 +72,7 @@ static int
 handle(struct env *e, uint32_t req, uint32_t flags, const void *payload,
        uint32_t size, int *fds, int nfds)
 {
-	struct vhu_msg_hdr h = { .request = req, .flags = flags, .size = size };
-	union vhu_msg_payload p;
-
-	memset(&p, 0, sizeof(p));
-	if (size > 0)
-		memcpy(&p, payload, RTE_MIN((size_t)size, sizeof(p)));
-	return vhu_msg_handle(e->dev, &h, &p, fds, nfds);
+	return fe_handle(e->dev, req, flags, payload, size, fds, nfds);
 }
 
 /* Send with NEED_REPLY; the REPLY_ACK status (0 ok, 1 rejected). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Test-only vhost-user frontend helpers: build and send requests (with
- * fds) over a unix socket, read replies, make guest memory in a memfd,
- * count open fds and mappings. Used by the protocol suites only.
+ * fds) over a unix socket, read replies, hand messages straight to a
+ * device's entry point, make guest memory in a memfd, count open fds and
+ * mappings. Used by the protocol suites and the hostile suite.
  */
 #ifndef VHU_TEST_FE_H
 #define VHU_TEST_FE_H

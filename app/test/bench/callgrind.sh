@@ -12,7 +12,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 build=${1:-$REPO/build}
 iters=${2:-2000}
 shift $(( $# > 2 ? 2 : $# ))
-bin=$build/app/test/bench_split
+bin=$build/app/test/bench/bench_split
 [ -x "$bin" ] || { echo "callgrind.sh: $bin not built" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -76,7 +76,7 @@ if [ -z "$loopback" ]; then
 	loopback=$build/examples/vhu-loopback
 	[ -x "$loopback" ] || loopback=$build/examples/loopback/vhu-loopback
 fi
-[ -n "$peer" ] || peer=$build/app/test/vhu-e2e-peer
+[ -n "$peer" ] || peer=$build/app/test/e2e/vhu-e2e-peer
 
 EDGE_SIZES=60,61,64,127,128,129,1514,1515,2035,2036,2037,2048,2049,4096,8999,9000
 RANGE_SIZES=60-9000

@@ -58,7 +58,7 @@
 #include "registry.h"
 #include "vhu.h"
 #include "vhu_burst.h"
-#include "../eal_tidy.h"
+#include "fuzz_eal.h"
 
 #define MAX_RECORDS 64
 #define MAX_PASSED (MAX_RECORDS * VHU_MSG_MAX_FDS + 8)
@@ -86,8 +86,7 @@ static int sv0_of_run;                /* the library's end of the socket */
 static void
 die(const char *what)
 {
-	fprintf(stderr, "fuzz_msg: %s: %s\n", what, strerror(errno));
-	abort();
+	fuzz_die("fuzz_msg", what);
 }
 
 static int
@@ -106,12 +105,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char prefix[64];
-	char *eal_argv[] = {
-		(*argv)[0], "--no-huge", "-m", "256", "--no-pci",
-		"--no-shconf", "--no-telemetry", prefix,
-		"--log-level=lib.eal:error", NULL,
-	};
 	struct vhu_socket_params p = {
 		.path = "/nonexistent/vhu-fuzz-msg",
 		.flags = VHU_SOCKET_IOMMU, /* IOTLB_MSG, SET_BACKEND_REQ_FD */
@@ -119,21 +112,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	};
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzz%d", (int)getpid());
-	if (rte_eal_init(RTE_DIM(eal_argv) - 1, eal_argv) < 0)
-		die("rte_eal_init");
-	vhu_test_eal_tidy_at_exit();
-	/*
-	 * Logs are formatted but go to /dev/null: the error paths' log
-	 * arguments are code too (and a rejected message logs every time).
-	 */
-	verbose = getenv("FUZZ_VERBOSE") != NULL;
-	if (!verbose) {
-		FILE *null = fopen("/dev/null", "w");
-
-		if (null == NULL || rte_openlog_stream(null) != 0)
-			die("/dev/null");
-	}
+	verbose = fuzz_eal_init("fuzz_msg", (*argv)[0]);
 	if (vhu_init(0) != 0)
 		die("vhu_init");
 	if (vhu_socket_register(&p, &sock) != 0)

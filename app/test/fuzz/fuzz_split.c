@@ -54,7 +54,7 @@
 #include <rte_mempool.h>
 
 #include "vq.h"
-#include "../eal_tidy.h"
+#include "fuzz_eal.h"
 
 #define PAGE 4096u
 #define REGION_SIZE (64u * 1024)      /* each region, before shaving */
@@ -88,8 +88,7 @@ static struct vhu_dirty_log dlog;
 static void
 die(const char *what)
 {
-	fprintf(stderr, "fuzz_split: %s: %s\n", what, strerror(errno));
-	abort();
+	fuzz_die("fuzz_split", what);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -98,30 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char prefix[64];
-	char *eal_argv[] = {
-		(*argv)[0], "--no-huge", "-m", "256", "--no-pci",
-		"--no-shconf", "--no-telemetry", prefix,
-		"--log-level=lib.eal:error", NULL,
-	};
 	int memfd;
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzz%d", (int)getpid());
-	if (rte_eal_init(RTE_DIM(eal_argv) - 1, eal_argv) < 0)
-		die("rte_eal_init");
-	vhu_test_eal_tidy_at_exit();
-	/*
-	 * Logs are formatted but go to /dev/null: the error paths' log
-	 * arguments are code too (and a rejected message logs every time).
-	 */
-	verbose = getenv("FUZZ_VERBOSE") != NULL;
-	if (!verbose) {
-		FILE *null = fopen("/dev/null", "w");
-
-		if (null == NULL || rte_openlog_stream(null) != 0)
-			die("/dev/null");
-	}
+	verbose = fuzz_eal_init("fuzz_split", (*argv)[0]);
 
 	memfd = memfd_create("fuzz-split-guest", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, 2 * REGION_SIZE) != 0)

@@ -9,13 +9,62 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_eal.h>
 
+#include "dev.h"
+#include "lifecycle.h"
 #include "fe.h"
 #include "../eal_tidy.h"
+
+uint64_t
+fe_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+fe_conn_open(struct fe_conn *c, struct vhu_socket *sock)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return -errno;
+	c->dev = vhu_dev_alloc(sock, sv[0]);
+	if (c->dev == NULL) {
+		close(sv[0]);
+		close(sv[1]);
+		return -ENOMEM;
+	}
+	c->peer = sv[1];
+	return 0;
+}
+
+void
+fe_conn_close(struct fe_conn *c)
+{
+	vhu_dev_close(c->dev);
+	close(c->peer);
+}
+
+int
+fe_handle(struct vhu_dev *dev, uint32_t req, uint32_t flags,
+	  const void *payload, uint32_t size, int *fds, int nfds)
+{
+	struct vhu_msg_hdr h = { .request = req, .flags = flags, .size = size };
+	union vhu_msg_payload p;
+
+	memset(&p, 0, sizeof(p));
+	if (size > 0)
+		memcpy(&p, payload, RTE_MIN((size_t)size, sizeof(p)));
+	return vhu_dev_handle_msg(dev, &h, &p, fds, nfds);
+}
 
 int
 fe_send(int sock, uint32_t req, uint32_t flags, const void *payload,

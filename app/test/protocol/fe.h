@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Test-only vhost-user frontend helpers: build and send requests (with
- * fds) over a unix socket, read replies, make guest memory in a memfd,
- * count open fds and mappings. Used by the protocol suites only.
+ * fds) over a unix socket, read replies, hand messages straight to a
+ * device's entry point, make guest memory in a memfd, count open fds and
+ * mappings. Used by the protocol suites and the hostile suite.
  */
 #ifndef VHU_TEST_FE_H
 #define VHU_TEST_FE_H
@@ -35,6 +36,30 @@ int fe_count_fds(void);
 int fe_count_maps(void);
 /* The same for memfds named memfd_name (virtq_driver's: VTD_MEMFD_NAME). */
 int fe_count_maps_of(const char *memfd_name);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+uint64_t fe_now_ms(void);
+/*
+ * An in-process connection: the library's device on one end of a
+ * socketpair, the test holding the other end (peer). Messages go straight
+ * to the entry point, as the socket layer would hand them over; replies
+ * come back on peer.
+ */
+struct vhu_dev;
+struct vhu_socket;
+struct fe_conn {
+	struct vhu_dev *dev;
+	int peer;
+};
+/* 0, or -errno when no socketpair or device could be made. */
+int fe_conn_open(struct fe_conn *c, struct vhu_socket *sock);
+void fe_conn_close(struct fe_conn *c);
+/*
+ * One message straight to dev's entry point, the payload in a zeroed
+ * union as the socket layer hands it over: the entry point's result.
+ */
+int fe_handle(struct vhu_dev *dev, uint32_t req, uint32_t flags,
+	      const void *payload, uint32_t size, int *fds, int nfds);
+
 /* Start the EAL once for a test process (in-memory, no hugepages). */
 void fe_eal_init(const char *prog);
 

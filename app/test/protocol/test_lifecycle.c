@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -94,22 +93,13 @@ static const struct vhu_ops ops = {
 	.features_changed = on_features,
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run the control loop until *flag reaches want or ms pass. */
 static bool
 pump_until(const int *flag, int want, int ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = fe_now_ms() + ms;
 
-	while (now_ms() < end) {
+	while (fe_now_ms() < end) {
 		if (flag != NULL && *flag >= want)
 			return true;
 		vhu_dispatch(10);
@@ -450,10 +440,10 @@ test_client_reconnect(void **state)
 	lfd = vhu_unix_listen(path);
 	assert_true(lfd >= 0);
 	for (int round = 0; round < 3; round++) {
-		uint64_t end = now_ms() + 3000;
+		uint64_t end = fe_now_ms() + 3000;
 
 		conn = -1;
-		while (conn < 0 && now_ms() < end) {
+		while (conn < 0 && fe_now_ms() < end) {
 			vhu_dispatch(20);
 			conn = vhu_unix_accept(lfd);
 		}

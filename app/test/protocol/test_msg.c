@@ -73,32 +73,21 @@ static const struct req_case cases[] = {
 static struct vhu_socket *sock;
 static int base_fds, base_maps;
 
-struct conn {
-	struct vhu_dev *dev;
-	int peer;
-};
-
 /* Hand one message to the entry point; read the reply it produced. */
 static int
-deliver(struct conn *c, uint32_t req, uint32_t flags, const void *payload,
+deliver(struct fe_conn *c, uint32_t req, uint32_t flags, const void *payload,
 	uint32_t size, int *fds, int nfds, struct vhu_msg_hdr *rh,
 	void *reply, size_t room, int *reply_size)
 {
-	struct vhu_msg_hdr h = { .request = req, .flags = flags, .size = size };
-	union vhu_msg_payload p;
-	int ret;
+	int ret = fe_handle(c->dev, req, flags, payload, size, fds, nfds);
 
-	memset(&p, 0, sizeof(p));
-	if (size > 0)
-		memcpy(&p, payload, RTE_MIN((size_t)size, sizeof(p)));
-	ret = vhu_dev_handle_msg(c->dev, &h, &p, fds, nfds);
 	if (reply_size != NULL)
 		*reply_size = fe_recv(c->peer, rh, reply, room, 0);
 	return ret;
 }
 
 static uint64_t
-get_u64(struct conn *c, uint32_t req)
+get_u64(struct fe_conn *c, uint32_t req)
 {
 	struct vhu_msg_hdr rh;
 	uint64_t v = 0;
@@ -113,22 +102,18 @@ get_u64(struct conn *c, uint32_t req)
 }
 
 static void
-set_u64(struct conn *c, uint32_t req, uint64_t v)
+set_u64(struct fe_conn *c, uint32_t req, uint64_t v)
 {
 	assert_int_equal(deliver(c, req, VHU_MSG_VERSION, &v, 8, NULL, 0,
 				 NULL, NULL, 0, NULL), 0);
 }
 
 static void
-conn_open(struct conn *c)
+conn_open(struct fe_conn *c)
 {
-	int sv[2];
 	uint64_t f, pf;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	c->dev = vhu_dev_alloc(sock, sv[0]);
-	assert_non_null(c->dev);
-	c->peer = sv[1];
+	assert_int_equal(fe_conn_open(c, sock), 0);
 	f = get_u64(c, VHU_REQ_GET_FEATURES);
 	assert_true(f & (1ULL << VHU_F_PROTOCOL_FEATURES));
 	assert_true(f & (1ULL << VIRTIO_F_VERSION_1));
@@ -136,13 +121,6 @@ conn_open(struct conn *c)
 	pf = get_u64(c, VHU_REQ_GET_PROTOCOL_FEATURES);
 	assert_true(pf & (1ULL << VHU_PROTOCOL_F_REPLY_ACK));
 	set_u64(c, VHU_REQ_SET_PROTOCOL_FEATURES, pf);
-}
-
-static void
-conn_close(struct conn *c)
-{
-	vhu_dev_close(c->dev);
-	close(c->peer);
 }
 
 static int
@@ -236,7 +214,7 @@ variant_applies(const struct req_case *k, enum variant v)
 static void
 run_case(const struct req_case *k, enum variant v)
 {
-	struct conn c;
+	struct fe_conn c;
 	union vhu_msg_payload payload, reply;
 	struct vhu_msg_hdr rh;
 	int fds[4], nfds = k->nfds, rs;
@@ -291,7 +269,7 @@ run_case(const struct req_case *k, enum variant v)
 	/* nothing more queued: exactly one reply per need_reply request */
 	assert_int_equal(fe_recv(c.peer, &rh, &reply, sizeof(reply), 0),
 			 -ETIMEDOUT);
-	conn_close(&c);
+	fe_conn_close(&c);
 	if (fe_count_fds() != base_fds || fe_count_maps() != base_maps)
 		fail_msg("%s %s: fds %d (was %d), maps %d (was %d)",
 			 vhu_msg_name(k->req), variant_name[v], fe_count_fds(),
@@ -314,7 +292,7 @@ test_unknown_requests(void **state)
 {
 	(void)state;
 	for (uint32_t req = 0; req < 64; req++) {
-		struct conn c;
+		struct fe_conn c;
 		uint8_t reply[64];
 		struct vhu_msg_hdr rh;
 		bool known = false;
@@ -333,7 +311,7 @@ test_unknown_requests(void **state)
 		assert_int_equal(rs, 8);
 		memcpy(&ack, reply, 8);
 		assert_int_equal(ack, 1);
-		conn_close(&c);
+		fe_conn_close(&c);
 	}
 	assert_int_equal(fe_count_fds(), base_fds);
 }
@@ -346,7 +324,7 @@ test_gated_requests(void **state)
 		VHU_REQ_GET_QUEUE_NUM, VHU_REQ_SEND_RARP, VHU_REQ_NET_SET_MTU,
 		VHU_REQ_GET_MAX_MEM_SLOTS, VHU_REQ_SET_STATUS,
 	};
-	struct conn c;
+	struct fe_conn c;
 	int sv[2];
 
 	(void)state;
@@ -366,14 +344,14 @@ test_gated_requests(void **state)
 		assert_int_equal(rs, -ETIMEDOUT);
 	}
 	assert_int_equal(c.dev->mtu, 0);
-	conn_close(&c);
+	fe_conn_close(&c);
 }
 
 /* A bad header version means the stream is not vhost-user: close. */
 static void
 test_bad_version(void **state)
 {
-	struct conn c;
+	struct fe_conn c;
 	int fd;
 
 	(void)state;
@@ -381,7 +359,7 @@ test_bad_version(void **state)
 	fd = make_fd(0);
 	assert_int_equal(deliver(&c, VHU_REQ_SET_OWNER, 2, NULL, 0, &fd, 1,
 				 NULL, NULL, 0, NULL), -1);
-	conn_close(&c);
+	fe_conn_close(&c);
 	assert_int_equal(fe_count_fds(), base_fds);
 }
 
@@ -414,7 +392,7 @@ test_mem_table_values(void **state)
 	(void)state;
 	for (size_t i = 0; i < RTE_DIM(t); i++) {
 		struct vhu_msg_mem_table m = { .nregions = t[i].n };
-		struct conn c;
+		struct fe_conn c;
 		int fds[2];
 		int64_t ack;
 		uint8_t reply[8];
@@ -443,7 +421,7 @@ test_mem_table_values(void **state)
 		} else {
 			assert_int_equal(c.dev->mem.nregions, 0);
 		}
-		conn_close(&c);
+		fe_conn_close(&c);
 		if (fe_count_fds() != base_fds || fe_count_maps() != base_maps)
 			fail_msg("%s: leaked fds or mappings", t[i].what);
 	}
@@ -453,7 +431,7 @@ test_mem_table_values(void **state)
 static void
 test_mem_table_replace(void **state)
 {
-	struct conn c;
+	struct fe_conn c;
 	int before;
 
 	(void)state;
@@ -473,7 +451,7 @@ test_mem_table_replace(void **state)
 		/* one mapping at a time, whatever the round */
 		assert_true(fe_count_maps() <= before + 1);
 	}
-	conn_close(&c);
+	fe_conn_close(&c);
 	assert_int_equal(fe_count_maps(), base_maps);
 }
 
@@ -481,7 +459,7 @@ test_mem_table_replace(void **state)
 static void
 test_mem_slots(void **state)
 {
-	struct conn c;
+	struct fe_conn c;
 	uint64_t slots;
 	int memfd;
 
@@ -534,14 +512,14 @@ test_mem_slots(void **state)
 					   gpa - 0x10000, &len));
 	}
 	close(memfd);
-	conn_close(&c);
+	fe_conn_close(&c);
 	assert_int_equal(fe_count_fds(), base_fds);
 	assert_int_equal(fe_count_maps(), base_maps);
 }
 
 /* Send one memory request with NEED_REPLY; its REPLY_ACK status. */
 static uint64_t
-mem_ack(struct conn *c, uint32_t req, const void *payload, uint32_t size,
+mem_ack(struct fe_conn *c, uint32_t req, const void *payload, uint32_t size,
 	int *fds, int nfds)
 {
 	struct vhu_msg_hdr rh;
@@ -572,7 +550,7 @@ test_mem_reg_repeated(void **state)
 		.r = { 0x100000, GUEST_SIZE, 0x7f0000000000, 0 },
 	};
 	struct vhu_msg_mem_reg other;
-	struct conn c;
+	struct fe_conn c;
 	int memfd, fd, maps, fds;
 	uint32_t hint = 0;
 	uint64_t len = 64;
@@ -630,7 +608,7 @@ test_mem_reg_repeated(void **state)
 					 &fd, 1), 0);
 	}
 	close(memfd);
-	conn_close(&c);
+	fe_conn_close(&c);
 	assert_int_equal(fe_count_fds(), base_fds);
 	assert_int_equal(fe_count_maps(), base_maps);
 }
@@ -645,7 +623,7 @@ test_mem_table_zero_padded(void **state)
 	(void)state;
 	for (int dirty = 0; dirty < 2; dirty++) {
 		struct vhu_msg_mem_table m = { .nregions = 1 };
-		struct conn c;
+		struct fe_conn c;
 		int fd = make_fd(1);
 
 		conn_open(&c);
@@ -655,7 +633,7 @@ test_mem_table_zero_padded(void **state)
 		assert_int_equal(mem_ack(&c, VHU_REQ_SET_MEM_TABLE, &m,
 					 sizeof(m), &fd, 1), dirty ? 1 : 0);
 		assert_int_equal(c.dev->mem.nregions, dirty ? 0 : 1);
-		conn_close(&c);
+		fe_conn_close(&c);
 	}
 	assert_int_equal(fe_count_fds(), base_fds);
 	assert_int_equal(fe_count_maps(), base_maps);
@@ -695,7 +673,7 @@ test_vring_stats_size(void **state)
 	} buf;
 	struct vhu_vring_stats *st = (struct vhu_vring_stats *)buf.u64;
 	const uint8_t canary = 0xa5;
-	struct conn c;
+	struct fe_conn c;
 
 	(void)state;
 	assert_true(lib + 64 <= sizeof(buf));
@@ -743,7 +721,7 @@ test_vring_stats_size(void **state)
 	assert_int_equal(vhu_dev_vring_stats(c.dev, 2 * VHU_MAX_QUEUE_PAIRS,
 					     st, lib), -EINVAL);
 	assert_true(bytes_are(buf.b, 0, sizeof(buf), canary));
-	conn_close(&c);
+	fe_conn_close(&c);
 }
 
 static int
@@ -756,7 +734,7 @@ setup(void **state)
 	assert_non_null(sock);
 	/* warm up allocations (queues, lazily created) before the baseline */
 	{
-		struct conn c;
+		struct fe_conn c;
 		struct vhu_msg_vring_state st;
 
 		conn_open(&c);
@@ -765,7 +743,7 @@ setup(void **state)
 			deliver(&c, VHU_REQ_SET_VRING_NUM, VHU_MSG_VERSION, &st,
 				8, NULL, 0, NULL, NULL, 0, NULL);
 		}
-		conn_close(&c);
+		fe_conn_close(&c);
 	}
 	base_fds = fe_count_fds();
 	base_maps = fe_count_maps();

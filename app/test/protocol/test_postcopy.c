@@ -44,23 +44,16 @@
 static struct vhu_socket *sock;
 static int base_fds, base_maps;
 
-struct conn {
-	struct vhu_dev *dev;
-	int peer;
-};
-
 /*
  * Hand one message to the entry point; then read what it sent back, if
  * anything: the reply's header, payload (room bytes at most) and fd.
  * Returns the reply's payload size, or -ETIMEDOUT when there was none.
  */
 static int
-deliver(struct conn *c, uint32_t req, uint32_t flags, const void *payload,
+deliver(struct fe_conn *c, uint32_t req, uint32_t flags, const void *payload,
 	uint32_t size, int *fds, int nfds, struct vhu_msg_hdr *rh,
 	void *reply, size_t room, int *reply_fd)
 {
-	struct vhu_msg_hdr h = { .request = req, .flags = flags, .size = size };
-	union vhu_msg_payload p;
 	char control[CMSG_SPACE(sizeof(int))];
 	struct {
 		struct vhu_msg_hdr hdr;
@@ -75,10 +68,8 @@ deliver(struct conn *c, uint32_t req, uint32_t flags, const void *payload,
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	memset(&p, 0, sizeof(p));
-	if (size > 0)
-		memcpy(&p, payload, size);
-	assert_int_equal(vhu_dev_handle_msg(c->dev, &h, &p, fds, nfds), 0);
+	assert_int_equal(fe_handle(c->dev, req, flags, payload, size, fds,
+					nfds), 0);
 	if (reply_fd != NULL)
 		*reply_fd = -1;
 	if (poll(&pfd, 1, 0) != 1)
@@ -102,7 +93,7 @@ deliver(struct conn *c, uint32_t req, uint32_t flags, const void *payload,
 
 /* A request with NEED_REPLY whose only reply is REPLY_ACK's status. */
 static uint64_t
-ack_of(struct conn *c, uint32_t req, const void *payload, uint32_t size,
+ack_of(struct fe_conn *c, uint32_t req, const void *payload, uint32_t size,
        int *fds, int nfds)
 {
 	struct vhu_msg_hdr rh;
@@ -116,7 +107,7 @@ ack_of(struct conn *c, uint32_t req, const void *payload, uint32_t size,
 }
 
 static uint64_t
-get_u64(struct conn *c, uint32_t req)
+get_u64(struct fe_conn *c, uint32_t req)
 {
 	struct vhu_msg_hdr rh;
 	uint64_t v = 0;
@@ -127,16 +118,11 @@ get_u64(struct conn *c, uint32_t req)
 }
 
 static void
-conn_open(struct conn *c)
+conn_open(struct fe_conn *c)
 {
-	int sv[2];
 	uint64_t f, pf;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-				    sv), 0);
-	c->dev = vhu_dev_alloc(sock, sv[0]);
-	assert_non_null(c->dev);
-	c->peer = sv[1];
+	assert_int_equal(fe_conn_open(c, sock), 0);
 	f = get_u64(c, VHU_REQ_GET_FEATURES);
 	assert_int_equal(deliver(c, VHU_REQ_SET_FEATURES, VHU_MSG_VERSION, &f,
 				 8, NULL, 0, NULL, NULL, 0, NULL), -ETIMEDOUT);
@@ -146,13 +132,6 @@ conn_open(struct conn *c)
 	assert_int_equal(deliver(c, VHU_REQ_SET_PROTOCOL_FEATURES,
 				 VHU_MSG_VERSION, &pf, 8, NULL, 0, NULL, NULL,
 				 0, NULL), -ETIMEDOUT);
-}
-
-static void
-conn_close(struct conn *c)
-{
-	vhu_dev_close(c->dev);
-	close(c->peer);
 }
 
 static bool
@@ -203,7 +182,7 @@ test_postcopy_flow(void **state)
 	};
 	union vhu_msg_payload reply;
 	struct vhu_msg_hdr rh;
-	struct conn c;
+	struct fe_conn c;
 	int memfd, memfd2, fd, ufd;
 	uint64_t confirm = 0, base, base2;
 	uint8_t *fe_view;
@@ -349,7 +328,7 @@ test_postcopy_flow(void **state)
 	munmap(fe_view, REGION_SIZE);
 	close(memfd);
 	close(memfd2);
-	conn_close(&c);
+	fe_conn_close(&c);
 	assert_int_equal(fe_count_fds(), base_fds);
 	assert_int_equal(fe_count_maps(), base_maps);
 }
@@ -392,7 +371,7 @@ test_postcopy_mlockall(void **state)
 	union vhu_msg_payload reply;
 	struct vhu_msg_hdr rh;
 	struct reader rd;
-	struct conn c;
+	struct fe_conn c;
 	int memfd, memfd2, fd, ufd, locked;
 	uint64_t confirm = 0, base;
 	struct rlimit lim;
@@ -454,7 +433,7 @@ test_postcopy_mlockall(void **state)
 	close(ufd);
 	close(memfd);
 	close(memfd2);
-	conn_close(&c);
+	fe_conn_close(&c);
 	assert_int_equal(fe_count_fds(), base_fds);
 	assert_int_equal(fe_count_maps(), base_maps);
 }
@@ -466,7 +445,7 @@ test_postcopy_close(void **state)
 	struct vhu_msg_mem_table m = { .nregions = 1 };
 	union vhu_msg_payload reply;
 	struct vhu_msg_hdr rh;
-	struct conn c;
+	struct fe_conn c;
 	int memfd, fd, ufd;
 
 	(void)state;
@@ -484,7 +463,7 @@ test_postcopy_close(void **state)
 	assert_int_equal(deliver(&c, VHU_REQ_SET_MEM_TABLE, VHU_MSG_VERSION,
 				 &m, 8 + 32, &fd, 1, &rh, &reply, sizeof(reply),
 				 NULL), 8 + 32);
-	conn_close(&c);
+	fe_conn_close(&c);
 	close(ufd);
 	close(memfd);
 	assert_int_equal(fe_count_fds(), base_fds);
@@ -519,10 +498,10 @@ setup(void **state)
 	assert_non_null(sock);
 	/* warm up lazily allocated state before the baseline */
 	{
-		struct conn c;
+		struct fe_conn c;
 
 		conn_open(&c);
-		conn_close(&c);
+		fe_conn_close(&c);
 	}
 	base_fds = fe_count_fds();
 	base_maps = fe_count_maps();

@@ -18,7 +18,7 @@
 #include <rte_lcore.h>
 
 #include "virtq_driver.h"
-#include "eal_tidy.h"
+#include "../eal_tidy.h"
 
 #define PAGE 4096ull
 #define QVA_BASE 0x400000000000ull  /* frontend-virtual: arbitrary */

@@ -53,6 +53,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "vhu_atomic.h"
 #include "vq.h"
 #include "fuzz_eal.h"
 
@@ -235,12 +236,13 @@ run_round(struct vhu_vq *vq, struct vring_avail *avail, uint32_t r0size,
 			memcpy(map0 + (REGION_SIZE - r0size) + off, &s[4], 4);
 	}
 	if (s[0] & 0x02)
-		__atomic_store_n(&avail->idx, (uint16_t)(avail->idx + s[1]),
-				 __ATOMIC_RELEASE);
+		vhu_atomic_store_u16(&avail->idx,
+				     (uint16_t)(avail->idx + s[1]),
+				     memory_order_release);
 	if (s[0] & 0x04)
-		__atomic_store_n(&avail->idx,
-				 (uint16_t)(vq->last_avail_idx + s[1]),
-				 __ATOMIC_RELEASE);
+		vhu_atomic_store_u16(&avail->idx,
+				     (uint16_t)(vq->last_avail_idx + s[1]),
+				     memory_order_release);
 	if (s[0] & 0x10) {
 		*notify = !*notify;
 		vhu_vq_set_notify(vq, *notify);

@@ -26,6 +26,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@
 #include "../protocol/fe.h"
 #include "msg.h"
 #include "vhu.h"
+#include "vhu_atomic.h"
 #include "vhu_burst.h"
 #include "../virtqueue/virtq_driver.h"
 
@@ -71,14 +73,14 @@ static int ctx_token;
  * --control-thread, so the fields are written and read atomically.
  */
 static struct {
-	int new_device, destroy_device;
-	int broken[4];                 /* vring_broken per vring (0..3) */
-	int bad_ctx;                   /* callbacks with the wrong ctx */
-	struct vhu_dev *dev;           /* last new_device */
-	struct vhu_dev *broken_dev;
+	_Atomic int new_device, destroy_device;
+	_Atomic int broken[4];         /* vring_broken per vring (0..3) */
+	_Atomic int bad_ctx;           /* callbacks with the wrong ctx */
+	struct vhu_dev *_Atomic dev;   /* last new_device */
+	struct vhu_dev *_Atomic broken_dev;
 } ev;
 
-#define EV(field) __atomic_load_n(&ev.field, __ATOMIC_ACQUIRE)
+#define EV(field) atomic_load_explicit(&ev.field, memory_order_acquire)
 
 /* --control-thread: libvhu's own control thread serves the socket */
 static bool own_thread;
@@ -87,15 +89,15 @@ static void
 check_ctx(void *ctx)
 {
 	if (ctx != &ctx_token)
-		__atomic_add_fetch(&ev.bad_ctx, 1, __ATOMIC_RELEASE);
+		atomic_fetch_add_explicit(&ev.bad_ctx, 1, memory_order_release);
 }
 
 static int
 on_new(struct vhu_dev *dev, void *ctx)
 {
 	check_ctx(ctx);
-	__atomic_store_n(&ev.dev, dev, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&ev.new_device, 1, __ATOMIC_RELEASE);
+	atomic_store_explicit(&ev.dev, dev, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ev.new_device, 1, memory_order_release);
 	return 0;
 }
 
@@ -104,16 +106,17 @@ on_destroy(struct vhu_dev *dev, void *ctx)
 {
 	(void)dev;
 	check_ctx(ctx);
-	__atomic_add_fetch(&ev.destroy_device, 1, __ATOMIC_RELEASE);
+	atomic_fetch_add_explicit(&ev.destroy_device, 1, memory_order_release);
 }
 
 static void
 on_broken(struct vhu_dev *dev, uint16_t vring, void *ctx)
 {
 	check_ctx(ctx);
-	__atomic_store_n(&ev.broken_dev, dev, __ATOMIC_RELAXED);
+	atomic_store_explicit(&ev.broken_dev, dev, memory_order_relaxed);
 	if (vring < RTE_DIM(ev.broken))
-		__atomic_add_fetch(&ev.broken[vring], 1, __ATOMIC_RELEASE);
+		atomic_fetch_add_explicit(&ev.broken[vring], 1,
+					  memory_order_release);
 }
 
 static const struct vhu_ops ops = {
@@ -146,14 +149,14 @@ pump(int ms)
 }
 
 static bool
-pump_until(const int *counter, int want, int ms)
+pump_until(const _Atomic int *counter, int want, int ms)
 {
 	uint64_t end = fe_now_ms() + ms;
 
-	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < want &&
+	while (atomic_load_explicit(counter, memory_order_acquire) < want &&
 	       fe_now_ms() < end)
 		loop_step(2);
-	return __atomic_load_n(counter, __ATOMIC_ACQUIRE) >= want;
+	return atomic_load_explicit(counter, memory_order_acquire) >= want;
 }
 
 static int
@@ -1135,7 +1138,7 @@ static void
 ring_start(struct fe *f, bool packed)
 {
 	for (size_t i = 0; i < RTE_DIM(ev.broken); i++)
-		__atomic_store_n(&ev.broken[i], 0, __ATOMIC_RELEASE);
+		atomic_store_explicit(&ev.broken[i], 0, memory_order_release);
 	fe_start(f, packed);
 }
 
@@ -1236,8 +1239,9 @@ pdesc(struct fe *f, uint16_t i, uint64_t addr, uint32_t len, uint16_t id,
 	struct vtd *d = &f->ring[1];
 
 	d->pdesc[i] = (struct vring_packed_desc){ addr, len, id, 0 };
-	__atomic_store_n(&d->pdesc[i].flags, vtd_pavail_bits(true) | flags,
-			 __ATOMIC_RELEASE);
+	vhu_atomic_store_u16(&d->pdesc[i].flags,
+			     (uint16_t)(vtd_pavail_bits(true) | flags),
+			     memory_order_release);
 }
 
 /*

@@ -25,12 +25,14 @@
  * Errors go to stderr and make the exit status 1; 3 means "was to be
  * killed but nobody did within the timeout".
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -192,6 +194,30 @@ struct ring {
 	uint16_t nfree;
 	bool dirty;               /* made buffers available since last kick */
 };
+
+/*
+ * The ring fields the backend reads or writes concurrently (avail and used
+ * idx and flags, packed descriptor flags, event flags) are plain uint16_t
+ * in guest memory. The accesses that order against the backend go through
+ * these two, C11 on the _Atomic view of the field, as libvhu's
+ * vhu_atomic.h does (this file uses none of libvhu's headers); the view
+ * has the field's own size and alignment, asserted here.
+ */
+static_assert(sizeof(_Atomic uint16_t) == sizeof(uint16_t) &&
+	      _Alignof(_Atomic uint16_t) == _Alignof(uint16_t),
+	      "_Atomic uint16_t is not laid out as uint16_t");
+
+static inline uint16_t
+ring_load_u16(const uint16_t *p, memory_order mo)
+{
+	return atomic_load_explicit((const _Atomic uint16_t *)p, mo);
+}
+
+static inline void
+ring_store_u16(uint16_t *p, uint16_t v, memory_order mo)
+{
+	atomic_store_explicit((_Atomic uint16_t *)p, v, mo);
+}
 
 struct qpair {
 	struct ring rx, tx;
@@ -559,8 +585,8 @@ ring_add(struct ring *r, uint16_t id, uint32_t len, bool chain)
 			packed_next(&r->p_avail, &r->avail_wrap, r->size);
 		}
 		/* §2.8.21: the head's flags last, with release */
-		__atomic_store_n(&r->pdesc[head].flags, head_flags,
-				 __ATOMIC_RELEASE);
+		ring_store_u16(&r->pdesc[head].flags, head_flags,
+			       memory_order_release);
 	} else {
 		/* split: id i owns table entries i (rx) or 2i, 2i + 1 (tx) */
 		uint16_t d0 = r->tx ? (uint16_t)(2 * id) : id;
@@ -589,15 +615,17 @@ ring_publish(struct ring *r)
 		return;
 	r->dirty = false;
 	if (!opt.packed)
-		__atomic_store_n(&r->avail->idx, r->avail_idx,
-				 __ATOMIC_RELEASE);
+		ring_store_u16(&r->avail->idx, r->avail_idx,
+			       memory_order_release);
 	/* the device's notification flags are read after our stores */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	atomic_thread_fence(memory_order_seq_cst);
 	if (opt.packed)
-		kick = __atomic_load_n(&r->dev_ev->flags, __ATOMIC_RELAXED) !=
+		kick = ring_load_u16(&r->dev_ev->flags,
+				     memory_order_relaxed) !=
 		       VRING_PACKED_EVENT_FLAG_DISABLE;
 	else
-		kick = !(__atomic_load_n(&r->used->flags, __ATOMIC_RELAXED) &
+		kick = !(ring_load_u16(&r->used->flags,
+				       memory_order_relaxed) &
 			 VRING_USED_F_NO_NOTIFY);
 	if (kick && eventfd_write(r->kickfd, 1) != 0)
 		die("kick vring %u: %s", r->vring, strerror(errno));
@@ -611,7 +639,7 @@ ring_get_used(struct ring *r, uint16_t *id, uint32_t *len)
 
 	if (opt.packed) {
 		struct vring_packed_desc *d = &r->pdesc[r->p_used];
-		uint16_t f = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
+		uint16_t f = ring_load_u16(&d->flags, memory_order_acquire);
 		bool a = f >> VRING_PACKED_DESC_F_AVAIL & 1;
 		bool u = f >> VRING_PACKED_DESC_F_USED & 1;
 
@@ -628,7 +656,7 @@ ring_get_used(struct ring *r, uint16_t *id, uint32_t *len)
 	} else {
 		struct vring_used_elem *e;
 
-		if (__atomic_load_n(&r->used->idx, __ATOMIC_ACQUIRE) ==
+		if (ring_load_u16(&r->used->idx, memory_order_acquire) ==
 		    r->used_idx)
 			return false;
 		e = &r->used->ring[r->used_idx & (r->size - 1)];

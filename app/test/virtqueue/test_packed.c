@@ -20,6 +20,7 @@
 #include <linux/virtio_net.h>
 
 #include "ring_harness.h"
+#include "vhu_atomic.h"
 #include "vhu_burst.h"
 
 #define WRAP RH_WRAP
@@ -322,10 +323,10 @@ raw_put(struct vtd *d, uint64_t addr, uint32_t len, uint16_t id,
 	x->addr = addr;
 	x->len = len;
 	x->id = id;
-	__atomic_store_n(&x->flags, (uint16_t)(flags |
-			 vtd_pavail_bits(avail_ok ? d->avail_wrap :
-						    !d->avail_wrap)),
-			 __ATOMIC_RELEASE);
+	vhu_atomic_store_u16(&x->flags, (uint16_t)(flags |
+			     vtd_pavail_bits(avail_ok ? d->avail_wrap :
+							!d->avail_wrap)),
+			     memory_order_release);
 	if (++d->pavail == d->size) {
 		d->pavail = 0;
 		d->avail_wrap = !d->avail_wrap;
@@ -359,9 +360,9 @@ bad_avail_bits(struct rh_env *e)
 	raw_put(&e->tx, rh_frame_gpa(e, 12), 12, 9, VRING_DESC_F_NEXT, true);
 	raw_put(&e->tx, rh_frame_gpa(e, 100), 100, 9, 0, false);
 	/* rewrite the head last, as a driver does */
-	__atomic_store_n(&e->tx.pdesc[head].flags,
-			 (uint16_t)(VRING_DESC_F_NEXT | vtd_pavail_bits(w)),
-			 __ATOMIC_RELEASE);
+	vhu_atomic_store_u16(&e->tx.pdesc[head].flags,
+			     (uint16_t)(VRING_DESC_F_NEXT | vtd_pavail_bits(w)),
+			     memory_order_release);
 }
 
 /*

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
@@ -921,7 +922,7 @@ test_control_state(void **state)
 struct race {
 	struct rh_env *e;
 	volatile bool stop;
-	uint64_t got;
+	_Atomic uint64_t got;           /* written by the rx thread only */
 };
 
 static void *
@@ -935,10 +936,14 @@ race_rx_thread(void *arg)
 
 		for (int i = 0; i < n; i++) {
 			if (pkts[i]->pkt_len != 60)
-				r->got = UINT64_MAX / 2;
+				atomic_store_explicit(&r->got, UINT64_MAX / 2,
+						      memory_order_relaxed);
 			rte_pktmbuf_free(pkts[i]);
 		}
-		__atomic_store_n(&r->got, r->got + n, __ATOMIC_RELAXED);
+		atomic_store_explicit(&r->got,
+				      atomic_load_explicit(&r->got,
+							   memory_order_relaxed) + n,
+				      memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -970,11 +975,13 @@ test_quiesce_race(void **state)
 		vhu_vq_set_enabled_locked(e.txq, true);
 		vhu_vq_resume(e.txq);
 	}
-	while (__atomic_load_n(&r.got, __ATOMIC_RELAXED) < (uint64_t)total)
+	while (atomic_load_explicit(&r.got, memory_order_relaxed) <
+	       (uint64_t)total)
 		sched_yield();
 	r.stop = true;
 	pthread_join(t, NULL);
-	assert_int_equal(r.got, total);
+	assert_int_equal(atomic_load_explicit(&r.got, memory_order_relaxed),
+			 total);
 	assert_int_equal(e.txq->stats.packets, total);
 	rh_env_teardown(&e);
 }

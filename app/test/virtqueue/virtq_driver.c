@@ -17,6 +17,7 @@
 #include <rte_eal.h>
 #include <rte_lcore.h>
 
+#include "vhu_atomic.h"
 #include "virtq_driver.h"
 #include "../eal_tidy.h"
 
@@ -459,7 +460,7 @@ vtd_add_raw_head(struct vtd *d, uint16_t head)
 void
 vtd_set_avail_idx(struct vtd *d, uint16_t idx)
 {
-	__atomic_store_n(&d->avail->idx, idx, __ATOMIC_RELEASE);
+	vhu_atomic_store_u16(&d->avail->idx, idx, memory_order_release);
 }
 
 void
@@ -468,8 +469,9 @@ vtd_publish(struct vtd *d)
 	if (d->o.packed) {
 		/* each head last, release: pairs with the device's A4 */
 		for (uint16_t i = 0; i < d->npending; i++)
-			__atomic_store_n(&d->pdesc[d->pending_slot[i]].flags,
-					 d->pending_flags[i], __ATOMIC_RELEASE);
+			vhu_atomic_store_u16(&d->pdesc[d->pending_slot[i]].flags,
+					     d->pending_flags[i],
+					     memory_order_release);
 		d->npending = 0;
 		return;
 	}
@@ -532,7 +534,8 @@ vtd_post_rx(struct vtd *d, const uint32_t *lens, int n, bool indirect)
 static bool
 packed_is_used(struct vtd *d, uint16_t s, bool w)
 {
-	uint16_t f = __atomic_load_n(&d->pdesc[s].flags, __ATOMIC_ACQUIRE);
+	uint16_t f = vhu_atomic_load_u16(&d->pdesc[s].flags,
+					 memory_order_acquire);
 
 	return !!(f & (1u << VRING_PACKED_DESC_F_AVAIL)) == w &&
 	       !!(f & (1u << VRING_PACKED_DESC_F_USED)) == w;
@@ -558,8 +561,8 @@ inorder_pending(struct vtd *d)
 	bool w = d->used_wrap;
 
 	if (!d->o.packed)
-		return n + (uint16_t)(__atomic_load_n(&d->used->idx,
-					__ATOMIC_ACQUIRE) - d->last_used);
+		return n + (uint16_t)(vhu_atomic_load_u16(&d->used->idx,
+					memory_order_acquire) - d->last_used);
 	while (n < d->size && packed_is_used(d, s, w)) {
 		int k = fifo_find(d, d->pdesc[s].id, off);
 
@@ -593,8 +596,8 @@ inorder_read_entry(struct vtd *d, uint32_t *id, uint32_t *len)
 	} else {
 		struct vring_used_elem *e;
 
-		pending = (uint16_t)(__atomic_load_n(&d->used->idx,
-					__ATOMIC_ACQUIRE) - d->last_used);
+		pending = (uint16_t)(vhu_atomic_load_u16(&d->used->idx,
+					memory_order_acquire) - d->last_used);
 		if (pending == 0)
 			return false;
 		e = &d->used->ring[d->last_used & (d->size - 1)];
@@ -669,7 +672,8 @@ vtd_used_pending(struct vtd *d)
 		}
 		return n;
 	}
-	return (uint16_t)(__atomic_load_n(&d->used->idx, __ATOMIC_ACQUIRE) -
+	return (uint16_t)(vhu_atomic_load_u16(&d->used->idx,
+					      memory_order_acquire) -
 			  d->last_used);
 }
 
@@ -736,11 +740,11 @@ vtd_set_no_interrupt(struct vtd *d, bool on)
 	if (d->o.packed) {
 		d->drv_event->flags = on ? VRING_PACKED_EVENT_FLAG_DISABLE :
 					   VRING_PACKED_EVENT_FLAG_ENABLE;
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		atomic_thread_fence(memory_order_seq_cst);
 		return;
 	}
 	d->avail->flags = on ? VRING_AVAIL_F_NO_INTERRUPT : 0;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 void
@@ -749,11 +753,11 @@ vtd_set_used_event(struct vtd *d, uint16_t idx)
 	if (d->o.packed) {
 		d->drv_event->off_wrap = idx;
 		d->drv_event->flags = VRING_PACKED_EVENT_FLAG_DESC;
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		atomic_thread_fence(memory_order_seq_cst);
 		return;
 	}
 	d->avail->ring[d->size] = idx;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 uint16_t

@@ -921,7 +921,7 @@ test_control_state(void **state)
 /* Control side quiesces while a data lcore runs bursts: nothing lost. */
 struct race {
 	struct rh_env *e;
-	volatile bool stop;
+	_Atomic bool stop;
 	_Atomic uint64_t got;           /* written by the rx thread only */
 };
 
@@ -931,7 +931,7 @@ race_rx_thread(void *arg)
 	struct race *r = arg;
 	struct rte_mbuf *pkts[32];
 
-	while (!r->stop) {
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		uint16_t n = vhu_dequeue_burst(r->e->dev, 0, rh_pool, pkts, 32);
 
 		for (int i = 0; i < n; i++) {
@@ -978,7 +978,7 @@ test_quiesce_race(void **state)
 	while (atomic_load_explicit(&r.got, memory_order_relaxed) <
 	       (uint64_t)total)
 		sched_yield();
-	r.stop = true;
+	atomic_store_explicit(&r.stop, true, memory_order_relaxed);
 	pthread_join(t, NULL);
 	assert_int_equal(atomic_load_explicit(&r.got, memory_order_relaxed),
 			 total);

@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <cmocka.h>
+#include <linux/virtio_config.h>
 
 #include <rte_common.h>
 #include <rte_eal.h>
@@ -18,6 +23,7 @@
 #include "dev.h"
 #include "lifecycle.h"
 #include "fe.h"
+#include "vhu.h"
 #include "../eal_tidy.h"
 
 uint64_t
@@ -244,4 +250,71 @@ fe_eal_init(const char *prog)
 		exit(1);
 	}
 	vhu_test_eal_tidy_at_exit();
+}
+
+void
+fe_suite_init(const char *prog)
+{
+	fe_eal_init(prog);
+	assert_int_equal(vhu_init(0), 0);
+}
+
+int
+fe_suite_fini(int ret)
+{
+	vhu_fini();
+	return ret;
+}
+
+struct vhu_socket *
+fe_socket(const char *path, uint32_t flags)
+{
+	struct vhu_socket_params p = { .path = path, .flags = flags };
+	struct vhu_socket *s = NULL;
+
+	assert_int_equal(vhu_socket_register(&p, &s), 0);
+	assert_non_null(s);
+	return s;
+}
+
+/* GET_* on c: a well-formed 8-byte reply to req, straight away. */
+static uint64_t
+conn_get_u64(struct fe_conn *c, uint32_t req)
+{
+	struct vhu_msg_hdr rh;
+	uint64_t v = 0;
+
+	assert_int_equal(fe_handle(c->dev, req, VHU_MSG_VERSION, NULL, 0,
+				   NULL, 0), 0);
+	assert_int_equal(fe_recv(c->peer, &rh, &v, sizeof(v), 0), 8);
+	assert_int_equal(rh.request, req);
+	assert_true(rh.flags & VHU_MSG_F_REPLY);
+	return v;
+}
+
+/* SET_* on c without NEED_REPLY: accepted, and no reply. */
+static void
+conn_set_u64(struct fe_conn *c, uint32_t req, uint64_t v)
+{
+	struct vhu_msg_hdr rh;
+	uint64_t r;
+
+	assert_int_equal(fe_handle(c->dev, req, VHU_MSG_VERSION, &v, 8,
+				   NULL, 0), 0);
+	assert_int_equal(fe_recv(c->peer, &rh, &r, sizeof(r), 0), -ETIMEDOUT);
+}
+
+uint64_t
+fe_conn_negotiate(struct fe_conn *c, struct vhu_socket *sock)
+{
+	uint64_t f, pf;
+
+	assert_int_equal(fe_conn_open(c, sock), 0);
+	f = conn_get_u64(c, VHU_REQ_GET_FEATURES);
+	assert_true(f & (1ULL << VHU_F_PROTOCOL_FEATURES));
+	assert_true(f & (1ULL << VIRTIO_F_VERSION_1));
+	conn_set_u64(c, VHU_REQ_SET_FEATURES, f);
+	pf = conn_get_u64(c, VHU_REQ_GET_PROTOCOL_FEATURES);
+	conn_set_u64(c, VHU_REQ_SET_PROTOCOL_FEATURES, pf);
+	return pf;
 }

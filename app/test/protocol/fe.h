@@ -63,4 +63,27 @@ int fe_handle(struct vhu_dev *dev, uint32_t req, uint32_t flags,
 /* Start the EAL once for a test process (in-memory, no hugepages). */
 void fe_eal_init(const char *prog);
 
+/*
+ * The following assert with cmocka: call them from a test, a fixture or
+ * (fe_suite_init) main.
+ *
+ * A protocol suite's main(): the EAL, vhu_init(0), the cmocka group,
+ * vhu_fini(); the group's result.
+ */
+void fe_suite_init(const char *prog);
+int fe_suite_fini(int ret);
+#define FE_RUN_GROUP(prog, name, tests, setup, teardown) \
+	(fe_suite_init(prog), \
+	 fe_suite_fini(cmocka_run_group_tests_name(name, tests, setup, \
+						   teardown)))
+/* A registered (not started) socket at path with VHU_SOCKET_* flags. */
+struct vhu_socket *fe_socket(const char *path, uint32_t flags);
+/*
+ * fe_conn_open() on sock, then GET/SET_FEATURES and
+ * GET/SET_PROTOCOL_FEATURES taking all the backend offers: each GET
+ * answered at once with 8 bytes, each SET with no reply; PROTOCOL_FEATURES
+ * and VERSION_1 offered. The protocol features, for the caller to check.
+ */
+uint64_t fe_conn_negotiate(struct fe_conn *c, struct vhu_socket *sock);
+
 #endif /* VHU_TEST_FE_H */

@@ -900,14 +900,8 @@ test_packed(void **state)
 static int
 setup(void **state)
 {
-	struct vhu_socket_params p = {
-		.path = "/nonexistent/vhu-test-iotlb",
-		.flags = VHU_SOCKET_IOMMU,
-	};
-
 	(void)state;
-	assert_int_equal(vhu_socket_register(&p, &sock), 0);
-	assert_non_null(sock);
+	sock = fe_socket("/nonexistent/vhu-test-iotlb", VHU_SOCKET_IOMMU);
 	pool = rte_pktmbuf_pool_create("iotlb_pool", 1023, 0, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	assert_non_null(pool);
@@ -944,12 +938,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_reset_owner),
 		cmocka_unit_test(test_aliased_regions),
 	};
-	int ret;
 
 	(void)argc;
-	fe_eal_init(argv[0]);
-	assert_int_equal(vhu_init(0), 0);
-	ret = cmocka_run_group_tests_name("iotlb", tests, setup, NULL);
-	vhu_fini();
-	return ret;
+	return FE_RUN_GROUP(argv[0], "iotlb", tests, setup, NULL);
 }

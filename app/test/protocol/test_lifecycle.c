@@ -579,6 +579,18 @@ test_feature_masks(void **state)
 	vhu_socket_unregister(s);
 }
 
+static int
+setup(void **state)
+{
+	(void)state;
+	pool = rte_pktmbuf_pool_create("life", 1023, 0, 0,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	assert_non_null(pool);
+	snprintf(dir, sizeof(dir), "/tmp/vhu-life-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -595,15 +607,7 @@ main(int argc, char **argv)
 	int ret;
 
 	(void)argc;
-	fe_eal_init(argv[0]);
-	pool = rte_pktmbuf_pool_create("life", 1023, 0, 0,
-				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	assert_non_null(pool);
-	snprintf(dir, sizeof(dir), "/tmp/vhu-life-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(vhu_init(0), 0);
-	ret = cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
-	vhu_fini();
+	ret = FE_RUN_GROUP(argv[0], "lifecycle", tests, setup, NULL);
 	rmdir(dir);
 	return ret;
 }

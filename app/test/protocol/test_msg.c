@@ -102,25 +102,10 @@ get_u64(struct fe_conn *c, uint32_t req)
 }
 
 static void
-set_u64(struct fe_conn *c, uint32_t req, uint64_t v)
-{
-	assert_int_equal(deliver(c, req, VHU_MSG_VERSION, &v, 8, NULL, 0,
-				 NULL, NULL, 0, NULL), 0);
-}
-
-static void
 conn_open(struct fe_conn *c)
 {
-	uint64_t f, pf;
-
-	assert_int_equal(fe_conn_open(c, sock), 0);
-	f = get_u64(c, VHU_REQ_GET_FEATURES);
-	assert_true(f & (1ULL << VHU_F_PROTOCOL_FEATURES));
-	assert_true(f & (1ULL << VIRTIO_F_VERSION_1));
-	set_u64(c, VHU_REQ_SET_FEATURES, f);
-	pf = get_u64(c, VHU_REQ_GET_PROTOCOL_FEATURES);
-	assert_true(pf & (1ULL << VHU_PROTOCOL_F_REPLY_ACK));
-	set_u64(c, VHU_REQ_SET_PROTOCOL_FEATURES, pf);
+	assert_true(fe_conn_negotiate(c, sock) &
+		    (1ULL << VHU_PROTOCOL_F_REPLY_ACK));
 }
 
 static int
@@ -727,11 +712,8 @@ test_vring_stats_size(void **state)
 static int
 setup(void **state)
 {
-	struct vhu_socket_params p = { .path = "/nonexistent/vhu-test-msg" };
-
 	(void)state;
-	assert_int_equal(vhu_socket_register(&p, &sock), 0);
-	assert_non_null(sock);
+	sock = fe_socket("/nonexistent/vhu-test-msg", 0);
 	/* warm up allocations (queues, lazily created) before the baseline */
 	{
 		struct fe_conn c;
@@ -765,12 +747,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_mem_table_zero_padded),
 		cmocka_unit_test(test_vring_stats_size),
 	};
-	int ret;
 
 	(void)argc;
-	fe_eal_init(argv[0]);
-	assert_int_equal(vhu_init(0), 0);
-	ret = cmocka_run_group_tests_name("msg", tests, setup, NULL);
-	vhu_fini();
-	return ret;
+	return FE_RUN_GROUP(argv[0], "msg", tests, setup, NULL);
 }

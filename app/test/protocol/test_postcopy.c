@@ -106,32 +106,13 @@ ack_of(struct fe_conn *c, uint32_t req, const void *payload, uint32_t size,
 	return status;
 }
 
-static uint64_t
-get_u64(struct fe_conn *c, uint32_t req)
-{
-	struct vhu_msg_hdr rh;
-	uint64_t v = 0;
-
-	assert_int_equal(deliver(c, req, VHU_MSG_VERSION, NULL, 0, NULL, 0,
-				 &rh, &v, sizeof(v), NULL), 8);
-	return v;
-}
-
 static void
 conn_open(struct fe_conn *c)
 {
-	uint64_t f, pf;
+	uint64_t pf = fe_conn_negotiate(c, sock);
 
-	assert_int_equal(fe_conn_open(c, sock), 0);
-	f = get_u64(c, VHU_REQ_GET_FEATURES);
-	assert_int_equal(deliver(c, VHU_REQ_SET_FEATURES, VHU_MSG_VERSION, &f,
-				 8, NULL, 0, NULL, NULL, 0, NULL), -ETIMEDOUT);
-	pf = get_u64(c, VHU_REQ_GET_PROTOCOL_FEATURES);
 	assert_true(pf & (1ULL << VHU_PROTOCOL_F_PAGEFAULT));
 	assert_true(pf & (1ULL << VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
-	assert_int_equal(deliver(c, VHU_REQ_SET_PROTOCOL_FEATURES,
-				 VHU_MSG_VERSION, &pf, 8, NULL, 0, NULL, NULL,
-				 0, NULL), -ETIMEDOUT);
 }
 
 static bool
@@ -474,12 +455,9 @@ test_postcopy_close(void **state)
 static void
 test_postcopy_off_by_default(void **state)
 {
-	struct vhu_socket_params p = { .path = "/nonexistent/vhu-test-pc-off" };
-	struct vhu_socket *s;
+	struct vhu_socket *s = fe_socket("/nonexistent/vhu-test-pc-off", 0);
 
 	(void)state;
-	assert_int_equal(vhu_socket_register(&p, &s), 0);
-	assert_non_null(s);
 	assert_false(vhu_socket_get_protocol_features(s) &
 		     (1ULL << VHU_PROTOCOL_F_PAGEFAULT));
 	assert_int_equal(vhu_socket_unregister(s), 0);
@@ -488,14 +466,8 @@ test_postcopy_off_by_default(void **state)
 static int
 setup(void **state)
 {
-	struct vhu_socket_params p = {
-		.path = "/nonexistent/vhu-test-postcopy",
-		.flags = VHU_SOCKET_POSTCOPY,
-	};
-
 	(void)state;
-	assert_int_equal(vhu_socket_register(&p, &sock), 0);
-	assert_non_null(sock);
+	sock = fe_socket("/nonexistent/vhu-test-postcopy", VHU_SOCKET_POSTCOPY);
 	/* warm up lazily allocated state before the baseline */
 	{
 		struct fe_conn c;
@@ -517,12 +489,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_postcopy_close),
 		cmocka_unit_test(test_postcopy_mlockall),
 	};
-	int ret;
 
 	(void)argc;
-	fe_eal_init(argv[0]);
-	assert_int_equal(vhu_init(0), 0);
-	ret = cmocka_run_group_tests_name("postcopy", tests, setup, NULL);
-	vhu_fini();
-	return ret;
+	return FE_RUN_GROUP(argv[0], "postcopy", tests, setup, NULL);
 }

@@ -126,6 +126,32 @@ userfaultfd_usable(void)
 	return true;
 }
 
+/* A connection for a postcopy case; skipped without userfaultfd. */
+static void
+uffd_conn_open(struct fe_conn *c)
+{
+	if (!userfaultfd_usable())
+		skip();
+	conn_open(c);
+}
+
+/* ADVISE then LISTEN, both accepted: the userfaultfd ADVISE handed over. */
+static int
+advise_listen(struct fe_conn *c)
+{
+	union vhu_msg_payload reply;
+	struct vhu_msg_hdr rh;
+	int ufd;
+
+	assert_int_equal(deliver(c, VHU_REQ_POSTCOPY_ADVISE, VHU_MSG_VERSION,
+				 NULL, 0, NULL, 0, &rh, &reply, sizeof(reply),
+				 &ufd), 0);
+	assert_true(ufd >= 0);
+	assert_int_equal(ack_of(c, VHU_REQ_POSTCOPY_LISTEN, NULL, 0, NULL, 0),
+			 0);
+	return ufd;
+}
+
 struct reader {
 	const volatile uint64_t *at;
 	uint64_t value;
@@ -171,9 +197,7 @@ test_postcopy_flow(void **state)
 	pthread_t t;
 
 	(void)state;
-	if (!userfaultfd_usable())
-		skip();
-	conn_open(&c);
+	uffd_conn_open(&c);
 	memfd = fe_memfd(REGION_SIZE);
 	memfd2 = fe_memfd(REGION_SIZE);
 	/* the frontend's own view: writing it is "placing" a page */
@@ -194,12 +218,7 @@ test_postcopy_flow(void **state)
 	assert_true(ufd >= 0);
 	/* QEMU: one ADVISE per queue pair's vhost device, the newest fd wins */
 	close(ufd);
-	assert_int_equal(deliver(&c, VHU_REQ_POSTCOPY_ADVISE, VHU_MSG_VERSION,
-				 NULL, 0, NULL, 0, &rh, &reply, sizeof(reply),
-				 &ufd), 0);
-	assert_true(ufd >= 0);
-	assert_int_equal(ack_of(&c, VHU_REQ_POSTCOPY_LISTEN, NULL, 0, NULL, 0),
-			 0);
+	ufd = advise_listen(&c);
 	/* a second LISTEN (the next vhost device) changes nothing */
 	assert_int_equal(ack_of(&c, VHU_REQ_POSTCOPY_LISTEN, NULL, 0, NULL, 0),
 			 0);
@@ -359,17 +378,10 @@ test_postcopy_mlockall(void **state)
 	pthread_t t;
 
 	(void)state;
-	if (!userfaultfd_usable())
-		skip();
-	conn_open(&c);
+	uffd_conn_open(&c);
 	memfd = fe_memfd(REGION_SIZE);
 	memfd2 = fe_memfd(REGION_SIZE);
-	assert_int_equal(deliver(&c, VHU_REQ_POSTCOPY_ADVISE, VHU_MSG_VERSION,
-				 NULL, 0, NULL, 0, &rh, &reply, sizeof(reply),
-				 &ufd), 0);
-	assert_true(ufd >= 0);
-	assert_int_equal(ack_of(&c, VHU_REQ_POSTCOPY_LISTEN, NULL, 0, NULL, 0),
-			 0);
+	ufd = advise_listen(&c);
 
 	/*
 	 * Without the right to lock memory, MCL_FUTURE would make the next
@@ -430,15 +442,9 @@ test_postcopy_close(void **state)
 	int memfd, fd, ufd;
 
 	(void)state;
-	if (!userfaultfd_usable())
-		skip();
-	conn_open(&c);
+	uffd_conn_open(&c);
 	memfd = fe_memfd(REGION_SIZE);
-	assert_int_equal(deliver(&c, VHU_REQ_POSTCOPY_ADVISE, VHU_MSG_VERSION,
-				 NULL, 0, NULL, 0, &rh, &reply, sizeof(reply),
-				 &ufd), 0);
-	assert_int_equal(ack_of(&c, VHU_REQ_POSTCOPY_LISTEN, NULL, 0, NULL, 0),
-			 0);
+	ufd = advise_listen(&c);
 	m.r[0] = (struct vhu_msg_region){ 0, REGION_SIZE, 0x7f0000000000, 0 };
 	fd = dup(memfd);
 	assert_int_equal(deliver(&c, VHU_REQ_SET_MEM_TABLE, VHU_MSG_VERSION,

@@ -59,6 +59,7 @@
 #include "vhu.h"
 #include "vhu_burst.h"
 #include "fuzz_eal.h"
+#include "../common/fdpass.h"
 
 #define MAX_RECORDS 64
 #define MAX_PASSED (MAX_RECORDS * VHU_MSG_MAX_FDS + 8)
@@ -358,18 +359,10 @@ stream_msg(struct vhu_dev *dev, int peer, const uint8_t *msg, size_t len,
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
-		if ((off == 0 || fds_twice) && nfds > 0) {
-			struct cmsghdr *c;
-
-			memset(control, 0, sizeof(control));
-			mh.msg_control = control;
-			mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-			c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-			memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-		}
+		if ((off == 0 || fds_twice) &&
+		    fdpass_attach(&mh, control, sizeof(control), fds,
+				  nfds) < 0)
+			abort();
 		n = sendmsg(peer, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n <= 0)
 			return -1; /* closed (or full: a stalled reader) */

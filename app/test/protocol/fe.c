@@ -25,6 +25,7 @@
 #include "fe.h"
 #include "vhu.h"
 #include "../eal_tidy.h"
+#include "../common/fdpass.h"
 
 uint64_t
 fe_now_ms(void)
@@ -94,22 +95,10 @@ fe_send_raw(int sock, const void *buf, size_t len, const int *fds, int nfds)
 	struct iovec iov;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds > 16)
-		return -EINVAL;
 	iov.iov_base = (void *)(uintptr_t)buf;
 	iov.iov_len = len;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(control, 0, sizeof(control));
-		mh.msg_control = control;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
+	if (fdpass_attach(&mh, control, sizeof(control), fds, nfds) < 0)
+		return -EINVAL;
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)iov.iov_len ?
 	       0 : -errno;
 }

@@ -40,6 +40,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../common/fdpass.h"
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -338,18 +340,8 @@ send_msg(uint32_t req, uint32_t flags, const void *payload, uint32_t size,
 	memcpy(buf, &h, sizeof(h));
 	if (size != 0)
 		memcpy(buf + sizeof(h), payload, size);
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(control, 0, sizeof(control));
-		mh.msg_control = control;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
+	if (fdpass_attach(&mh, control, sizeof(control), fds, nfds) < 0)
+		die("request %u: %d fds too many", req, nfds);
 	do
 		n = sendmsg(peer.sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);

@@ -28,16 +28,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-# The repository's files: tracked or new and not ignored; without git (a
-# release tarball), every file but build output.
-list_files() {
-	if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
-		git ls-files --cached --others --exclude-standard
-	else
-		find . -path ./.git -prune -o -path './build*' -prune \
-			-o -path ./.sdk -prune -o -type f -print | sed 's|^\./||'
-	fi | LC_ALL=C sort -u
-}
+# list_files: the repository's files (devtools/repo-files.sh)
+. devtools/repo-files.sh
 
 mapfile -t all < <(list_files)
 if [ $# -gt 0 ]; then

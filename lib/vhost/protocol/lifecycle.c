@@ -216,8 +216,9 @@ dev_update(struct vhu_dev *dev)
 }
 
 /*
- * One message: a postcopy confirmation is taken here, anything else goes
- * through the request table; then readiness is re-evaluated.
+ * One message: its version checked first (as before any other rule), a
+ * postcopy confirmation is taken here, anything else goes through the
+ * request table; then readiness is re-evaluated.
  */
 int
 vhu_dev_handle_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
@@ -225,6 +226,8 @@ vhu_dev_handle_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 {
 	int ret;
 
+	if (vhu_msg_check_version(dev, hdr, fds, nfds) < 0)
+		return -1;
 	if (vhu_postcopy_is_confirmation(dev, hdr, nfds)) {
 		uint64_t ok = 0;
 

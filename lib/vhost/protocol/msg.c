@@ -281,6 +281,18 @@ vhu_msg_wants_ack(const struct vhu_dev *dev, const struct vhu_msg_hdr *hdr)
 }
 
 int
+vhu_msg_check_version(const struct vhu_dev *dev,
+		      const struct vhu_msg_hdr *hdr, int *fds, int nfds)
+{
+	if ((hdr->flags & VHU_MSG_VERSION_MASK) == VHU_MSG_VERSION)
+		return 0;
+	VHU_LOG(ERR, "%s: message with version %u (not vhost-user 1): closing",
+		dev->name, hdr->flags & VHU_MSG_VERSION_MASK);
+	close_fds(fds, nfds);
+	return -1;
+}
+
+int
 vhu_msg_dispatch(struct vhu_dev *dev, const struct vhu_msg_rule *rules,
 		 const struct vhu_msg_hdr *hdr, const void *payload,
 		 int *fds, int nfds)
@@ -292,12 +304,6 @@ vhu_msg_dispatch(struct vhu_dev *dev, const struct vhu_msg_rule *rules,
 	bool want_ack, handled = false;
 	int ret;
 
-	if ((hdr->flags & VHU_MSG_VERSION_MASK) != VHU_MSG_VERSION) {
-		VHU_LOG(ERR, "%s: message with version %u (not vhost-user 1): closing",
-			dev->name, hdr->flags & VHU_MSG_VERSION_MASK);
-		close_fds(fds, nfds);
-		return -1;
-	}
 	if (hdr->request < VHU_REQ_MAX && rules[hdr->request].handler != NULL)
 		r = &rules[hdr->request];
 	/* decided now: RESET_OWNER and SET_PROTOCOL_FEATURES change it */

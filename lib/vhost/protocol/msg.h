@@ -258,8 +258,17 @@ int vhu_msg_recv(struct vhu_dev *dev, struct vhu_msg *m);
 void vhu_msg_rx_reset(struct vhu_msg_rx *rx);
 
 /*
- * Check one message against rules[hdr->request] and, if it passes, call
- * its handler; answer REPLY_ACK. Takes ownership of fds[0..nfds): each is
+ * The header's version is vhost-user's 1: 0. Anything else means the
+ * stream is not vhost-user: logged, fds[0..nfds) closed, -1 (close the
+ * connection). Callers check it before anything reads the message.
+ */
+int vhu_msg_check_version(const struct vhu_dev *dev,
+			  const struct vhu_msg_hdr *hdr, int *fds, int nfds);
+
+/*
+ * Check one message, whose version vhu_msg_check_version() accepted,
+ * against rules[hdr->request] and, if it passes, call its handler; answer
+ * REPLY_ACK. Takes ownership of fds[0..nfds): each is
  * either kept by the handler or closed, on every path. payload holds
  * exactly hdr->size bytes (at most VHU_MSG_MAX_PAYLOAD). Returns 1 when
  * the handler ran and did not fail (the device state may have changed),

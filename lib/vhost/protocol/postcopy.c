@@ -177,8 +177,7 @@ vhu_postcopy_is_confirmation(const struct vhu_dev *dev,
 			     const struct vhu_msg_hdr *hdr, int nfds)
 {
 	if (!(dev->postcopy_listening || dev->postcopy_unconfirmed) ||
-	    hdr->size != sizeof(uint64_t) || nfds != 0 ||
-	    (hdr->flags & VHU_MSG_VERSION_MASK) != VHU_MSG_VERSION)
+	    hdr->size != sizeof(uint64_t) || nfds != 0)
 		return false;
 	switch (hdr->request) {
 	case VHU_REQ_NONE:

@@ -187,7 +187,8 @@ vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
 	if (dev == NULL || st == NULL || size < VHU_VRING_STATS_SIZE_V1 ||
 	    vring >= RTE_DIM(dev->vqs.vq))
 		return -EINVAL;
-	vq = dev->vqs.vq[vring];
+	/* the application's thread: the acquire half of R5 */
+	vq = vhu_atomic_load_ptr(&dev->vqs.vq[vring], memory_order_acquire);
 	if (vq == NULL)
 		return -ENOENT;
 	cur.packets = vhu_atomic_load_u64(&vq->stats.packets,
@@ -228,7 +229,8 @@ vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring)
 
 	if (dev == NULL || vring >= RTE_DIM(dev->vqs.vq))
 		return -EINVAL;
-	vq = dev->vqs.vq[vring];
+	/* the application's thread: the acquire half of R5 */
+	vq = vhu_atomic_load_ptr(&dev->vqs.vq[vring], memory_order_acquire);
 	if (vq == NULL)
 		return -ENOENT;
 	/* counters have one writer: the data path, kept out meanwhile */

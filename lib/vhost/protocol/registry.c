@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Registered socket paths (see socket.h) and the public socket API. In
+ * Registered socket paths (see registry.h) and the public socket API. In
  * server mode a path may carry several connections at once, each its own
  * device. In client mode there is at most one; when it fails or goes
  * away, a timer retries with exponential backoff (100 ms doubling to 5 s)

@@ -39,6 +39,23 @@
 extern "C" {
 #endif
 
+/**
+ * @name virtio-net feature bits newer than some kernel headers
+ * UDP segmentation offload (virtio 1.2 §5.1.3); <linux/virtio_net.h>
+ * defines them from Linux 6.2 on.
+ * @{
+ */
+#ifndef VIRTIO_NET_F_GUEST_USO4
+#define VIRTIO_NET_F_GUEST_USO4 54 /**< the guest takes USO frames, IPv4 */
+#endif
+#ifndef VIRTIO_NET_F_GUEST_USO6
+#define VIRTIO_NET_F_GUEST_USO6 55 /**< the guest takes USO frames, IPv6 */
+#endif
+#ifndef VIRTIO_NET_F_HOST_USO
+#define VIRTIO_NET_F_HOST_USO 56   /**< the guest may send USO frames */
+#endif
+/** @} */
+
 /** Opaque vhost-user device: one frontend connection. */
 struct vhu_dev;
 /** Opaque registered socket path. */
@@ -75,6 +92,19 @@ struct vhu_socket;
  * as in DPDK's vhost library (its net_vhost devarg postcopy-support).
  */
 #define VHU_SOCKET_POSTCOPY 0x8
+/**
+ * How vhu_dequeue_burst() describes the guest's offload requests in mbuf
+ * metadata (doc/guide/offloads.md). By default (DPDK's "compliant"
+ * convention) as a NIC would on receive: RTE_MBUF_F_RX_L4_CKSUM_NONE for
+ * a frame whose L4 checksum the guest left partial, RTE_MBUF_F_RX_LRO and
+ * tso_segsz for a segmentation-offload (GSO) frame,
+ * RTE_MBUF_F_RX_L4_CKSUM_GOOD for one it marked valid. With this flag,
+ * DPDK's "legacy" vhost convention: transmit flags (RTE_MBUF_F_TX_TCP_CKSUM,
+ * RTE_MBUF_F_TX_TCP_SEG, ...) with l2_len, l3_len, l4_len and tso_segsz
+ * set, ready to hand to a NIC that offloads them (net_vhost's
+ * legacy-ol-flags=1).
+ */
+#define VHU_SOCKET_LEGACY_OL_FLAGS 0x10
 
 /**
  * Device lifecycle callbacks. Every callback runs in the control context
@@ -145,6 +175,16 @@ struct vhu_vring_stats {
 	uint64_t broken;       /**< times the guest broke this vring (each
 				    stops it until a ring reset) */
 	/* VHU_0.1 ends here: add new counters below, update nothing above */
+	uint64_t drops_mtu;    /**< enqueue: frames dropped, longer than the
+				    guest's MTU and not segmentation-offload
+				    frames */
+	uint64_t drops_bad_hdr; /**< dequeue: frames dropped for a virtio-net
+				     header that asks for an offload vhu
+				     cannot honour (doc/guide/offloads.md) */
+	uint64_t sw_cksums;    /**< checksums completed in software */
+	uint64_t sw_segmented; /**< frames segmented in software (enqueue of
+				    a segmentation-offload frame to a guest
+				    that did not negotiate it) */
 };
 
 /** sizeof(struct vhu_vring_stats) in its first version (7 counters). */

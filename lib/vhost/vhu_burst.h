@@ -71,6 +71,25 @@ extern "C" {
  * The caller keeps ownership of every mbuf: free them all afterwards,
  * placed or not (libvhu copies the data and keeps no reference).
  *
+ * **Offloads** (doc/guide/offloads.md). A packet's offload metadata is
+ * honoured in either of DPDK's conventions: transmit requests
+ * (RTE_MBUF_F_TX_TCP_SEG / RTE_MBUF_F_TX_UDP_SEG with tso_segsz,
+ * RTE_MBUF_F_TX_TCP_CKSUM / RTE_MBUF_F_TX_UDP_CKSUM, RTE_MBUF_F_TX_IP_CKSUM)
+ * or receive results (RTE_MBUF_F_RX_LRO with tso_segsz,
+ * RTE_MBUF_F_RX_L4_CKSUM_NONE for a partial checksum,
+ * RTE_MBUF_F_RX_L4_CKSUM_GOOD). What the guest negotiated goes into the
+ * virtio-net header (NEEDS_CSUM, DATA_VALID, GSO type and size); what it
+ * did not is done in software: checksums completed, segmentation-offload
+ * frames cut into tso_segsz-sized frames with their own headers, each
+ * placed in its own buffer(s). Checksums are completed in the packet's
+ * own data when only the caller references it (direct mbufs, refcnt 1),
+ * as a NIC driver's transmit preparation does; otherwise, and for
+ * segments, libvhu copies into mbufs from the packet's own mempool
+ * (m->pool) and frees them before returning. A frame the guest could not
+ * take (longer than its MTU and not a GSO frame, or needing a copy when
+ * the pool is dry) is dropped and counted (drops_mtu, drops_no_buf) but
+ * counts as placed: only a full guest ring ends the call early.
+ *
  * @param dev the device, as given by vhu_ops.new_device.
  * @param qp the queue pair.
  * @param pkts the packets to send to the guest.
@@ -88,6 +107,16 @@ uint16_t vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp,
  * allocated from mp; frames larger than one mbuf's data room are returned
  * as chains. When mp runs dry the call returns what it has; the guest's
  * other packets stay in its ring for the next call.
+ *
+ * With VIRTIO_NET_F_CSUM or HOST_TSO4/6/USO negotiated, the guest's
+ * virtio-net header is read once, validated and turned into mbuf metadata
+ * (vhu.h, VHU_SOCKET_LEGACY_OL_FLAGS, says which convention); packet_type,
+ * l2_len, l3_len and l4_len are set for any frame that asked for an
+ * offload. A frame whose header asks for something impossible (checksum
+ * position outside the frame, GSO type not negotiated or not matching the
+ * frame, gso_size 0) is dropped and counted (drops_bad_hdr); a partial
+ * checksum vhu cannot describe in the mbuf (not TCP or UDP behind IP) is
+ * completed in software.
  *
  * After the frontend asked to announce the guest (SEND_RARP, at the end of
  * a live migration), the next call on queue pair 0 returns first a RARP
@@ -145,6 +174,21 @@ int vhu_vring_notify(struct vhu_dev *dev, uint16_t vring, bool enable);
  *   - -ENOENT: the frontend gave no kick fd (it polls, or will send one).
  */
 int vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring);
+
+/**
+ * Complete in software the L4 checksum vhu_dequeue_burst() left partial
+ * (RTE_MBUF_F_RX_L4_CKSUM_NONE, the default flag convention), for an
+ * application that does not take partial checksums (an ethdev port
+ * without RTE_ETH_RX_OFFLOAD_TCP_CKSUM / _UDP_CKSUM). The checksum is
+ * written into the packet and the flag becomes RTE_MBUF_F_RX_L4_CKSUM_GOOD.
+ * A packet without that flag is left alone.
+ *
+ * @param m a packet returned by vhu_dequeue_burst(), which it must still
+ *   be the only user of.
+ * @return 0 (done, or nothing to do), or -EINVAL if m is NULL or its
+ *   l2_len / l3_len do not locate a TCP or UDP header inside the packet.
+ */
+int vhu_pkt_finish_cksum(struct rte_mbuf *m);
 
 #ifdef __cplusplus
 }

@@ -10,10 +10,16 @@
  * is logged. libvhu copies on enqueue and leaves the mbuf with the caller,
  * so a flooded frame is enqueued to each port and freed once.
  *
- * This file owns: the ports (the device each one serves and its enabled
- * queue masks), the static share of (port, queue pair) among the worker
- * lcores, the MAC table, the per-worker counters, and the main lcore's
- * live view and exit summary.
+ * Offloads: each port offers libvhu's default features, which include the
+ * checksum and segmentation offloads, unless --offloads takes some away;
+ * libvhu completes checksums and segments in software for a guest that
+ * did not take what another guest sent. The switch itself never looks
+ * past the Ethernet header, so offload metadata passes through untouched.
+ *
+ * This file owns: the ports (the device each one serves, its enabled
+ * queue masks and the offloads it offers), the static share of (port,
+ * queue pair) among the worker lcores, the MAC table, the per-worker
+ * counters, and the main lcore's live view and exit summary.
  *
  * Threading rule. libvhu's control thread runs the callbacks and is the
  * only writer of a port's device pointer and queue masks. Every EAL worker
@@ -47,6 +53,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -54,6 +61,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <linux/virtio_net.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -104,7 +113,56 @@ struct port {
 	_Atomic uint64_t tx_qps;        /* bit qp: vring 2qp+1 (guest tx) on */
 	struct vhu_socket *sock;
 	const char *name;               /* last component of path */
+	int offloads;                   /* index in offload_modes, or -1:
+					   the mode given for every port */
 	char path[108];
+};
+
+/*
+ * --offloads modes: which virtio-net offload features a port does not
+ * offer. "Guest" offloads are the guest's receive side (it takes frames
+ * with a partial checksum or GSO frames from the switch), "host" offloads
+ * its transmit side (it sends them).
+ */
+#define F(bit) (UINT64_C(1) << (bit))
+#define GUEST_OFFLOADS (F(VIRTIO_NET_F_GUEST_CSUM) | \
+			F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) | \
+			F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_NET_F_GUEST_UFO) | \
+			F(VIRTIO_NET_F_GUEST_USO4) | F(VIRTIO_NET_F_GUEST_USO6))
+#define HOST_OFFLOADS (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GSO) | \
+		       F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | \
+		       F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_HOST_UFO) | \
+		       F(VIRTIO_NET_F_HOST_USO))
+
+static const struct {
+	const char *name;
+	uint64_t off;                   /* features not offered */
+} offload_modes[] = {
+	{ "on", 0 },
+	{ "off", GUEST_OFFLOADS | HOST_OFFLOADS },
+	{ "no-guest", GUEST_OFFLOADS },
+	{ "no-host", HOST_OFFLOADS },
+};
+
+/* Offload feature bits by name, for the logs. */
+static const struct {
+	unsigned int bit;
+	const char *name;
+} offload_names[] = {
+	{ VIRTIO_NET_F_CSUM, "csum" },
+	{ VIRTIO_NET_F_GUEST_CSUM, "guest_csum" },
+	{ VIRTIO_NET_F_GSO, "gso" },
+	{ VIRTIO_NET_F_GUEST_TSO4, "guest_tso4" },
+	{ VIRTIO_NET_F_GUEST_TSO6, "guest_tso6" },
+	{ VIRTIO_NET_F_GUEST_ECN, "guest_ecn" },
+	{ VIRTIO_NET_F_GUEST_UFO, "guest_ufo" },
+	{ VIRTIO_NET_F_HOST_TSO4, "host_tso4" },
+	{ VIRTIO_NET_F_HOST_TSO6, "host_tso6" },
+	{ VIRTIO_NET_F_HOST_ECN, "host_ecn" },
+	{ VIRTIO_NET_F_HOST_UFO, "host_ufo" },
+	{ VIRTIO_NET_F_GUEST_USO4, "guest_uso4" },
+	{ VIRTIO_NET_F_GUEST_USO6, "guest_uso6" },
+	{ VIRTIO_NET_F_HOST_USO, "host_uso" },
 };
 
 /*
@@ -168,6 +226,7 @@ static struct {
 	uint16_t queues;
 	unsigned int duration;
 	bool quiet;
+	int offloads;                   /* offload_modes index, every port */
 } opt = {
 	.queues = MAX_QP,
 };
@@ -499,6 +558,23 @@ wait_workers_quiescent(void)
 			rte_pause();
 }
 
+/* The offload features in mask, by name ("none" when there are none). */
+static const char *
+offloads_str(uint64_t mask, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < RTE_DIM(offload_names); i++)
+		if ((mask & F(offload_names[i].bit)) && off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+						off ? "," : "",
+						offload_names[i].name);
+	if (off == 0)
+		snprintf(buf, len, "none");
+	return buf;
+}
+
 static int
 new_device(struct vhu_dev *dev, void *ctx)
 {
@@ -516,8 +592,43 @@ new_device(struct vhu_dev *dev, void *ctx)
 	printf("vswitch: port %u (%s): guest connected (%u queue pairs)\n",
 	       (unsigned int)(p - ports), p->name,
 	       vhu_dev_vring_count(dev) / 2u);
+	{
+		char names[256];
+		uint64_t f = vhu_dev_features(dev);
+
+		printf("vswitch: port %u (%s): features 0x%" PRIx64
+		       ", offloads %s\n", (unsigned int)(p - ports), p->name,
+		       f, offloads_str(f, names, sizeof(names)));
+	}
 	fflush(stdout);
 	return 0;
+}
+
+/*
+ * What libvhu did for the offloads of a device that stopped, summed over
+ * its vrings: checksums completed and frames segmented in software, frames
+ * dropped for a bad virtio-net header or as too long for the guest.
+ */
+static void
+print_offload_counters(const struct port *p, struct vhu_dev *dev)
+{
+	uint64_t cks = 0, seg = 0, bad = 0, mtu = 0;
+
+	for (uint16_t v = 0; v < vhu_dev_vring_count(dev); v++) {
+		struct vhu_vring_stats st;
+
+		memset(&st, 0, sizeof(st));
+		if (vhu_dev_vring_stats(dev, v, &st, sizeof(st)) < 0)
+			continue;
+		cks += st.sw_cksums;
+		seg += st.sw_segmented;
+		bad += st.drops_bad_hdr;
+		mtu += st.drops_mtu;
+	}
+	printf("vswitch: port %u (%s): offload counters: sw_cksums %" PRIu64
+	       ", sw_segmented %" PRIu64 ", drops_bad_hdr %" PRIu64
+	       ", drops_mtu %" PRIu64 "\n", (unsigned int)(p - ports),
+	       p->name, cks, seg, bad, mtu);
 }
 
 static void
@@ -531,6 +642,7 @@ destroy_device(struct vhu_dev *dev, void *ctx)
 	atomic_store_explicit(&p->tx_qps, 0, memory_order_seq_cst);
 	atomic_store_explicit(&p->dev, NULL, memory_order_seq_cst);
 	wait_workers_quiescent();
+	print_offload_counters(p, dev);
 	printf("vswitch: port %u (%s): guest gone\n",
 	       (unsigned int)(p - ports), p->name);
 	fflush(stdout);
@@ -819,11 +931,23 @@ static void
 usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- --socket PATH [--socket PATH ...]\n"
-	       "          [--client] [--queues N] [--duration SEC] [--quiet]\n"
+	       "          [--client] [--queues N] [--offloads [PORT:]MODE]\n"
+	       "          [--duration SEC] [--quiet]\n"
 	       "  --socket PATH   a vhost-user port (one per port, 2..%d)\n"
 	       "  --client        connect to the paths (frontends listen)\n"
 	       "  --queues N      queue pairs offered per port (default and "
 	       "max %d)\n"
+	       "  --offloads [PORT:]MODE  checksum/segmentation offloads "
+	       "offered\n"
+	       "                  to port PORT (0 = first --socket), or to "
+	       "every\n"
+	       "                  port: on (default), off (none), no-guest "
+	       "(the\n"
+	       "                  guest gets no partial-checksum or GSO "
+	       "frames:\n"
+	       "                  libvhu completes and segments them), "
+	       "no-host\n"
+	       "                  (the guest sends none)\n"
 	       "  --duration SEC  stop after SEC seconds and print a summary\n"
 	       "  --quiet         no per-second lines, only events and the "
 	       "summary\n"
@@ -864,6 +988,46 @@ add_port(const char *path)
 	return 0;
 }
 
+/*
+ * --offloads [PORT:]MODE. A PORT names a --socket by its position (from
+ * 0), given before or after; without one the mode is every port's that
+ * has none of its own.
+ */
+static int
+parse_offloads(const char *arg)
+{
+	const char *colon = strchr(arg, ':'), *mode = arg;
+	unsigned long port = ULONG_MAX;
+	unsigned int m;
+
+	if (colon != NULL) {
+		char num[16];
+		size_t n = (size_t)(colon - arg);
+
+		if (n == 0 || n >= sizeof(num))
+			goto bad;
+		memcpy(num, arg, n);
+		num[n] = '\0';
+		if (parse_uint(num, 0, MAX_PORTS - 1, &port) < 0)
+			goto bad;
+		mode = colon + 1;
+	}
+	for (m = 0; m < RTE_DIM(offload_modes); m++)
+		if (strcmp(mode, offload_modes[m].name) == 0)
+			break;
+	if (m == RTE_DIM(offload_modes))
+		goto bad;
+	if (port == ULONG_MAX)
+		opt.offloads = (int)m;
+	else
+		ports[port].offloads = (int)m;
+	return 0;
+bad:
+	fprintf(stderr, "vswitch: bad --offloads %s ([PORT:]on|off|no-guest|"
+		"no-host, PORT 0..%d)\n", arg, MAX_PORTS - 1);
+	return -1;
+}
+
 /* 0: run; 1: --help was printed; -1: bad arguments (said why). */
 static int
 parse_args(int argc, char **argv)
@@ -874,6 +1038,7 @@ parse_args(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'Q' },
+		{ "offloads", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -907,6 +1072,10 @@ parse_args(int argc, char **argv)
 			break;
 		case 'Q':
 			opt.quiet = true;
+			break;
+		case 'o':
+			if (parse_offloads(optarg) < 0)
+				return -1;
 			break;
 		case 'h':
 			usage(argv[0]);
@@ -992,6 +1161,9 @@ start_ports(void)
 			.path = ports[i].path, .flags = opt.flags, .ops = &ops,
 			.ctx = &ports[i], .max_queue_pairs = opt.queues,
 		};
+		int mode = ports[i].offloads >= 0 ? ports[i].offloads :
+			   opt.offloads;
+		char names[256];
 		int ret;
 
 		ret = vhu_socket_register(&sp, &ports[i].sock);
@@ -1000,6 +1172,18 @@ start_ports(void)
 				sp.path, strerror(-ret));
 			return -1;
 		}
+		/* Offers are fixed before the socket starts. */
+		ret = vhu_socket_disable_features(ports[i].sock,
+						  offload_modes[mode].off);
+		if (ret < 0) {
+			fprintf(stderr, "vswitch: %s: cannot disable offloads: "
+				"%s\n", sp.path, strerror(-ret));
+			return -1;
+		}
+		printf("vswitch: port %u (%s): offloads %s, offered: %s\n", i,
+		       ports[i].name, offload_modes[mode].name,
+		       offloads_str(vhu_socket_get_features(ports[i].sock),
+				    names, sizeof(names)));
 		ret = vhu_socket_start(ports[i].sock);
 		if (ret < 0) {
 			fprintf(stderr, "vswitch: cannot serve %s: %s\n",
@@ -1068,6 +1252,8 @@ main(int argc, char **argv)
 	argv[ret] = argv[0];
 	argc -= ret;
 	argv += ret;
+	for (unsigned int i = 0; i < MAX_PORTS; i++)
+		ports[i].offloads = -1;
 	ret = parse_args(argc, argv);
 	if (ret != 0) {
 		rc = ret < 0;   /* --help: 0 */

@@ -52,6 +52,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -1550,6 +1552,553 @@ cmd_recv(int argc, char **argv)
 	return ok ? 0 : 1;
 }
 
+/* ---- TCP bulk transfer (guest to guest, through a switch) ---------------- */
+
+/*
+ * The byte stream tcp-send writes and tcp-recv checks: 64-bit word k (bytes
+ * 8k .. 8k+7) is a mix of the seed and k, little endian, so every byte
+ * depends on its offset: a segment that is cut, shifted, duplicated, stale
+ * or mixed with another fails the check at its first wrong byte. Both sides
+ * also hash what they wrote or read (FNV-1a over 64-bit words, then the
+ * length), which the host compares: the content checksum of the transfer.
+ */
+#define VG_TCP_CHUNK (256 * 1024)
+
+static uint64_t
+stream_word(uint64_t seed, uint64_t k)
+{
+	/* splitmix64's finaliser */
+	uint64_t x = seed + k * 0x9e3779b97f4a7c15ull;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* The stream's bytes [off, off + len) into buf. */
+static void
+stream_fill(uint64_t seed, uint64_t off, uint8_t *buf, size_t len)
+{
+	uint64_t k = off / 8;
+	size_t skip = (size_t)(off % 8), done = 0;
+
+	while (done < len) {
+		uint64_t w = stream_word(seed, k++);
+		uint8_t b[8];
+		size_t n = 8 - skip;
+		unsigned int i;
+
+		for (i = 0; i < 8; i++)
+			b[i] = (uint8_t)(w >> (8 * i));
+		if (n > len - done)
+			n = len - done;
+		memcpy(buf + done, b + skip, n);
+		done += n;
+		skip = 0;
+	}
+}
+
+struct vg_hash {
+	uint64_t h;
+	uint64_t len;
+	uint8_t carry[8];
+	unsigned int n_carry;
+};
+
+static void
+hash_init(struct vg_hash *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->h = 0xcbf29ce484222325ull;
+}
+
+static void
+hash_word(struct vg_hash *s, uint64_t w)
+{
+	s->h = (s->h ^ w) * 0x100000001b3ull;
+}
+
+static uint64_t
+le64(const uint8_t *p)
+{
+	uint64_t w = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		w = w << 8 | p[i];
+	return w;
+}
+
+static void
+hash_update(struct vg_hash *s, const uint8_t *p, size_t len)
+{
+	s->len += len;
+	while (len > 0 && s->n_carry != 0) {
+		s->carry[s->n_carry++] = *p++;
+		len--;
+		if (s->n_carry == 8) {
+			hash_word(s, le64(s->carry));
+			s->n_carry = 0;
+		}
+	}
+	for (; len >= 8; p += 8, len -= 8)
+		hash_word(s, le64(p));
+	while (len-- > 0)
+		s->carry[s->n_carry++] = *p++;
+}
+
+static uint64_t
+hash_final(struct vg_hash *s)
+{
+	if (s->n_carry != 0) {
+		memset(s->carry + s->n_carry, 0, 8 - s->n_carry);
+		hash_word(s, le64(s->carry));
+		s->n_carry = 0;
+	}
+	hash_word(s, s->len);
+	return s->h;
+}
+
+/* TCP options shared by tcp-send and tcp-recv. */
+struct vg_tcp_opts {
+	struct in_addr dst;
+	bool have_dst;
+	unsigned long port, bytes, timeout;
+	uint64_t seed;
+	const char *ready;
+};
+
+static int
+tcp_parse(int argc, char **argv, struct vg_tcp_opts *o)
+{
+	static const struct option opts[] = {
+		{ "dst", required_argument, NULL, 'd' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "bytes", required_argument, NULL, 'b' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "ready", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->port = 5001;
+	o->bytes = 8ul << 20;
+	o->timeout = 20;
+	o->seed = run_id;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (inet_pton(AF_INET, optarg, &o->dst) != 1)
+				return say("bad --dst %s (an IPv4 address)",
+					   optarg), 2;
+			o->have_dst = true;
+			break;
+		case 'p':
+			if (parse_uint(optarg, 65535, &o->port) < 0 ||
+			    o->port == 0)
+				return say("bad --port %s", optarg), 2;
+			break;
+		case 'b':
+			if (parse_uint(optarg, 1ul << 40, &o->bytes) < 0 ||
+			    o->bytes == 0)
+				return say("bad --bytes %s", optarg), 2;
+			break;
+		case 's':
+			if (parse_uint(optarg, UINT32_MAX, &v) < 0)
+				return say("bad --seed %s", optarg), 2;
+			o->seed = v;
+			break;
+		case 't':
+			if (parse_uint(optarg, 3600, &o->timeout) < 0 ||
+			    o->timeout == 0)
+				return say("bad --timeout %s", optarg), 2;
+			break;
+		case 'r':
+			o->ready = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static void
+sock_timeouts(int fd, unsigned long secs)
+{
+	struct timeval tv = { .tv_sec = (time_t)secs };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static double
+mbit_s(uint64_t bytes, double secs)
+{
+	return secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0;
+}
+
+/* Frames the interface sent and received since base (all queues). */
+static void
+frames_since(const struct vg_counters *base, uint64_t *tx, uint64_t *rx)
+{
+	struct vg_counters now;
+
+	*tx = *rx = 0;
+	if (stats_read(&now) < 0)
+		return;
+	*tx = sum_of(now.tx, now.n_tx) - sum_of(base->tx, base->n_tx);
+	*rx = sum_of(now.rx, now.n_rx) - sum_of(base->rx, base->n_rx);
+}
+
+/*
+ * tcp-send: connect to --dst:--port, write --bytes of the stream, shut the
+ * write side and wait for the receiver to close (it does once it has read
+ * everything), so the time covers delivery. A stall of --timeout seconds
+ * (no write progress, or no close) fails.
+ */
+static int
+cmd_tcp_send(int argc, char **argv)
+{
+	struct vg_tcp_opts o;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct vg_counters base;
+	struct vg_hash hs;
+	struct tcp_info ti;
+	socklen_t til = sizeof(ti);
+	uint64_t off = 0, tx = 0, rx = 0, sum;
+	uint8_t *buf;
+	const char *why = NULL;
+	double t0, t_conn, secs;
+	int rc, fd = -1;
+	char extra;
+
+	rc = tcp_parse(argc, argv, &o);
+	if (rc != 0)
+		return rc;
+	if (!o.have_dst)
+		return say("tcp-send needs --dst IP"), 2;
+	buf = malloc(VG_TCP_CHUNK);
+	if (buf == NULL || stats_read(&base) < 0)
+		return 1;
+	hash_init(&hs);
+	sa.sin_port = htons((uint16_t)o.port);
+	sa.sin_addr = o.dst;
+	t0 = now_s();
+	/* The receiver listens before the host starts us; a refused
+	 * connection (its listen not there yet) is retried. */
+	for (;;) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return say("socket: %s", strerror(errno)), 1;
+		sock_timeouts(fd, o.timeout);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		if (errno != ECONNREFUSED || now_s() - t0 > (double)o.timeout) {
+			say("connect %s:%lu: %s", inet_ntoa(o.dst), o.port,
+			    strerror(errno));
+			close(fd);
+			printf("RESULT FAIL tcp-send bytes=0 why=connect\n");
+			return 1;
+		}
+		close(fd);
+		sleep_us(100000);
+	}
+	t_conn = now_s();
+	say("tcp-send: %lu bytes to %s:%lu, seed %" PRIu64 ", connected in "
+	    "%.2f s", o.bytes, inet_ntoa(o.dst), o.port, o.seed, t_conn - t0);
+	while (off < o.bytes) {
+		size_t len = VG_TCP_CHUNK, done = 0;
+
+		if (len > o.bytes - off)
+			len = (size_t)(o.bytes - off);
+		stream_fill(o.seed, off, buf, len);
+		hash_update(&hs, buf, len);
+		while (done < len) {
+			ssize_t n = write(fd, buf + done, len - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				say("write at byte %" PRIu64 ": %s", off + done,
+				    n < 0 && (errno == EAGAIN ||
+					      errno == EWOULDBLOCK) ?
+				    "no progress for the timeout" :
+				    strerror(errno));
+				why = "write";
+				goto out;
+			}
+			done += (size_t)n;
+		}
+		off += len;
+	}
+	if (shutdown(fd, SHUT_WR) < 0) {
+		say("shutdown: %s", strerror(errno));
+		why = "shutdown";
+		goto out;
+	}
+	/* The receiver closes once it has read it all: EOF here. */
+	for (;;) {
+		ssize_t n = read(fd, &extra, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			break;
+		say(n > 0 ? "the receiver sent data" :
+		    "waiting for the receiver to close: %s",
+		    n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ?
+		    "timeout" : strerror(errno));
+		why = "close";
+		goto out;
+	}
+out:
+	secs = now_s() - t_conn;
+	memset(&ti, 0, sizeof(ti));
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &til);
+	close(fd);
+	frames_since(&base, &tx, &rx);
+	sum = hash_final(&hs);
+	printf("RESULT %s tcp-send bytes=%" PRIu64 " sum=%016" PRIx64
+	       " secs=%.3f mbps=%.1f retrans=%u mss=%u tx=%" PRIu64
+	       " rx=%" PRIu64 "%s%s\n", why == NULL ? "PASS" : "FAIL", off,
+	       sum, secs, mbit_s(off, secs), ti.tcpi_total_retrans,
+	       ti.tcpi_snd_mss, tx, rx, why ? " why=" : "", why ? why : "");
+	fflush(stdout);
+	free(buf);
+	return why == NULL ? 0 : 1;
+}
+
+/*
+ * tcp-recv: accept one connection on --port, read until EOF, check every
+ * byte against the stream and hash it; exactly --bytes must come. Then
+ * close (the sender waits for it). No data for --timeout seconds fails.
+ */
+static int
+cmd_tcp_recv(int argc, char **argv)
+{
+	struct vg_tcp_opts o;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct vg_counters base;
+	struct vg_hash hs;
+	struct pollfd pfd;
+	uint64_t got = 0, bad = 0, first_bad = UINT64_MAX, tx = 0, rx = 0, sum;
+	uint8_t *buf, *exp;
+	const char *why = NULL;
+	double t0 = 0, t_last = 0, secs;
+	int rc, lfd, fd = -1, one = 1;
+
+	rc = tcp_parse(argc, argv, &o);
+	if (rc != 0)
+		return rc;
+	buf = malloc(VG_TCP_CHUNK);
+	exp = malloc(VG_TCP_CHUNK);
+	if (buf == NULL || exp == NULL || stats_read(&base) < 0)
+		return 1;
+	hash_init(&hs);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return say("socket: %s", strerror(errno)), 1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sa.sin_port = htons((uint16_t)o.port);
+	sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(lfd, 1) < 0) {
+		say("listen on port %lu: %s", o.port, strerror(errno));
+		close(lfd);
+		return 1;
+	}
+	say("tcp-recv: listening on port %lu for %lu bytes, seed %" PRIu64,
+	    o.port, o.bytes, o.seed);
+	if (o.ready != NULL)
+		say("%s", o.ready);
+	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	if (poll(&pfd, 1, (int)o.timeout * 1000) <= 0) {
+		say("no connection in %lu s", o.timeout);
+		close(lfd);
+		printf("RESULT FAIL tcp-recv bytes=0 why=accept\n");
+		return 1;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	if (fd < 0)
+		return say("accept: %s", strerror(errno)), 1;
+	sock_timeouts(fd, o.timeout);
+	t0 = t_last = now_s();
+	for (;;) {
+		ssize_t n = read(fd, buf, VG_TCP_CHUNK);
+		size_t i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			say("read at byte %" PRIu64 ": %s", got,
+			    errno == EAGAIN || errno == EWOULDBLOCK ?
+			    "no data for the timeout" : strerror(errno));
+			why = "read";
+			break;
+		}
+		if (n == 0)
+			break;
+		t_last = now_s();
+		hash_update(&hs, buf, (size_t)n);
+		stream_fill(o.seed, got, exp, (size_t)n);
+		if (memcmp(buf, exp, (size_t)n) != 0) {
+			for (i = 0; i < (size_t)n; i++) {
+				if (buf[i] == exp[i])
+					continue;
+				if (first_bad == UINT64_MAX)
+					first_bad = got + i;
+				bad++;
+			}
+		}
+		got += (uint64_t)n;
+	}
+	secs = t_last - t0;
+	close(fd);
+	frames_since(&base, &tx, &rx);
+	sum = hash_final(&hs);
+	if (why == NULL && got != o.bytes)
+		why = "length";
+	if (why == NULL && bad != 0)
+		why = "content";
+	if (first_bad != UINT64_MAX)
+		say("bad content: %" PRIu64 " byte(s) differ, the first at "
+		    "offset %" PRIu64, bad, first_bad);
+	if (got != o.bytes)
+		say("got %" PRIu64 " bytes, %lu expected", got, o.bytes);
+	printf("RESULT %s tcp-recv bytes=%" PRIu64 " sum=%016" PRIx64
+	       " bad=%" PRIu64 " secs=%.3f mbps=%.1f tx=%" PRIu64 " rx=%"
+	       PRIu64 "%s%s\n", why == NULL ? "PASS" : "FAIL", got, sum, bad,
+	       secs, mbit_s(got, secs), tx, rx, why ? " why=" : "",
+	       why ? why : "");
+	fflush(stdout);
+	free(buf);
+	free(exp);
+	return why == NULL ? 0 : 1;
+}
+
+/*
+ * features: what the driver negotiated with the device (the virtio feature
+ * bits in /sys/class/net/IF/device/features, one character per bit) and
+ * which offloads the interface has on (ethtool -k, ETHTOOL_GFEATURES).
+ * Prints "FEATURES bits=<the string> csum=0|1 ..." and "NETDEV <active
+ * offloads>".
+ */
+static const struct {
+	const char *name;
+	unsigned int bit;
+} vg_feature_names[] = {
+	{ "csum", 0 }, { "guest_csum", 1 }, { "guest_tso4", 7 },
+	{ "guest_tso6", 8 }, { "guest_ecn", 9 }, { "guest_ufo", 10 },
+	{ "host_tso4", 11 }, { "host_tso6", 12 }, { "host_ecn", 13 },
+	{ "host_ufo", 14 }, { "mrg_rxbuf", 15 }, { "mq", 22 },
+	{ "version_1", 32 }, { "ring_packed", 34 }, { "in_order", 35 },
+	{ "guest_uso4", 54 }, { "guest_uso6", 55 }, { "host_uso", 56 },
+};
+
+static void
+netdev_features(void)
+{
+	static const char *const wanted[] = {
+		"tx-checksum-ip-generic", "tx-scatter-gather",
+		"tx-tcp-segmentation", "tx-tcp6-segmentation",
+		"tx-tcp-ecn-segmentation", "rx-checksum", "rx-gro-hw",
+		"rx-lro",
+	};
+	struct ethtool_sset_info *si;
+	struct ethtool_gstrings *names = NULL;
+	struct ethtool_gfeatures *gf = NULL;
+	unsigned int n, i, w;
+	char line[512];
+	size_t off = 0;
+
+	si = calloc(1, sizeof(*si) + sizeof(uint32_t));
+	if (si == NULL)
+		return;
+	si->cmd = ETHTOOL_GSSET_INFO;
+	si->sset_mask = 1ull << ETH_SS_FEATURES;
+	if (ethtool(si) < 0 || si->sset_mask == 0) {
+		say("ETHTOOL_GSSET_INFO: %s", strerror(errno));
+		goto out;
+	}
+	n = si->data[0];
+	names = calloc(1, sizeof(*names) + (size_t)n * ETH_GSTRING_LEN);
+	gf = calloc(1, sizeof(*gf) + (size_t)(n + 31) / 32 *
+		    sizeof(gf->features[0]));
+	if (names == NULL || gf == NULL)
+		goto out;
+	names->cmd = ETHTOOL_GSTRINGS;
+	names->string_set = ETH_SS_FEATURES;
+	names->len = n;
+	gf->cmd = ETHTOOL_GFEATURES;
+	gf->size = (n + 31) / 32;
+	if (ethtool(names) < 0 || ethtool(gf) < 0) {
+		say("ETHTOOL_GFEATURES: %s", strerror(errno));
+		goto out;
+	}
+	line[0] = '\0';
+	for (i = 0; i < n; i++) {
+		const char *s = (const char *)names->data +
+				(size_t)i * ETH_GSTRING_LEN;
+
+		for (w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++)
+			if (strncmp(s, wanted[w], ETH_GSTRING_LEN) == 0)
+				break;
+		if (w == sizeof(wanted) / sizeof(wanted[0]) ||
+		    !(gf->features[i / 32].active & (1u << (i % 32))))
+			continue;
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s",
+					wanted[w]);
+		if (off >= sizeof(line))
+			break;
+	}
+	printf("NETDEV%s\n", line[0] ? line : " (no offloads)");
+out:
+	free(si);
+	free(names);
+	free(gf);
+}
+
+static int
+cmd_features(int argc, char **argv)
+{
+	char path[128], bits[160], line[1024];
+	size_t off, len, i;
+	FILE *f;
+
+	(void)argc;
+	(void)argv;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device/features",
+		 ifname);
+	f = fopen(path, "re");
+	if (f == NULL || fgets(bits, sizeof(bits), f) == NULL) {
+		say("%s: %s", path, strerror(errno));
+		if (f != NULL)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	len = strcspn(bits, "\r\n");
+	bits[len] = '\0';
+	off = (size_t)snprintf(line, sizeof(line), "FEATURES bits=%s", bits);
+	for (i = 0; i < sizeof(vg_feature_names) / sizeof(vg_feature_names[0]);
+	     i++) {
+		unsigned int b = vg_feature_names[i].bit;
+
+		off += (size_t)snprintf(line + off, sizeof(line) - off,
+					" %s=%c", vg_feature_names[i].name,
+					b < len && bits[b] == '1' ? '1' : '0');
+	}
+	printf("%s\n", line);
+	netdev_features();
+	fflush(stdout);
+	return 0;
+}
+
 /* ---- memwalk ------------------------------------------------------------ */
 
 /*
@@ -1635,6 +2184,14 @@ usage(void)
 	       "        [--max-loss N] [--run ID] [--ready TEXT]\n"
 	       "  memwalk [--pages N] [--seconds S]   rounds over N pages, each\n"
 	       "        checking the last round's writes are still there\n"
+	       "  tcp-recv [--port P] [--bytes N] [--seed S] [--timeout S]\n"
+	       "        [--ready TEXT]   accept one TCP connection, read until\n"
+	       "        EOF, check every byte of the stream and hash it\n"
+	       "  tcp-send --dst IP [--port P] [--bytes N] [--seed S]\n"
+	       "        [--timeout S]   write N bytes of the stream, wait for\n"
+	       "        the receiver to close; both print bytes, sum, Mbit/s\n"
+	       "  features  the virtio feature bits the driver negotiated and\n"
+	       "        the interface's active offloads\n"
 	       "SPEC: comma-separated sizes or lo-hi ranges (random in range),\n"
 	       "used in turn; frames are 60 bytes at least. Traffic commands\n"
 	       "end with a line 'RESULT PASS|FAIL ...'.\n");
@@ -1673,6 +2230,12 @@ main(int argc, char **argv)
 		return cmd_recv(argc, argv);
 	if (strcmp(cmd, "memwalk") == 0)
 		return cmd_memwalk(argc, argv);
+	if (strcmp(cmd, "tcp-send") == 0)
+		return cmd_tcp_send(argc, argv);
+	if (strcmp(cmd, "tcp-recv") == 0)
+		return cmd_tcp_recv(argc, argv);
+	if (strcmp(cmd, "features") == 0)
+		return cmd_features(argc, argv);
 	say("unknown command %s (try --help)", cmd);
 	return 2;
 }

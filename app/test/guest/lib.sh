@@ -74,7 +74,8 @@
 #       port 0 into GL_RX GL_TX GL_MISSED GL_TXERR
 #   be_testpmd_quit NAME           'quit', wait for the exit
 #   be_vswitch_start NAME SOCK...  vhu-vswitch, one port per socket, with
-#       GL_VSWITCH_WORKERS polling lcores (default 1)
+#       GL_VSWITCH_WORKERS polling lcores (default 1) and the options in
+#       GL_VSWITCH_ARGS (words, e.g. "--offloads 1:no-guest")
 #   be_res NAME                    "FDS MAPS GUEST-MAPS" of the process:
 #       entries of /proc/PID/fd, lines of /proc/PID/maps, and of those the
 #       mappings of guest memory (memfd or hugetlbfs files)
@@ -386,9 +387,10 @@ be_vswitch_start() {
 	for (( i = 1; i <= ${GL_VSWITCH_WORKERS:-1}; i++ )); do
 		lcores="$lcores,$i@$GL_BE_CPU"
 	done
-	# shellcheck disable=SC2046
+	# shellcheck disable=SC2046,SC2086 # GL_VSWITCH_ARGS: words
 	proc_start "$name" "$log" "$GL_VSWITCH" \
-		--lcores="$lcores" $(gl_eal "$name") -- "${args[@]}"
+		--lcores="$lcores" $(gl_eal "$name") -- "${args[@]}" \
+		${GL_VSWITCH_ARGS:-}
 	wait_log "$log" '^vswitch: [0-9]+ ports' 20 "${GL_PID[$name]}"
 }
 

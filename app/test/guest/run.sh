@@ -41,6 +41,18 @@
 #       frames/s round robin over its Q queue pairs, B verifies; every
 #       frame is accounted for (B got it, or the switch counted it dropped
 #       at B's full ring: both guests share one CPU, so B can fall behind)
+#   tcp/LAYOUT/mrgM/OFFLOADS           two guests on vhu-vswitch, one
+#       queue pair each, guest A (port 0) sends --tcp-bytes over TCP to
+#       guest B (port 1), which checks every byte of the stream; both hash
+#       the content and the hashes must match. OFFLOADS is what the
+#       switch's ports offer (--offloads): on (both ports: checksum and
+#       segmentation offloads), recv-off (B's port offers no guest receive
+#       offload, so vhu completes checksums and segments A's GSO frames in
+#       software: its sw_segmented counter must move), off (neither port
+#       offers any). Each guest must have negotiated exactly what its port
+#       offers (the virtio feature bits in /sys/class/net/eth0/device/
+#       features), and vhu must report the same (the switch logs what it
+#       negotiated). The throughput (Mbit/s at B) is printed, not checked.
 #   BACKEND/LAYOUT/qQ/mrgM/iommu[-strict]  the echo behind a vIOMMU
 #       (intel-iommu, device IOTLB, ATS; the guest with intel_iommu=on, and
 #       iommu.strict=1 for -strict): the backend offers ACCESS_PLATFORM and
@@ -66,6 +78,7 @@
 #   --skip PATTERN   but not the cases matching this glob (repeatable)
 #   --list           print the case names (after --only) and exit
 #   --frames N       frames per echo case (default 20000; jumbo cases half)
+#   --tcp-bytes N    bytes per TCP case (default 32 MiB)
 #   --keep           keep the work directory even when all passed
 #   --selfcheck WHAT break the lifecycle cases on purpose; they must FAIL:
 #                    noreconnect (the restarted backend serves another
@@ -87,6 +100,7 @@ only=()
 skip=()
 list=0
 frames=20000
+tcp_bytes=$(( 32 << 20 ))
 keep=0
 selfcheck=""
 while [ $# -gt 0 ]; do
@@ -96,6 +110,7 @@ while [ $# -gt 0 ]; do
 	--skip) skip+=("$2"); shift ;;
 	--list) list=1 ;;
 	--frames) frames=$2; shift ;;
+	--tcp-bytes) tcp_bytes=$2; shift ;;
 	--keep) keep=1 ;;
 	--selfcheck) selfcheck=$2; shift ;;
 	-h|--help) sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -144,6 +159,10 @@ for be in testpmd loopback; do
 done
 cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
+# TCP through the switch with offloads on, off for B's receive side only,
+# off; and "big packet" receive buffers (packed, no mergeable buffers, TSO).
+cases+=(tcp/split/mrg1/on tcp/split/mrg1/recv-off tcp/split/mrg1/off
+	tcp/packed/mrg0/on)
 # Behind a vIOMMU, lazy and strict IOTLB invalidation in turn.
 cases+=(loopback/split/q1/mrg1/iommu loopback/split/q2/mrg0/iommu-strict
 	loopback/packed/q1/mrg0/iommu-strict loopback/packed/q2/mrg1/iommu
@@ -821,6 +840,198 @@ run_vswitch_case() {
 		"$GL_WORK/$a.qemu.log" "$GL_WORK/$bg.qemu.log" "$slog"
 }
 
+# ---- TCP cases (vhu-vswitch, offloads) ----------------------------------------
+# The virtio-net offload bits the TCP cases check, by name (as the guest
+# tool prints them and the switch logs them) and bit number.
+tcp_bits=(csum:0 guest_csum:1 guest_tso4:7 guest_tso6:8 guest_ecn:9
+	host_tso4:11 host_tso6:12 host_ecn:13)
+
+# tcp_expect MODE: "name=0|1 ..." a guest must have negotiated on a port
+# offering MODE (vhu-vswitch --offloads); the guest's own device (QEMU's
+# default virtio-net-pci) asks for all of them.
+tcp_expect() {
+	local nb n b v out=""
+	for nb in "${tcp_bits[@]}"; do
+		n=${nb%%:*} b=${nb#*:}
+		case "$1:$n" in
+		on:*) v=1 ;;
+		no-guest:guest_*) v=0 ;;
+		no-guest:*) v=1 ;;
+		*) v=0 ;;
+		esac
+		out="$out $n=$v"
+	done
+	echo "${out# }"
+}
+
+# tcp_check_features WHO MODE PORT: the FEATURES line in GL_OUT (from
+# `vhu-guest-tool features` in guest WHO on switch port PORT) against what
+# MODE offers, the ring layout and mergeable buffers of the case, and what
+# vhu-vswitch logged it negotiated; adds to why, and the guest's netdev
+# offloads to detail.
+tcp_check_features() {
+	local who=$1 mode=$2 port=$3 line nd want got="" nb n kv wrong="" vs
+	local vsw="" gn=""
+	line=$(grep -a '^FEATURES ' <<<"$GL_OUT" | tail -n 1)
+	nd=$(grep -a '^NETDEV' <<<"$GL_OUT" | tail -n 1)
+	if [ -z "$line" ]; then
+		why="${why:+$why; }guest $who: no FEATURES line: $(tail -n 1 <<<"$GL_OUT")"
+		return
+	fi
+	want="$(tcp_expect "$mode") mrg_rxbuf=$([ "$mrg" = 1 ] && echo 1 || echo 0) ring_packed=$([ "$layout" = packed ] && echo 1 || echo 0)"
+	for kv in $want; do
+		n=${kv%%=*}
+		got=$(value "$n" "$line")
+		[ "$got" = "${kv#*=}" ] || wrong="$wrong $n=${got:-?}(want ${kv#*=})"
+	done
+	[ -z "$wrong" ] ||
+		why="${why:+$why; }guest $who (port $port, offloads $mode) negotiated${wrong} [bits $(value bits "$line")]"
+	# What vhu negotiated, as the switch logged it, for the same bits.
+	vs=$(grep -a "^vswitch: port $port (.*): features " "$slog" | tail -n 1)
+	vs=${vs##*offloads }
+	for nb in "${tcp_bits[@]}"; do
+		n=${nb%%:*}
+		[ "$(value "$n" "$line")" = 1 ] && gn="$gn${gn:+,}$n"
+		[[ ,$vs, == *,$n,* ]] && vsw="$vsw${vsw:+,}$n"
+	done
+	[ "$gn" = "$vsw" ] ||
+		why="${why:+$why; }port $port: vhu negotiated offloads '${vsw:-none}' (switch log: '${vs:-no line}'), guest $who '${gn:-none}'"
+	detail="$detail; $who: ${gn:-no offloads} (netdev:${nd#NETDEV})"
+}
+
+# tcp_counters PORT: the switch's "offload counters" line of PORT (logged
+# when its guest went) into o_cks o_seg o_bad o_mtu.
+tcp_counters() {
+	local line
+	line=$(grep -a "^vswitch: port $1 (.*): offload counters" "$slog" | tail -n 1)
+	read -r o_cks o_seg o_bad o_mtu < <(sed -n 's/.*sw_cksums \([0-9]*\), sw_segmented \([0-9]*\), drops_bad_hdr \([0-9]*\), drops_mtu \([0-9]*\).*/\1 \2 \3 \4/p' <<<"$line")
+	[ -n "$o_mtu" ]
+}
+
+# Mbit/s of the TCP cases that passed, for the last line.
+tcp_rates=()
+
+run_tcp_case() {
+	local name=$1 layout mrg mode ma mb a=a$case_no bg=b$case_no sw=sw$case_no
+	local why="" packed mrg_on line_a line_b rid from seed mem=$mem_default
+	local ip_a ip_b rc
+	IFS=/ read -r _ layout mrg mode <<<"$name"
+	mrg=${mrg#mrg}
+	case "$mode" in
+	on) ma=on mb=on ;;
+	recv-off) ma=on mb=no-guest ;;
+	off) ma=off mb=off ;;
+	*) verdict "$name" "unknown offload mode $mode"; return ;;
+	esac
+	packed=$([ "$layout" = packed ] && echo on || echo off)
+	mrg_on=$([ "$mrg" = 1 ] && echo on || echo off)
+	local sa=$GL_WORK/c$case_no-a.sock sb=$GL_WORK/c$case_no-b.sock
+	local mac_a mac_b slog=$GL_WORK/$sw.log
+	mac_a=$(printf '52:54:00:00:%02x:0a' "$case_no")
+	mac_b=$(printf '52:54:00:00:%02x:0b' "$case_no")
+	ip_a=10.13.$case_no.1 ip_b=10.13.$case_no.2
+	seed=$(( RANDOM * 32768 + RANDOM ))
+	detail="$mem, A port 0 offloads $ma, B port 1 offloads $mb"
+	GL_VSWITCH_ARGS="--quiet --offloads 0:$ma --offloads 1:$mb" \
+		be_vswitch_start "$sw" "$sa" "$sb" ||
+		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
+	trace -k backend "vswitch up"
+	guest_start "$a" sock="$sa" packed="$packed" mrg="$mrg_on" mem="$mem" mac="$mac_a"
+	guest_start "$bg" sock="$sb" packed="$packed" mrg="$mrg_on" mem="$mem" mac="$mac_b"
+	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
+		why="a guest did not boot to its command loop in $BOOT_TIMEOUT s"
+	elif ! trace -k boot "guests ready" ||
+	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues 1 && ip addr add $ip_a/24 dev eth0" ||
+	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues 1 && ip addr add $ip_b/24 dev eth0"; then
+		why="guest setup failed: $(tail -n 1 <<<"$GL_OUT")"
+	else
+		# What each guest negotiated: checked, but the transfer runs
+		# anyway (its result and throughput say more about a failure).
+		if guest_cmd "$a" 30 vhu-guest-tool features; then
+			tcp_check_features A "$ma" 0
+		else
+			why="guest A: features: $(tail -n 1 <<<"$GL_OUT")"
+		fi
+		if guest_cmd "$bg" 30 vhu-guest-tool features; then
+			tcp_check_features B "$mb" 1
+		else
+			why="${why:+$why; }guest B: features: $(tail -n 1 <<<"$GL_OUT")"
+		fi
+		trace -k features "features read"
+		from=$(guest_lines "$bg")
+		guest_cmd_send "$bg" vhu-guest-tool tcp-recv --port 5001 \
+			--bytes "$tcp_bytes" --seed "$seed" --timeout 30 \
+			--ready tcp-recv-ready
+		rid=$GL_ID
+		if ! guest_wait "$bg" 'tcp-recv-ready' 30 "$from"; then
+			why="${why:+$why; }guest B: tcp-recv did not start"
+		else
+			guest_cmd "$a" 600 vhu-guest-tool tcp-send --dst "$ip_b" \
+				--port 5001 --bytes "$tcp_bytes" --seed "$seed" \
+				--timeout 30
+			line_a=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+			[[ $line_a == "RESULT PASS "* ]] ||
+				why="${why:+$why; }guest A: ${line_a:-no result} $(grep -a '^guest_tool: ' <<<"$GL_OUT" | grep -v 'tcp-send: [0-9]* bytes' | head -n 2 | tr '\n' ' ')"
+			# B ends by itself: at EOF, or 30 s after its last data.
+			guest_cmd_wait "$bg" "$rid" 60
+			line_b=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+			[[ $line_b == "RESULT PASS "* ]] ||
+				why="${why:+$why; }guest B: ${line_b:-no result} $(grep -a '^guest_tool: \(bad\|got\|read\)' <<<"$GL_OUT" | head -n 2 | tr '\n' ' ')"
+			if [ -n "$line_a" ] && [ -n "$line_b" ] &&
+			   [ "$(value sum "$line_a")" != "$(value sum "$line_b")" ]; then
+				why="${why:+$why; }content checksums differ: A sent sum $(value sum "$line_a"), B got $(value sum "$line_b")"
+			fi
+		fi
+	fi
+	trace -k traffic "transfer done"
+	guest_stop "$a" 30 || why="${why:+$why; }guest A did not power off by itself"
+	guest_stop "$bg" 30 || why="${why:+$why; }guest B did not power off by itself"
+	trace -k poweroff "guests stopped"
+	# the switch logs each device's offload counters as it goes
+	wait_log "$slog" '^vswitch: port 1 .*guest gone' 10 "$(proc_pid "$sw")" >/dev/null
+	proc_alive "$sw" || why="${why:+$why; }vhu-vswitch died during the case"
+	proc_stop "$sw" 10 || why="${why:+$why; }vhu-vswitch exit status $GL_RC after SIGTERM"
+	trace -k end "vswitch stopped"
+	# What vhu did in software: segmentation only where B's port does
+	# not take GSO frames, and nothing else anywhere.
+	local o_cks o_seg o_bad o_mtu a_c b_c
+	if tcp_counters 0; then
+		a_c="A: sw_cksums $o_cks, sw_segmented $o_seg, drops_bad_hdr $o_bad, drops_mtu $o_mtu"
+		[ $(( o_seg + o_bad + o_mtu )) -eq 0 ] ||
+			why="${why:+$why; }vhu on A's port: $a_c (expected no segmentation and no drop)"
+	else
+		why="${why:+$why; }no offload counters for port 0 in the switch log"
+	fi
+	if tcp_counters 1; then
+		b_c="B: sw_cksums $o_cks, sw_segmented $o_seg, drops_bad_hdr $o_bad, drops_mtu $o_mtu"
+		if [ "$mode" = recv-off ]; then
+			[ "$o_seg" -gt 0 ] ||
+				why="${why:+$why; }vhu on B's port: $b_c (A sends GSO frames, B takes none: expected software segmentation)"
+		else
+			[ "$o_seg" -eq 0 ] ||
+				why="${why:+$why; }vhu on B's port: $b_c (expected no software segmentation)"
+		fi
+		[ $(( o_bad + o_mtu )) -eq 0 ] ||
+			why="${why:+$why; }vhu on B's port dropped frames: $b_c"
+	else
+		why="${why:+$why; }no offload counters for port 1 in the switch log"
+	fi
+	if [ -n "$line_b" ]; then
+		local bytes tx_a rx_b mbps
+		bytes=$(value bytes "$line_b")
+		tx_a=$(value tx "$line_a")
+		rx_b=$(value rx "$line_b")
+		mbps=$(value mbps "$line_b")
+		detail="$detail; $bytes bytes A->B in $(value secs "$line_b") s: $mbps Mbit/s, sum $(value sum "$line_b"), retransmits $(value retrans "$line_a"), mss $(value mss "$line_a"); A sent ${tx_a:-?} frames (${bytes} / ${tx_a:-0} = $(( bytes / ${tx_a:-1} )) bytes each), B got ${rx_b:-?} ($(( bytes / ${rx_b:-1} )) bytes each); vhu $a_c; $b_c"
+		echo "tcp throughput $name: $mbps Mbit/s ($bytes bytes in $(value secs "$line_b") s)"
+		[ -z "$why" ] && tcp_rates+=("$name $mbps")
+	fi
+	rc=$(backend_complaints "$slog")
+	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
+	verdict "$name" "$why" "$GL_WORK/$a.serial.log" "$GL_WORK/$bg.serial.log" \
+		"$GL_WORK/$a.qemu.log" "$GL_WORK/$bg.qemu.log" "$slog"
+}
+
 # Every process of a case must be gone when it ends: the ones lib.sh
 # tracks, and any other child of this shell (read from /proc with builtins
 # only, so the check itself forks nothing).
@@ -854,9 +1065,12 @@ for c in "${selected[@]}"; do
 	timeline=""
 	case "$c" in
 	vswitch/*) run_vswitch_case "$c" ;;
+	tcp/*) run_tcp_case "$c" ;;
 	*) run_echo_case "$c" ;;
 	esac
 	check_leftovers "$c"
 done
+[ "${#tcp_rates[@]}" -eq 0 ] ||
+	echo "run.sh: TCP throughput (Mbit/s): $(printf '%s, ' "${tcp_rates[@]}" | sed 's/, $//')"
 echo "run.sh: $n_pass passed, $n_fail failed in $(( $(date +%s) - t_start )) s"
 [ "$n_fail" -eq 0 ]

@@ -1661,7 +1661,9 @@ hash_final(struct vg_hash *s)
 
 /* TCP options shared by tcp-send and tcp-recv. */
 struct vg_tcp_opts {
-	struct in_addr dst;
+	struct sockaddr_storage dst;    /* IPv4 or IPv6, port set */
+	socklen_t dst_len;
+	char dst_str[INET6_ADDRSTRLEN];
 	bool have_dst;
 	unsigned long port, bytes, timeout;
 	uint64_t seed;
@@ -1690,12 +1692,26 @@ tcp_parse(int argc, char **argv, struct vg_tcp_opts *o)
 	o->seed = run_id;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			if (inet_pton(AF_INET, optarg, &o->dst) != 1)
-				return say("bad --dst %s (an IPv4 address)",
-					   optarg), 2;
+		case 'd': {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&o->dst;
+			struct sockaddr_in6 *s6 =
+				(struct sockaddr_in6 *)&o->dst;
+
+			if (inet_pton(AF_INET, optarg, &s4->sin_addr) == 1) {
+				s4->sin_family = AF_INET;
+				o->dst_len = sizeof(*s4);
+			} else if (inet_pton(AF_INET6, optarg,
+					     &s6->sin6_addr) == 1) {
+				s6->sin6_family = AF_INET6;
+				o->dst_len = sizeof(*s6);
+			} else {
+				return say("bad --dst %s (an IPv4 or IPv6 "
+					   "address)", optarg), 2;
+			}
+			snprintf(o->dst_str, sizeof(o->dst_str), "%s", optarg);
 			o->have_dst = true;
 			break;
+		}
 		case 'p':
 			if (parse_uint(optarg, 65535, &o->port) < 0 ||
 			    o->port == 0)
@@ -1722,6 +1738,14 @@ tcp_parse(int argc, char **argv, struct vg_tcp_opts *o)
 		default:
 			return 2;
 		}
+	}
+	if (o->have_dst) {
+		if (o->dst.ss_family == AF_INET)
+			((struct sockaddr_in *)&o->dst)->sin_port =
+				htons((uint16_t)o->port);
+		else
+			((struct sockaddr_in6 *)&o->dst)->sin6_port =
+				htons((uint16_t)o->port);
 	}
 	return 0;
 }
@@ -1764,7 +1788,6 @@ static int
 cmd_tcp_send(int argc, char **argv)
 {
 	struct vg_tcp_opts o;
-	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct vg_counters base;
 	struct vg_hash hs;
 	struct tcp_info ti;
@@ -1785,20 +1808,18 @@ cmd_tcp_send(int argc, char **argv)
 	if (buf == NULL || stats_read(&base) < 0)
 		return 1;
 	hash_init(&hs);
-	sa.sin_port = htons((uint16_t)o.port);
-	sa.sin_addr = o.dst;
 	t0 = now_s();
 	/* The receiver listens before the host starts us; a refused
 	 * connection (its listen not there yet) is retried. */
 	for (;;) {
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(o.dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return say("socket: %s", strerror(errno)), 1;
 		sock_timeouts(fd, o.timeout);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		if (connect(fd, (struct sockaddr *)&o.dst, o.dst_len) == 0)
 			break;
 		if (errno != ECONNREFUSED || now_s() - t0 > (double)o.timeout) {
-			say("connect %s:%lu: %s", inet_ntoa(o.dst), o.port,
+			say("connect %s port %lu: %s", o.dst_str, o.port,
 			    strerror(errno));
 			close(fd);
 			printf("RESULT FAIL tcp-send bytes=0 why=connect\n");
@@ -1808,8 +1829,8 @@ cmd_tcp_send(int argc, char **argv)
 		sleep_us(100000);
 	}
 	t_conn = now_s();
-	say("tcp-send: %lu bytes to %s:%lu, seed %" PRIu64 ", connected in "
-	    "%.2f s", o.bytes, inet_ntoa(o.dst), o.port, o.seed, t_conn - t0);
+	say("tcp-send: %lu bytes to %s port %lu, seed %" PRIu64 ", connected "
+	    "in %.2f s", o.bytes, o.dst_str, o.port, o.seed, t_conn - t0);
 	while (off < o.bytes) {
 		size_t len = VG_TCP_CHUNK, done = 0;
 
@@ -1881,6 +1902,7 @@ static int
 cmd_tcp_recv(int argc, char **argv)
 {
 	struct vg_tcp_opts o;
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct vg_counters base;
 	struct vg_hash hs;
@@ -1889,7 +1911,7 @@ cmd_tcp_recv(int argc, char **argv)
 	uint8_t *buf, *exp;
 	const char *why = NULL;
 	double t0 = 0, t_last = 0, secs;
-	int rc, lfd, fd = -1, one = 1;
+	int rc, lfd, fd = -1, one = 1, zero = 0;
 
 	rc = tcp_parse(argc, argv, &o);
 	if (rc != 0)
@@ -1899,14 +1921,26 @@ cmd_tcp_recv(int argc, char **argv)
 	if (buf == NULL || exp == NULL || stats_read(&base) < 0)
 		return 1;
 	hash_init(&hs);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		return say("socket: %s", strerror(errno)), 1;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	sa.sin_port = htons((uint16_t)o.port);
-	sa.sin_addr.s_addr = htonl(INADDR_ANY);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(lfd, 1) < 0) {
+	/* IPv6 and IPv4 on one socket; IPv4 only when the guest has no
+	 * IPv6 (ipv6.disable=1). */
+	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd >= 0) {
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			   sizeof(zero));
+		sa6.sin6_port = htons((uint16_t)o.port);
+		sa6.sin6_addr = in6addr_any;
+		rc = bind(lfd, (struct sockaddr *)&sa6, sizeof(sa6));
+	} else {
+		lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (lfd < 0)
+			return say("socket: %s", strerror(errno)), 1;
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		sa.sin_port = htons((uint16_t)o.port);
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+		rc = bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (rc < 0 || listen(lfd, 1) < 0) {
 		say("listen on port %lu: %s", o.port, strerror(errno));
 		close(lfd);
 		return 1;
@@ -2187,7 +2221,7 @@ usage(void)
 	       "  tcp-recv [--port P] [--bytes N] [--seed S] [--timeout S]\n"
 	       "        [--ready TEXT]   accept one TCP connection, read until\n"
 	       "        EOF, check every byte of the stream and hash it\n"
-	       "  tcp-send --dst IP [--port P] [--bytes N] [--seed S]\n"
+	       "  tcp-send --dst IP|IPV6 [--port P] [--bytes N] [--seed S]\n"
 	       "        [--timeout S]   write N bytes of the stream, wait for\n"
 	       "        the receiver to close; both print bytes, sum, Mbit/s\n"
 	       "  features  the virtio feature bits the driver negotiated and\n"

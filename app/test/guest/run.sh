@@ -41,7 +41,7 @@
 #       frames/s round robin over its Q queue pairs, B verifies; every
 #       frame is accounted for (B got it, or the switch counted it dropped
 #       at B's full ring: both guests share one CPU, so B can fall behind)
-#   tcp/LAYOUT/mrgM/OFFLOADS           two guests on vhu-vswitch, one
+#   tcp/LAYOUT/mrgM/OFFLOADS[/ipv6]    two guests on vhu-vswitch, one
 #       queue pair each, guest A (port 0) sends --tcp-bytes over TCP to
 #       guest B (port 1), which checks every byte of the stream; both hash
 #       the content and the hashes must match. OFFLOADS is what the
@@ -53,6 +53,7 @@
 #       offers (the virtio feature bits in /sys/class/net/eth0/device/
 #       features), and vhu must report the same (the switch logs what it
 #       negotiated). The throughput (Mbit/s at B) is printed, not checked.
+#       /ipv6: over IPv6 (TSO6) instead of IPv4.
 #   BACKEND/LAYOUT/qQ/mrgM/iommu[-strict]  the echo behind a vIOMMU
 #       (intel-iommu, device IOTLB, ATS; the guest with intel_iommu=on, and
 #       iommu.strict=1 for -strict): the backend offers ACCESS_PLATFORM and
@@ -159,10 +160,11 @@ for be in testpmd loopback; do
 done
 cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
-# TCP through the switch with offloads on, off for B's receive side only,
-# off; and "big packet" receive buffers (packed, no mergeable buffers, TSO).
+# TCP through the switch with offloads on, off for B's receive side only
+# (over IPv4 and IPv6: vhu segments both), off; and "big packet" receive
+# buffers (packed, no mergeable buffers, TSO).
 cases+=(tcp/split/mrg1/on tcp/split/mrg1/recv-off tcp/split/mrg1/off
-	tcp/packed/mrg0/on)
+	tcp/packed/mrg0/on tcp/split/mrg1/recv-off/ipv6)
 # Behind a vIOMMU, lazy and strict IOTLB invalidation in turn.
 cases+=(loopback/split/q1/mrg1/iommu loopback/split/q2/mrg0/iommu-strict
 	loopback/packed/q1/mrg0/iommu-strict loopback/packed/q2/mrg1/iommu
@@ -178,7 +180,7 @@ known_bad=(testpmd/packed/q1/restart testpmd/packed/q2/restart
 # exactly.
 for layout in split packed; do
 	for mrg in 1 0; do
-		for m in on recv-off off; do
+		for m in on recv-off off on/ipv6 recv-off/ipv6 off/ipv6; do
 			c=tcp/$layout/mrg$mrg/$m
 			[[ " ${cases[*]} " == *" $c "* ]] || known_bad+=("$c")
 		done
@@ -924,8 +926,8 @@ tcp_rates=()
 run_tcp_case() {
 	local name=$1 layout mrg mode ma mb a=a$case_no bg=b$case_no sw=sw$case_no
 	local why="" packed mrg_on line_a line_b rid from seed mem=$mem_default
-	local ip_a ip_b rc
-	IFS=/ read -r _ layout mrg mode <<<"$name"
+	local ip_a ip_b rc ipv gopts=() addr_a addr_b
+	IFS=/ read -r _ layout mrg mode ipv <<<"$name"
 	mrg=${mrg#mrg}
 	case "$mode" in
 	on) ma=on mb=on ;;
@@ -940,19 +942,31 @@ run_tcp_case() {
 	mac_a=$(printf '52:54:00:00:%02x:0a' "$case_no")
 	mac_b=$(printf '52:54:00:00:%02x:0b' "$case_no")
 	ip_a=10.13.$case_no.1 ip_b=10.13.$case_no.2
+	addr_a="ip addr add $ip_a/24 dev eth0"
+	addr_b="ip addr add $ip_b/24 dev eth0"
+	if [ "$ipv" = ipv6 ]; then
+		# IPv6 on (the kernel takes the last ipv6.disable=), no
+		# duplicate address detection (the addresses work at once)
+		gopts=(append=ipv6.disable=0)
+		ip_a=fd13:$case_no::1 ip_b=fd13:$case_no::2
+		addr_a="echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad && ip -6 addr add $ip_a/64 dev eth0"
+		addr_b="echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad && ip -6 addr add $ip_b/64 dev eth0"
+	fi
 	seed=$(( RANDOM * 32768 + RANDOM ))
 	detail="$mem, A port 0 offloads $ma, B port 1 offloads $mb"
 	GL_VSWITCH_ARGS="--quiet --offloads 0:$ma --offloads 1:$mb" \
 		be_vswitch_start "$sw" "$sa" "$sb" ||
 		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
 	trace -k backend "vswitch up"
-	guest_start "$a" sock="$sa" packed="$packed" mrg="$mrg_on" mem="$mem" mac="$mac_a"
-	guest_start "$bg" sock="$sb" packed="$packed" mrg="$mrg_on" mem="$mem" mac="$mac_b"
+	guest_start "$a" sock="$sa" packed="$packed" mrg="$mrg_on" mem="$mem" \
+		mac="$mac_a" "${gopts[@]+"${gopts[@]}"}"
+	guest_start "$bg" sock="$sb" packed="$packed" mrg="$mrg_on" mem="$mem" \
+		mac="$mac_b" "${gopts[@]+"${gopts[@]}"}"
 	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
 		why="a guest did not boot to its command loop in $BOOT_TIMEOUT s"
 	elif ! trace -k boot "guests ready" ||
-	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues 1 && ip addr add $ip_a/24 dev eth0" ||
-	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues 1 && ip addr add $ip_b/24 dev eth0"; then
+	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues 1 && $addr_a" ||
+	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues 1 && $addr_b"; then
 		why="guest setup failed: $(tail -n 1 <<<"$GL_OUT")"
 	else
 		# What each guest negotiated: checked, but the transfer runs

@@ -932,7 +932,7 @@ usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- --socket PATH [--socket PATH ...]\n"
 	       "          [--client] [--queues N] [--offloads [PORT:]MODE]\n"
-	       "          [--duration SEC] [--quiet]\n"
+	       "          [--legacy-ol-flags] [--duration SEC] [--quiet]\n"
 	       "  --socket PATH   a vhost-user port (one per port, 2..%d)\n"
 	       "  --client        connect to the paths (frontends listen)\n"
 	       "  --queues N      queue pairs offered per port (default and "
@@ -948,6 +948,10 @@ usage(const char *prog)
 	       "                  libvhu completes and segments them), "
 	       "no-host\n"
 	       "                  (the guest sends none)\n"
+	       "  --legacy-ol-flags  offload requests as DPDK's legacy vhost "
+	       "mbuf\n"
+	       "                  flags (TX_*), not receive flags (RX_LRO, "
+	       "RX_L4_*)\n"
 	       "  --duration SEC  stop after SEC seconds and print a summary\n"
 	       "  --quiet         no per-second lines, only events and the "
 	       "summary\n"
@@ -1039,6 +1043,7 @@ parse_args(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'Q' },
 		{ "offloads", required_argument, NULL, 'o' },
+		{ "legacy-ol-flags", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1076,6 +1081,9 @@ parse_args(int argc, char **argv)
 		case 'o':
 			if (parse_offloads(optarg) < 0)
 				return -1;
+			break;
+		case 'L':
+			opt.flags |= VHU_SOCKET_LEGACY_OL_FLAGS;
 			break;
 		case 'h':
 			usage(argv[0]);

@@ -53,7 +53,8 @@
 #       offers (the virtio feature bits in /sys/class/net/eth0/device/
 #       features), and vhu must report the same (the switch logs what it
 #       negotiated). The throughput (Mbit/s at B) is printed, not checked.
-#       /ipv6: over IPv6 (TSO6) instead of IPv4.
+#       /ipv6: over IPv6 (TSO6) instead of IPv4; /legacy: the switch
+#       with --legacy-ol-flags (DPDK's legacy mbuf offload flags).
 #   BACKEND/LAYOUT/qQ/mrgM/iommu[-strict]  the echo behind a vIOMMU
 #       (intel-iommu, device IOTLB, ATS; the guest with intel_iommu=on, and
 #       iommu.strict=1 for -strict): the backend offers ACCESS_PLATFORM and
@@ -180,7 +181,8 @@ known_bad=(testpmd/packed/q1/restart testpmd/packed/q2/restart
 # exactly.
 for layout in split packed; do
 	for mrg in 1 0; do
-		for m in on recv-off off on/ipv6 recv-off/ipv6 off/ipv6; do
+		for m in on recv-off off on/ipv6 recv-off/ipv6 off/ipv6 \
+			 on/legacy recv-off/legacy recv-off/ipv6/legacy; do
 			c=tcp/$layout/mrg$mrg/$m
 			[[ " ${cases[*]} " == *" $c "* ]] || known_bad+=("$c")
 		done
@@ -926,9 +928,15 @@ tcp_rates=()
 run_tcp_case() {
 	local name=$1 layout mrg mode ma mb a=a$case_no bg=b$case_no sw=sw$case_no
 	local why="" packed mrg_on line_a line_b rid from seed mem=$mem_default
-	local ip_a ip_b rc ipv gopts=() addr_a addr_b
-	IFS=/ read -r _ layout mrg mode ipv <<<"$name"
+	local ip_a ip_b rc ipv="" legacy="" gopts=() addr_a addr_b part
+	IFS=/ read -r _ layout mrg mode _ <<<"$name"
 	mrg=${mrg#mrg}
+	for part in ${name//\// }; do
+		case "$part" in
+		ipv6) ipv=ipv6 ;;
+		legacy) legacy=--legacy-ol-flags ;;
+		esac
+	done
 	case "$mode" in
 	on) ma=on mb=on ;;
 	recv-off) ma=on mb=no-guest ;;
@@ -954,7 +962,7 @@ run_tcp_case() {
 	fi
 	seed=$(( RANDOM * 32768 + RANDOM ))
 	detail="$mem, A port 0 offloads $ma, B port 1 offloads $mb"
-	GL_VSWITCH_ARGS="--quiet --offloads 0:$ma --offloads 1:$mb" \
+	GL_VSWITCH_ARGS="--quiet --offloads 0:$ma --offloads 1:$mb $legacy" \
 		be_vswitch_start "$sw" "$sa" "$sb" ||
 		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
 	trace -k backend "vswitch up"

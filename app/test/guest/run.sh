@@ -85,7 +85,10 @@
 #   --selfcheck WHAT break the lifecycle cases on purpose; they must FAIL:
 #                    noreconnect (the restarted backend serves another
 #                    socket), noreboot (QEMU keeps -no-reboot: a reboot
-#                    ends the guest)
+#                    ends the guest); and the TCP cases: offloads (the
+#                    switch's ports offer the opposite of what the case
+#                    expects: on for off, off otherwise), content (B
+#                    checks the stream of another seed)
 # Environment:
 #   VHU_TEST_HUGE=1      guest memory on hugetlbfs (and a few memfd cases)
 #   VHU_GUEST_KERNEL_DIR cached kernel (default /var/cache/vhu/guest/current)
@@ -962,7 +965,12 @@ run_tcp_case() {
 	fi
 	seed=$(( RANDOM * 32768 + RANDOM ))
 	detail="$mem, A port 0 offloads $ma, B port 1 offloads $mb"
-	GL_VSWITCH_ARGS="--quiet --offloads 0:$ma --offloads 1:$mb $legacy" \
+	local sw_a=$ma sw_b=$mb
+	if [ "$selfcheck" = offloads ]; then
+		sw_a=$([ "$ma" = off ] && echo on || echo off)
+		sw_b=$([ "$mb" = off ] && echo on || echo off)
+	fi
+	GL_VSWITCH_ARGS="--quiet --offloads 0:$sw_a --offloads 1:$sw_b $legacy" \
 		be_vswitch_start "$sw" "$sa" "$sb" ||
 		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
 	trace -k backend "vswitch up"
@@ -992,7 +1000,8 @@ run_tcp_case() {
 		trace -k features "features read"
 		from=$(guest_lines "$bg")
 		guest_cmd_send "$bg" vhu-guest-tool tcp-recv --port 5001 \
-			--bytes "$tcp_bytes" --seed "$seed" --timeout 30 \
+			--bytes "$tcp_bytes" --timeout 30 \
+			--seed $(( seed + $([ "$selfcheck" = content ] && echo 1 || echo 0) )) \
 			--ready tcp-recv-ready
 		rid=$GL_ID
 		if ! guest_wait "$bg" 'tcp-recv-ready' 30 "$from"; then

@@ -21,6 +21,7 @@ objdir=$build/lib/vhost/libvhu_internal.a.p
 # floor  object (source path with / as _)
 floors='
 0  common_vhu_log
+1  virtqueue_pkt_offload
 1  virtqueue_vq
 2  virtqueue_split
 2  virtqueue_packed

@@ -556,15 +556,17 @@ test_cksum_finish(void **state)
 			rte_pktmbuf_free(m);
 
 			/*
-			 * field in a later segment; straddling two; and
-			 * right after an odd cut, then cut every 3 bytes
+			 * cuts relative to the field at f: in the second
+			 * segment; straddling the first two; straddling the
+			 * second and third, pieces of 5 and 3 bytes after
 			 */
 			for (uint32_t c = 0; c < 3; c++) {
-				cuts[0] = (uint16_t)(l4o + off - 7 + c * 4);
-				cuts[1] = c == 2 ? 3 : 1500;
-				cuts[2] = c == 1 ? 1 : 777;
-				if (c == 1)
-					cuts[0] = (uint16_t)(l4o + off + 1);
+				uint32_t f = l4o + off;
+
+				cuts[0] = (uint16_t)(c == 0 ? f - 7 :
+						     c == 1 ? f + 1 : f - 4);
+				cuts[1] = c == 0 ? 1500 : c == 1 ? 1 : 5;
+				cuts[2] = c == 0 ? 777 : 3;
 				m = mbuf_chain(b, lay.len, cuts, 3);
 				assert_int_equal(vhu_pkt_cksum_finish(
 							 m, l4o, off, s->udp),

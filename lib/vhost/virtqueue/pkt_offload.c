@@ -205,7 +205,7 @@ vhu_pkt_parse(const struct rte_mbuf *m, struct vhu_pkt_hdrs *h)
 		return -EINVAL;
 	h->l3_len = lens.l3_len;
 
-	/* fragments (L4_FRAG), SCTP, ICMP and IP-in-IP or GRE tunnels stop here */
+	/* fragments (L4_FRAG), SCTP, ICMP, IP-in-IP and GRE stop here */
 	l4 = h->ptype & RTE_PTYPE_L4_MASK;
 	if (l4 != RTE_PTYPE_L4_TCP && l4 != RTE_PTYPE_L4_UDP)
 		return -EINVAL;

@@ -133,6 +133,9 @@ struct port {
 		       F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | \
 		       F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_HOST_UFO) | \
 		       F(VIRTIO_NET_F_HOST_USO))
+/* Segmentation (and the ECN that goes with it), both ways. */
+#define SEG_OFFLOADS ((GUEST_OFFLOADS | HOST_OFFLOADS) & \
+		      ~(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM)))
 
 static const struct {
 	const char *name;
@@ -142,6 +145,7 @@ static const struct {
 	{ "off", GUEST_OFFLOADS | HOST_OFFLOADS },
 	{ "no-guest", GUEST_OFFLOADS },
 	{ "no-host", HOST_OFFLOADS },
+	{ "no-tso", SEG_OFFLOADS },
 };
 
 /* Offload feature bits by name, for the logs. */
@@ -947,7 +951,9 @@ usage(const char *prog)
 	       "frames:\n"
 	       "                  libvhu completes and segments them), "
 	       "no-host\n"
-	       "                  (the guest sends none)\n"
+	       "                  (the guest sends none), no-tso (checksum "
+	       "offloads\n"
+	       "                  only, no segmentation either way)\n"
 	       "  --legacy-ol-flags  offload requests as DPDK's legacy vhost "
 	       "mbuf\n"
 	       "                  flags (TX_*), not receive flags (RX_LRO, "
@@ -1028,7 +1034,7 @@ parse_offloads(const char *arg)
 	return 0;
 bad:
 	fprintf(stderr, "vswitch: bad --offloads %s ([PORT:]on|off|no-guest|"
-		"no-host, PORT 0..%d)\n", arg, MAX_PORTS - 1);
+		"no-host|no-tso, PORT 0..%d)\n", arg, MAX_PORTS - 1);
 	return -1;
 }
 

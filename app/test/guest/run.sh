@@ -49,7 +49,9 @@
 #       segmentation offloads), recv-off (B's port offers no guest receive
 #       offload, so vhu completes checksums and segments A's GSO frames in
 #       software: its sw_segmented counter must move), off (neither port
-#       offers any). Each guest must have negotiated exactly what its port
+#       offers any), csum-sw (A's port offers the checksum offloads and no
+#       segmentation, B's none: vhu completes every checksum for B), csum
+#       (by name: both ports checksum offloads only). Each guest must have negotiated exactly what its port
 #       offers (the virtio feature bits in /sys/class/net/eth0/device/
 #       features), and vhu must report the same (the switch logs what it
 #       negotiated). The throughput (Mbit/s at B) is printed, not checked.
@@ -168,7 +170,7 @@ cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
 # (over IPv4 and IPv6: vhu segments both), off; and "big packet" receive
 # buffers (packed, no mergeable buffers, TSO).
 cases+=(tcp/split/mrg1/on tcp/split/mrg1/recv-off tcp/split/mrg1/off
-	tcp/packed/mrg0/on tcp/split/mrg1/recv-off/ipv6)
+	tcp/packed/mrg0/on tcp/split/mrg1/recv-off/ipv6 tcp/split/mrg1/csum-sw)
 # Behind a vIOMMU, lazy and strict IOTLB invalidation in turn.
 cases+=(loopback/split/q1/mrg1/iommu loopback/split/q2/mrg0/iommu-strict
 	loopback/packed/q1/mrg0/iommu-strict loopback/packed/q2/mrg1/iommu
@@ -184,8 +186,9 @@ known_bad=(testpmd/packed/q1/restart testpmd/packed/q2/restart
 # exactly.
 for layout in split packed; do
 	for mrg in 1 0; do
-		for m in on recv-off off on/ipv6 recv-off/ipv6 off/ipv6 \
-			 on/legacy recv-off/legacy recv-off/ipv6/legacy; do
+		for m in on recv-off off csum csum-sw on/ipv6 recv-off/ipv6 \
+			 off/ipv6 csum-sw/ipv6 on/legacy recv-off/legacy \
+			 recv-off/ipv6/legacy csum-sw/legacy; do
 			c=tcp/$layout/mrg$mrg/$m
 			[[ " ${cases[*]} " == *" $c "* ]] || known_bad+=("$c")
 		done
@@ -874,6 +877,7 @@ tcp_expect() {
 		on:*) v=1 ;;
 		no-guest:guest_*) v=0 ;;
 		no-guest:*) v=1 ;;
+		no-tso:csum|no-tso:guest_csum) v=1 ;;
 		*) v=0 ;;
 		esac
 		out="$out $n=$v"
@@ -944,6 +948,8 @@ run_tcp_case() {
 	on) ma=on mb=on ;;
 	recv-off) ma=on mb=no-guest ;;
 	off) ma=off mb=off ;;
+	csum) ma=no-tso mb=no-tso ;;
+	csum-sw) ma=no-tso mb=off ;;
 	*) verdict "$name" "unknown offload mode $mode"; return ;;
 	esac
 	packed=$([ "$layout" = packed ] && echo on || echo off)
@@ -1034,12 +1040,13 @@ run_tcp_case() {
 	proc_stop "$sw" 10 || why="${why:+$why; }vhu-vswitch exit status $GL_RC after SIGTERM"
 	trace -k end "vswitch stopped"
 	# What vhu did in software: segmentation only where B's port does
-	# not take GSO frames, and nothing else anywhere.
+	# not take A's GSO frames, checksums where B takes no partial
+	# checksum from A (B's own frames to A need none), no drop.
 	local o_cks o_seg o_bad o_mtu a_c b_c
 	if tcp_counters 0; then
 		a_c="A: sw_cksums $o_cks, sw_segmented $o_seg, drops_bad_hdr $o_bad, drops_mtu $o_mtu"
-		[ $(( o_seg + o_bad + o_mtu )) -eq 0 ] ||
-			why="${why:+$why; }vhu on A's port: $a_c (expected no segmentation and no drop)"
+		[ $(( o_seg + o_cks + o_bad + o_mtu )) -eq 0 ] ||
+			why="${why:+$why; }vhu on A's port: $a_c (expected no software offload and no drop)"
 	else
 		why="${why:+$why; }no offload counters for port 0 in the switch log"
 	fi
@@ -1048,6 +1055,9 @@ run_tcp_case() {
 		if [ "$mode" = recv-off ]; then
 			[ "$o_seg" -gt 0 ] ||
 				why="${why:+$why; }vhu on B's port: $b_c (A sends GSO frames, B takes none: expected software segmentation)"
+		elif [ "$mode" = csum-sw ]; then
+			[ "$o_seg" -eq 0 ] && [ "$o_cks" -gt 1000 ] ||
+				why="${why:+$why; }vhu on B's port: $b_c (A sends partial checksums, no GSO; B takes neither: expected a checksum completed for each data frame)"
 		else
 			[ "$o_seg" -eq 0 ] ||
 				why="${why:+$why; }vhu on B's port: $b_c (expected no software segmentation)"

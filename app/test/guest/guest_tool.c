@@ -1765,6 +1765,58 @@ mbit_s(uint64_t bytes, double secs)
 	return secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0;
 }
 
+/*
+ * The interface's error counters (/sys/class/net/IF/statistics): receive
+ * errors of any kind (virtio_net counts a frame it rejects, such as a bad
+ * GSO header or a short frame, there), drops, transmit errors.
+ */
+struct vg_errs {
+	uint64_t rx_errors, rx_dropped, tx_errors;
+};
+
+static uint64_t
+sysfs_u64(const char *what)
+{
+	char path[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s",
+		 ifname, what);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return (uint64_t)v;
+}
+
+static void
+errs_read(struct vg_errs *e)
+{
+	e->rx_errors = sysfs_u64("rx_errors") + sysfs_u64("rx_length_errors") +
+		       sysfs_u64("rx_frame_errors") + sysfs_u64("rx_crc_errors") +
+		       sysfs_u64("rx_over_errors") + sysfs_u64("rx_fifo_errors");
+	e->rx_dropped = sysfs_u64("rx_dropped");
+	e->tx_errors = sysfs_u64("tx_errors") + sysfs_u64("tx_dropped");
+}
+
+/* " rx_errors=N rx_dropped=N tx_errors=N" since base (a static buffer). */
+static const char *
+errs_since(const struct vg_errs *base)
+{
+	static char buf[96];
+	struct vg_errs now;
+
+	errs_read(&now);
+	snprintf(buf, sizeof(buf), " rx_errors=%" PRIu64 " rx_dropped=%"
+		 PRIu64 " tx_errors=%" PRIu64, now.rx_errors - base->rx_errors,
+		 now.rx_dropped - base->rx_dropped,
+		 now.tx_errors - base->tx_errors);
+	return buf;
+}
+
 /* Frames the interface sent and received since base (all queues). */
 static void
 frames_since(const struct vg_counters *base, uint64_t *tx, uint64_t *rx)
@@ -1789,6 +1841,7 @@ cmd_tcp_send(int argc, char **argv)
 {
 	struct vg_tcp_opts o;
 	struct vg_counters base;
+	struct vg_errs ebase;
 	struct vg_hash hs;
 	struct tcp_info ti;
 	socklen_t til = sizeof(ti);
@@ -1807,6 +1860,7 @@ cmd_tcp_send(int argc, char **argv)
 	buf = malloc(VG_TCP_CHUNK);
 	if (buf == NULL || stats_read(&base) < 0)
 		return 1;
+	errs_read(&ebase);
 	hash_init(&hs);
 	t0 = now_s();
 	/* The receiver listens before the host starts us; a refused
@@ -1885,9 +1939,10 @@ out:
 	sum = hash_final(&hs);
 	printf("RESULT %s tcp-send bytes=%" PRIu64 " sum=%016" PRIx64
 	       " secs=%.3f mbps=%.1f retrans=%u mss=%u tx=%" PRIu64
-	       " rx=%" PRIu64 "%s%s\n", why == NULL ? "PASS" : "FAIL", off,
+	       " rx=%" PRIu64 "%s%s%s\n", why == NULL ? "PASS" : "FAIL", off,
 	       sum, secs, mbit_s(off, secs), ti.tcpi_total_retrans,
-	       ti.tcpi_snd_mss, tx, rx, why ? " why=" : "", why ? why : "");
+	       ti.tcpi_snd_mss, tx, rx, errs_since(&ebase), why ? " why=" : "",
+	       why ? why : "");
 	fflush(stdout);
 	free(buf);
 	return why == NULL ? 0 : 1;
@@ -1905,6 +1960,7 @@ cmd_tcp_recv(int argc, char **argv)
 	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct vg_counters base;
+	struct vg_errs ebase;
 	struct vg_hash hs;
 	struct pollfd pfd;
 	uint64_t got = 0, bad = 0, first_bad = UINT64_MAX, tx = 0, rx = 0, sum;
@@ -1920,6 +1976,7 @@ cmd_tcp_recv(int argc, char **argv)
 	exp = malloc(VG_TCP_CHUNK);
 	if (buf == NULL || exp == NULL || stats_read(&base) < 0)
 		return 1;
+	errs_read(&ebase);
 	hash_init(&hs);
 	/* IPv6 and IPv4 on one socket; IPv4 only when the guest has no
 	 * IPv6 (ipv6.disable=1). */
@@ -2006,9 +2063,9 @@ cmd_tcp_recv(int argc, char **argv)
 		say("got %" PRIu64 " bytes, %lu expected", got, o.bytes);
 	printf("RESULT %s tcp-recv bytes=%" PRIu64 " sum=%016" PRIx64
 	       " bad=%" PRIu64 " secs=%.3f mbps=%.1f tx=%" PRIu64 " rx=%"
-	       PRIu64 "%s%s\n", why == NULL ? "PASS" : "FAIL", got, sum, bad,
-	       secs, mbit_s(got, secs), tx, rx, why ? " why=" : "",
-	       why ? why : "");
+	       PRIu64 "%s%s%s\n", why == NULL ? "PASS" : "FAIL", got, sum,
+	       bad, secs, mbit_s(got, secs), tx, rx, errs_since(&ebase),
+	       why ? " why=" : "", why ? why : "");
 	fflush(stdout);
 	free(buf);
 	free(exp);

@@ -1028,6 +1028,18 @@ run_tcp_case() {
 			   [ "$(value sum "$line_a")" != "$(value sum "$line_b")" ]; then
 				why="${why:+$why; }content checksums differ: A sent sum $(value sum "$line_a"), B got $(value sum "$line_b")"
 			fi
+			# No frame vhu handed either guest may be one its
+			# driver rejects (a bad GSO header, a short frame).
+			local g l k
+			for g in A B; do
+				l=$line_a
+				[ "$g" = B ] && l=$line_b
+				[ -n "$l" ] || continue
+				for k in rx_errors rx_dropped tx_errors; do
+					[ "$(value "$k" "$l")" = 0 ] ||
+						why="${why:+$why; }guest $g: $k $(value "$k" "$l") during the transfer"
+				done
+			done
 		fi
 	fi
 	trace -k traffic "transfer done"

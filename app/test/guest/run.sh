@@ -56,7 +56,8 @@
 #       features), and vhu must report the same (the switch logs what it
 #       negotiated). The throughput (Mbit/s at B) is printed, not checked.
 #       /ipv6: over IPv6 (TSO6) instead of IPv4; /legacy: the switch
-#       with --legacy-ol-flags (DPDK's legacy mbuf offload flags).
+#       with --legacy-ol-flags (DPDK's legacy mbuf offload flags);
+#       /mtu9000: both guests with host_mtu=9000 and MTU 9000.
 #   BACKEND/LAYOUT/qQ/mrgM/iommu[-strict]  the echo behind a vIOMMU
 #       (intel-iommu, device IOTLB, ATS; the guest with intel_iommu=on, and
 #       iommu.strict=1 for -strict): the backend offers ACCESS_PLATFORM and
@@ -167,10 +168,12 @@ done
 cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
 # TCP through the switch with offloads on, off for B's receive side only
-# (over IPv4 and IPv6: vhu segments both), off; and "big packet" receive
-# buffers (packed, no mergeable buffers, TSO).
+# (over IPv4 and IPv6, and with 9000-byte segments that span mbufs: vhu
+# segments them all), off, checksum offloads only for A; and "big packet"
+# receive buffers (packed, no mergeable buffers, TSO).
 cases+=(tcp/split/mrg1/on tcp/split/mrg1/recv-off tcp/split/mrg1/off
-	tcp/packed/mrg0/on tcp/split/mrg1/recv-off/ipv6 tcp/split/mrg1/csum-sw)
+	tcp/packed/mrg0/on tcp/split/mrg1/recv-off/ipv6 tcp/split/mrg1/csum-sw
+	tcp/split/mrg1/recv-off/mtu9000)
 # Behind a vIOMMU, lazy and strict IOTLB invalidation in turn.
 cases+=(loopback/split/q1/mrg1/iommu loopback/split/q2/mrg0/iommu-strict
 	loopback/packed/q1/mrg0/iommu-strict loopback/packed/q2/mrg1/iommu
@@ -188,7 +191,8 @@ for layout in split packed; do
 	for mrg in 1 0; do
 		for m in on recv-off off csum csum-sw on/ipv6 recv-off/ipv6 \
 			 off/ipv6 csum-sw/ipv6 on/legacy recv-off/legacy \
-			 recv-off/ipv6/legacy csum-sw/legacy; do
+			 recv-off/ipv6/legacy csum-sw/legacy on/mtu9000 \
+			 recv-off/mtu9000 off/mtu9000 csum-sw/mtu9000; do
 			c=tcp/$layout/mrg$mrg/$m
 			[[ " ${cases[*]} " == *" $c "* ]] || known_bad+=("$c")
 		done
@@ -938,10 +942,12 @@ run_tcp_case() {
 	local ip_a ip_b rc ipv="" legacy="" gopts=() addr_a addr_b part
 	IFS=/ read -r _ layout mrg mode _ <<<"$name"
 	mrg=${mrg#mrg}
+	local mtu_opt=""
 	for part in ${name//\// }; do
 		case "$part" in
 		ipv6) ipv=ipv6 ;;
 		legacy) legacy=--legacy-ol-flags ;;
+		mtu[0-9]*) gopts+=(mtu="${part#mtu}"); mtu_opt="--mtu ${part#mtu}" ;;
 		esac
 	done
 	case "$mode" in
@@ -964,7 +970,7 @@ run_tcp_case() {
 	if [ "$ipv" = ipv6 ]; then
 		# IPv6 on (the kernel takes the last ipv6.disable=), no
 		# duplicate address detection (the addresses work at once)
-		gopts=(append=ipv6.disable=0)
+		gopts+=(append=ipv6.disable=0)
 		ip_a=fd13:$case_no::1 ip_b=fd13:$case_no::2
 		addr_a="echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad && ip -6 addr add $ip_a/64 dev eth0"
 		addr_b="echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad && ip -6 addr add $ip_b/64 dev eth0"
@@ -987,8 +993,8 @@ run_tcp_case() {
 	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
 		why="a guest did not boot to its command loop in $BOOT_TIMEOUT s"
 	elif ! trace -k boot "guests ready" ||
-	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues 1 && $addr_a" ||
-	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues 1 && $addr_b"; then
+	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues 1 $mtu_opt && $addr_a" ||
+	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues 1 $mtu_opt && $addr_b"; then
 		why="guest setup failed: $(tail -n 1 <<<"$GL_OUT")"
 	else
 		# What each guest negotiated: checked, but the transfer runs

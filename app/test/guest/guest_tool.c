@@ -1665,10 +1665,16 @@ struct vg_tcp_opts {
 	socklen_t dst_len;
 	char dst_str[INET6_ADDRSTRLEN];
 	bool have_dst;
-	unsigned long port, bytes, timeout;
+	unsigned long port, bytes, timeout, streams;
 	uint64_t seed;
 	const char *ready;
 };
+
+/* Streams of one transfer: stream i has seed + i, its source port is
+ * VG_TCP_SPORT + i (the receiver tells them apart by it), and carries
+ * bytes / streams (the first one the remainder too). */
+#define VG_TCP_MAX_STREAMS 16
+#define VG_TCP_SPORT 41000
 
 static int
 tcp_parse(int argc, char **argv, struct vg_tcp_opts *o)
@@ -1680,12 +1686,14 @@ tcp_parse(int argc, char **argv, struct vg_tcp_opts *o)
 		{ "seed", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ready", required_argument, NULL, 'r' },
+		{ "streams", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->streams = 1;
 	o->port = 5001;
 	o->bytes = 8ul << 20;
 	o->timeout = 20;
@@ -1734,6 +1742,12 @@ tcp_parse(int argc, char **argv, struct vg_tcp_opts *o)
 			break;
 		case 'r':
 			o->ready = optarg;
+			break;
+		case 'n':
+			if (parse_uint(optarg, VG_TCP_MAX_STREAMS,
+				       &o->streams) < 0 || o->streams == 0)
+				return say("bad --streams %s (1..%d)", optarg,
+					   VG_TCP_MAX_STREAMS), 2;
 			break;
 		default:
 			return 2;
@@ -1830,11 +1844,79 @@ frames_since(const struct vg_counters *base, uint64_t *tx, uint64_t *rx)
 	*rx = sum_of(now.rx, now.n_rx) - sum_of(base->rx, base->n_rx);
 }
 
+static uint64_t
+stream_bytes(const struct vg_tcp_opts *o, unsigned int i)
+{
+	return o->bytes / o->streams + (i == 0 ? o->bytes % o->streams : 0);
+}
+
+/* The transfer's content sum: FNV-1a over the streams' own sums. */
+static uint64_t
+streams_sum(const uint64_t *sums, unsigned int n)
+{
+	struct vg_hash all;
+	unsigned int i;
+
+	hash_init(&all);
+	for (i = 0; i < n; i++)
+		hash_word(&all, sums[i]);
+	return hash_final(&all);
+}
+
+static bool
+would_block(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+/* A TCP socket bound to source port sport, connected to o->dst; a refused
+ * connection is retried until the timeout (the receiver listens first,
+ * but its listen may not be there yet). -1 on failure (said why). */
+static int
+tcp_connect(const struct vg_tcp_opts *o, uint16_t sport)
+{
+	struct sockaddr_storage src;
+	double t0 = now_s();
+	int fd, one = 1;
+
+	for (;;) {
+		memset(&src, 0, sizeof(src));
+		src.ss_family = o->dst.ss_family;
+		if (src.ss_family == AF_INET)
+			((struct sockaddr_in *)&src)->sin_port = htons(sport);
+		else
+			((struct sockaddr_in6 *)&src)->sin6_port = htons(sport);
+		fd = socket(o->dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			say("socket: %s", strerror(errno));
+			return -1;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		sock_timeouts(fd, o->timeout);
+		if (bind(fd, (struct sockaddr *)&src, o->dst_len) < 0) {
+			say("bind to port %u: %s", sport, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (connect(fd, (struct sockaddr *)&o->dst, o->dst_len) == 0)
+			return fd;
+		if (errno != ECONNREFUSED || now_s() - t0 > (double)o->timeout) {
+			say("connect %s port %lu: %s", o->dst_str, o->port,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		sleep_us(100000);
+	}
+}
+
 /*
- * tcp-send: connect to --dst:--port, write --bytes of the stream, shut the
- * write side and wait for the receiver to close (it does once it has read
- * everything), so the time covers delivery. A stall of --timeout seconds
- * (no write progress, or no close) fails.
+ * tcp-send: connect --streams connections to --dst:--port, write --bytes
+ * of the streams (round robin, whichever socket takes data), shut each
+ * write side when its stream is written and wait for the receiver to close
+ * them all (it does once it has read everything), so the time covers
+ * delivery. --timeout seconds without progress fails.
  */
 static int
 cmd_tcp_send(int argc, char **argv)
@@ -1842,15 +1924,17 @@ cmd_tcp_send(int argc, char **argv)
 	struct vg_tcp_opts o;
 	struct vg_counters base;
 	struct vg_errs ebase;
-	struct vg_hash hs;
-	struct tcp_info ti;
-	socklen_t til = sizeof(ti);
-	uint64_t off = 0, tx = 0, rx = 0, sum;
+	struct vg_hash hs[VG_TCP_MAX_STREAMS];
+	uint64_t off[VG_TCP_MAX_STREAMS] = { 0 }, sums[VG_TCP_MAX_STREAMS];
+	int fds[VG_TCP_MAX_STREAMS];
+	bool written[VG_TCP_MAX_STREAMS] = { false };
+	bool closed[VG_TCP_MAX_STREAMS] = { false };
+	unsigned int retrans = 0, mss = 0, i, n_open;
+	uint64_t total = 0, tx = 0, rx = 0;
 	uint8_t *buf;
 	const char *why = NULL;
 	double t0, t_conn, secs;
-	int rc, fd = -1;
-	char extra;
+	int rc;
 
 	rc = tcp_parse(argc, argv, &o);
 	if (rc != 0)
@@ -1861,97 +1945,136 @@ cmd_tcp_send(int argc, char **argv)
 	if (buf == NULL || stats_read(&base) < 0)
 		return 1;
 	errs_read(&ebase);
-	hash_init(&hs);
 	t0 = now_s();
-	/* The receiver listens before the host starts us; a refused
-	 * connection (its listen not there yet) is retried. */
-	for (;;) {
-		fd = socket(o.dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return say("socket: %s", strerror(errno)), 1;
-		sock_timeouts(fd, o.timeout);
-		if (connect(fd, (struct sockaddr *)&o.dst, o.dst_len) == 0)
-			break;
-		if (errno != ECONNREFUSED || now_s() - t0 > (double)o.timeout) {
-			say("connect %s port %lu: %s", o.dst_str, o.port,
-			    strerror(errno));
-			close(fd);
+	for (i = 0; i < o.streams; i++) {
+		hash_init(&hs[i]);
+		fds[i] = tcp_connect(&o, (uint16_t)(VG_TCP_SPORT + i));
+		if (fds[i] < 0) {
+			while (i-- > 0)
+				close(fds[i]);
 			printf("RESULT FAIL tcp-send bytes=0 why=connect\n");
+			free(buf);
 			return 1;
 		}
-		close(fd);
-		sleep_us(100000);
 	}
 	t_conn = now_s();
-	say("tcp-send: %lu bytes to %s port %lu, seed %" PRIu64 ", connected "
-	    "in %.2f s", o.bytes, o.dst_str, o.port, o.seed, t_conn - t0);
-	while (off < o.bytes) {
-		size_t len = VG_TCP_CHUNK, done = 0;
+	say("tcp-send: %lu bytes in %lu stream(s) to %s port %lu, seed %"
+	    PRIu64 ", connected in %.2f s", o.bytes, o.streams, o.dst_str,
+	    o.port, o.seed, t_conn - t0);
+	n_open = (unsigned int)o.streams;
+	while (n_open > 0 && why == NULL) {
+		struct pollfd pfd[VG_TCP_MAX_STREAMS];
+		unsigned int map[VG_TCP_MAX_STREAMS], np = 0;
 
-		if (len > o.bytes - off)
-			len = (size_t)(o.bytes - off);
-		stream_fill(o.seed, off, buf, len);
-		hash_update(&hs, buf, len);
-		while (done < len) {
-			ssize_t n = write(fd, buf + done, len - done);
-
-			if (n < 0 && errno == EINTR)
+		for (i = 0; i < o.streams; i++) {
+			if (closed[i])
 				continue;
-			if (n <= 0) {
-				say("write at byte %" PRIu64 ": %s", off + done,
-				    n < 0 && (errno == EAGAIN ||
-					      errno == EWOULDBLOCK) ?
-				    "no progress for the timeout" :
-				    strerror(errno));
-				why = "write";
-				goto out;
-			}
-			done += (size_t)n;
+			pfd[np] = (struct pollfd){
+				.fd = fds[i],
+				.events = written[i] ? POLLIN : POLLOUT,
+			};
+			map[np++] = i;
 		}
-		off += len;
-	}
-	if (shutdown(fd, SHUT_WR) < 0) {
-		say("shutdown: %s", strerror(errno));
-		why = "shutdown";
-		goto out;
-	}
-	/* The receiver closes once it has read it all: EOF here. */
-	for (;;) {
-		ssize_t n = read(fd, &extra, 1);
-
-		if (n < 0 && errno == EINTR)
+		rc = poll(pfd, np, (int)o.timeout * 1000);
+		if (rc < 0 && errno == EINTR)
 			continue;
-		if (n == 0)
+		if (rc <= 0) {
+			say("no progress for %lu s (%" PRIu64 " bytes written)",
+			    o.timeout, total);
+			why = "stall";
 			break;
-		say(n > 0 ? "the receiver sent data" :
-		    "waiting for the receiver to close: %s",
-		    n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ?
-		    "timeout" : strerror(errno));
-		why = "close";
-		goto out;
+		}
+		for (unsigned int k = 0; k < np && why == NULL; k++) {
+			uint64_t want;
+			size_t len;
+			ssize_t n;
+			char extra;
+
+			i = map[k];
+			if (pfd[k].revents == 0)
+				continue;
+			if (written[i]) {
+				/* the receiver's close: EOF */
+				n = recv(fds[i], &extra, 1, MSG_DONTWAIT);
+				if (n == 0) {
+					closed[i] = true;
+					n_open--;
+				} else if (n > 0 || !would_block()) {
+					say("stream %u: %s", i, n > 0 ?
+					    "the receiver sent data" :
+					    strerror(errno));
+					why = "close";
+				}
+				continue;
+			}
+			want = stream_bytes(&o, i) - off[i];
+			len = want < VG_TCP_CHUNK ? (size_t)want : VG_TCP_CHUNK;
+			stream_fill(o.seed + i, off[i], buf, len);
+			n = send(fds[i], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0) {
+				if (would_block() || errno == EINTR)
+					continue;
+				say("stream %u: write at byte %" PRIu64 ": %s",
+				    i, off[i], strerror(errno));
+				why = "write";
+				continue;
+			}
+			hash_update(&hs[i], buf, (size_t)n);
+			off[i] += (uint64_t)n;
+			total += (uint64_t)n;
+			if (off[i] == stream_bytes(&o, i)) {
+				written[i] = true;
+				if (shutdown(fds[i], SHUT_WR) < 0) {
+					say("stream %u: shutdown: %s", i,
+					    strerror(errno));
+					why = "shutdown";
+				}
+			}
+		}
 	}
-out:
 	secs = now_s() - t_conn;
-	memset(&ti, 0, sizeof(ti));
-	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &til);
-	close(fd);
+	for (i = 0; i < o.streams; i++) {
+		struct tcp_info ti;
+		socklen_t til = sizeof(ti);
+
+		memset(&ti, 0, sizeof(ti));
+		getsockopt(fds[i], IPPROTO_TCP, TCP_INFO, &ti, &til);
+		retrans += ti.tcpi_total_retrans;
+		if (mss == 0)
+			mss = ti.tcpi_snd_mss;
+		close(fds[i]);
+		sums[i] = hash_final(&hs[i]);
+	}
 	frames_since(&base, &tx, &rx);
-	sum = hash_final(&hs);
-	printf("RESULT %s tcp-send bytes=%" PRIu64 " sum=%016" PRIx64
-	       " secs=%.3f mbps=%.1f retrans=%u mss=%u tx=%" PRIu64
-	       " rx=%" PRIu64 "%s%s%s\n", why == NULL ? "PASS" : "FAIL", off,
-	       sum, secs, mbit_s(off, secs), ti.tcpi_total_retrans,
-	       ti.tcpi_snd_mss, tx, rx, errs_since(&ebase), why ? " why=" : "",
-	       why ? why : "");
+	printf("RESULT %s tcp-send bytes=%" PRIu64 " streams=%lu sum=%016"
+	       PRIx64 " secs=%.3f mbps=%.1f retrans=%u mss=%u tx=%" PRIu64
+	       " rx=%" PRIu64 "%s%s%s\n", why == NULL ? "PASS" : "FAIL", total,
+	       o.streams, streams_sum(sums, (unsigned int)o.streams), secs,
+	       mbit_s(total, secs), retrans, mss, tx, rx, errs_since(&ebase),
+	       why ? " why=" : "", why ? why : "");
 	fflush(stdout);
 	free(buf);
 	return why == NULL ? 0 : 1;
 }
 
+/* The stream a connection carries, by its source port; -1 if none. */
+static int
+stream_of(const struct sockaddr_storage *peer, unsigned long streams)
+{
+	unsigned int port = ntohs(peer->ss_family == AF_INET ?
+		((const struct sockaddr_in *)peer)->sin_port :
+		((const struct sockaddr_in6 *)peer)->sin6_port);
+
+	if (port < VG_TCP_SPORT || port >= VG_TCP_SPORT + streams)
+		return -1;
+	return (int)(port - VG_TCP_SPORT);
+}
+
 /*
- * tcp-recv: accept one connection on --port, read until EOF, check every
- * byte against the stream and hash it; exactly --bytes must come. Then
- * close (the sender waits for it). No data for --timeout seconds fails.
+ * tcp-recv: accept --streams connections on --port, read each until EOF,
+ * check every byte against its stream and hash it; each must bring
+ * exactly its share of --bytes. Each is closed at its EOF (its sender
+ * waits for it). --timeout seconds without data fails.
  */
 static int
 cmd_tcp_recv(int argc, char **argv)
@@ -1961,13 +2084,18 @@ cmd_tcp_recv(int argc, char **argv)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct vg_counters base;
 	struct vg_errs ebase;
-	struct vg_hash hs;
-	struct pollfd pfd;
-	uint64_t got = 0, bad = 0, first_bad = UINT64_MAX, tx = 0, rx = 0, sum;
+	struct vg_hash hs[VG_TCP_MAX_STREAMS];
+	uint64_t got[VG_TCP_MAX_STREAMS] = { 0 }, sums[VG_TCP_MAX_STREAMS];
+	int fds[VG_TCP_MAX_STREAMS];
+	bool accepted[VG_TCP_MAX_STREAMS] = { false };
+	unsigned int n_acc = 0, n_open = 0, i;
+	uint64_t total = 0, bad = 0, tx = 0, rx = 0;
+	uint64_t first_bad = UINT64_MAX;
+	int first_bad_stream = -1;
 	uint8_t *buf, *exp;
 	const char *why = NULL;
 	double t0 = 0, t_last = 0, secs;
-	int rc, lfd, fd = -1, one = 1, zero = 0;
+	int rc, lfd, one = 1, zero = 0;
 
 	rc = tcp_parse(argc, argv, &o);
 	if (rc != 0)
@@ -1977,7 +2105,10 @@ cmd_tcp_recv(int argc, char **argv)
 	if (buf == NULL || exp == NULL || stats_read(&base) < 0)
 		return 1;
 	errs_read(&ebase);
-	hash_init(&hs);
+	for (i = 0; i < VG_TCP_MAX_STREAMS; i++) {
+		fds[i] = -1;
+		hash_init(&hs[i]);
+	}
 	/* IPv6 and IPv4 on one socket; IPv4 only when the guest has no
 	 * IPv6 (ipv6.disable=1). */
 	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1997,74 +2128,129 @@ cmd_tcp_recv(int argc, char **argv)
 		sa.sin_addr.s_addr = htonl(INADDR_ANY);
 		rc = bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
 	}
-	if (rc < 0 || listen(lfd, 1) < 0) {
+	if (rc < 0 || listen(lfd, VG_TCP_MAX_STREAMS) < 0) {
 		say("listen on port %lu: %s", o.port, strerror(errno));
 		close(lfd);
 		return 1;
 	}
-	say("tcp-recv: listening on port %lu for %lu bytes, seed %" PRIu64,
-	    o.port, o.bytes, o.seed);
+	say("tcp-recv: listening on port %lu for %lu bytes in %lu stream(s), "
+	    "seed %" PRIu64, o.port, o.bytes, o.streams, o.seed);
 	if (o.ready != NULL)
 		say("%s", o.ready);
-	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	if (poll(&pfd, 1, (int)o.timeout * 1000) <= 0) {
-		say("no connection in %lu s", o.timeout);
-		close(lfd);
-		printf("RESULT FAIL tcp-recv bytes=0 why=accept\n");
-		return 1;
-	}
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	close(lfd);
-	if (fd < 0)
-		return say("accept: %s", strerror(errno)), 1;
-	sock_timeouts(fd, o.timeout);
-	t0 = t_last = now_s();
-	for (;;) {
-		ssize_t n = read(fd, buf, VG_TCP_CHUNK);
-		size_t i;
+	while (why == NULL && (n_acc < o.streams || n_open > 0)) {
+		struct pollfd pfd[VG_TCP_MAX_STREAMS + 1];
+		int map[VG_TCP_MAX_STREAMS + 1];
+		unsigned int np = 0;
 
-		if (n < 0 && errno == EINTR)
+		if (n_acc < o.streams) {
+			pfd[np] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+			map[np++] = -1;
+		}
+		for (i = 0; i < o.streams; i++) {
+			if (fds[i] < 0)
+				continue;
+			pfd[np] = (struct pollfd){ .fd = fds[i],
+						   .events = POLLIN };
+			map[np++] = (int)i;
+		}
+		rc = poll(pfd, np, (int)o.timeout * 1000);
+		if (rc < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			say("read at byte %" PRIu64 ": %s", got,
-			    errno == EAGAIN || errno == EWOULDBLOCK ?
-			    "no data for the timeout" : strerror(errno));
-			why = "read";
+		if (rc <= 0) {
+			say(n_acc == 0 ? "no connection in %lu s" :
+			    "no data for %lu s", o.timeout);
+			why = n_acc == 0 ? "accept" : "read";
 			break;
 		}
-		if (n == 0)
-			break;
-		t_last = now_s();
-		hash_update(&hs, buf, (size_t)n);
-		stream_fill(o.seed, got, exp, (size_t)n);
-		if (memcmp(buf, exp, (size_t)n) != 0) {
-			for (i = 0; i < (size_t)n; i++) {
-				if (buf[i] == exp[i])
+		for (unsigned int k = 0; k < np && why == NULL; k++) {
+			ssize_t n;
+
+			if (pfd[k].revents == 0)
+				continue;
+			if (map[k] < 0) {
+				struct sockaddr_storage peer;
+				socklen_t pl = sizeof(peer);
+				int fd = accept4(lfd, (struct sockaddr *)&peer,
+						 &pl, SOCK_CLOEXEC);
+				int st;
+
+				if (fd < 0)
 					continue;
-				if (first_bad == UINT64_MAX)
-					first_bad = got + i;
-				bad++;
+				st = stream_of(&peer, o.streams);
+				if (st < 0 || accepted[st]) {
+					say("a connection from an unexpected "
+					    "port");
+					close(fd);
+					why = "accept";
+					continue;
+				}
+				if (n_acc == 0)
+					t0 = t_last = now_s();
+				fds[st] = fd;
+				accepted[st] = true;
+				n_acc++;
+				n_open++;
+				continue;
 			}
+			i = (unsigned int)map[k];
+			n = recv(fds[i], buf, VG_TCP_CHUNK, MSG_DONTWAIT);
+			if (n < 0) {
+				if (would_block() || errno == EINTR)
+					continue;
+				say("stream %u: read at byte %" PRIu64 ": %s",
+				    i, got[i], strerror(errno));
+				why = "read";
+				continue;
+			}
+			if (n == 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				n_open--;
+				continue;
+			}
+			t_last = now_s();
+			hash_update(&hs[i], buf, (size_t)n);
+			stream_fill(o.seed + i, got[i], exp, (size_t)n);
+			if (memcmp(buf, exp, (size_t)n) != 0) {
+				for (size_t b = 0; b < (size_t)n; b++) {
+					if (buf[b] == exp[b])
+						continue;
+					if (first_bad == UINT64_MAX) {
+						first_bad = got[i] + b;
+						first_bad_stream = (int)i;
+					}
+					bad++;
+				}
+			}
+			got[i] += (uint64_t)n;
+			total += (uint64_t)n;
 		}
-		got += (uint64_t)n;
 	}
 	secs = t_last - t0;
-	close(fd);
+	close(lfd);
+	for (i = 0; i < o.streams; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		sums[i] = hash_final(&hs[i]);
+		if (got[i] != stream_bytes(&o, i)) {
+			say("stream %u: got %" PRIu64 " bytes, %" PRIu64
+			    " expected", i, got[i], stream_bytes(&o, i));
+			if (why == NULL)
+				why = "length";
+		}
+	}
 	frames_since(&base, &tx, &rx);
-	sum = hash_final(&hs);
-	if (why == NULL && got != o.bytes)
-		why = "length";
 	if (why == NULL && bad != 0)
 		why = "content";
 	if (first_bad != UINT64_MAX)
-		say("bad content: %" PRIu64 " byte(s) differ, the first at "
-		    "offset %" PRIu64, bad, first_bad);
-	if (got != o.bytes)
-		say("got %" PRIu64 " bytes, %lu expected", got, o.bytes);
-	printf("RESULT %s tcp-recv bytes=%" PRIu64 " sum=%016" PRIx64
-	       " bad=%" PRIu64 " secs=%.3f mbps=%.1f tx=%" PRIu64 " rx=%"
-	       PRIu64 "%s%s%s\n", why == NULL ? "PASS" : "FAIL", got, sum,
-	       bad, secs, mbit_s(got, secs), tx, rx, errs_since(&ebase),
+		say("bad content: %" PRIu64 " byte(s) differ, the first in "
+		    "stream %d at offset %" PRIu64, bad, first_bad_stream,
+		    first_bad);
+	printf("RESULT %s tcp-recv bytes=%" PRIu64 " streams=%lu sum=%016"
+	       PRIx64 " bad=%" PRIu64 " secs=%.3f mbps=%.1f tx=%" PRIu64
+	       " rx=%" PRIu64 "%s%s%s\n", why == NULL ? "PASS" : "FAIL", total,
+	       o.streams, streams_sum(sums, (unsigned int)o.streams), bad,
+	       secs, mbit_s(total, secs), tx, rx, errs_since(&ebase),
 	       why ? " why=" : "", why ? why : "");
 	fflush(stdout);
 	free(buf);
@@ -2275,12 +2461,14 @@ usage(void)
 	       "        [--max-loss N] [--run ID] [--ready TEXT]\n"
 	       "  memwalk [--pages N] [--seconds S]   rounds over N pages, each\n"
 	       "        checking the last round's writes are still there\n"
-	       "  tcp-recv [--port P] [--bytes N] [--seed S] [--timeout S]\n"
-	       "        [--ready TEXT]   accept one TCP connection, read until\n"
-	       "        EOF, check every byte of the stream and hash it\n"
-	       "  tcp-send --dst IP|IPV6 [--port P] [--bytes N] [--seed S]\n"
-	       "        [--timeout S]   write N bytes of the stream, wait for\n"
-	       "        the receiver to close; both print bytes, sum, Mbit/s\n"
+	       "  tcp-recv [--port P] [--bytes N] [--streams K] [--seed S]\n"
+	       "        [--timeout S] [--ready TEXT]   accept K TCP\n"
+	       "        connections, read each until EOF, check every byte of\n"
+	       "        its stream and hash it\n"
+	       "  tcp-send --dst IP|IPV6 [--port P] [--bytes N] [--streams K]\n"
+	       "        [--seed S] [--timeout S]   write N bytes over K\n"
+	       "        streams, wait for the receiver to close them; both\n"
+	       "        print bytes, sum, Mbit/s\n"
 	       "  features  the virtio feature bits the driver negotiated and\n"
 	       "        the interface's active offloads\n"
 	       "SPEC: comma-separated sizes or lo-hi ranges (random in range),\n"

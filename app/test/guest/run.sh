@@ -57,7 +57,8 @@
 #       negotiated). The throughput (Mbit/s at B) is printed, not checked.
 #       /ipv6: over IPv6 (TSO6) instead of IPv4; /legacy: the switch
 #       with --legacy-ol-flags (DPDK's legacy mbuf offload flags);
-#       /mtu9000: both guests with host_mtu=9000 and MTU 9000.
+#       /mtu9000: both guests with host_mtu=9000 and MTU 9000; /q2: two
+#       queue pairs, two switch workers, four TCP streams.
 #   BACKEND/LAYOUT/qQ/mrgM/iommu[-strict]  the echo behind a vIOMMU
 #       (intel-iommu, device IOTLB, ATS; the guest with intel_iommu=on, and
 #       iommu.strict=1 for -strict): the backend offers ACCESS_PLATFORM and
@@ -168,12 +169,13 @@ done
 cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
 # TCP through the switch with offloads on, off for B's receive side only
-# (over IPv4 and IPv6, and with 9000-byte segments that span mbufs: vhu
-# segments them all), off, checksum offloads only for A; and "big packet"
-# receive buffers (packed, no mergeable buffers, TSO).
+# (over IPv4 and IPv6, with 9000-byte segments that span mbufs, and from
+# two switch workers at once: vhu segments them all), off, checksum
+# offloads only for A; and "big packet" receive buffers (packed, no
+# mergeable buffers, TSO).
 cases+=(tcp/split/mrg1/on tcp/split/mrg1/recv-off tcp/split/mrg1/off
 	tcp/packed/mrg0/on tcp/split/mrg1/recv-off/ipv6 tcp/split/mrg1/csum-sw
-	tcp/split/mrg1/recv-off/mtu9000)
+	tcp/split/mrg1/recv-off/mtu9000 tcp/split/mrg1/recv-off/q2)
 # Behind a vIOMMU, lazy and strict IOTLB invalidation in turn.
 cases+=(loopback/split/q1/mrg1/iommu loopback/split/q2/mrg0/iommu-strict
 	loopback/packed/q1/mrg0/iommu-strict loopback/packed/q2/mrg1/iommu
@@ -192,7 +194,8 @@ for layout in split packed; do
 		for m in on recv-off off csum csum-sw on/ipv6 recv-off/ipv6 \
 			 off/ipv6 csum-sw/ipv6 on/legacy recv-off/legacy \
 			 recv-off/ipv6/legacy csum-sw/legacy on/mtu9000 \
-			 recv-off/mtu9000 off/mtu9000 csum-sw/mtu9000; do
+			 recv-off/mtu9000 off/mtu9000 csum-sw/mtu9000 on/q2 \
+			 recv-off/q2 csum-sw/q2 recv-off/ipv6/q2; do
 			c=tcp/$layout/mrg$mrg/$m
 			[[ " ${cases[*]} " == *" $c "* ]] || known_bad+=("$c")
 		done
@@ -942,9 +945,10 @@ run_tcp_case() {
 	local ip_a ip_b rc ipv="" legacy="" gopts=() addr_a addr_b part
 	IFS=/ read -r _ layout mrg mode _ <<<"$name"
 	mrg=${mrg#mrg}
-	local mtu_opt=""
+	local mtu_opt="" q=1 streams=1
 	for part in ${name//\// }; do
 		case "$part" in
+		q[0-9]*) q=${part#q}; streams=$(( 2 * q )) ;;
 		ipv6) ipv=ipv6 ;;
 		legacy) legacy=--legacy-ol-flags ;;
 		mtu[0-9]*) gopts+=(mtu="${part#mtu}"); mtu_opt="--mtu ${part#mtu}" ;;
@@ -982,19 +986,22 @@ run_tcp_case() {
 		sw_a=$([ "$ma" = off ] && echo on || echo off)
 		sw_b=$([ "$mb" = off ] && echo on || echo off)
 	fi
+	# With several queue pairs, two switch workers (as vswitch/*/q2) and
+	# two streams per queue pair: the flow hash spreads them.
+	GL_VSWITCH_WORKERS=$(( q > 1 ? 2 : 1 )) \
 	GL_VSWITCH_ARGS="--quiet --offloads 0:$sw_a --offloads 1:$sw_b $legacy" \
 		be_vswitch_start "$sw" "$sa" "$sb" ||
 		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
 	trace -k backend "vswitch up"
 	guest_start "$a" sock="$sa" packed="$packed" mrg="$mrg_on" mem="$mem" \
-		mac="$mac_a" "${gopts[@]+"${gopts[@]}"}"
+		mac="$mac_a" queues="$q" "${gopts[@]+"${gopts[@]}"}"
 	guest_start "$bg" sock="$sb" packed="$packed" mrg="$mrg_on" mem="$mem" \
-		mac="$mac_b" "${gopts[@]+"${gopts[@]}"}"
+		mac="$mac_b" queues="$q" "${gopts[@]+"${gopts[@]}"}"
 	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
 		why="a guest did not boot to its command loop in $BOOT_TIMEOUT s"
 	elif ! trace -k boot "guests ready" ||
-	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues 1 $mtu_opt && $addr_a" ||
-	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues 1 $mtu_opt && $addr_b"; then
+	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues $q $mtu_opt && $addr_a" ||
+	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues $q $mtu_opt && $addr_b"; then
 		why="guest setup failed: $(tail -n 1 <<<"$GL_OUT")"
 	else
 		# What each guest negotiated: checked, but the transfer runs
@@ -1012,7 +1019,7 @@ run_tcp_case() {
 		trace -k features "features read"
 		from=$(guest_lines "$bg")
 		guest_cmd_send "$bg" vhu-guest-tool tcp-recv --port 5001 \
-			--bytes "$tcp_bytes" --timeout 30 \
+			--bytes "$tcp_bytes" --timeout 30 --streams "$streams" \
 			--seed $(( seed + $([ "$selfcheck" = content ] && echo 1 || echo 0) )) \
 			--ready tcp-recv-ready
 		rid=$GL_ID
@@ -1021,7 +1028,7 @@ run_tcp_case() {
 		else
 			guest_cmd "$a" 600 vhu-guest-tool tcp-send --dst "$ip_b" \
 				--port 5001 --bytes "$tcp_bytes" --seed "$seed" \
-				--timeout 30
+				--timeout 30 --streams "$streams"
 			line_a=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
 			[[ $line_a == "RESULT PASS "* ]] ||
 				why="${why:+$why; }guest A: ${line_a:-no result} $(grep -a '^guest_tool: ' <<<"$GL_OUT" | grep -v 'tcp-send: [0-9]* bytes' | head -n 2 | tr '\n' ' ')"
@@ -1091,7 +1098,15 @@ run_tcp_case() {
 		tx_a=$(value tx "$line_a")
 		rx_b=$(value rx "$line_b")
 		mbps=$(value mbps "$line_b")
-		detail="$detail; $bytes bytes A->B in $(value secs "$line_b") s: $mbps Mbit/s, sum $(value sum "$line_b"), retransmits $(value retrans "$line_a"), mss $(value mss "$line_a"); A sent ${tx_a:-?} frames (${bytes} / ${tx_a:-0} = $(( bytes / ${tx_a:-1} )) bytes each), B got ${rx_b:-?} ($(( bytes / ${rx_b:-1} )) bytes each); vhu $a_c; $b_c"
+		detail="$detail; $bytes bytes A->B ($(value streams "$line_b") stream(s)) in $(value secs "$line_b") s: $mbps Mbit/s, sum $(value sum "$line_b"), retransmits $(value retrans "$line_a"), mss $(value mss "$line_a"); A sent ${tx_a:-?} frames (${bytes} / ${tx_a:-0} = $(( bytes / ${tx_a:-1} )) bytes each), B got ${rx_b:-?} ($(( bytes / ${rx_b:-1} )) bytes each); vhu $a_c; $b_c"
+		if [ "$q" -gt 1 ]; then
+			# how the streams spread: frames per queue pair of A's
+			# port (rx: from A) and B's (tx: into B)
+			local qa qb
+			qa=$(sed -n '/^  port 0 /,/^  port 1 /s/^    qp \([0-9]*\): rx \([0-9]*\).*/\1:\2/p' "$slog" | tr '\n' ' ')
+			qb=$(sed -n '/^  port 1 /,/^  total/s/^    qp \([0-9]*\): rx [0-9]*, tx \([0-9]*\).*/\1:\2/p' "$slog" | tr '\n' ' ')
+			detail="$detail; switch frames per queue pair, from A: ${qa% }, into B: ${qb% }"
+		fi
 		echo "tcp throughput $name: $mbps Mbit/s ($bytes bytes in $(value secs "$line_b") s)"
 		[ -z "$why" ] && tcp_rates+=("$name $mbps")
 	fi

@@ -15,6 +15,12 @@
  *         each of the sender's queues, not duplicated;
  *   memwalk  no network: rewrites pages in rounds, checking each round that
  *         the last one's writes are all still there (across a migration).
+ *   tcp-send / tcp-recv  the guests' own TCP stacks (and so the virtio-net
+ *         offloads they negotiated): one or more streams of seeded bytes,
+ *         every byte checked at the receiver, the content hashed on both
+ *         sides (see "TCP bulk transfer" below);
+ *   features  the virtio feature bits the driver negotiated and the
+ *         interface's active offloads.
  * Every traffic command ends with one line "RESULT PASS|FAIL <command>
  * key=value ..." on stdout, which the host script parses.
  *

@@ -5,7 +5,8 @@
  * initramfs, it owns everything the guest does with its virtio-net
  * interface: bringing it up (channel count through ETHTOOL_SCHANNELS, since
  * busybox has no ethtool; MTU; XPS cleared), reading the per-queue counters
- * (ETHTOOL_GSTATS), and the traffic itself over AF_PACKET raw sockets:
+ * (ETHTOOL_GSTATS), and the traffic itself, over AF_PACKET raw sockets
+ * or the guest's own TCP stack:
  *   echo  sends numbered, self-checking frames on every queue pair and
  *         verifies that each comes back exactly once, intact, on the receive
  *         queue of the pair it left on (for an echoing backend);
@@ -14,7 +15,7 @@
  *   recv  verifies what `send` produced: complete, intact, in order within
  *         each of the sender's queues, not duplicated;
  *   memwalk  no network: rewrites pages in rounds, checking each round that
- *         the last one's writes are all still there (across a migration).
+ *         the last one's writes are all still there (across a migration);
  *   tcp-send / tcp-recv  the guests' own TCP stacks (and so the virtio-net
  *         offloads they negotiated): one or more streams of seeded bytes,
  *         every byte checked at the receiver, the content hashed on both

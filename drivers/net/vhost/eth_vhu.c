@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <linux/virtio_net.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_ethdev.h>
@@ -127,8 +128,8 @@ arg_one(struct rte_kvargs *kv, const char *key, arg_handler_t h, void *out)
 }
 
 /*
- * Parse and judge the devargs. See doc/guide/pmd.md for why each feature
- * net_vhu lacks is refused or ignored.
+ * Parse and judge the devargs. See doc/guide/pmd.md for what each one
+ * does and where it differs from net_vhost.
  */
 static int
 parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
@@ -163,17 +164,6 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			    name);
 		return -EINVAL;
 	}
-	/*
-	 * Ignored: the guest then simply does not get TSO, and dev_info
-	 * advertises no TSO offload, so an application sees the truth.
-	 */
-	if (a->tso)
-		VHU_ETH_LOG(WARNING, "%s: tso=1: not supported yet, ignored (no TSO/checksum features offered)",
-			    name);
-	/* No offload flags are produced either way: nothing to choose. */
-	if (a->legacy_ol)
-		VHU_ETH_LOG(INFO, "%s: legacy-ol-flags=1: no effect, net_vhu sets no Rx offload flags",
-			    name);
 	if (a->extbuf && !a->linear)
 		VHU_ETH_LOG(INFO, "%s: ext-buffer=1 without linear-buffer=1: large frames stay mbuf chains",
 			    name);
@@ -368,6 +358,17 @@ static const struct vhu_ops vhu_eth_cbs = {
 	.vring_broken = cb_vring_broken,
 };
 
+/*
+ * What tso=0 takes out of libvhu's offer: every feature that lets the
+ * guest send segmentation-offload frames (HOST_ECN only qualifies TSO
+ * frames, virtio 1.2 §5.1.3.1). Checksum offload and the guest's receive
+ * offloads (GUEST_*) stay: enqueue does in software what the guest did
+ * not negotiate, so they cost the application nothing.
+ */
+#define VHU_ETH_HOST_GSO_FEATURES \
+	(RTE_BIT64(VIRTIO_NET_F_HOST_TSO4) | RTE_BIT64(VIRTIO_NET_F_HOST_TSO6) | \
+	 RTE_BIT64(VIRTIO_NET_F_HOST_ECN) | RTE_BIT64(VIRTIO_NET_F_HOST_USO))
+
 static int
 socket_open(struct vhu_eth_port *port)
 {
@@ -375,7 +376,8 @@ socket_open(struct vhu_eth_port *port)
 		.path = port->iface,
 		.flags = (port->client ? VHU_SOCKET_CLIENT : 0) |
 			 (port->iommu ? VHU_SOCKET_IOMMU : 0) |
-			 (port->postcopy ? VHU_SOCKET_POSTCOPY : 0),
+			 (port->postcopy ? VHU_SOCKET_POSTCOPY : 0) |
+			 (port->legacy_ol ? VHU_SOCKET_LEGACY_OL_FLAGS : 0),
 		.max_queue_pairs = port->queues,
 		.ops = &vhu_eth_cbs,
 		.ctx = port,
@@ -388,6 +390,16 @@ socket_open(struct vhu_eth_port *port)
 		VHU_ETH_LOG(ERR, "port %u: cannot register %s: %s",
 			    port->port_id, port->iface, strerror(-ret));
 		return ret;
+	}
+	/* bits libvhu does not offer are ignored: nothing to test first */
+	if (!port->tso) {
+		ret = vhu_socket_disable_features(s, VHU_ETH_HOST_GSO_FEATURES);
+		if (ret < 0) {
+			VHU_ETH_LOG(ERR, "port %u: cannot withdraw the TSO features on %s: %s",
+				    port->port_id, port->iface, strerror(-ret));
+			vhu_socket_unregister(s);
+			return ret;
+		}
 	}
 	ret = vhu_socket_start(s);
 	if (ret < 0) {
@@ -762,6 +774,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->client = a.client;
 	port->iommu = a.iommu;
 	port->postcopy = a.postcopy;
+	port->tso = a.tso;
+	port->legacy_ol = a.legacy_ol;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
 		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
@@ -797,9 +811,10 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	if (ret < 0)
 		goto fail;
 	rte_eth_dev_probing_finish(eth_dev);
-	VHU_ETH_LOG(INFO, "%s: port %u on %s (%s, %u queue pairs)", name,
-		    port->port_id, port->iface,
-		    port->client ? "client" : "server", port->queues);
+	VHU_ETH_LOG(INFO, "%s: port %u on %s (%s, %u queue pairs, features offered 0x%" PRIx64 ")",
+		    name, port->port_id, port->iface,
+		    port->client ? "client" : "server", port->queues,
+		    vhu_socket_get_features(port->sock));
 	rte_kvargs_free(kv);
 	return 0;
 

@@ -137,6 +137,8 @@ struct vhu_eth_port {
 	bool client;
 	bool iommu;              /* iommu-support=1: VHU_SOCKET_IOMMU */
 	bool postcopy;           /* postcopy-support=1: VHU_SOCKET_POSTCOPY */
+	bool tso;                /* tso=1: the guest may send GSO frames */
+	bool legacy_ol;          /* legacy-ol-flags=1 */
 	char iface[PATH_MAX];
 	struct vhu_socket *sock;
 

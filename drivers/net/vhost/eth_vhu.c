@@ -438,11 +438,32 @@ vhu_eth_configure(struct rte_eth_dev *eth_dev)
 	return 0;
 }
 
+/*
+ * Which partial checksums the Rx queues complete: those whose Rx offload
+ * the application did not enable (it may forward the frame as it is, so
+ * the checksum must be right). In the legacy convention the frames carry
+ * transmit requests for a NIC instead, and stay as they are.
+ */
+static uint8_t
+rx_finish_mode(const struct vhu_eth_port *port, uint64_t rx_offloads)
+{
+	uint8_t finish = VHU_ETH_FINISH_NONE;
+
+	if (port->legacy_ol)
+		return finish;
+	if ((rx_offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) == 0)
+		finish |= VHU_ETH_FINISH_TCP;
+	if ((rx_offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) == 0)
+		finish |= VHU_ETH_FINISH_UDP;
+	return finish;
+}
+
 static int
 vhu_eth_start(struct rte_eth_dev *eth_dev)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	struct rte_eth_dev_data *d = eth_dev->data;
+	uint8_t finish = rx_finish_mode(port, d->dev_conf.rxmode.offloads);
 
 	if (d->dev_conf.intr_conf.rxq) {
 		int ret = vhu_eth_intr_start(port, d->nb_rx_queues);
@@ -452,6 +473,13 @@ vhu_eth_start(struct rte_eth_dev *eth_dev)
 				    port->port_id, strerror(-ret));
 			return ret;
 		}
+	}
+	/* before P1 below: the lcores read it after their P2 */
+	for (uint16_t q = 0; q < d->nb_rx_queues; q++) {
+		struct vhu_eth_queue *eq = d->rx_queues[q];
+
+		if (eq != NULL)
+			eq->finish = finish;
 	}
 	rte_spinlock_lock(&port->lock);
 	port->started = true;
@@ -567,7 +595,26 @@ vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
 	/* frames larger than one mbuf come as chains (unless linear-buffer=1) */
 	di->rx_offload_capa = port->chain == VHU_ETH_CHAIN_KEEP ?
 			      RTE_ETH_RX_OFFLOAD_SCATTER : 0;
-	di->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/*
+	 * Partial checksums are flagged RTE_MBUF_F_RX_L4_CKSUM_NONE only for
+	 * an application that enabled these; the others get them completed
+	 * (rx_burst).
+	 */
+	di->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+			       RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	if (port->tso) {
+		/* the guest may send GSO frames: they arrive whole */
+		di->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+		di->max_rx_pktlen = VHU_ETH_MAX_GSO_FRAME;
+		di->max_lro_pkt_size = VHU_ETH_MAX_GSO_FRAME;
+	}
+	/* libvhu's enqueue does what the guest did not negotiate itself */
+	di->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
+			      RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+			      RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+			      RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+			      RTE_ETH_TX_OFFLOAD_TCP_TSO |
+			      RTE_ETH_TX_OFFLOAD_UDP_TSO;
 	di->min_rx_bufsize = 0;
 	di->speed_capa = RTE_ETH_LINK_SPEED_10G;
 	/* the guest's ring size decides; any descriptor count is accepted */

@@ -68,6 +68,14 @@ vhu_eth_cnt_store(uint64_t *p, uint64_t v)
  */
 #define VHU_ETH_MAX_FRAME 65535u
 
+/*
+ * Largest segmentation-offload (GSO) frame a guest may send with tso=1:
+ * the largest IP packet a length field describes (an IPv6 header and
+ * 65535 bytes of payload) behind Ethernet and two VLAN tags.
+ */
+#define VHU_ETH_MAX_GSO_FRAME \
+	(RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + 40 + 65535u)
+
 /* Frame size buckets of the xstats, by rte_mbuf pkt_len (no FCS). */
 enum {
 	VHU_ETH_SIZE_64,        /* up to 64 bytes */
@@ -91,6 +99,7 @@ struct vhu_eth_counters {
 	uint64_t multicast;
 	uint64_t broadcast;
 	uint64_t dropped; /* Rx: frames refused by linear-buffer=1 */
+	uint64_t sw_cksums; /* Rx: partial checksums completed for the app */
 };
 
 /* How the Rx path post-processes chained mbufs (devargs). */
@@ -98,6 +107,14 @@ enum vhu_eth_rx_chain {
 	VHU_ETH_CHAIN_KEEP,      /* default: chains go to the application */
 	VHU_ETH_CHAIN_DROP,      /* linear-buffer=1 */
 	VHU_ETH_CHAIN_EXTBUF,    /* linear-buffer=1 ext-buffer=1 */
+};
+
+/* Rx queue's finish field: which partial checksums to complete. */
+enum vhu_eth_finish {
+	VHU_ETH_FINISH_NONE = 0,   /* the application takes them partial */
+	VHU_ETH_FINISH_TCP = 1,    /* no RTE_ETH_RX_OFFLOAD_TCP_CKSUM */
+	VHU_ETH_FINISH_UDP = 2,    /* no RTE_ETH_RX_OFFLOAD_UDP_CKSUM */
+	VHU_ETH_FINISH_ALL = 3,
 };
 
 struct vhu_eth_port;
@@ -110,6 +127,12 @@ struct vhu_eth_queue {
 	uint16_t port_id;
 	uint8_t chain;           /* Rx: enum vhu_eth_rx_chain */
 	bool rx;
+	/*
+	 * Rx: which partial checksums (RTE_MBUF_F_RX_L4_CKSUM_NONE) the
+	 * burst completes, because the application did not enable the
+	 * matching Rx offload; set by dev_start (enum vhu_eth_finish).
+	 */
+	uint8_t finish;
 	struct vhu_eth_counters cnt;  /* data path writes */
 	struct vhu_eth_counters base; /* snapshot at the last reset (control) */
 } __rte_cache_aligned;

@@ -8,7 +8,9 @@
  * Hot-path rules: one acquire load of the device handle per burst (the
  * only synchronisation: libvhu's per-queue quiesce does the rest), no
  * atomic read-modify-write, counters summed on the stack and stored once
- * per burst. Per-packet work is the size bucket and the multicast bit.
+ * per burst. Per-packet work is the size bucket and the multicast bit,
+ * and on Rx one offload flag test when the application takes no partial
+ * checksums.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -128,6 +130,8 @@ rx_to_extbuf(struct rte_mempool *mp, struct rte_mbuf *m)
 		memcpy(dst, src, len);
 	n->ol_flags |= m->ol_flags & ~RTE_MBUF_F_EXTERNAL;
 	n->packet_type = m->packet_type;
+	/* l2/l3/l4_len and tso_segsz: where the offloads apply */
+	n->tx_offload = m->tx_offload;
 	n->vlan_tci = m->vlan_tci;
 	n->vlan_tci_outer = m->vlan_tci_outer;
 	n->hash = m->hash;
@@ -163,6 +167,58 @@ rx_linearize(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
 	return kept;
 }
 
+/*
+ * Whether a partial checksum of m is to be completed: the Rx offload of
+ * its transport protocol is off (rxq->finish). libvhu flags only TCP and
+ * UDP partial checksums (it completes the others itself); a frame it did
+ * not type is completed, to be safe.
+ */
+static inline bool
+rx_finish_wanted(uint8_t finish, uint32_t ptype)
+{
+	switch (ptype & RTE_PTYPE_L4_MASK) {
+	case RTE_PTYPE_L4_TCP:
+		return (finish & VHU_ETH_FINISH_TCP) != 0;
+	case RTE_PTYPE_L4_UDP:
+		return (finish & VHU_ETH_FINISH_UDP) != 0;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Set the port of every frame and, for an application that did not enable
+ * the TCP/UDP checksum Rx offloads, complete the partial checksums libvhu
+ * flagged RTE_MBUF_F_RX_L4_CKSUM_NONE (the compliant convention: the
+ * checksum field holds only the pseudo-header sum). One flag test per
+ * frame; a frame whose headers vhu_pkt_finish_cksum() cannot locate keeps
+ * a wrong checksum and is flagged so (RTE_MBUF_F_RX_L4_CKSUM_BAD).
+ */
+static void
+rx_finish(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t done = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		m->port = rxq->port_id;
+		if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) !=
+		    RTE_MBUF_F_RX_L4_CKSUM_NONE)
+			continue;
+		if (!rx_finish_wanted(rxq->finish, m->packet_type))
+			continue;
+		if (vhu_pkt_finish_cksum(m) == 0) {
+			done++;
+			continue;
+		}
+		m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_RX_L4_CKSUM_MASK) |
+			      RTE_MBUF_F_RX_L4_CKSUM_BAD;
+	}
+	if (done != 0)
+		CNT_ADD(rxq->cnt.sw_cksums, done);
+}
+
 uint16_t
 vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -189,8 +245,12 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 		return 0;
 	if (unlikely(rxq->chain != VHU_ETH_CHAIN_KEEP))
 		got = rx_linearize(rxq, pkts, got);
-	for (uint16_t i = 0; i < got; i++)
-		pkts[i]->port = rxq->port_id;
+	if (rxq->finish == VHU_ETH_FINISH_NONE) {
+		for (uint16_t i = 0; i < got; i++)
+			pkts[i]->port = rxq->port_id;
+	} else {
+		rx_finish(rxq, pkts, got);
+	}
 	count_burst(&rxq->cnt, pkts, got);
 	return got;
 }

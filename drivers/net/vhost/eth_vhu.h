@@ -142,6 +142,10 @@ struct vhu_eth_lib_cnt {
 	uint64_t drops_no_buf;
 	uint64_t desc_errors;
 	uint64_t broken;        /* times the guest broke the vring */
+	uint64_t drops_mtu;     /* enqueue: longer than the guest's MTU */
+	uint64_t drops_bad_hdr; /* dequeue: impossible virtio-net header */
+	uint64_t sw_cksums;     /* checksums libvhu completed */
+	uint64_t sw_segmented;  /* GSO frames libvhu segmented */
 };
 
 struct vhu_eth_port {

@@ -254,18 +254,25 @@ static int
 cb_new_device(struct vhu_dev *dev, void *ctx)
 {
 	struct vhu_eth_port *port = ctx;
+	uint16_t mtu = vhu_dev_mtu(dev);
 	bool closing;
 
 	rte_spinlock_lock(&port->lock);
 	closing = port->closing;
 	port->dev = dev;
+	/* without NET_SET_MTU the port keeps the MTU it had */
+	port->guest_mtu = mtu;
+	if (mtu != 0)
+		port->eth_dev->data->mtu = mtu;
 	vhu_eth_lib_rebase(port, dev);
 	publish_dp(port);
 	rte_spinlock_unlock(&port->lock);
 
-	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ")",
+	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ", %s %u)",
 		    port->port_id, port->iface, vhu_dev_vring_count(dev),
-		    vhu_dev_features(dev));
+		    vhu_dev_features(dev),
+		    mtu != 0 ? "guest MTU" : "no guest MTU, port MTU",
+		    mtu != 0 ? mtu : port->eth_dev->data->mtu);
 	link_set(port, true);
 	if (!closing)
 		raise_lsc(port);
@@ -284,6 +291,7 @@ cb_destroy_device(struct vhu_dev *dev, void *ctx)
 	if (port->dev == dev) {
 		vhu_eth_lib_fold(port, dev);
 		port->dev = NULL;
+		port->guest_mtu = 0;
 		publish_dp(port);
 		/* libvhu reports no per-vring disable on a stop: we do */
 		for (uint16_t v = 0; v < 2 * port->queues; v++) {
@@ -431,10 +439,25 @@ vhu_eth_configure(struct rte_eth_dev *eth_dev)
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	const struct rte_eth_conf *c = &eth_dev->data->dev_conf;
 
+	uint16_t guest_mtu;
+
 	if (c->rxmode.mq_mode != RTE_ETH_MQ_RX_NONE &&
 	    c->rxmode.mq_mode != RTE_ETH_MQ_RX_RSS)
 		VHU_ETH_LOG(WARNING, "port %u: Rx mq_mode %d ignored: the guest picks the queue",
 			    port->port_id, c->rxmode.mq_mode);
+	/*
+	 * ethdev has set data->mtu to rxmode.mtu. A connected guest's MTU
+	 * stays the port's; without one the value is recorded, and holds
+	 * until a guest sets its own (see vhu_eth_mtu_set).
+	 */
+	rte_spinlock_lock(&port->lock);
+	guest_mtu = port->guest_mtu;
+	if (guest_mtu != 0)
+		eth_dev->data->mtu = guest_mtu;
+	rte_spinlock_unlock(&port->lock);
+	if (guest_mtu != 0 && c->rxmode.mtu != guest_mtu)
+		VHU_ETH_LOG(NOTICE, "port %u: MTU %u not applied, the guest's is %u: the guest's MTU is set by the frontend (QEMU host_mtu)",
+			    port->port_id, c->rxmode.mtu, guest_mtu);
 	return 0;
 }
 
@@ -703,17 +726,26 @@ vhu_eth_rx_mode_noop(struct rte_eth_dev *eth_dev)
 	return 0;
 }
 
+/*
+ * The MTU is the guest's: the frontend tells it (NET_SET_MTU, from QEMU's
+ * host_mtu) and libvhu drops longer frames on enqueue. vhost-user has no
+ * message the other way, so a different MTU could not be enforced: only
+ * the current value is accepted (ethdev checked the range).
+ */
 static int
 vhu_eth_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
 {
-	/*
-	 * Nothing to program: frame size is bounded by guest buffers, and
-	 * vhost-user has no backend-to-frontend MTU message. ethdev checked
-	 * the range against dev_info and records the value.
-	 */
-	(void)eth_dev;
-	(void)mtu;
-	return 0;
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	uint16_t cur;
+
+	rte_spinlock_lock(&port->lock);
+	cur = eth_dev->data->mtu;
+	rte_spinlock_unlock(&port->lock);
+	if (mtu == cur)
+		return 0;
+	VHU_ETH_LOG(ERR, "port %u: cannot set MTU %u (it is %u): the guest's MTU is set by the frontend (QEMU host_mtu)",
+		    port->port_id, mtu, cur);
+	return -ENOTSUP;
 }
 
 static const struct eth_dev_ops vhu_eth_ops = {

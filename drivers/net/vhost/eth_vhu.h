@@ -171,6 +171,12 @@ struct vhu_eth_port {
 
 	rte_spinlock_t lock;
 	struct vhu_dev *dev;      /* lock: connected device or NULL */
+	/*
+	 * lock: the connected guest's MTU (NET_SET_MTU), 0 if none. It is
+	 * the port's MTU (data->mtu, also written under the lock) while the
+	 * guest is connected: libvhu drops longer frames on enqueue.
+	 */
+	uint16_t guest_mtu;
 	bool started;             /* lock */
 	bool closing;             /* lock: no more events */
 

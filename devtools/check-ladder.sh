@@ -22,20 +22,23 @@ objdir=$build/lib/vhost/libvhu_internal.a.p
 floors='
 0  common_vhu_log
 1  virtqueue_vq
-2  virtqueue_split
-2  virtqueue_packed
-3  virtqueue_burst
-4  protocol_unix_io
-4  protocol_loop
-5  protocol_mem
-6  protocol_msg
-7  protocol_iotlb
-7  protocol_postcopy
-8  protocol_dev
-9  protocol_handlers
-10 protocol_lifecycle
-11 protocol_registry
-12 protocol_entry
+1  virtqueue_pkt_offload
+2  virtqueue_net_hdr
+3  virtqueue_split
+3  virtqueue_packed
+4  virtqueue_offload
+5  virtqueue_burst
+6  protocol_unix_io
+6  protocol_loop
+7  protocol_mem
+8  protocol_msg
+9  protocol_iotlb
+9  protocol_postcopy
+10 protocol_dev
+11 protocol_handlers
+12 protocol_lifecycle
+13 protocol_registry
+14 protocol_entry
 '
 
 if [ ! -d "$objdir" ]; then

@@ -648,7 +648,8 @@ test_vring_stats_size(void **state)
 	const size_t lib = sizeof(struct vhu_vring_stats);
 	const struct vhu_vring_stats ref = {
 		.packets = 1, .bytes = 2, .drops_no_buf = 3, .desc_errors = 4,
-		.kicks = 5, .calls = 6, .broken = 7,
+		.kicks = 5, .calls = 6, .broken = 7, .drops_mtu = 8,
+		.drops_bad_hdr = 9, .sw_cksums = 10, .sw_segmented = 11,
 	};
 	const size_t short_sizes[] = { 0, 1, 8, VHU_VRING_STATS_SIZE_V1 - 1 };
 	struct vhu_msg_vring_state vs = { 1, 256 };

@@ -49,12 +49,20 @@ vhu_dev_vq(struct vhu_dev *dev, uint32_t index)
 	return vq;
 }
 
+void
+vhu_dev_vq_negotiated_locked(const struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	vhu_vq_set_features_locked(vq, dev->features);
+	vhu_vq_set_net_locked(vq, dev->sock->flags & VHU_SOCKET_LEGACY_OL_FLAGS,
+			      dev->mtu);
+}
+
 static void
 apply_running(struct vhu_vq *vq, void *arg)
 {
 	const struct vhu_dev *dev = arg;
 
-	vhu_vq_set_features_locked(vq, dev->features);
+	vhu_dev_vq_negotiated_locked(dev, vq);
 	vhu_vq_set_running_locked(vq, dev->running);
 }
 
@@ -202,6 +210,16 @@ vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
 	cur.calls = vhu_atomic_load_u64(&vq->stats.calls, memory_order_relaxed);
 	cur.broken = vhu_atomic_load_u64(&vq->stats.broken,
 					 memory_order_relaxed);
+	cur.drops_mtu = vhu_atomic_load_u64(&vq->stats.drops_mtu,
+					    memory_order_relaxed);
+	cur.drops_bad_hdr = vhu_atomic_load_u64(&vq->stats.drops_bad_hdr,
+						memory_order_relaxed);
+	cur.sw_cksums = vhu_atomic_load_u64(&vq->stats.sw_cksums,
+					    memory_order_relaxed);
+	cur.sw_segmented = vhu_atomic_load_u64(&vq->stats.sw_segmented,
+					       memory_order_relaxed);
+	static_assert(sizeof(cur) == 11 * sizeof(uint64_t),
+		      "every counter is loaded above");
 	/* an older caller gets its prefix; a newer one zeros past ours */
 	n = RTE_MIN(size, sizeof(cur));
 	memcpy(st, &cur, n);

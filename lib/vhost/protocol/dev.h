@@ -78,6 +78,11 @@ vhu_dev_max_vrings(const struct vhu_dev *dev)
  * configured queue (each quiesced in turn).
  */
 void vhu_dev_set_running(struct vhu_dev *dev, bool running);
+/*
+ * Give a quiesced queue what the device negotiated: features, the offload
+ * flag convention of its socket, the guest's MTU.
+ */
+void vhu_dev_vq_negotiated_locked(const struct vhu_dev *dev, struct vhu_vq *vq);
 /* Stop a running device (destroy_device) without closing it. */
 void vhu_dev_stop(struct vhu_dev *dev);
 /*

@@ -38,7 +38,7 @@ apply_features(struct vhu_vq *vq, void *arg)
 {
 	const struct vhu_dev *dev = arg;
 
-	vhu_vq_set_features_locked(vq, dev->features);
+	vhu_dev_vq_negotiated_locked(dev, vq);
 }
 
 static enum vhu_msg_result
@@ -199,7 +199,7 @@ handle_set_log_fd(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	if (vq_ != NULL) { \
 		vhu_vq_quiesce(vq_); \
 		/* a queue created after SET_FEATURES: num/base depend on it */ \
-		vhu_vq_set_features_locked(vq_, (dev)->features); \
+		vhu_dev_vq_negotiated_locked(dev, vq_); \
 		ret_ = call; \
 		vhu_vq_resume(vq_); \
 	} \
@@ -391,6 +391,8 @@ handle_net_set_mtu(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		return VHU_MSG_FAILED;
 	}
 	dev->mtu = (uint16_t)p->u64;
+	/* receive vrings drop longer frames from now on (offload.c) */
+	vhu_vqs_apply(&dev->vqs, false, apply_features, dev);
 	return VHU_MSG_OK;
 }
 

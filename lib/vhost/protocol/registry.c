@@ -34,6 +34,19 @@ static TAILQ_HEAD(, vhu_socket) sockets = TAILQ_HEAD_INITIALIZER(sockets);
 
 static void on_dev_closed(struct vhu_socket *s);
 
+/*
+ * Checksum and segmentation offloads, both directions (virtio 1.2
+ * §5.1.3; doc/guide/offloads.md). No UFO: Linux dropped it, and IP
+ * fragmentation of a 64 KiB datagram is not what anyone wants from us.
+ */
+#define VHU_OFFLOAD_FEATURES \
+	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | \
+	 BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) | \
+	 BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_HOST_USO) | \
+	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) | \
+	 BIT(VIRTIO_NET_F_GUEST_ECN) | BIT(VIRTIO_NET_F_GUEST_USO4) | \
+	 BIT(VIRTIO_NET_F_GUEST_USO6))
+
 uint64_t
 vhu_supported_features(void)
 {
@@ -43,7 +56,8 @@ vhu_supported_features(void)
 	       BIT(VIRTIO_NET_F_MQ) | BIT(VHOST_F_LOG_ALL) |
 	       BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MTU) |
 	       BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_F_IN_ORDER) |
-	       BIT(VHU_F_PROTOCOL_FEATURES) | BIT(VIRTIO_F_ACCESS_PLATFORM);
+	       BIT(VHU_F_PROTOCOL_FEATURES) | BIT(VIRTIO_F_ACCESS_PLATFORM) |
+	       VHU_OFFLOAD_FEATURES;
 }
 
 static uint64_t

@@ -9,6 +9,7 @@
 
 #include "vhu_burst.h"
 #include "vq.h"
+#include "offload.h"
 
 /*
  * A queue pointer may appear while bursts run (the frontend adds queue
@@ -41,6 +42,21 @@ retry_ring_miss(struct vhu_vq *vq)
 		vhu_vq_miss(vq, vq->miss_iova, vq->miss_perm);
 }
 
+/*
+ * Whether a packet of the burst needs the offload stage (offload.h). The
+ * scan reads the mbuf line the layout reads next anyway.
+ */
+static inline bool
+offload_wanted(const struct vhu_vq *vq, struct rte_mbuf *const *pkts,
+	       uint16_t count)
+{
+	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	for (uint16_t k = 0; k < count; k++)
+		if (unlikely(vhu_offload_wanted(vq, pkts[k])))
+			return true;
+	return false;
+}
+
 uint16_t
 vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 		  uint16_t count)
@@ -50,12 +66,16 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
-	if (likely(vq->ready))
-		n = (vq->flags & VHU_VQ_F_PACKED) ?
-		    vhu_packed_enqueue(vq, pkts, count) :
-		    vhu_split_enqueue(vq, pkts, count);
-	else
+	if (likely(vq->ready)) {
+		if (unlikely(offload_wanted(vq, pkts, count)))
+			n = vhu_offload_enqueue(vq, pkts, count);
+		else
+			n = (vq->flags & VHU_VQ_F_PACKED) ?
+			    vhu_packed_enqueue(vq, pkts, count) :
+			    vhu_split_enqueue(vq, pkts, count);
+	} else {
 		retry_ring_miss(vq);
+	}
 	vhu_vq_leave(vq);
 	return n;
 }
@@ -72,11 +92,17 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		return 0;
 	if (likely(vq->ready)) {
 		/* after a live migration: the guest's RARP goes first */
+		uint16_t ring;
+
 		if (unlikely(vq->announce) && count > 0)
 			n = vhu_vq_take_announce(vq, mp, pkts);
-		n += (vq->flags & VHU_VQ_F_PACKED) ?
-		     vhu_packed_dequeue(vq, mp, pkts + n, count - n) :
-		     vhu_split_dequeue(vq, mp, pkts + n, count - n);
+		ring = (vq->flags & VHU_VQ_F_PACKED) ?
+		       vhu_packed_dequeue(vq, mp, pkts + n, count - n) :
+		       vhu_split_dequeue(vq, mp, pkts + n, count - n);
+		/* the guest's offload requests, past the RARP frame */
+		if ((vq->flags & VHU_VQ_F_NET_OL) && ring > 0)
+			ring = vhu_offload_dequeue(vq, pkts + n, ring);
+		n += ring;
 	} else {
 		retry_ring_miss(vq);
 	}

@@ -27,6 +27,7 @@
 
 #include "desc_split.h"
 #include "dirty_log.h"
+#include "net_hdr.h"
 
 /*
  * Largest transmit frame accepted (after the virtio-net header), by both
@@ -191,23 +192,37 @@ vhu_wcursor_put(struct vhu_wcursor *c, const void *src, uint32_t len)
 }
 
 /*
- * Write a virtio-net header (zero but num_buffers when hdr_len has room
- * for it) and the frame m into the pieces. The caller checked that they
- * hold hdr_len + m->pkt_len bytes. Returns the bytes written.
+ * The receive header for m, num_buffers included, for a guest whose
+ * receive offloads are ol_caps (VHU_OL_*, 0: none): all zero but
+ * num_buffers unless m asks for an offload the guest takes.
+ */
+static inline void
+vhu_net_hdr_for(struct virtio_net_hdr_mrg_rxbuf *hdr, const struct rte_mbuf *m,
+		uint8_t ol_caps, uint16_t num_buffers)
+{
+	if (unlikely(ol_caps != 0 && (m->ol_flags & VHU_OL_HDR_FLAGS)))
+		vhu_net_hdr_fill(m, ol_caps, &hdr->hdr);
+	else
+		memset(&hdr->hdr, 0, sizeof(hdr->hdr));
+	hdr->num_buffers = rte_cpu_to_le_16(num_buffers); /* le16 (§5.1.6) */
+}
+
+/*
+ * Write the virtio-net header (vhu_net_hdr_for) and the frame m into the
+ * pieces. The caller checked that they hold hdr_len + m->pkt_len bytes.
+ * Returns the bytes written.
  */
 static inline uint32_t
 vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
 		       const struct vhu_piece *p, uint32_t np,
-		       uint16_t hdr_len, uint16_t num_buffers,
+		       uint16_t hdr_len, uint16_t num_buffers, uint8_t ol_caps,
 		       const struct rte_mbuf *m)
 {
 	struct virtio_net_hdr_mrg_rxbuf hdr;
 	struct vhu_wcursor c = { .p = p, .np = np, .i = 0, .off = 0 };
 	uint32_t written;
 
-	/* offloads come later: an all-zero header means "nothing to do" */
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.num_buffers = rte_cpu_to_le_16(num_buffers); /* le16 (§5.1.6) */
+	vhu_net_hdr_for(&hdr, m, ol_caps, num_buffers);
 	if (likely(np > 0 && p[0].len >= hdr_len)) {
 		memcpy(p[0].hva, &hdr, hdr_len);
 		c.off = hdr_len;
@@ -320,20 +335,25 @@ vhu_mbuf_init(struct rte_mbuf *m, uint32_t len)
 
 /*
  * Fill head (initialised with vhu_mbuf_init) with the pieces' bytes after
- * the first skip bytes (the virtio-net header, which may span pieces).
+ * the first skip bytes (the virtio-net header, which may span pieces);
+ * with keep_hdr those go just before the frame, in head's headroom
+ * (VHU_VQ_F_NET_OL: the offload stage reads them there).
  * Extra segments come from mp when the frame outgrows one data room.
  * Returns false, with head and its segments freed, when the pool runs dry.
  */
 static inline bool
 vhu_copy_guest_to_mbuf(struct rte_mempool *mp, struct rte_mbuf *head,
-		       const struct vhu_piece *p, uint32_t np, uint32_t skip)
+		       const struct vhu_piece *p, uint32_t np, uint32_t skip,
+		       bool keep_hdr)
 {
 	struct rte_mbuf *cur = head;
 	uint32_t room, pkt_len = 0;
-	uint8_t *dst;
+	uint8_t *dst, *hdr_dst = NULL;
 
 	dst = rte_pktmbuf_mtod(cur, uint8_t *);
 	room = rte_pktmbuf_tailroom(cur);
+	if (keep_hdr && head->data_off >= skip)
+		hdr_dst = dst - skip;
 	for (uint32_t i = 0; i < np; i++) {
 		const uint8_t *src = p[i].hva;
 		uint32_t left = p[i].len;
@@ -341,6 +361,10 @@ vhu_copy_guest_to_mbuf(struct rte_mempool *mp, struct rte_mbuf *head,
 		if (skip > 0) {
 			uint32_t s = RTE_MIN(skip, left);
 
+			if (hdr_dst != NULL) {
+				memcpy(hdr_dst, src, s);
+				hdr_dst += s;
+			}
 			src += s;
 			left -= s;
 			skip -= s;

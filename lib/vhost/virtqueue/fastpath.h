@@ -120,12 +120,13 @@ vhu_rx_simple(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t flags,
 static inline bool
 vhu_tx_copy_chain(struct rte_mempool *mp, struct rte_mbuf **pkts,
 		  uint16_t npkts, uint16_t *nfresh,
-		  const struct vhu_piece *pieces, uint32_t np, uint16_t hdr_len)
+		  const struct vhu_piece *pieces, uint32_t np, uint16_t hdr_len,
+		  bool keep_hdr)
 {
 	struct rte_mbuf *m;
 
 	if (likely(vhu_copy_guest_to_mbuf(mp, pkts[npkts], pieces, np,
-					  hdr_len)))
+					  hdr_len, keep_hdr)))
 		return true;
 	if (npkts + 1 < *nfresh) {
 		rte_mempool_put_bulk(mp, (void **)&pkts[npkts + 1],
@@ -135,7 +136,7 @@ vhu_tx_copy_chain(struct rte_mempool *mp, struct rte_mbuf **pkts,
 			pkts[npkts] = m;
 			vhu_mbuf_init(m, 0);
 			if (vhu_copy_guest_to_mbuf(mp, m, pieces, np,
-						   hdr_len)) {
+						   hdr_len, keep_hdr)) {
 				*nfresh = npkts + 1;
 				return true;
 			}
@@ -147,13 +148,19 @@ vhu_tx_copy_chain(struct rte_mempool *mp, struct rte_mbuf **pkts,
 
 /*
  * Dequeue pass 2: copy the orders, the rest of the next frame prefetched
- * (pass 1 asked for the head of every frame).
+ * (pass 1 asked for the head of every frame). keep_hdr_len (0: none)
+ * bytes of virtio-net header go to the headroom (VHU_VQ_F_NET_OL).
  */
 static inline void
-vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n)
+vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n,
+		   uint16_t keep_hdr_len)
 {
 	for (uint16_t k = 0; k < n; k++) {
 		struct rte_mbuf *m = o[k].m;
+
+		if (unlikely(keep_hdr_len != 0))
+			memcpy(rte_pktmbuf_mtod(m, uint8_t *) - keep_hdr_len,
+			       o[k].src - keep_hdr_len, keep_hdr_len);
 
 		/* see vhu_prefetch_frame() */
 		if (k + 1 < n && o[k + 1].m->data_len > VHU_PREFETCH_EARLY)
@@ -171,11 +178,18 @@ vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n)
  */
 static inline void
 vhu_rx_copy_order(const struct vhu_rx_order *o, const struct vhu_rx_order *next,
-		  uint16_t hdr_len)
+		  uint16_t hdr_len, uint8_t ol_caps)
 {
 	if (next != NULL)
 		vhu_prefetchw_frame_tail(next->dst, hdr_len, next->m->data_len);
-	vhu_put_net_hdr(o->dst, hdr_len, 1);
+	if (unlikely(ol_caps != 0 && (o->m->ol_flags & VHU_OL_HDR_FLAGS))) {
+		struct virtio_net_hdr_mrg_rxbuf hdr;
+
+		vhu_net_hdr_for(&hdr, o->m, ol_caps, 1);
+		memcpy(o->dst, &hdr, RTE_MIN((size_t)hdr_len, sizeof(hdr)));
+	} else {
+		vhu_put_net_hdr(o->dst, hdr_len, 1);
+	}
 	vhu_copy_frame(o->dst + hdr_len, rte_pktmbuf_mtod(o->m, const void *),
 		       o->m->data_len);
 }
@@ -186,9 +200,11 @@ vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 		   uint16_t n)
 {
 	const uint16_t hdr_len = vq->hdr_len;
+	const uint8_t ol_caps = vq->ol_caps;
 
 	for (uint16_t k = 0; k < n; k++)
-		vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL, hdr_len);
+		vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL, hdr_len,
+				  ol_caps);
 	if (unlikely(vq->flags & VHU_VQ_F_LOG) && n > 0) {
 		/* L1: the bytes above before their dirty bits */
 		atomic_thread_fence(memory_order_release);

@@ -251,6 +251,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	const volatile struct vring_packed_desc *ring = vq->pdesc;
 	const struct vhu_guest_mem *mem = vq->mem_rd;
 	const uint16_t hdr_len = vq->hdr_len;
+	const bool keep_hdr = vq->flags & VHU_VQ_F_NET_OL; /* offload.c */
 	const uint16_t size = vq->size;
 	uint16_t slot = vq->last_avail_idx;
 	bool wrap = vq->avail_wrap;
@@ -357,7 +358,8 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			goto consume;
 		}
 		if (unlikely(!vhu_tx_copy_chain(mp, pkts, npkts, &nfresh,
-						pieces, np, hdr_len))) {
+						pieces, np, hdr_len,
+						keep_hdr))) {
 			/* pool dry: leave this buffer for the next call */
 			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 			break;
@@ -374,7 +376,7 @@ consume:
 	}
 	if (npkts < nfresh)
 		rte_mempool_put_bulk(mp, (void **)&pkts[npkts], nfresh - npkts);
-	vhu_tx_copy_orders(orders, norders);
+	vhu_tx_copy_orders(orders, norders, keep_hdr ? hdr_len : 0);
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
 	if ((vq->flags & VHU_VQ_F_IN_ORDER) && i > 1) {
@@ -454,6 +456,7 @@ copy_and_publish(struct vhu_vq *vq, const struct vhu_rx_order *o, uint16_t n)
 	volatile struct vring_packed_desc *ring = vq->pdesc;
 	const struct vring_used_elem *shadow = vq->shadow_used;
 	const uint16_t hdr_len = vq->hdr_len;
+	const uint8_t ol_caps = vq->ol_caps;
 	const uint16_t size = vq->size;
 	const uint16_t head = vq->last_used_idx;
 	const bool head_wrap = vq->used_wrap;
@@ -462,7 +465,7 @@ copy_and_publish(struct vhu_vq *vq, const struct vhu_rx_order *o, uint16_t n)
 
 	for (uint16_t k = 0; k < n; k++) {
 		vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL,
-				  hdr_len);
+				  hdr_len, ol_caps);
 		ring[s].id = (uint16_t)shadow[k].id;
 		ring[s].len = shadow[k].len;
 		if (k > 0) {
@@ -602,7 +605,8 @@ vhu_packed_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			c2 += nd;
 		}
 		written = vhu_copy_mbuf_to_guest(vq->log, do_log, pieces, np,
-						 hdr_len, mrg ? nbufs : 1, m);
+						 hdr_len, mrg ? nbufs : 1,
+						 vq->ol_caps, m);
 		/* each buffer reports the bytes that landed in it */
 		left = written;
 		for (uint16_t j = 0; j < nbufs; j++) {

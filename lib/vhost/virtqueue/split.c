@@ -234,6 +234,7 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 	const volatile struct vring_desc *desc = vq->desc;
 	const struct vhu_guest_mem *mem = vq->mem_rd;
 	const uint16_t hdr_len = vq->hdr_len;
+	const bool keep_hdr = vq->flags & VHU_VQ_F_NET_OL; /* offload.c */
 	const uint16_t size = vq->size;
 	const uint16_t last = vq->last_avail_idx;
 	uint16_t i, nfresh, norders = 0;
@@ -315,7 +316,8 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 			continue;
 		}
 		if (unlikely(!vhu_tx_copy_chain(mp, pkts, npkts, &nfresh,
-						pieces, np, hdr_len))) {
+						pieces, np, hdr_len,
+						keep_hdr))) {
 			/* pool dry: leave this chain for the next call */
 			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 			break;
@@ -330,7 +332,7 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 	if (npkts < nfresh)
 		rte_mempool_put_bulk(mp, (void **)&pkts[npkts], nfresh - npkts);
 	/* pass 2: copy the validated single-piece frames */
-	vhu_tx_copy_orders(orders, norders);
+	vhu_tx_copy_orders(orders, norders, keep_hdr ? hdr_len : 0);
 	complete_tx_burst(vq, i);
 	if (npkts > 0) {
 		vhu_stat_add(&vq->stats.packets, npkts);
@@ -469,7 +471,8 @@ vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			nheads++;
 		}
 		written = vhu_copy_mbuf_to_guest(vq->log, do_log, pieces, np,
-						 hdr_len, mrg ? nheads : 1, m);
+						 hdr_len, mrg ? nheads : 1,
+						 vq->ol_caps, m);
 		/* each head reports the bytes that landed in it */
 		left = written;
 		for (uint16_t j = 0; j < nheads; j++) {

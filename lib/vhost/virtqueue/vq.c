@@ -274,6 +274,65 @@ map_packed(struct vhu_vq *vq)
 	return NULL;
 }
 
+/*
+ * The offloads of this vring's direction (virtio 1.2 §5.1.3): what the
+ * guest may ask of us on its transmit vring, what we may hand it on its
+ * receive vring; and, receiving, which mbuf flags need the software
+ * stage (offload.c): every segmentation request (the frame's IP version
+ * and the guest's ECN decide), the IPv4 header checksum (virtio has no
+ * such offload), and the L4 checksum flags when the guest takes no
+ * partial checksums.
+ */
+static void
+set_offloads(struct vhu_vq *vq, uint64_t f, uint16_t *flags)
+{
+	bool rx = (vq->index & 1) == 0;
+	uint8_t caps = 0;
+
+	if (rx) {
+		if (has_feature(f, VIRTIO_NET_F_GUEST_CSUM)) {
+			caps = VHU_OL_CSUM;
+			if (has_feature(f, VIRTIO_NET_F_GUEST_TSO4))
+				caps |= VHU_OL_TSO4;
+			if (has_feature(f, VIRTIO_NET_F_GUEST_TSO6))
+				caps |= VHU_OL_TSO6;
+			if (has_feature(f, VIRTIO_NET_F_GUEST_ECN))
+				caps |= VHU_OL_ECN;
+			if (has_feature(f, VIRTIO_NET_F_GUEST_USO4))
+				caps |= VHU_OL_USO4;
+			if (has_feature(f, VIRTIO_NET_F_GUEST_USO6))
+				caps |= VHU_OL_USO6;
+		}
+	} else {
+		if (has_feature(f, VIRTIO_NET_F_CSUM)) {
+			caps = VHU_OL_CSUM;
+			if (has_feature(f, VIRTIO_NET_F_HOST_TSO4))
+				caps |= VHU_OL_TSO4;
+			if (has_feature(f, VIRTIO_NET_F_HOST_TSO6))
+				caps |= VHU_OL_TSO6;
+			if (has_feature(f, VIRTIO_NET_F_HOST_ECN))
+				caps |= VHU_OL_ECN;
+			if (has_feature(f, VIRTIO_NET_F_HOST_USO))
+				caps |= VHU_OL_USO4 | VHU_OL_USO6;
+		}
+	}
+	vq->ol_caps = caps;
+	if (caps != 0)
+		*flags |= VHU_VQ_F_NET_OL;
+	if (vq->legacy_ol)
+		*flags |= VHU_VQ_F_LEGACY_OL;
+	vq->ol_sw_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG |
+			  RTE_MBUF_F_RX_LRO | RTE_MBUF_F_TX_IP_CKSUM;
+	vq->ol_partial_mask = 0;
+	if (!(caps & VHU_OL_CSUM)) {
+		vq->ol_sw_flags |= RTE_MBUF_F_TX_L4_MASK;
+		vq->ol_partial_mask = RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	}
+	/* 18: Ethernet header and one VLAN tag around an MTU-sized packet */
+	vq->max_frame = vq->mtu != 0 && has_feature(f, VIRTIO_NET_F_MTU) ?
+			(uint32_t)vq->mtu + 18 : UINT32_MAX;
+}
+
 void
 vhu_vq_resume(struct vhu_vq *vq)
 {
@@ -306,6 +365,7 @@ vhu_vq_resume(struct vhu_vq *vq)
 		vq->mem_rd = vq->mem;
 		vq->mem_wr = vq->mem;
 	}
+	set_offloads(vq, f, &flags);
 	vq->flags = flags;
 	/* virtio 1.2 §5.1.6: the num_buffers field exists with either */
 	vq->hdr_len = (has_feature(f, VIRTIO_NET_F_MRG_RXBUF) ||
@@ -568,6 +628,13 @@ void
 vhu_vq_set_features_locked(struct vhu_vq *vq, uint64_t features)
 {
 	vq->features = features;
+}
+
+void
+vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu)
+{
+	vq->legacy_ol = legacy_ol;
+	vq->mtu = mtu;
 }
 
 void

@@ -58,6 +58,22 @@ enum {
 #define VHU_VQ_F_PACKED     0x40 /* VIRTIO_F_RING_PACKED: packed.c serves it */
 #define VHU_VQ_F_IOMMU      0x80 /* addresses are IOVAs: no translation = miss */
 #define VHU_VQ_F_IN_ORDER   0x100 /* VIRTIO_F_IN_ORDER: batched transmit used */
+/*
+ * Offloads (doc/guide/offloads.md). Transmit vring: the guest may ask for
+ * any (CSUM or HOST_TSO4/6/USO negotiated), so its virtio-net headers are
+ * kept and read (offload.c). Receive vring: GUEST_CSUM negotiated, so the
+ * headers written may carry offloads (net_hdr.c).
+ */
+#define VHU_VQ_F_NET_OL     0x200
+#define VHU_VQ_F_LEGACY_OL  0x400 /* VHU_SOCKET_LEGACY_OL_FLAGS: TX mbuf flags */
+
+/* vq->ol_caps: the offloads negotiated for this vring's direction */
+#define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
+#define VHU_OL_TSO4  0x02 /* HOST_TSO4 / GUEST_TSO4 */
+#define VHU_OL_TSO6  0x04 /* HOST_TSO6 / GUEST_TSO6 */
+#define VHU_OL_ECN   0x08 /* HOST_ECN / GUEST_ECN */
+#define VHU_OL_USO4  0x10 /* HOST_USO / GUEST_USO4 */
+#define VHU_OL_USO6  0x20 /* HOST_USO / GUEST_USO6 */
 
 /*
  * Send an IOTLB miss request for iova with perm (VHOST_ACCESS_*) to the
@@ -103,6 +119,15 @@ struct vhu_vq {
 	bool announce;           /* transmit vring: RARP pending, see below */
 	int callfd;              /* -1: none */
 	uint32_t mem_hint;       /* last region hit, see vhu_gpa_to_hva() */
+	uint8_t ol_caps;         /* VHU_OL_* */
+	/*
+	 * Receive vring: mbuf flags that send a packet through the enqueue's
+	 * offload stage (offload.c), and the longest non-GSO frame the guest
+	 * takes (its MTU plus Ethernet and one VLAN tag; UINT32_MAX: no MTU).
+	 */
+	uint32_t max_frame;
+	uint64_t ol_sw_flags;
+	uint64_t ol_partial_mask; /* RX_L4_CKSUM_MASK without GUEST_CSUM, else 0 */
 
 	/*
 	 * With VHU_VQ_F_PACKED the three SET_VRING_ADDR addresses name the
@@ -171,6 +196,8 @@ struct vhu_vq {
 	struct vhost_vring_addr addr; /* SET_VRING_ADDR, frontend-virtual */
 	uint64_t event_log_gpa;  /* packed: device event area, guest-physical */
 	uint64_t features;
+	bool legacy_ol;          /* VHU_SOCKET_LEGACY_OL_FLAGS */
+	uint16_t mtu;            /* NET_SET_MTU, 0: none */
 	/* IOTLB views (NULL, NULL: no IOMMU), see mem_rd / mem_wr */
 	const struct vhu_guest_mem *iotlb_rd;
 	const struct vhu_guest_mem *iotlb_wr;
@@ -262,6 +289,8 @@ void vhu_vq_set_call_locked(struct vhu_vq *vq, int fd);
 void vhu_vq_set_err_locked(struct vhu_vq *vq, int fd);
 void vhu_vq_set_enabled_locked(struct vhu_vq *vq, bool enabled);
 void vhu_vq_set_features_locked(struct vhu_vq *vq, uint64_t features);
+/* Offload flag convention (true: legacy) and guest MTU (0: none). */
+void vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu);
 void vhu_vq_set_running_locked(struct vhu_vq *vq, bool running);
 /*
  * Translate through IOTLB views rd / wr from now on (both NULL: through

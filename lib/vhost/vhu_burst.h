@@ -83,7 +83,9 @@ extern "C" {
  * frames cut into tso_segsz-sized frames with their own headers, each
  * placed in its own buffer(s). Checksums are completed in the packet's
  * own data when only the caller references it (direct mbufs, refcnt 1),
- * as a NIC driver's transmit preparation does; otherwise, and for
+ * as a NIC driver's transmit preparation does, and its ol_flags then say
+ * so (RTE_MBUF_F_RX_L4_CKSUM_GOOD, no transmit checksum request), so the
+ * same packet may still go to another port; otherwise, and for
  * segments, libvhu copies into mbufs from the packet's own mempool
  * (m->pool) and frees them before returning. A frame the guest could not
  * take (longer than its MTU and not a GSO frame, or needing a copy when

@@ -43,18 +43,38 @@ retry_ring_miss(struct vhu_vq *vq)
 }
 
 /*
- * Whether a packet of the burst needs the offload stage (offload.h). The
- * scan reads the mbuf line the layout reads next anyway.
+ * Whether a packet of the burst may need the offload stage (offload.h
+ * decides exactly, per packet). No branch per packet: the flags of all
+ * are OR-ed (and, with an MTU, the longest length kept), which can only
+ * err towards the stage (a GOOD and a BAD checksum flag from two packets
+ * make a false partial). It reads the mbuf line the layout reads next
+ * anyway. Four at a time: 3 instructions a packet without an MTU instead
+ * of 9 for a plain loop (app/test/bench/callgrind.sh, 64 B enqueue).
  */
 static inline bool
 offload_wanted(const struct vhu_vq *vq, struct rte_mbuf *const *pkts,
 	       uint16_t count)
 {
+	uint64_t flags = 0;
+	uint32_t longest = 0;
+	uint16_t k = 0;
+
 	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
-	for (uint16_t k = 0; k < count; k++)
-		if (unlikely(vhu_offload_wanted(vq, pkts[k])))
-			return true;
-	return false;
+	if (likely(vq->max_frame == UINT32_MAX)) {
+		for (; k + 4 <= count; k += 4)
+			flags |= pkts[k]->ol_flags | pkts[k + 1]->ol_flags |
+				 pkts[k + 2]->ol_flags | pkts[k + 3]->ol_flags;
+		for (; k < count; k++)
+			flags |= pkts[k]->ol_flags;
+	} else {
+		for (; k < count; k++) {
+			flags |= pkts[k]->ol_flags;
+			longest = RTE_MAX(longest, pkts[k]->pkt_len);
+		}
+	}
+	return (flags & vq->ol_sw_flags) != 0 ||
+	       (flags & vq->ol_partial_mask) == RTE_MBUF_F_RX_L4_CKSUM_MASK ||
+	       longest > vq->max_frame;
 }
 
 uint16_t

@@ -155,12 +155,14 @@ static inline void
 vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n,
 		   uint16_t keep_hdr_len)
 {
+	/* before the frames: the loop below tests nothing for it */
+	if (unlikely(keep_hdr_len != 0))
+		for (uint16_t k = 0; k < n; k++)
+			memcpy(rte_pktmbuf_mtod(o[k].m, uint8_t *) -
+			       keep_hdr_len, o[k].src - keep_hdr_len,
+			       keep_hdr_len);
 	for (uint16_t k = 0; k < n; k++) {
 		struct rte_mbuf *m = o[k].m;
-
-		if (unlikely(keep_hdr_len != 0))
-			memcpy(rte_pktmbuf_mtod(m, uint8_t *) - keep_hdr_len,
-			       o[k].src - keep_hdr_len, keep_hdr_len);
 
 		/* see vhu_prefetch_frame() */
 		if (k + 1 < n && o[k + 1].m->data_len > VHU_PREFETCH_EARLY)
@@ -202,9 +204,15 @@ vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 	const uint16_t hdr_len = vq->hdr_len;
 	const uint8_t ol_caps = vq->ol_caps;
 
-	for (uint16_t k = 0; k < n; k++)
-		vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL, hdr_len,
-				  ol_caps);
+	/* two loops, so the one without offloads tests nothing per frame */
+	if (likely(ol_caps == 0))
+		for (uint16_t k = 0; k < n; k++)
+			vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL,
+					  hdr_len, 0);
+	else
+		for (uint16_t k = 0; k < n; k++)
+			vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL,
+					  hdr_len, ol_caps);
 	if (unlikely(vq->flags & VHU_VQ_F_LOG) && n > 0) {
 		/* L1: the bytes above before their dirty bits */
 		atomic_thread_fence(memory_order_release);

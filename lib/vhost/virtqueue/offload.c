@@ -59,11 +59,25 @@ static enum stage_rc
 segment(struct vhu_vq *vq, struct rte_mbuf *m, const struct vhu_pkt_hdrs *h)
 {
 	struct rte_mbuf *segs[SEG_CHUNK];
-	uint32_t total = vhu_pkt_segment_count(m, h, m->tso_segsz);
-	uint32_t first = 0;
+	uint32_t hdrs = (uint32_t)h->l2_len + h->l3_len + h->l4_len;
+	uint16_t mss = m->tso_segsz;
+	uint32_t total, first = 0;
 
+	/* segments must fit the guest's MTU: smaller ones are still TCP */
+	if (vq->max_frame != UINT32_MAX && hdrs + mss > vq->max_frame) {
+		if (vq->max_frame <= hdrs) {
+			vhu_stat_add(&vq->stats.drops_mtu, 1);
+			return STAGE_DONE;
+		}
+		mss = (uint16_t)(vq->max_frame - hdrs);
+	}
+	if (m->pool == NULL) {
+		vhu_stat_add(&vq->stats.drops_no_buf, 1);
+		return STAGE_DONE;
+	}
+	total = vhu_pkt_segment_count(m, h, mss);
 	while (first < total) {
-		int got = vhu_pkt_segment(m, h, m->tso_segsz, first, m->pool,
+		int got = vhu_pkt_segment(m, h, mss, first, m->pool,
 					  segs, SEG_CHUNK);
 		uint16_t n;
 

@@ -7,9 +7,6 @@
  * any shape: a header, a checksum field or a payload may be split at any
  * byte, so every access goes through the chain helpers below, and every
  * offset is checked against pkt_len before it is used.
- *
- * rte_gso is not used: it lacks TCP over IPv6 and rewrites the input's
- * ol_flags.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -55,12 +52,11 @@ seg_at(const struct rte_mbuf *m, uint32_t *off)
 static uint8_t *
 byte_at(struct rte_mbuf *m, uint32_t off)
 {
-	const struct rte_mbuf *s = seg_at(m, &off);
-
-	if (s == NULL)
-		return NULL;
-	return rte_pktmbuf_mtod_offset((struct rte_mbuf *)(uintptr_t)s,
-				       uint8_t *, off);
+	while (m != NULL && off >= m->data_len) {
+		off -= m->data_len;
+		m = m->next;
+	}
+	return m == NULL ? NULL : rte_pktmbuf_mtod_offset(m, uint8_t *, off);
 }
 
 static inline uint32_t
@@ -209,7 +205,7 @@ vhu_pkt_parse(const struct rte_mbuf *m, struct vhu_pkt_hdrs *h)
 		return -EINVAL;
 	h->l3_len = lens.l3_len;
 
-	/* fragments (L4_FRAG), SCTP, ICMP and IP-in-IP or GRE tunnels stop here */
+	/* fragments (L4_FRAG), SCTP, ICMP, IP-in-IP and GRE stop here */
 	l4 = h->ptype & RTE_PTYPE_L4_MASK;
 	if (l4 != RTE_PTYPE_L4_TCP && l4 != RTE_PTYPE_L4_UDP)
 		return -EINVAL;
@@ -464,6 +460,7 @@ seg_build(const struct rte_mbuf *m, const struct vhu_pkt_hdrs *h,
 	return 0;
 }
 
+/* Not rte_gso: it lacks TCP over IPv6 and rewrites the input's ol_flags. */
 int
 vhu_pkt_segment(const struct rte_mbuf *m, const struct vhu_pkt_hdrs *h,
 		uint16_t mss, uint32_t first, struct rte_mempool *mp,

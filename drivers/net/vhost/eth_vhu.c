@@ -438,7 +438,6 @@ vhu_eth_configure(struct rte_eth_dev *eth_dev)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	const struct rte_eth_conf *c = &eth_dev->data->dev_conf;
-
 	uint16_t guest_mtu;
 
 	if (c->rxmode.mq_mode != RTE_ETH_MQ_RX_NONE &&

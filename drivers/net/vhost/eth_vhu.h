@@ -114,7 +114,6 @@ enum vhu_eth_finish {
 	VHU_ETH_FINISH_NONE = 0,   /* the application takes them partial */
 	VHU_ETH_FINISH_TCP = 1,    /* no RTE_ETH_RX_OFFLOAD_TCP_CKSUM */
 	VHU_ETH_FINISH_UDP = 2,    /* no RTE_ETH_RX_OFFLOAD_UDP_CKSUM */
-	VHU_ETH_FINISH_ALL = 3,
 };
 
 struct vhu_eth_port;

@@ -194,7 +194,7 @@ vhu_offload_dequeue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 	const uint16_t hdr_len = vq->hdr_len;
 	const bool legacy = vq->flags & VHU_VQ_F_LEGACY_OL;
 	uint16_t keep = 0;
-	uint64_t bad = 0, sw = 0;
+	uint64_t bad = 0, bad_bytes = 0, sw = 0;
 
 	for (uint16_t k = 0; k < n; k++) {
 		struct rte_mbuf *m = pkts[k];
@@ -218,6 +218,7 @@ vhu_offload_dequeue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 		case VHU_NET_HDR_BAD:
 			VHU_DATA_DEBUG_LOG("%s: frame dropped: %s", vq->name,
 					   why);
+			bad_bytes += m->pkt_len;
 			rte_pktmbuf_free(m);
 			bad++;
 			continue;
@@ -229,8 +230,17 @@ vhu_offload_dequeue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 		}
 		pkts[keep++] = m;
 	}
-	if (unlikely(bad > 0))
+	if (unlikely(bad > 0)) {
+		/*
+		 * The layout counted them as moved; like a frame dropped for
+		 * its descriptors (desc_errors) or, on enqueue, for the MTU,
+		 * they are not: packets and bytes count what the burst hands
+		 * over.
+		 */
+		vhu_stat_sub(&vq->stats.packets, bad);
+		vhu_stat_sub(&vq->stats.bytes, bad_bytes);
 		vhu_stat_add(&vq->stats.drops_bad_hdr, bad);
+	}
 	if (sw > 0)
 		vhu_stat_add(&vq->stats.sw_cksums, sw);
 	return keep;

@@ -762,6 +762,106 @@ test_enq_sw_seg(void **state)
 	assert_int_equal(rte_mempool_avail_count(rh_pool), avail);
 }
 
+/*
+ * Segments that find the guest's ring full: the packet counts as placed
+ * once its first segments went in (it cannot be offered again), and every
+ * segment that did not is counted in drops_no_buf; with no room for the
+ * first, nothing is placed and the burst ends there.
+ */
+static void
+test_enq_sw_seg_ring_full(void **state)
+{
+	const struct cell *c = *state;
+	static uint8_t f[MAXF], got[MAXF + 12];
+	static const struct {
+		uint32_t bufs, payload;
+	} cases[] = {
+		{ 5, 1000 },    /* 10 segments, one chunk */
+		{ 40, 10000 },  /* 100 segments, four chunks */
+		{ 32, 6400 },   /* 64: the ring fills with the second chunk */
+	};
+	unsigned int avail = rte_mempool_avail_count(rh_pool);
+
+	for (size_t i = 0; i < RTE_DIM(cases); i++) {
+		struct layout lo = build(f, &(struct fspec){
+			.payload = cases[i].payload });
+		struct rte_mbuf *m[2];
+		struct vhu_vring_stats st;
+		uint32_t nb, nseg = cases[i].payload / 100;
+		uint64_t d0;
+		struct rh_env e;
+
+		env_up(&e, c, 0);
+		m[0] = to_mbuf(f, &lo, RTE_MBUF_F_TX_TCP_SEG |
+			       RTE_MBUF_F_TX_IPV4, 100);
+		make_partial(m[0], &lo, m[0]->ol_flags);
+		m[1] = rh_make_chain(60, 1, false);
+		/*
+		 * no room at all: nothing placed, the packets stay the
+		 * caller's, and like any burst the full ring ends, it counts
+		 * each of them once (vhu_burst.h, drops_no_buf)
+		 */
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, m, 2), 0);
+		d0 = stats(&e, 0).drops_no_buf;
+		if (d0 != 2)
+			fail_msg("full ring, GSO packet then another: "
+				 "drops_no_buf %" PRIu64 ", expected 2", d0);
+		fill_rx(&e, (int)cases[i].bufs);
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, m, 1), 1);
+		for (uint32_t k = 0; k < cases[i].bufs; k++)
+			assert_int_equal(rx_take(&e, got, &nb),
+					 12 + lo.l2 + lo.l3 + lo.l4 + 100);
+		assert_int_equal(vtd_used_pending(&e.rx), 0);
+		st = stats(&e, 0);
+		assert_int_equal(st.packets, cases[i].bufs);
+		assert_int_equal(st.sw_segmented, 1);
+		/* the segments that found no room, each once */
+		if (st.drops_no_buf - d0 != nseg - cases[i].bufs)
+			fail_msg("%u of %u segments placed: drops_no_buf +%"
+				 PRIu64 ", expected +%u", cases[i].bufs, nseg,
+				 st.drops_no_buf - d0, nseg - cases[i].bufs);
+		rte_pktmbuf_free(m[0]);
+		rte_pktmbuf_free(m[1]);
+		rh_env_teardown(&e);
+	}
+	/*
+	 * A packet for the stage meets the full ring mid-burst: the burst
+	 * ends there and counts it and the rest, once each, as a burst
+	 * without offloads does.
+	 */
+	{
+		struct layout lo = build(f, &(struct fspec){ .payload = 100 });
+		struct rte_mbuf *m[4];
+		struct rh_env e;
+
+		env_up(&e, c, 0);
+		fill_rx(&e, 1);
+		m[0] = rh_make_chain(60, 1, false);
+		m[1] = to_mbuf(f, &lo, RTE_MBUF_F_TX_IP_CKSUM |
+			       RTE_MBUF_F_TX_IPV4, 0);
+		m[2] = rh_make_chain(60, 2, false);
+		m[3] = rh_make_chain(60, 3, false);
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, m, 4), 1);
+		assert_int_equal(stats(&e, 0).drops_no_buf, 3);
+		rh_rx_check_frame(&e, 60, 1);
+		for (int k = 0; k < 4; k++)
+			rte_pktmbuf_free(m[k]);
+		/* a run of plain packets fills it, one for the stage after */
+		m[0] = rh_make_chain(60, 4, false);
+		m[1] = rh_make_chain(60, 5, false);
+		m[2] = to_mbuf(f, &lo, RTE_MBUF_F_TX_IP_CKSUM |
+			       RTE_MBUF_F_TX_IPV4, 0);
+		fill_rx(&e, 1);
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, m, 3), 1);
+		assert_int_equal(stats(&e, 0).drops_no_buf, 3 + 2);
+		rh_rx_check_frame(&e, 60, 4);
+		for (int k = 0; k < 3; k++)
+			rte_pktmbuf_free(m[k]);
+		rh_env_teardown(&e);
+	}
+	assert_int_equal(rte_mempool_avail_count(rh_pool), avail);
+}
+
 /* --------------------------------------------------------------- MTU */
 
 static void
@@ -1322,7 +1422,7 @@ main(void)
 {
 	static const char *const cn[4] = { "split", "split_mrg", "packed",
 					   "packed_mrg" };
-	static char names[4][4][40];
+	static char names[5][4][40];
 	static const struct {
 		const char *name;
 		CMUnitTestFunction f;
@@ -1331,6 +1431,7 @@ main(void)
 		{ "enq_sw_csum", test_enq_sw_csum },
 		{ "enq_sw_seg", test_enq_sw_seg },
 		{ "enq_mtu", test_enq_mtu },
+		{ "enq_seg_ring_full", test_enq_sw_seg_ring_full },
 	};
 	static const struct {
 		const char *name;

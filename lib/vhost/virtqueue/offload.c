@@ -37,6 +37,22 @@ layout_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 	       vhu_split_enqueue(vq, pkts, n);
 }
 
+/*
+ * drops_no_buf, as the layouts count it: a layout that runs out of guest
+ * buffers counts every frame it was given and did not place (and one
+ * stopped for another reason, a broken ring or an IOMMU miss, counts
+ * none). The stage gives the layout part of the burst at a time, or the
+ * segments of one packet: the helpers below make the sum what one layout
+ * call for the whole burst would have counted. Only this data path
+ * writes the counter, so reading it back tells whether the layout ran
+ * out of room.
+ */
+static inline uint64_t
+no_buf_now(const struct vhu_vq *vq)
+{
+	return vq->stats.drops_no_buf;
+}
+
 /* What one packet needs from the stage. */
 enum stage_rc {
 	STAGE_DONE, /* placed, or dropped and counted */
@@ -52,8 +68,9 @@ place(struct vhu_vq *vq, struct rte_mbuf *m)
 
 /*
  * Cut m into segments and place them, SEG_CHUNK at a time. A ring that
- * fills after the first chunk went in loses the rest (counted): the
- * frame was partly delivered and cannot be offered again.
+ * fills after the first segments went in loses the rest (each counted in
+ * drops_no_buf): the frame was partly delivered and cannot be offered
+ * again. A ring with no room for the first is FULL, counted once.
  */
 static enum stage_rc
 segment(struct vhu_vq *vq, struct rte_mbuf *m, const struct vhu_pkt_hdrs *h)
@@ -65,6 +82,7 @@ segment(struct vhu_vq *vq, struct rte_mbuf *m, const struct vhu_pkt_hdrs *h)
 	while (first < total) {
 		int got = vhu_pkt_segment(m, h, m->tso_segsz, first, m->pool,
 					  segs, SEG_CHUNK);
+		uint64_t no_buf;
 		uint16_t n;
 
 		if (got <= 0) {
@@ -73,13 +91,27 @@ segment(struct vhu_vq *vq, struct rte_mbuf *m, const struct vhu_pkt_hdrs *h)
 			vhu_stat_add(&vq->stats.drops_no_buf, 1);
 			return STAGE_DONE;
 		}
+		no_buf = no_buf_now(vq);
 		n = layout_enqueue(vq, segs, (uint16_t)got);
 		rte_pktmbuf_free_bulk(segs, (unsigned int)got);
-		if (n == 0 && first == 0)
+		if (n == 0 && first == 0) {
+			/* one packet not placed, not its got segments */
+			if (no_buf_now(vq) != no_buf)
+				vhu_stat_sub(&vq->stats.drops_no_buf,
+					     (uint64_t)got - 1);
 			return STAGE_FULL;
+		}
 		first += n;
-		if (n < got)
-			break; /* the layout counted its own no-room drops */
+		if (n < got) {
+			/*
+			 * The layout counted this chunk's segments that found
+			 * no room; the chunks never offered are lost too.
+			 */
+			if (no_buf_now(vq) != no_buf)
+				vhu_stat_add(&vq->stats.drops_no_buf,
+					     total - first - (got - n));
+			break;
+		}
 	}
 	vhu_stat_add(&vq->stats.sw_segmented, 1);
 	return STAGE_DONE;
@@ -170,19 +202,30 @@ vhu_offload_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
 	while (i < count) {
 		uint16_t j = i, n;
+		uint64_t no_buf = no_buf_now(vq);
 
 		while (j < count && !vhu_offload_wanted(vq, pkts[j]))
 			j++;
 		if (j > i) {
 			n = layout_enqueue(vq, pkts + i, j - i);
 			i += n;
-			if (i < j)
+			if (i < j) {
+				/* the rest of the burst, as the layout would */
+				if (no_buf_now(vq) != no_buf)
+					vhu_stat_add(&vq->stats.drops_no_buf,
+						     count - j);
 				return i;
+			}
 		}
 		if (i == count)
 			break;
-		if (stage_one(vq, pkts[i]) == STAGE_FULL)
+		no_buf = no_buf_now(vq);
+		if (stage_one(vq, pkts[i]) == STAGE_FULL) {
+			if (no_buf_now(vq) != no_buf)
+				vhu_stat_add(&vq->stats.drops_no_buf,
+					     count - i - 1);
 			return i;
+		}
 		i++;
 	}
 	return i;

@@ -862,6 +862,68 @@ test_enq_sw_seg_ring_full(void **state)
 	assert_int_equal(rte_mempool_avail_count(rh_pool), avail);
 }
 
+/*
+ * A GSO packet the guest takes as it is needs no work, so no copy: not
+ * even when another holder shares it and its pool is dry (a switch
+ * flooding one packet to several ports), nor when it is longer than the
+ * guest's MTU (GSO frames are not held to it).
+ */
+static void
+test_enq_gso_shared_dry_pool(void **state)
+{
+	const struct cell *c = *state;
+	static uint8_t f[MAXF], got[MAXF + 12];
+	struct rte_mempool *tiny;
+	struct rte_mbuf *m, *hold[8];
+	struct layout lo;
+	struct rh_env e;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	unsigned int nh = 0;
+	uint32_t nb;
+
+	snprintf(name, sizeof(name), "ol_tiny_%d", (int)(c - cells));
+	tiny = rte_pktmbuf_pool_create(name, 4, 0, 0,
+				       RH_DATA_ROOM + RTE_PKTMBUF_HEADROOM,
+				       SOCKET_ID_ANY);
+	assert_non_null(tiny);
+	env_up(&e, c, F_GUEST_OL | BIT(VIRTIO_NET_F_MTU));
+	set_net(e.rxq, false, 1500);
+	fill_rx(&e, 16);
+	lo = build(f, &(struct fspec){ .payload = 3000 });
+	m = rte_pktmbuf_alloc(tiny);
+	assert_non_null(m);
+	memcpy(rte_pktmbuf_append(m, RH_DATA_ROOM), f, RH_DATA_ROOM);
+	hold[nh] = rte_pktmbuf_alloc(tiny);
+	assert_non_null(hold[nh]);
+	memcpy(rte_pktmbuf_append(hold[nh], lo.len - RH_DATA_ROOM),
+	       f + RH_DATA_ROOM, lo.len - RH_DATA_ROOM);
+	assert_int_equal(rte_pktmbuf_chain(m, hold[nh]), 0);
+	while ((hold[nh] = rte_pktmbuf_alloc(tiny)) != NULL)
+		nh++;
+	m->ol_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4;
+	m->l2_len = lo.l2;
+	m->l3_len = lo.l3;
+	m->l4_len = lo.l4;
+	m->tso_segsz = 1448;
+	make_partial(m, &lo, m->ol_flags);
+	memcpy(f + l4_off_csum(&lo),
+	       rte_pktmbuf_mtod_offset(m, uint8_t *, l4_off_csum(&lo)), 2);
+	rte_mbuf_refcnt_update(m, 1);
+	assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 1);
+	assert_int_equal(stats(&e, 0).drops_no_buf, 0);
+	assert_int_equal(stats(&e, 0).drops_mtu, 0);
+	assert_int_equal(rx_take(&e, got, &nb), 12 + lo.len);
+	expect_hdr(got, &(struct rxh){ 1, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448,
+				       34, 16 }, nb);
+	assert_memory_equal(got + 12, f, lo.len);
+	rte_mbuf_refcnt_update(m, -1);
+	rte_pktmbuf_free(m);
+	for (unsigned int i = 0; i < nh; i++)
+		rte_pktmbuf_free(hold[i]);
+	rh_env_teardown(&e);
+	rte_mempool_free(tiny);
+}
+
 /* --------------------------------------------------------------- MTU */
 
 static void
@@ -1422,7 +1484,7 @@ main(void)
 {
 	static const char *const cn[4] = { "split", "split_mrg", "packed",
 					   "packed_mrg" };
-	static char names[5][4][40];
+	static char names[6][4][40];
 	static const struct {
 		const char *name;
 		CMUnitTestFunction f;
@@ -1432,6 +1494,7 @@ main(void)
 		{ "enq_sw_seg", test_enq_sw_seg },
 		{ "enq_mtu", test_enq_mtu },
 		{ "enq_seg_ring_full", test_enq_sw_seg_ring_full },
+		{ "enq_gso_shared_dry", test_enq_gso_shared_dry_pool },
 	};
 	static const struct {
 		const char *name;

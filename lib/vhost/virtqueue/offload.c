@@ -191,6 +191,13 @@ stage_one(struct vhu_vq *vq, struct rte_mbuf *m)
 	}
 	if (gso && !vhu_net_gso_ok(m, &h, caps))
 		return segment(vq, m, &h);
+	/*
+	 * A GSO frame the guest takes as it is (sent here for its flag or
+	 * its length), or an IPv4 checksum flag on an IPv6 frame: nothing
+	 * to compute, so nothing to copy for a shared packet either.
+	 */
+	if (!l4 && !(ip && h.ipv4))
+		return place(vq, m);
 	return fix_cksums(vq, m, &h, ip, l4);
 }
 

@@ -1841,6 +1841,80 @@ h_ol_hdr_len_past_frame(void)
 	ol_bad_headers(OL_HOST, bad, RTE_DIM(bad));
 }
 
+/*
+ * NET_SET_MTU outside virtio's bounds (68..65535, virtio 1.2 §5.1.4.1) is
+ * refused; an accepted one limits what reaches the guest from then on:
+ * with F_MTU a frame longer than the MTU plus Ethernet and one VLAN tag
+ * is dropped and counted (drops_mtu), counts as placed, and the rest of
+ * the burst goes in; a larger MTU lets it through.
+ */
+static void
+h_net_set_mtu(void)
+{
+	static const uint32_t lens[] = { 1000, 1519, 1518, 60, 1600 };
+	struct vtd *d;
+	struct rte_mbuf *m[RTE_DIM(lens)];
+	struct vhu_vring_stats st;
+	uint8_t frame[2048], got[HDR + 2048];
+	uint64_t v;
+	struct fe f;
+
+	fe_start_with(&f, false, BIT(VIRTIO_NET_F_MTU));
+	d = &f.ring[0];
+	v = 67;
+	req_nack(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	v = 65536;
+	req_nack(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	v = 1500;
+	req_ok(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	for (size_t i = 0; i < RTE_DIM(lens); i++) {
+		uint32_t blen = 2048;
+
+		assert_true(vtd_post_rx(d, &blen, 1, false) >= 0);
+		m[i] = rte_pktmbuf_alloc(pool);
+		assert_non_null(m[i]);
+		frame_fill((uint8_t *)rte_pktmbuf_append(m[i], lens[i]),
+			   lens[i], (int)i);
+	}
+	vtd_publish(d);
+	assert_int_equal(vhu_enqueue_burst(f.dev, 0, m, RTE_DIM(lens)),
+			 RTE_DIM(lens));
+	for (size_t i = 0; i < RTE_DIM(lens); i++) {
+		uint32_t id, ulen;
+
+		if (lens[i] > 1518)
+			continue;
+		assert_true(vtd_get_used(d, &id, &ulen));
+		assert_int_equal(ulen, HDR + lens[i]);
+		vtd_gather(d, (uint16_t)id, got, ulen);
+		frame_fill(frame, lens[i], (int)i);
+		assert_memory_equal(got + HDR, frame, lens[i]);
+	}
+	assert_int_equal(vtd_used_pending(d), 0);
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 0, &st, sizeof(st)),
+			 (int)sizeof(st));
+	assert_int_equal(st.drops_mtu, 2);
+	assert_int_equal(st.packets, 3);
+	/* a jumbo MTU: the same frames go in */
+	v = 9000;
+	req_ok(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	assert_int_equal(vhu_enqueue_burst(f.dev, 0, &m[1], 1), 1);
+	assert_int_equal(vhu_enqueue_burst(f.dev, 0, &m[4], 1), 1);
+	for (int i = 1; i < 5; i += 3) {
+		uint32_t id, ulen;
+
+		assert_true(vtd_get_used(d, &id, &ulen));
+		assert_int_equal(ulen, HDR + lens[i]);
+	}
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 0, &st, sizeof(st)),
+			 (int)sizeof(st));
+	assert_int_equal(st.drops_mtu, 2);
+	for (size_t i = 0; i < RTE_DIM(lens); i++)
+		rte_pktmbuf_free(m[i]);
+	assert_true(traffic_rx(&f, 64));
+	fe_stop(&f);
+}
+
 /* ------------------------------------------------------------------ */
 
 /*
@@ -1916,6 +1990,7 @@ static const struct hcase cases[] = {
 	ROW(ol_gso_type_mismatch),
 	ROW(ol_gso_without_needs_csum),
 	ROW(ol_hdr_len_past_frame),
+	ROW(net_set_mtu),
 };
 
 static void

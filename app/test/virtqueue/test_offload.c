@@ -36,6 +36,7 @@
 #include <rte_udp.h>
 
 #include "net_hdr.h"
+#include "net_ref.h"
 #include "ring_harness.h"
 #include "vhu.h"
 #include "vhu_burst.h"
@@ -98,17 +99,6 @@ stats(const struct rh_env *e, uint16_t vring)
 }
 
 /* -------------------------------------------------- reference sums */
-
-/* RFC 1071: big-endian 16-bit words, an odd last byte padded with 0. */
-static uint32_t
-ref_sum(const uint8_t *p, uint32_t len, uint32_t sum)
-{
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
 
 static uint16_t
 ref_fold(uint32_t sum)
@@ -192,32 +182,6 @@ struct fspec {
 	uint8_t tcp_flags;
 	uint32_t seed;
 };
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
 
 /*
  * Ethernet (a VLAN tag), IPv4 (id 0x1234, TTL 64, header checksum right)

@@ -8,7 +8,8 @@
 # happens by a comment that starts with the label and a colon, e.g.
 #     /* A3: pairs with the driver's barrier before its avail->idx store */
 # A label is a letter of A (acquire), R (release), F (full fence),
-# L (dirty-log fence), P (PMD publication) and a number. The site belongs to
+# D (dirty-log fence), P (PMD publication) and a number. Not L: L2, L3
+# and L4 are network layers in the offload code. The site belongs to
 # the function whose body holds the comment, or to the function defined
 # right after it when the comment sits above one (kernel style: the name
 # starts a line, the body's braces are in column 0). Any other mention of a
@@ -24,7 +25,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DOC=${1:-$REPO/doc/guide/threading.md}
-LABEL='[AFLPR][0-9]+'
+LABEL='[ADFPR][0-9]+'
 
 cd "$REPO"
 mapfile -t files < <(find lib drivers -name '*.[ch]' | sort)

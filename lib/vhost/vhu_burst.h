@@ -188,7 +188,8 @@ int vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring);
  * @param m a packet returned by vhu_dequeue_burst(), which it must still
  *   be the only user of.
  * @return 0 (done, or nothing to do), or -EINVAL if m is NULL or its
- *   l2_len / l3_len do not locate a TCP or UDP header inside the packet.
+ *   headers (parsed again, whatever l2_len / l3_len say) are not TCP or
+ *   UDP over IPv4 or IPv6 inside the packet.
  */
 int vhu_pkt_finish_cksum(struct rte_mbuf *m);
 

@@ -21,19 +21,32 @@
  *   [2]      bits 0-3 dirty-log bytes (1..16), 4 raw avail->idx,
  *            5 guest wants kicks (vhu_vq_set_notify), 6 packed ring
  *            (VIRTIO_F_RING_PACKED: the "avail ring" bytes below are then
- *            the driver event area, the used ring the device event area)
+ *            the driver event area, the used ring the device event area),
+ *            7 offloads (see below)
  *   [3]      region 0 shaved by 16 * b bytes (an unaligned region size)
  *   [4..5]   ring base (last_avail_idx = last_used_idx); packed: bits 0-15
  *            of the SET_VRING_BASE value
  *   [6]      entries made available at start (mod size + 1), unless raw;
  *            packed: bits 16-23 of the base value (bit 7 also bit 31)
- *   [7]      rounds (1..8)
+ *   [7]      bits 0-2 rounds (1..8); with offloads, bit 3 legacy mbuf
+ *            flags (VHU_SOCKET_LEGACY_OL_FLAGS), 4 MTU 1500 (F_MTU), 5
+ *            TSO4 only (no TSO6, USO), 6 no ECN, 7 no CSUM / GUEST_CSUM
+ *            (then nothing else is an offload either)
  *   [8..71]  eight 8-byte round scripts (see run_round())
  *   then     descriptor table (16 * size bytes), avail ring (6 + 2 * size
  *            bytes), and the rest into the buffer area. Packed descriptors
  *            are 16 bytes too: {addr, len, id, flags}, available when
  *            flag bit 7 (AVAIL) is the wrap counter (1 at base 0) and bit
  *            15 (USED) is not.
+ *
+ * Offloads (byte 2 bit 7): both directions' checksum and segmentation
+ * features are negotiated (CSUM, GUEST_CSUM, HOST/GUEST_TSO4/6, ECN, USO,
+ * less what byte 7 takes away), so the guest's transmit headers are read
+ * (offload.c, net_hdr.c) and receive headers written; each enqueued frame
+ * starts with a template Ethernet/IP/L4 header and carries offload flags,
+ * both chosen by its round's script (run_round()). Bursts always go
+ * through the offload stages as vhu_enqueue_burst() and
+ * vhu_dequeue_burst() do; without the bit nothing asks for them.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -55,6 +68,7 @@
 
 #include "vhu_atomic.h"
 #include "vq.h"
+#include "offload.h"
 #include "fuzz_eal.h"
 
 #define PAGE 4096u
@@ -85,6 +99,9 @@ static bool verbose;                  /* FUZZ_VERBOSE: logs and burst results */
 
 static struct vhu_guest_mem mem;
 static struct vhu_dirty_log dlog;
+/* this input's offload convention and guest MTU (byte 7, offloads) */
+static bool ol_legacy;
+static uint16_t ol_mtu;
 
 static void
 die(const char *what)
@@ -189,6 +206,83 @@ make_frame(uint32_t len, uint8_t fill)
 	return head;
 }
 
+/*
+ * Offload requests an enqueued frame may carry (run_round(): s[3] & 15),
+ * in both of DPDK's conventions, some of them inconsistent on purpose.
+ */
+static const uint64_t ol_flag_sets[16] = {
+	0,
+	RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4,
+	RTE_MBUF_F_TX_UDP_CKSUM | RTE_MBUF_F_TX_IPV6,
+	RTE_MBUF_F_RX_L4_CKSUM_NONE,
+	RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+	RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4,
+	RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV6,
+	RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_L4_CKSUM_NONE,
+	RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+	RTE_MBUF_F_TX_UDP_SEG | RTE_MBUF_F_TX_IPV4,
+	RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_IPV4,
+	RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4,
+	RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | RTE_MBUF_F_RX_LRO,
+	RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK,
+	RTE_MBUF_F_TX_SCTP_CKSUM,
+	RTE_MBUF_F_TX_UDP_SEG | RTE_MBUF_F_TX_UDP_CKSUM | RTE_MBUF_F_TX_IPV6,
+};
+
+/*
+ * Write header template t (0..7) at the start of the frame's first
+ * segment (as far as it holds it): IPv4 or IPv6, TCP or UDP, a VLAN tag,
+ * CWR, IPv4 options, or not IP at all. Length fields follow len; the
+ * checksums are whatever the bytes make them.
+ */
+static void
+put_template(struct rte_mbuf *m, unsigned int t, uint32_t len)
+{
+	uint8_t h[96];
+	uint32_t l2 = (t == 4) ? 18 : 14, l3, n;
+	bool v6 = t == 1 || t == 3, udp = t == 2 || t == 3;
+	uint8_t *ip = h + l2, *l4;
+
+	memset(h, 0, sizeof(h));
+	h[0] = 0x02;
+	h[6] = 0x02;
+	if (t == 4) {
+		h[12] = 0x81;
+		h[16] = 0x08;
+	} else if (t == 7) {
+		h[12] = 0x88;
+		h[13] = 0xb5;
+	} else {
+		h[12] = v6 ? 0x86 : 0x08;
+		h[13] = v6 ? 0xdd : 0x00;
+	}
+	l3 = v6 ? 40 : (t == 6 ? 28 : 20);
+	if (v6) {
+		ip[0] = 0x60;
+		ip[4] = (uint8_t)((len - l2 - l3) >> 8);
+		ip[5] = (uint8_t)(len - l2 - l3);
+		ip[6] = udp ? 17 : 6;
+		ip[7] = 64;
+	} else {
+		ip[0] = (uint8_t)(0x40 | l3 / 4);
+		ip[2] = (uint8_t)((len - l2) >> 8);
+		ip[3] = (uint8_t)(len - l2);
+		ip[8] = 64;
+		ip[9] = udp ? 17 : 6;
+	}
+	l4 = ip + l3;
+	if (udp) {
+		l4[4] = (uint8_t)((len - l2 - l3) >> 8);
+		l4[5] = (uint8_t)(len - l2 - l3);
+	} else {
+		l4[12] = 5 << 4;
+		l4[13] = t == 5 ? 0x90 : 0x10;  /* CWR | ACK, or ACK */
+	}
+	n = RTE_MIN((uint32_t)(l4 - h) + (udp ? 8 : 20),
+		    (uint32_t)m->data_len);
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *), h, n);
+}
+
 /* What the protocol layer does for num, addr, base, kick, call, start. */
 static void
 configure(struct vhu_vq *vq, uint32_t qsize, const struct vhost_vring_addr *a,
@@ -197,6 +291,7 @@ configure(struct vhu_vq *vq, uint32_t qsize, const struct vhost_vring_addr *a,
 	vhu_vq_quiesce(vq);
 	/* as WITH_VQ (handlers.c): features before num and base */
 	vhu_vq_set_features_locked(vq, features);
+	vhu_vq_set_net_locked(vq, ol_legacy, ol_mtu);
 	if (vhu_vq_set_num_locked(vq, qsize) != 0 ||
 	    vhu_vq_set_addr_locked(vq, a) != 0 ||
 	    vhu_vq_set_base_locked(vq, base) != 0)
@@ -220,10 +315,13 @@ configure(struct vhu_vq *vq, uint32_t qsize, const struct vhost_vring_addr *a,
  *        stopped (GET_VRING_BASE, then num, addr, base, kick, call again)
  *   s[1] burst size (mod 65)
  *   enqueue frame lengths cycle through 37 * s[4..7] (0..9435 bytes)
+ *   offloads (byte 2 bit 7): each enqueued frame starts with header
+ *   template s[2] & 7 (put_template()), carries ol_flag_sets[s[3] & 15],
+ *   tso_segsz 100 * (s[3] >> 4) and l2/l3/l4_len 14/20/20
  */
 static void
 run_round(struct vhu_vq *vq, struct vring_avail *avail, uint32_t r0size,
-	  const uint8_t *s, bool *notify)
+	  const uint8_t *s, bool *notify, bool ol)
 {
 	struct rte_mbuf *pkts[PKTS_MAX];
 	uint16_t count = s[1] % (PKTS_MAX + 1);
@@ -274,10 +372,30 @@ run_round(struct vhu_vq *vq, struct vring_avail *avail, uint32_t r0size,
 						     (uint8_t)n);
 				if (pkts[n] == NULL)
 					break;
+				if (ol) {
+					struct rte_mbuf *m = pkts[n];
+
+					put_template(m, s[2] & 7, m->pkt_len);
+					m->ol_flags = ol_flag_sets[s[3] & 15];
+					m->tso_segsz = (uint16_t)(100 *
+								  (s[3] >> 4));
+					m->l2_len = 14;
+					m->l3_len = 20;
+					m->l4_len = 20;
+				}
 			}
-			/* as vhu_enqueue_burst(): enter, check ready, leave */
+			/*
+			 * as vhu_enqueue_burst(): enter, check ready, the
+			 * offload stage when a packet wants it, leave
+			 */
 			if (vhu_vq_enter(vq)) {
-				if (vq->ready)
+				bool stage = false;
+
+				for (uint16_t k = 0; k < n && !stage; k++)
+					stage = vhu_offload_wanted(vq, pkts[k]);
+				if (vq->ready && stage)
+					done = vhu_offload_enqueue(vq, pkts, n);
+				else if (vq->ready)
 					done = (vq->flags & VHU_VQ_F_PACKED) ?
 					       vhu_packed_enqueue(vq, pkts, n) :
 					       vhu_split_enqueue(vq, pkts, n);
@@ -293,6 +411,10 @@ run_round(struct vhu_vq *vq, struct vring_avail *avail, uint32_t r0size,
 							       pkts, count) :
 					    vhu_split_dequeue(vq, rx_pool,
 							      pkts, count);
+				/* the guest's headers, as vhu_dequeue_burst() */
+				if (n > 0 && (vq->flags & VHU_VQ_F_NET_OL))
+					n = done = vhu_offload_dequeue(vq, pkts,
+								       n);
 				vhu_vq_leave(vq);
 			}
 			for (uint16_t i = 0; i < n; i++) {
@@ -321,7 +443,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t features = 0;
 	uint32_t qsize, r0size, log_bytes, base;
 	uint8_t f, o;
-	bool packed;
+	bool packed, ol;
 	bool notify;
 	uint8_t *r0;
 	int rounds;
@@ -330,6 +452,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = hdr[1];
 	o = hdr[2];
 	packed = o & 0x40;
+	ol = o & 0x80;
 	if (packed) {
 		qsize = 1u + 4u * hdr[0];
 		base = hdr[4] | (uint32_t)hdr[5] << 8 |
@@ -382,6 +505,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		features |= 1ull << VHOST_F_LOG_ALL;
 	if (packed)
 		features |= 1ull << VIRTIO_F_RING_PACKED;
+	ol_legacy = false;
+	ol_mtu = 0;
+	if (ol) {
+		uint64_t host = 1ull << VIRTIO_NET_F_HOST_TSO4;
+		uint64_t guest = 1ull << VIRTIO_NET_F_GUEST_TSO4;
+
+		if (!(hdr[7] & 0x20)) {
+			host |= 1ull << VIRTIO_NET_F_HOST_TSO6 |
+				1ull << VIRTIO_NET_F_HOST_USO;
+			guest |= 1ull << VIRTIO_NET_F_GUEST_TSO6 |
+				 1ull << VIRTIO_NET_F_GUEST_USO4 |
+				 1ull << VIRTIO_NET_F_GUEST_USO6;
+		}
+		if (!(hdr[7] & 0x40)) {
+			host |= 1ull << VIRTIO_NET_F_HOST_ECN;
+			guest |= 1ull << VIRTIO_NET_F_GUEST_ECN;
+		}
+		if (!(hdr[7] & 0x80))
+			features |= host | guest |
+				    1ull << VIRTIO_NET_F_CSUM |
+				    1ull << VIRTIO_NET_F_GUEST_CSUM;
+		ol_legacy = hdr[7] & 0x08;
+		if (hdr[7] & 0x10) {
+			ol_mtu = 1500;
+			features |= 1ull << VIRTIO_NET_F_MTU;
+		}
+	}
 
 	vq = vhu_vq_create(0, 0, SOCKET_ID_ANY, &mem, &dlog);
 	if (vq == NULL)
@@ -398,7 +548,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vhu_vq_set_notify(vq, true);
 
 	for (int r = 0; r < rounds; r++)
-		run_round(vq, avail, r0size, &hdr[8 + SCRIPT_LEN * r], &notify);
+		run_round(vq, avail, r0size, &hdr[8 + SCRIPT_LEN * r], &notify,
+			  ol);
 
 	vhu_vq_quiesce(vq);
 	vhu_vq_set_running_locked(vq, false);

@@ -285,6 +285,11 @@ def msg_seeds():
 MRG, INDIRECT, EVENT, VERSION1, LOG, LOG_USED, TWO, HOLE = \
     [1 << i for i in range(8)]
 PACKED = 0x40      # fuzz_split byte 2: packed ring
+OL = 0x80          # fuzz_split byte 2: offloads negotiated
+# fuzz_split byte 7 with OL: legacy flags, MTU 1500, TSO4 only, no ECN,
+# no CSUM (software offloads only)
+OL_LEGACY, OL_MTU, OL_TSO4_ONLY, OL_NO_ECN, OL_NO_CSUM = \
+    0x08, 0x10, 0x20, 0x40, 0x80
 DESC_OFF, AVAIL_OFF, BUF_OFF = 0, 16 * 1024, 32 * 1024
 F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 
@@ -294,11 +299,11 @@ def desc(addr, length, flags=0, nxt=0):
 
 
 def split_seed(log2, feats, opts=0, shave=0, base=0, pending=0,
-               rounds=(), table=b"", heads=(), bufs=b""):
+               rounds=(), table=b"", heads=(), bufs=b"", ol_bits=0):
     # byte 0 is log2 of the size; packed rings: 1 + 4 * byte 0
     size = 1 + 4 * log2 if opts & PACKED else 1 << log2
     hdr = bytes([log2, feats, opts, shave]) + struct.pack("<H", base) + \
-        bytes([pending, max(len(rounds), 1) - 1])
+        bytes([pending, (max(len(rounds), 1) - 1) | ol_bits])
     script = b"".join(rounds).ljust(64, b"\0")
     table = table.ljust(16 * size, b"\0")
     avail = struct.pack("<HH", 0, 0) + \
@@ -318,6 +323,148 @@ def pdesc(addr, length, buf_id, flags=0):
 def rnd(enqueue, count, lens=(60, 1514, 0, 9000), extra=0):
     return bytes([(1 if enqueue else 0) | extra, count] + [0, 0] +
                  [min(255, x // 37) for x in lens])
+
+
+def rnd_ol(count, template, flag_set, seg100, lens):
+    """An enqueue round whose frames carry offload requests (OL)."""
+    return bytes([1, count, template, flag_set | seg100 << 4] +
+                 [min(255, x // 37) for x in lens])
+
+
+def ol_frame(v6=False, udp=False, payload=200, tcp_flags=0x10, seed=0,
+             vlan=False, ethertype=None):
+    """Ethernet (VLAN), IPv4/IPv6, TCP/UDP, payload; checksums 0."""
+    l3 = 40 if v6 else 20
+    l4 = 8 if udp else 20
+    if ethertype is None:
+        ethertype = 0x86dd if v6 else 0x0800
+    eth = bytes([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2])
+    if vlan:
+        eth += struct.pack(">HH", 0x8100, 5)
+    eth += struct.pack(">H", ethertype)
+    proto = 17 if udp else 6
+    if v6:
+        ip = struct.pack(">IHBB", 0x60000000, l4 + payload, proto, 64) + \
+            bytes(range(1, 33))
+    else:
+        ip = struct.pack(">BBHHHBBH", 0x45, 0, l3 + l4 + payload, 0x1234, 0,
+                         64, proto, 0) + bytes([10, 0, 0, 1, 10, 0, 0, 2])
+    if udp:
+        th = struct.pack(">HHHH", 4000, 80, l4 + payload, 0)
+    else:
+        th = struct.pack(">HHIIBBHHH", 4000, 80, 1000, 7, 5 << 4, tcp_flags,
+                         0xffff, 0, 0)
+    body = bytes((seed * 131 + i * 7) & 0xff for i in range(payload))
+    return eth + ip + th + body
+
+
+def vnet(flags=0, gso=0, hdr_len=0, gso_size=0, start=0, off=0):
+    """A virtio-net header with num_buffers (VERSION_1: 12 bytes)."""
+    return struct.pack("<BBHHHHH", flags, gso, hdr_len, gso_size, start,
+                       off, 0)
+
+
+NC, DV = 1, 2      # NEEDS_CSUM, DATA_VALID
+GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_UDP_L4, GSO_ECN = 1, 3, 4, 5, 0x80
+
+
+def ol_tx_frames():
+    """Transmit headers: good ones, software checksums, and lies."""
+    t4 = ol_frame(payload=300)
+    t6 = ol_frame(v6=True, payload=300, tcp_flags=0x90)
+    u4 = ol_frame(udp=True, payload=120)
+    u6 = ol_frame(v6=True, udp=True, payload=300)
+    raw = ol_frame(payload=100, ethertype=0x88b5)
+    return [
+        vnet(NC, 0, 0, 0, 34, 16) + t4,
+        vnet(NC, GSO_TCPV4, 54, 100, 34, 16) + t4,
+        vnet(NC, GSO_TCPV6 | GSO_ECN, 74, 128, 54, 16) + t6,
+        vnet(NC, 0, 0, 0, 34, 6) + u4,
+        vnet(NC, GSO_UDP_L4, 62, 100, 54, 6) + u6,
+        vnet(NC, 0, 0, 0, 20, 4) + raw,
+        vnet(NC, 0, 0, 0, 14, 10) + t4,
+        vnet(NC, GSO_TCPV4, 54, 0, 34, 16) + t4,
+        vnet(NC, 0, 0, 0, len(t4) + 10, 0) + t4,
+        vnet(NC, GSO_UDP, 42, 100, 34, 6) + u4,
+        vnet(NC, GSO_TCPV4, 74, 100, 54, 16) + t6,
+        vnet(0, GSO_TCPV4, 54, 100, 34, 16) + t4,
+        vnet(DV, 0, 0, 0, 0, 0) + t4,
+        vnet(NC, GSO_TCPV4, 0xffff, 100, 34, 16) + t4,
+    ]
+
+
+def packed_ol_seeds():
+    b = BUF_OFF
+    blobs = ol_tx_frames()[:8]
+    table, bufs, off = b"", b"", 0
+    for i, blob in enumerate(blobs):
+        table += pdesc(b + off, len(blob), i)
+        bufs += blob.ljust((len(blob) + 15) // 16 * 16, b"\0")
+        off = len(bufs)
+    return {
+        "packed-ol-tx-headers": split_seed(
+            15, VERSION1, opts=PACKED | OL, base=P_BASE,
+            rounds=[rnd(False, 16)], table=table, bufs=bufs),
+        "packed-ol-rx-mrg": split_seed(
+            15, VERSION1 | MRG, opts=PACKED | OL, base=P_BASE,
+            rounds=[rnd_ol(3, 0, 5, 5, (3000, 60, 1514, 0)),
+                    rnd_ol(2, 1, 7, 14, (4000, 200, 0, 0)),
+                    rnd_ol(2, 3, 15, 3, (1000, 100, 0, 0))],
+            table=b"".join(pdesc(b + 2048 * i, 2048, i, F_WRITE)
+                           for i in range(12))),
+    }
+
+
+def ol_seeds():
+    """Offload inputs: guest transmit headers, enqueue offload flags."""
+    b = BUF_OFF
+    blobs = ol_tx_frames()
+    table, bufs = b"", b""
+    for blob in blobs:
+        table += desc(b + len(bufs), len(blob))
+        bufs += blob.ljust((len(blob) + 15) // 16 * 16, b"\0")
+    # the header split 5 + 7, then 11 + 1 with the frame
+    hs = vnet(NC, GSO_TCPV4, 54, 100, 34, 16)
+    t4 = ol_frame(payload=300, seed=3)
+    split_table = desc(b, 5, F_NEXT, 1) + desc(b + 5, 7, F_NEXT, 2) + \
+        desc(b + 12, len(t4)) + desc(b + 1024, 11, F_NEXT, 4) + \
+        desc(b + 1024 + 11, 1 + len(t4))
+    split_bufs = (hs + t4).ljust(1024, b"\0") + hs + t4
+    rx_table = b"".join(desc(b + 2048 * i, 2048, F_WRITE) for i in range(16))
+    rx_rounds = [rnd_ol(2, 0, 5, 5, (3000, 1514, 0, 0)),
+                 rnd_ol(2, 1, 6, 14, (4000, 300, 0, 0)),
+                 rnd_ol(2, 2, 9, 3, (2000, 100, 0, 0)),
+                 rnd_ol(2, 4, 1, 0, (1000, 60, 0, 0)),
+                 rnd_ol(2, 5, 5, 5, (3000, 1600, 0, 0)),
+                 rnd_ol(2, 7, 3, 0, (500, 60, 0, 0)),
+                 rnd_ol(2, 6, 11, 0, (700, 60, 0, 0)),
+                 rnd_ol(2, 3, 7, 2, (1400, 9000, 0, 0))]
+    return {
+        "ol-tx-headers": split_seed(
+            4, VERSION1, opts=OL, pending=len(blobs),
+            rounds=[rnd(False, 32)], table=table, heads=range(len(blobs)),
+            bufs=bufs),
+        "ol-tx-headers-legacy-tso4": split_seed(
+            4, VERSION1 | INDIRECT, opts=OL, pending=len(blobs),
+            rounds=[rnd(False, 32)], table=table, heads=range(len(blobs)),
+            bufs=bufs, ol_bits=OL_LEGACY | OL_TSO4_ONLY | OL_NO_ECN),
+        "ol-tx-header-split": split_seed(
+            4, VERSION1, opts=OL, pending=2, rounds=[rnd(False, 8)],
+            table=split_table, heads=[0, 3], bufs=split_bufs),
+        "ol-rx-guest-mrg": split_seed(
+            4, VERSION1 | MRG, opts=OL, pending=16, rounds=rx_rounds,
+            table=rx_table, heads=range(16)),
+        "ol-rx-software-mtu": split_seed(
+            4, VERSION1 | MRG, opts=OL, pending=16, rounds=rx_rounds,
+            table=rx_table, heads=range(16), ol_bits=OL_NO_CSUM | OL_MTU),
+        "ol-rx-tso4-only-big": split_seed(
+            4, VERSION1, opts=OL, pending=4, rounds=rx_rounds,
+            table=b"".join(desc(b + 2048 * i, 2048,
+                                F_WRITE | (F_NEXT if i % 4 != 3 else 0),
+                                i + 1 if i % 4 != 3 else 0)
+                           for i in range(16)),
+            heads=[0, 4, 8, 12], ol_bits=OL_TSO4_ONLY | OL_NO_ECN | OL_MTU),
+    }
 
 
 def split_seeds():
@@ -380,6 +527,8 @@ def split_seeds():
             table=b"".join(pdesc(b + 2048 * i, 2048, i, F_WRITE)
                            for i in range(8))),
     }
+    seeds.update(ol_seeds())
+    seeds.update(packed_ol_seeds())
     return seeds
 
 

@@ -277,6 +277,7 @@ struct fe {
 	int sock;
 	bool packed;
 	uint64_t features;
+	uint64_t extra;           /* features on top of fe_negotiate()'s */
 	struct vtd ring[2];       /* [0] guest Rx (vring 0), [1] guest Tx */
 	int kick[2], call[2], err[2];
 	struct vhu_dev *dev;
@@ -331,7 +332,7 @@ fe_negotiate(struct fe *f)
 	req_ok(f->sock, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0);
 	f->features = BIT(VIRTIO_F_VERSION_1) | BIT(VHU_F_PROTOCOL_FEATURES) |
 		      BIT(VIRTIO_RING_F_INDIRECT_DESC) |
-		      (f->packed ? BIT(VIRTIO_F_RING_PACKED) : 0);
+		      (f->packed ? BIT(VIRTIO_F_RING_PACKED) : 0) | f->extra;
 	assert_int_equal(f->features & ~offered, 0);
 	req_ok(f->sock, VHU_REQ_SET_FEATURES, &f->features, 8, NULL, 0);
 }
@@ -419,6 +420,21 @@ fe_wait_started(struct fe *f, int before)
 {
 	assert_true(pump_until(&ev.new_device, before + 1, 1000));
 	f->dev = EV(dev);
+}
+
+/* A well-behaved frontend up to a running device, with extra features. */
+static void
+fe_start_with(struct fe *f, bool packed, uint64_t extra)
+{
+	int before;
+
+	fe_init(f, packed);
+	f->extra = extra;
+	fe_negotiate(f);
+	fe_rings_up(f);
+	before = EV(new_device);
+	fe_driver_ok(f);
+	fe_wait_started(f, before);
 }
 
 /* A well-behaved frontend up to a running device. */
@@ -1558,6 +1574,347 @@ h_broken_ring_reset_clears(void)
 	fe_stop(f);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* bogus transmit offload headers (issue #14 item 5)                   */
+
+#define OL_HOST (BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | \
+		 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | \
+		 BIT(VIRTIO_NET_F_HOST_USO))
+#define OL_NC VIRTIO_NET_HDR_F_NEEDS_CSUM
+#define OL_L4 0xffff            /* csum_start: the frame's L4 header */
+#define OL_PAYLOAD 3000
+
+/* A frame a header lies about, and the lie (virtio 1.2 §5.1.6). */
+struct ol_bad {
+	bool v6, udp;
+	uint8_t flags, gso_type;
+	uint16_t hdr_len, gso_size, csum_start, csum_offset;
+};
+
+/*
+ * Ethernet, IPv4 or IPv6, TCP or UDP, OL_PAYLOAD bytes of k's pattern
+ * after the headers; the L4 checksum is left as is (the frames dropped
+ * here are not looked at, the good ones are compared byte for byte).
+ */
+static uint32_t
+ol_frame(uint8_t *b, bool v6, bool udp, int k)
+{
+	uint32_t l3 = v6 ? 40 : 20, l4 = udp ? 8 : 20;
+	uint32_t len = 14 + l3 + l4 + OL_PAYLOAD;
+	uint8_t *ip = b + 14, *th = ip + l3;
+
+	memset(b, 0, 14 + l3 + l4);
+	b[0] = 0x02;
+	b[6] = 0x02;
+	b[11] = b[5] = (uint8_t)k;
+	b[12] = v6 ? 0x86 : 0x08;
+	b[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		ip[0] = 0x60;
+		ip[4] = (uint8_t)((l4 + OL_PAYLOAD) >> 8);
+		ip[5] = (uint8_t)(l4 + OL_PAYLOAD);
+		ip[6] = udp ? 17 : 6;
+		ip[7] = 64;
+	} else {
+		ip[0] = 0x45;
+		ip[2] = (uint8_t)((len - 14) >> 8);
+		ip[3] = (uint8_t)(len - 14);
+		ip[8] = 64;
+		ip[9] = udp ? 17 : 6;
+	}
+	if (udp) {
+		th[4] = (uint8_t)((l4 + OL_PAYLOAD) >> 8);
+		th[5] = (uint8_t)(l4 + OL_PAYLOAD);
+	} else {
+		th[12] = 5 << 4;
+		th[13] = 0x10;
+	}
+	frame_fill(th + l4, OL_PAYLOAD, k);
+	return len;
+}
+
+/* Post header h and frame f, as one buffer or cut in three. */
+static void
+ol_post(struct fe *f, const struct ol_bad *h, const uint8_t *frame,
+	uint32_t len, int k)
+{
+	static uint8_t all[HDR + 2048 + OL_PAYLOAD];
+	uint32_t l4 = 14 + (h->v6 ? 40 : 20);
+
+	memset(all, 0, HDR);
+	all[0] = h->flags;
+	all[1] = h->gso_type;
+	all[2] = (uint8_t)h->hdr_len;
+	all[3] = (uint8_t)(h->hdr_len >> 8);
+	all[4] = (uint8_t)h->gso_size;
+	all[5] = (uint8_t)(h->gso_size >> 8);
+	all[6] = (uint8_t)(h->csum_start == OL_L4 ? l4 : h->csum_start);
+	all[7] = (uint8_t)((h->csum_start == OL_L4 ? l4 : h->csum_start) >> 8);
+	all[8] = (uint8_t)h->csum_offset;
+	all[9] = (uint8_t)(h->csum_offset >> 8);
+	memcpy(all + HDR, frame, len);
+	assert_true(vtd_post_tx(&f->ring[1], all, HDR + len, 0, 1 + 2 * (k & 1),
+				k % 4 == 2) >= 0);
+}
+
+/*
+ * Each bad header, between good frames, in split and packed devices that
+ * negotiated feats: the bad frames are dropped and counted
+ * (drops_bad_hdr), the good ones arrive intact with their offload flag,
+ * every buffer goes back to the guest, the ring does not break, no mbuf
+ * is kept, and traffic flows on.
+ */
+static void
+ol_bad_headers(uint64_t feats, const struct ol_bad *bad, int n)
+{
+	static uint8_t frame[2048 + OL_PAYLOAD], good[2048 + OL_PAYLOAD];
+	static uint8_t got[2048 + OL_PAYLOAD];
+	const struct ol_bad gh = { false, false, OL_NC, 0, 0, 0, OL_L4, 16 };
+
+	for (int p = 0; p < 2; p++) {
+		struct vhu_vring_stats st0, st1;
+		struct rte_mbuf *m[BATCH];
+		unsigned int avail;
+		uint32_t glen = ol_frame(good, false, false, 77), id, ulen;
+		int have = 0, want = n + 1;
+		struct fe f;
+
+		fe_start_with(&f, p == 1, feats);
+		assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st0,
+						     sizeof(st0)),
+				 (int)sizeof(st0));
+		avail = rte_mempool_avail_count(pool);
+		ol_post(&f, &gh, good, glen, 0);
+		for (int i = 0; i < n; i++) {
+			uint32_t len = ol_frame(frame, bad[i].v6, bad[i].udp,
+						i);
+
+			ol_post(&f, &bad[i], frame, len, i);
+			ol_post(&f, &gh, good, glen, i + 1);
+		}
+		vtd_publish(&f.ring[1]);
+		for (int tries = 0; have < want && tries < 100; tries++) {
+			uint16_t r = vhu_dequeue_burst(f.dev, 0, pool, m,
+						       BATCH);
+
+			for (uint16_t i = 0; i < r; i++) {
+				assert_int_equal(m[i]->pkt_len, glen);
+				assert_memory_equal(rte_pktmbuf_read(m[i], 0,
+								     glen, got),
+						    good, glen);
+				assert_int_equal(m[i]->ol_flags,
+						 RTE_MBUF_F_RX_L4_CKSUM_NONE);
+				rte_pktmbuf_free(m[i]);
+			}
+			have += r;
+		}
+		assert_int_equal(have, want);
+		assert_int_equal(vhu_dequeue_burst(f.dev, 0, pool, m, BATCH),
+				 0);
+		assert_int_equal(rte_mempool_avail_count(pool), avail);
+		assert_int_equal(vtd_used_pending(&f.ring[1]), 2 * n + 1);
+		for (int i = 0; i < 2 * n + 1; i++)
+			assert_true(vtd_get_used(&f.ring[1], &id, &ulen));
+		assert_false(vhu_dev_vring_broken(f.dev, 1));
+		assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st1,
+						     sizeof(st1)),
+				 (int)sizeof(st1));
+		assert_int_equal(st1.drops_bad_hdr - st0.drops_bad_hdr, n);
+		assert_int_equal(st1.packets - st0.packets, want);
+		assert_int_equal(st1.desc_errors, st0.desc_errors);
+		assert_int_equal(st1.broken, 0);
+		assert_true(traffic_tx(&f, 64));
+		assert_true(traffic_rx(&f, 64));
+		fe_stop(&f);
+	}
+}
+
+/* A checksum position outside the frame, or ending past it. */
+static void
+h_ol_csum_outside_frame(void)
+{
+	const uint32_t len = 14 + 20 + 20 + OL_PAYLOAD;
+	const struct ol_bad bad[] = {
+		{ false, false, OL_NC, 0, 0, 0, (uint16_t)(len + 10), 0 },
+		{ false, false, OL_NC, 0, 0, 0, (uint16_t)len, 0 },
+		{ false, false, OL_NC, 0, 0, 0, (uint16_t)(len - 2), 1 },
+		{ false, false, OL_NC, 0, 0, 0, 34, 0xffff },
+		{ false, false, OL_NC, 0, 0, 0, 0xfffe, 0xffff },
+	};
+
+	ol_bad_headers(OL_HOST, bad, RTE_DIM(bad));
+}
+
+static void
+h_ol_gso_size_zero(void)
+{
+	const struct ol_bad bad[] = {
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4, 54, 0, OL_L4,
+		  16 },
+		{ true, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV6, 74, 0, OL_L4,
+		  16 },
+		{ false, true, OL_NC, 5, 42, 0, OL_L4, 6 },
+	};
+
+	ol_bad_headers(OL_HOST, bad, RTE_DIM(bad));
+}
+
+/* GSO types virtio does not define or vhu does not offer (UFO). */
+static void
+h_ol_gso_type_unknown(void)
+{
+	const struct ol_bad bad[] = {
+		{ false, false, OL_NC, 2, 54, 1448, OL_L4, 16 },
+		{ false, true, OL_NC, 3, 42, 1448, OL_L4, 6 },
+		{ false, false, OL_NC, 6, 54, 1448, OL_L4, 16 },
+		{ false, false, OL_NC, 0x7f, 54, 1448, OL_L4, 16 },
+		{ false, false, OL_NC, 0xff, 54, 1448, OL_L4, 16 },
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_ECN, 54, 1448, OL_L4,
+		  16 },
+	};
+
+	ol_bad_headers(OL_HOST, bad, RTE_DIM(bad));
+}
+
+/* GSO kinds the device did not negotiate. */
+static void
+h_ol_gso_not_negotiated(void)
+{
+	const struct ol_bad bad[] = {
+		{ true, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV6, 74, 1440, OL_L4,
+		  16 },
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4 |
+		  VIRTIO_NET_HDR_GSO_ECN, 54, 1448, OL_L4, 16 },
+		{ false, true, OL_NC, 5, 42, 1448, OL_L4, 6 },
+	};
+
+	ol_bad_headers(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4),
+		       bad, RTE_DIM(bad));
+}
+
+/* A GSO type that does not match the frame's headers. */
+static void
+h_ol_gso_type_mismatch(void)
+{
+	const struct ol_bad bad[] = {
+		{ true, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4, 74, 1440, OL_L4,
+		  16 },
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV6, 54, 1440, OL_L4,
+		  16 },
+		{ false, true, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4, 42, 1448, OL_L4,
+		  6 },
+		{ false, false, OL_NC, 5, 54, 1448, OL_L4, 16 },
+	};
+
+	ol_bad_headers(OL_HOST, bad, RTE_DIM(bad));
+}
+
+/* GSO without a partial checksum, or with it somewhere else. */
+static void
+h_ol_gso_without_needs_csum(void)
+{
+	const struct ol_bad bad[] = {
+		{ false, false, 0, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, OL_L4,
+		  16 },
+		{ false, false, VIRTIO_NET_HDR_F_DATA_VALID,
+		  VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, OL_L4, 16 },
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 14,
+		  10 },
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, OL_L4,
+		  6 },
+	};
+
+	ol_bad_headers(OL_HOST, bad, RTE_DIM(bad));
+}
+
+static void
+h_ol_hdr_len_past_frame(void)
+{
+	const struct ol_bad bad[] = {
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4,
+		  14 + 20 + 20 + OL_PAYLOAD + 1, 1448, OL_L4, 16 },
+		{ false, false, OL_NC, VIRTIO_NET_HDR_GSO_TCPV4, 0xffff, 1448,
+		  OL_L4, 16 },
+	};
+
+	ol_bad_headers(OL_HOST, bad, RTE_DIM(bad));
+}
+
+/*
+ * NET_SET_MTU outside virtio's bounds (68..65535, virtio 1.2 §5.1.4.1) is
+ * refused; an accepted one limits what reaches the guest from then on:
+ * with F_MTU a frame longer than the MTU plus Ethernet and one VLAN tag
+ * is dropped and counted (drops_mtu), counts as placed, and the rest of
+ * the burst goes in; a larger MTU lets it through.
+ */
+static void
+h_net_set_mtu(void)
+{
+	static const uint32_t lens[] = { 1000, 1519, 1518, 60, 1600 };
+	struct vtd *d;
+	struct rte_mbuf *m[RTE_DIM(lens)];
+	struct vhu_vring_stats st;
+	uint8_t frame[2048], got[HDR + 2048];
+	uint64_t v;
+	struct fe f;
+
+	fe_start_with(&f, false, BIT(VIRTIO_NET_F_MTU));
+	d = &f.ring[0];
+	v = 67;
+	req_nack(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	v = 65536;
+	req_nack(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	v = 1500;
+	req_ok(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	for (size_t i = 0; i < RTE_DIM(lens); i++) {
+		uint32_t blen = 2048;
+
+		assert_true(vtd_post_rx(d, &blen, 1, false) >= 0);
+		m[i] = rte_pktmbuf_alloc(pool);
+		assert_non_null(m[i]);
+		frame_fill((uint8_t *)rte_pktmbuf_append(m[i], lens[i]),
+			   lens[i], (int)i);
+	}
+	vtd_publish(d);
+	assert_int_equal(vhu_enqueue_burst(f.dev, 0, m, RTE_DIM(lens)),
+			 RTE_DIM(lens));
+	for (size_t i = 0; i < RTE_DIM(lens); i++) {
+		uint32_t id, ulen;
+
+		if (lens[i] > 1518)
+			continue;
+		assert_true(vtd_get_used(d, &id, &ulen));
+		assert_int_equal(ulen, HDR + lens[i]);
+		vtd_gather(d, (uint16_t)id, got, ulen);
+		frame_fill(frame, lens[i], (int)i);
+		assert_memory_equal(got + HDR, frame, lens[i]);
+	}
+	assert_int_equal(vtd_used_pending(d), 0);
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 0, &st, sizeof(st)),
+			 (int)sizeof(st));
+	assert_int_equal(st.drops_mtu, 2);
+	assert_int_equal(st.packets, 3);
+	/* a jumbo MTU: the same frames go in */
+	v = 9000;
+	req_ok(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
+	assert_int_equal(vhu_enqueue_burst(f.dev, 0, &m[1], 1), 1);
+	assert_int_equal(vhu_enqueue_burst(f.dev, 0, &m[4], 1), 1);
+	for (int i = 1; i < 5; i += 3) {
+		uint32_t id, ulen;
+
+		assert_true(vtd_get_used(d, &id, &ulen));
+		assert_int_equal(ulen, HDR + lens[i]);
+	}
+	assert_int_equal(vhu_dev_vring_stats(f.dev, 0, &st, sizeof(st)),
+			 (int)sizeof(st));
+	assert_int_equal(st.drops_mtu, 2);
+	for (size_t i = 0; i < RTE_DIM(lens); i++)
+		rte_pktmbuf_free(m[i]);
+	assert_true(traffic_rx(&f, 64));
+	fe_stop(&f);
+}
+
 /* ------------------------------------------------------------------ */
 
 /*
@@ -1625,6 +1982,15 @@ static const struct hcase cases[] = {
 	PACKED_TX(packed_chain_longer_than_ring),
 	PACKED_TX(packed_buffer_outside_memory),
 	ROW(broken_ring_reset_clears),
+	/* issue #14 item 5: transmit offload headers */
+	ROW(ol_csum_outside_frame),
+	ROW(ol_gso_size_zero),
+	ROW(ol_gso_type_unknown),
+	ROW(ol_gso_not_negotiated),
+	ROW(ol_gso_type_mismatch),
+	ROW(ol_gso_without_needs_csum),
+	ROW(ol_hdr_len_past_frame),
+	ROW(net_set_mtu),
 };
 
 static void

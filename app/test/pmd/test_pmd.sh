@@ -8,8 +8,21 @@
 # counters while they run.
 #
 # Checks devargs first: unknown keys, bad values, repeated keys and refused
-# features fail the probe with a message naming them; tso=1 and the Rx
-# chain options are accepted. Then, with 1 and with 4 queue pairs:
+# features fail the probe with a message naming them; tso=1,
+# legacy-ol-flags=1 and the Rx chain options are accepted. Then offloads,
+# with TCP frames replayed from a pcap (tcp_pcap.py) by net_pcap on one
+# side and written to a pcap on the other, where their checksums and sizes
+# are checked (see case_offload_rx and case_offload_tx):
+#   - guest -> backend, testpmd's csum engine on virtio_user asking for TCP
+#     checksum and TSO: tso=1 offers HOST_TSO4/6, HOST_ECN, HOST_USO and
+#     tso=0 does not; with tso=1 the frames arrive whole, their checksums
+#     completed by rx_burst (compliant flags) or left partial (legacy);
+#     with tso=0 the TSO frames virtio_user sends anyway are dropped and
+#     counted (rx_qN_dropped_bad_hdr, ierrors);
+#   - backend -> guest, the csum engine on net_vhu asking for the same, to
+#     a guest that negotiated no receive offload: libvhu segments and
+#     checksums in software (tx_qN_sw_segmented).
+# Then, with 1 and with 4 queue pairs:
 #   - frontend txonly -> backend rxonly: every backend Rx queue counts;
 #   - backend txonly -> frontend rxonly: every backend Tx queue counts and
 #     the frontend receives;
@@ -27,7 +40,9 @@
 #        VHU_PMD_VDEV=net_vhu (net_vhost runs the same checks against DPDK's
 #        own driver, for comparison; PLUGIN is then not loaded).
 # Exit:  0 pass, 1 fail, 77 skip (no dpdk-testpmd, or a sanitizer build whose
-#        runtime cannot be loaded into testpmd).
+#        runtime cannot be loaded into testpmd). The offload cases need
+#        python3 (tcp_pcap.py) and DPDK's net_pcap driver; without them
+#        they fail.
 # Only processes this script started are stopped, by PID.
 set -uo pipefail
 
@@ -210,25 +225,33 @@ nmaps() {
 	fi
 }
 
+# backend_args Q [DEVARGS [EAL-ARGS [APP-ARGS]]] : DEVARGS (",key=value...")
+# are appended to the port's, EAL-ARGS (words) go after the port's --vdev
+# (a --vdev there makes port 1), APP-ARGS (words) after testpmd's own
 backend_args() {
-	local q=$1
-	local vdev="$VDEV"0,iface=$SOCK,queues=$q
+	local q=$1 more=${2:-} eal=${3:-} app=${4:-}
+	local vdev="$VDEV"0,iface=$SOCK,queues=$q$more
 	local plugin=()
 	[ "$VDEV" = net_vhu ] && plugin=(-d "$PLUGIN")
+	# shellcheck disable=SC2086
 	echo --lcores=0@0,1@1 --no-huge -m 1024 --no-pci \
-		--file-prefix="$PREFIX"-b "${plugin[@]}" --vdev "$vdev" \
+		--file-prefix="$PREFIX"-b "${plugin[@]}" --vdev "$vdev" $eal \
 		-- -i --rxq="$q" --txq="$q" --total-num-mbufs=16384 \
-		--disable-link-check --nb-cores=1
+		--disable-link-check --nb-cores=1 $app
 }
 
+# frontend_args Q [EAL-ARGS [APP-ARGS]] : EAL-ARGS (words) go after the
+# port's --vdev (a --vdev there makes port 1), APP-ARGS after testpmd's
 frontend_args() {
-	local q=$1
+	local q=$1 eal=${2:-} app=${3:-}
 	# -m 128, not 1024: the backend maps all of it at every connect, and
 	# EAL sets it up at every start (a kill cycle took 1 s more with 1024)
+	# shellcheck disable=SC2086
 	echo --lcores=0@1,1@0 --no-huge -m 128 --single-file-segments \
 		--no-pci --file-prefix="$PREFIX"-f \
-		--vdev net_virtio_user0,path="$SOCK",queues="$q" \
-		-- -i --rxq="$q" --txq="$q" --total-num-mbufs=16384 --nb-cores=1
+		--vdev net_virtio_user0,path="$SOCK",queues="$q" $eal \
+		-- -i --rxq="$q" --txq="$q" --total-num-mbufs=16384 --nb-cores=1 \
+		$app
 }
 
 LSC='Port 0: link state change event'
@@ -413,17 +436,18 @@ iface=$SOCK,iommu-support=yes|devarg iommu-support=yes: expected 0 or 1
 iface=$SOCK,postcopy-support=2|devarg postcopy-support=2: expected 0 or 1
 iface=$SOCK,queues=1,queues=2|devarg queues given 2 times
 EOF2
-	# accepted: tso=1 with its warning; the Rx chain options; the IOMMU
+	# accepted: tso=1, legacy-ol-flags=1 (no log line left saying either
+	# is ignored); the Rx chain options; the IOMMU
 	# (net_virtio_user has no vIOMMU: test_iotlb covers the IOTLB itself)
 	rm -f "$SOCK"
-	args="iface=$SOCK,queues=2,client=0,tso=1,linear-buffer=1,ext-buffer=1,legacy-ol-flags=0,iommu-support=1,postcopy-support=1"
+	args="iface=$SOCK,queues=2,client=0,tso=1,linear-buffer=1,ext-buffer=1,legacy-ol-flags=1,iommu-support=1,postcopy-support=1"
 	out=$(LD_PRELOAD=$PRELOAD timeout 30 dpdk-testpmd --lcores=0@0,1@1 \
 		--no-huge -m 1024 --no-pci --file-prefix="$PREFIX"-b \
 		-d "$PLUGIN" --vdev "net_vhu0,$args" -- --disable-link-check \
 		--total-num-mbufs=16384 </dev/null 2>&1)
-	if grep -aq "tso=1: not supported yet, ignored" <<<"$out" &&
-	   grep -aq "Port 0: 02:76:68:75:00:00" <<<"$out"; then
-		log "devargs '$args' accepted, tso=1 logged as ignored"
+	if grep -aq "Port 0: 02:76:68:75:00:00" <<<"$out" &&
+	   ! grep -aq "not supported yet\|no effect" <<<"$out"; then
+		log "devargs '$args' accepted"
 	else
 		fail "devargs '$args' not accepted as expected"
 		printf '%s\n' "$out" | grep -a "net_vhu\|EAL\|Port" | head -n 5
@@ -431,7 +455,224 @@ EOF2
 	rm -rf /var/run/dpdk/"$PREFIX"-b
 }
 
+# Offload cases: TCP frames from a pcap (tcp_pcap.py) through net_pcap.
+PCAP_PY=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/tcp_pcap.py
+NB_FRAMES=32 # in the pcap: 1500 bytes, 1446 of TCP payload (2 segments)
+
+# fbit FEATURES N : bit N of a hex feature word, 1 or 0
+fbit() { echo $((($1 >> $2) & 1)); }
+
+# pcap_check FILE : "frames N payload N largest N bad_ip N bad_tcp N"
+pcap_check() { python3 "$PCAP_PY" check "$1"; }
+
+# field LINE NAME : the number after NAME in a pcap_check line
+field() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$1"; }
+
+# csum_tso NAME : testpmd NAME's csum engine asks port 0 for IPv4 and TCP
+# checksums and TSO (800-byte segments) on Tx. Port 0 is stopped for it
+# (a virtio_user port then negotiates the offloads again at start).
+csum_tso() {
+	cmd "$1" "port stop 0"
+	cmd "$1" "csum set ip hw 0"
+	cmd "$1" "csum set tcp hw 0"
+	cmd "$1" "tso set 800 0"
+	cmd "$1" "port start 0"
+	cmd "$1" "set fwd csum"
+}
+
+# offload_pcaps : the source and an empty pcap in WORK
+offload_pcaps() {
+	python3 "$PCAP_PY" make "$WORK/tcp.pcap" "$NB_FRAMES" &&
+		python3 "$PCAP_PY" empty "$WORK/empty.pcap"
+}
+
+# up_count NAME : how many times net_vhu's Rx queue 0 came up in NAME
+up_count() { count "$1" "port 0: rx queue 0 enabled"; }
+
+# renegotiation_refused : true (and failed) if libvhu refused the
+# frontend's SET_FEATURES when it reconfigured its port: virtio_user
+# negotiates again at dev_configure, after stopping its rings but without
+# a SET_STATUS 0, and then runs with offloads libvhu does not know of
+renegotiation_refused() {
+	[ "$(count ob "SET_FEATURES changes .* refused")" -gt 0 ] || return 1
+	fail "libvhu refused the frontend's new features: $(grep -a -m 1 "SET_FEATURES changes" "${LOG[ob]}")"
+}
+
+# Guest -> backend offloads, tso=TSO, legacy-ol-flags=LEGACY. The frontend
+# (testpmd's csum engine, TCP checksum and TSO asked) sends the pcap's
+# NB_FRAMES frames once; the backend forwards what it receives (io) to a
+# pcap file, which is checked:
+#   - offer (probe line): CSUM always; HOST_TSO4/6, HOST_ECN, HOST_USO
+#     only with tso=1. Negotiated: CSUM, and HOST_TSO4 only with tso=1
+#     (with tso=0 the frontend's `tso set` fails: no TCP_TSO capability);
+#   - tso=1: every frame arrives whole (a TSO frame is not segmented on
+#     Rx). Compliant flags (legacy 0): the backend application enabled no
+#     Rx checksum offload, so rx_burst completes every partial checksum:
+#     all right, rx_q0_sw_cksums = NB_FRAMES. Legacy flags: the frames
+#     keep their partial checksum (a transmit request for a NIC): all
+#     "wrong", rx_q0_sw_cksums = 0. No header refused;
+#   - tso=0: testpmd keeps the segment size its `tso set` was refused
+#     and virtio_user then sends TSO headers all the same, for a feature
+#     it did not negotiate: libvhu drops every frame, counted in
+#     rx_q0_dropped_bad_hdr and in ierrors (rx_errors).
+case_offload_rx() {
+	local tso=$1 legacy=$2 offered feat n res v want
+	[ "$VDEV" = net_vhu ] || return 0
+	log "== net_vhu offloads guest -> backend, tso=$tso legacy-ol-flags=$legacy"
+	offload_pcaps || { fail "cannot write the pcaps"; return; }
+	rm -f "$WORK/ob.log" "$WORK/of.log" "$WORK/ob-rx.pcap" "$SOCK"
+	# shellcheck disable=SC2046
+	start ob $(backend_args 1 ",tso=$tso,legacy-ol-flags=$legacy" \
+		"--log-level=pmd.net.vhu:info --vdev net_pcap0,rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/ob-rx.pcap" \
+		--no-flush-rx)
+	cmd ob "set fwd io"
+	cmd ob start
+	wait_count ob "forwards packets on" 1 ||
+		{ fail "backend did not start (see ${LOG[ob]})"; stop ob; return; }
+	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	offered=$(grep -ao "features offered 0x[0-9a-f]*" "${LOG[ob]}" |
+		tail -n 1 | awk '{ print $3 }')
+	# CSUM 0, HOST_TSO4 11, HOST_TSO6 12, HOST_ECN 13, HOST_USO 56
+	v="$(fbit "$offered" 11)$(fbit "$offered" 12)$(fbit "$offered" 13)$(fbit "$offered" 56)"
+	if [ "$(fbit "$offered" 0)" = 1 ] && [ "$v" = "$tso$tso$tso$tso" ]; then
+		log "offered $offered: CSUM; HOST_TSO4/6, HOST_ECN, HOST_USO $([ "$tso" = 1 ] && echo in || echo out)"
+	else
+		fail "offered ${offered:-nothing} with tso=$tso"
+	fi
+
+	# shellcheck disable=SC2046
+	start of $(frontend_args 1 "--vdev net_pcap0,rx_pcap=$WORK/tcp.pcap" \
+		--no-flush-rx)
+	wait_count ob "port 0: rx queue 0 enabled" 1 ||
+		{ fail "frontend did not connect"; stop of; stop ob; return; }
+	n=$(up_count ob)
+	csum_tso of
+	wait_count ob "port 0: rx queue 0 enabled" $((n + 1)) ||
+		fail "the frontend did not come back after its reconfiguration"
+	sleep 1
+	# the checks below would only time out
+	if renegotiation_refused; then
+		stop of
+		stop ob
+		return
+	fi
+	cmd of start
+	if [ "$tso" = 1 ]; then
+		wait_xstats ob rx_q _good_packets 1
+	else
+		wait_xstats ob rx_q _dropped_bad_hdr 1
+	fi
+	sleep 1
+	feat=$(grep -ao "frontend connected on .*features 0x[0-9a-f]*" "${LOG[ob]}" |
+		tail -n 1 | grep -ao "0x[0-9a-f]*$")
+	if [ "$(fbit "${feat:-0}" 0)$(fbit "${feat:-0}" 11)" = "1$tso" ]; then
+		log "negotiated $feat: CSUM, HOST_TSO4 $tso"
+	else
+		fail "negotiated ${feat:-nothing} with tso=$tso: want CSUM, HOST_TSO4 $tso"
+	fi
+	if [ "$tso" = 0 ] && [ "$(count of "TSO is not supported")" -eq 0 ]; then
+		fail "tso=0: the frontend's 'tso set' did not fail"
+	elif [ "$tso" = 1 ] && [ "$(count of "TSO is not supported\|TCP checksum offload is not supported")" -gt 0 ]; then
+		fail "tso=1: the frontend could not enable TSO or TCP checksum (see ${LOG[of]})"
+	fi
+
+	res=$(pcap_check "$WORK/ob-rx.pcap")
+	log "backend application received: $res"
+	if [ "$tso" = 0 ]; then
+		v="$(xstat ob rx_q0_dropped_bad_hdr) $(xstat ob rx_errors) $(field "$res" frames)"
+		if [ "$v" = "$NB_FRAMES $NB_FRAMES 0" ]; then
+			log "TSO frames without HOST_TSO4: rx_q0_dropped_bad_hdr $NB_FRAMES, rx_errors $NB_FRAMES"
+		else
+			fail "rx_q0_dropped_bad_hdr, rx_errors, frames received: $v; want $NB_FRAMES $NB_FRAMES 0"
+		fi
+		stop of
+		stop ob
+		return
+	fi
+	[ "$(field "$res" frames)" = "$NB_FRAMES" ] &&
+		[ "$(field "$res" payload)" = $((NB_FRAMES * 1446)) ] &&
+		[ "$(field "$res" largest)" = 1500 ] ||
+		fail "want $NB_FRAMES whole frames of 1500 bytes"
+	[ "$(field "$res" bad_ip)" = 0 ] || fail "wrong IPv4 header checksums"
+	v=$(xstat ob rx_q0_sw_cksums)
+	if [ "$legacy" = 0 ]; then
+		want="bad_tcp 0, rx_q0_sw_cksums $NB_FRAMES"
+	else
+		want="bad_tcp $NB_FRAMES, rx_q0_sw_cksums 0"
+	fi
+	if [ "bad_tcp $(field "$res" bad_tcp), rx_q0_sw_cksums $v" = "$want" ]; then
+		log "legacy-ol-flags=$legacy: $want"
+	else
+		fail "legacy-ol-flags=$legacy: bad_tcp $(field "$res" bad_tcp), rx_q0_sw_cksums ${v:-missing}; want $want"
+	fi
+	v=$(xstat ob rx_q0_dropped_bad_hdr)
+	[ "$v" = 0 ] || fail "rx_q0_dropped_bad_hdr is '${v:-missing}', want 0"
+	stop of
+	stop ob
+}
+
+# Backend -> guest offloads: the backend's csum engine sends the pcap's
+# frames once asking for TCP checksum and TSO; the frontend (no Rx
+# offload enabled, so no GUEST_CSUM or GUEST_TSO4) forwards what it
+# receives (io) to a pcap file. libvhu must segment and checksum in
+# software: 2 right frames of at most 854 bytes per frame sent, the whole
+# payload, tx_q0_sw_segmented = NB_FRAMES, nothing over an MTU.
+case_offload_tx() {
+	local res v feat
+	[ "$VDEV" = net_vhu ] || return 0
+	log "== net_vhu offloads backend -> guest: software segmentation and checksums"
+	offload_pcaps || { fail "cannot write the pcaps"; return; }
+	rm -f "$WORK/ob.log" "$WORK/of.log" "$WORK/of-rx.pcap" "$SOCK"
+	# shellcheck disable=SC2046
+	start ob $(backend_args 1 ",tso=1" \
+		"--log-level=pmd.net.vhu:info --vdev net_pcap0,rx_pcap=$WORK/tcp.pcap" \
+		--no-flush-rx)
+	csum_tso ob
+	wait_count ob "TSO segment size for non-tunneled packets is 800" 1 ||
+		fail "backend: 'tso set 800 0' refused (see ${LOG[ob]})"
+	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	# shellcheck disable=SC2046
+	start of $(frontend_args 1 \
+		"--vdev net_pcap0,rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/of-rx.pcap" \
+		--no-flush-rx)
+	cmd of "set fwd io"
+	cmd of start
+	wait_count of "forwards packets on" 1 ||
+		{ fail "frontend did not start (see ${LOG[of]})"; stop of; stop ob; return; }
+	wait_count ob "port 0: rx queue 0 enabled" 1 ||
+		{ fail "frontend did not connect"; stop of; stop ob; return; }
+	sleep 1
+	cmd ob start
+	wait_xstats ob tx_q _good_packets 1
+	sleep 1
+	feat=$(grep -ao "frontend connected on .*features 0x[0-9a-f]*" "${LOG[ob]}" |
+		tail -n 1 | grep -ao "0x[0-9a-f]*$")
+	# GUEST_CSUM 1, GUEST_TSO4 7
+	[ "$(fbit "${feat:-0}" 1)$(fbit "${feat:-0}" 7)" = 00 ] ||
+		fail "negotiated ${feat:-nothing}: the frontend took GUEST_CSUM or GUEST_TSO4"
+	res=$(pcap_check "$WORK/of-rx.pcap")
+	log "guest received: $res"
+	[ "$(field "$res" frames)" = $((2 * NB_FRAMES)) ] &&
+		[ "$(field "$res" payload)" = $((NB_FRAMES * 1446)) ] &&
+		[ "$(field "$res" largest)" -le 854 ] ||
+		fail "want $((2 * NB_FRAMES)) segments of at most 854 bytes, $((NB_FRAMES * 1446)) bytes of payload"
+	[ "$(field "$res" bad_ip)$(field "$res" bad_tcp)" = 00 ] ||
+		fail "the guest received wrong checksums"
+	v=$(xstat ob tx_q0_sw_segmented)
+	[ "$v" = "$NB_FRAMES" ] ||
+		fail "tx_q0_sw_segmented is '${v:-missing}', want $NB_FRAMES"
+	v=$(xstat ob tx_q0_dropped_mtu)
+	[ "$v" = 0 ] || fail "tx_q0_dropped_mtu is '${v:-missing}', want 0"
+	log "tx_q0_sw_segmented $NB_FRAMES, tx_q0_sw_cksums $(xstat ob tx_q0_sw_cksums), tx_q0_dropped_mtu 0"
+	stop of
+	stop ob
+}
+
 case_devargs
+case_offload_rx 1 0
+case_offload_rx 1 1
+case_offload_rx 0 0
+case_offload_tx
 for q in $QUEUE_CASES; do
 	case_traffic "$q"
 done

@@ -20,6 +20,7 @@
 
 #include <linux/vhost_types.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 
 #include "dev.h"
 #include "lifecycle.h"
@@ -329,6 +330,37 @@ test_gated_requests(void **state)
 		assert_int_equal(rs, -ETIMEDOUT);
 	}
 	assert_int_equal(c.dev->mtu, 0);
+	fe_conn_close(&c);
+}
+
+/*
+ * SET_FEATURES after negotiation: refused while the device runs (the
+ * negotiated set stays, the connection too), taken once it stopped even
+ * with FEATURES_OK and DRIVER_OK set, as DPDK's virtio_user sends it when
+ * its port is reconfigured.
+ */
+static void
+test_features_renegotiation(void **state)
+{
+	const uint64_t csum = 1ULL << VIRTIO_NET_F_CSUM;
+	struct fe_conn c;
+	uint64_t f, less;
+
+	(void)state;
+	fe_conn_negotiate(&c, sock);
+	f = c.dev->features;
+	assert_true(f & csum);
+	less = f & ~csum;
+	c.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	c.dev->running = true;
+	assert_int_equal(deliver(&c, VHU_REQ_SET_FEATURES, VHU_MSG_VERSION,
+				 &less, 8, NULL, 0, NULL, NULL, 0, NULL), 0);
+	assert_true(c.dev->features == f);
+	c.dev->running = false;
+	assert_int_equal(deliver(&c, VHU_REQ_SET_FEATURES, VHU_MSG_VERSION,
+				 &less, 8, NULL, 0, NULL, NULL, 0, NULL), 0);
+	assert_true(c.dev->features == less);
 	fe_conn_close(&c);
 }
 
@@ -741,6 +773,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_unknown_requests),
 		cmocka_unit_test(test_gated_requests),
 		cmocka_unit_test(test_bad_version),
+		cmocka_unit_test(test_features_renegotiation),
 		cmocka_unit_test(test_mem_table_values),
 		cmocka_unit_test(test_mem_table_replace),
 		cmocka_unit_test(test_mem_slots),

@@ -23,6 +23,7 @@
 #include <rte_mempool.h>
 
 #include "pkt_offload.h"
+#include "net_ref.h"
 #include "virtq_driver.h"
 
 #define PROTO_TCP 6
@@ -36,42 +37,6 @@ static struct rte_mempool *out_pool;  /* 2 KiB: segments chain past it */
 static struct rte_mempool *odd_pool;  /* 777 B of room: odd boundaries */
 
 /* ------------------------------------------------------ byte helpers */
-
-static void
-put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/*
- * Reference ones' complement sum of big-endian 16-bit words, a lone last
- * byte padded with zero (RFC 1071), folded to 16 bits; continues sum.
- */
-static uint16_t
-ref_sum(const uint8_t *p, size_t n, uint16_t sum)
-{
-	uint64_t s = sum;
-
-	for (size_t i = 0; i < n; i++)
-		s += (i & 1) ? p[i] : (uint64_t)p[i] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
 
 /* ---------------------------------------------------------- frames */
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <linux/virtio_net.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_ethdev.h>
@@ -127,8 +128,8 @@ arg_one(struct rte_kvargs *kv, const char *key, arg_handler_t h, void *out)
 }
 
 /*
- * Parse and judge the devargs. See doc/guide/pmd.md for why each feature
- * net_vhu lacks is refused or ignored.
+ * Parse and judge the devargs. See doc/guide/pmd.md for what each one
+ * does and where it differs from net_vhost.
  */
 static int
 parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
@@ -163,17 +164,6 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			    name);
 		return -EINVAL;
 	}
-	/*
-	 * Ignored: the guest then simply does not get TSO, and dev_info
-	 * advertises no TSO offload, so an application sees the truth.
-	 */
-	if (a->tso)
-		VHU_ETH_LOG(WARNING, "%s: tso=1: not supported yet, ignored (no TSO/checksum features offered)",
-			    name);
-	/* No offload flags are produced either way: nothing to choose. */
-	if (a->legacy_ol)
-		VHU_ETH_LOG(INFO, "%s: legacy-ol-flags=1: no effect, net_vhu sets no Rx offload flags",
-			    name);
 	if (a->extbuf && !a->linear)
 		VHU_ETH_LOG(INFO, "%s: ext-buffer=1 without linear-buffer=1: large frames stay mbuf chains",
 			    name);
@@ -264,18 +254,25 @@ static int
 cb_new_device(struct vhu_dev *dev, void *ctx)
 {
 	struct vhu_eth_port *port = ctx;
+	uint16_t mtu = vhu_dev_mtu(dev);
 	bool closing;
 
 	rte_spinlock_lock(&port->lock);
 	closing = port->closing;
 	port->dev = dev;
+	/* without NET_SET_MTU the port keeps the MTU it had */
+	port->guest_mtu = mtu;
+	if (mtu != 0)
+		port->eth_dev->data->mtu = mtu;
 	vhu_eth_lib_rebase(port, dev);
 	publish_dp(port);
 	rte_spinlock_unlock(&port->lock);
 
-	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ")",
+	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ", %s %u)",
 		    port->port_id, port->iface, vhu_dev_vring_count(dev),
-		    vhu_dev_features(dev));
+		    vhu_dev_features(dev),
+		    mtu != 0 ? "guest MTU" : "no guest MTU, port MTU",
+		    mtu != 0 ? mtu : port->eth_dev->data->mtu);
 	link_set(port, true);
 	if (!closing)
 		raise_lsc(port);
@@ -294,6 +291,7 @@ cb_destroy_device(struct vhu_dev *dev, void *ctx)
 	if (port->dev == dev) {
 		vhu_eth_lib_fold(port, dev);
 		port->dev = NULL;
+		port->guest_mtu = 0;
 		publish_dp(port);
 		/* libvhu reports no per-vring disable on a stop: we do */
 		for (uint16_t v = 0; v < 2 * port->queues; v++) {
@@ -368,6 +366,17 @@ static const struct vhu_ops vhu_eth_cbs = {
 	.vring_broken = cb_vring_broken,
 };
 
+/*
+ * What tso=0 takes out of libvhu's offer: every feature that lets the
+ * guest send segmentation-offload frames (HOST_ECN only qualifies TSO
+ * frames, virtio 1.2 §5.1.3.1). Checksum offload and the guest's receive
+ * offloads (GUEST_*) stay: enqueue does in software what the guest did
+ * not negotiate, so they cost the application nothing.
+ */
+#define VHU_ETH_HOST_GSO_FEATURES \
+	(RTE_BIT64(VIRTIO_NET_F_HOST_TSO4) | RTE_BIT64(VIRTIO_NET_F_HOST_TSO6) | \
+	 RTE_BIT64(VIRTIO_NET_F_HOST_ECN) | RTE_BIT64(VIRTIO_NET_F_HOST_USO))
+
 static int
 socket_open(struct vhu_eth_port *port)
 {
@@ -375,7 +384,8 @@ socket_open(struct vhu_eth_port *port)
 		.path = port->iface,
 		.flags = (port->client ? VHU_SOCKET_CLIENT : 0) |
 			 (port->iommu ? VHU_SOCKET_IOMMU : 0) |
-			 (port->postcopy ? VHU_SOCKET_POSTCOPY : 0),
+			 (port->postcopy ? VHU_SOCKET_POSTCOPY : 0) |
+			 (port->legacy_ol ? VHU_SOCKET_LEGACY_OL_FLAGS : 0),
 		.max_queue_pairs = port->queues,
 		.ops = &vhu_eth_cbs,
 		.ctx = port,
@@ -388,6 +398,16 @@ socket_open(struct vhu_eth_port *port)
 		VHU_ETH_LOG(ERR, "port %u: cannot register %s: %s",
 			    port->port_id, port->iface, strerror(-ret));
 		return ret;
+	}
+	/* bits libvhu does not offer are ignored: nothing to test first */
+	if (!port->tso) {
+		ret = vhu_socket_disable_features(s, VHU_ETH_HOST_GSO_FEATURES);
+		if (ret < 0) {
+			VHU_ETH_LOG(ERR, "port %u: cannot withdraw the TSO features on %s: %s",
+				    port->port_id, port->iface, strerror(-ret));
+			vhu_socket_unregister(s);
+			return ret;
+		}
 	}
 	ret = vhu_socket_start(s);
 	if (ret < 0) {
@@ -418,12 +438,46 @@ vhu_eth_configure(struct rte_eth_dev *eth_dev)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	const struct rte_eth_conf *c = &eth_dev->data->dev_conf;
+	uint16_t guest_mtu;
 
 	if (c->rxmode.mq_mode != RTE_ETH_MQ_RX_NONE &&
 	    c->rxmode.mq_mode != RTE_ETH_MQ_RX_RSS)
 		VHU_ETH_LOG(WARNING, "port %u: Rx mq_mode %d ignored: the guest picks the queue",
 			    port->port_id, c->rxmode.mq_mode);
+	/*
+	 * ethdev has set data->mtu to rxmode.mtu. A connected guest's MTU
+	 * stays the port's; without one the value is recorded, and holds
+	 * until a guest sets its own (see vhu_eth_mtu_set).
+	 */
+	rte_spinlock_lock(&port->lock);
+	guest_mtu = port->guest_mtu;
+	if (guest_mtu != 0)
+		eth_dev->data->mtu = guest_mtu;
+	rte_spinlock_unlock(&port->lock);
+	if (guest_mtu != 0 && c->rxmode.mtu != guest_mtu)
+		VHU_ETH_LOG(NOTICE, "port %u: MTU %u not applied, the guest's is %u: the guest's MTU is set by the frontend (QEMU host_mtu)",
+			    port->port_id, c->rxmode.mtu, guest_mtu);
 	return 0;
+}
+
+/*
+ * Which partial checksums the Rx queues complete: those whose Rx offload
+ * the application did not enable (it may forward the frame as it is, so
+ * the checksum must be right). In the legacy convention the frames carry
+ * transmit requests for a NIC instead, and stay as they are.
+ */
+static uint8_t
+rx_finish_mode(const struct vhu_eth_port *port, uint64_t rx_offloads)
+{
+	uint8_t finish = VHU_ETH_FINISH_NONE;
+
+	if (port->legacy_ol)
+		return finish;
+	if ((rx_offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) == 0)
+		finish |= VHU_ETH_FINISH_TCP;
+	if ((rx_offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) == 0)
+		finish |= VHU_ETH_FINISH_UDP;
+	return finish;
 }
 
 static int
@@ -431,6 +485,7 @@ vhu_eth_start(struct rte_eth_dev *eth_dev)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	struct rte_eth_dev_data *d = eth_dev->data;
+	uint8_t finish = rx_finish_mode(port, d->dev_conf.rxmode.offloads);
 
 	if (d->dev_conf.intr_conf.rxq) {
 		int ret = vhu_eth_intr_start(port, d->nb_rx_queues);
@@ -440,6 +495,13 @@ vhu_eth_start(struct rte_eth_dev *eth_dev)
 				    port->port_id, strerror(-ret));
 			return ret;
 		}
+	}
+	/* before P1 below: the lcores read it after their P2 */
+	for (uint16_t q = 0; q < d->nb_rx_queues; q++) {
+		struct vhu_eth_queue *eq = d->rx_queues[q];
+
+		if (eq != NULL)
+			eq->finish = finish;
 	}
 	rte_spinlock_lock(&port->lock);
 	port->started = true;
@@ -555,7 +617,26 @@ vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
 	/* frames larger than one mbuf come as chains (unless linear-buffer=1) */
 	di->rx_offload_capa = port->chain == VHU_ETH_CHAIN_KEEP ?
 			      RTE_ETH_RX_OFFLOAD_SCATTER : 0;
-	di->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/*
+	 * Partial checksums are flagged RTE_MBUF_F_RX_L4_CKSUM_NONE only for
+	 * an application that enabled these; the others get them completed
+	 * (rx_burst).
+	 */
+	di->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+			       RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	if (port->tso) {
+		/* the guest may send GSO frames: they arrive whole */
+		di->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+		di->max_rx_pktlen = VHU_ETH_MAX_GSO_FRAME;
+		di->max_lro_pkt_size = VHU_ETH_MAX_GSO_FRAME;
+	}
+	/* libvhu's enqueue does what the guest did not negotiate itself */
+	di->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
+			      RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+			      RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+			      RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+			      RTE_ETH_TX_OFFLOAD_TCP_TSO |
+			      RTE_ETH_TX_OFFLOAD_UDP_TSO;
 	di->min_rx_bufsize = 0;
 	di->speed_capa = RTE_ETH_LINK_SPEED_10G;
 	/* the guest's ring size decides; any descriptor count is accepted */
@@ -644,17 +725,26 @@ vhu_eth_rx_mode_noop(struct rte_eth_dev *eth_dev)
 	return 0;
 }
 
+/*
+ * The MTU is the guest's: the frontend tells it (NET_SET_MTU, from QEMU's
+ * host_mtu) and libvhu drops longer frames on enqueue. vhost-user has no
+ * message the other way, so a different MTU could not be enforced: only
+ * the current value is accepted (ethdev checked the range).
+ */
 static int
 vhu_eth_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
 {
-	/*
-	 * Nothing to program: frame size is bounded by guest buffers, and
-	 * vhost-user has no backend-to-frontend MTU message. ethdev checked
-	 * the range against dev_info and records the value.
-	 */
-	(void)eth_dev;
-	(void)mtu;
-	return 0;
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+	uint16_t cur;
+
+	rte_spinlock_lock(&port->lock);
+	cur = eth_dev->data->mtu;
+	rte_spinlock_unlock(&port->lock);
+	if (mtu == cur)
+		return 0;
+	VHU_ETH_LOG(ERR, "port %u: cannot set MTU %u (it is %u): the guest's MTU is set by the frontend (QEMU host_mtu)",
+		    port->port_id, mtu, cur);
+	return -ENOTSUP;
 }
 
 static const struct eth_dev_ops vhu_eth_ops = {
@@ -762,6 +852,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->client = a.client;
 	port->iommu = a.iommu;
 	port->postcopy = a.postcopy;
+	port->tso = a.tso;
+	port->legacy_ol = a.legacy_ol;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
 		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
@@ -797,9 +889,10 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	if (ret < 0)
 		goto fail;
 	rte_eth_dev_probing_finish(eth_dev);
-	VHU_ETH_LOG(INFO, "%s: port %u on %s (%s, %u queue pairs)", name,
-		    port->port_id, port->iface,
-		    port->client ? "client" : "server", port->queues);
+	VHU_ETH_LOG(INFO, "%s: port %u on %s (%s, %u queue pairs, features offered 0x%" PRIx64 ")",
+		    name, port->port_id, port->iface,
+		    port->client ? "client" : "server", port->queues,
+		    vhu_socket_get_features(port->sock));
 	rte_kvargs_free(kv);
 	return 0;
 

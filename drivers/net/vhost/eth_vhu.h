@@ -68,6 +68,14 @@ vhu_eth_cnt_store(uint64_t *p, uint64_t v)
  */
 #define VHU_ETH_MAX_FRAME 65535u
 
+/*
+ * Largest segmentation-offload (GSO) frame a guest may send with tso=1:
+ * the largest IP packet a length field describes (an IPv6 header and
+ * 65535 bytes of payload) behind Ethernet and two VLAN tags.
+ */
+#define VHU_ETH_MAX_GSO_FRAME \
+	(RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + 40 + 65535u)
+
 /* Frame size buckets of the xstats, by rte_mbuf pkt_len (no FCS). */
 enum {
 	VHU_ETH_SIZE_64,        /* up to 64 bytes */
@@ -91,6 +99,7 @@ struct vhu_eth_counters {
 	uint64_t multicast;
 	uint64_t broadcast;
 	uint64_t dropped; /* Rx: frames refused by linear-buffer=1 */
+	uint64_t sw_cksums; /* Rx: partial checksums completed for the app */
 };
 
 /* How the Rx path post-processes chained mbufs (devargs). */
@@ -98,6 +107,13 @@ enum vhu_eth_rx_chain {
 	VHU_ETH_CHAIN_KEEP,      /* default: chains go to the application */
 	VHU_ETH_CHAIN_DROP,      /* linear-buffer=1 */
 	VHU_ETH_CHAIN_EXTBUF,    /* linear-buffer=1 ext-buffer=1 */
+};
+
+/* Rx queue's finish field: which partial checksums to complete. */
+enum vhu_eth_finish {
+	VHU_ETH_FINISH_NONE = 0,   /* the application takes them partial */
+	VHU_ETH_FINISH_TCP = 1,    /* no RTE_ETH_RX_OFFLOAD_TCP_CKSUM */
+	VHU_ETH_FINISH_UDP = 2,    /* no RTE_ETH_RX_OFFLOAD_UDP_CKSUM */
 };
 
 struct vhu_eth_port;
@@ -110,6 +126,12 @@ struct vhu_eth_queue {
 	uint16_t port_id;
 	uint8_t chain;           /* Rx: enum vhu_eth_rx_chain */
 	bool rx;
+	/*
+	 * Rx: which partial checksums (RTE_MBUF_F_RX_L4_CKSUM_NONE) the
+	 * burst completes, because the application did not enable the
+	 * matching Rx offload; set by dev_start (enum vhu_eth_finish).
+	 */
+	uint8_t finish;
 	struct vhu_eth_counters cnt;  /* data path writes */
 	struct vhu_eth_counters base; /* snapshot at the last reset (control) */
 } __rte_cache_aligned;
@@ -119,6 +141,10 @@ struct vhu_eth_lib_cnt {
 	uint64_t drops_no_buf;
 	uint64_t desc_errors;
 	uint64_t broken;        /* times the guest broke the vring */
+	uint64_t drops_mtu;     /* enqueue: longer than the guest's MTU */
+	uint64_t drops_bad_hdr; /* dequeue: impossible virtio-net header */
+	uint64_t sw_cksums;     /* checksums libvhu completed */
+	uint64_t sw_segmented;  /* GSO frames libvhu segmented */
 };
 
 struct vhu_eth_port {
@@ -137,11 +163,19 @@ struct vhu_eth_port {
 	bool client;
 	bool iommu;              /* iommu-support=1: VHU_SOCKET_IOMMU */
 	bool postcopy;           /* postcopy-support=1: VHU_SOCKET_POSTCOPY */
+	bool tso;                /* tso=1: the guest may send GSO frames */
+	bool legacy_ol;          /* legacy-ol-flags=1 */
 	char iface[PATH_MAX];
 	struct vhu_socket *sock;
 
 	rte_spinlock_t lock;
 	struct vhu_dev *dev;      /* lock: connected device or NULL */
+	/*
+	 * lock: the connected guest's MTU (NET_SET_MTU), 0 if none. It is
+	 * the port's MTU (data->mtu, also written under the lock) while the
+	 * guest is connected: libvhu drops longer frames on enqueue.
+	 */
+	uint16_t guest_mtu;
 	bool started;             /* lock */
 	bool closing;             /* lock: no more events */
 

@@ -3,12 +3,15 @@
  * The net_vhu data path and its counters: rx_burst over vhu_dequeue_burst,
  * tx_burst over vhu_enqueue_burst, the per-queue counters they keep, and
  * the stats/xstats ops that read them together with libvhu's per-vring
- * counters (guest-buffer drops, descriptor errors).
+ * counters (guest-buffer drops, descriptor errors, offload drops and
+ * software offloads).
  *
  * Hot-path rules: one acquire load of the device handle per burst (the
  * only synchronisation: libvhu's per-queue quiesce does the rest), no
  * atomic read-modify-write, counters summed on the stack and stored once
- * per burst. Per-packet work is the size bucket and the multicast bit.
+ * per burst. Per-packet work is the size bucket and the multicast bit,
+ * and on Rx one offload flag test when the application takes no partial
+ * checksums.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -128,6 +131,8 @@ rx_to_extbuf(struct rte_mempool *mp, struct rte_mbuf *m)
 		memcpy(dst, src, len);
 	n->ol_flags |= m->ol_flags & ~RTE_MBUF_F_EXTERNAL;
 	n->packet_type = m->packet_type;
+	/* l2/l3/l4_len and tso_segsz: where the offloads apply */
+	n->tx_offload = m->tx_offload;
 	n->vlan_tci = m->vlan_tci;
 	n->vlan_tci_outer = m->vlan_tci_outer;
 	n->hash = m->hash;
@@ -163,6 +168,58 @@ rx_linearize(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
 	return kept;
 }
 
+/*
+ * Whether a partial checksum of m is to be completed: the Rx offload of
+ * its transport protocol is off (rxq->finish). libvhu flags only TCP and
+ * UDP partial checksums (it completes the others itself); a frame it did
+ * not type is completed, to be safe.
+ */
+static inline bool
+rx_finish_wanted(uint8_t finish, uint32_t ptype)
+{
+	switch (ptype & RTE_PTYPE_L4_MASK) {
+	case RTE_PTYPE_L4_TCP:
+		return (finish & VHU_ETH_FINISH_TCP) != 0;
+	case RTE_PTYPE_L4_UDP:
+		return (finish & VHU_ETH_FINISH_UDP) != 0;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Set the port of every frame and, for an application that did not enable
+ * the TCP/UDP checksum Rx offloads, complete the partial checksums libvhu
+ * flagged RTE_MBUF_F_RX_L4_CKSUM_NONE (the compliant convention: the
+ * checksum field holds only the pseudo-header sum). One flag test per
+ * frame; a frame whose headers vhu_pkt_finish_cksum() cannot locate keeps
+ * a wrong checksum and is flagged so (RTE_MBUF_F_RX_L4_CKSUM_BAD).
+ */
+static void
+rx_finish(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t done = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		m->port = rxq->port_id;
+		if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) !=
+		    RTE_MBUF_F_RX_L4_CKSUM_NONE)
+			continue;
+		if (!rx_finish_wanted(rxq->finish, m->packet_type))
+			continue;
+		if (vhu_pkt_finish_cksum(m) == 0) {
+			done++;
+			continue;
+		}
+		m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_RX_L4_CKSUM_MASK) |
+			      RTE_MBUF_F_RX_L4_CKSUM_BAD;
+	}
+	if (done != 0)
+		CNT_ADD(rxq->cnt.sw_cksums, done);
+}
+
 uint16_t
 vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -189,8 +246,12 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 		return 0;
 	if (unlikely(rxq->chain != VHU_ETH_CHAIN_KEEP))
 		got = rx_linearize(rxq, pkts, got);
-	for (uint16_t i = 0; i < got; i++)
-		pkts[i]->port = rxq->port_id;
+	if (rxq->finish == VHU_ETH_FINISH_NONE) {
+		for (uint16_t i = 0; i < got; i++)
+			pkts[i]->port = rxq->port_id;
+	} else {
+		rx_finish(rxq, pkts, got);
+	}
 	count_burst(&rxq->cnt, pkts, got);
 	return got;
 }
@@ -231,6 +292,9 @@ cnt_delta(const uint64_t *cur, const uint64_t *base)
 	return vhu_eth_cnt_load(cur) - *base;
 }
 
+/* struct vhu_eth_lib_cnt as an array: every field is a uint64_t */
+#define LIB_NB (sizeof(struct vhu_eth_lib_cnt) / sizeof(uint64_t))
+
 static void
 lib_now(struct vhu_dev *dev, uint16_t vring, struct vhu_eth_lib_cnt *out)
 {
@@ -242,6 +306,10 @@ lib_now(struct vhu_dev *dev, uint16_t vring, struct vhu_eth_lib_cnt *out)
 		out->drops_no_buf = st.drops_no_buf;
 		out->desc_errors = st.desc_errors;
 		out->broken = st.broken;
+		out->drops_mtu = st.drops_mtu;
+		out->drops_bad_hdr = st.drops_bad_hdr;
+		out->sw_cksums = st.sw_cksums;
+		out->sw_segmented = st.sw_segmented;
 	}
 }
 
@@ -258,6 +326,18 @@ since(uint64_t now, uint64_t base)
 	return now >= base ? now - base : now;
 }
 
+/* acc += what now counted since base, field by field */
+static void
+lib_add_since(struct vhu_eth_lib_cnt *acc, const struct vhu_eth_lib_cnt *now,
+	      const struct vhu_eth_lib_cnt *base)
+{
+	uint64_t *a = (uint64_t *)acc;
+	const uint64_t *n = (const uint64_t *)now, *b = (const uint64_t *)base;
+
+	for (size_t i = 0; i < LIB_NB; i++)
+		a[i] += since(n[i], b[i]);
+}
+
 void
 vhu_eth_lib_rebase(struct vhu_eth_port *port, struct vhu_dev *dev)
 {
@@ -272,12 +352,7 @@ vhu_eth_lib_fold(struct vhu_eth_port *port, struct vhu_dev *dev)
 		struct vhu_eth_lib_cnt now;
 
 		lib_now(dev, v, &now);
-		port->lib_accum[v].drops_no_buf +=
-			since(now.drops_no_buf, port->lib_base[v].drops_no_buf);
-		port->lib_accum[v].desc_errors +=
-			since(now.desc_errors, port->lib_base[v].desc_errors);
-		port->lib_accum[v].broken +=
-			since(now.broken, port->lib_base[v].broken);
+		lib_add_since(&port->lib_accum[v], &now, &port->lib_base[v]);
 		memset(&port->lib_base[v], 0, sizeof(port->lib_base[v]));
 	}
 }
@@ -291,16 +366,16 @@ lib_read(struct vhu_eth_port *port, uint16_t vring, struct vhu_eth_lib_cnt *out)
 		struct vhu_eth_lib_cnt now;
 
 		lib_now(port->dev, vring, &now);
-		out->drops_no_buf += since(now.drops_no_buf,
-					   port->lib_base[vring].drops_no_buf);
-		out->desc_errors += since(now.desc_errors,
-					  port->lib_base[vring].desc_errors);
-		out->broken += since(now.broken, port->lib_base[vring].broken);
+		lib_add_since(out, &now, &port->lib_base[vring]);
 	}
 	rte_spinlock_unlock(&port->lock);
 }
 
-/* The per-queue xstats, in order; "%s" is the direction-specific drop. */
+/*
+ * The per-queue xstats, in order. Names differ per direction (a NULL name:
+ * none in that direction); the offload counters come last so the older
+ * names keep their order.
+ */
 enum {
 	XS_PACKETS,
 	XS_BYTES,
@@ -311,28 +386,42 @@ enum {
 	XS_DROPPED,
 	XS_DESC_ERRORS,
 	XS_BROKEN,
+	XS_DROPPED_OL,   /* Rx: bad virtio-net header, Tx: over the MTU */
+	XS_SW_CKSUMS,
+	XS_SW_SEGMENTED, /* Tx only */
 	XS_PER_QUEUE,
 };
 
-static const char *const xs_names[XS_PER_QUEUE] = {
-	[XS_PACKETS] = "good_packets",
-	[XS_BYTES] = "good_bytes",
-	[XS_SIZE0 + VHU_ETH_SIZE_64] = "size_64_packets",
-	[XS_SIZE0 + VHU_ETH_SIZE_65_127] = "size_65_to_127_packets",
-	[XS_SIZE0 + VHU_ETH_SIZE_128_255] = "size_128_to_255_packets",
-	[XS_SIZE0 + VHU_ETH_SIZE_256_511] = "size_256_to_511_packets",
-	[XS_SIZE0 + VHU_ETH_SIZE_512_1023] = "size_512_to_1023_packets",
-	[XS_SIZE0 + VHU_ETH_SIZE_1024_1518] = "size_1024_to_1518_packets",
-	[XS_SIZE0 + VHU_ETH_SIZE_1519_MAX] = "size_1519_to_max_packets",
-	[XS_UNICAST] = "unicast_packets",
-	[XS_MULTICAST] = "multicast_packets",
-	[XS_BROADCAST] = "broadcast_packets",
-	[XS_DROPPED] = NULL, /* per direction, below */
-	[XS_DESC_ERRORS] = "desc_errors",
-	[XS_BROKEN] = "broken",
+#define XS_COMMON_NAMES \
+	[XS_PACKETS] = "good_packets", \
+	[XS_BYTES] = "good_bytes", \
+	[XS_SIZE0 + VHU_ETH_SIZE_64] = "size_64_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_65_127] = "size_65_to_127_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_128_255] = "size_128_to_255_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_256_511] = "size_256_to_511_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_512_1023] = "size_512_to_1023_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_1024_1518] = "size_1024_to_1518_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_1519_MAX] = "size_1519_to_max_packets", \
+	[XS_UNICAST] = "unicast_packets", \
+	[XS_MULTICAST] = "multicast_packets", \
+	[XS_BROADCAST] = "broadcast_packets", \
+	[XS_DESC_ERRORS] = "desc_errors", \
+	[XS_BROKEN] = "broken", \
+	[XS_SW_CKSUMS] = "sw_cksums"
+
+static const char *const xs_names[2][XS_PER_QUEUE] = {
+	{ /* Tx */
+		XS_COMMON_NAMES,
+		[XS_DROPPED] = "dropped_no_guest_buf",
+		[XS_DROPPED_OL] = "dropped_mtu",
+		[XS_SW_SEGMENTED] = "sw_segmented",
+	},
+	{ /* Rx */
+		XS_COMMON_NAMES,
+		[XS_DROPPED] = "dropped_not_linear",
+		[XS_DROPPED_OL] = "dropped_bad_hdr",
+	},
 };
-#define XS_RX_DROPPED "dropped_not_linear"
-#define XS_TX_DROPPED "dropped_no_guest_buf"
 
 /* Every per-queue value of Rx (rx) or Tx queue q. */
 static void
@@ -357,14 +446,22 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 		v[XS_UNICAST] = v[XS_PACKETS] - v[XS_MULTICAST] -
 				v[XS_BROADCAST];
 		v[XS_DROPPED] = cnt_delta(&c->dropped, &b->dropped);
+		/* Rx: the partial checksums rx_burst completed */
+		v[XS_SW_CKSUMS] = cnt_delta(&c->sw_cksums, &b->sw_cksums);
 	}
 	if (q < port->queues) {
 		/* our Rx queue is the guest's Tx vring 2q+1, and vice versa */
 		lib_read(port, (uint16_t)(2 * q + (rx ? 1 : 0)), &lib);
 		v[XS_DESC_ERRORS] = lib.desc_errors;
 		v[XS_BROKEN] = lib.broken;
-		if (!rx)
+		v[XS_SW_CKSUMS] += lib.sw_cksums;
+		if (rx) {
+			v[XS_DROPPED_OL] = lib.drops_bad_hdr;
+		} else {
 			v[XS_DROPPED] = lib.drops_no_buf;
+			v[XS_DROPPED_OL] = lib.drops_mtu;
+			v[XS_SW_SEGMENTED] = lib.sw_segmented;
+		}
 	}
 }
 
@@ -377,19 +474,26 @@ vhu_eth_stats_get(struct rte_eth_dev *eth_dev, struct rte_eth_stats *st)
 		queue_values(eth_dev, q, true, v);
 		st->ipackets += v[XS_PACKETS];
 		st->ibytes += v[XS_BYTES];
-		st->ierrors += v[XS_DROPPED] + v[XS_DESC_ERRORS];
+		st->ierrors += v[XS_DROPPED] + v[XS_DESC_ERRORS] +
+			       v[XS_DROPPED_OL];
 		if (q < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			st->q_ipackets[q] = v[XS_PACKETS];
 			st->q_ibytes[q] = v[XS_BYTES];
-			st->q_errors[q] = v[XS_DROPPED] + v[XS_DESC_ERRORS];
+			st->q_errors[q] = v[XS_DROPPED] + v[XS_DESC_ERRORS] +
+					  v[XS_DROPPED_OL];
 		}
 	}
 	for (uint16_t q = 0; q < eth_dev->data->nb_tx_queues; q++) {
 		queue_values(eth_dev, q, false, v);
 		st->opackets += v[XS_PACKETS];
 		st->obytes += v[XS_BYTES];
-		/* like net_vhost: frames the guest had no room for */
-		st->oerrors += v[XS_DROPPED] + v[XS_DESC_ERRORS];
+		/*
+		 * like net_vhost: frames the guest had no room for; and those
+		 * over its MTU (both counted in opackets too: tx_burst
+		 * reports them sent)
+		 */
+		st->oerrors += v[XS_DROPPED] + v[XS_DESC_ERRORS] +
+			       v[XS_DROPPED_OL];
 		if (q < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			st->q_opackets[q] = v[XS_PACKETS];
 			st->q_obytes[q] = v[XS_BYTES];
@@ -427,11 +531,22 @@ vhu_eth_stats_reset(struct rte_eth_dev *eth_dev)
 	return 0;
 }
 
+/* How many xstats a queue of direction rx has. */
+static unsigned int
+xs_per_queue(bool rx)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < XS_PER_QUEUE; i++)
+		n += xs_names[rx][i] != NULL;
+	return n;
+}
+
 static unsigned int
 xstats_count(const struct rte_eth_dev *eth_dev)
 {
-	return (unsigned int)(eth_dev->data->nb_rx_queues +
-			      eth_dev->data->nb_tx_queues) * XS_PER_QUEUE;
+	return eth_dev->data->nb_rx_queues * xs_per_queue(true) +
+	       eth_dev->data->nb_tx_queues * xs_per_queue(false);
 }
 
 int
@@ -449,13 +564,11 @@ vhu_eth_xstats_get_names(struct rte_eth_dev *eth_dev,
 
 		for (uint16_t q = 0; q < nq; q++) {
 			for (unsigned int i = 0; i < XS_PER_QUEUE; i++) {
-				const char *n = xs_names[i];
-
-				if (i == XS_DROPPED)
-					n = rx ? XS_RX_DROPPED : XS_TX_DROPPED;
+				if (xs_names[rx][i] == NULL)
+					continue;
 				snprintf(names[k++].name,
 					 sizeof(names[0].name), "%s_q%u_%s",
-					 rx ? "rx" : "tx", q, n);
+					 rx ? "rx" : "tx", q, xs_names[rx][i]);
 			}
 		}
 	}
@@ -479,6 +592,8 @@ vhu_eth_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xs,
 		for (uint16_t q = 0; q < nq; q++) {
 			queue_values(eth_dev, q, rx, v);
 			for (unsigned int i = 0; i < XS_PER_QUEUE; i++) {
+				if (xs_names[rx][i] == NULL)
+					continue;
 				xs[k].id = k;
 				xs[k].value = v[i];
 				k++;

@@ -145,7 +145,7 @@ vhu_log_pieces(const struct vhu_dirty_log *log, const struct vhu_piece *p,
 	       uint32_t np, uint64_t bytes)
 {
 	/*
-	 * L1: the copied bytes are visible before their dirty bits; pairs
+	 * D1: the copied bytes are visible before their dirty bits; pairs
 	 * with the frontend reading (and clearing) a bit before it copies
 	 * the page, so it never copies a page we have not finished.
 	 */

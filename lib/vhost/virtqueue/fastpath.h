@@ -214,7 +214,7 @@ vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 			vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL,
 					  hdr_len, ol_caps);
 	if (unlikely(vq->flags & VHU_VQ_F_LOG) && n > 0) {
-		/* L1: the bytes above before their dirty bits */
+		/* D1: the bytes above before their dirty bits */
 		atomic_thread_fence(memory_order_release);
 		for (uint16_t k = 0; k < n; k++)
 			vhu_log_mark(vq->log, o[k].gpa,

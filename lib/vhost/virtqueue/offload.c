@@ -37,6 +37,22 @@ layout_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 	       vhu_split_enqueue(vq, pkts, n);
 }
 
+/*
+ * drops_no_buf, as the layouts count it: a layout that runs out of guest
+ * buffers counts every frame it was given and did not place (and one
+ * stopped for another reason, a broken ring or an IOMMU miss, counts
+ * none). The stage gives the layout part of the burst at a time, or the
+ * segments of one packet: the helpers below make the sum what one layout
+ * call for the whole burst would have counted. Only this data path
+ * writes the counter, so reading it back tells whether the layout ran
+ * out of room.
+ */
+static inline uint64_t
+no_buf_now(const struct vhu_vq *vq)
+{
+	return vq->stats.drops_no_buf;
+}
+
 /* What one packet needs from the stage. */
 enum stage_rc {
 	STAGE_DONE, /* placed, or dropped and counted */
@@ -52,8 +68,9 @@ place(struct vhu_vq *vq, struct rte_mbuf *m)
 
 /*
  * Cut m into segments and place them, SEG_CHUNK at a time. A ring that
- * fills after the first chunk went in loses the rest (counted): the
- * frame was partly delivered and cannot be offered again.
+ * fills after the first segments went in loses the rest (each counted in
+ * drops_no_buf): the frame was partly delivered and cannot be offered
+ * again. A ring with no room for the first is FULL, counted once.
  */
 static enum stage_rc
 segment(struct vhu_vq *vq, struct rte_mbuf *m, const struct vhu_pkt_hdrs *h)
@@ -79,6 +96,7 @@ segment(struct vhu_vq *vq, struct rte_mbuf *m, const struct vhu_pkt_hdrs *h)
 	while (first < total) {
 		int got = vhu_pkt_segment(m, h, mss, first, m->pool,
 					  segs, SEG_CHUNK);
+		uint64_t no_buf;
 		uint16_t n;
 
 		if (got <= 0) {
@@ -87,13 +105,27 @@ segment(struct vhu_vq *vq, struct rte_mbuf *m, const struct vhu_pkt_hdrs *h)
 			vhu_stat_add(&vq->stats.drops_no_buf, 1);
 			return STAGE_DONE;
 		}
+		no_buf = no_buf_now(vq);
 		n = layout_enqueue(vq, segs, (uint16_t)got);
 		rte_pktmbuf_free_bulk(segs, (unsigned int)got);
-		if (n == 0 && first == 0)
+		if (n == 0 && first == 0) {
+			/* one packet not placed, not its got segments */
+			if (no_buf_now(vq) != no_buf)
+				vhu_stat_sub(&vq->stats.drops_no_buf,
+					     (uint64_t)got - 1);
 			return STAGE_FULL;
+		}
 		first += n;
-		if (n < got)
-			break; /* the layout counted its own no-room drops */
+		if (n < got) {
+			/*
+			 * The layout counted this chunk's segments that found
+			 * no room; the chunks never offered are lost too.
+			 */
+			if (no_buf_now(vq) != no_buf)
+				vhu_stat_add(&vq->stats.drops_no_buf,
+					     total - first - (got - n));
+			break;
+		}
 	}
 	vhu_stat_add(&vq->stats.sw_segmented, 1);
 	return STAGE_DONE;
@@ -173,6 +205,13 @@ stage_one(struct vhu_vq *vq, struct rte_mbuf *m)
 	}
 	if (gso && !vhu_net_gso_ok(m, &h, caps))
 		return segment(vq, m, &h);
+	/*
+	 * A GSO frame the guest takes as it is (sent here for its flag or
+	 * its length), or an IPv4 checksum flag on an IPv6 frame: nothing
+	 * to compute, so nothing to copy for a shared packet either.
+	 */
+	if (!l4 && !(ip && h.ipv4))
+		return place(vq, m);
 	return fix_cksums(vq, m, &h, ip, l4);
 }
 
@@ -184,19 +223,30 @@ vhu_offload_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
 	while (i < count) {
 		uint16_t j = i, n;
+		uint64_t no_buf = no_buf_now(vq);
 
 		while (j < count && !vhu_offload_wanted(vq, pkts[j]))
 			j++;
 		if (j > i) {
 			n = layout_enqueue(vq, pkts + i, j - i);
 			i += n;
-			if (i < j)
+			if (i < j) {
+				/* the rest of the burst, as the layout would */
+				if (no_buf_now(vq) != no_buf)
+					vhu_stat_add(&vq->stats.drops_no_buf,
+						     count - j);
 				return i;
+			}
 		}
 		if (i == count)
 			break;
-		if (stage_one(vq, pkts[i]) == STAGE_FULL)
+		no_buf = no_buf_now(vq);
+		if (stage_one(vq, pkts[i]) == STAGE_FULL) {
+			if (no_buf_now(vq) != no_buf)
+				vhu_stat_add(&vq->stats.drops_no_buf,
+					     count - i - 1);
 			return i;
+		}
 		i++;
 	}
 	return i;
@@ -208,7 +258,7 @@ vhu_offload_dequeue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 	const uint16_t hdr_len = vq->hdr_len;
 	const bool legacy = vq->flags & VHU_VQ_F_LEGACY_OL;
 	uint16_t keep = 0;
-	uint64_t bad = 0, sw = 0;
+	uint64_t bad = 0, bad_bytes = 0, sw = 0;
 
 	for (uint16_t k = 0; k < n; k++) {
 		struct rte_mbuf *m = pkts[k];
@@ -232,6 +282,7 @@ vhu_offload_dequeue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 		case VHU_NET_HDR_BAD:
 			VHU_DATA_DEBUG_LOG("%s: frame dropped: %s", vq->name,
 					   why);
+			bad_bytes += m->pkt_len;
 			rte_pktmbuf_free(m);
 			bad++;
 			continue;
@@ -243,8 +294,17 @@ vhu_offload_dequeue(struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t n)
 		}
 		pkts[keep++] = m;
 	}
-	if (unlikely(bad > 0))
+	if (unlikely(bad > 0)) {
+		/*
+		 * The layout counted them as moved; like a frame dropped for
+		 * its descriptors (desc_errors) or, on enqueue, for the MTU,
+		 * they are not: packets and bytes count what the burst hands
+		 * over.
+		 */
+		vhu_stat_sub(&vq->stats.packets, bad);
+		vhu_stat_sub(&vq->stats.bytes, bad_bytes);
 		vhu_stat_add(&vq->stats.drops_bad_hdr, bad);
+	}
 	if (sw > 0)
 		vhu_stat_add(&vq->stats.sw_cksums, sw);
 	return keep;

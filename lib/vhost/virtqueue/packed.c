@@ -35,7 +35,7 @@
  *   F3  full fence between the flag stores and reading the driver event
  *       suppression area, pairs with the driver's full barrier between
  *       writing that area and re-checking for used descriptors.
- *   L1  (copy.h, and before ring logging) release fence between guest
+ *   D1  (copy.h, and before ring logging) release fence between guest
  *       writes and their dirty bits.
  */
 #include <string.h>
@@ -113,7 +113,7 @@ publish_used(struct vhu_vq *vq, uint16_t n)
 		uint16_t ls = head;
 		bool lw = head_wrap;
 
-		/* L1: ring stores before their dirty bits */
+		/* D1: ring stores before their dirty bits */
 		atomic_thread_fence(memory_order_release);
 		for (k = 0; k < n; k++) {
 			vhu_log_mark(vq->log, vq->used_log_gpa + ls * esz, esz);

@@ -30,7 +30,7 @@
  *       with the driver's full barrier between writing used_event (or
  *       clearing NO_INTERRUPT) and re-reading used->idx: one side always
  *       sees the other's write, so no completion goes unsignalled.
- *   L1  (copy.h, and before used-ring logging) release fence between guest
+ *   D1  (copy.h, and before used-ring logging) release fence between guest
  *       writes and their dirty bits.
  */
 #include <string.h>
@@ -99,7 +99,7 @@ publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
 		uint64_t base = vq->used_log_gpa +
 				offsetof(struct vring_used, ring);
 
-		/* L1: ring stores before their dirty bits */
+		/* D1: ring stores before their dirty bits */
 		atomic_thread_fence(memory_order_release);
 		vhu_log_mark(vq->log, base + start * esz, first * esz);
 		if (n > first)

@@ -243,6 +243,13 @@ vhu_stat_add(uint64_t *counter, uint64_t v)
 	vhu_atomic_store_u64(counter, *counter + v, memory_order_relaxed);
 }
 
+/* Take back v of what this data path added to a counter before. */
+static inline void
+vhu_stat_sub(uint64_t *counter, uint64_t v)
+{
+	vhu_atomic_store_u64(counter, *counter - v, memory_order_relaxed);
+}
+
 /* --- control side (vq.c) --- */
 
 /* Allocate a queue (zeroed, fds -1) for vring index of device dev_id. */

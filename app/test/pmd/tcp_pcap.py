@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# TCP/IPv4 frames in pcap files for the offload case of test_pmd.sh, which
+# feeds them to testpmd through net_pcap (rx_pcap) and collects what the
+# other side received (tx_pcap).
+#
+#   tcp_pcap.py make FILE [COUNT]
+#       COUNT (default 32) frames of 1500 bytes: 1446 bytes of payload
+#       each (more than one 800-byte segment), one flow, consecutive
+#       sequence numbers, every checksum right.
+#   tcp_pcap.py empty FILE
+#       a pcap with no frame (an rx_pcap that never delivers).
+#   tcp_pcap.py check FILE
+#       prints one line: frames, TCP payload bytes, largest frame, and how
+#       many IPv4 header and TCP checksums are wrong.
+import struct
+import sys
+
+PCAP_HDR = struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
+SRC, DST = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+
+
+def csum(b):
+    """Internet checksum (RFC 1071) of b."""
+    if len(b) % 2:
+        b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def frame(i, size=1446):
+    payload = bytes((i + k) % 251 for k in range(size))
+    # PSH|ACK, no options
+    seg = struct.pack('!HHIIBBHHH', 1024, 80, 1000 + i * size, 1,
+                      5 << 4, 0x18, 65535, 0, 0) + payload
+    ph = SRC + DST + struct.pack('!BBH', 0, 6, len(seg))
+    seg = seg[:16] + struct.pack('!H', csum(ph + seg)) + seg[18:]
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(seg), i, 0x4000,
+                     64, 6, 0, SRC, DST)
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    eth = bytes.fromhex('020000000002' '020000000001') + b'\x08\x00'
+    return eth + ip + seg
+
+
+def write(path, frames):
+    with open(path, 'wb') as f:
+        f.write(PCAP_HDR)
+        for i, fr in enumerate(frames):
+            f.write(struct.pack('<IIII', 0, i, len(fr), len(fr)) + fr)
+
+
+def read(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    off = len(PCAP_HDR)
+    while off + 16 <= len(data):
+        incl = struct.unpack_from('<IIII', data, off)[2]
+        off += 16
+        yield data[off:off + incl]
+        off += incl
+
+
+def check(path):
+    frames = payload = largest = bad_ip = bad_tcp = 0
+    for fr in read(path):
+        frames += 1
+        largest = max(largest, len(fr))
+        if len(fr) < 54 or fr[12:14] != b'\x08\x00':
+            continue
+        ihl = (fr[14] & 0xf) * 4
+        ip = fr[14:14 + ihl]
+        tot = struct.unpack_from('!H', ip, 2)[0]
+        if ip[9] != 6:
+            continue
+        if csum(ip) != 0:
+            bad_ip += 1
+        seg = fr[14 + ihl:14 + tot]
+        ph = ip[12:20] + struct.pack('!BBH', 0, 6, len(seg))
+        if csum(ph + seg) != 0:
+            bad_tcp += 1
+        payload += len(seg) - (seg[12] >> 4) * 4
+    print('frames %d payload %d largest %d bad_ip %d bad_tcp %d'
+          % (frames, payload, largest, bad_ip, bad_tcp))
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == 'make':
+        n = int(sys.argv[3]) if len(sys.argv) > 3 else 32
+        write(sys.argv[2], [frame(i) for i in range(n)])
+    elif len(sys.argv) == 3 and sys.argv[1] == 'empty':
+        write(sys.argv[2], [])
+    elif len(sys.argv) == 3 and sys.argv[1] == 'check':
+        check(sys.argv[2])
+    else:
+        sys.exit('usage: tcp_pcap.py make FILE [COUNT] | empty FILE | check FILE')
+
+
+if __name__ == '__main__':
+    main()

@@ -611,12 +611,15 @@ new_device(struct vhu_dev *dev, void *ctx)
 /*
  * What libvhu did for the offloads of a device that stopped, summed over
  * its vrings: checksums completed and frames segmented in software, frames
- * dropped for a bad virtio-net header or as too long for the guest.
+ * dropped for a bad virtio-net header or as too long for the guest, and
+ * frames that found the guest's ring full inside libvhu (the segments of
+ * a GSO frame that did not all fit count there, not as the switch's "ring
+ * full": the frame was placed in part).
  */
 static void
 print_offload_counters(const struct port *p, struct vhu_dev *dev)
 {
-	uint64_t cks = 0, seg = 0, bad = 0, mtu = 0;
+	uint64_t cks = 0, seg = 0, bad = 0, mtu = 0, nobuf = 0;
 
 	for (uint16_t v = 0; v < vhu_dev_vring_count(dev); v++) {
 		struct vhu_vring_stats st;
@@ -628,11 +631,12 @@ print_offload_counters(const struct port *p, struct vhu_dev *dev)
 		seg += st.sw_segmented;
 		bad += st.drops_bad_hdr;
 		mtu += st.drops_mtu;
+		nobuf += st.drops_no_buf;
 	}
 	printf("vswitch: port %u (%s): offload counters: sw_cksums %" PRIu64
 	       ", sw_segmented %" PRIu64 ", drops_bad_hdr %" PRIu64
-	       ", drops_mtu %" PRIu64 "\n", (unsigned int)(p - ports),
-	       p->name, cks, seg, bad, mtu);
+	       ", drops_mtu %" PRIu64 ", drops_no_buf %" PRIu64 "\n",
+	       (unsigned int)(p - ports), p->name, cks, seg, bad, mtu, nobuf);
 }
 
 static void

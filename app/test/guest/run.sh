@@ -931,12 +931,12 @@ tcp_check_features() {
 }
 
 # tcp_counters PORT: the switch's "offload counters" line of PORT (logged
-# when its guest went) into o_cks o_seg o_bad o_mtu.
+# when its guest went) into o_cks o_seg o_bad o_mtu o_nobuf.
 tcp_counters() {
 	local line
 	line=$(grep -a "^vswitch: port $1 (.*): offload counters" "$slog" | tail -n 1)
-	read -r o_cks o_seg o_bad o_mtu < <(sed -n 's/.*sw_cksums \([0-9]*\), sw_segmented \([0-9]*\), drops_bad_hdr \([0-9]*\), drops_mtu \([0-9]*\).*/\1 \2 \3 \4/p' <<<"$line")
-	[ -n "$o_mtu" ]
+	read -r o_cks o_seg o_bad o_mtu o_nobuf < <(sed -n 's/.*sw_cksums \([0-9]*\), sw_segmented \([0-9]*\), drops_bad_hdr \([0-9]*\), drops_mtu \([0-9]*\), drops_no_buf \([0-9]*\).*/\1 \2 \3 \4 \5/p' <<<"$line")
+	[ -n "$o_nobuf" ]
 }
 
 # Mbit/s of the TCP cases that passed, for the last line.
@@ -1072,7 +1072,7 @@ run_tcp_case() {
 	# What vhu did in software: segmentation only where B's port does
 	# not take A's GSO frames, checksums where B takes no partial
 	# checksum from A (B's own frames to A need none), no drop.
-	local o_cks o_seg o_bad o_mtu a_c b_c
+	local o_cks o_seg o_bad o_mtu o_nobuf a_c b_c
 	if tcp_counters 0; then
 		a_c="A: sw_cksums $o_cks, sw_segmented $o_seg, drops_bad_hdr $o_bad, drops_mtu $o_mtu"
 		[ $(( o_seg + o_cks + o_bad + o_mtu )) -eq 0 ] ||
@@ -1081,7 +1081,7 @@ run_tcp_case() {
 		why="${why:+$why; }no offload counters for port 0 in the switch log"
 	fi
 	if tcp_counters 1; then
-		b_c="B: sw_cksums $o_cks, sw_segmented $o_seg, drops_bad_hdr $o_bad, drops_mtu $o_mtu"
+		b_c="B: sw_cksums $o_cks, sw_segmented $o_seg, drops_bad_hdr $o_bad, drops_mtu $o_mtu, ring full in vhu $o_nobuf"
 		if [ "$mode" = recv-off ]; then
 			[ "$o_seg" -gt 0 ] ||
 				why="${why:+$why; }vhu on B's port: $b_c (A sends GSO frames, B takes none: expected software segmentation)"
@@ -1103,6 +1103,10 @@ run_tcp_case() {
 		tx_a=$(value tx "$line_a")
 		rx_b=$(value rx "$line_b")
 		mbps=$(value mbps "$line_b")
+		# frames for B the switch saw refused (B's ring full)
+		local full_b
+		full_b=$(sed -n 's/^  port 1 .*(ring full \([0-9]*\),.*/\1/p' "$slog" | tail -n 1)
+		b_c="$b_c, switch ring full ${full_b:-?}"
 		detail="$detail; $bytes bytes A->B ($(value streams "$line_b") stream(s)) in $(value secs "$line_b") s: $mbps Mbit/s, sum $(value sum "$line_b"), retransmits $(value retrans "$line_a"), mss $(value mss "$line_a"); A sent ${tx_a:-?} frames (${bytes} / ${tx_a:-0} = $(( bytes / ${tx_a:-1} )) bytes each), B got ${rx_b:-?} ($(( bytes / ${rx_b:-1} )) bytes each); vhu $a_c; $b_c"
 		if [ "$q" -gt 1 ]; then
 			# how the streams spread: frames per queue pair of A's

@@ -944,7 +944,7 @@ tcp_rates=()
 
 run_tcp_case() {
 	local name=$1 layout mrg mode ma mb a=a$case_no bg=b$case_no sw=sw$case_no
-	local why="" packed mrg_on line_a line_b rid from seed mem=$mem_default
+	local why="" packed mrg_on line_a="" line_b="" rid from seed mem=$mem_default
 	local ip_a ip_b rc ipv="" legacy="" gopts=() addr_a addr_b part
 	IFS=/ read -r _ layout mrg mode _ <<<"$name"
 	mrg=${mrg#mrg}
@@ -1002,6 +1002,8 @@ run_tcp_case() {
 		mac="$mac_b" queues="$q" "${gopts[@]+"${gopts[@]}"}"
 	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
 		why="a guest did not boot to its command loop in $BOOT_TIMEOUT s"
+		guest_alive "$a" && guest_alive "$bg" ||
+			why="QEMU exited before its guest booted: $(cat "${GL_QLOG[$a]}" "${GL_QLOG[$bg]}" 2>/dev/null | grep -a . | head -n 1)"
 	elif ! trace -k boot "guests ready" ||
 	     ! guest_cmd "$a" 60 "vhu-guest-tool setup --queues $q $mtu_opt && $addr_a" ||
 	     ! guest_cmd "$bg" 60 "vhu-guest-tool setup --queues $q $mtu_opt && $addr_b"; then
@@ -1072,7 +1074,7 @@ run_tcp_case() {
 	# What vhu did in software: segmentation only where B's port does
 	# not take A's GSO frames, checksums where B takes no partial
 	# checksum from A (B's own frames to A need none), no drop.
-	local o_cks o_seg o_bad o_mtu o_nobuf a_c b_c
+	local o_cks o_seg o_bad o_mtu o_nobuf a_c="" b_c=""
 	if tcp_counters 0; then
 		a_c="A: sw_cksums $o_cks, sw_segmented $o_seg, drops_bad_hdr $o_bad, drops_mtu $o_mtu"
 		[ $(( o_seg + o_cks + o_bad + o_mtu )) -eq 0 ] ||

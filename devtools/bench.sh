@@ -62,8 +62,11 @@
 # frames); "TSO guest rx": backend --tx, frontend --rx (enqueue of whole
 # GSO frames). The receiver counts frames, TCP payload bytes and frames
 # that arrived whole with a segmentation flag (RX_LRO or TX_TCP_SEG); rows
-# give payload Gbit/s, kframes/s, the backend lcore's TSC cycles per frame
-# (busy loop iterations only, as --record-core-cycles), the share of
+# give payload Gbit/s, kframes/s, payload Gbit/s per CPU second the
+# backend thread got (CLOCK_THREAD_CPUTIME_ID: on a machine shared with
+# other jobs the wall-clock figures follow the scheduler), the backend
+# lcore's TSC cycles per frame (busy loop iterations only, as
+# --record-core-cycles; preemption inside one counts), the share of
 # frames that arrived whole as GSO frames, and whether the backend's log
 # shows the offload features negotiated (vhu: its "features" line;
 # net_vhost: "negotiated Virtio features"). A row where either is not so
@@ -336,8 +339,8 @@ negotiated() { # log mask
 }
 
 # One --tso measurement. $1 backend (vhu|vhost) $2 packed $3 gtx|grx.
-# Prints "gbit/s kframes/s cycles/frame placement gso% negotiated" or
-# "fail".
+# Prints "gbit/s kframes/s cycles/frame placement gso% negotiated
+# gbit/s-per-backend-cpu-second backend-cpu-share" or "fail".
 measure_tso() {
 	local be=$1 packed=$2 dir=$3
 	local sock=$work/s.$RANDOM brole=--rx frole=--tx mask=0x801
@@ -383,14 +386,16 @@ measure_tso() {
 	fi
 	local rlog=$blog
 	[ "$dir" = grx ] && rlog=$flog
-	local ns frames payload gso busy bframes
+	local ns frames payload gso busy bframes bns bcpu
 	read -r -a ns <<< "$(mark_field "$rlog" ns)"
 	read -r -a frames <<< "$(mark_field "$rlog" frames)"
 	read -r -a payload <<< "$(mark_field "$rlog" payload)"
 	read -r -a gso <<< "$(mark_field "$rlog" gso)"
 	read -r -a busy <<< "$(mark_field "$blog" busy)"
 	read -r -a bframes <<< "$(mark_field "$blog" frames)"
-	if [ "${#ns[@]}" != 2 ] || [ "${#bframes[@]}" != 2 ] ||
+	read -r -a bns <<< "$(mark_field "$blog" ns)"
+	read -r -a bcpu <<< "$(mark_field "$blog" cpu_ns)"
+	if [ "${#ns[@]}" != 2 ] || [ "${#bcpu[@]}" != 2 ] ||
 	   [ "${frames[1]}" = "${frames[0]}" ]; then
 		echo fail; return
 	fi
@@ -403,11 +408,15 @@ measure_tso() {
 	    -v f1="${frames[1]}" -v p0="${payload[0]}" -v p1="${payload[1]}" \
 	    -v g0="${gso[0]}" -v g1="${gso[1]}" -v b0="${busy[0]}" \
 	    -v b1="${busy[1]}" -v c0="${bframes[0]}" -v c1="${bframes[1]}" \
-	    -v s="$state" -v n="$neg" 'BEGIN {
-		t = (t1 - t0) / 1e9; f = f1 - f0; c = c1 - c0
-		printf "%.2f %.1f %s %s %.0f %s\n", (p1 - p0) * 8 / t / 1e9,
-		       f / t / 1e3, (c > 0 ? sprintf("%.0f", (b1 - b0) / c) : "nan"),
-		       s, 100 * (g1 - g0) / f, n }'
+	    -v s="$state" -v n="$neg" -v bt0="${bns[0]}" -v bt1="${bns[1]}" \
+	    -v u0="${bcpu[0]}" -v u1="${bcpu[1]}" 'BEGIN {
+		t = (t1 - t0) / 1e9; f = f1 - f0; c = c1 - c0; u = (u1 - u0) / 1e9
+		printf "%.2f %.1f %s %s %.0f %s %s %.0f%%\n",
+		       (p1 - p0) * 8 / t / 1e9, f / t / 1e3,
+		       (c > 0 ? sprintf("%.0f", (b1 - b0) / c) : "nan"),
+		       s, 100 * (g1 - g0) / f, n,
+		       (u > 0 ? sprintf("%.2f", (p1 - p0) * 8 / u / 1e9) : "nan"),
+		       100 * u * 1e9 / (bt1 - bt0) }'
 }
 
 # The distinct words of $1, comma-separated ("-" for none)
@@ -419,8 +428,8 @@ note_list() {
 
 # The --tso rows: name|packed|direction
 tso_rows() {
-	local tso_table="| configuration | placement | vhu Gbit/s | net_vhost Gbit/s | vhu/net_vhost | vhu kframes/s | net_vhost kframes/s | vhu cycles/frame | net_vhost cycles/frame | whole GSO frames at the receiver, vhu/net_vhost | runs vhu/net_vhost |
-|---|---|---|---|---|---|---|---|---|---|---|"
+	local tso_table="| configuration | placement | vhu Gbit/s | net_vhost Gbit/s | vhu/net_vhost | vhu kframes/s | net_vhost kframes/s | vhu Gbit/s per backend CPU s | net_vhost Gbit/s per backend CPU s | vhu/net_vhost per CPU s | vhu cycles/frame | net_vhost cycles/frame | whole GSO frames at the receiver, vhu/net_vhost | runs vhu/net_vhost |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	local c name packed dir r be res g k cy st gp ng line rows
 	table=$tso_table
 	echo "$tso_table"
@@ -429,7 +438,7 @@ tso_rows() {
 		name="$name in_order=1 mrg=1 TSO 65226B guest $([ "$dir" = gtx ] && echo tx || echo rx)"
 		[[ $name =~ $only ]] || continue
 		if [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
-			line="| $name | - | - | - | vhu: packed ring not offered by this build | - | - | - | - | - | - |"
+			line="| $name | - | - | - | vhu: packed ring not offered by this build | - | - | - | - | - | - | - | - | - |"
 			echo "$line"; table+=$'\n'"$line"
 			continue
 		fi
@@ -440,14 +449,14 @@ tso_rows() {
 			for be in vhu vhost; do
 				res=$(measure_tso $be "$packed" "$dir")
 				[ "$res" = fail ] && continue
-				read -r g k cy st gp ng <<< "$res"
-				[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $g Gbit/s, $k kframes/s, $cy cycles/frame, $st, ${gp}% whole GSO frames, offloads negotiated: $ng" >&2
+				read -r g k cy st gp ng gc share <<< "$res"
+				[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $g Gbit/s, $k kframes/s, $cy cycles/frame, $gc Gbit/s per backend CPU second (backend got $share of a CPU), $st, ${gp}% whole GSO frames, offloads negotiated: $ng" >&2
 				notes[$be]+="$gp%$([ "$ng" = yes ] || echo ',offloads-not-negotiated') "
 				if [ "$st" = mixed ]; then
 					dropped_total=$((dropped_total + 1))
 					continue
 				fi
-				results[$be.$st]+="$g:$k:$cy "
+				results[$be.$st]+="$g:$k:$gc:$cy "
 			done
 			local done_state= st2 nv nh
 			for st2 in far near; do
@@ -461,18 +470,21 @@ tso_rows() {
 		for st in far near; do
 			local vr=(${results[vhu.$st]:-}) hr=(${results[vhost.$st]:-})
 			[ ${#vr[@]} -gt 0 ] && [ ${#hr[@]} -gt 0 ] || continue
-			local v h vk hk vcy hcy ratio x
+			local v h vk hk vc hc cratio vcy hcy ratio x
 			v=$(med "${vr[@]%%:*}"); h=$(med "${hr[@]%%:*}")
 			vk=$(for x in "${vr[@]}"; do cut -d: -f2 <<< "$x"; done | median)
 			hk=$(for x in "${hr[@]}"; do cut -d: -f2 <<< "$x"; done | median)
+			vc=$(for x in "${vr[@]}"; do cut -d: -f3 <<< "$x"; done | grep -v nan | median)
+			hc=$(for x in "${hr[@]}"; do cut -d: -f3 <<< "$x"; done | grep -v nan | median)
+			cratio=$(awk -v a="$vc" -v b="$hc" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
 			vcy=$(med "${vr[@]##*:}"); hcy=$(med "${hr[@]##*:}")
 			ratio=$(awk -v a="$v" -v b="$h" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-			line="| $name | $st | $v | $h | $ratio | $vk | $hk | ${vcy:--} | ${hcy:--} | $(note_list "${notes[vhu]:-}") / $(note_list "${notes[vhost]:-}") | ${#vr[@]}/${#hr[@]} |"
+			line="| $name | $st | $v | $h | $ratio | $vk | $hk | $vc | $hc | $cratio | ${vcy:--} | ${hcy:--} | $(note_list "${notes[vhu]:-}") / $(note_list "${notes[vhost]:-}") | ${#vr[@]}/${#hr[@]} |"
 			echo "$line"; table+=$'\n'"$line"
 			rows=$((rows + 1))
 		done
 		if [ $rows = 0 ]; then
-			line="| $name | - | - | - | no comparable runs | - | - | - | - | $(note_list "${notes[vhu]:-}") / $(note_list "${notes[vhost]:-}") | - |"
+			line="| $name | - | - | - | no comparable runs | - | - | - | - | - | - | - | $(note_list "${notes[vhu]:-}") / $(note_list "${notes[vhost]:-}") | - |"
 			echo "$line"; table+=$'\n'"$line"
 		fi
 		unset results notes

@@ -44,7 +44,10 @@
  * at each end of its window); on SIGINT or SIGTERM a "total" line, then
  * exit. busy= counts TSC cycles of loop iterations that moved at least one
  * frame (as testpmd's --record-core-cycles does), so busy / frames is the
- * cost of a frame on this lcore, idle polls excluded.
+ * cost of a frame on this lcore, idle polls excluded (but not time the
+ * thread was preempted in). cpu_ns= is the CPU time the thread got
+ * (CLOCK_THREAD_CPUTIME_ID): on a machine shared with other jobs, frames
+ * per CPU second are what survives preemption.
  *
  * Usage: vhu-bench-tso [EAL options] -- --tx|--rx [--port N] [--mss N]
  *        [--segs N] [--templates N] [--burst N] [--shared] [--check]
@@ -199,6 +202,16 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time this thread got: what a loaded machine does not give it. */
+static uint64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void
 print_offloads(const char *what, uint64_t capa, uint64_t on, bool rx)
 {
@@ -341,10 +354,10 @@ static void
 print_counters(const char *what, const struct counters *c, bool rx,
 	       bool check)
 {
-	printf("%s ns=%" PRIu64 " tsc_hz=%" PRIu64 " frames=%" PRIu64
-	       " bytes=%" PRIu64 " payload=%" PRIu64 " busy=%" PRIu64,
-	       what, now_ns(), rte_get_tsc_hz(), c->frames, c->bytes,
-	       c->payload, c->busy);
+	printf("%s ns=%" PRIu64 " cpu_ns=%" PRIu64 " tsc_hz=%" PRIu64
+	       " frames=%" PRIu64 " bytes=%" PRIu64 " payload=%" PRIu64
+	       " busy=%" PRIu64, what, now_ns(), cpu_ns(), rte_get_tsc_hz(),
+	       c->frames, c->bytes, c->payload, c->busy);
 	if (rx) {
 		printf(" gso=%" PRIu64 " segsz=%u-%u len=%u-%u mbufs=%" PRIu64
 		       " bad=%" PRIu64, c->gso, c->segsz_min, c->segsz_max,

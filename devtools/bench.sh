@@ -338,6 +338,13 @@ negotiated() { # log mask
 	if [ -n "$f" ] && (( (f & $2) == $2 )); then echo yes; else echo no; fi
 }
 
+keep_logs() { # backend backend-log frontend-log: into $BENCH_LOGS, if set
+	[ -n "${BENCH_LOGS:-}" ] || return 0
+	mkdir -p "$BENCH_LOGS"
+	cp "$2" "$BENCH_LOGS/$perf_tag.$1.$perf_run.backend.log" 2>/dev/null || true
+	cp "$3" "$BENCH_LOGS/$perf_tag.$1.$perf_run.frontend.log" 2>/dev/null || true
+}
+
 # One --tso measurement. $1 backend (vhu|vhost) $2 packed $3 gtx|grx.
 # Prints "gbit/s kframes/s cycles/frame placement gso% negotiated
 # gbit/s-per-backend-cpu-second backend-cpu-share" or "fail".
@@ -356,9 +363,11 @@ measure_tso() {
 	fi
 	start_app be "--lcores=0@$BACKEND_CPU" "${mem_args[@]}" \
 		--file-prefix="vhubench-be-$$" --no-pci "${bargs[@]}" -- "$brole"
-	bpid=$AP_PID; blog=$AP_LOG
+	bpid=$AP_PID; blog=$AP_LOG; flog=$work/fe.log
+	rm -f "$flog"
 	if ! wait_for "$blog" '^ready' 20; then
-		echo fail; stop_app "$bpid"; return
+		echo fail; stop_app "$bpid"; keep_logs "$be" "$blog" "$flog"
+		return
 	fi
 	start_app fe "--lcores=0@$FRONTEND_CPU" "${mem_args[@]}" \
 		--single-file-segments --file-prefix="vhubench-fe-$$" --no-pci \
@@ -366,7 +375,9 @@ measure_tso() {
 		-- "$frole"
 	fpid=$AP_PID; flog=$AP_LOG
 	if ! wait_for "$flog" '^ready' 20; then
-		echo fail; stop_app "$fpid"; stop_app "$bpid"; return
+		echo fail; stop_app "$fpid"; stop_app "$bpid"
+		keep_logs "$be" "$blog" "$flog"
+		return
 	fi
 	sleep "$warmup"
 	kill -USR1 "$bpid" "$fpid"
@@ -379,11 +390,7 @@ measure_tso() {
 	sleep 0.3
 	stop_app "$fpid"
 	stop_app "$bpid"
-	if [ -n "${BENCH_LOGS:-}" ]; then
-		mkdir -p "$BENCH_LOGS"
-		cp "$blog" "$BENCH_LOGS/$perf_tag.$be.$perf_run.backend.log"
-		cp "$flog" "$BENCH_LOGS/$perf_tag.$be.$perf_run.frontend.log"
-	fi
+	keep_logs "$be" "$blog" "$flog"
 	local rlog=$blog
 	[ "$dir" = grx ] && rlog=$flog
 	local ns frames payload gso busy bframes bns bcpu

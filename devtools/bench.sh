@@ -49,13 +49,40 @@
 # apart (how the circulating frames bunch into bursts) for both backends
 # alike, so its single runs jump; the open-loop rows do not.
 #
+# --tso measures TCP segmentation offload instead, open loop as --stream,
+# with build/app/test/bench/vhu-bench-tso (bench_tso.c) on both sides in
+# place of testpmd, which has no TCP generator: backend port net_vhu or
+# net_vhost with tso=1 (same devargs), frontend net_virtio_user with
+# mrg_rxbuf=1 (a 64 KiB frame needs many receive buffers). The generator
+# sends 65226-byte TCP/IPv4 frames (45 x 1448 payload bytes, a Linux
+# guest's bulk TCP) flagged RTE_MBUF_F_TX_TCP_SEG with tso_segsz 1448; the
+# virtio_user port enables TCP_TSO | TCP_CKSUM (tx) and TCP_LRO | TCP_CKSUM
+# (rx), so it asks for HOST_TSO4/6 + CSUM and GUEST_TSO4/6 + GUEST_CSUM.
+# "TSO guest tx": frontend --tx, backend --rx (dequeue of whole GSO
+# frames); "TSO guest rx": backend --tx, frontend --rx (enqueue of whole
+# GSO frames). The receiver counts frames, TCP payload bytes and frames
+# that arrived whole with a segmentation flag (RX_LRO or TX_TCP_SEG); rows
+# give payload Gbit/s, kframes/s, payload Gbit/s per CPU second the
+# backend thread got (CLOCK_THREAD_CPUTIME_ID: on a machine shared with
+# other jobs the wall-clock figures follow the scheduler), the backend
+# lcore's TSC cycles per frame (busy loop iterations only, as
+# --record-core-cycles; preemption inside one counts), the share of
+# frames that arrived whole as GSO frames, and whether the backend's log
+# shows the offload features negotiated (vhu: its "features" line;
+# net_vhost: "negotiated Virtio features"). A row where either is not so
+# says it: its figures then measure something else (software segmentation,
+# plain 64 KiB frames). Placement, alternation and runs as above.
+#
 # Usage: devtools/bench.sh [--build DIR] [--runs N] [--window S] [--stream]
-#                          [--quick] [--only REGEX] [--out FILE]
+#                          [--tso] [--quick] [--only REGEX] [--out FILE]
 #   --quick        1 run each, 3 s windows (a smoke check, not a result)
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
 #   --out FILE     also write the table (markdown) to FILE
 #   BENCH_VERBOSE=1 prints every run on stderr, with the frontend's cycles/packet
 #                   (Mpps x cycles/packet near the clock: that side paced)
+#   BENCH_PLUGIN=SO the net_vhu plugin to load (default: the build's)
+#   BENCH_LOGS=DIR  keeps each --tso run's two logs (features, offloads
+#                   enabled, counters, the PMD's xstats) in DIR
 #   BENCH_PERF=DIR  records both forwarding CPUs with perf during each
 #                   window into DIR/<config>.<backend>.<run>.data (cpu-clock
 #                   samples; perf report --cpu N picks one side; figures
@@ -70,6 +97,7 @@ warmup=2
 only=.
 out=
 stream=0
+tso=0
 BACKEND_CPU=${BACKEND_CPU:-1}
 FRONTEND_CPU=${FRONTEND_CPU:-0}
 
@@ -80,6 +108,7 @@ while [ $# -gt 0 ]; do
 	--window) window=$2; shift ;;
 	--quick) runs=1; window=3; warmup=1 ;;
 	--stream) stream=1 ;;
+	--tso) tso=1 ;;
 	--only) only=$2; shift ;;
 	--out) out=$2; shift ;;
 	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -88,7 +117,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-plugin=$build/drivers/net/vhost/librte_net_vhu.so
+plugin=${BENCH_PLUGIN:-$build/drivers/net/vhost/librte_net_vhu.so}
+tso_app=$build/app/test/bench/vhu-bench-tso
+[ "$tso" = 0 ] || [ -x "$tso_app" ] || { echo "bench.sh: $tso_app not built (meson -Dtests=true; ninja -C $build)" >&2; exit 1; }
 [ -f "$plugin" ] || { echo "bench.sh: $plugin not built (run: ninja -C $build)" >&2; exit 1; }
 command -v dpdk-testpmd >/dev/null || { echo "bench.sh: dpdk-testpmd missing (devtools/setup.sh)" >&2; exit 1; }
 
@@ -270,6 +301,203 @@ measure() {
 		'BEGIN { printf "%.3f %s %s %s\n", p / w / 1e6, c, s, f }'
 }
 
+# ---- --tso: vhu-bench-tso on both sides ----
+
+# Start vhu-bench-tso in the background. $1 name, rest: its arguments.
+# Sets AP_PID, AP_LOG.
+start_app() {
+	local name=$1; shift
+	AP_LOG=$work/$name.log
+	"$tso_app" "$@" > "$AP_LOG" 2>&1 &
+	AP_PID=$!
+	pids+=("$AP_PID")
+}
+
+stop_app() { # pid: SIGINT makes it print its totals and xstats, then exit
+	kill -INT "$1" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# "first last" values of field $2 in the last two mark lines of log $1
+mark_field() {
+	grep '^mark ' "$1" | tail -2 | sed -E "s/.* $2=([0-9]+).*/\1/" | paste -sd' '
+}
+
+# Whether the backend's log shows bits $2 (hex mask) in the features the
+# frontend last set: "yes" or "no".
+negotiated() { # log mask
+	local f
+	f=$(grep -oE '(features|negotiated Virtio features:) 0x[0-9a-f]+' "$1" |
+	    tail -1 | grep -oE '0x[0-9a-f]+')
+	if [ -n "$f" ] && (( (f & $2) == $2 )); then echo yes; else echo no; fi
+}
+
+keep_logs() { # backend backend-log frontend-log: into $BENCH_LOGS, if set
+	[ -n "${BENCH_LOGS:-}" ] || return 0
+	mkdir -p "$BENCH_LOGS"
+	cp "$2" "$BENCH_LOGS/$perf_tag.$1.$perf_run.backend.log" 2>/dev/null || true
+	cp "$3" "$BENCH_LOGS/$perf_tag.$1.$perf_run.frontend.log" 2>/dev/null || true
+}
+
+# One --tso measurement. $1 backend (vhu|vhost) $2 packed $3 gtx|grx.
+# Prints "gbit/s kframes/s cycles/frame placement gso% negotiated
+# gbit/s-per-backend-cpu-second backend-cpu-share" or "fail".
+measure_tso() {
+	local be=$1 packed=$2 dir=$3
+	local sock=$work/s.$RANDOM brole=--rx frole=--tx mask=0x801
+	# gtx: CSUM (0) + HOST_TSO4 (11); grx: GUEST_CSUM (1) + GUEST_TSO4 (7)
+	[ "$dir" = grx ] && { brole=--tx; frole=--rx; mask=0x82; }
+	local bargs bpid blog fpid flog
+	if [ "$be" = vhu ]; then
+		bargs=(-d "$plugin" --vdev "net_vhu0,iface=$sock,tso=1"
+		       --log-level=pmd.net.vhu:info)
+	else
+		bargs=(--vdev "net_vhost0,iface=$sock,tso=1"
+		       --log-level=lib.vhost.config:info)
+	fi
+	start_app be "--lcores=0@$BACKEND_CPU" "${mem_args[@]}" \
+		--file-prefix="vhubench-be-$$" --no-pci "${bargs[@]}" -- "$brole"
+	bpid=$AP_PID; blog=$AP_LOG; flog=$work/fe.log
+	rm -f "$flog"
+	if ! wait_for "$blog" '^ready' 20; then
+		echo fail; stop_app "$bpid"; keep_logs "$be" "$blog" "$flog"
+		return
+	fi
+	start_app fe "--lcores=0@$FRONTEND_CPU" "${mem_args[@]}" \
+		--single-file-segments --file-prefix="vhubench-fe-$$" --no-pci \
+		--vdev "net_virtio_user0,path=$sock,queues=1,queue_size=1024,packed_vq=$packed,mrg_rxbuf=1,in_order=1" \
+		-- "$frole"
+	fpid=$AP_PID; flog=$AP_LOG
+	if ! wait_for "$flog" '^ready' 20; then
+		echo fail; stop_app "$fpid"; stop_app "$bpid"
+		keep_logs "$be" "$blog" "$flog"
+		return
+	fi
+	sleep "$warmup"
+	kill -USR1 "$bpid" "$fpid"
+	local s states=" "
+	for ((s = 0; s < window; s++)); do
+		sleep 0.9
+		states+="$(placement) "
+	done
+	kill -USR1 "$bpid" "$fpid"
+	sleep 0.3
+	stop_app "$fpid"
+	stop_app "$bpid"
+	keep_logs "$be" "$blog" "$flog"
+	local rlog=$blog
+	[ "$dir" = grx ] && rlog=$flog
+	local ns frames payload gso busy bframes bns bcpu
+	read -r -a ns <<< "$(mark_field "$rlog" ns)"
+	read -r -a frames <<< "$(mark_field "$rlog" frames)"
+	read -r -a payload <<< "$(mark_field "$rlog" payload)"
+	read -r -a gso <<< "$(mark_field "$rlog" gso)"
+	read -r -a busy <<< "$(mark_field "$blog" busy)"
+	read -r -a bframes <<< "$(mark_field "$blog" frames)"
+	read -r -a bns <<< "$(mark_field "$blog" ns)"
+	read -r -a bcpu <<< "$(mark_field "$blog" cpu_ns)"
+	if [ "${#ns[@]}" != 2 ] || [ "${#bcpu[@]}" != 2 ] ||
+	   [ "${frames[1]}" = "${frames[0]}" ]; then
+		echo fail; return
+	fi
+	local state=mixed neg
+	[[ $states =~ unknown ]] && echo "bench.sh: placement probe failed ($probe)" >&2
+	[[ $states =~ ^( near)+\ $ ]] && state=near
+	[[ $states =~ ^( far)+\ $ ]] && state=far
+	neg=$(negotiated "$blog" "$mask")
+	awk -v t0="${ns[0]}" -v t1="${ns[1]}" -v f0="${frames[0]}" \
+	    -v f1="${frames[1]}" -v p0="${payload[0]}" -v p1="${payload[1]}" \
+	    -v g0="${gso[0]}" -v g1="${gso[1]}" -v b0="${busy[0]}" \
+	    -v b1="${busy[1]}" -v c0="${bframes[0]}" -v c1="${bframes[1]}" \
+	    -v s="$state" -v n="$neg" -v bt0="${bns[0]}" -v bt1="${bns[1]}" \
+	    -v u0="${bcpu[0]}" -v u1="${bcpu[1]}" 'BEGIN {
+		t = (t1 - t0) / 1e9; f = f1 - f0; c = c1 - c0; u = (u1 - u0) / 1e9
+		printf "%.2f %.1f %s %s %.0f %s %s %.0f%%\n",
+		       (p1 - p0) * 8 / t / 1e9, f / t / 1e3,
+		       (c > 0 ? sprintf("%.0f", (b1 - b0) / c) : "nan"),
+		       s, 100 * (g1 - g0) / f, n,
+		       (u > 0 ? sprintf("%.2f", (p1 - p0) * 8 / u / 1e9) : "nan"),
+		       100 * u * 1e9 / (bt1 - bt0) }'
+}
+
+# The distinct words of $1, comma-separated ("-" for none)
+note_list() {
+	local l
+	l=$(tr ' ' '\n' <<< "$1" | grep . | sort -u | paste -sd' ')
+	echo "${l:--}"
+}
+
+# The --tso rows: name|packed|direction
+tso_rows() {
+	local tso_table="| configuration | placement | vhu Gbit/s | net_vhost Gbit/s | vhu/net_vhost | vhu kframes/s | net_vhost kframes/s | vhu Gbit/s per backend CPU s | net_vhost Gbit/s per backend CPU s | vhu/net_vhost per CPU s | vhu cycles/frame | net_vhost cycles/frame | whole GSO frames at the receiver, vhu/net_vhost | runs vhu/net_vhost |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	local c name packed dir r be res g k cy st gp ng line rows
+	table=$tso_table
+	echo "$tso_table"
+	for c in "split|0|gtx" "split|0|grx" "packed|1|gtx" "packed|1|grx"; do
+		IFS='|' read -r name packed dir <<< "$c"
+		name="$name in_order=1 mrg=1 TSO 65226B guest $([ "$dir" = gtx ] && echo tx || echo rx)"
+		[[ $name =~ $only ]] || continue
+		if [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
+			line="| $name | - | - | - | vhu: packed ring not offered by this build | - | - | - | - | - | - | - | - | - |"
+			echo "$line"; table+=$'\n'"$line"
+			continue
+		fi
+		declare -A results=() notes=()
+		perf_tag=$(tr ' =' '_-' <<< "$name")
+		for ((r = 0; r < 2 * runs; r++)); do
+			perf_run=$r
+			for be in vhu vhost; do
+				res=$(measure_tso $be "$packed" "$dir")
+				[ "$res" = fail ] && continue
+				read -r g k cy st gp ng gc share <<< "$res"
+				[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $g Gbit/s, $k kframes/s, $cy cycles/frame, $gc Gbit/s per backend CPU second (backend got $share of a CPU), $st, ${gp}% whole GSO frames, offloads negotiated: $ng" >&2
+				notes[$be]+="$gp%$([ "$ng" = yes ] || echo ',offloads-not-negotiated') "
+				if [ "$st" = mixed ]; then
+					dropped_total=$((dropped_total + 1))
+					continue
+				fi
+				results[$be.$st]+="$g:$k:$gc:$cy "
+			done
+			local done_state= st2 nv nh
+			for st2 in far near; do
+				nv=$(wc -w <<< "${results[vhu.$st2]:-}")
+				nh=$(wc -w <<< "${results[vhost.$st2]:-}")
+				[ "$nv" -ge "$runs" ] && [ "$nh" -ge "$runs" ] && done_state=$st2
+			done
+			[ -n "$done_state" ] && break
+		done
+		rows=0
+		for st in far near; do
+			local vr=(${results[vhu.$st]:-}) hr=(${results[vhost.$st]:-})
+			[ ${#vr[@]} -gt 0 ] && [ ${#hr[@]} -gt 0 ] || continue
+			local v h vk hk vc hc cratio vcy hcy ratio x
+			v=$(med "${vr[@]%%:*}"); h=$(med "${hr[@]%%:*}")
+			vk=$(for x in "${vr[@]}"; do cut -d: -f2 <<< "$x"; done | median)
+			hk=$(for x in "${hr[@]}"; do cut -d: -f2 <<< "$x"; done | median)
+			vc=$(for x in "${vr[@]}"; do cut -d: -f3 <<< "$x"; done | grep -v nan | median)
+			hc=$(for x in "${hr[@]}"; do cut -d: -f3 <<< "$x"; done | grep -v nan | median)
+			cratio=$(awk -v a="$vc" -v b="$hc" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+			vcy=$(med "${vr[@]##*:}"); hcy=$(med "${hr[@]##*:}")
+			ratio=$(awk -v a="$v" -v b="$h" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+			line="| $name | $st | $v | $h | $ratio | $vk | $hk | $vc | $hc | $cratio | ${vcy:--} | ${hcy:--} | $(note_list "${notes[vhu]:-}") / $(note_list "${notes[vhost]:-}") | ${#vr[@]}/${#hr[@]} |"
+			echo "$line"; table+=$'\n'"$line"
+			rows=$((rows + 1))
+		done
+		if [ $rows = 0 ]; then
+			line="| $name | - | - | - | no comparable runs | - | - | - | - | - | - | - | $(note_list "${notes[vhu]:-}") / $(note_list "${notes[vhost]:-}") | - |"
+			echo "$line"; table+=$'\n'"$line"
+		fi
+		unset results notes
+	done
+}
+
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # name|packed|mrg|size|extra virtio_user devargs|queue pairs
@@ -298,7 +526,7 @@ printf 'vhu loopback benchmark: %s, %s CPUs, %s runs x %ss, %s memory\n' \
 	"$cpu" "$(nproc)" "$runs" "$window" "${mem_args[*]}"
 table="| configuration | placement | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt | runs vhu/net_vhost |
 |---|---|---|---|---|---|---|---|"
-echo "$table"
+[ "$tso" = 1 ] || echo "$table"
 if [ "$stream" = 1 ]; then
 	expanded=()
 	for c in "${configs[@]}"; do
@@ -309,6 +537,10 @@ if [ "$stream" = 1 ]; then
 fi
 med() { printf '%s\n' "$@" | grep -v nan | grep . | median; }
 dropped_total=0
+if [ "$tso" = 1 ]; then
+	tso_rows
+	configs=()
+fi
 for c in "${configs[@]}"; do
 	IFS='|' read -r name packed mrg size extra q mode <<< "$c"
 	[[ $name =~ $only ]] || continue

@@ -407,6 +407,10 @@ be_testpmd_start() {
 	# An ASan build of the plugin needs the shared ASan runtime preloaded
 	# (testpmd is not instrumented, so leak checks would only see EAL).
 	local pre=() pmd=${GL_TESTPMD_PMD:-net_vhu} plugin=(-d "$GL_PLUGIN")
+	# a second port (GL_TESTPMD_VDEV2: its --vdev value): io forwarding
+	# then moves frames between the two ports
+	local vdev2=()
+	[ -n "${GL_TESTPMD_VDEV2:-}" ] && vdev2=(--vdev "$GL_TESTPMD_VDEV2")
 	[ -n "${GL_PRELOAD:-}" ] && pre=(env LD_PRELOAD="$GL_PRELOAD"
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0")
 	# net_vhu says at info level when a frontend comes and goes
@@ -416,7 +420,8 @@ be_testpmd_start() {
 	GL_STDIN=$fifo proc_start "$name" "$log" "${pre[@]}" stdbuf -oL "$GL_TESTPMD" \
 		--lcores="0@$GL_BE_CPU,1@$GL_BE_CPU" $(gl_eal "$name" 1024) \
 		"${plugin[@]}" \
-		--vdev "${pmd}0,iface=$sock,queues=$queues${GL_TESTPMD_DEVARGS:-}" -- \
+		--vdev "${pmd}0,iface=$sock,queues=$queues${GL_TESTPMD_DEVARGS:-}" \
+		"${vdev2[@]+"${vdev2[@]}"}" -- \
 		-i --rxq="$queues" --txq="$queues" --nb-cores=1 \
 		--total-num-mbufs=32768 --forward-mode=io "$@"
 	wait_log "$log" 'testpmd> ' 30 "${GL_PID[$name]}" || return 1

@@ -41,6 +41,8 @@
 #       frames/s round robin over its Q queue pairs, B verifies; every
 #       frame is accounted for (B got it, or the switch counted it dropped
 #       at B's full ring: both guests share one CPU, so B can fall behind)
+#   tcp/LAYOUT/mrgM/on/testpmd  the same (offloads on) through dpdk-testpmd
+#       with two net_vhu ports (tso=1), io forwarding between them
 #   tcp/LAYOUT/mrgM/OFFLOADS[/ipv6][/mtu9000][/q2][/legacy]  two guests
 #       on vhu-vswitch, one queue pair each, guest A (port 0) sends
 #       --tcp-bytes over TCP to guest B (port 1), which checks every byte
@@ -175,7 +177,7 @@ cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
 # two switch workers at once: vhu segments them all), off, checksum
 # offloads only for A; and "big packet" receive buffers (packed, no
 # mergeable buffers, TSO).
-cases+=(tcp/split/mrg1/on tcp/split/mrg1/recv-off tcp/split/mrg1/off
+cases+=(tcp/split/mrg1/on/testpmd tcp/split/mrg1/on tcp/split/mrg1/recv-off tcp/split/mrg1/off
 	tcp/packed/mrg0/on tcp/split/mrg1/recv-off/ipv6 tcp/split/mrg1/csum-sw
 	tcp/split/mrg1/recv-off/mtu9000 tcp/split/mrg1/recv-off/q2)
 # Behind a vIOMMU, lazy and strict IOTLB invalidation in turn.
@@ -918,6 +920,14 @@ tcp_check_features() {
 	[ -z "$wrong" ] ||
 		why="${why:+$why; }guest $who (port $port, offloads $mode) negotiated${wrong} [bits $(value bits "$line")]"
 	# What vhu negotiated, as the switch logged it, for the same bits.
+	if [ "$be" = testpmd ]; then
+		for nb in "${tcp_bits[@]}"; do
+			n=${nb%%:*}
+			[ "$(value "$n" "$line")" = 1 ] && gn="$gn${gn:+,}$n"
+		done
+		detail="$detail; $who: ${gn:-no offloads} (netdev:${nd#NETDEV})"
+		return
+	fi
 	vs=$(grep -a "^vswitch: port $port (.*): features " "$slog" | tail -n 1)
 	vs=${vs##*offloads }
 	for nb in "${tcp_bits[@]}"; do
@@ -948,9 +958,10 @@ run_tcp_case() {
 	local ip_a ip_b rc ipv="" legacy="" gopts=() addr_a addr_b part
 	IFS=/ read -r _ layout mrg mode _ <<<"$name"
 	mrg=${mrg#mrg}
-	local mtu_opt="" q=1 streams=1
+	local mtu_opt="" q=1 streams=1 be=vswitch
 	for part in ${name//\// }; do
 		case "$part" in
+		testpmd) be=testpmd ;;
 		q[0-9]*) q=${part#q}; streams=$(( 2 * q )) ;;
 		ipv6) ipv=ipv6 ;;
 		legacy) legacy=--legacy-ol-flags ;;
@@ -989,13 +1000,29 @@ run_tcp_case() {
 		sw_a=$([ "$ma" = off ] && echo on || echo off)
 		sw_b=$([ "$mb" = off ] && echo on || echo off)
 	fi
-	# With several queue pairs, two switch workers (as vswitch/*/q2) and
-	# two streams per queue pair: the flow hash spreads them.
-	GL_VSWITCH_WORKERS=$(( q > 1 ? 2 : 1 )) \
-	GL_VSWITCH_ARGS="--quiet --offloads 0:$sw_a --offloads 1:$sw_b $legacy" \
-		be_vswitch_start "$sw" "$sa" "$sb" ||
-		{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
-	trace -k backend "vswitch up"
+	if [ "$be" = testpmd ]; then
+		# dpdk-testpmd with two net_vhu ports, tso=1 (net_vhost's
+		# devarg: HOST_TSO offered), io forwarding between them and
+		# no Rx checksum offload: net_vhu completes the guests'
+		# partial checksums, GSO frames pass whole
+		[ "$mode" = on ] ||
+			{ verdict "$name" "the testpmd variant takes offloads on only"; return; }
+		detail="$mem, testpmd io forwarding between net_vhu0 and net_vhu1, tso=1"
+		GL_TESTPMD_DEVARGS=",tso=1" \
+		GL_TESTPMD_VDEV2="net_vhu1,iface=$sb,queues=$q,tso=1" \
+			be_testpmd_start "$sw" "$sa" "$q" ||
+			{ be_testpmd_quit "$sw"; verdict "$name" "testpmd did not start" "$slog"; return; }
+		trace -k backend "testpmd up"
+	else
+		# With several queue pairs, two switch workers (as
+		# vswitch/*/q2) and two streams per queue pair: the flow
+		# hash spreads them.
+		GL_VSWITCH_WORKERS=$(( q > 1 ? 2 : 1 )) \
+		GL_VSWITCH_ARGS="--quiet --offloads 0:$sw_a --offloads 1:$sw_b $legacy" \
+			be_vswitch_start "$sw" "$sa" "$sb" ||
+			{ proc_stop "$sw"; verdict "$name" "vhu-vswitch did not start" "$slog"; return; }
+		trace -k backend "vswitch up"
+	fi
 	guest_start "$a" sock="$sa" packed="$packed" mrg="$mrg_on" mem="$mem" \
 		mac="$mac_a" queues="$q" "${gopts[@]+"${gopts[@]}"}"
 	guest_start "$bg" sock="$sb" packed="$packed" mrg="$mrg_on" mem="$mem" \
@@ -1066,6 +1093,20 @@ run_tcp_case() {
 	guest_stop "$a" 30 || why="${why:+$why; }guest A did not power off by itself"
 	guest_stop "$bg" 30 || why="${why:+$why; }guest B did not power off by itself"
 	trace -k poweroff "guests stopped"
+	if [ "$be" = testpmd ]; then
+		proc_alive "$sw" || why="${why:+$why; }testpmd died during the case"
+		be_testpmd_quit "$sw" || why="${why:+$why; }testpmd did not quit cleanly"
+		rc=$(backend_complaints "$slog")
+		[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
+		[ -z "$line_b" ] ||
+			detail="$detail; $(value bytes "$line_b") bytes A->B in $(value secs "$line_b") s: $(value mbps "$line_b") Mbit/s, sum $(value sum "$line_b"), retransmits $(value retrans "$line_a"); A sent $(value tx "$line_a") frames, B got $(value rx "$line_b")"
+		[ -z "$why" ] && [ -n "$line_b" ] &&
+			tcp_rates+=("$name $(value mbps "$line_b")")
+		verdict "$name" "$why" "$GL_WORK/$a.serial.log" \
+			"$GL_WORK/$bg.serial.log" "$GL_WORK/$a.qemu.log" \
+			"$GL_WORK/$bg.qemu.log" "$slog"
+		return
+	fi
 	# the switch logs each device's offload counters as it goes
 	wait_log "$slog" '^vswitch: port 1 .*guest gone' 10 "$(proc_pid "$sw")" >/dev/null
 	proc_alive "$sw" || why="${why:+$why; }vhu-vswitch died during the case"

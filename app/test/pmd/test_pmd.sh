@@ -299,6 +299,16 @@ case_traffic() {
 		done
 		log "xstats rx_q0_broken, tx_q0_broken: 0"
 	fi
+	# per-queue xstats named as net_vhost names them (either VDEV):
+	# testpmd's txonly frames are 64 bytes
+	v=$(xstat b tx_q0_size_64_packets)
+	[ "${v:-0}" -gt 0 ] || fail "tx_q0_size_64_packets is '${v:-missing}', want > 0"
+	for x in tx_q0_undersize_packets tx_q0_size_65_127_packets \
+		 tx_q0_size_1519_max_packets rx_q0_size_1024_1518_packets; do
+		v=$(xstat b "$x")
+		[ -n "$v" ] || fail "no xstat $x (net_vhost has one)"
+	done
+	log "xstats: net_vhost's size bucket names, 64-byte frames counted"
 	sleep 1
 	rx=$(pstat f RX-packets)
 	if [ "${rx:-0}" -gt 0 ]; then

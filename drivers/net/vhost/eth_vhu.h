@@ -78,13 +78,14 @@ vhu_eth_cnt_store(uint64_t *p, uint64_t v)
 
 /* Frame size buckets of the xstats, by rte_mbuf pkt_len (no FCS). */
 enum {
-	VHU_ETH_SIZE_64,        /* up to 64 bytes */
+	VHU_ETH_SIZE_64,        /* 64 bytes */
 	VHU_ETH_SIZE_65_127,
 	VHU_ETH_SIZE_128_255,
 	VHU_ETH_SIZE_256_511,
 	VHU_ETH_SIZE_512_1023,
 	VHU_ETH_SIZE_1024_1518,
 	VHU_ETH_SIZE_1519_MAX,
+	VHU_ETH_SIZE_UNDER,     /* below 64 bytes (last: size_bucket's math) */
 	VHU_ETH_NB_SIZES,
 };
 

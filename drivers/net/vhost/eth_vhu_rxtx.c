@@ -24,12 +24,15 @@
 
 #include "eth_vhu.h"
 
-/* Index in the size buckets: pkt_len <= 64 first, >= 1519 last. */
+/*
+ * Index in the size buckets, net_vhost's (RFC 2819's) ranges: below 64
+ * bytes undersize, 64, 65-127, ..., 1024-1518, 1519 and more.
+ */
 static inline unsigned int
 size_bucket(uint32_t len)
 {
 	if (len <= 64)
-		return VHU_ETH_SIZE_64;
+		return len == 64 ? VHU_ETH_SIZE_64 : VHU_ETH_SIZE_UNDER;
 	if (len >= 1519)
 		return VHU_ETH_SIZE_1519_MAX;
 	if (len >= 1024)
@@ -396,12 +399,13 @@ enum {
 	[XS_PACKETS] = "good_packets", \
 	[XS_BYTES] = "good_bytes", \
 	[XS_SIZE0 + VHU_ETH_SIZE_64] = "size_64_packets", \
-	[XS_SIZE0 + VHU_ETH_SIZE_65_127] = "size_65_to_127_packets", \
-	[XS_SIZE0 + VHU_ETH_SIZE_128_255] = "size_128_to_255_packets", \
-	[XS_SIZE0 + VHU_ETH_SIZE_256_511] = "size_256_to_511_packets", \
-	[XS_SIZE0 + VHU_ETH_SIZE_512_1023] = "size_512_to_1023_packets", \
-	[XS_SIZE0 + VHU_ETH_SIZE_1024_1518] = "size_1024_to_1518_packets", \
-	[XS_SIZE0 + VHU_ETH_SIZE_1519_MAX] = "size_1519_to_max_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_65_127] = "size_65_127_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_128_255] = "size_128_255_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_256_511] = "size_256_511_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_512_1023] = "size_512_1023_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_1024_1518] = "size_1024_1518_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_1519_MAX] = "size_1519_max_packets", \
+	[XS_SIZE0 + VHU_ETH_SIZE_UNDER] = "undersize_packets", \
 	[XS_UNICAST] = "unicast_packets", \
 	[XS_MULTICAST] = "multicast_packets", \
 	[XS_BROADCAST] = "broadcast_packets", \

@@ -168,9 +168,16 @@ struct vhu_socket_params {
 struct vhu_vring_stats {
 	uint64_t packets;      /**< frames moved through this vring */
 	uint64_t bytes;        /**< bytes of frames (no virtio header) */
-	uint64_t drops_no_buf; /**< enqueue: frames not placed, guest ring full */
+	uint64_t drops_no_buf; /**< enqueue: frames not placed for lack of
+				    guest buffers, counted per call: a frame
+				    the caller offers again and that is
+				    refused again counts again (see
+				    enqueue_full for an alerting signal) */
 	uint64_t desc_errors;  /**< malformed descriptors met */
-	uint64_t kicks;        /**< guest notifications consumed (RX interrupts) */
+	uint64_t kicks;        /**< guest notifications (kick eventfd writes)
+				    the application consumed with
+				    vhu_vring_kick_ack(); 0 for a polling
+				    application */
 	uint64_t calls;        /**< call eventfd writes made */
 	uint64_t broken;       /**< times the guest broke this vring (each
 				    stops it until a ring reset) */
@@ -185,6 +192,20 @@ struct vhu_vring_stats {
 	uint64_t sw_segmented; /**< frames segmented in software (enqueue of
 				    a segmentation-offload frame to a guest
 				    that did not negotiate it) */
+	uint64_t enqueue_full; /**< enqueue calls that ended before placing
+				    every frame offered (up to VHU_BURST_MAX)
+				    because the guest had no buffer for the
+				    next one: once per call whatever the
+				    number of frames left, so a steady rise
+				    means the guest does not keep up */
+	uint64_t iotlb_misses; /**< VHU_SOCKET_IOMMU: addresses the IOTLB
+				    lacked, one per miss requested (a burst
+				    waiting for the same update counts once) */
+	uint64_t last_kick_latency_ns; /**< not a counter: the time from the
+				    last vhu_vring_kick_ack() that consumed a
+				    kick to the next burst on the vring, in
+				    ns (interrupt-mode wake-up latency); 0
+				    before the first */
 };
 
 /** sizeof(struct vhu_vring_stats) in its first version (7 counters). */
@@ -547,6 +568,41 @@ int vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
  *   - -ENOENT: the frontend never set this vring up.
  */
 int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
+
+/** @} */
+
+/**
+ * @name Interrupt mode and observability
+ * Counters and wake-up latency for applications that sleep on kick fds;
+ * the library's rte_telemetry endpoints (/vhu/sockets, /vhu/devices,
+ * /vhu/device,ID: doc/guide/telemetry.md) need no call: vhu_init()
+ * registers them.
+ * @{
+ */
+
+/**
+ * Consume the kicks pending on a vring's kick eventfd
+ * (vhu_vring_kick_fd(), vhu_burst.h), for an application in interrupt
+ * mode, once its poll or epoll on that fd woke up: reads the eventfd
+ * without blocking (so it is no longer readable), adds what it held to
+ * the vring's `kicks` counter and stamps the time, so that the next burst
+ * on the vring records the wake-up latency (`last_kick_latency_ns`,
+ * struct vhu_vring_stats). Use it instead of reading the fd yourself,
+ * which would leave both at 0.
+ *
+ * Not a burst: like vhu_vring_notify() (vhu_burst.h) it waits for a burst
+ * in progress on the vring to finish, so call it from the lcore that
+ * polls the vring, between its bursts.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return the number of kicks consumed (0: none was pending), or a
+ *   negative errno value:
+ *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -ENODEV: the frontend has not set this vring up;
+ *   - -ENOENT: the frontend gave no kick fd.
+ */
+int vhu_vring_kick_ack(struct vhu_dev *dev, uint16_t vring);
 
 /** @} */
 

@@ -199,27 +199,13 @@ vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
 	vq = vhu_atomic_load_ptr(&dev->vqs.vq[vring], memory_order_acquire);
 	if (vq == NULL)
 		return -ENOENT;
-	cur.packets = vhu_atomic_load_u64(&vq->stats.packets,
-					  memory_order_relaxed);
-	cur.bytes = vhu_atomic_load_u64(&vq->stats.bytes, memory_order_relaxed);
-	cur.drops_no_buf = vhu_atomic_load_u64(&vq->stats.drops_no_buf,
-					       memory_order_relaxed);
-	cur.desc_errors = vhu_atomic_load_u64(&vq->stats.desc_errors,
-					      memory_order_relaxed);
-	cur.kicks = vhu_atomic_load_u64(&vq->stats.kicks, memory_order_relaxed);
-	cur.calls = vhu_atomic_load_u64(&vq->stats.calls, memory_order_relaxed);
-	cur.broken = vhu_atomic_load_u64(&vq->stats.broken,
-					 memory_order_relaxed);
-	cur.drops_mtu = vhu_atomic_load_u64(&vq->stats.drops_mtu,
-					    memory_order_relaxed);
-	cur.drops_bad_hdr = vhu_atomic_load_u64(&vq->stats.drops_bad_hdr,
-						memory_order_relaxed);
-	cur.sw_cksums = vhu_atomic_load_u64(&vq->stats.sw_cksums,
-					    memory_order_relaxed);
-	cur.sw_segmented = vhu_atomic_load_u64(&vq->stats.sw_segmented,
-					       memory_order_relaxed);
-	static_assert(sizeof(cur) == 11 * sizeof(uint64_t),
-		      "every counter is loaded above");
+	/* every counter is a uint64_t (vhu.h): load them one by one */
+	static_assert(sizeof(cur) % sizeof(uint64_t) == 0,
+		      "vhu_vring_stats holds only uint64_t counters");
+	for (size_t i = 0; i < sizeof(cur) / sizeof(uint64_t); i++)
+		((uint64_t *)&cur)[i] = vhu_atomic_load_u64(
+			&((const uint64_t *)&vq->stats)[i],
+			memory_order_relaxed);
 	/* an older caller gets its prefix; a newer one zeros past ours */
 	n = RTE_MIN(size, sizeof(cur));
 	memcpy(st, &cur, n);

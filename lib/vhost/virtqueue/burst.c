@@ -87,12 +87,18 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
 	if (likely(vq->ready)) {
+		/* interrupt mode: the wake-up latency, out of line */
+		if (unlikely(vq->flags & VHU_VQ_F_KICKED))
+			vhu_vq_kick_polled(vq);
 		if (unlikely(offload_wanted(vq, pkts, count)))
 			n = vhu_offload_enqueue(vq, pkts, count);
 		else
 			n = (vq->flags & VHU_VQ_F_PACKED) ?
 			    vhu_packed_enqueue(vq, pkts, count) :
 			    vhu_split_enqueue(vq, pkts, count);
+		/* only a guest without buffers ends a call early (vhu.h) */
+		if (unlikely(n < RTE_MIN(count, (uint16_t)VHU_BURST_MAX)))
+			vhu_stat_add(&vq->stats.enqueue_full, 1);
 	} else {
 		retry_ring_miss(vq);
 	}
@@ -114,6 +120,9 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		/* after a live migration: the guest's RARP goes first */
 		uint16_t ring;
 
+		/* interrupt mode: the wake-up latency, out of line */
+		if (unlikely(vq->flags & VHU_VQ_F_KICKED))
+			vhu_vq_kick_polled(vq);
 		if (unlikely(vq->announce) && count > 0)
 			n = vhu_vq_take_announce(vq, mp, pkts);
 		ring = (vq->flags & VHU_VQ_F_PACKED) ?
@@ -156,4 +165,17 @@ vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring)
 		return -ENODEV;
 	fd = vhu_atomic_load_int(&vq->kickfd, memory_order_relaxed);
 	return fd >= 0 ? fd : -ENOENT;
+}
+
+int
+vhu_vring_kick_ack(struct vhu_dev *dev, uint16_t vring)
+{
+	struct vhu_vq *vq;
+
+	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
+		return -EINVAL;
+	vq = lookup(dev, vring);
+	if (vq == NULL)
+		return -ENODEV;
+	return vhu_vq_kick_ack(vq);
 }

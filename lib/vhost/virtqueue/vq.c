@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -337,7 +339,7 @@ void
 vhu_vq_resume(struct vhu_vq *vq)
 {
 	bool was_ready = vq->ready;
-	uint16_t flags = vq->flags & VHU_VQ_F_NOTIFY;
+	uint16_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED);
 	uint64_t f = vq->features;
 	const char *why = NULL;
 
@@ -722,6 +724,53 @@ vhu_vq_set_notify(struct vhu_vq *vq, bool enable)
 	return 0;
 }
 
+#define VQ_NS_PER_S 1000000000ull
+
+int
+vhu_vq_kick_ack(struct vhu_vq *vq)
+{
+	uint64_t kicks = 0;
+	int ret = 0;
+
+	if (vq == NULL)
+		return -EINVAL;
+	/* held: the control context cannot close the fd under us */
+	vhu_vq_quiesce(vq);
+	if (vq->kickfd < 0) {
+		ret = -ENOENT;
+	} else {
+		/* the frontend's eventfd may be blocking: poll first */
+		struct pollfd p = { .fd = vq->kickfd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN) &&
+		    read(vq->kickfd, &kicks, sizeof(kicks)) != sizeof(kicks))
+			kicks = 0;
+	}
+	if (kicks > 0) {
+		/* CONTROL held: the data path, the counter's writer, is out */
+		vhu_stat_add(&vq->stats.kicks, kicks);
+		vq->kick_tsc = rte_get_tsc_cycles();
+		vq->flags |= VHU_VQ_F_KICKED;
+		ret = kicks > INT_MAX ? INT_MAX : (int)kicks;
+	}
+	vhu_vq_resume(vq);
+	return ret;
+}
+
+void
+vhu_vq_kick_polled(struct vhu_vq *vq)
+{
+	uint64_t cycles = rte_get_tsc_cycles() - vq->kick_tsc;
+	uint64_t hz = rte_get_tsc_hz();
+
+	/* seconds and remainder apart: no overflow for any plausible wait */
+	vhu_atomic_store_u64(&vq->stats.last_kick_latency_ns,
+			     cycles / hz * VQ_NS_PER_S +
+			     cycles % hz * VQ_NS_PER_S / hz,
+			     memory_order_relaxed);
+	vq->flags &= (uint16_t)~VHU_VQ_F_KICKED;
+}
+
 void
 vhu_vq_mark_broken(struct vhu_vq *vq, const char *why)
 {
@@ -755,6 +804,7 @@ vhu_vq_miss(struct vhu_vq *vq, uint64_t iova, uint8_t perm)
 	 * again by the next burst that meets it.
 	 */
 	if (!vq->miss_pending) {
+		vhu_stat_add(&vq->stats.iotlb_misses, 1);
 		vq->miss_pending = true;
 		vq->miss_sent = false;
 		vq->miss_iova = iova;

@@ -66,6 +66,11 @@ enum {
  */
 #define VHU_VQ_F_NET_OL     0x200
 #define VHU_VQ_F_LEGACY_OL  0x400 /* VHU_SOCKET_LEGACY_OL_FLAGS: TX mbuf flags */
+/*
+ * vhu_vring_kick_ack() consumed a kick: the next burst records the
+ * wake-up latency (vhu_vq_kick_polled) and clears it. Kept by resume().
+ */
+#define VHU_VQ_F_KICKED     0x800
 
 /* vq->ol_caps: the offloads negotiated for this vring's direction */
 #define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
@@ -202,6 +207,7 @@ struct vhu_vq {
 	const struct vhu_guest_mem *iotlb_rd;
 	const struct vhu_guest_mem *iotlb_wr;
 	int kickfd;              /* -1: none (polling) */
+	uint64_t kick_tsc;       /* TSC of the last kick_ack that got a kick */
 	int errfd;               /* -1: none */
 	const char *why_not_ready; /* for logs, NULL when ready */
 	uint8_t announce_mac[6]; /* with announce: whom to announce */
@@ -337,6 +343,17 @@ bool vhu_vq_waiting_iotlb(const struct vhu_vq *vq);
 
 /* Guest kick suppression; takes the queue itself. */
 int vhu_vq_set_notify(struct vhu_vq *vq, bool enable);
+/*
+ * Drain the kick eventfd without blocking; count what it held (kicks) and
+ * stamp the time for the next burst's latency. Takes the queue itself.
+ * Returns the kicks consumed (0: none pending), -ENOENT without a kick fd.
+ */
+int vhu_vq_kick_ack(struct vhu_vq *vq);
+/*
+ * Inside a burst, with VHU_VQ_F_KICKED: record the time since kick_ack
+ * (last_kick_latency_ns) and clear the flag. Out of line on purpose.
+ */
+void vhu_vq_kick_polled(struct vhu_vq *vq);
 
 /*
  * The guest broke the ring protocol: stop the queue for good (until a ring

@@ -38,7 +38,8 @@ floors='
 11 protocol_handlers
 12 protocol_lifecycle
 13 protocol_registry
-14 protocol_entry
+14 protocol_telemetry
+15 protocol_entry
 '
 
 if [ ! -d "$objdir" ]; then

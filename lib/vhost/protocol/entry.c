@@ -2,8 +2,9 @@
 /*
  * The library's entry points (vhu.h): vhu_init, vhu_fini, vhu_dispatch
  * and vhu_control_fd. The top floor of the protocol layer: it starts the
- * control loop, registers the data path's "queue broken" eventfd with it,
- * and on the way out unregisters every socket and frees every device.
+ * control loop, registers the data path's "queue broken" eventfd with it
+ * and the telemetry endpoints, and on the way out unregisters every
+ * socket and frees every device.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include "lifecycle.h"
 #include "loop.h"
 #include "registry.h"
+#include "telemetry.h"
 #include "vq.h"
 #include "vhu_log.h"
 
@@ -87,6 +89,7 @@ vhu_init(uint32_t flags)
 			goto fail;
 		}
 	}
+	vhu_telemetry_init();
 	VHU_LOG(INFO, "libvhu %s initialised (%s control loop)", VHU_VERSION,
 		lib.own_thread ? "own" : "application");
 	return 0;
@@ -101,6 +104,8 @@ vhu_fini(void)
 {
 	if (!vhu_loop_ready())
 		return;
+	/* before the control lock (telemetry.c: lock order) */
+	vhu_telemetry_fini();
 	vhu_loop_stop_thread();
 	lib.own_thread = false;
 	vhu_ctl_lock();

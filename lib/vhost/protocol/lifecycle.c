@@ -374,3 +374,12 @@ vhu_dev_report_broken(void)
 	}
 }
 
+
+struct vhu_dev *
+vhu_dev_by_id(int id)
+{
+	if (id < 0 || id >= VHU_MAX_DEVICES || slots[id] == NULL ||
+	    !slots[id]->in_use)
+		return NULL;
+	return slots[id];
+}

@@ -41,4 +41,10 @@ void vhu_dev_free_all(void);
  */
 void vhu_dev_report_broken(void);
 
+/*
+ * The connected device in slot id (vhu_dev_id), or NULL if the slot is
+ * free or out of range. Control lock held.
+ */
+struct vhu_dev *vhu_dev_by_id(int id);
+
 #endif /* VHU_LIFECYCLE_H */

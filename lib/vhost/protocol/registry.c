@@ -459,3 +459,9 @@ vhu_socket_path(const struct vhu_socket *s)
 {
 	return s != NULL ? s->path : NULL;
 }
+
+struct vhu_socket *
+vhu_socket_next(const struct vhu_socket *s)
+{
+	return s == NULL ? TAILQ_FIRST(&sockets) : TAILQ_NEXT(s, next);
+}

@@ -43,4 +43,10 @@ struct vhu_socket {
 /* Unregister every socket, closing their devices (vhu_fini). */
 void vhu_socket_unregister_all(void);
 
+/*
+ * The registered socket after s (NULL: the first), or NULL after the last.
+ * Control lock held (telemetry walks the list with it).
+ */
+struct vhu_socket *vhu_socket_next(const struct vhu_socket *s);
+
 #endif /* VHU_REGISTRY_H */

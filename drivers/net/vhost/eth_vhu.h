@@ -146,6 +146,10 @@ struct vhu_eth_lib_cnt {
 	uint64_t drops_bad_hdr; /* dequeue: impossible virtio-net header */
 	uint64_t sw_cksums;     /* checksums libvhu completed */
 	uint64_t sw_segmented;  /* GSO frames libvhu segmented */
+	uint64_t calls;         /* notifications sent to the guest */
+	uint64_t kicks;         /* guest notifications consumed (Rx intr) */
+	uint64_t enqueue_full;  /* Tx calls the guest ring cut short */
+	uint64_t iotlb_misses;  /* IOTLB misses requested */
 };
 
 struct vhu_eth_port {

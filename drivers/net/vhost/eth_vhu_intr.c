@@ -13,11 +13,12 @@
  * application's epoll_wait wakes on a kick through it.
  *
  * Nobody else reads the kick eventfd (libvhu polls the ring), so it stays
- * readable after a kick: rx_intr_disable drains it, after the application
- * woke up. EAL must not read the epoll fd itself: efd_counter_size is 0.
+ * readable after a kick: rx_intr_disable drains it with
+ * vhu_vring_kick_ack(), after the application woke up, which also counts
+ * the kicks and times the wake-up (rx_qN_kicks, rx_qN_kick_latency_ns).
+ * EAL must not read the epoll fd itself: efd_counter_size is 0.
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -143,7 +144,7 @@ set_armed(struct rte_eth_dev *eth_dev, uint16_t q, bool on)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	struct vhu_dev *dev;
-	int kickfd;
+	bool watched;
 
 	rte_spinlock_lock(&port->lock);
 	if (!port->intr_on || q >= port->intr_nb) {
@@ -154,29 +155,23 @@ set_armed(struct rte_eth_dev *eth_dev, uint16_t q, bool on)
 	/* a kick fd replaced on a live vring is picked up here */
 	vhu_eth_intr_sync(port, q);
 	dev = port->dev;
-	kickfd = port->intr_kickfd[q];
-	if (!on && kickfd >= 0) {
-		/*
-		 * Drain the kick that woke us, under the lock so libvhu's
-		 * thread cannot detach (and the library close) it meanwhile.
-		 * poll first: the frontend's eventfd may be blocking.
-		 */
-		struct pollfd p = { .fd = kickfd, .events = POLLIN };
-		uint64_t v;
-
-		if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN) &&
-		    read(kickfd, &v, sizeof(v)) < 0)
-			VHU_ETH_LOG(DEBUG, "port %u: rxq %u: drain: %s",
-				    port->port_id, q, strerror(errno));
-	}
+	watched = port->intr_kickfd[q] >= 0;
 	rte_spinlock_unlock(&port->lock);
 	/*
-	 * Outside our lock (it quiesces the vring). No device: nothing to
+	 * Outside our lock (both quiesce the vring). No device: nothing to
 	 * ask; the next connection starts with kicks off, and the
 	 * application, polling after its wake-up, re-arms as usual.
 	 */
-	if (dev != NULL)
-		(void)vhu_vring_notify(dev, rx_vring(q), on);
+	if (dev == NULL)
+		return 0;
+	/*
+	 * Drain the kick that woke us: libvhu reads the eventfd holding the
+	 * vring (its fd cannot close meanwhile), counts it (rx_qN_kicks)
+	 * and times the wake-up to the next rx_burst (rx_qN_kick_latency_ns).
+	 */
+	if (!on && watched)
+		(void)vhu_vring_kick_ack(dev, rx_vring(q));
+	(void)vhu_vring_notify(dev, rx_vring(q), on);
 	return 0;
 }
 

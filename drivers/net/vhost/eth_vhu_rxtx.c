@@ -313,7 +313,26 @@ lib_now(struct vhu_dev *dev, uint16_t vring, struct vhu_eth_lib_cnt *out)
 		out->drops_bad_hdr = st.drops_bad_hdr;
 		out->sw_cksums = st.sw_cksums;
 		out->sw_segmented = st.sw_segmented;
+		out->calls = st.calls;
+		out->kicks = st.kicks;
+		out->enqueue_full = st.enqueue_full;
+		out->iotlb_misses = st.iotlb_misses;
 	}
+}
+
+/* Not a counter: the connected device's last wake-up latency, or 0. */
+static uint64_t
+kick_latency(struct vhu_eth_port *port, uint16_t vring)
+{
+	struct vhu_vring_stats st;
+	uint64_t ns = 0;
+
+	rte_spinlock_lock(&port->lock);
+	if (port->dev != NULL &&
+	    vhu_dev_vring_stats(port->dev, vring, &st, sizeof(st)) >= 0)
+		ns = st.last_kick_latency_ns;
+	rte_spinlock_unlock(&port->lock);
+	return ns;
 }
 
 /*
@@ -392,6 +411,11 @@ enum {
 	XS_DROPPED_OL,   /* Rx: bad virtio-net header, Tx: over the MTU */
 	XS_SW_CKSUMS,
 	XS_SW_SEGMENTED, /* Tx only */
+	XS_NOTIFICATIONS, /* calls libvhu made to the guest (net_vhost's) */
+	XS_KICKS,        /* Rx: kicks consumed by Rx interrupt mode */
+	XS_KICK_LATENCY, /* Rx: last wake-up to rx_burst, ns */
+	XS_RING_FULL,    /* Tx: bursts the guest ring cut short */
+	XS_IOTLB_MISSES,
 	XS_PER_QUEUE,
 };
 
@@ -411,7 +435,9 @@ enum {
 	[XS_BROADCAST] = "broadcast_packets", \
 	[XS_DESC_ERRORS] = "desc_errors", \
 	[XS_BROKEN] = "broken", \
-	[XS_SW_CKSUMS] = "sw_cksums"
+	[XS_SW_CKSUMS] = "sw_cksums", \
+	[XS_NOTIFICATIONS] = "guest_notifications", \
+	[XS_IOTLB_MISSES] = "iotlb_misses"
 
 static const char *const xs_names[2][XS_PER_QUEUE] = {
 	{ /* Tx */
@@ -419,11 +445,14 @@ static const char *const xs_names[2][XS_PER_QUEUE] = {
 		[XS_DROPPED] = "dropped_no_guest_buf",
 		[XS_DROPPED_OL] = "dropped_mtu",
 		[XS_SW_SEGMENTED] = "sw_segmented",
+		[XS_RING_FULL] = "ring_full",
 	},
 	{ /* Rx */
 		XS_COMMON_NAMES,
 		[XS_DROPPED] = "dropped_not_linear",
 		[XS_DROPPED_OL] = "dropped_bad_hdr",
+		[XS_KICKS] = "kicks",
+		[XS_KICK_LATENCY] = "kick_latency_ns",
 	},
 };
 
@@ -459,9 +488,15 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 		v[XS_DESC_ERRORS] = lib.desc_errors;
 		v[XS_BROKEN] = lib.broken;
 		v[XS_SW_CKSUMS] += lib.sw_cksums;
+		v[XS_NOTIFICATIONS] = lib.calls;
+		v[XS_IOTLB_MISSES] = lib.iotlb_misses;
 		if (rx) {
 			v[XS_DROPPED_OL] = lib.drops_bad_hdr;
+			v[XS_KICKS] = lib.kicks;
+			v[XS_KICK_LATENCY] = kick_latency(port,
+							  (uint16_t)(2 * q + 1));
 		} else {
+			v[XS_RING_FULL] = lib.enqueue_full;
 			v[XS_DROPPED] = lib.drops_no_buf;
 			v[XS_DROPPED_OL] = lib.drops_mtu;
 			v[XS_SW_SEGMENTED] = lib.sw_segmented;

@@ -304,11 +304,12 @@ case_traffic() {
 	v=$(xstat b tx_q0_size_64_packets)
 	[ "${v:-0}" -gt 0 ] || fail "tx_q0_size_64_packets is '${v:-missing}', want > 0"
 	for x in tx_q0_undersize_packets tx_q0_size_65_127_packets \
-		 tx_q0_size_1519_max_packets rx_q0_size_1024_1518_packets; do
+		 tx_q0_size_1519_max_packets rx_q0_size_1024_1518_packets \
+		 tx_q0_guest_notifications rx_q0_guest_notifications; do
 		v=$(xstat b "$x")
 		[ -n "$v" ] || fail "no xstat $x (net_vhost has one)"
 	done
-	log "xstats: net_vhost's size bucket names, 64-byte frames counted"
+	log "xstats: net_vhost's size bucket and guest_notifications names, 64-byte frames counted"
 	sleep 1
 	rx=$(pstat f RX-packets)
 	if [ "${rx:-0}" -gt 0 ]; then

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -649,10 +650,17 @@ test_rx_ring_full(void **state)
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 20), 10);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 10);
 	assert_int_equal(e.rxq->stats.packets, 10);
+	/* one ring-full event per call, whatever the frames left */
+	assert_int_equal(e.rxq->stats.enqueue_full, 1);
 	for (int i = 0; i < 10; i++)
 		rh_rx_check_frame(&e, 64 + i, i);
 	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 20), 0);
 	assert_int_equal(e.rxq->stats.drops_no_buf, 30);
+	assert_int_equal(e.rxq->stats.enqueue_full, 2);
+	/* a call that places all it was offered is no event */
+	rh_post_rx_n(&e, 4, len);
+	assert_int_equal(vhu_enqueue_burst(e.dev, 0, pkts, 4), 4);
+	assert_int_equal(e.rxq->stats.enqueue_full, 2);
 	for (int i = 0; i < 20; i++)
 		rte_pktmbuf_free(pkts[i]);
 	rh_env_teardown(&e);
@@ -780,6 +788,63 @@ test_burst_api_checks(void **state)
 		vhu_vq_resume(e.txq);
 		assert_int_equal(vhu_vring_kick_fd(e.dev, 1), kfd);
 	}
+	rh_env_teardown(&e);
+}
+
+/* vhu_vring_kick_ack: drains, counts, and times the wake-up */
+static void
+test_kick_ack(void **state)
+{
+	struct rh_env e;
+	struct rte_mbuf *pkts[4];
+	uint8_t frame[60];
+	uint64_t lat;
+	int kfd;
+
+	(void)state;
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 256, 0);
+	assert_int_equal(vhu_vring_kick_ack(NULL, 1), -EINVAL);
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 2 * VHU_MAX_QUEUE_PAIRS),
+			 -EINVAL);
+	/* polling frontend: no kick fd */
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 1), -ENOENT);
+	kfd = rh_new_eventfd();
+	vhu_vq_quiesce(e.txq);
+	vhu_vq_set_kick_locked(e.txq, kfd);
+	vhu_vq_resume(e.txq);
+	/* nothing pending: 0, no latency to measure */
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 1), 0);
+	assert_int_equal(e.txq->stats.kicks, 0);
+	assert_false(e.txq->flags & VHU_VQ_F_KICKED);
+	/* three guest kicks before the wake-up: one read takes them all */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(eventfd_write(kfd, 1), 0);
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 1), 3);
+	assert_int_equal(e.txq->stats.kicks, 3);
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 1), 0);
+	assert_int_equal(e.txq->stats.kicks, 3);
+	assert_true(e.txq->flags & VHU_VQ_F_KICKED);
+	assert_int_equal(e.txq->stats.last_kick_latency_ns, 0);
+	/* the next burst, 2 ms later, records the latency once */
+	usleep(2000);
+	rh_fill(frame, sizeof(frame), 7);
+	assert_true(vtd_post_tx(&e.tx, frame, sizeof(frame), 12, 1, false) >= 0);
+	vtd_publish(&e.tx);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 1);
+	rte_pktmbuf_free(pkts[0]);
+	lat = e.txq->stats.last_kick_latency_ns;
+	assert_true(lat >= 2000000);
+	assert_true(lat < 5000000000ull);
+	assert_false(e.txq->flags & VHU_VQ_F_KICKED);
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, pkts, 4), 0);
+	assert_int_equal(e.txq->stats.last_kick_latency_ns, lat);
+	/* the flag survives a reconfiguration (resume keeps it) */
+	assert_int_equal(eventfd_write(kfd, 1), 0);
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 1), 1);
+	assert_int_equal(vhu_vring_notify(e.dev, 1, true), 0);
+	assert_true(e.txq->flags & VHU_VQ_F_KICKED);
+	/* receive vring too: the enqueue burst measures */
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 0), -ENOENT);
 	rh_env_teardown(&e);
 }
 
@@ -1025,6 +1090,7 @@ main(void)
 		cmocka_unit_test(test_burst_cap_and_empty_frames),
 		cmocka_unit_test(test_burst_api_checks),
 		cmocka_unit_test(test_notify_flags),
+		cmocka_unit_test(test_kick_ack),
 		cmocka_unit_test(test_control_state),
 		cmocka_unit_test(test_quiesce_race),
 	};

@@ -66,7 +66,8 @@ extern "C" {
  * may span several guest buffers. Packets are placed in order; the first
  * one that does not fit (guest ring full, or without MRG_RXBUF a buffer
  * too small) ends the call and counts with the rest in the vring's
- * drops_no_buf counter.
+ * drops_no_buf counter (per call: frames offered again count again); the
+ * call itself counts once in enqueue_full.
  *
  * The caller keeps ownership of every mbuf: free them all afterwards,
  * placed or not (libvhu copies the data and keeps no reference).

@@ -41,6 +41,7 @@
 
 #include "vhu.h"
 #include "vhu_burst.h"
+#include "pool_hint.h"
 
 #define LB_MAX_SOCKETS 16
 #define LB_MAX_QP 128
@@ -546,8 +547,10 @@ main(int argc, char **argv)
 				       RTE_MBUF_DEFAULT_BUF_SIZE,
 				       (int)rte_socket_id());
 	if (pool == NULL) {
-		fprintf(stderr, "vhu-loopback: mbuf pool of %u: %s\n", n_mbufs,
-			rte_strerror(rte_errno));
+		/* hugepages exhausted, most likely: say how much and the fix */
+		example_pool_failed("vhu-loopback", n_mbufs,
+				    RTE_MBUF_DEFAULT_BUF_SIZE,
+				    (int)rte_socket_id());
 		goto out_eal;
 	}
 	ret = vhu_init(VHU_INIT_CONTROL_THREAD);

@@ -82,6 +82,7 @@
 #include "vhu.h"
 #include "vhu_burst.h"
 #include "vhu_config.h"
+#include "pool_hint.h"
 
 #define MAX_PORTS 16
 #define BURST 32
@@ -1158,6 +1159,13 @@ create_tables(void)
 	pool = rte_pktmbuf_pool_create("vswitch_pool", POOL_SIZE, 256, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE,
 				       (int)rte_socket_id());
+	if (pool == NULL) {
+		/* hugepages exhausted, most likely: say how much and the fix */
+		example_pool_failed("vswitch", POOL_SIZE,
+				    RTE_MBUF_DEFAULT_BUF_SIZE,
+				    (int)rte_socket_id());
+		return -1;
+	}
 	macs = rte_hash_create(&hp);
 	/* many producers (workers), one consumer (main lcore) */
 	moves = rte_ring_create_elem("vswitch_moves", sizeof(uint64_t),

@@ -649,6 +649,35 @@ vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
 	return 0;
 }
 
+void
+vhu_eth_log_nomem(const char *who, const char *what, size_t bytes, int socket)
+{
+	struct rte_malloc_socket_stats st;
+	unsigned long pages = 0, page_kb = 0;
+	unsigned long long heap_free = 0;
+	char line[128];
+	FILE *f;
+
+	if (rte_malloc_get_socket_stats(socket < 0 ? (int)rte_socket_id() :
+					socket, &st) == 0)
+		heap_free = st.heap_freesz_bytes;
+	if (!rte_eal_has_hugepages()) {
+		VHU_ETH_LOG(ERR, "%s: out of memory for %s (%zu bytes): the DPDK heap has %llu MiB free (--no-huge); fix: give EAL more with -m MB",
+			    who, what, bytes, heap_free >> 20);
+		return;
+	}
+	f = fopen("/proc/meminfo", "r");
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			(void)sscanf(line, "HugePages_Free: %lu", &pages);
+			(void)sscanf(line, "Hugepagesize: %lu kB", &page_kb);
+		}
+		fclose(f);
+	}
+	VHU_ETH_LOG(ERR, "%s: out of hugepage memory for %s (%zu bytes); free: %lu hugepages of %lu kB, DPDK heap %llu MiB; fix: reserve more (echo N > /sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages), raise -m if you gave one, or run with --no-huge -m MB",
+		    who, what, bytes, pages, page_kb, heap_free >> 20, page_kb);
+}
+
 static struct vhu_eth_queue *
 queue_new(struct rte_eth_dev *eth_dev, uint16_t q, unsigned int socket_id,
 	  bool rx)
@@ -659,8 +688,12 @@ queue_new(struct rte_eth_dev *eth_dev, uint16_t q, unsigned int socket_id,
 	eq = rte_zmalloc_socket(rx ? "vhu_rxq" : "vhu_txq", sizeof(*eq),
 				RTE_CACHE_LINE_SIZE, (int)socket_id);
 	if (eq == NULL) {
-		VHU_ETH_LOG(ERR, "port %u: no memory for %s queue %u",
-			    port->port_id, rx ? "rx" : "tx", q);
+		char who[32], what[32];
+
+		snprintf(who, sizeof(who), "port %u", port->port_id);
+		snprintf(what, sizeof(what), "%s queue %u", rx ? "rx" : "tx",
+			 q);
+		vhu_eth_log_nomem(who, what, sizeof(*eq), (int)socket_id);
 		return NULL;
 	}
 	eq->port = port;
@@ -842,6 +875,9 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	eth_dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
 	mac = rte_zmalloc_socket(name, sizeof(*mac), 0, rte_socket_id());
 	if (eth_dev == NULL || mac == NULL) {
+		vhu_eth_log_nomem(name, eth_dev == NULL ? "the port" :
+				  "the MAC address", eth_dev == NULL ?
+				  sizeof(*port) : sizeof(*mac), -1);
 		ret = -ENOMEM;
 		goto fail;
 	}

@@ -201,6 +201,14 @@ struct vhu_eth_port {
 	bool intr_armed[VHU_ETH_MAX_QUEUES];/* lock: app asked for kicks */
 };
 
+/*
+ * Log why an allocation of bytes for what (on socket, -1: this lcore's)
+ * failed, with the free hugepages and heap and the fix, as the examples
+ * do (doc/guide/troubleshooting.md). who: "port 0", or the vdev name.
+ */
+void vhu_eth_log_nomem(const char *who, const char *what, size_t bytes,
+		       int socket);
+
 /* Bursts the probe installs (eth_vhu_rxtx.c). */
 uint16_t vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n);
 uint16_t vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n);

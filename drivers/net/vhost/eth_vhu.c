@@ -875,9 +875,14 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	eth_dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
 	mac = rte_zmalloc_socket(name, sizeof(*mac), 0, rte_socket_id());
 	if (eth_dev == NULL || mac == NULL) {
-		vhu_eth_log_nomem(name, eth_dev == NULL ? "the port" :
-				  "the MAC address", eth_dev == NULL ?
-				  sizeof(*port) : sizeof(*mac), -1);
+		/* a port allocation also fails when ports run out: say memory
+		 * only for what can only lack memory */
+		if (eth_dev == NULL)
+			VHU_ETH_LOG(ERR, "%s: cannot allocate an ethdev port (RTE_MAX_ETHPORTS reached, or out of memory)",
+				    name);
+		else
+			vhu_eth_log_nomem(name, "the MAC address",
+					  sizeof(*mac), -1);
 		ret = -ENOMEM;
 		goto fail;
 	}

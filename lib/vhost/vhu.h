@@ -575,8 +575,8 @@ int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
  * @name Interrupt mode and observability
  * Counters and wake-up latency for applications that sleep on kick fds;
  * the library's rte_telemetry endpoints (/vhu/sockets, /vhu/devices,
- * /vhu/device,ID: doc/guide/telemetry.md) need no call: vhu_init()
- * registers them.
+ * /vhu/device,ID, /vhu/vring,ID,N: doc/guide/telemetry.md) need no call:
+ * vhu_init() registers them.
  * @{
  */
 

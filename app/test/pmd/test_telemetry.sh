@@ -4,7 +4,7 @@
 # libvhu's rte_telemetry endpoints, read with Debian's dpdk-telemetry.py
 # from a backend dpdk-testpmd that loads net_vhu (-d), while a frontend
 # dpdk-testpmd drives it with net_virtio_user (2 queue pairs):
-#   - "/" lists /vhu/sockets, /vhu/devices and /vhu/device;
+#   - "/" lists /vhu/sockets, /vhu/devices, /vhu/device and /vhu/vring;
 #   - /vhu/sockets names the socket path, server mode, one device;
 #   - /vhu/devices gives that device's id; /vhu/device,<id> its socket,
 #     features (VERSION_1 negotiated, as net_virtio_user does), running,
@@ -149,7 +149,7 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 
 # before any frontend: the endpoints exist, no device yet
 out=$(tel / /vhu/devices)
-for c in /vhu/sockets /vhu/devices /vhu/device; do
+for c in /vhu/sockets /vhu/devices /vhu/device /vhu/vring; do
 	grep -q "\"$c\"" <<<"$out" || fail "'/' does not list $c: $out"
 done
 devs=$(grep -o '{"/vhu/devices": \[[^]]*\]}' <<<"$out")

@@ -91,6 +91,7 @@ test_endpoints(void **state)
 	assert_has(r, "\"/vhu/sockets\"");
 	assert_has(r, "\"/vhu/devices\"");
 	assert_has(r, "\"/vhu/device\"");
+	assert_has(r, "\"/vhu/vring\"");
 	assert_has(ask("/vhu/devices"), "{\"/vhu/devices\":[]}");
 
 	s = fe_socket("/tmp/vhu-test-telemetry.sock", 0);
@@ -127,6 +128,19 @@ test_endpoints(void **state)
 	assert_has(r, "\"layout\":\"packed\"");
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		assert_has(r, counters[i]);
+
+	/* one vring */
+	snprintf(want, sizeof(want), "/vhu/vring,%d,1", id);
+	r = ask(want);
+	assert_has(r, "\"vring\":1");
+	assert_has(r, "\"size\":128");
+	assert_has(r, "\"last_kick_latency_ns\":0");
+	snprintf(want, sizeof(want), "/vhu/vring,%d,2", id);
+	assert_has(ask(want), "{\"/vhu/vring\":null}");
+	snprintf(want, sizeof(want), "/vhu/vring,%d", id);
+	assert_has(ask(want), "{\"/vhu/vring\":null}");
+	snprintf(want, sizeof(want), "/vhu/vring,%d,1x", id);
+	assert_has(ask(want), "{\"/vhu/vring\":null}");
 
 	/* unknown ids, garbage, no id: null */
 	assert_has(ask("/vhu/device,63"), "{\"/vhu/device\":null}");

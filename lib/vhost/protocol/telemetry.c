@@ -207,6 +207,12 @@ vhu_telemetry_device(int id, struct rte_tel_data *d)
 	rte_tel_data_add_dict_int(d, "memory_regions", (int)dev->mem.nregions);
 	rte_tel_data_add_dict_int(d, "nr_vrings", dev->vqs.nr_vrings);
 	dev_add_extra(d, dev);
+	/*
+	 * A vring takes about 450 bytes of JSON (counters of 10-13 digits):
+	 * 32 (16 queue pairs, the default build maximum) fit in the 16 KiB
+	 * of one telemetry answer. Beyond that, DPDK 22.11 leaves out what
+	 * does not fit: /vhu/vring,ID,N answers for one vring.
+	 */
 	for (uint16_t v = 0; v < dev->vqs.nr_vrings; v++) {
 		char key[16];
 
@@ -217,6 +223,22 @@ vhu_telemetry_device(int id, struct rte_tel_data *d)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+int
+vhu_telemetry_vring(int id, uint16_t vring, struct rte_tel_data *d)
+{
+	const struct vhu_dev *dev = vhu_dev_by_id(id);
+	struct rte_tel_data *c;
+
+	if (dev == NULL || vring >= dev->vqs.nr_vrings ||
+	    dev->vqs.vq[vring] == NULL)
+		return -ENOENT;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_int(d, "id", dev->id);
+	rte_tel_data_add_dict_int(d, "vring", vring);
+	c = vring_dict(dev, vring);
+	return add_container(d, "state", c);
 }
 
 /* ---- rte_telemetry callbacks (the telemetry thread) ---- */
@@ -267,6 +289,33 @@ build_device(const char *params, struct rte_tel_data *d)
 	return vhu_telemetry_device((int)id, d);
 }
 
+/* "ID,VRING" */
+static int
+build_vring(const char *params, struct rte_tel_data *d)
+{
+	char *end;
+	long id, vring;
+
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	id = strtol(params, &end, 10);
+	if (end == params || *end != ',' || id < 0 || id >= VHU_MAX_DEVICES)
+		return -EINVAL;
+	params = end + 1;
+	vring = strtol(params, &end, 10);
+	if (end == params || *end != '\0' || vring < 0 ||
+	    vring >= 2 * VHU_MAX_QUEUE_PAIRS)
+		return -EINVAL;
+	return vhu_telemetry_vring((int)id, (uint16_t)vring, d);
+}
+
+static int
+cmd_vring(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	return answer(build_vring, params, d);
+}
+
 static int
 cmd_sockets(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -299,7 +348,9 @@ vhu_telemetry_init(void)
 		    rte_telemetry_register_cmd("/vhu/devices", cmd_devices,
 			"Ids of the connected vhost-user devices. No parameters") < 0 ||
 		    rte_telemetry_register_cmd("/vhu/device", cmd_device,
-			"One vhost-user device: features, state, vrings and their counters. Parameter: device id") < 0)
+			"One vhost-user device: features, state, vrings and their counters. Parameter: device id") < 0 ||
+		    rte_telemetry_register_cmd("/vhu/vring", cmd_vring,
+			"One vring of a vhost-user device: state and counters. Parameters: device id,vring") < 0)
 			VHU_LOG(WARNING, "telemetry endpoints /vhu/* not registered");
 		tel.registered = true;
 	}

@@ -93,7 +93,7 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 			n = (vq->flags & VHU_VQ_F_PACKED) ?
 			    vhu_packed_enqueue(vq, pkts, count) :
 			    vhu_split_enqueue(vq, pkts, count);
-	} else {
+	} else if (!(vq->flags & VHU_VQ_F_CTRL)) {
 		retry_ring_miss(vq);
 	}
 	vhu_vq_leave(vq);
@@ -123,7 +123,7 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		if ((vq->flags & VHU_VQ_F_NET_OL) && ring > 0)
 			ring = vhu_offload_dequeue(vq, pkts + n, ring);
 		n += ring;
-	} else {
+	} else if (!(vq->flags & VHU_VQ_F_CTRL)) {
 		retry_ring_miss(vq);
 	}
 	vhu_vq_leave(vq);

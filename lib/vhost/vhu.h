@@ -320,7 +320,9 @@ uint64_t vhu_supported_features(void);
 
 /**
  * Set the features offered to frontends on this socket. The default is
- * every supported feature except VIRTIO_NET_F_CTRL_VQ, and except
+ * every supported feature except VIRTIO_NET_F_CTRL_VQ and its command
+ * classes (CTRL_RX, CTRL_RX_EXTRA, CTRL_VLAN, GUEST_ANNOUNCE,
+ * CTRL_MAC_ADDR; see "Control virtqueue"), and except
  * VIRTIO_F_ACCESS_PLATFORM unless the socket has VHU_SOCKET_IOMMU.
  *
  * @param s the socket.

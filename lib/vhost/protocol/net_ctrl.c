@@ -30,10 +30,6 @@
 #include "registry.h"
 #include "vhu_log.h"
 
-#ifndef VIRTIO_NET_F_CTRL_RX_EXTRA
-#define VIRTIO_NET_F_CTRL_RX_EXTRA 20
-#endif
-
 static void
 rxf_publish(struct vhu_dev *dev, const struct vhu_rx_filter *nf)
 {

@@ -472,7 +472,9 @@ int vhu_dev_id(const struct vhu_dev *dev);
 uint64_t vhu_dev_features(const struct vhu_dev *dev);
 
 /**
- * Number of vrings the frontend set up (2 per queue pair).
+ * Number of vrings the frontend set up (2 per queue pair, and the
+ * control vring when the frontend hands it over: see "Control
+ * virtqueue"; vhu_dev_vring_enabled() never reports that one).
  *
  * @param dev the device.
  * @return the count, or 0 if dev is NULL.

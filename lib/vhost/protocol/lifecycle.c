@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 
 #include <linux/virtio_config.h>
@@ -261,11 +262,16 @@ static void
 on_ctrl_kick(void *arg, uint32_t events)
 {
 	struct vhu_dev *dev = arg;
+	struct pollfd p = { .fd = dev->ctrl_watch_fd, .events = POLLIN };
 	eventfd_t v;
 
 	(void)events;
-	/* the loop saw it readable: this read does not block */
-	(void)eventfd_read(dev->ctrl_watch_fd, &v);
+	/*
+	 * The frontend's eventfd may be blocking, and a wake-up may be
+	 * spurious (loop.c): read the count only if there is one.
+	 */
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+		(void)eventfd_read(dev->ctrl_watch_fd, &v);
 	ctrl_run(dev);
 }
 

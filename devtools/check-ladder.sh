@@ -26,6 +26,7 @@ floors='
 2  virtqueue_net_hdr
 3  virtqueue_split
 3  virtqueue_packed
+3  virtqueue_ctrl
 4  virtqueue_offload
 5  virtqueue_burst
 6  protocol_unix_io
@@ -34,6 +35,7 @@ floors='
 8  protocol_msg
 9  protocol_iotlb
 9  protocol_postcopy
+9  protocol_net_ctrl
 10 protocol_dev
 11 protocol_handlers
 12 protocol_lifecycle

@@ -60,6 +60,8 @@ extern "C" {
 struct vhu_dev;
 /** Opaque registered socket path. */
 struct vhu_socket;
+/** A guest's receive filter (see "Control virtqueue" at the end). */
+struct vhu_rx_filter;
 
 /** vhu_init() flags. */
 #define VHU_INIT_CONTROL_THREAD 0x1 /**< libvhu runs its own control thread */
@@ -145,6 +147,17 @@ struct vhu_ops {
 	 * reconnects; see doc/guide/security.md.
 	 */
 	void (*vring_broken)(struct vhu_dev *dev, uint16_t vring, void *ctx);
+	/**
+	 * The guest changed its receive filter or its active queue pairs
+	 * through the control vring (VIRTIO_NET_F_CTRL_VQ negotiated with
+	 * this backend; see "Control virtqueue" below). Called after each
+	 * command that changed something, in the control context, with the
+	 * new state (valid for the call; vhu_dev_rx_filter() gives the same).
+	 * Queue pairs the guest turned off were reported disabled through
+	 * vring_state_changed just before.
+	 */
+	void (*rx_filter_changed)(struct vhu_dev *dev,
+				  const struct vhu_rx_filter *f, void *ctx);
 };
 
 /** Parameters of vhu_socket_register(). */
@@ -328,7 +341,9 @@ uint64_t vhu_supported_features(void);
 
 /**
  * Set the features offered to frontends on this socket. The default is
- * every supported feature except VIRTIO_NET_F_CTRL_VQ, and except
+ * every supported feature except VIRTIO_NET_F_CTRL_VQ and its command
+ * classes (CTRL_RX, CTRL_RX_EXTRA, CTRL_VLAN, GUEST_ANNOUNCE,
+ * CTRL_MAC_ADDR; see "Control virtqueue"), and except
  * VIRTIO_F_ACCESS_PLATFORM unless the socket has VHU_SOCKET_IOMMU.
  *
  * @param s the socket.
@@ -478,7 +493,9 @@ int vhu_dev_id(const struct vhu_dev *dev);
 uint64_t vhu_dev_features(const struct vhu_dev *dev);
 
 /**
- * Number of vrings the frontend set up (2 per queue pair).
+ * Number of vrings the frontend set up (2 per queue pair, and the
+ * control vring when the frontend hands it over: see "Control
+ * virtqueue"; vhu_dev_vring_enabled() never reports that one).
  *
  * @param dev the device.
  * @return the count, or 0 if dev is NULL.
@@ -551,7 +568,8 @@ bool vhu_dev_take_rarp(struct vhu_dev *dev, uint8_t mac[6]);
  *   min(size, sizeof(struct vhu_vring_stats) in the library), or a
  *   negative errno value:
  *   - -EINVAL: dev or st NULL, size below VHU_VRING_STATS_SIZE_V1, vring
- *     beyond the build maximum (st is not written);
+ *     beyond the build maximum (2 * max_queue_pairs data vrings and the
+ *     control vring after them; st is not written);
  *   - -ENOENT: the frontend never set this vring up (st is not written).
  */
 int vhu_dev_vring_stats(const struct vhu_dev *dev, uint16_t vring,
@@ -603,6 +621,91 @@ int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
  *   - -ENOENT: the frontend gave no kick fd.
  */
 int vhu_vring_kick_ack(struct vhu_dev *dev, uint16_t vring);
+
+/** @} */
+
+/**
+ * @name Control virtqueue
+ *
+ * With VIRTIO_NET_F_CTRL_VQ negotiated, the frontend hands the guest's
+ * control virtqueue (virtio 1.2 §5.1.6.5) to the backend: QEMU and
+ * net_virtio_user keep it and never negotiate it; VDUSE-style frontends
+ * and some VMMs do. Its vring index is 2 * max_queue_pairs when
+ * VIRTIO_NET_F_MQ is negotiated (max_queue_pairs as GET_QUEUE_NUM reports
+ * it, the socket's), and 2 without MQ: the spec's "controlq" after the
+ * data queues the device offers. libvhu serves it on its own, in the
+ * control context: when the guest kicks it (its kick eventfd is watched
+ * by the control loop), when the device starts and after every message.
+ * It is never a data vring: no burst reaches it and no
+ * vring_state_changed reports it.
+ *
+ * Commands, each only with its feature negotiated: RX mode (CTRL_RX:
+ * PROMISC, ALLMULTI; CTRL_RX_EXTRA: ALLUNI, NOMULTI, NOUNI, NOBCAST), MAC
+ * TABLE_SET (CTRL_RX), MAC ADDR_SET (CTRL_MAC_ADDR), VLAN ADD/DEL
+ * (CTRL_VLAN), MQ VQ_PAIRS_SET (MQ: 1 to the socket's pairs; the pairs
+ * beyond are disabled as SET_VRING_ENABLE(0) would, and with MQ the
+ * device starts with one, as the spec says), ANNOUNCE ACK
+ * (GUEST_ANNOUNCE). Anything else, and any malformed command, is answered
+ * VIRTIO_NET_ERR; a chain that breaks a ring rule or has no writable ack
+ * byte breaks the control vring (vring_broken) and nothing else. None of
+ * these bits is offered by default (vhu_socket_enable_features()).
+ * @{
+ */
+
+/** Entries each MAC table of struct vhu_rx_filter holds at most; a
+ * TABLE_SET with more in either table is answered VIRTIO_NET_ERR. */
+#define VHU_RX_FILTER_MAX_MACS 64
+
+/** A guest's receive filter and active queue pairs (vhu_dev_rx_filter()). */
+struct vhu_rx_filter {
+	bool rx_mode;    /**< CTRL_RX negotiated: the MAC rules below apply */
+	bool vlan;       /**< CTRL_VLAN negotiated: the VLAN set applies */
+	bool promisc;    /**< everything (the default: true) */
+	bool allmulti;   /**< every multicast frame */
+	bool alluni;     /**< every unicast frame */
+	bool nomulti;    /**< no multicast frame */
+	bool nouni;      /**< no unicast frame */
+	bool nobcast;    /**< no broadcast frame */
+	bool has_mac;    /**< mac is known (MAC ADDR_SET); without it
+			      every unicast frame passes the MAC rules, as
+			      the config-space MAC is the frontend's */
+	uint8_t mac[6];  /**< the guest's primary MAC */
+	uint16_t n_uc;   /**< entries in uc */
+	uint16_t n_mc;   /**< entries in mc */
+	uint16_t queue_pairs; /**< active queue pairs */
+	uint32_t generation;  /**< bumps on every change */
+	uint8_t uc[VHU_RX_FILTER_MAX_MACS][6]; /**< unicast table */
+	uint8_t mc[VHU_RX_FILTER_MAX_MACS][6]; /**< multicast table */
+	uint64_t vlans[4096 / 64]; /**< bit v set: VLAN id v added */
+};
+
+/**
+ * A consistent snapshot of the guest's receive filter. Lock-free (a
+ * sequence lock): safe from any thread, the data path included, and
+ * never blocks the control context. Before any command, and for a guest
+ * that did not negotiate CTRL_RX / CTRL_VLAN, the filter accepts every
+ * frame; it returns to that state when the device is reset.
+ *
+ * @param dev the device.
+ * @param[out] out the filter.
+ * @return 0, or -EINVAL if dev or out is NULL.
+ */
+int vhu_dev_rx_filter(const struct vhu_dev *dev, struct vhu_rx_filter *out);
+
+/**
+ * Whether the guest asked to receive a frame: destination MAC against
+ * the modes and tables (broadcast, multicast, unicast), and, with CTRL_VLAN,
+ * an 802.1Q-tagged frame only for a VLAN it added (virtio 1.2 §5.1.6.5.3).
+ * Promiscuous mode accepts everything. A frame shorter than an Ethernet
+ * header is accepted (not the filter's business). Pure: any thread.
+ *
+ * @param f the filter (vhu_dev_rx_filter()).
+ * @param frame the frame's first bytes (Ethernet header on).
+ * @param len bytes at frame (18 are enough).
+ * @return true to deliver, false to drop; true if f or frame is NULL.
+ */
+bool vhu_rx_filter_accept(const struct vhu_rx_filter *f, const void *frame,
+			  uint32_t len);
 
 /** @} */
 

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -55,6 +56,8 @@
 #define GPA1 (GPA0 + 0x400000ull)       /* vring 1 (guest Tx) memory */
 #define QVA0 0x7e0000000000ull
 #define QVA1 0x7e0100000000ull
+#define GPA2 (GPA1 + 0x400000ull)       /* vring 2 (control vring) memory */
+#define QVA2 0x7e0200000000ull
 #define HDR 12                          /* VERSION_1: virtio_net_hdr_mrg_rxbuf */
 #define TRAFFIC 300                     /* frames each way per check */
 #define BATCH 32
@@ -281,11 +284,17 @@ struct fe {
 	struct vtd ring[2];       /* [0] guest Rx (vring 0), [1] guest Tx */
 	int kick[2], call[2], err[2];
 	struct vhu_dev *dev;
+	/* control vring rows (CTRL_VQ negotiated): vring 2 */
+	bool has_ctrl;
+	struct vtd cring;
+	int ckick, ccall;
 };
 
 static uint64_t
 gqva(uint64_t gpa)
 {
+	if (gpa >= GPA2)
+		return QVA2 + (gpa - GPA2);
 	if (gpa >= GPA1)
 		return QVA1 + (gpa - GPA1);
 	return QVA0 + (gpa - GPA0);
@@ -468,6 +477,12 @@ fe_stop(struct fe *f)
 		if (f->err[i] >= 0)
 			close(f->err[i]);
 		f->kick[i] = f->call[i] = f->err[i] = -1;
+	}
+	if (f->has_ctrl) {
+		vtd_fini(&f->cring);
+		close(f->ckick);
+		close(f->ccall);
+		f->has_ctrl = false;
 	}
 }
 
@@ -906,7 +921,8 @@ h_mem_table_repeated(void)
 static void
 h_vring_index_out_of_range(void)
 {
-	static const uint32_t idx[] = { 2 * VHU_MAX_QUEUE_PAIRS, 255, 256,
+	/* past the data vrings and the control vring's slot (vq.h) */
+	static const uint32_t idx[] = { VHU_MAX_VRINGS, 255, 256,
 					0xffffffffu };
 	struct fe f;
 	int efd = fe_eventfd();
@@ -1916,6 +1932,200 @@ h_net_set_mtu(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* control virtqueue misbehaviour (issue #15 item 1)                   */
+
+/*
+ * A running device with CTRL_VQ and CTRL_RX negotiated: the data rings
+ * as fe_start() makes them, plus the control vring (index 2, no MQ) in
+ * a third memory region, its kick an eventfd the control loop watches.
+ */
+static void
+ctrl_start(struct fe *f, bool packed)
+{
+	struct vtd_opts o = { .size = RING, .mem_size = GMEM, .nregions = 1,
+			      .packed = packed, .gpa_base = GPA2 };
+	struct vhu_msg_mem_table m = { .nregions = 3 };
+	struct vhu_msg_vring_state num = { 2, RING };
+	struct vhu_msg_vring_state base = { 2, 0 };
+	struct vhu_msg_vring_addr a;
+	int fds[3];
+	int before;
+
+	for (size_t i = 0; i < RTE_DIM(ev.broken); i++)
+		atomic_store_explicit(&ev.broken[i], 0, memory_order_release);
+	fe_init(f, packed);
+	assert_int_equal(vtd_init(&f->cring, &o, packed ? 1u << 15 : 0), 0);
+	f->has_ctrl = true;
+	f->ckick = f->ccall = -1;
+	f->extra = BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX);
+	fe_negotiate(f);
+	fds[0] = f->ring[0].memfd;
+	fds[1] = f->ring[1].memfd;
+	fds[2] = f->cring.memfd;
+	m.r[0] = (struct vhu_msg_region){ GPA0, GMEM, QVA0, 0 };
+	m.r[1] = (struct vhu_msg_region){ GPA1, GMEM, QVA1, 0 };
+	m.r[2] = (struct vhu_msg_region){ GPA2, GMEM, QVA2, 0 };
+	req_ok(f->sock, VHU_REQ_SET_MEM_TABLE, &m, 8 + 3 * 32, fds, 3);
+	fe_ring(f, 0);
+	fe_ring(f, 1);
+	base.num = ring_base(f);
+	a = (struct vhu_msg_vring_addr){ 2, 0, gqva(f->cring.desc_gpa),
+					 gqva(f->cring.used_gpa),
+					 gqva(f->cring.avail_gpa), 0 };
+	req_ok(f->sock, VHU_REQ_SET_VRING_NUM, &num, 8, NULL, 0);
+	req_ok(f->sock, VHU_REQ_SET_VRING_BASE, &base, 8, NULL, 0);
+	req_ok(f->sock, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	fe_vring_fd(f, VHU_REQ_SET_VRING_KICK, 2, &f->ckick);
+	fe_vring_fd(f, VHU_REQ_SET_VRING_CALL, 2, &f->ccall);
+	fe_enable(f, 0, true);
+	fe_enable(f, 1, true);
+	fe_enable(f, 2, true);
+	before = EV(new_device);
+	fe_driver_ok(f);
+	fe_wait_started(f, before);
+}
+
+/* Post a chain (bit i of wmask: buffer i writable) and kick. */
+static void
+ctrl_post(struct fe *f, const struct vtd_buf *b, int n, uint64_t wmask)
+{
+	assert_true(vtd_add_mixed(&f->cring, b, n, wmask, false) >= 0);
+	vtd_publish(&f->cring);
+	assert_int_equal(eventfd_write(f->ckick, 1), 0);
+}
+
+static uint64_t
+ctrl_bytes(struct fe *f, const void *p, uint32_t len)
+{
+	uint64_t g = vtd_alloc(&f->cring, len, 8);
+
+	memcpy(vtd_ptr(&f->cring, g), p, len);
+	return g;
+}
+
+/*
+ * The control vring alone is broken (reported once), the data vrings and
+ * the device carry on, and another device as well.
+ */
+static void
+ctrl_expect_broken(struct fe *f)
+{
+	assert_true(pump_until(&ev.broken[2], 1, 1000));
+	assert_true(vhu_dev_vring_broken(f->dev, 2));
+	assert_int_equal(vtd_used_pending(&f->cring), 0);
+	assert_false(vhu_dev_vring_broken(f->dev, 0));
+	assert_false(vhu_dev_vring_broken(f->dev, 1));
+	assert_true(traffic_tx(f, 64));
+	assert_true(traffic_rx(f, 64));
+	pump(5);
+	assert_int_equal(EV(broken[2]), 1);
+	good_frontend(false);
+	fe_stop(f);
+}
+
+/* A command with no device-writable byte: nowhere to put the ack. */
+static void
+ctrl_no_ack_case(bool packed)
+{
+	struct fe f;
+	struct vtd_buf b[2];
+
+	ctrl_start(&f, packed);
+	b[0] = (struct vtd_buf){ ctrl_bytes(&f, "\0\0\0", 3), 3 };
+	b[1] = (struct vtd_buf){ ctrl_bytes(&f, "\0", 1), 1 }; /* read-only */
+	ctrl_post(&f, b, 2, 0);
+	ctrl_expect_broken(&f);
+}
+
+static void
+h_ctrl_ack_missing(void)
+{
+	ctrl_no_ack_case(false);
+	ctrl_no_ack_case(true);
+}
+
+/* A split control chain whose last descriptor points back at the head. */
+static void
+h_ctrl_chain_loops(void)
+{
+	struct fe f;
+	struct vtd_buf b[2];
+	int head;
+
+	ctrl_start(&f, false);
+	b[0] = (struct vtd_buf){ ctrl_bytes(&f, "\0\0\0", 3), 3 };
+	b[1] = (struct vtd_buf){ vtd_alloc(&f.cring, 1, 1), 1 };
+	head = vtd_add_mixed(&f.cring, b, 2, 0x2, false);
+	assert_true(head >= 0);
+	f.cring.desc[f.cring.desc[head].next].flags |= VRING_DESC_F_NEXT;
+	f.cring.desc[f.cring.desc[head].next].next = (uint16_t)head;
+	vtd_publish(&f.cring);
+	assert_int_equal(eventfd_write(f.ckick, 1), 0);
+	ctrl_expect_broken(&f);
+}
+
+/* Command bytes (packed) and the ack (split) outside guest memory. */
+static void
+h_ctrl_buffer_outside_memory(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct fe f;
+		struct vtd_buf b[2];
+
+		ctrl_start(&f, p);
+		b[0] = (struct vtd_buf){ p ? 0x7ff000000000ull :
+				       ctrl_bytes(&f, "\0\0\0", 3), 3 };
+		b[1] = (struct vtd_buf){ p ? vtd_alloc(&f.cring, 1, 1) :
+				       0x7ff000000000ull, 1 };
+		ctrl_post(&f, b, 2, 0x2);
+		ctrl_expect_broken(&f);
+	}
+}
+
+/*
+ * A flood of malformed commands with an ack byte each: every one is
+ * answered VIRTIO_NET_ERR, nothing breaks, the data path keeps going.
+ */
+static void
+h_ctrl_malformed_commands(void)
+{
+	static const uint8_t bad[][8] = {
+		{ 9, 0 },                 /* unknown class */
+		{ 0, 0, 2 },              /* PROMISC value 2 */
+		{ 0, 7, 1 },              /* unknown RX command */
+		{ 1, 0, 0xff, 0xff, 0xff, 0xff }, /* TABLE_SET count 2^32-1 */
+		{ 2, 0, 1, 0 },           /* VLAN: not negotiated */
+		{ 4, 0, 1, 0 },           /* MQ: not negotiated */
+	};
+	static const uint32_t len[] = { 2, 3, 3, 6, 4, 4 };
+	struct fe f;
+
+	ctrl_start(&f, false);
+	for (int round = 0; round < 20; round++) {
+		for (size_t i = 0; i < RTE_DIM(bad); i++) {
+			uint64_t ack = vtd_alloc(&f.cring, 1, 1);
+			struct vtd_buf b[2] = {
+				{ ctrl_bytes(&f, bad[i], len[i]), len[i] },
+				{ ack, 1 },
+			};
+			uint32_t id, ulen;
+
+			*vtd_ptr(&f.cring, ack) = 0xaa;
+			ctrl_post(&f, b, 2, 0x2);
+			for (int t = 0; t < 500 &&
+			     vtd_used_pending(&f.cring) == 0; t++)
+				loop_step(2);
+			assert_true(vtd_get_used(&f.cring, &id, &ulen));
+			assert_int_equal(*vtd_ptr(&f.cring, ack), VIRTIO_NET_ERR);
+		}
+	}
+	assert_false(vhu_dev_vring_broken(f.dev, 2));
+	assert_true(traffic_tx(&f, 64));
+	assert_true(traffic_rx(&f, 64));
+	fe_stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
 
 /*
  * A row either runs a whole scenario (run), or only writes bad ring
@@ -1991,6 +2201,11 @@ static const struct hcase cases[] = {
 	ROW(ol_gso_without_needs_csum),
 	ROW(ol_hdr_len_past_frame),
 	ROW(net_set_mtu),
+	/* issue #15 item 1: the control virtqueue */
+	ROW(ctrl_ack_missing),
+	ROW(ctrl_chain_loops),
+	ROW(ctrl_buffer_outside_memory),
+	ROW(ctrl_malformed_commands),
 };
 
 static void
@@ -2051,7 +2266,11 @@ main(int argc, char **argv)
 	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0)
 		return 1;
 	p.path = path;
-	if (vhu_socket_register(&p, &sock) != 0 || vhu_socket_start(sock) != 0)
+	/* the control-queue rows negotiate these; the others do not */
+	if (vhu_socket_register(&p, &sock) != 0 ||
+	    vhu_socket_enable_features(sock, BIT(VIRTIO_NET_F_CTRL_VQ) |
+				       BIT(VIRTIO_NET_F_CTRL_RX)) != 0 ||
+	    vhu_socket_start(sock) != 0)
 		return 1;
 	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
 				      "hostile-dispatch", tests, RTE_DIM(tests),

@@ -446,6 +446,7 @@ iface=$SOCK,client=yes|devarg client=yes: expected 0 or 1
 iface=$SOCK,iommu-support=yes|devarg iommu-support=yes: expected 0 or 1
 iface=$SOCK,postcopy-support=2|devarg postcopy-support=2: expected 0 or 1
 iface=$SOCK,queues=1,queues=2|devarg queues given 2 times
+iface=$SOCK,ctrl-queue=on|devarg ctrl-queue=on: expected 0 or 1
 EOF2
 	# accepted: tso=1, legacy-ol-flags=1 (no log line left saying either
 	# is ignored); the Rx chain options; the IOMMU
@@ -463,6 +464,25 @@ EOF2
 		fail "devargs '$args' not accepted as expected"
 		printf '%s\n' "$out" | grep -a "net_vhu\|EAL\|Port" | head -n 5
 	fi
+	# ctrl-queue=1: CTRL_VQ (17), CTRL_RX (18) and CTRL_VLAN (19) offered;
+	# without it none of them (QEMU and virtio_user keep their own)
+	for cq in 0 1; do
+		rm -f "$SOCK"
+		out=$(LD_PRELOAD=$PRELOAD timeout 30 dpdk-testpmd -l 0 --no-huge \
+			-m 256 --no-pci --file-prefix="$PREFIX"-b -d "$PLUGIN" \
+			--log-level=pmd.net.vhu:info \
+			--vdev "net_vhu0,iface=$SOCK,ctrl-queue=$cq" -- \
+			--disable-link-check </dev/null 2>&1)
+		offered=$(grep -ao "features offered 0x[0-9a-f]*" <<<"$out" |
+			  head -n 1 | awk '{ print $3 }')
+		if [ -z "$offered" ]; then
+			fail "ctrl-queue=$cq: no 'features offered' line"
+		elif [ "$(fbit "$offered" 17)$(fbit "$offered" 18)$(fbit "$offered" 19)" != "$cq$cq$cq" ]; then
+			fail "ctrl-queue=$cq: offered $offered (CTRL_VQ, CTRL_RX, CTRL_VLAN should be $cq)"
+		else
+			log "ctrl-queue=$cq: offered $offered"
+		fi
+	done
 	rm -rf /var/run/dpdk/"$PREFIX"-b
 }
 

@@ -334,16 +334,19 @@ pslot_next(uint16_t *slot, bool *wrap, uint16_t size)
 	}
 }
 
+/* VRING_DESC_F_WRITE for buffer i when bit i of wmask is set. */
+#define WFLAG(wmask, i) \
+	((uint16_t)(((wmask) >> (i)) & 1 ? VRING_DESC_F_WRITE : 0))
+
 /*
  * Packed add (virtio 1.2 §2.8.21): the chain in consecutive slots, the id
  * in every descriptor (the device reads the last one's), all flags but
  * the head's written now; the head's wait for vtd_publish().
  */
 static int
-packed_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
+packed_add(struct vtd *d, const struct vtd_buf *b, int n, uint64_t wmask,
 	   bool indirect)
 {
-	uint16_t wflag = write ? VRING_DESC_F_WRITE : 0;
 	int need = indirect ? 1 : n;
 	uint16_t id;
 
@@ -361,7 +364,7 @@ packed_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 			t[i].addr = b[i].gpa;
 			t[i].len = b[i].len;
 			t[i].id = 0;
-			t[i].flags = wflag;
+			t[i].flags = WFLAG(wmask, i);
 		}
 		x->addr = tgpa;
 		x->len = 16 * n;
@@ -373,7 +376,8 @@ packed_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 	} else {
 		for (int i = 0; i < n; i++) {
 			struct vring_packed_desc *x = &d->pdesc[d->pavail];
-			uint16_t f = wflag | vtd_pavail_bits(d->avail_wrap) |
+			uint16_t f = WFLAG(wmask, i) |
+				     vtd_pavail_bits(d->avail_wrap) |
 				     (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 
 			x->addr = b[i].gpa;
@@ -400,13 +404,19 @@ int
 vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 	bool indirect)
 {
-	uint16_t wflag = write ? VRING_DESC_F_WRITE : 0;
+	return vtd_add_mixed(d, b, n, write ? UINT64_MAX : 0, indirect);
+}
+
+int
+vtd_add_mixed(struct vtd *d, const struct vtd_buf *b, int n, uint64_t wmask,
+	      bool indirect)
+{
 	uint16_t head;
 
 	if (n < 1 || n > VTD_MAX_BUFS)
 		return -1;
 	if (d->o.packed)
-		return packed_add(d, b, n, write, indirect);
+		return packed_add(d, b, n, wmask, indirect);
 	if (indirect) {
 		uint64_t tgpa = vtd_alloc(d, 16 * n, 16);
 		struct vring_desc *t = (struct vring_desc *)vtd_ptr(d, tgpa);
@@ -416,7 +426,7 @@ vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 		for (int i = 0; i < n; i++) {
 			t[i].addr = b[i].gpa;
 			t[i].len = b[i].len;
-			t[i].flags = wflag |
+			t[i].flags = WFLAG(wmask, i) |
 				     (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 			t[i].next = i + 1 < n ? i + 1 : 0;
 		}
@@ -438,7 +448,8 @@ vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 
 			x->addr = b[i].gpa;
 			x->len = b[i].len;
-			x->flags = wflag | (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+			x->flags = WFLAG(wmask, i) |
+				   (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 			x->next = i + 1 < n ? ids[i + 1] : 0;
 		}
 		head = ids[0];

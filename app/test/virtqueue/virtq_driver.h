@@ -127,6 +127,12 @@ uint64_t vtd_alloc(struct vtd *d, uint32_t len, uint32_t align);
  */
 int vtd_add(struct vtd *d, const struct vtd_buf *b, int n, bool write,
 	    bool indirect);
+/*
+ * The same with a device-writable flag per buffer: bit i of wmask set
+ * makes buffer i writable (control virtqueue chains mix both).
+ */
+int vtd_add_mixed(struct vtd *d, const struct vtd_buf *b, int n,
+		  uint64_t wmask, bool indirect);
 /* Put a raw head value in the next avail slot. */
 void vtd_add_raw_head(struct vtd *d, uint16_t head);
 /* Store avail->idx (release): the device may now see the new entries. */

@@ -47,16 +47,18 @@ RTE_LOG_REGISTER(vhu_eth_logtype, pmd.net.vhu, NOTICE);
 #define ARG_LINEAR     "linear-buffer"
 #define ARG_EXTBUF     "ext-buffer"
 #define ARG_LEGACY_OL  "legacy-ol-flags"
+#define ARG_CTRL_QUEUE "ctrl-queue"
 
 static const char *const valid_args[] = {
 	ARG_IFACE, ARG_QUEUES, ARG_CLIENT, ARG_IOMMU, ARG_POSTCOPY, ARG_TSO,
-	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, NULL,
+	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, ARG_CTRL_QUEUE, NULL,
 };
 
 struct vhu_eth_args {
 	const char *iface;
 	unsigned int queues;
 	bool client, iommu, postcopy, tso, linear, extbuf, legacy_ol;
+	bool ctrl_queue;
 };
 
 static int
@@ -144,7 +146,7 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			if (strcmp(kv->pairs[i].key, valid_args[k]) == 0)
 				break;
 		if (valid_args[k] == NULL) {
-			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags)",
+			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue)",
 				    name, kv->pairs[i].key);
 			return -EINVAL;
 		}
@@ -157,7 +159,8 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 	    arg_one(kv, ARG_TSO, arg_bool, &a->tso) < 0 ||
 	    arg_one(kv, ARG_LINEAR, arg_bool, &a->linear) < 0 ||
 	    arg_one(kv, ARG_EXTBUF, arg_bool, &a->extbuf) < 0 ||
-	    arg_one(kv, ARG_LEGACY_OL, arg_bool, &a->legacy_ol) < 0)
+	    arg_one(kv, ARG_LEGACY_OL, arg_bool, &a->legacy_ol) < 0 ||
+	    arg_one(kv, ARG_CTRL_QUEUE, arg_bool, &a->ctrl_queue) < 0)
 		return -EINVAL;
 	if (a->iface == NULL) {
 		VHU_ETH_LOG(ERR, "%s: devarg iface=<socket path> is required",
@@ -248,6 +251,91 @@ raise_queue_state(struct vhu_eth_port *port)
 				     NULL);
 }
 
+/* ---- the guest's receive filter (ctrl-queue=1) ---- */
+
+/*
+ * The control-queue features a guest may take with ctrl-queue=1: libvhu
+ * answers the commands (vhu.h, "Control virtqueue"), Tx applies the
+ * receive filter they set.
+ */
+#define VHU_ETH_CTRL_FEATURES \
+	(RTE_BIT64(VIRTIO_NET_F_CTRL_VQ) | RTE_BIT64(VIRTIO_NET_F_CTRL_RX) | \
+	 RTE_BIT64(VIRTIO_NET_F_CTRL_RX_EXTRA) | \
+	 RTE_BIT64(VIRTIO_NET_F_CTRL_VLAN) | \
+	 RTE_BIT64(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
+	 RTE_BIT64(VIRTIO_NET_F_GUEST_ANNOUNCE))
+
+static unsigned int
+vlan_count(const struct vhu_rx_filter *f)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < RTE_DIM(f->vlans); i++)
+		n += (unsigned int)__builtin_popcountll(f->vlans[i]);
+	return n;
+}
+
+/*
+ * Lock held: show the guest's filter in ethdev's data: the promiscuous
+ * and all-multicast flags, and the MAC table after the port's own
+ * address (the primary MAC, then unicast, then multicast entries).
+ */
+static void
+filter_apply(struct vhu_eth_port *port, const struct vhu_rx_filter *f)
+{
+	struct rte_eth_dev_data *data = port->eth_dev->data;
+	struct rte_ether_addr *macs = data->mac_addrs;
+	unsigned int k = 1;
+
+	data->promiscuous = f->promisc;
+	data->all_multicast = f->allmulti;
+	memset(&macs[1], 0, (VHU_ETH_MAX_MACS - 1) * sizeof(*macs));
+	if (f->has_mac)
+		memcpy(&macs[k++], f->mac, RTE_ETHER_ADDR_LEN);
+	for (unsigned int i = 0; i < f->n_uc && i < VHU_RX_FILTER_MAX_MACS; i++)
+		memcpy(&macs[k++], f->uc[i], RTE_ETHER_ADDR_LEN);
+	for (unsigned int i = 0; i < f->n_mc && i < VHU_RX_FILTER_MAX_MACS; i++)
+		memcpy(&macs[k++], f->mc[i], RTE_ETHER_ADDR_LEN);
+	port->filter = *f;
+	atomic_store_explicit(&port->filter_gen, f->generation,
+			      memory_order_relaxed);
+}
+
+/* Lock held: the guest is gone, ethdev's data is the application's again. */
+static void
+filter_clear(struct vhu_eth_port *port)
+{
+	struct rte_eth_dev_data *data = port->eth_dev->data;
+
+	if (!atomic_load_explicit(&port->filter_on, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&port->filter_on, false, memory_order_relaxed);
+	data->promiscuous = port->app_promisc;
+	data->all_multicast = port->app_allmulti;
+	memset(&data->mac_addrs[1], 0,
+	       (VHU_ETH_MAX_MACS - 1) * sizeof(*data->mac_addrs));
+}
+
+static void
+cb_rx_filter(struct vhu_dev *dev, const struct vhu_rx_filter *f, void *ctx)
+{
+	struct vhu_eth_port *port = ctx;
+	bool mine;
+
+	rte_spinlock_lock(&port->lock);
+	mine = port->dev == dev &&
+	       atomic_load_explicit(&port->filter_on, memory_order_relaxed);
+	if (mine)
+		filter_apply(port, f);
+	rte_spinlock_unlock(&port->lock);
+	if (!mine)
+		return;
+	VHU_ETH_LOG(INFO, "port %u: guest receive filter: promisc %d allmulti %d alluni %d nomulti %d nouni %d nobcast %d, %u unicast, %u multicast, %u VLANs, %u queue pairs",
+		    port->port_id, f->promisc, f->allmulti, f->alluni,
+		    f->nomulti, f->nouni, f->nobcast, f->n_uc, f->n_mc,
+		    vlan_count(f), f->queue_pairs);
+}
+
 /* ---- libvhu callbacks: libvhu's control thread (or dev_close) ---- */
 
 static int
@@ -255,11 +343,25 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 {
 	struct vhu_eth_port *port = ctx;
 	uint16_t mtu = vhu_dev_mtu(dev);
+	uint64_t feat = vhu_dev_features(dev);
+	bool filter = port->ctrl_queue &&
+		      (feat & RTE_BIT64(VIRTIO_NET_F_CTRL_VQ)) &&
+		      (feat & (RTE_BIT64(VIRTIO_NET_F_CTRL_RX) |
+			       RTE_BIT64(VIRTIO_NET_F_CTRL_VLAN)));
+	struct vhu_rx_filter f;
 	bool closing;
 
+	(void)vhu_dev_rx_filter(dev, &f);
 	rte_spinlock_lock(&port->lock);
 	closing = port->closing;
 	port->dev = dev;
+	if (filter) {
+		port->app_promisc = port->eth_dev->data->promiscuous;
+		port->app_allmulti = port->eth_dev->data->all_multicast;
+		filter_apply(port, &f);
+		atomic_store_explicit(&port->filter_on, true,
+				      memory_order_relaxed);
+	}
 	/* without NET_SET_MTU the port keeps the MTU it had */
 	port->guest_mtu = mtu;
 	if (mtu != 0)
@@ -290,6 +392,7 @@ cb_destroy_device(struct vhu_dev *dev, void *ctx)
 	closing = port->closing;
 	if (port->dev == dev) {
 		vhu_eth_lib_fold(port, dev);
+		filter_clear(port);
 		port->dev = NULL;
 		port->guest_mtu = 0;
 		publish_dp(port);
@@ -364,6 +467,7 @@ static const struct vhu_ops vhu_eth_cbs = {
 	.destroy_device = cb_destroy_device,
 	.vring_state_changed = cb_vring_state,
 	.vring_broken = cb_vring_broken,
+	.rx_filter_changed = cb_rx_filter,
 };
 
 /*
@@ -398,6 +502,15 @@ socket_open(struct vhu_eth_port *port)
 		VHU_ETH_LOG(ERR, "port %u: cannot register %s: %s",
 			    port->port_id, port->iface, strerror(-ret));
 		return ret;
+	}
+	if (port->ctrl_queue) {
+		ret = vhu_socket_enable_features(s, VHU_ETH_CTRL_FEATURES);
+		if (ret < 0) {
+			VHU_ETH_LOG(ERR, "port %u: cannot offer the control queue on %s: %s",
+				    port->port_id, port->iface, strerror(-ret));
+			vhu_socket_unregister(s);
+			return ret;
+		}
 	}
 	/* bits libvhu does not offer are ignored: nothing to test first */
 	if (!port->tso) {
@@ -608,7 +721,8 @@ vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 
-	di->max_mac_addrs = 1;
+	/* ctrl-queue=1: the guest's addresses follow ours (filter_apply) */
+	di->max_mac_addrs = port->ctrl_queue ? VHU_ETH_MAX_MACS : 1;
 	di->max_rx_pktlen = VHU_ETH_MAX_FRAME;
 	di->min_mtu = RTE_ETHER_MIN_MTU;
 	di->max_mtu = VHU_ETH_MAX_FRAME - RTE_ETHER_HDR_LEN;
@@ -873,7 +987,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	lib_held = true;
 
 	eth_dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
-	mac = rte_zmalloc_socket(name, sizeof(*mac), 0, rte_socket_id());
+	mac = rte_zmalloc_socket(name, VHU_ETH_MAX_MACS * sizeof(*mac), 0,
+				 rte_socket_id());
 	if (eth_dev == NULL || mac == NULL) {
 		/* a port allocation also fails when ports run out: say memory
 		 * only for what can only lack memory */
@@ -895,6 +1010,7 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->postcopy = a.postcopy;
 	port->tso = a.tso;
 	port->legacy_ol = a.legacy_ol;
+	port->ctrl_queue = a.ctrl_queue;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
 		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);

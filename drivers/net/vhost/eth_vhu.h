@@ -62,6 +62,12 @@ vhu_eth_cnt_store(uint64_t *p, uint64_t v)
 #define VHU_ETH_MAX_VRINGS (2 * VHU_MAX_QUEUE_PAIRS)
 
 /*
+ * dev->data->mac_addrs: the port's own address, then with ctrl-queue=1
+ * the guest's primary MAC and its unicast and multicast tables.
+ */
+#define VHU_ETH_MAX_MACS (2 + 2 * VHU_RX_FILTER_MAX_MACS)
+
+/*
  * Largest frame either direction handles: libvhu chains mbufs on dequeue
  * and walks chains on enqueue, so the bound is virtio-net's own (a frame
  * without GSO fits in 64 KiB).
@@ -101,6 +107,7 @@ struct vhu_eth_counters {
 	uint64_t broadcast;
 	uint64_t dropped; /* Rx: frames refused by linear-buffer=1 */
 	uint64_t sw_cksums; /* Rx: partial checksums completed for the app */
+	uint64_t filtered;  /* Tx: frames the guest's receive filter refused */
 };
 
 /* How the Rx path post-processes chained mbufs (devargs). */
@@ -135,6 +142,13 @@ struct vhu_eth_queue {
 	uint8_t finish;
 	struct vhu_eth_counters cnt;  /* data path writes */
 	struct vhu_eth_counters base; /* snapshot at the last reset (control) */
+	/*
+	 * Tx with ctrl-queue=1: the lcore's copy of the guest's receive
+	 * filter (vhu_dev_rx_filter), taken again when the device or the
+	 * filter's generation changes. Lcore-private.
+	 */
+	const struct vhu_dev *filt_dev;
+	struct vhu_rx_filter filt;
 } __rte_cache_aligned;
 
 /* Library counters folded over frontend connections (see stats_get). */
@@ -170,6 +184,15 @@ struct vhu_eth_port {
 	bool postcopy;           /* postcopy-support=1: VHU_SOCKET_POSTCOPY */
 	bool tso;                /* tso=1: the guest may send GSO frames */
 	bool legacy_ol;          /* legacy-ol-flags=1 */
+	bool ctrl_queue;         /* ctrl-queue=1: the guest's CTRL_VQ is ours */
+	/*
+	 * ctrl-queue=1: the connected guest negotiated CTRL_RX or CTRL_VLAN,
+	 * so Tx applies its receive filter; and the filter's generation the
+	 * control thread last saw. Relaxed: the filter itself is read with
+	 * vhu_dev_rx_filter(), consistent on its own; these only say when.
+	 */
+	_Atomic bool filter_on;
+	_Atomic uint32_t filter_gen;
 	char iface[PATH_MAX];
 	struct vhu_socket *sock;
 
@@ -183,6 +206,9 @@ struct vhu_eth_port {
 	uint16_t guest_mtu;
 	bool started;             /* lock */
 	bool closing;             /* lock: no more events */
+	/* lock: the guest's filter as last applied to ethdev's data */
+	struct vhu_rx_filter filter;
+	bool app_promisc, app_allmulti; /* lock: ethdev flags before it */
 
 	/* lock: queue-state view for vhu_eth_get_queue_event() */
 	bool vring_cur[VHU_ETH_MAX_VRINGS];

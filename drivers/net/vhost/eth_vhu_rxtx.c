@@ -259,6 +259,72 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	return got;
 }
 
+/* Whether the guest asked to receive m (its receive filter, in f). */
+static inline bool
+guest_wants(const struct vhu_rx_filter *f, const struct rte_mbuf *m)
+{
+	uint8_t hdr[16];
+	uint32_t len = RTE_MIN(m->pkt_len, (uint32_t)sizeof(hdr));
+	const void *p = rte_pktmbuf_read(m, 0, len, hdr);
+
+	return p == NULL || vhu_rx_filter_accept(f, p, len);
+}
+
+/*
+ * Tx when the guest filters what it receives (ctrl-queue=1, CTRL_RX or
+ * CTRL_VLAN negotiated): frames it did not ask for are freed and counted
+ * (tx_qN_filtered) instead of enqueued. Windows of VHU_BURST_MAX input
+ * frames; the return value is the prefix of pkts consumed, sent or
+ * filtered, as tx_burst promises.
+ */
+static uint16_t
+tx_filtered(struct vhu_eth_queue *txq, struct vhu_dev *dev,
+	    struct rte_mbuf **pkts, uint16_t n)
+{
+	uint32_t gen = atomic_load_explicit(&txq->port->filter_gen,
+					    memory_order_relaxed);
+	uint16_t done = 0;
+	uint64_t filtered = 0;
+
+	if (txq->filt_dev != dev || txq->filt.generation != gen) {
+		(void)vhu_dev_rx_filter(dev, &txq->filt);
+		txq->filt_dev = dev;
+	}
+	while (done < n) {
+		struct rte_mbuf *keep[VHU_BURST_MAX];
+		uint16_t at[VHU_BURST_MAX];
+		bool refused[VHU_BURST_MAX];
+		uint16_t nk = 0, i, k, end;
+
+		for (i = done; i < n && i - done < VHU_BURST_MAX; i++) {
+			refused[i - done] = !guest_wants(&txq->filt, pkts[i]);
+			if (!refused[i - done]) {
+				keep[nk] = pkts[i];
+				at[nk++] = i;
+			}
+		}
+		k = nk > 0 ? vhu_enqueue_burst(dev, txq->qp, keep, nk) : 0;
+		/* consumed: up to the first kept frame the guest had no room for */
+		end = k == nk ? i : at[k];
+		for (uint16_t j = done; j < end; j++) {
+			if (refused[j - done]) {
+				rte_pktmbuf_free(pkts[j]);
+				filtered++;
+			}
+		}
+		if (k > 0) {
+			count_burst(&txq->cnt, keep, k);
+			rte_pktmbuf_free_bulk(keep, k);
+		}
+		done = end;
+		if (k < nk)
+			break; /* guest ring full: the rest stays the caller's */
+	}
+	if (filtered != 0)
+		CNT_ADD(txq->cnt.filtered, filtered);
+	return done;
+}
+
 uint16_t
 vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -270,6 +336,9 @@ vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	dev = atomic_load_explicit(&txq->port->dp_dev, memory_order_acquire);
 	if (unlikely(dev == NULL))
 		return 0;
+	if (unlikely(atomic_load_explicit(&txq->port->filter_on,
+					  memory_order_relaxed)))
+		return tx_filtered(txq, dev, pkts, n);
 	while (sent < n) {
 		uint16_t want = RTE_MIN((uint16_t)(n - sent),
 					(uint16_t)VHU_BURST_MAX);
@@ -416,6 +485,7 @@ enum {
 	XS_KICK_LATENCY, /* Rx: last wake-up to rx_burst, ns */
 	XS_RING_FULL,    /* Tx: bursts the guest ring cut short */
 	XS_IOTLB_MISSES,
+	XS_FILTERED,     /* Tx only: refused by the guest's receive filter */
 	XS_PER_QUEUE,
 };
 
@@ -446,6 +516,7 @@ static const char *const xs_names[2][XS_PER_QUEUE] = {
 		[XS_DROPPED_OL] = "dropped_mtu",
 		[XS_SW_SEGMENTED] = "sw_segmented",
 		[XS_RING_FULL] = "ring_full",
+		[XS_FILTERED] = "filtered",
 	},
 	{ /* Rx */
 		XS_COMMON_NAMES,
@@ -479,6 +550,7 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 		v[XS_UNICAST] = v[XS_PACKETS] - v[XS_MULTICAST] -
 				v[XS_BROADCAST];
 		v[XS_DROPPED] = cnt_delta(&c->dropped, &b->dropped);
+		v[XS_FILTERED] = cnt_delta(&c->filtered, &b->filtered);
 		/* Rx: the partial checksums rx_burst completed */
 		v[XS_SW_CKSUMS] = cnt_delta(&c->sw_cksums, &b->sw_cksums);
 	}

@@ -15,6 +15,7 @@
 #include "iotlb.h"
 #include "loop.h"
 #include "mem.h"
+#include "net_ctrl.h"
 #include "postcopy.h"
 #include "registry.h"
 #include "vhu_log.h"
@@ -53,6 +54,8 @@ void
 vhu_dev_vq_negotiated_locked(const struct vhu_dev *dev, struct vhu_vq *vq)
 {
 	vhu_vq_set_features_locked(vq, dev->features);
+	/* the control vring and the spare slot are never data vrings */
+	vhu_vq_set_ctrl_locked(vq, !vhu_dev_is_data_vring(dev, vq->index));
 	vhu_vq_set_net_locked(vq, dev->sock->flags & VHU_SOCKET_LEGACY_OL_FLAGS,
 			      dev->mtu);
 }
@@ -112,6 +115,7 @@ vhu_dev_reset(struct vhu_dev *dev)
 	dev->status = 0;
 	dev->mtu = 0;
 	dev->rarp_pending = false;
+	vhu_net_ctrl_reset(dev);
 	/* a ring enabled before the reset would otherwise block readiness */
 	memset(dev->vring_enable_req, 0, sizeof(dev->vring_enable_req));
 }

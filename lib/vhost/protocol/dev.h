@@ -17,7 +17,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
+
+#include <linux/virtio_net.h>
 
 #include "vhu.h"
 #include "vq.h"
@@ -33,7 +36,8 @@ struct vhu_dev {
 	bool in_use;
 	int fd;                  /* the connection; -1 when closed */
 	struct vhu_socket *sock;
-	uint16_t max_vrings;     /* 2 x the socket's queue pairs */
+	uint16_t max_vrings;     /* 2 x the socket's queue pairs, + 1 for
+				  * the control vring if CTRL_VQ is offered */
 	TAILQ_ENTRY(vhu_dev) next;
 	char name[24];           /* "vhu3" for logs */
 
@@ -43,8 +47,8 @@ struct vhu_dev {
 	bool owner_set;
 	uint8_t status;          /* SET_STATUS */
 	bool running;            /* new_device returned 0, not yet destroyed */
-	bool vring_reported[2 * VHU_MAX_QUEUE_PAIRS]; /* last state told */
-	bool vring_enable_req[2 * VHU_MAX_QUEUE_PAIRS]; /* SET_VRING_ENABLE */
+	bool vring_reported[VHU_MAX_VRINGS]; /* last state told */
+	bool vring_enable_req[VHU_MAX_VRINGS]; /* SET_VRING_ENABLE */
 	uint16_t mtu;
 	uint8_t rarp_mac[6];
 	bool rarp_pending;
@@ -56,6 +60,18 @@ struct vhu_dev {
 	struct vhu_dirty_log log;
 	struct vhu_iotlb iotlb;  /* ACCESS_PLATFORM: see iotlb.h */
 	struct vhu_msg_rx rx;
+
+	/*
+	 * The control vring (net_ctrl.c): the guest's receive filter,
+	 * written by the control context inside a sequence count (odd while
+	 * writing), read by anyone (vhu_dev_rx_filter); the queue pairs VQ_PAIRS_SET left active
+	 * (0: none set); the kick fd the control loop watches (-1: none).
+	 */
+	_Atomic uint32_t rxf_seq;
+	struct vhu_rx_filter rxf;
+	uint16_t ctrl_pairs;
+	int ctrl_watch_fd;
+	uint64_t ctrl_log_tsc;   /* rate limit of refused-command logs */
 };
 /*
  * The virtqueue layer never sees struct vhu_dev: burst.c casts the public
@@ -97,6 +113,46 @@ static inline bool
 vhu_dev_has_feature(const struct vhu_dev *dev, unsigned int bit)
 {
 	return (dev->features >> bit) & 1;
+}
+
+/*
+ * The control vring's index when CTRL_VQ is negotiated (virtio 1.2
+ * §5.1.2: 2N with N the max_virtqueue_pairs the device offers when MQ is
+ * negotiated, N = 1 without), else UINT16_MAX.
+ */
+static inline uint16_t
+vhu_dev_ctrl_vring(const struct vhu_dev *dev)
+{
+	if (!vhu_dev_has_feature(dev, VIRTIO_NET_F_CTRL_VQ))
+		return UINT16_MAX;
+	return vhu_dev_has_feature(dev, VIRTIO_NET_F_MQ) ?
+	       (uint16_t)(dev->max_vrings & ~1u) : 2;
+}
+
+/*
+ * The queue pairs the guest may use: with CTRL_VQ and MQ, those
+ * VQ_PAIRS_SET asked for (one until it does: virtio 1.2 §5.1.6.5.5);
+ * otherwise all the socket offers.
+ */
+static inline uint16_t
+vhu_dev_active_pairs(const struct vhu_dev *dev)
+{
+	uint16_t all = dev->max_vrings / 2;
+
+	if (dev->ctrl_pairs != 0)
+		return dev->ctrl_pairs;
+	if (vhu_dev_ctrl_vring(dev) != UINT16_MAX &&
+	    vhu_dev_has_feature(dev, VIRTIO_NET_F_MQ))
+		return 1;
+	return all;
+}
+
+/* Whether vring index i carries data (not the control vring or beyond). */
+static inline bool
+vhu_dev_is_data_vring(const struct vhu_dev *dev, uint32_t i)
+{
+	return i < (uint32_t)(dev->max_vrings & ~1u) &&
+	       i != vhu_dev_ctrl_vring(dev);
 }
 
 static inline bool

@@ -17,6 +17,7 @@
 #include "handlers.h"
 #include "iotlb.h"
 #include "mem.h"
+#include "net_ctrl.h"
 #include "postcopy.h"
 #include "registry.h"
 #include "vhu_log.h"
@@ -479,6 +480,12 @@ handle_set_status(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	}
 	dev->status = (uint8_t)p->u64;
 	VHU_LOG(DEBUG, "%s: status 0x%02x", dev->name, dev->status);
+	/*
+	 * virtio 1.2 §2.1.2: status 0 resets the device, and with it the
+	 * receive filter its control vring set (net_ctrl.c).
+	 */
+	if (dev->status == 0)
+		vhu_net_ctrl_reset(dev);
 	return VHU_MSG_OK;
 }
 

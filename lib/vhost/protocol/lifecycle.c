@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 
 #include <linux/virtio_config.h>
 
@@ -32,6 +34,7 @@
 #include "lifecycle.h"
 #include "loop.h"
 #include "msg.h"
+#include "net_ctrl.h"
 #include "postcopy.h"
 #include "registry.h"
 #include "vhu_log.h"
@@ -79,7 +82,10 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 	dev->id = id;
 	dev->fd = fd;
 	dev->sock = s;
-	dev->max_vrings = 2 * s->max_queue_pairs;
+	/* the control vring, if offered, after the data vrings (dev.h) */
+	dev->max_vrings = 2 * s->max_queue_pairs +
+			  ((s->features >> VIRTIO_NET_F_CTRL_VQ) & 1);
+	dev->ctrl_watch_fd = -1;
 	snprintf(dev->name, sizeof(dev->name), "vhu%d", id);
 	dev->features = 0;
 	dev->features_set = false;
@@ -96,6 +102,7 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 	dev->mem.nregions = 0;
 	memset(&dev->log, 0, sizeof(dev->log));
 	memset(&dev->rx, 0, sizeof(dev->rx));
+	vhu_net_ctrl_reset(dev);
 	if (vhu_iotlb_attach(dev) < 0) {
 		VHU_LOG(ERR, "%s: refusing connection: no memory for an IOTLB",
 			s->path);
@@ -106,10 +113,16 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 	return dev;
 }
 
-/* Enabled as the frontend sees it (see "Ring states" above). */
+/*
+ * Enabled as the frontend sees it (see "Ring states" above), and for a
+ * data vring, within the queue pairs the guest uses (VQ_PAIRS_SET).
+ */
 static bool
-vring_enable_effective(const struct vhu_dev *dev, bool requested)
+vring_enable_effective(const struct vhu_dev *dev, uint16_t i, bool requested)
 {
+	if (vhu_dev_is_data_vring(dev, i) &&
+	    i / 2 >= vhu_dev_active_pairs(dev))
+		return false;
 	if (!vhu_dev_has_feature(dev, VHU_F_PROTOCOL_FEATURES))
 		return true;
 	return requested;
@@ -160,6 +173,7 @@ dev_update(struct vhu_dev *dev)
 	const struct vhu_ops *ops = &dev->sock->ops;
 	const char *why;
 
+	vhu_net_ctrl_sync(dev);
 	/* push the effective enable state into the queues */
 	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
 		struct vhu_vq *vq = dev->vqs.vq[i];
@@ -167,7 +181,7 @@ dev_update(struct vhu_dev *dev)
 
 		if (vq == NULL)
 			continue;
-		en = vring_enable_effective(dev, dev->vring_enable_req[i]);
+		en = vring_enable_effective(dev, i, dev->vring_enable_req[i]);
 		if (en != vq->enabled) {
 			vhu_vq_quiesce(vq);
 			vhu_vq_set_enabled_locked(vq, en);
@@ -202,7 +216,8 @@ dev_update(struct vhu_dev *dev)
 		}
 	}
 	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++) {
-		bool live = vring_live(dev, i);
+		/* the control vring is libvhu's own (net_ctrl.c) */
+		bool live = vhu_dev_is_data_vring(dev, i) && vring_live(dev, i);
 
 		if (live == dev->vring_reported[i])
 			continue;
@@ -216,13 +231,93 @@ dev_update(struct vhu_dev *dev)
 }
 
 /*
+ * The control vring (CTRL_VQ negotiated, net_ctrl.c). Commands handled
+ * per wake-up: a guest that keeps posting gets the rest on the next loop
+ * turn (we kick ourselves), so it cannot hold the control context.
+ */
+#define CTRL_CMDS_PER_WAKEUP 64
+
+/* Answer what the guest posted on the control vring, a bounded number. */
+static void
+ctrl_run(struct vhu_dev *dev)
+{
+	int n;
+
+	for (n = 0; n < CTRL_CMDS_PER_WAKEUP; n++) {
+		int r = vhu_net_ctrl_step(dev);
+
+		if (r == 0)
+			return;
+		/* queue pairs turned off are reported before the filter */
+		if (r & VHU_NET_CTRL_PAIRS)
+			(void)dev_update(dev);
+		if (r & VHU_NET_CTRL_CHANGED)
+			vhu_net_ctrl_notify(dev);
+	}
+	if (dev->ctrl_watch_fd >= 0)
+		(void)eventfd_write(dev->ctrl_watch_fd, 1);
+}
+
+static void
+on_ctrl_kick(void *arg, uint32_t events)
+{
+	struct vhu_dev *dev = arg;
+	struct pollfd p = { .fd = dev->ctrl_watch_fd, .events = POLLIN };
+	eventfd_t v;
+
+	(void)events;
+	/*
+	 * The frontend's eventfd may be blocking, and a wake-up may be
+	 * spurious (loop.c): read the count only if there is one.
+	 */
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+		(void)eventfd_read(dev->ctrl_watch_fd, &v);
+	ctrl_run(dev);
+}
+
+/*
+ * Stop watching the control vring's kick fd: before every message (a
+ * handler may close or replace the fd) and when the connection closes.
+ */
+static void
+ctrl_unwatch(struct vhu_dev *dev)
+{
+	if (dev->ctrl_watch_fd >= 0) {
+		vhu_loop_del(dev->ctrl_watch_fd);
+		dev->ctrl_watch_fd = -1;
+	}
+}
+
+/*
+ * After a message: watch the control vring's kick fd while the device
+ * runs, and answer what is already posted (at start, the guest may
+ * have kicked before we watched).
+ */
+static void
+ctrl_rearm(struct vhu_dev *dev)
+{
+	uint16_t idx = vhu_dev_ctrl_vring(dev);
+	const struct vhu_vq *vq;
+
+	if (!dev->running || idx >= RTE_DIM(dev->vqs.vq))
+		return;
+	vq = dev->vqs.vq[idx];
+	if (vq == NULL)
+		return;
+	if (dev->ctrl_watch_fd < 0 && vq->kickfd >= 0 &&
+	    vhu_loop_ready() && vhu_loop_add(vq->kickfd, on_ctrl_kick, dev) == 0)
+		dev->ctrl_watch_fd = vq->kickfd;
+	ctrl_run(dev);
+}
+
+/*
  * One message: its version checked first (as before any other rule), a
  * postcopy confirmation is taken here, anything else goes through the
  * request table; then readiness is re-evaluated.
  */
-int
-vhu_dev_handle_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
-		   const void *payload, int *fds, int nfds)
+static int
+handle_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+	   const void *payload, int *fds, int nfds)
 {
 	int ret;
 
@@ -246,6 +341,19 @@ vhu_dev_handle_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	if (ret > 0 && dev_update(dev) < 0)
 		return -1;
 	return 0;
+}
+
+int
+vhu_dev_handle_msg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
+		   const void *payload, int *fds, int nfds)
+{
+	int ret;
+
+	ctrl_unwatch(dev);
+	ret = handle_msg(dev, hdr, payload, fds, nfds);
+	if (ret == 0)
+		ctrl_rearm(dev);
+	return ret;
 }
 
 /* Handle what the connection has, a bounded number of messages. */
@@ -301,6 +409,7 @@ vhu_dev_close(struct vhu_dev *dev)
 
 	if (!dev->in_use)
 		return;
+	ctrl_unwatch(dev);
 	vhu_dev_stop(dev);
 	vhu_dev_release_memory(dev);
 	vhu_msg_rx_reset(&dev->rx);

@@ -47,6 +47,15 @@ static void on_dev_closed(struct vhu_socket *s);
 	 BIT(VIRTIO_NET_F_GUEST_ECN) | BIT(VIRTIO_NET_F_GUEST_USO4) | \
 	 BIT(VIRTIO_NET_F_GUEST_USO6))
 
+/*
+ * The control vring's command classes (protocol/net_ctrl.c); each
+ * needs CTRL_VQ and, like it, is not offered by default.
+ */
+#define VHU_CTRL_FEATURES \
+	(BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_VLAN) | \
+	 BIT(VIRTIO_NET_F_CTRL_RX_EXTRA) | BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) | \
+	 BIT(VIRTIO_NET_F_CTRL_MAC_ADDR))
+
 uint64_t
 vhu_supported_features(void)
 {
@@ -57,18 +66,20 @@ vhu_supported_features(void)
 	       BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MTU) |
 	       BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_F_IN_ORDER) |
 	       BIT(VHU_F_PROTOCOL_FEATURES) | BIT(VIRTIO_F_ACCESS_PLATFORM) |
-	       VHU_OFFLOAD_FEATURES;
+	       VHU_OFFLOAD_FEATURES | VHU_CTRL_FEATURES;
 }
 
 static uint64_t
 default_features(void)
 {
 	/*
-	 * No control queue by default: QEMU and virtio_user keep their own.
+	 * No control queue (nor its commands) by default: QEMU and
+	 * virtio_user keep their own.
 	 * No IOMMU unless asked for (VHU_SOCKET_IOMMU).
 	 */
 	return vhu_supported_features() &
-	       ~(BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_F_ACCESS_PLATFORM));
+	       ~(BIT(VIRTIO_NET_F_CTRL_VQ) | VHU_CTRL_FEATURES |
+		 BIT(VIRTIO_F_ACCESS_PLATFORM));
 }
 
 static uint64_t

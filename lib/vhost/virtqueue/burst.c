@@ -99,7 +99,7 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 		/* only a guest without buffers ends a call early (vhu.h) */
 		if (unlikely(n < RTE_MIN(count, (uint16_t)VHU_BURST_MAX)))
 			vhu_stat_add(&vq->stats.enqueue_full, 1);
-	} else {
+	} else if (!(vq->flags & VHU_VQ_F_CTRL)) {
 		retry_ring_miss(vq);
 	}
 	vhu_vq_leave(vq);
@@ -132,7 +132,7 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		if ((vq->flags & VHU_VQ_F_NET_OL) && ring > 0)
 			ring = vhu_offload_dequeue(vq, pkts + n, ring);
 		n += ring;
-	} else {
+	} else if (!(vq->flags & VHU_VQ_F_CTRL)) {
 		retry_ring_miss(vq);
 	}
 	vhu_vq_leave(vq);

@@ -338,10 +338,14 @@ set_offloads(struct vhu_vq *vq, uint64_t f, uint16_t *flags)
 void
 vhu_vq_resume(struct vhu_vq *vq)
 {
-	bool was_ready = vq->ready;
+	bool was_ok = vq->ready || vq->ctrl_ready;
 	uint16_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED);
 	uint64_t f = vq->features;
 	const char *why = NULL;
+
+	/* the control context is woken by every guest kick of this ring */
+	if (vq->ctrl)
+		flags |= VHU_VQ_F_CTRL | VHU_VQ_F_NOTIFY;
 
 	if (has_feature(f, VIRTIO_NET_F_MRG_RXBUF))
 		flags |= VHU_VQ_F_MRG_RXBUF;
@@ -452,8 +456,9 @@ vhu_vq_resume(struct vhu_vq *vq)
 			why = "device not started";
 	}
 	vq->why_not_ready = why;
-	vq->ready = why == NULL;
-	if (vq->ready && !was_ready) {
+	vq->ready = why == NULL && !vq->ctrl;
+	vq->ctrl_ready = why == NULL && vq->ctrl;
+	if (why == NULL && !was_ok) {
 		write_notify_flags(vq);
 		vq->signalled_used_valid = false;
 	}
@@ -468,6 +473,8 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
 	vq->ready = false;
+	vq->ctrl_ready = false;
+	vq->ctrl = false;
 	vq->flags = 0;
 	vq->hdr_len = 0;
 	vq->size = 0;
@@ -646,6 +653,12 @@ vhu_vq_set_running_locked(struct vhu_vq *vq, bool running)
 }
 
 void
+vhu_vq_set_ctrl_locked(struct vhu_vq *vq, bool ctrl)
+{
+	vq->ctrl = ctrl;
+}
+
+void
 vhu_vq_set_iotlb_locked(struct vhu_vq *vq, const struct vhu_guest_mem *rd,
 			const struct vhu_guest_mem *wr, vhu_vq_miss_fn fn,
 			void *arg)
@@ -686,6 +699,7 @@ vhu_vq_stop_locked(struct vhu_vq *vq)
 	vq->miss_pending = false;
 	vq->miss_sent = false;
 	vq->ready = false;
+	vq->ctrl_ready = false;
 	vq->why_not_ready = "stopped";
 }
 
@@ -781,6 +795,7 @@ vhu_vq_mark_broken(struct vhu_vq *vq, const char *why)
 	vhu_atomic_store_bool(&vq->broken, true,
 			      memory_order_relaxed); /* for queries */
 	vq->ready = false;
+	vq->ctrl_ready = false;
 	vq->why_not_ready = "broken by the guest";
 	vhu_stat_add(&vq->stats.desc_errors, 1);
 	vhu_stat_add(&vq->stats.broken, 1);

@@ -67,10 +67,16 @@ enum {
 #define VHU_VQ_F_NET_OL     0x200
 #define VHU_VQ_F_LEGACY_OL  0x400 /* VHU_SOCKET_LEGACY_OL_FLAGS: TX mbuf flags */
 /*
+ * Not a data vring: the virtio-net control vring (or the spare slot after
+ * the data vrings). ready stays false, so no burst ever walks it; the
+ * control context serves it (ctrl.c) while it holds the queue.
+ */
+#define VHU_VQ_F_CTRL       0x800
+/*
  * vhu_vring_kick_ack() consumed a kick: the next burst records the
  * wake-up latency (vhu_vq_kick_polled) and clears it. Kept by resume().
  */
-#define VHU_VQ_F_KICKED     0x800
+#define VHU_VQ_F_KICKED     0x1000
 
 /* vq->ol_caps: the offloads negotiated for this vring's direction */
 #define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
@@ -86,6 +92,13 @@ enum {
  * (protocol/iotlb.c); called from bursts and from resume().
  */
 typedef int (*vhu_vq_miss_fn)(void *arg, uint64_t iova, uint8_t perm);
+
+/*
+ * Vring slots of a device: the data vrings of every queue pair, plus one
+ * for the virtio-net control vring (VIRTIO_NET_F_CTRL_VQ), which sits
+ * right after the data vrings the socket offers (protocol/dev.h).
+ */
+#define VHU_MAX_VRINGS (2 * VHU_MAX_QUEUE_PAIRS + 1)
 
 /* No vring has more descriptors than this (virtio 1.2 §2.7: Queue Size). */
 #define VHU_VQ_MAX_SIZE 32768
@@ -110,7 +123,8 @@ static_assert(sizeof(struct vring_packed_desc_event) == 4,
 struct vhu_vq {
 	/* ---- data path: read every burst ---- */
 	_Atomic uint32_t access;
-	bool ready;              /* running, enabled, configured, not broken */
+	bool ready;              /* running, enabled, configured, not broken,
+				  * and a data vring */
 	uint16_t flags;          /* VHU_VQ_F_* */
 	uint16_t hdr_len;        /* virtio-net header bytes */
 	uint16_t size;           /* descriptors, power of two unless packed */
@@ -197,6 +211,9 @@ struct vhu_vq {
 	 * answers the miss makes it ready again, the device keeps running.
 	 */
 	bool ring_miss;
+	bool ctrl;               /* not a data vring (VHU_VQ_F_CTRL) */
+	bool ctrl_ready;         /* ctrl, and ready but for that: ctrl.c may
+				  * walk the ring (valid after resume()) */
 	uint16_t num;            /* SET_VRING_NUM */
 	struct vhost_vring_addr addr; /* SET_VRING_ADDR, frontend-virtual */
 	uint64_t event_log_gpa;  /* packed: device event area, guest-physical */
@@ -218,7 +235,7 @@ struct vhu_vq {
 /* The part of struct vhu_dev the data path sees: its first member. */
 struct vhu_dev_vqs {
 	uint16_t nr_vrings;      /* highest configured vring index + 1 */
-	struct vhu_vq *vq[2 * VHU_MAX_QUEUE_PAIRS];
+	struct vhu_vq *vq[VHU_MAX_VRINGS];
 };
 
 /* --- data path entry/exit (A1 / R1 above) --- */
@@ -305,6 +322,11 @@ void vhu_vq_set_features_locked(struct vhu_vq *vq, uint64_t features);
 /* Offload flag convention (true: legacy) and guest MTU (0: none). */
 void vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu);
 void vhu_vq_set_running_locked(struct vhu_vq *vq, bool running);
+/*
+ * Fence the queue off the data path (true: the control vring, served by
+ * the control context through ctrl.h) or make it a data vring again.
+ */
+void vhu_vq_set_ctrl_locked(struct vhu_vq *vq, bool ctrl);
 /*
  * Translate through IOTLB views rd / wr from now on (both NULL: through
  * guest memory, no IOMMU); fn(arg, ...) sends miss requests (may be NULL).

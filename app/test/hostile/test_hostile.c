@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <linux/vhost_types.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
@@ -1916,6 +1917,188 @@ h_net_set_mtu(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* files shrunk under the backend's mappings (issue #15 item 5)        */
+
+/*
+ * The library's SIGBUS handler, as vhu_init() installed it. cmocka puts
+ * its own in place around every test (to report a crash as a failure),
+ * so the rows below put the library's back for their duration, and
+ * cmocka's after: an application that installs a handler after
+ * vhu_init() has to do the same (or chain to the one it replaced).
+ */
+static struct sigaction lib_sigbus, cmocka_sigbus;
+
+static void
+lib_sigbus_on(void)
+{
+	assert_int_equal(sigaction(SIGBUS, &lib_sigbus, &cmocka_sigbus), 0);
+}
+
+static void
+lib_sigbus_off(void)
+{
+	assert_int_equal(sigaction(SIGBUS, &cmocka_sigbus, NULL), 0);
+}
+
+/*
+ * After a row shrinks one of f's files and makes the data path reach the
+ * missing pages, the library must take the SIGBUS, close f's
+ * connection (destroy_device, EOF on the socket) and keep serving
+ * another device that ran all along. The test never touches its own
+ * mapping of a shrunk file again: that fault would be a real one.
+ */
+static void
+expect_fault_closes(struct fe *f, struct fe *other, int destroyed)
+{
+	struct rte_mbuf *m[BATCH];
+
+	assert_true(pump_until(&ev.destroy_device, destroyed + 1, 2000));
+	lib_sigbus_off();
+	assert_true(peer_closed(f->sock));
+	/* the closed device's queues refuse entry */
+	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, BATCH), 0);
+	assert_true(traffic_tx(other, 64));
+	assert_true(traffic_rx(other, 64));
+	fe_stop(f);
+	fe_stop(other);
+}
+
+/* Transmit frames posted (not yet taken) on f's guest Tx ring. */
+static void
+post_tx(struct fe *f, int n)
+{
+	uint8_t frame[256];
+
+	for (int i = 0; i < n; i++) {
+		frame_fill(frame, sizeof(frame), i);
+		assert_true(vtd_post_tx(&f->ring[1], frame, sizeof(frame), HDR,
+					1, false) >= 0);
+	}
+	vtd_publish(&f->ring[1]);
+}
+
+/* Receive buffers posted on f's guest Rx ring. */
+static void
+post_rx(struct fe *f, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t blen = 2048;
+
+		assert_true(vtd_post_rx(&f->ring[0], &blen, 1, false) >= 0);
+	}
+	vtd_publish(&f->ring[0]);
+}
+
+/* Offer n frames to f's guest Rx ring; how many went in. */
+static uint16_t
+enqueue_some(struct fe *f, int n)
+{
+	struct rte_mbuf *m[BATCH];
+	uint16_t sent;
+
+	for (int i = 0; i < n; i++) {
+		m[i] = rte_pktmbuf_alloc(pool);
+		assert_non_null(m[i]);
+		memset(rte_pktmbuf_append(m[i], 100), 0x5a, 100);
+	}
+	sent = vhu_enqueue_burst(f->dev, 0, m, (uint16_t)n);
+	for (int i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+	return sent;
+}
+
+static void
+dequeue_some(struct fe *f)
+{
+	struct rte_mbuf *m[BATCH];
+	uint16_t n = vhu_dequeue_burst(f->dev, 0, pool, m, BATCH);
+
+	for (uint16_t i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+}
+
+/*
+ * Both memory files cut to nothing after SET_MEM_TABLE, frames and
+ * buffers posted: dequeue faults on the ring itself, then enqueue on the
+ * other region (two regions of one device faulting): one close.
+ */
+static void
+h_mem_file_truncated_to_zero(void)
+{
+	struct fe f, other;
+	int destroyed;
+
+	fe_start(&other, false);
+	fe_start(&f, false);
+	assert_true(traffic_tx(&f, 16));
+	post_tx(&f, 8);
+	post_rx(&f, 8);
+	lib_sigbus_on();
+	destroyed = EV(destroy_device);
+	assert_int_equal(ftruncate(f.ring[1].memfd, 0), 0);
+	assert_int_equal(ftruncate(f.ring[0].memfd, 0), 0);
+	dequeue_some(&f);
+	enqueue_some(&f, 8);
+	expect_fault_closes(&f, &other, destroyed);
+}
+
+/*
+ * Half of each file cut, the rings intact in the first half and the
+ * buffers in the second: the walk succeeds, the copies fault (a read on
+ * dequeue, a write on enqueue).
+ */
+static void
+h_mem_file_truncated_half(void)
+{
+	struct fe f, other;
+	int destroyed;
+
+	fe_start(&other, true);
+	fe_start(&f, false);
+	for (int i = 0; i < 2; i++)
+		f.ring[i].buf_next = f.ring[i].gpa_base + GMEM / 2 + 4096;
+	post_tx(&f, 8);
+	post_rx(&f, 8);
+	lib_sigbus_on();
+	destroyed = EV(destroy_device);
+	assert_int_equal(ftruncate(f.ring[1].memfd, GMEM / 2), 0);
+	dequeue_some(&f);
+	assert_int_equal(ftruncate(f.ring[0].memfd, GMEM / 2), 0);
+	enqueue_some(&f, 8);
+	expect_fault_closes(&f, &other, destroyed);
+}
+
+/*
+ * Migration: the dirty log's file is cut after SET_LOG_BASE; the next
+ * enqueue marks pages in it. Guest memory is intact, so the frames go in;
+ * the device is closed right after.
+ */
+static void
+h_log_file_truncated(void)
+{
+	struct vhu_msg_log lb = { 4096, 0 };
+	struct vhu_msg_hdr h;
+	struct fe f, other;
+	uint64_t v;
+	int destroyed, logfd = fe_memfd(4096);
+
+	fe_start(&other, false);
+	fe_start_with(&f, false, BIT(VHOST_F_LOG_ALL));
+	assert_int_equal(fe_send(f.sock, VHU_REQ_SET_LOG_BASE,
+				 VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY, &lb,
+				 sizeof(lb), &logfd, 1), 0);
+	assert_int_equal(wait_reply(f.sock, &h, &v, sizeof(v)), 0);
+	assert_true(traffic_rx(&f, 8));
+	destroyed = EV(destroy_device);
+	lib_sigbus_on();
+	assert_int_equal(ftruncate(logfd, 0), 0);
+	post_rx(&f, 8);
+	assert_int_equal(enqueue_some(&f, 8), 8);
+	close(logfd);
+	expect_fault_closes(&f, &other, destroyed);
+}
+
+/* ------------------------------------------------------------------ */
 
 /*
  * A row either runs a whole scenario (run), or only writes bad ring
@@ -1991,6 +2174,10 @@ static const struct hcase cases[] = {
 	ROW(ol_gso_without_needs_csum),
 	ROW(ol_hdr_len_past_frame),
 	ROW(net_set_mtu),
+	/* issue #15 item 5: files shrunk under the mappings */
+	ROW(mem_file_truncated_to_zero),
+	ROW(mem_file_truncated_half),
+	ROW(log_file_truncated),
 };
 
 static void
@@ -2048,7 +2235,8 @@ main(int argc, char **argv)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/h.sock", dir);
-	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0)
+	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0 ||
+	    sigaction(SIGBUS, NULL, &lib_sigbus) != 0)
 		return 1;
 	p.path = path;
 	if (vhu_socket_register(&p, &sock) != 0 || vhu_socket_start(sock) != 0)

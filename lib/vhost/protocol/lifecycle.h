@@ -40,5 +40,11 @@ void vhu_dev_free_all(void);
  * marked broken since the last call. Control context.
  */
 void vhu_dev_report_broken(void);
+/*
+ * Close every device whose guest memory or dirty log faulted (the
+ * frontend shrank a file under the mapping, memguard.h), with one log
+ * line each. Control context.
+ */
+void vhu_dev_report_faults(void);
 
 #endif /* VHU_LIFECYCLE_H */

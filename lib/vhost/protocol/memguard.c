@@ -23,6 +23,7 @@
  * No lock, no allocation, no log.
  */
 #include <errno.h>
+#include <assert.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -53,20 +54,23 @@
 
 struct guard_entry {
 	_Atomic uint32_t state;     /* generation | ST_* */
+	int owner;                  /* control context only, as below */
 	/* read by the handler: relaxed, validated by the state word */
 	_Atomic uintptr_t start;
 	_Atomic size_t len;
 	/* control context only */
-	int owner;
-	bool taken;                 /* a FIXED entry handed to the reporter */
-	enum vhu_guard_kind kind;
 	uint64_t gpa, size;
+	uint32_t fault_seq;         /* handler, before FIXED: order of faults */
+	uint8_t kind;               /* enum vhu_guard_kind */
+	bool taken;                 /* a FIXED entry handed to the reporter */
 };
+static_assert(sizeof(struct guard_entry) <= 48, "guard entry grew");
 
 static struct guard_entry tab[GUARD_CAP];
 /* entries [0, used) have been used at least once; never shrinks */
 static _Atomic uint32_t used;
 static _Atomic int notify_fd = -1;
+static _Atomic uint32_t faults;  /* numbers the faults, oldest reported first */
 static struct sigaction prev;   /* written before ours is installed */
 static bool installed;
 
@@ -105,7 +109,7 @@ vhu_guard_add(void *start, size_t len, int owner, enum vhu_guard_kind kind,
 	atomic_store_explicit(&e->len, len, memory_order_relaxed);
 	e->owner = owner;
 	e->taken = false;
-	e->kind = kind;
+	e->kind = (uint8_t)kind;
 	e->gpa = gpa;
 	e->size = size;
 	/* R6: the bounds before the entry is LIVE, new generation */
@@ -152,23 +156,29 @@ bool
 vhu_guard_take_fault(struct vhu_guard_fault *out)
 {
 	uint32_t n = atomic_load_explicit(&used, memory_order_relaxed);
+	struct guard_entry *first = NULL;
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct guard_entry *e = &tab[i];
 
-		/* A7: the handler's replacement is complete */
+		/* A7: the handler's replacement (and fault_seq) is complete */
 		if (st_of(atomic_load_explicit(&e->state,
 					       memory_order_acquire)) != ST_FIXED ||
 		    e->taken)
 			continue;
-		e->taken = true;
-		out->owner = e->owner;
-		out->kind = e->kind;
-		out->gpa = e->gpa;
-		out->size = e->size;
-		return true;
+		/* the oldest fault first (wrap-safe while < 2^31 apart) */
+		if (first == NULL ||
+		    (int32_t)(e->fault_seq - first->fault_seq) < 0)
+			first = e;
 	}
-	return false;
+	if (first == NULL)
+		return false;
+	first->taken = true;
+	out->owner = first->owner;
+	out->kind = (enum vhu_guard_kind)first->kind;
+	out->gpa = first->gpa;
+	out->size = first->size;
+	return true;
 }
 
 unsigned int
@@ -204,7 +214,9 @@ replace(struct guard_entry *e, uint32_t claimed, uintptr_t start, size_t len)
 				      memory_order_release);
 		return false;
 	}
-	/* R7: the new mapping is in place before anyone sees FIXED */
+	e->fault_seq = atomic_fetch_add_explicit(&faults, 1,
+						 memory_order_relaxed);
+	/* R7: the new mapping (and fault_seq) before anyone sees FIXED */
 	atomic_store_explicit(&e->state, with_st(claimed, ST_FIXED),
 			      memory_order_release);
 	fd = atomic_load_explicit(&notify_fd, memory_order_relaxed);
@@ -328,6 +340,10 @@ vhu_guard_install(int fd)
 	if (sigaction(SIGBUS, &sa, NULL) < 0)
 		return -errno;
 	installed = true;
+	/* a sanitizer may keep its own (ASAN_OPTIONS=allow_user_segv_handler=0) */
+	if (sigaction(SIGBUS, NULL, &sa) == 0 &&
+	    !((sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == on_sigbus))
+		VHU_LOG(WARNING, "SIGBUS handler not installed: a frontend that shrinks a guest memory file will kill the process");
 	return 0;
 }
 

@@ -64,6 +64,11 @@
 
 static char dir[64];
 static char path[128];
+/* a second socket, for devices that must stay up beside a row's victim */
+static char path2[128];
+static struct vhu_socket *sock2;
+/* where sk_connect() goes: path, or path2 for a bystander */
+static const char *connect_path = path;
 static struct vhu_socket *sock;
 static struct rte_mempool *pool;
 static int ctx_token;
@@ -167,7 +172,7 @@ sk_connect(void)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	strcpy(sa.sun_path, path);
+	strcpy(sa.sun_path, connect_path);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	pump(2); /* accept */
 	return fd;
@@ -1942,9 +1947,9 @@ lib_sigbus_off(void)
 
 /*
  * After a row shrinks one of f's files and makes the data path reach the
- * missing pages, the library must take the SIGBUS, close f's
- * connection (destroy_device, EOF on the socket) and keep serving
- * another device that ran all along. The test never touches its own
+ * missing pages, the library must take the SIGBUS, close f's connection
+ * (destroy_device, EOF on the socket) and keep serving another device, on
+ * another socket, that ran all along. The test never touches its own
  * mapping of a shrunk file again: that fault would be a real one.
  */
 static void
@@ -1961,6 +1966,15 @@ expect_fault_closes(struct fe *f, struct fe *other, int destroyed)
 	assert_true(traffic_rx(other, 64));
 	fe_stop(f);
 	fe_stop(other);
+}
+
+/* A running device on the second socket, beside the row's victim. */
+static void
+bystander_start(struct fe *f, bool packed)
+{
+	connect_path = path2;
+	fe_start(f, packed);
+	connect_path = path;
 }
 
 /* Transmit frames posted (not yet taken) on f's guest Tx ring. */
@@ -2028,7 +2042,7 @@ h_mem_file_truncated_to_zero(void)
 	struct fe f, other;
 	int destroyed;
 
-	fe_start(&other, false);
+	bystander_start(&other, false);
 	fe_start(&f, false);
 	assert_true(traffic_tx(&f, 16));
 	post_tx(&f, 8);
@@ -2053,7 +2067,7 @@ h_mem_file_truncated_half(void)
 	struct fe f, other;
 	int destroyed;
 
-	fe_start(&other, true);
+	bystander_start(&other, true);
 	fe_start(&f, false);
 	for (int i = 0; i < 2; i++)
 		f.ring[i].buf_next = f.ring[i].gpa_base + GMEM / 2 + 4096;
@@ -2082,7 +2096,7 @@ h_log_file_truncated(void)
 	uint64_t v;
 	int destroyed, logfd = fe_memfd(4096);
 
-	fe_start(&other, false);
+	bystander_start(&other, false);
 	fe_start_with(&f, false, BIT(VHOST_F_LOG_ALL));
 	assert_int_equal(fe_send(f.sock, VHU_REQ_SET_LOG_BASE,
 				 VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY, &lb,
@@ -2241,9 +2255,15 @@ main(int argc, char **argv)
 	p.path = path;
 	if (vhu_socket_register(&p, &sock) != 0 || vhu_socket_start(sock) != 0)
 		return 1;
+	snprintf(path2, sizeof(path2), "%s/h2.sock", dir);
+	p.path = path2;
+	if (vhu_socket_register(&p, &sock2) != 0 ||
+	    vhu_socket_start(sock2) != 0)
+		return 1;
 	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
 				      "hostile-dispatch", tests, RTE_DIM(tests),
 				      NULL, NULL);
+	vhu_socket_unregister(sock2);
 	vhu_socket_unregister(sock);
 	vhu_fini();
 	rmdir(dir);

@@ -2083,6 +2083,31 @@ h_mem_file_truncated_half(void)
 }
 
 /*
+ * The Tx file cut after the rings were set up, before DRIVER_OK: starting
+ * the device writes the ring's notification flag from the control context
+ * (this thread in vhu_dispatch(), or libvhu's control thread), which
+ * faults there rather than on the data path. The device starts and is
+ * closed right after.
+ */
+static void
+h_mem_file_truncated_before_start(void)
+{
+	struct fe f, other;
+	int destroyed, started;
+
+	bystander_start(&other, false);
+	fe_open(&f, false);
+	fe_rings_up(&f);
+	started = EV(new_device);
+	destroyed = EV(destroy_device);
+	lib_sigbus_on();
+	assert_int_equal(ftruncate(f.ring[1].memfd, 0), 0);
+	fe_driver_ok(&f);
+	fe_wait_started(&f, started);
+	expect_fault_closes(&f, &other, destroyed);
+}
+
+/*
  * Migration: the dirty log's file is cut after SET_LOG_BASE; the next
  * enqueue marks pages in it. Guest memory is intact, so the frames go in;
  * the device is closed right after.
@@ -2191,6 +2216,7 @@ static const struct hcase cases[] = {
 	/* issue #15 item 5: files shrunk under the mappings */
 	ROW(mem_file_truncated_to_zero),
 	ROW(mem_file_truncated_half),
+	ROW(mem_file_truncated_before_start),
 	ROW(log_file_truncated),
 };
 

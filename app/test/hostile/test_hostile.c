@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -44,6 +45,8 @@
 #include <rte_mbuf.h>
 
 #include "../protocol/fe.h"
+#include "dev.h"
+#include "memguard.h"
 #include "msg.h"
 #include "vhu.h"
 #include "vhu_atomic.h"
@@ -1952,14 +1955,70 @@ lib_sigbus_off(void)
  * another socket, that ran all along. The test never touches its own
  * mapping of a shrunk file again: that fault would be a real one.
  */
+/*
+ * What a row's victim had when its file was cut: the library's mappings
+ * of its files (regions and log, read from the device while nothing
+ * changes them) and how many mappings the SIGBUS guard held before the
+ * victim connected. After the close, every one of those ranges must be
+ * unmapped (the anonymous replacement too: it has no file name, so the
+ * epilogue's memfd count cannot see it) and the guard back at its count.
+ */
+struct victim {
+	void *addr[VHU_MEM_TABLE_MAX + 1];
+	size_t len[VHU_MEM_TABLE_MAX + 1];
+	unsigned int n, guarded;
+	int destroyed;
+};
+
+/* Before the victim connects. */
 static void
-expect_fault_closes(struct fe *f, struct fe *other, int destroyed)
+victim_begin(struct victim *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->guarded = vhu_guard_count();
+}
+
+/* Right before the cut: what the library maps for f now. */
+static void
+victim_snap(struct victim *v, struct fe *f)
+{
+	const struct vhu_dev *dev = (const struct vhu_dev *)f->dev;
+
+	v->destroyed = EV(destroy_device);
+	if (dev == NULL) {
+		/* not started yet: its handle is not known, only the count */
+		assert_true(vhu_guard_count() > v->guarded);
+		return;
+	}
+	assert_true(dev->mem.nregions <= VHU_MEM_TABLE_MAX);
+	for (uint32_t i = 0; i < dev->mem.nregions; i++) {
+		v->addr[v->n] = dev->mem.r[i].map_addr;
+		v->len[v->n++] = dev->mem.r[i].map_len;
+	}
+	if (dev->log.map_addr != NULL) {
+		v->addr[v->n] = dev->log.map_addr;
+		v->len[v->n++] = dev->log.map_len;
+	}
+	assert_int_equal(vhu_guard_count(), v->guarded + v->n);
+}
+
+static void
+expect_fault_closes(struct fe *f, struct fe *other, const struct victim *v)
 {
 	struct rte_mbuf *m[BATCH];
 
-	assert_true(pump_until(&ev.destroy_device, destroyed + 1, 2000));
+	assert_true(pump_until(&ev.destroy_device, v->destroyed + 1, 2000));
 	lib_sigbus_off();
 	assert_true(peer_closed(f->sock));
+	/* msync of one page: ENOMEM when it is not mapped */
+	for (unsigned int i = 0; i < v->n; i++)
+		for (size_t off = 0; off < v->len[i]; off += 4096) {
+			errno = 0;
+			assert_int_equal(msync((uint8_t *)v->addr[i] + off, 4096,
+					       MS_ASYNC), -1);
+			assert_int_equal(errno, ENOMEM);
+		}
+	assert_int_equal(vhu_guard_count(), v->guarded);
 	/* the closed device's queues refuse entry */
 	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, BATCH), 0);
 	assert_true(traffic_tx(other, 64));
@@ -2040,20 +2099,21 @@ static void
 h_mem_file_truncated_to_zero(void)
 {
 	struct fe f, other;
-	int destroyed;
+	struct victim v;
 
 	bystander_start(&other, false);
+	victim_begin(&v);
 	fe_start(&f, false);
 	assert_true(traffic_tx(&f, 16));
 	post_tx(&f, 8);
 	post_rx(&f, 8);
 	lib_sigbus_on();
-	destroyed = EV(destroy_device);
+	victim_snap(&v, &f);
 	assert_int_equal(ftruncate(f.ring[1].memfd, 0), 0);
 	assert_int_equal(ftruncate(f.ring[0].memfd, 0), 0);
 	dequeue_some(&f);
 	enqueue_some(&f, 8);
-	expect_fault_closes(&f, &other, destroyed);
+	expect_fault_closes(&f, &other, &v);
 }
 
 /*
@@ -2065,21 +2125,22 @@ static void
 h_mem_file_truncated_half(void)
 {
 	struct fe f, other;
-	int destroyed;
+	struct victim v;
 
 	bystander_start(&other, true);
+	victim_begin(&v);
 	fe_start(&f, false);
 	for (int i = 0; i < 2; i++)
 		f.ring[i].buf_next = f.ring[i].gpa_base + GMEM / 2 + 4096;
 	post_tx(&f, 8);
 	post_rx(&f, 8);
 	lib_sigbus_on();
-	destroyed = EV(destroy_device);
+	victim_snap(&v, &f);
 	assert_int_equal(ftruncate(f.ring[1].memfd, GMEM / 2), 0);
 	dequeue_some(&f);
 	assert_int_equal(ftruncate(f.ring[0].memfd, GMEM / 2), 0);
 	enqueue_some(&f, 8);
-	expect_fault_closes(&f, &other, destroyed);
+	expect_fault_closes(&f, &other, &v);
 }
 
 /*
@@ -2093,18 +2154,20 @@ static void
 h_mem_file_truncated_before_start(void)
 {
 	struct fe f, other;
-	int destroyed, started;
+	struct victim v;
+	int started;
 
 	bystander_start(&other, false);
+	victim_begin(&v);
 	fe_open(&f, false);
 	fe_rings_up(&f);
 	started = EV(new_device);
-	destroyed = EV(destroy_device);
 	lib_sigbus_on();
+	victim_snap(&v, &f);
 	assert_int_equal(ftruncate(f.ring[1].memfd, 0), 0);
 	fe_driver_ok(&f);
 	fe_wait_started(&f, started);
-	expect_fault_closes(&f, &other, destroyed);
+	expect_fault_closes(&f, &other, &v);
 }
 
 /*
@@ -2118,23 +2181,25 @@ h_log_file_truncated(void)
 	struct vhu_msg_log lb = { 4096, 0 };
 	struct vhu_msg_hdr h;
 	struct fe f, other;
-	uint64_t v;
-	int destroyed, logfd = fe_memfd(4096);
+	struct victim v;
+	uint64_t body;
+	int logfd = fe_memfd(4096);
 
 	bystander_start(&other, false);
+	victim_begin(&v);
 	fe_start_with(&f, false, BIT(VHOST_F_LOG_ALL));
 	assert_int_equal(fe_send(f.sock, VHU_REQ_SET_LOG_BASE,
 				 VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY, &lb,
 				 sizeof(lb), &logfd, 1), 0);
-	assert_int_equal(wait_reply(f.sock, &h, &v, sizeof(v)), 0);
+	assert_int_equal(wait_reply(f.sock, &h, &body, sizeof(body)), 0);
 	assert_true(traffic_rx(&f, 8));
-	destroyed = EV(destroy_device);
 	lib_sigbus_on();
+	victim_snap(&v, &f);
 	assert_int_equal(ftruncate(logfd, 0), 0);
 	post_rx(&f, 8);
 	assert_int_equal(enqueue_some(&f, 8), 8);
 	close(logfd);
-	expect_fault_closes(&f, &other, destroyed);
+	expect_fault_closes(&f, &other, &v);
 }
 
 /* ------------------------------------------------------------------ */

@@ -45,20 +45,25 @@ fd_page_size(int fd, bool *hugetlbfs)
 }
 
 /*
- * Can a page of this file go away under a mapping? Not if the file is
- * sealed against shrinking (QEMU's memory-backend-memfd seals by
- * default; seals are never lifted), unless it is on hugetlbfs, where a
- * page not yet allocated can find the pool empty when first touched.
+ * Can a page of this file, up to end, go away under a mapping? Not if the
+ * file is sealed against shrinking (QEMU's memory-backend-memfd seals by
+ * default; seals are never lifted) and still long enough once sealed (it
+ * may have been cut between the size check and the seal), unless it is on
+ * hugetlbfs, where a page not yet allocated can find the pool empty when
+ * first touched.
  */
 static bool
-fd_can_fault(int fd, bool hugetlbfs)
+fd_can_fault(int fd, bool hugetlbfs, uint64_t end)
 {
+	struct stat st;
 	int seals;
 
 	if (hugetlbfs)
 		return true;
 	seals = fcntl(fd, F_GET_SEALS);
-	return seals < 0 || !(seals & F_SEAL_SHRINK);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return true;
+	return fstat(fd, &st) < 0 || (uint64_t)st.st_size < end;
 }
 
 /*
@@ -124,7 +129,7 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 	*map_len = len;
 	if (st_out != NULL)
 		*st_out = st;
-	*can_fault = fd_can_fault(fd, hugetlbfs);
+	*can_fault = fd_can_fault(fd, hugetlbfs, offset + size);
 	return (uint8_t *)p + (offset - start);
 }
 

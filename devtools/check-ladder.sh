@@ -31,6 +31,7 @@ floors='
 5  virtqueue_burst
 6  protocol_unix_io
 6  protocol_loop
+6  protocol_memguard
 7  protocol_mem
 8  protocol_msg
 9  protocol_iotlb

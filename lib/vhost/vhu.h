@@ -233,6 +233,13 @@ struct vhu_vring_stats {
  * Initialise libvhu. Must be called after rte_eal_init() and before any
  * other vhu function.
  *
+ * Installs a SIGBUS handler (restored by vhu_fini()): a frontend that
+ * shrinks a guest memory file it shared then gets its connection closed
+ * instead of killing the process. Any other SIGBUS goes to the handler in
+ * place before vhu_init(), or kills as by default. An application that
+ * installs its own SIGBUS handler after vhu_init() must pass the faults it
+ * does not own to the one sigaction() returns. See doc/guide/security.md.
+ *
  * @param flags VHU_INIT_* flags: VHU_INIT_CONTROL_THREAD, or 0 for an
  *   application that calls vhu_dispatch() itself.
  * @return 0 on success, or a negative errno value:

@@ -12,11 +12,12 @@
  * reply rule (drain()). The payload is a heap buffer of exactly hdr.size
  * bytes, so a read past the announced size is an ASan report.
  *
- * After the input the device is closed, and then: the process has as
- * many fds open as before; every fd handed to the library is closed
- * (fcntl(F_GETFD) fails with EBADF); no memfd is still mapped (adding
- * F_SEAL_WRITE must succeed: the kernel refuses while a writable shared
- * mapping exists, and the library maps guest memory and the log that way;
+ * After the input the device is closed, and then: the SIGBUS guard holds
+ * no mapping (memguard.h); the process has as many fds open as before;
+ * every fd handed to the library is closed (fcntl(F_GETFD) fails with
+ * EBADF); no memfd is still mapped (adding F_SEAL_WRITE must succeed: the
+ * kernel refuses while a writable shared mapping exists, and the library
+ * maps guest memory and the log that way;
  * every 256 inputs /proc/self/maps is searched too, reading it costs more
  * than the rest of a run); the mbuf pool is full again.
  *
@@ -54,6 +55,7 @@
 
 #include "dev.h"
 #include "lifecycle.h"
+#include "memguard.h"
 #include "msg.h"
 #include "registry.h"
 #include "vhu.h"
@@ -475,6 +477,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dev->in_use && dev->fd == sv[0])
 		vhu_dev_close(dev);
 	close(sv[1]);
+	/* the SIGBUS guard forgot every mapping it was given */
+	if (vhu_guard_count() != 0) {
+		fprintf(stderr, "fuzz_msg: %u guest mappings still guarded\n",
+			vhu_guard_count());
+		abort();
+	}
 	for (int i = 0; i < N_MEMFDS; i++) {
 		if (memfds[i] < 0)
 			continue;

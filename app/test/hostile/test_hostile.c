@@ -32,11 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <linux/vhost_types.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
@@ -44,6 +46,8 @@
 #include <rte_mbuf.h>
 
 #include "../protocol/fe.h"
+#include "dev.h"
+#include "memguard.h"
 #include "msg.h"
 #include "vhu.h"
 #include "vhu_atomic.h"
@@ -66,6 +70,11 @@
 
 static char dir[64];
 static char path[128];
+/* a second socket, for devices that must stay up beside a row's victim */
+static char path2[128];
+static struct vhu_socket *sock2;
+/* where sk_connect() goes: path, or path2 for a bystander */
+static const char *connect_path = path;
 static struct vhu_socket *sock;
 static struct rte_mempool *pool;
 static int ctx_token;
@@ -169,7 +178,7 @@ sk_connect(void)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	strcpy(sa.sun_path, path);
+	strcpy(sa.sun_path, connect_path);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	pump(2); /* accept */
 	return fd;
@@ -2126,6 +2135,284 @@ h_ctrl_malformed_commands(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* files shrunk under the backend's mappings (issue #15 item 5)        */
+
+/*
+ * The library's SIGBUS handler, as vhu_init() installed it. cmocka puts
+ * its own in place around every test (to report a crash as a failure),
+ * so the rows below put the library's back for their duration, and
+ * cmocka's after: an application that installs a handler after
+ * vhu_init() has to do the same (or chain to the one it replaced).
+ */
+static struct sigaction lib_sigbus, cmocka_sigbus;
+
+static void
+lib_sigbus_on(void)
+{
+	assert_int_equal(sigaction(SIGBUS, &lib_sigbus, &cmocka_sigbus), 0);
+}
+
+static void
+lib_sigbus_off(void)
+{
+	assert_int_equal(sigaction(SIGBUS, &cmocka_sigbus, NULL), 0);
+}
+
+/*
+ * After a row shrinks one of f's files and makes the data path reach the
+ * missing pages, the library must take the SIGBUS, close f's connection
+ * (destroy_device, EOF on the socket) and keep serving another device, on
+ * another socket, that ran all along. The test never touches its own
+ * mapping of a shrunk file again: that fault would be a real one.
+ */
+/*
+ * What a row's victim had when its file was cut: the library's mappings
+ * of its files (regions and log, read from the device while nothing
+ * changes them) and how many mappings the SIGBUS guard held before the
+ * victim connected. After the close, every one of those ranges must be
+ * unmapped (the anonymous replacement too: it has no file name, so the
+ * epilogue's memfd count cannot see it) and the guard back at its count.
+ */
+struct victim {
+	void *addr[VHU_MEM_TABLE_MAX + 1];
+	size_t len[VHU_MEM_TABLE_MAX + 1];
+	unsigned int n, guarded;
+	int destroyed;
+};
+
+/* Before the victim connects. */
+static void
+victim_begin(struct victim *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->guarded = vhu_guard_count();
+}
+
+/* Right before the cut: what the library maps for f now. */
+static void
+victim_snap(struct victim *v, struct fe *f)
+{
+	const struct vhu_dev *dev = (const struct vhu_dev *)f->dev;
+
+	v->destroyed = EV(destroy_device);
+	if (dev == NULL) {
+		/* not started yet: its handle is not known, only the count */
+		assert_true(vhu_guard_count() > v->guarded);
+		return;
+	}
+	assert_true(dev->mem.nregions <= VHU_MEM_TABLE_MAX);
+	for (uint32_t i = 0; i < dev->mem.nregions; i++) {
+		v->addr[v->n] = dev->mem.r[i].map_addr;
+		v->len[v->n++] = dev->mem.r[i].map_len;
+	}
+	if (dev->log.map_addr != NULL) {
+		v->addr[v->n] = dev->log.map_addr;
+		v->len[v->n++] = dev->log.map_len;
+	}
+	assert_int_equal(vhu_guard_count(), v->guarded + v->n);
+}
+
+static void
+expect_fault_closes(struct fe *f, struct fe *other, const struct victim *v)
+{
+	struct rte_mbuf *m[BATCH];
+
+	assert_true(pump_until(&ev.destroy_device, v->destroyed + 1, 2000));
+	lib_sigbus_off();
+	assert_true(peer_closed(f->sock));
+	/* msync of one page: ENOMEM when it is not mapped */
+	for (unsigned int i = 0; i < v->n; i++)
+		for (size_t off = 0; off < v->len[i]; off += 4096) {
+			errno = 0;
+			assert_int_equal(msync((uint8_t *)v->addr[i] + off, 4096,
+					       MS_ASYNC), -1);
+			assert_int_equal(errno, ENOMEM);
+		}
+	assert_int_equal(vhu_guard_count(), v->guarded);
+	/* the closed device's queues refuse entry */
+	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, BATCH), 0);
+	assert_true(traffic_tx(other, 64));
+	assert_true(traffic_rx(other, 64));
+	fe_stop(f);
+	fe_stop(other);
+}
+
+/* A running device on the second socket, beside the row's victim. */
+static void
+bystander_start(struct fe *f, bool packed)
+{
+	connect_path = path2;
+	fe_start(f, packed);
+	connect_path = path;
+}
+
+/* Transmit frames posted (not yet taken) on f's guest Tx ring. */
+static void
+post_tx(struct fe *f, int n)
+{
+	uint8_t frame[256];
+
+	for (int i = 0; i < n; i++) {
+		frame_fill(frame, sizeof(frame), i);
+		assert_true(vtd_post_tx(&f->ring[1], frame, sizeof(frame), HDR,
+					1, false) >= 0);
+	}
+	vtd_publish(&f->ring[1]);
+}
+
+/* Receive buffers posted on f's guest Rx ring. */
+static void
+post_rx(struct fe *f, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t blen = 2048;
+
+		assert_true(vtd_post_rx(&f->ring[0], &blen, 1, false) >= 0);
+	}
+	vtd_publish(&f->ring[0]);
+}
+
+/* Offer n frames to f's guest Rx ring; how many went in. */
+static uint16_t
+enqueue_some(struct fe *f, int n)
+{
+	struct rte_mbuf *m[BATCH];
+	uint16_t sent;
+
+	for (int i = 0; i < n; i++) {
+		m[i] = rte_pktmbuf_alloc(pool);
+		assert_non_null(m[i]);
+		memset(rte_pktmbuf_append(m[i], 100), 0x5a, 100);
+	}
+	sent = vhu_enqueue_burst(f->dev, 0, m, (uint16_t)n);
+	for (int i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+	return sent;
+}
+
+static void
+dequeue_some(struct fe *f)
+{
+	struct rte_mbuf *m[BATCH];
+	uint16_t n = vhu_dequeue_burst(f->dev, 0, pool, m, BATCH);
+
+	for (uint16_t i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+}
+
+/*
+ * Both memory files cut to nothing after SET_MEM_TABLE, frames and
+ * buffers posted: dequeue faults on the ring itself, then enqueue on the
+ * other region (two regions of one device faulting): one close.
+ */
+static void
+h_mem_file_truncated_to_zero(void)
+{
+	struct fe f, other;
+	struct victim v;
+
+	bystander_start(&other, false);
+	victim_begin(&v);
+	fe_start(&f, false);
+	assert_true(traffic_tx(&f, 16));
+	post_tx(&f, 8);
+	post_rx(&f, 8);
+	lib_sigbus_on();
+	victim_snap(&v, &f);
+	assert_int_equal(ftruncate(f.ring[1].memfd, 0), 0);
+	assert_int_equal(ftruncate(f.ring[0].memfd, 0), 0);
+	dequeue_some(&f);
+	enqueue_some(&f, 8);
+	expect_fault_closes(&f, &other, &v);
+}
+
+/*
+ * Half of each file cut, the rings intact in the first half and the
+ * buffers in the second: the walk succeeds, the copies fault (a read on
+ * dequeue, a write on enqueue).
+ */
+static void
+h_mem_file_truncated_half(void)
+{
+	struct fe f, other;
+	struct victim v;
+
+	bystander_start(&other, true);
+	victim_begin(&v);
+	fe_start(&f, false);
+	for (int i = 0; i < 2; i++)
+		f.ring[i].buf_next = f.ring[i].gpa_base + GMEM / 2 + 4096;
+	post_tx(&f, 8);
+	post_rx(&f, 8);
+	lib_sigbus_on();
+	victim_snap(&v, &f);
+	assert_int_equal(ftruncate(f.ring[1].memfd, GMEM / 2), 0);
+	dequeue_some(&f);
+	assert_int_equal(ftruncate(f.ring[0].memfd, GMEM / 2), 0);
+	enqueue_some(&f, 8);
+	expect_fault_closes(&f, &other, &v);
+}
+
+/*
+ * The Tx file cut after the rings were set up, before DRIVER_OK: starting
+ * the device writes the ring's notification flag from the control context
+ * (this thread in vhu_dispatch(), or libvhu's control thread), which
+ * faults there rather than on the data path. The device starts and is
+ * closed right after.
+ */
+static void
+h_mem_file_truncated_before_start(void)
+{
+	struct fe f, other;
+	struct victim v;
+	int started;
+
+	bystander_start(&other, false);
+	victim_begin(&v);
+	fe_open(&f, false);
+	fe_rings_up(&f);
+	started = EV(new_device);
+	lib_sigbus_on();
+	victim_snap(&v, &f);
+	assert_int_equal(ftruncate(f.ring[1].memfd, 0), 0);
+	fe_driver_ok(&f);
+	fe_wait_started(&f, started);
+	expect_fault_closes(&f, &other, &v);
+}
+
+/*
+ * Migration: the dirty log's file is cut after SET_LOG_BASE; the next
+ * enqueue marks pages in it. Guest memory is intact, so the frames go in;
+ * the device is closed right after.
+ */
+static void
+h_log_file_truncated(void)
+{
+	struct vhu_msg_log lb = { 4096, 0 };
+	struct vhu_msg_hdr h;
+	struct fe f, other;
+	struct victim v;
+	uint64_t body;
+	int logfd = fe_memfd(4096);
+
+	bystander_start(&other, false);
+	victim_begin(&v);
+	fe_start_with(&f, false, BIT(VHOST_F_LOG_ALL));
+	assert_int_equal(fe_send(f.sock, VHU_REQ_SET_LOG_BASE,
+				 VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY, &lb,
+				 sizeof(lb), &logfd, 1), 0);
+	assert_int_equal(wait_reply(f.sock, &h, &body, sizeof(body)), 0);
+	assert_true(traffic_rx(&f, 8));
+	lib_sigbus_on();
+	victim_snap(&v, &f);
+	assert_int_equal(ftruncate(logfd, 0), 0);
+	post_rx(&f, 8);
+	assert_int_equal(enqueue_some(&f, 8), 8);
+	close(logfd);
+	expect_fault_closes(&f, &other, &v);
+}
+
+/* ------------------------------------------------------------------ */
 
 /*
  * A row either runs a whole scenario (run), or only writes bad ring
@@ -2206,6 +2493,11 @@ static const struct hcase cases[] = {
 	ROW(ctrl_chain_loops),
 	ROW(ctrl_buffer_outside_memory),
 	ROW(ctrl_malformed_commands),
+	/* issue #15 item 5: files shrunk under the mappings */
+	ROW(mem_file_truncated_to_zero),
+	ROW(mem_file_truncated_half),
+	ROW(mem_file_truncated_before_start),
+	ROW(log_file_truncated),
 };
 
 static void
@@ -2263,7 +2555,8 @@ main(int argc, char **argv)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/h.sock", dir);
-	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0)
+	if (vhu_init(own_thread ? VHU_INIT_CONTROL_THREAD : 0) != 0 ||
+	    sigaction(SIGBUS, NULL, &lib_sigbus) != 0)
 		return 1;
 	p.path = path;
 	/* the control-queue rows negotiate these; the others do not */
@@ -2272,9 +2565,15 @@ main(int argc, char **argv)
 				       BIT(VIRTIO_NET_F_CTRL_RX)) != 0 ||
 	    vhu_socket_start(sock) != 0)
 		return 1;
+	snprintf(path2, sizeof(path2), "%s/h2.sock", dir);
+	p.path = path2;
+	if (vhu_socket_register(&p, &sock2) != 0 ||
+	    vhu_socket_start(sock2) != 0)
+		return 1;
 	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
 				      "hostile-dispatch", tests, RTE_DIM(tests),
 				      NULL, NULL);
+	vhu_socket_unregister(sock2);
 	vhu_socket_unregister(sock);
 	vhu_fini();
 	rmdir(dir);

@@ -28,6 +28,11 @@
 #     the frontend receives;
 #   - link up / link down (LSC) and queue-state events on connect and
 #     disconnect, and the link state ethdev reports.
+# Then (net_vhu only), two ports on two sockets with a frontend each, both
+# sending: one frontend is frozen (SIGSTOP) and its guest memory file cut
+# to nothing through /proc/PID/fd (it is an unsealed memfd: --no-huge); the
+# backend must survive the SIGBUS its polling lcore takes, log the fault,
+# report that port link down, and keep receiving on the other port.
 # Then, 4 queue pairs with traffic both ways (io forwarding on both ends,
 # started with tx_first): the frontend is killed with SIGKILL mid-traffic
 # and restarted KILLS times (default 20); traffic must resume every time,
@@ -94,7 +99,8 @@ cleanup() {
 		eval "exec ${FD[$n]}>&-"
 	done
 	rm -f "$WORK"/*.in "$SOCK"
-	rm -rf /var/run/dpdk/"$PREFIX"-b /var/run/dpdk/"$PREFIX"-f
+	rm -rf /var/run/dpdk/"$PREFIX"-b /var/run/dpdk/"$PREFIX"-f \
+		/var/run/dpdk/"$PREFIX"-g
 }
 trap cleanup EXIT
 
@@ -326,6 +332,78 @@ case_traffic() {
 	query b "show port info 0" "Link status" | grep -aq "Link status: down" ||
 		fail "link not down in 'show port info'"
 	log "events: $(count b "$LSC") LSC, $(count b "$QSTATE") queue state"
+	stop b
+}
+
+# port_rx NAME PORT : RX-packets of one port
+port_rx() {
+	query "$1" "show port stats $2" "Tx-pps" |
+		grep -ao "RX-packets: *[0-9]*" | tail -n 1 | awk '{ print $2 }'
+}
+
+# wait_port_rx NAME PORT : until the port has received something
+wait_port_rx() {
+	local end=$((SECONDS + TIMEOUT)) v
+	while v=$(port_rx "$1" "$2"); [ "${v:-0}" -eq 0 ]; do
+		[ $SECONDS -lt $end ] || { fail "$1: port $2 received nothing"; return 1; }
+		sleep 0.5
+	done
+}
+
+# A frontend shrinks its guest memory under the backend (issue #15 item 5).
+case_shrunk_memory() {
+	local sock2=$WORK/vhu-pmd2.sock lsc0 memfd l n rx1a rx1b
+	local lsc1='Port 1: link state change event'
+	log "== $VDEV: a frontend cuts its guest memory file: its port goes down, the other port goes on"
+	rm -f "$WORK/b.log" "$WORK/f.log" "$WORK/g.log" "$SOCK" "$sock2"
+	# shellcheck disable=SC2046
+	start b $(backend_args 1 "" "--vdev net_vhu1,iface=$sock2,queues=1")
+	cmd b "set fwd rxonly"
+	cmd b start
+	wait_count b "Start automatic packet forwarding\|forwards packets on" 1 ||
+		{ fail "backend did not start (see ${LOG[b]})"; stop b; return; }
+	for _ in $(seq 100); do [ -S "$SOCK" ] && [ -S "$sock2" ] && break; sleep 0.1; done
+	lsc0=$(count b "$LSC")
+	# shellcheck disable=SC2046
+	start f $(frontend_args 1)
+	start g --lcores=0@0,1@1 --no-huge -m 128 --single-file-segments \
+		--no-pci --file-prefix="$PREFIX"-g \
+		--vdev net_virtio_user0,path="$sock2",queues=1 \
+		-- -i --total-num-mbufs=16384 --nb-cores=1
+	for n in f g; do
+		cmd $n "set fwd txonly"
+		cmd $n start
+	done
+	wait_count b "$LSC" $((lsc0 + 1)) || fail "port 0: no link-up LSC event"
+	wait_count b "$lsc1" 1 || fail "port 1: no link-up LSC event"
+	wait_port_rx b 0 && wait_port_rx b 1 || { stop f 9; stop g 9; stop b; return; }
+	# frozen, the frontend cannot die of its own cut first
+	kill -STOP "${PID[f]}"
+	memfd=
+	for l in /proc/"${PID[f]}"/fd/*; do
+		case $(readlink "$l") in /memfd:nohuge*) memfd=$l; break ;; esac
+	done
+	if [ -z "$memfd" ]; then
+		fail "no memfd:nohuge in the frontend's fds"
+	else
+		truncate -s 0 "$memfd" || fail "truncate $memfd"
+		wait_count b "became inaccessible (file truncated by the frontend?); closing the connection" 1 ||
+			fail "backend logged no guest-memory fault"
+		alive b || fail "backend died (see ${LOG[b]})"
+		wait_count b "$LSC" $((lsc0 + 2)) || fail "port 0: no link-down LSC event"
+		query b "show port info 0" "Link status" | grep -aq "Link status: down" ||
+			fail "port 0: link not down in 'show port info'"
+		rx1a=$(port_rx b 1)
+		sleep 1
+		rx1b=$(port_rx b 1)
+		if [ "${rx1b:-0}" -gt "${rx1a:-0}" ]; then
+			log "port 0 closed after the fault; port 1 RX-packets ${rx1a} -> ${rx1b}"
+		else
+			fail "port 1 stopped receiving (${rx1a:-unset} -> ${rx1b:-unset})"
+		fi
+	fi
+	stop f 9
+	stop g
 	stop b
 }
 
@@ -707,6 +785,7 @@ case_offload_tx
 for q in $QUEUE_CASES; do
 	case_traffic "$q"
 done
+[ "$VDEV" = net_vhu ] && case_shrunk_memory
 [ "$KILLS" -gt 0 ] && case_kills
 
 if [ $FAILED -ne 0 ]; then

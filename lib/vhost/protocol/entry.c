@@ -3,8 +3,10 @@
  * The library's entry points (vhu.h): vhu_init, vhu_fini, vhu_dispatch
  * and vhu_control_fd. The top floor of the protocol layer: it starts the
  * control loop, registers the data path's "queue broken" eventfd with it
- * and the telemetry endpoints, and on the way out unregisters every
- * socket and frees every device.
+ * (also the eventfd the SIGBUS handler of memguard.c writes when a
+ * frontend's file shrank under a mapping) and the telemetry endpoints, and
+ * on the way out unregisters every socket, frees every device and
+ * restores the SIGBUS handler.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +16,7 @@
 #include "vhu.h"
 #include "lifecycle.h"
 #include "loop.h"
+#include "memguard.h"
 #include "registry.h"
 #include "telemetry.h"
 #include "vq.h"
@@ -24,10 +27,15 @@
 
 static struct {
 	bool own_thread;
-	int broken_fd;          /* the data path broke a queue: tell the app */
+	int broken_fd;          /* a queue broke or memory faulted: act */
 } lib = { .broken_fd = -1 };
 
-/* A burst broke a queue (vhu_vq_mark_broken): tell the application. */
+/*
+ * A burst broke a queue (vhu_vq_mark_broken), or a frontend's file shrank
+ * under a mapping (memguard.c): close the devices whose memory faulted
+ * first (their broken rings need no report), then tell the application
+ * of the rest.
+ */
 static void
 on_broken(void *arg, uint32_t events)
 {
@@ -35,8 +43,10 @@ on_broken(void *arg, uint32_t events)
 
 	(void)arg;
 	(void)events;
-	if (eventfd_read(lib.broken_fd, &n) == 0)
+	if (eventfd_read(lib.broken_fd, &n) == 0) {
+		vhu_dev_report_faults();
 		vhu_dev_report_broken();
+	}
 }
 
 int
@@ -56,6 +66,7 @@ vhu_dispatch(int timeout_ms)
 static void
 broken_fd_close(void)
 {
+	vhu_guard_uninstall();
 	vhu_vq_set_broken_notify_fd(-1);
 	if (lib.broken_fd >= 0) {
 		vhu_loop_del(lib.broken_fd);
@@ -81,6 +92,9 @@ vhu_init(uint32_t flags)
 	if (ret < 0)
 		goto fail;
 	vhu_vq_set_broken_notify_fd(lib.broken_fd);
+	ret = vhu_guard_install(lib.broken_fd);
+	if (ret < 0)
+		goto fail;
 	lib.own_thread = (flags & VHU_INIT_CONTROL_THREAD) != 0;
 	if (lib.own_thread) {
 		ret = vhu_loop_start_thread();

@@ -131,7 +131,7 @@ handle_set_mem_table(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		return VHU_MSG_FAILED;
 	}
 	ret = vhu_mem_build(fresh, p->mem.r, p->mem.nregions, fds,
-			    dev->postcopy_listening);
+			    dev->postcopy_listening, dev->id);
 	if (ret < 0) {
 		free(fresh);
 		free(old);
@@ -170,7 +170,7 @@ handle_set_log_base(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	struct vhu_dirty_log fresh, old;
 	int ret;
 
-	ret = vhu_log_map(&fresh, p->log.size, p->log.offset, fds[0]);
+	ret = vhu_log_map(&fresh, p->log.size, p->log.offset, fds[0], dev->id);
 	if (ret < 0)
 		return VHU_MSG_FAILED;
 	vhu_vqs_quiesce_all(&dev->vqs);
@@ -422,7 +422,8 @@ handle_add_mem_reg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		return dev->postcopy_listening ?
 		       vhu_postcopy_reply_table(dev, hdr, p) : VHU_MSG_OK;
 	}
-	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0], dev->postcopy_listening);
+	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0], dev->postcopy_listening,
+				 dev->id);
 	if (ret < 0)
 		return VHU_MSG_FAILED;
 	if (dev->postcopy_listening && vhu_postcopy_register(dev, &r) < 0) {

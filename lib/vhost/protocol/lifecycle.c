@@ -33,6 +33,7 @@
 #include "iotlb.h"
 #include "lifecycle.h"
 #include "loop.h"
+#include "memguard.h"
 #include "msg.h"
 #include "net_ctrl.h"
 #include "postcopy.h"
@@ -483,7 +484,6 @@ vhu_dev_report_broken(void)
 	}
 }
 
-
 struct vhu_dev *
 vhu_dev_by_id(int id)
 {
@@ -491,4 +491,30 @@ vhu_dev_by_id(int id)
 	    !slots[id]->in_use)
 		return NULL;
 	return slots[id];
+}
+
+void
+vhu_dev_report_faults(void)
+{
+	struct vhu_guard_fault f;
+
+	/* a device's other faulted entries go with it in vhu_dev_close */
+	while (vhu_guard_take_fault(&f)) {
+		struct vhu_dev *dev = f.owner >= 0 && f.owner < VHU_MAX_DEVICES ?
+				      slots[f.owner] : NULL;
+
+		/* entries are removed before their device is released */
+		if (dev == NULL || !dev->in_use)
+			continue;
+		if (f.kind == VHU_GUARD_LOG)
+			VHU_LOG(ERR, "device %d (%s): dirty log of %" PRIu64
+				" bytes became inaccessible (file truncated by the frontend?); closing the connection",
+				dev->id, dev->sock->path, f.size);
+		else
+			VHU_LOG(ERR, "device %d (%s): guest memory region gpa 0x%"
+				PRIx64 " size 0x%" PRIx64
+				" became inaccessible (file truncated by the frontend?); closing the connection",
+				dev->id, dev->sock->path, f.gpa, f.size);
+		vhu_dev_close(dev);
+	}
 }

@@ -40,6 +40,12 @@ void vhu_dev_free_all(void);
  * marked broken since the last call. Control context.
  */
 void vhu_dev_report_broken(void);
+/*
+ * Close every device whose guest memory or dirty log faulted (the
+ * frontend shrank a file under the mapping, memguard.h), with one log
+ * line each. Control context.
+ */
+void vhu_dev_report_faults(void);
 
 /*
  * The connected device in slot id (vhu_dev_id), or NULL if the slot is

@@ -7,8 +7,15 @@
  * it overlaps no other region in guest-physical space. Mappings are
  * MAP_SHARED and aligned to the fd's page size (2 MiB / 1 GiB on
  * hugetlbfs, 4 KiB otherwise).
+ *
+ * The size check only holds at map time: the frontend keeps the file and
+ * may shrink it later. A mapping of a file that can lose pages (not sealed
+ * with F_SEAL_SHRINK, or on hugetlbfs, whose pages can also be missing
+ * when first touched) is registered with the fault guard (memguard.h) for
+ * the device that owns it, and forgotten there before it is unmapped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,6 +25,7 @@
 #include <rte_common.h>
 
 #include "mem.h"
+#include "memguard.h"
 #include "vhu_log.h"
 
 #ifndef HUGETLBFS_MAGIC
@@ -25,25 +33,67 @@
 #endif
 
 static uint64_t
-fd_page_size(int fd)
+fd_page_size(int fd, bool *hugetlbfs)
 {
 	struct statfs fs;
 
-	if (fstatfs(fd, &fs) == 0 && (uint32_t)fs.f_type == HUGETLBFS_MAGIC)
+	*hugetlbfs = fstatfs(fd, &fs) == 0 &&
+		     (uint32_t)fs.f_type == HUGETLBFS_MAGIC;
+	if (*hugetlbfs)
 		return (uint64_t)fs.f_bsize;
 	return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 /*
+ * Can a page of this file, up to end, go away under a mapping? Not if the
+ * file is sealed against shrinking (QEMU's memory-backend-memfd seals by
+ * default; seals are never lifted) and still long enough once sealed (it
+ * may have been cut between the size check and the seal), unless it is on
+ * hugetlbfs, where a page not yet allocated can find the pool empty when
+ * first touched.
+ */
+static bool
+fd_can_fault(int fd, bool hugetlbfs, uint64_t end)
+{
+	struct stat st;
+	int seals;
+
+	if (hugetlbfs)
+		return true;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return true;
+	return fstat(fd, &st) < 0 || (uint64_t)st.st_size < end;
+}
+
+/*
+ * Register a mapping that can fault with the fault guard, for owner;
+ * -ENOSPC (logged) when the guard's table is full.
+ */
+static int
+guard_mapping(void *map, size_t map_len, int owner, enum vhu_guard_kind kind,
+	      uint64_t gpa, uint64_t size, const char *what)
+{
+	if (vhu_guard_add(map, map_len, owner, kind, gpa, size) < 0) {
+		VHU_LOG(ERR, "%s: too many unsealed guest memory mappings in this process",
+			what);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/*
  * Map [offset, offset + size) of fd; *map and *map_len: what to unmap, *st
- * the file it is.
+ * the file it is, *can_fault whether its pages can go away (fd_can_fault).
  */
 static uint8_t *
 map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
-	     size_t *map_len, struct stat *st_out, const char *what)
+	     size_t *map_len, struct stat *st_out, bool *can_fault,
+	     const char *what)
 {
 	struct stat st;
 	uint64_t pg, start, len;
+	bool hugetlbfs;
 	void *p;
 
 	if (size == 0 || offset + size < offset) {
@@ -62,7 +112,7 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 			PRIu64, what, (uint64_t)st.st_size, offset + size);
 		return NULL;
 	}
-	pg = fd_page_size(fd);
+	pg = fd_page_size(fd, &hugetlbfs);
 	start = offset & ~(pg - 1);
 	len = RTE_ALIGN_CEIL(offset - start + size, pg);
 	if (len < size) {
@@ -79,14 +129,16 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 	*map_len = len;
 	if (st_out != NULL)
 		*st_out = st;
+	*can_fault = fd_can_fault(fd, hugetlbfs, offset + size);
 	return (uint8_t *)p + (offset - start);
 }
 
 int
 vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
-		   int fd, bool noaccess)
+		   int fd, bool noaccess, int owner)
 {
 	struct stat st;
+	bool can_fault;
 	uint8_t *hva;
 
 	memset(out, 0, sizeof(*out));
@@ -100,9 +152,17 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	/* PROT_NONE: mlock's populate skips the mapping (see mem.h) */
 	hva = map_fd_range(fd, in->mmap_offset, in->size,
 			   noaccess ? PROT_NONE : PROT_READ | PROT_WRITE,
-			   &out->map_addr, &out->map_len, &st, "memory region");
+			   &out->map_addr, &out->map_len, &st, &can_fault,
+			   "memory region");
 	if (hva == NULL)
 		return -EINVAL;
+	if (can_fault && guard_mapping(out->map_addr, out->map_len, owner,
+				       VHU_GUARD_REGION, in->gpa, in->size,
+				       "memory region") < 0) {
+		munmap(out->map_addr, out->map_len);
+		memset(out, 0, sizeof(*out));
+		return -ENOSPC;
+	}
 	out->backing_dev = (uint64_t)st.st_dev;
 	out->backing_ino = (uint64_t)st.st_ino;
 	out->refs = 1;
@@ -134,8 +194,11 @@ vhu_mem_region_open(const struct vhu_mem_region *r)
 void
 vhu_mem_unmap_region(struct vhu_mem_region *r)
 {
-	if (r->map_addr != NULL)
+	if (r->map_addr != NULL) {
+		/* before munmap: the address may be reused at once */
+		vhu_guard_remove(r->map_addr);
 		munmap(r->map_addr, r->map_len);
+	}
 	memset(r, 0, sizeof(*r));
 }
 
@@ -222,7 +285,7 @@ vhu_mem_clear(struct vhu_guest_mem *m)
 
 int
 vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
-	      uint32_t n, const int *fds, bool noaccess)
+	      uint32_t n, const int *fds, bool noaccess, int owner)
 {
 	int ret;
 
@@ -235,7 +298,7 @@ vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 	for (uint32_t i = 0; i < n; i++) {
 		struct vhu_mem_region r;
 
-		ret = vhu_mem_map_region(&r, &in[i], fds[i], noaccess);
+		ret = vhu_mem_map_region(&r, &in[i], fds[i], noaccess, owner);
 		if (ret == 0) {
 			ret = vhu_mem_insert(m, &r);
 			if (ret < 0)
@@ -250,15 +313,25 @@ vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 }
 
 int
-vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd)
+vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd,
+	    int owner)
 {
+	bool can_fault;
 	uint8_t *base;
 
 	memset(log, 0, sizeof(*log));
 	base = map_fd_range(fd, offset, size, PROT_READ | PROT_WRITE,
-			    &log->map_addr, &log->map_len, NULL, "dirty log");
+			    &log->map_addr, &log->map_len, NULL, &can_fault,
+			    "dirty log");
 	if (base == NULL)
 		return -EINVAL;
+	if (can_fault && guard_mapping(log->map_addr, log->map_len, owner,
+				       VHU_GUARD_LOG, 0, size,
+				       "dirty log") < 0) {
+		munmap(log->map_addr, log->map_len);
+		memset(log, 0, sizeof(*log));
+		return -ENOSPC;
+	}
 	log->base = base;
 	log->size = size;
 	return 0;
@@ -267,7 +340,9 @@ vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd)
 void
 vhu_log_unmap(struct vhu_dirty_log *log)
 {
-	if (log->map_addr != NULL)
+	if (log->map_addr != NULL) {
+		vhu_guard_remove(log->map_addr);
 		munmap(log->map_addr, log->map_len);
+	}
 	memset(log, 0, sizeof(*log));
 }

@@ -26,9 +26,12 @@
  * puts a page of zeros into the file for each page the frontend has not
  * placed yet: the backend reads zeros instead of faulting, and the
  * frontend's own placement of that page later fails with EEXIST.
+ * owner (the device id) is who the fault guard closes if the file shrinks
+ * under the mapping later (memguard.h); -ENOSPC if the guard is full.
  */
 int vhu_mem_map_region(struct vhu_mem_region *out,
-		       const struct vhu_msg_region *in, int fd, bool noaccess);
+		       const struct vhu_msg_region *in, int fd, bool noaccess,
+		       int owner);
 /* Make a region mapped with noaccess readable and writable: 0 or -errno. */
 int vhu_mem_region_open(const struct vhu_mem_region *r);
 void vhu_mem_unmap_region(struct vhu_mem_region *r);
@@ -38,8 +41,8 @@ void vhu_mem_unmap_region(struct vhu_mem_region *r);
  * count, overlap, mapping; on failure nothing stays mapped. fds not closed.
  */
 int vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
-		  uint32_t n, const int *fds, bool noaccess);
-/* Unmap every region and empty the table. */
+		  uint32_t n, const int *fds, bool noaccess, int owner);
+/* Unmap every region (forgetting it in the fault guard) and empty m. */
 void vhu_mem_clear(struct vhu_guest_mem *m);
 /* Insert a mapped region, keeping gpa order; -EEXIST on overlap, -ENOSPC. */
 int vhu_mem_insert(struct vhu_guest_mem *m, const struct vhu_mem_region *r);
@@ -61,9 +64,12 @@ struct vhu_mem_region *vhu_mem_find_same(struct vhu_guest_mem *m,
 int vhu_mem_remove(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 		   struct vhu_mem_region *out);
 
-/* Map size bytes at offset of fd as the dirty log; fd is not closed. */
+/*
+ * Map size bytes at offset of fd as the dirty log of device owner (guarded
+ * as regions are); fd is not closed.
+ */
 int vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset,
-		int fd);
+		int fd, int owner);
 void vhu_log_unmap(struct vhu_dirty_log *log);
 
 #endif /* VHU_MEM_H */

@@ -255,11 +255,20 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 {
 	struct vhu_eth_port *port = ctx;
 	uint16_t mtu = vhu_dev_mtu(dev);
+	int node = vhu_dev_numa_node(dev);
 	bool closing;
 
 	rte_spinlock_lock(&port->lock);
 	closing = port->closing;
 	port->dev = dev;
+	/*
+	 * rte_eth_dev_socket_id(): where the guest's memory is, so that the
+	 * application polls from lcores (and allocates mbufs) there. Unknown
+	 * keeps what the port had: a reconnecting guest usually comes back
+	 * on the same node.
+	 */
+	if (node >= 0)
+		port->eth_dev->data->numa_node = node;
 	/* without NET_SET_MTU the port keeps the MTU it had */
 	port->guest_mtu = mtu;
 	if (mtu != 0)
@@ -268,11 +277,11 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 	publish_dp(port);
 	rte_spinlock_unlock(&port->lock);
 
-	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ", %s %u)",
+	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ", %s %u, NUMA node %d)",
 		    port->port_id, port->iface, vhu_dev_vring_count(dev),
 		    vhu_dev_features(dev),
 		    mtu != 0 ? "guest MTU" : "no guest MTU, port MTU",
-		    mtu != 0 ? mtu : port->eth_dev->data->mtu);
+		    mtu != 0 ? mtu : port->eth_dev->data->mtu, node);
 	link_set(port, true);
 	if (!closing)
 		raise_lsc(port);
@@ -649,15 +658,30 @@ vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
 	return 0;
 }
 
+/*
+ * The queue's state goes where the application asks (socket_id), as with
+ * any ethdev; with SOCKET_ID_ANY, on the node of the last guest seen.
+ * Queues are usually set up before a guest connects, so the guest's node
+ * is not known yet; once it is, rte_eth_dev_socket_id() tells it, and an
+ * application that sets its queues up again gets them there. They are
+ * not moved under a running port: its lcores hold them.
+ */
 static struct vhu_eth_queue *
 queue_new(struct rte_eth_dev *eth_dev, uint16_t q, unsigned int socket_id,
 	  bool rx)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	struct vhu_eth_queue *eq;
+	int node = (int)socket_id;
 
+	/* no preference: the guest's node, once a guest has been seen */
+	if (node == SOCKET_ID_ANY)
+		node = eth_dev->data->numa_node;
 	eq = rte_zmalloc_socket(rx ? "vhu_rxq" : "vhu_txq", sizeof(*eq),
-				RTE_CACHE_LINE_SIZE, (int)socket_id);
+				RTE_CACHE_LINE_SIZE, node);
+	if (eq == NULL && node != (int)socket_id)
+		eq = rte_zmalloc_socket(rx ? "vhu_rxq" : "vhu_txq", sizeof(*eq),
+					RTE_CACHE_LINE_SIZE, (int)socket_id);
 	if (eq == NULL) {
 		VHU_ETH_LOG(ERR, "port %u: no memory for %s queue %u",
 			    port->port_id, rx ? "rx" : "tx", q);

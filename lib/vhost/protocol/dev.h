@@ -52,6 +52,15 @@ struct vhu_dev {
 	bool postcopy_listening; /* POSTCOPY_LISTEN until POSTCOPY_END */
 	bool postcopy_unconfirmed; /* bases replied, QEMU's u64 not yet seen */
 
+	/*
+	 * NUMA node of the guest memory (of vring 0's descriptor ring, else
+	 * of the first region), -1: unknown; set at start. Read relaxed by
+	 * vhu_dev_numa_node() from any thread.
+	 */
+	int numa_node;
+	/* VHU_DIAG_* seen on this connection (vhu_dev_diag_set) */
+	uint32_t diag;
+
 	struct vhu_guest_mem mem;
 	struct vhu_dirty_log log;
 	struct vhu_iotlb iotlb;  /* ACCESS_PLATFORM: see iotlb.h */
@@ -92,6 +101,21 @@ void vhu_dev_stop(struct vhu_dev *dev);
 void vhu_dev_release_memory(struct vhu_dev *dev);
 /* Back to the just-connected state (RESET_OWNER, status 0). */
 void vhu_dev_reset(struct vhu_dev *dev);
+
+/*
+ * Note a set-up problem (VHU_DIAG_*) on the device and, sticky, on its
+ * socket. Control context only (one writer); the application reads
+ * relaxed (vhu_dev_diag, vhu_socket_diag). True the first time.
+ */
+bool vhu_dev_diag_set(struct vhu_dev *dev, uint32_t bit);
+/*
+ * The device is starting: find the NUMA node of each configured vring
+ * (of the region holding its descriptor ring) and of the device, move
+ * the device and queue objects there and arm the first-poll checks.
+ */
+void vhu_dev_numa_start(struct vhu_dev *dev);
+/* The same for one vring that became live while the device runs. */
+void vhu_dev_numa_vring(struct vhu_dev *dev, uint16_t index);
 
 static inline bool
 vhu_dev_has_feature(const struct vhu_dev *dev, unsigned int bit)

@@ -19,6 +19,7 @@
 
 #include "mem.h"
 #include "vhu_log.h"
+#include "vhu_numa.h"
 
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6
@@ -36,15 +37,22 @@ fd_page_size(int fd)
 
 /*
  * Map [offset, offset + size) of fd; *map and *map_len: what to unmap, *st
- * the file it is.
+ * the file it is. On failure *err: -EBADF when the fd cannot be mapped
+ * shared at all, -EINVAL for a bad range, -ENOMEM.
  */
 static uint8_t *
 map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
-	     size_t *map_len, struct stat *st_out, const char *what)
+	     size_t *map_len, struct stat *st_out, const char *what, int *err)
 {
 	struct stat st;
 	uint64_t pg, start, len;
 	void *p;
+	/* guest memory regions pass st_out; the dirty log does not */
+	const char *hint = st_out == NULL ? "" :
+		"; guest memory must be shared and file-backed: QEMU -object "
+		"memory-backend-memfd,share=on or memory-backend-file,...,share=on";
+
+	*err = -EINVAL;
 
 	if (size == 0 || offset + size < offset) {
 		VHU_LOG(ERR, "%s: bad size %" PRIu64 " at offset %" PRIu64,
@@ -52,9 +60,9 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		VHU_LOG(ERR, "%s: fd is not a shareable memory file "
-			"(guest memory must be memfd or hugepage backed, share=on)",
-			what);
+		VHU_LOG(ERR, "%s: fd is not a file that can be mapped shared%s",
+			what, hint);
+		*err = -EBADF;
 		return NULL;
 	}
 	if ((uint64_t)st.st_size < offset + size) {
@@ -71,8 +79,12 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 	}
 	p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)start);
 	if (p == MAP_FAILED) {
-		VHU_LOG(ERR, "%s: mmap of %" PRIu64 " bytes failed: %s", what,
-			len, strerror(errno));
+		int e = errno;
+
+		VHU_LOG(ERR, "%s: mmap of %" PRIu64 " bytes shared failed: %s%s",
+			what, len, strerror(e), hint);
+		/* ENOMEM: address space; the rest: the fd refuses sharing */
+		*err = e == ENOMEM ? -ENOMEM : -EBADF;
 		return NULL;
 	}
 	*map = p;
@@ -88,6 +100,7 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 {
 	struct stat st;
 	uint8_t *hva;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	if (in->size == 0 || in->gpa + in->size < in->gpa ||
@@ -100,9 +113,10 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	/* PROT_NONE: mlock's populate skips the mapping (see mem.h) */
 	hva = map_fd_range(fd, in->mmap_offset, in->size,
 			   noaccess ? PROT_NONE : PROT_READ | PROT_WRITE,
-			   &out->map_addr, &out->map_len, &st, "memory region");
+			   &out->map_addr, &out->map_len, &st, "memory region",
+			   &err);
 	if (hva == NULL)
-		return -EINVAL;
+		return err;
 	out->backing_dev = (uint64_t)st.st_dev;
 	out->backing_ino = (uint64_t)st.st_ino;
 	out->refs = 1;
@@ -111,6 +125,8 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	out->qva = in->uaddr;
 	out->hva = hva;
 	out->mmap_offset = in->mmap_offset;
+	/* faults nothing in, so postcopy's PROT_NONE mapping is fine too */
+	out->numa_node = vhu_numa_node_of(hva, in->size);
 	return 0;
 }
 
@@ -253,12 +269,14 @@ int
 vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd)
 {
 	uint8_t *base;
+	int err;
 
 	memset(log, 0, sizeof(*log));
 	base = map_fd_range(fd, offset, size, PROT_READ | PROT_WRITE,
-			    &log->map_addr, &log->map_len, NULL, "dirty log");
+			    &log->map_addr, &log->map_len, NULL, "dirty log",
+			    &err);
 	if (base == NULL)
-		return -EINVAL;
+		return err;
 	log->base = base;
 	log->size = size;
 	return 0;

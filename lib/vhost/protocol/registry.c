@@ -459,3 +459,10 @@ vhu_socket_path(const struct vhu_socket *s)
 {
 	return s != NULL ? s->path : NULL;
 }
+
+uint32_t
+vhu_socket_diag(const struct vhu_socket *s)
+{
+	return s != NULL ? vhu_atomic_load_u32(&s->diag, memory_order_relaxed) :
+			   0;
+}

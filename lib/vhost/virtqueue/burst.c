@@ -87,6 +87,8 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
 	if (likely(vq->ready)) {
+		if (unlikely(vq->flags & VHU_VQ_F_NUMA_CHECK))
+			vhu_vq_first_poll(vq);
 		if (unlikely(offload_wanted(vq, pkts, count)))
 			n = vhu_offload_enqueue(vq, pkts, count);
 		else
@@ -114,6 +116,8 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		/* after a live migration: the guest's RARP goes first */
 		uint16_t ring;
 
+		if (unlikely(vq->flags & VHU_VQ_F_NUMA_CHECK))
+			vhu_vq_first_poll(vq);
 		if (unlikely(vq->announce) && count > 0)
 			n = vhu_vq_take_announce(vq, mp, pkts);
 		ring = (vq->flags & VHU_VQ_F_PACKED) ?

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * NUMA queries and page placement (see vhu_numa.h): the kernel interfaces
+ * of libnuma's numaif.h, called directly so that no page is ever faulted
+ * in by a query.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <numaif.h>
+
+#include <rte_common.h>
+
+#include "vhu_numa.h"
+
+/* Pages a query samples, spread over the range. */
+#define SAMPLES 8
+/* Nodes a policy mask may name (bits); more than any machine has. */
+#define MASK_BITS 1024
+
+vhu_numa_node_fn vhu_numa_node_of = vhu_numa_node_real;
+vhu_numa_move_fn vhu_numa_move = vhu_numa_move_real;
+
+static size_t
+page_size(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+
+	return pg > 0 ? (size_t)pg : 4096;
+}
+
+/* The one node a policy mask names, or -1 (none, or several). */
+static int
+single_node(const unsigned long *mask, size_t nlongs)
+{
+	int node = -1;
+
+	for (size_t w = 0; w < nlongs; w++) {
+		unsigned long bits = mask[w];
+
+		if (bits == 0)
+			continue;
+		if (node >= 0 || (bits & (bits - 1)) != 0)
+			return -1;
+		node = (int)(w * 64 + (size_t)__builtin_ctzl(bits));
+	}
+	return node;
+}
+
+int
+vhu_numa_node_real(const void *addr, size_t len)
+{
+	uintptr_t pg = page_size();
+	uintptr_t start = (uintptr_t)addr & ~(pg - 1);
+	void *pages[SAMPLES];
+	int status[SAMPLES], count[SAMPLES] = { 0 };
+	unsigned long mask[MASK_BITS / 64] = { 0 };
+	int best = -1, mode = 0;
+	unsigned int n;
+
+	/* the first, last and evenly spaced pages in between */
+	for (n = 0; n < SAMPLES; n++) {
+		size_t off = len > 0 ? (len - 1) / (SAMPLES - 1) * n : 0;
+
+		pages[n] = (void *)((start + off) & ~(pg - 1));
+		status[n] = -ENOENT;
+	}
+	/* no target nodes: report where each page is, move nothing */
+	if (move_pages(0, SAMPLES, pages, NULL, status, 0) == 0) {
+		for (unsigned int i = 0; i < SAMPLES; i++) {
+			if (status[i] < 0)
+				continue;
+			/* count[j]: samples on the node of sample j */
+			for (unsigned int j = 0; j <= i; j++) {
+				if (status[j] == status[i]) {
+					count[j]++;
+					break;
+				}
+			}
+		}
+		for (unsigned int i = 0; i < SAMPLES; i++)
+			if (count[i] > 0 && (best < 0 || count[i] > count[best]))
+				best = (int)i;
+		if (best >= 0)
+			return status[best];
+	}
+	/* nothing present yet: the policy the memory will be placed by */
+	if (get_mempolicy(&mode, mask, MASK_BITS + 1, (void *)start,
+			  MPOL_F_ADDR) == 0 &&
+	    (mode == MPOL_BIND || mode == MPOL_PREFERRED))
+		return single_node(mask, RTE_DIM(mask));
+	return -1;
+}
+
+int
+vhu_numa_move_real(void *addr, size_t len, int node)
+{
+	unsigned long mask[MASK_BITS / 64] = { 0 };
+
+	if (node < 0 || node >= MASK_BITS)
+		return -EINVAL;
+	mask[node / 64] = 1UL << (node % 64);
+	/*
+	 * Preferred, not bound: pages this range gets later (none, as the
+	 * objects are zeroed at allocation) may still come from elsewhere
+	 * when the node is full. MPOL_MF_MOVE migrates the present ones.
+	 */
+	if (mbind(addr, len, MPOL_PREFERRED, mask, MASK_BITS + 1,
+		  MPOL_MF_MOVE) < 0)
+		return -errno;
+	return 0;
+}
+
+void *
+vhu_numa_zalloc(size_t size)
+{
+	void *p = mmap(NULL, RTE_ALIGN_CEIL(size, page_size()),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+vhu_numa_free(void *p, size_t size)
+{
+	if (p != NULL)
+		munmap(p, RTE_ALIGN_CEIL(size, page_size()));
+}
+
+int
+vhu_numa_place(void *p, size_t size, int node)
+{
+	if (p == NULL || node < 0)
+		return 0;
+	return vhu_numa_move(p, RTE_ALIGN_CEIL(size, page_size()), node);
+}

@@ -5,6 +5,7 @@
  * in by a query.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -50,7 +51,7 @@ single_node(const unsigned long *mask, size_t nlongs)
 }
 
 int
-vhu_numa_node_real(const void *addr, size_t len)
+vhu_numa_node_real(const void *addr, size_t len, bool may_fault)
 {
 	uintptr_t pg = page_size();
 	uintptr_t start = (uintptr_t)addr & ~(pg - 1);
@@ -86,6 +87,25 @@ vhu_numa_node_real(const void *addr, size_t len)
 		if (best >= 0)
 			return status[best];
 	}
+	/*
+	 * Not in our page tables (a fresh mapping): a page of a shared file
+	 * may still be resident (mincore says so: the frontend's, the
+	 * guest's). Asking the node of such a page maps it but allocates
+	 * nothing; on a PROT_NONE mapping the kernel refuses (EFAULT).
+	 */
+	for (unsigned int i = 0; i < SAMPLES; i++) {
+		unsigned char res = 0;
+		int node = -1;
+
+		if (mincore(pages[i], pg, &res) == 0 && (res & 1) &&
+		    get_mempolicy(&node, NULL, 0, pages[i],
+				  MPOL_F_NODE | MPOL_F_ADDR) == 0 && node >= 0)
+			return node;
+	}
+	if (may_fault && get_mempolicy(&mode, NULL, 0, (void *)start,
+				       MPOL_F_NODE | MPOL_F_ADDR) == 0 &&
+	    mode >= 0)
+		return mode; /* with MPOL_F_NODE, "mode" is the node */
 	/* nothing present yet: the policy the memory will be placed by */
 	if (get_mempolicy(&mode, mask, MASK_BITS + 1, (void *)start,
 			  MPOL_F_ADDR) == 0 &&

@@ -16,18 +16,24 @@
 #ifndef VHU_NUMA_H
 #define VHU_NUMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
- * The node of the memory [addr, addr + len), or -1 when unknown. Never
- * faults a page in: it asks the kernel where pages already present are
- * (move_pages without target nodes) and, when none is, which node the
- * range's memory policy binds it to (get_mempolicy without MPOL_F_NODE;
- * a memfd carries the policy its creator set with mbind, e.g. QEMU's
- * host-nodes=N,policy=bind). Safe on PROT_NONE and userfaultfd-registered
- * mappings.
+ * The node of the memory [addr, addr + len), or -1 when unknown. Unless
+ * may_fault, never faults a page into existence: it asks the kernel where
+ * sampled pages already in our page tables are (move_pages without target
+ * nodes), then for pages of the file that are resident (mincore) though
+ * not yet mapped by us (get_mempolicy MPOL_F_NODE on them maps them but
+ * allocates nothing) and, when none is, which node the range's memory
+ * policy binds it to (a memfd carries the policy its creator set with
+ * mbind, e.g. QEMU's host-nodes=N,policy=bind). Safe on PROT_NONE and
+ * userfaultfd-registered mappings. With may_fault (a ring page the data
+ * path is about to touch anyway), the first page may be faulted in as a
+ * last resort.
  */
-typedef int (*vhu_numa_node_fn)(const void *addr, size_t len);
+typedef int (*vhu_numa_node_fn)(const void *addr, size_t len,
+				bool may_fault);
 /* Move the pages of [addr, addr + len) to node: 0 or -errno. */
 typedef int (*vhu_numa_move_fn)(void *addr, size_t len, int node);
 
@@ -39,7 +45,7 @@ typedef int (*vhu_numa_move_fn)(void *addr, size_t len, int node);
 extern vhu_numa_node_fn vhu_numa_node_of;
 extern vhu_numa_move_fn vhu_numa_move;
 
-int vhu_numa_node_real(const void *addr, size_t len);
+int vhu_numa_node_real(const void *addr, size_t len, bool may_fault);
 int vhu_numa_move_real(void *addr, size_t len, int node);
 
 /*

@@ -149,7 +149,7 @@ static int
 region_node(struct vhu_mem_region *r)
 {
 	if (r->numa_node < 0)
-		r->numa_node = vhu_numa_node_of(r->hva, r->size);
+		r->numa_node = vhu_numa_node_of(r->hva, r->size, false);
 	return r->numa_node;
 }
 
@@ -157,7 +157,11 @@ region_node(struct vhu_mem_region *r)
  * A vring's node: that of the region holding its descriptor ring (split
  * and packed alike), the memory the data path reads first and most. With
  * an IOMMU the ring pointer is found through the IOTLB, but it points into
- * the same regions. -1 for a ring not mapped (not usable).
+ * the same regions. -1 for a ring not mapped (not usable). A region whose
+ * sampled pages tell nothing takes the node of the ring page itself,
+ * which the guest wrote and the first burst reads anyway, faulted in if
+ * need be; not under postcopy, where that page may still be on the
+ * source and the fault would hold the control context.
  */
 static int
 vring_node(struct vhu_dev *dev, const struct vhu_vq *vq)
@@ -167,7 +171,11 @@ vring_node(struct vhu_dev *dev, const struct vhu_vq *vq)
 	if (vq == NULL || vq->desc == NULL)
 		return -1;
 	r = region_of_hva(&dev->mem, vq->desc);
-	return r != NULL ? region_node(r) : -1;
+	if (r == NULL)
+		return -1;
+	if (region_node(r) < 0 && !dev->postcopy_listening)
+		r->numa_node = vhu_numa_node_of(vq->desc, 16, true);
+	return r->numa_node;
 }
 
 static void

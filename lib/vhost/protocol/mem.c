@@ -126,7 +126,7 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	out->hva = hva;
 	out->mmap_offset = in->mmap_offset;
 	/* faults nothing in, so postcopy's PROT_NONE mapping is fine too */
-	out->numa_node = vhu_numa_node_of(hva, in->size);
+	out->numa_node = vhu_numa_node_of(hva, in->size, false);
 	return 0;
 }
 

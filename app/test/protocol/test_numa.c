@@ -3,7 +3,8 @@
  * NUMA placement at the library boundary: which node a region, a vring
  * and a device are on, that device and queue objects are moved there when
  * the device starts, and the warning for a vring first polled from an
- * lcore on another node.
+ * lcore on another node. Then the memory set-up diagnostics
+ * (VHU_DIAG_*): each logged once and readable from the application.
  *
  * Design: this machine has one node, so the node lookup and the page
  * mover are replaced through their test-only hooks (vhu_numa.h): the fake
@@ -14,6 +15,7 @@
  * from the log stream. One test calls the real lookup on a memfd.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,11 +149,12 @@ setup_vring(struct env *e, uint32_t i, const struct vtd *d, uint64_t qva)
  * on B's, or the other way round with swap. The device is started.
  */
 static void
-env_open(struct env *e, bool swap)
+env_open_sized(struct env *e, bool swap, uint64_t size_a, uint64_t size_b,
+	       void (*before_start)(struct env *e))
 {
-	struct vtd_opts oa = { .size = RING, .mem_size = SIZE_A, .nregions = 1,
+	struct vtd_opts oa = { .size = RING, .mem_size = size_a, .nregions = 1,
 			       .gpa_base = GPA_A };
-	struct vtd_opts ob = { .size = RING, .mem_size = SIZE_B, .nregions = 1,
+	struct vtd_opts ob = { .size = RING, .mem_size = size_b, .nregions = 1,
 			       .gpa_base = GPA_B };
 	struct vhu_msg_mem_table mt = { .nregions = 2 };
 	int fds[2];
@@ -172,13 +175,21 @@ env_open(struct env *e, bool swap)
 
 	fds[0] = dup(e->a.memfd);
 	fds[1] = dup(e->b.memfd);
-	mt.r[0] = (struct vhu_msg_region){ GPA_A, SIZE_A, QVA_A, 0 };
-	mt.r[1] = (struct vhu_msg_region){ GPA_B, SIZE_B, QVA_B, 0 };
+	mt.r[0] = (struct vhu_msg_region){ GPA_A, size_a, QVA_A, 0 };
+	mt.r[1] = (struct vhu_msg_region){ GPA_B, size_b, QVA_B, 0 };
 	send_msg(e, VHU_REQ_SET_MEM_TABLE, &mt, 8 + 2 * 32, fds, 2);
 	setup_vring(e, 0, swap ? &e->b : &e->a, swap ? QVA_B : QVA_A);
 	setup_vring(e, 1, swap ? &e->a : &e->b, swap ? QVA_A : QVA_B);
+	if (before_start != NULL)
+		before_start(e);
 	set_status(e, STATUS_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 	assert_true(e->c.dev->running);
+}
+
+static void
+env_open(struct env *e, bool swap)
+{
+	env_open_sized(e, swap, SIZE_A, SIZE_B, NULL);
 }
 
 static void
@@ -189,22 +200,29 @@ env_close(struct env *e)
 	vtd_fini(&e->b);
 }
 
-/* Times the remote-poll warning was logged since the last call. */
+/* Log lines holding what since the last call (any text). */
 static int
-warnings(void)
+logged(const char *what)
 {
 	static long read_at;
-	char line[1024];
+	char line[2048];
 	int n = 0;
 
 	fflush(log_file);
 	assert_int_equal(fseek(log_file, read_at, SEEK_SET), 0);
 	while (fgets(line, sizeof(line), log_file) != NULL)
-		if (strstr(line, "polled from lcore") != NULL)
+		if (strstr(line, what) != NULL)
 			n++;
 	read_at = ftell(log_file);
 	assert_int_equal(fseek(log_file, 0, SEEK_END), 0);
 	return n;
+}
+
+/* Times the remote-poll warning was logged since the last call. */
+static int
+warnings(void)
+{
+	return logged("polled from lcore");
 }
 
 static void
@@ -407,6 +425,188 @@ test_real_memfd_node(void **state)
 	close(fd);
 }
 
+/* ---- set-up diagnostics ---- */
+
+/* A bare connection, features taken, protocol features pf & offered. */
+static void
+conn_open(struct env *e, uint64_t pf_keep)
+{
+	uint64_t f, pf;
+
+	memset(e, 0, sizeof(*e));
+	assert_int_equal(fe_conn_open(&e->c, sock), 0);
+	f = get_u64(e, VHU_REQ_GET_FEATURES);
+	f &= ~(BIT(VHOST_F_LOG_ALL) | BIT(VIRTIO_F_RING_PACKED));
+	send_msg(e, VHU_REQ_SET_FEATURES, &f, 8, NULL, 0);
+	pf = get_u64(e, VHU_REQ_GET_PROTOCOL_FEATURES) & pf_keep &
+	     ~BIT(VHU_PROTOCOL_F_REPLY_ACK);
+	send_msg(e, VHU_REQ_SET_PROTOCOL_FEATURES, &pf, 8, NULL, 0);
+}
+
+/* A SET_MEM_TABLE of n one-page regions of memfd fd. */
+static void
+send_table(struct env *e, int fd, uint32_t n)
+{
+	struct vhu_msg_mem_table mt = { .nregions = n };
+	int fds[VHU_MEM_TABLE_MAX];
+
+	for (uint32_t i = 0; i < n; i++) {
+		mt.r[i] = (struct vhu_msg_region){ GPA_A + i * 0x10000, 4096,
+						   QVA_A + i * 0x10000,
+						   i * 4096ull };
+		fds[i] = dup(fd);
+	}
+	send_msg(e, VHU_REQ_SET_MEM_TABLE, &mt, 8 + n * 32, fds, (int)n);
+}
+
+/* 6a: an fd that cannot be mapped shared is named as such. */
+static void
+test_diag_not_shared(void **state)
+{
+	struct env e;
+	char path[64];
+	int memfd = fe_memfd(4096), ro, efd;
+
+	(void)state;
+	assert_true(memfd >= 0);
+	(void)logged("");
+	conn_open(&e, UINT64_MAX);
+	/* a file opened read-only: MAP_SHARED with PROT_WRITE is refused */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(ro >= 0);
+	send_table(&e, ro, 1);
+	assert_int_equal(e.c.dev->mem.nregions, 0);
+	assert_true(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_NOT_SHARED);
+	assert_true(vhu_socket_diag(sock) & VHU_DIAG_MEM_NOT_SHARED);
+	assert_int_equal(logged("memory-backend-memfd,share=on"), 1);
+	fe_conn_close(&e.c);
+
+	/* not a file at all */
+	conn_open(&e, UINT64_MAX);
+	efd = fe_eventfd();
+	send_table(&e, efd, 1);
+	assert_true(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_NOT_SHARED);
+	assert_int_equal(logged("must be shared and file-backed"), 1);
+	fe_conn_close(&e.c);
+
+	/* a good table: nothing to say */
+	conn_open(&e, UINT64_MAX);
+	send_table(&e, memfd, 1);
+	assert_int_equal(e.c.dev->mem.nregions, 1);
+	assert_int_equal(vhu_dev_diag(e.c.dev), 0);
+	fe_conn_close(&e.c);
+	close(ro);
+	close(efd);
+	close(memfd);
+}
+
+/* 6c: a full SET_MEM_TABLE without CONFIGURE_MEM_SLOTS warns once. */
+static void
+test_diag_table_full(void **state)
+{
+	const uint64_t no_slots = ~BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+	struct env e;
+	int memfd = fe_memfd(8 * 4096);
+
+	(void)state;
+	assert_true(memfd >= 0);
+	(void)logged("");
+	conn_open(&e, no_slots);
+	send_table(&e, memfd, 7);
+	assert_int_equal(e.c.dev->mem.nregions, 7);
+	assert_false(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_TABLE_FULL);
+	send_table(&e, memfd, 8);
+	assert_int_equal(e.c.dev->mem.nregions, 8);
+	assert_true(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_TABLE_FULL);
+	send_table(&e, memfd, 8);
+	assert_int_equal(logged("without protocol feature CONFIGURE_MEM_SLOTS"),
+			 1);
+	fe_conn_close(&e.c);
+
+	/* negotiated: the frontend can add more, nothing to say */
+	conn_open(&e, UINT64_MAX);
+	send_table(&e, memfd, 8);
+	assert_int_equal(e.c.dev->mem.nregions, 8);
+	assert_false(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_TABLE_FULL);
+	assert_int_equal(logged("CONFIGURE_MEM_SLOTS"), 0);
+	fe_conn_close(&e.c);
+	close(memfd);
+}
+
+/* 6c: ADD_MEM_REG past vhu's slots is refused with the limit named. */
+static void
+test_diag_slots_full(void **state)
+{
+	struct env e;
+	int memfd = fe_memfd((VHU_MAX_MEM_SLOTS + 1) * 4096ull);
+
+	(void)state;
+	assert_true(memfd >= 0);
+	(void)logged("");
+	conn_open(&e, UINT64_MAX);
+	for (uint32_t i = 0; i <= VHU_MAX_MEM_SLOTS; i++) {
+		struct vhu_msg_mem_reg m = {
+			.r = { GPA_A + i * 0x10000ull, 4096,
+			       QVA_A + i * 0x10000ull, i * 4096ull },
+		};
+		int fd = dup(memfd);
+
+		send_msg(&e, VHU_REQ_ADD_MEM_REG, &m, sizeof(m), &fd, 1);
+		assert_int_equal(e.c.dev->mem.nregions,
+				 RTE_MIN(i + 1, (uint32_t)VHU_MAX_MEM_SLOTS));
+		assert_int_equal(!!(vhu_dev_diag(e.c.dev) &
+				    VHU_DIAG_MEM_SLOTS_FULL),
+				 i == VHU_MAX_MEM_SLOTS);
+	}
+	assert_int_equal(logged("memory slots in use"), 1);
+	fe_conn_close(&e.c);
+	close(memfd);
+}
+
+/* Write 256 pages of guest A past its rings, as a booted guest would. */
+static void
+touch_guest_a(struct env *e)
+{
+	for (uint32_t i = 0; i < 256; i++)
+		vtd_ptr(&e->a, GPA_A + SIZE_A + i * 4096ull)[0] = 1;
+}
+
+/*
+ * 6a: a started guest whose memory is all but untouched in the shared
+ * file (share=off) is named; one that wrote its memory is not.
+ */
+static void
+test_diag_guest_writes_invisible(void **state)
+{
+	const uint64_t big = 64ull << 20;
+	struct env e;
+
+	(void)state;
+	reset_fakes(-1, -1);
+	(void)logged("");
+	env_open_sized(&e, false, big, SIZE_B, NULL);
+	assert_true(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_INVISIBLE);
+	assert_true(vhu_socket_diag(sock) & VHU_DIAG_MEM_INVISIBLE);
+	assert_int_equal(logged("runs on a private copy"), 1);
+	/* once per connection */
+	set_status(&e, STATUS_OK);
+	set_status(&e, STATUS_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_true(e.c.dev->running);
+	assert_int_equal(logged("runs on a private copy"), 0);
+	env_close(&e);
+
+	env_open_sized(&e, false, big, SIZE_B, touch_guest_a);
+	assert_false(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_INVISIBLE);
+	env_close(&e);
+
+	/* small test guests are never checked */
+	env_open(&e, false);
+	assert_false(vhu_dev_diag(e.c.dev) & VHU_DIAG_MEM_INVISIBLE);
+	env_close(&e);
+	assert_int_equal(logged("runs on a private copy"), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -444,6 +644,10 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_remote_poll_warns_once_per_start),
 		cmocka_unit_test(test_unknown_node_never_warns),
 		cmocka_unit_test(test_real_memfd_node),
+		cmocka_unit_test(test_diag_not_shared),
+		cmocka_unit_test(test_diag_table_full),
+		cmocka_unit_test(test_diag_slots_full),
+		cmocka_unit_test(test_diag_guest_writes_invisible),
 	};
 
 	(void)argc;

@@ -129,6 +129,41 @@ vhu_dev_diag_set(struct vhu_dev *dev, uint32_t bit)
 	return first;
 }
 
+/*
+ * Guest memory smaller than this is not checked by
+ * vhu_dev_check_guest_writes(): test frontends share a few MiB with only
+ * rings in them; a guest that runs an OS has more.
+ */
+#define CHECK_MIN_BYTES (64ull << 20)
+
+void
+vhu_dev_check_guest_writes(struct vhu_dev *dev)
+{
+	/* ring pages vhu itself touched: used ring, avail, desc per vring */
+	const uint64_t ours = 4ull * dev->vqs.nr_vrings + 4;
+	uint64_t total = 0, resident = 0;
+
+	/* postcopy: the memory is still arriving; that is not this */
+	if (dev->postcopy_listening || dev->mem.nregions == 0)
+		return;
+	for (uint32_t i = 0; i < dev->mem.nregions; i++) {
+		uint64_t n = vhu_mem_resident_pages(&dev->mem.r[i],
+						    ours - resident);
+
+		if (n == UINT64_MAX)
+			return;
+		resident += n;
+		if (resident > ours)
+			return;
+		total += dev->mem.r[i].size;
+	}
+	if (total < CHECK_MIN_BYTES ||
+	    !vhu_dev_diag_set(dev, VHU_DIAG_MEM_INVISIBLE))
+		return;
+	VHU_LOG(WARNING, "%s: the guest started its device, but its %" PRIu64 " MiB of memory are untouched in the files the frontend shared (%" PRIu64 " pages resident, no more than vhu itself wrote): the guest most likely runs on a private copy, and vhu will never see its rings (no traffic); guest memory must be shared and file-backed: QEMU -object memory-backend-memfd,share=on or memory-backend-file,...,share=on",
+		dev->name, total >> 20, resident);
+}
+
 /* ---- NUMA placement (vhu_numa.h) ---- */
 
 /* The region whose mapping holds p, or NULL. */

@@ -60,6 +60,7 @@ struct vhu_dev {
 	int numa_node;
 	/* VHU_DIAG_* seen on this connection (vhu_dev_diag_set) */
 	uint32_t diag;
+	uint64_t slots_log_tsc;  /* rate limit of the slots-full log */
 
 	struct vhu_guest_mem mem;
 	struct vhu_dirty_log log;
@@ -116,6 +117,14 @@ bool vhu_dev_diag_set(struct vhu_dev *dev, uint32_t bit);
 void vhu_dev_numa_start(struct vhu_dev *dev);
 /* The same for one vring that became live while the device runs. */
 void vhu_dev_numa_vring(struct vhu_dev *dev, uint16_t index);
+/*
+ * The device is starting, so the guest has run its driver: if nearly no
+ * page of guest memory is resident in the shared files, the guest's
+ * writes go elsewhere (share=off). Warns once (VHU_DIAG_MEM_INVISIBLE).
+ * Limits: memfd / tmpfs backing only (hugetlbfs is not checked), guest
+ * memory of at least 64 MiB, not during postcopy.
+ */
+void vhu_dev_check_guest_writes(struct vhu_dev *dev);
 
 static inline bool
 vhu_dev_has_feature(const struct vhu_dev *dev, unsigned int bit)

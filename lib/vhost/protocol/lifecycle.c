@@ -194,6 +194,7 @@ dev_update(struct vhu_dev *dev)
 			VHU_LOG(DEBUG, "%s: not ready: %s", dev->name, why);
 			return 0;
 		}
+		vhu_dev_check_guest_writes(dev);
 		vhu_dev_numa_start(dev);
 		vhu_dev_set_running(dev, true);
 		starting = true;

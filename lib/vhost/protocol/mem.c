@@ -125,6 +125,7 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	out->qva = in->uaddr;
 	out->hva = hva;
 	out->mmap_offset = in->mmap_offset;
+	out->hugetlb = fd_page_size(fd) > (uint64_t)sysconf(_SC_PAGESIZE);
 	/* faults nothing in, so postcopy's PROT_NONE mapping is fine too */
 	out->numa_node = vhu_numa_node_of(hva, in->size, false);
 	return 0;
@@ -145,6 +146,27 @@ vhu_mem_region_open(const struct vhu_mem_region *r)
 		return -err;
 	}
 	return 0;
+}
+
+uint64_t
+vhu_mem_resident_pages(const struct vhu_mem_region *r, uint64_t cap)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec[4096];
+	uint64_t n = 0;
+
+	if (r->hugetlb || r->map_addr == NULL)
+		return UINT64_MAX;
+	for (size_t off = 0; off < r->map_len && n <= cap;
+	     off += sizeof(vec) * pg) {
+		size_t len = RTE_MIN(r->map_len - off, sizeof(vec) * pg);
+
+		if (mincore((uint8_t *)r->map_addr + off, len, vec) < 0)
+			return UINT64_MAX;
+		for (size_t i = 0; i < len / pg; i++)
+			n += vec[i] & 1;
+	}
+	return n;
 }
 
 void
@@ -244,8 +266,8 @@ vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 
 	m->nregions = 0;
 	if (n == 0 || n > VHU_MEM_TABLE_MAX) {
-		VHU_LOG(ERR, "memory table with %u regions (1..%u allowed)", n,
-			VHU_MEM_TABLE_MAX);
+		VHU_LOG(ERR, "memory table with %u regions (1..%u allowed; more are added one by one with ADD_MEM_REG, protocol feature CONFIGURE_MEM_SLOTS)",
+			n, VHU_MEM_TABLE_MAX);
 		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < n; i++) {

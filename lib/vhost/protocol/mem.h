@@ -32,6 +32,13 @@ int vhu_mem_map_region(struct vhu_mem_region *out,
 /* Make a region mapped with noaccess readable and writable: 0 or -errno. */
 int vhu_mem_region_open(const struct vhu_mem_region *r);
 void vhu_mem_unmap_region(struct vhu_mem_region *r);
+/*
+ * Pages of r's file that are resident (mincore on our mapping: shmem and
+ * tmpfs report the file's page cache, whoever wrote it), counting stops
+ * past cap. UINT64_MAX when that tells nothing: hugetlbfs reports only the
+ * pages our own mapping has touched.
+ */
+uint64_t vhu_mem_resident_pages(const struct vhu_mem_region *r, uint64_t cap);
 
 /*
  * Build a table from a SET_MEM_TABLE payload into an empty table m: checks

@@ -20,6 +20,7 @@
 #ifndef VHU_GUEST_MEM_H
 #define VHU_GUEST_MEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -41,6 +42,7 @@ struct vhu_mem_region {
 	uint64_t backing_ino; /* adds of one region name the same file */
 	uint32_t refs;        /* identical ADD_MEM_REGs holding it */
 	int numa_node;        /* host NUMA node of its pages, -1: unknown */
+	bool hugetlb;         /* on hugetlbfs (mincore sees only our PTEs) */
 };
 
 /*

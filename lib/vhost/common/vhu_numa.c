@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -117,36 +119,117 @@ vhu_numa_node_real(const void *addr, size_t len, bool may_fault)
 int
 vhu_numa_move_real(void *addr, size_t len, int node)
 {
-	unsigned long mask[MASK_BITS / 64] = { 0 };
+	const uintptr_t pg = page_size();
+	void *pages[64];
+	int nodes[64], status[64];
 
 	if (node < 0 || node >= MASK_BITS)
 		return -EINVAL;
-	mask[node / 64] = 1UL << (node % 64);
 	/*
-	 * Preferred, not bound: pages this range gets later (none, as the
-	 * objects are zeroed at allocation) may still come from elsewhere
-	 * when the node is full. MPOL_MF_MOVE migrates the present ones.
+	 * move_pages, not mbind: it migrates the pages and leaves the
+	 * mapping's policy alone, so objects next to each other stay one
+	 * mapping (no VMA split per object). All their pages exist: they
+	 * were written at allocation.
 	 */
-	if (mbind(addr, len, MPOL_PREFERRED, mask, MASK_BITS + 1,
-		  MPOL_MF_MOVE) < 0)
-		return -errno;
+	for (uintptr_t a = (uintptr_t)addr; a < (uintptr_t)addr + len;) {
+		unsigned long n = 0;
+
+		for (; n < RTE_DIM(pages) && a < (uintptr_t)addr + len;
+		     n++, a += pg) {
+			pages[n] = (void *)a;
+			nodes[n] = node;
+		}
+		/* > 0: pages left where they were; slower, not wrong */
+		if (move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE) < 0)
+			return -errno;
+	}
 	return 0;
+}
+
+/*
+ * Objects are carved from chunks of this much address space, reserved
+ * without backing (MAP_NORESERVE): devices and queues live until
+ * vhu_fini(), so a chunk is only given back when every object in it is.
+ * One mapping for them all, instead of one per object.
+ */
+#define CHUNK_BYTES (16ul << 20)
+
+struct chunk {
+	struct chunk *next;
+};
+
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct chunk *chunks;   /* newest first */
+static size_t chunk_used;      /* bytes handed out of the newest */
+static unsigned long live;     /* objects not yet freed */
+
+static bool
+is_big(size_t size)
+{
+	return size > CHUNK_BYTES / 4;
+}
+
+static void *
+map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 void *
 vhu_numa_zalloc(size_t size)
 {
-	void *p = mmap(NULL, RTE_ALIGN_CEIL(size, page_size()),
-		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t len = RTE_ALIGN_CEIL(size, page_size());
+	uint8_t *p = NULL;
 
-	return p == MAP_FAILED ? NULL : p;
+	if (is_big(size)) {
+		p = map_anon(len);
+	} else {
+		pthread_mutex_lock(&arena_lock);
+		if (chunks == NULL || chunk_used + len > CHUNK_BYTES) {
+			struct chunk *c = map_anon(CHUNK_BYTES);
+
+			if (c != NULL) {
+				c->next = chunks;
+				chunks = c;
+				chunk_used = page_size(); /* the header */
+			}
+		}
+		if (chunks != NULL && chunk_used + len <= CHUNK_BYTES) {
+			p = (uint8_t *)chunks + chunk_used;
+			chunk_used += len;
+			live++;
+		}
+		pthread_mutex_unlock(&arena_lock);
+	}
+	/* never used before, so zero; written so every page exists */
+	if (p != NULL)
+		memset(p, 0, len);
+	return p;
 }
 
 void
 vhu_numa_free(void *p, size_t size)
 {
-	if (p != NULL)
+	if (p == NULL)
+		return;
+	if (is_big(size)) {
 		munmap(p, RTE_ALIGN_CEIL(size, page_size()));
+		return;
+	}
+	pthread_mutex_lock(&arena_lock);
+	if (live > 0 && --live == 0) {
+		while (chunks != NULL) {
+			struct chunk *c = chunks;
+
+			chunks = c->next;
+			munmap(c, CHUNK_BYTES);
+		}
+		chunk_used = 0;
+	}
+	pthread_mutex_unlock(&arena_lock);
 }
 
 int

@@ -7,11 +7,12 @@
  * Design: device and queue objects are allocated once per slot and never
  * move (a burst may hold their address at any time, see
  * doc/guide/threading.md), so they are not reallocated on the guest's node
- * as DPDK's numa_realloc() does. Instead they live in page-aligned private
- * anonymous memory, and when a device starts their pages are migrated to
- * the node of the guest memory they serve (mbind with MPOL_MF_MOVE): the
+ * as DPDK's numa_realloc() does. Instead each sits on pages of its own in
+ * private anonymous memory, and when a device starts those pages are
+ * migrated to the node of the guest memory they serve (move_pages): the
  * address stays, the kernel moves the pages under any reader. Queues are
- * quiesced while it happens anyway.
+ * quiesced while it happens anyway. (rte_malloc memory cannot be moved:
+ * DPDK knows its hugepages by physical address.)
  */
 #ifndef VHU_NUMA_H
 #define VHU_NUMA_H
@@ -50,7 +51,10 @@ int vhu_numa_move_real(void *addr, size_t len, int node);
 
 /*
  * Zeroed, page-aligned private memory whose pages can be moved
- * (vhu_numa_place), or NULL. Freed with vhu_numa_free(p, the same size).
+ * (vhu_numa_place), or NULL; every page is written, so exists. Freed with
+ * vhu_numa_free(p, the same size). For objects that live long: small ones
+ * come out of shared chunks that go back to the system only when all of
+ * their objects are freed. Thread-safe.
  */
 void *vhu_numa_zalloc(size_t size);
 void vhu_numa_free(void *p, size_t size);

@@ -567,10 +567,10 @@ int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
  *  or mmap MAP_SHARED refused): guest memory must be shared and
  *  file-backed. The frontend's SET_MEM_TABLE / ADD_MEM_REG failed. */
 #define VHU_DIAG_MEM_NOT_SHARED 0x1
-/** When the device started (the guest's driver had run), next to no page
- *  of the guest memory files was resident: the guest most likely writes a
- *  private copy (share=off) vhu cannot see. A heuristic, memfd / tmpfs
- *  backed guests of 64 MiB or more only; see troubleshooting.md. */
+/** When the device started (the guest's driver had run), the guest
+ *  memory files held only zeros: the guest most likely writes a private
+ *  copy (share=off) vhu cannot see. A heuristic, memfd / tmpfs backed
+ *  guests of 64 MiB or more only; see troubleshooting.md. */
 #define VHU_DIAG_MEM_INVISIBLE 0x2
 /** SET_MEM_TABLE came with 8 regions, the most it carries, without protocol
  *  feature CONFIGURE_MEM_SLOTS: a guest with more regions will fail. */

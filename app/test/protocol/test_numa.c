@@ -573,8 +573,9 @@ touch_guest_a(struct env *e)
 }
 
 /*
- * 6a: a started guest whose memory is all but untouched in the shared
- * file (share=off) is named; one that wrote its memory is not.
+ * 6a: a started guest whose shared file holds only zeros (share=off: the
+ * driver's rings here are zeroed too) is named; one that wrote its memory
+ * is not.
  */
 static void
 test_diag_guest_writes_invisible(void **state)

@@ -131,37 +131,40 @@ vhu_dev_diag_set(struct vhu_dev *dev, uint32_t bit)
 
 /*
  * Guest memory smaller than this is not checked by
- * vhu_dev_check_guest_writes(): test frontends share a few MiB with only
- * rings in them; a guest that runs an OS has more.
+ * vhu_dev_check_guest_writes(): test frontends share a few MiB with
+ * nothing but zeroed rings in them; a guest that runs an OS has more.
  */
 #define CHECK_MIN_BYTES (64ull << 20)
+/*
+ * Resident pages read at most (16 MiB) before concluding. A guest that
+ * writes shared memory is found at the first page that holds data, in
+ * practice the first: x86 firmware writes the lowest page of RAM.
+ */
+#define CHECK_PAGES 4096
 
 void
 vhu_dev_check_guest_writes(struct vhu_dev *dev)
 {
-	/* ring pages vhu itself touched: used ring, avail, desc per vring */
-	const uint64_t ours = 4ull * dev->vqs.nr_vrings + 4;
-	uint64_t total = 0, resident = 0;
+	uint64_t total = 0, budget = CHECK_PAGES;
 
-	/* postcopy: the memory is still arriving; that is not this */
-	if (dev->postcopy_listening || dev->mem.nregions == 0)
+	/*
+	 * Postcopy: the memory is still arriving, and may be PROT_NONE. A
+	 * restart: our own ring writes (flags) would count as data.
+	 */
+	if (dev->postcopy_listening || dev->mem.nregions == 0 ||
+	    (dev->diag & VHU_DIAG_MEM_INVISIBLE))
 		return;
 	for (uint32_t i = 0; i < dev->mem.nregions; i++) {
-		uint64_t n = vhu_mem_resident_pages(&dev->mem.r[i],
-						    ours - resident);
-
-		if (n == UINT64_MAX)
-			return;
-		resident += n;
-		if (resident > ours)
-			return;
 		total += dev->mem.r[i].size;
+		if (budget > 0 &&
+		    vhu_mem_region_has_data(&dev->mem.r[i], &budget) != 0)
+			return; /* data seen, or this cannot tell */
 	}
 	if (total < CHECK_MIN_BYTES ||
 	    !vhu_dev_diag_set(dev, VHU_DIAG_MEM_INVISIBLE))
 		return;
-	VHU_LOG(WARNING, "%s: the guest started its device, but its %" PRIu64 " MiB of memory are untouched in the files the frontend shared (%" PRIu64 " pages resident, no more than vhu itself wrote): the guest most likely runs on a private copy, and vhu will never see its rings (no traffic); guest memory must be shared and file-backed: QEMU -object memory-backend-memfd,share=on or memory-backend-file,...,share=on",
-		dev->name, total >> 20, resident);
+	VHU_LOG(WARNING, "%s: the guest started its device, but its %" PRIu64 " MiB of memory hold only zeros in the files the frontend shared (%u resident pages read): the guest most likely runs on a private copy, and vhu will never see its rings (no traffic); guest memory must be shared and file-backed: QEMU -object memory-backend-memfd,share=on or memory-backend-file,...,share=on",
+		dev->name, total >> 20, (unsigned int)(CHECK_PAGES - budget));
 }
 
 /* ---- NUMA placement (vhu_numa.h) ---- */

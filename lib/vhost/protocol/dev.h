@@ -118,11 +118,13 @@ void vhu_dev_numa_start(struct vhu_dev *dev);
 /* The same for one vring that became live while the device runs. */
 void vhu_dev_numa_vring(struct vhu_dev *dev, uint16_t index);
 /*
- * The device is starting, so the guest has run its driver: if nearly no
- * page of guest memory is resident in the shared files, the guest's
- * writes go elsewhere (share=off). Warns once (VHU_DIAG_MEM_INVISIBLE).
- * Limits: memfd / tmpfs backing only (hugetlbfs is not checked), guest
- * memory of at least 64 MiB, not during postcopy.
+ * The device is starting, so the guest has run its driver: if the pages
+ * of the shared files hold nothing but zeros (read only where resident,
+ * so nothing is allocated), the guest's writes go elsewhere (share=off:
+ * its private copy; the file only got the zero pages its faults read in).
+ * Warns once (VHU_DIAG_MEM_INVISIBLE). Limits: memfd / tmpfs backing only
+ * (hugetlbfs is not checked), guest memory of at least 64 MiB, not during
+ * postcopy.
  */
 void vhu_dev_check_guest_writes(struct vhu_dev *dev);
 

@@ -148,25 +148,43 @@ vhu_mem_region_open(const struct vhu_mem_region *r)
 	return 0;
 }
 
-uint64_t
-vhu_mem_resident_pages(const struct vhu_mem_region *r, uint64_t cap)
+/* Whether a page holds anything but zeros. */
+static bool
+page_has_data(const uint8_t *p, size_t pg)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < pg / sizeof(*w); i++)
+		if (w[i] != 0)
+			return true;
+	return false;
+}
+
+int
+vhu_mem_region_has_data(const struct vhu_mem_region *r, uint64_t *budget)
 {
 	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	unsigned char vec[4096];
-	uint64_t n = 0;
 
 	if (r->hugetlb || r->map_addr == NULL)
-		return UINT64_MAX;
-	for (size_t off = 0; off < r->map_len && n <= cap;
+		return -1;
+	for (size_t off = 0; off < r->map_len && *budget > 0;
 	     off += sizeof(vec) * pg) {
 		size_t len = RTE_MIN(r->map_len - off, sizeof(vec) * pg);
+		const uint8_t *base = (const uint8_t *)r->map_addr + off;
 
-		if (mincore((uint8_t *)r->map_addr + off, len, vec) < 0)
-			return UINT64_MAX;
-		for (size_t i = 0; i < len / pg; i++)
-			n += vec[i] & 1;
+		if (mincore((void *)(uintptr_t)base, len, vec) < 0)
+			return -1;
+		for (size_t i = 0; i < len / pg && *budget > 0; i++) {
+			if (!(vec[i] & 1))
+				continue;
+			/* resident: reading maps it, allocates nothing */
+			(*budget)--;
+			if (page_has_data(base + i * pg, pg))
+				return 1;
+		}
 	}
-	return n;
+	return 0;
 }
 
 void

@@ -21,7 +21,7 @@
 /* Pages a query samples, spread over the range. */
 #define SAMPLES 8
 /* Nodes a policy mask may name (bits); more than any machine has. */
-#define MASK_BITS 1024
+#define MASK_BITS 1024 /* (regions keep a node in 16 bits) */
 
 vhu_numa_node_fn vhu_numa_node_of = vhu_numa_node_real;
 vhu_numa_move_fn vhu_numa_move = vhu_numa_move_real;

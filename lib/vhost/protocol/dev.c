@@ -187,7 +187,7 @@ static int
 region_node(struct vhu_mem_region *r)
 {
 	if (r->numa_node < 0)
-		r->numa_node = vhu_numa_node_of(r->hva, r->size, false);
+		r->numa_node = (int16_t)vhu_numa_node_of(r->hva, r->size, false);
 	return r->numa_node;
 }
 
@@ -212,7 +212,7 @@ vring_node(struct vhu_dev *dev, const struct vhu_vq *vq)
 	if (r == NULL)
 		return -1;
 	if (region_node(r) < 0 && !dev->postcopy_listening)
-		r->numa_node = vhu_numa_node_of(vq->desc, 16, true);
+		r->numa_node = (int16_t)vhu_numa_node_of(vq->desc, 16, true);
 	return r->numa_node;
 }
 

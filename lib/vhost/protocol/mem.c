@@ -127,7 +127,7 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	out->mmap_offset = in->mmap_offset;
 	out->hugetlb = fd_page_size(fd) > (uint64_t)sysconf(_SC_PAGESIZE);
 	/* faults nothing in, so postcopy's PROT_NONE mapping is fine too */
-	out->numa_node = vhu_numa_node_of(hva, in->size, false);
+	out->numa_node = (int16_t)vhu_numa_node_of(hva, in->size, false);
 	return 0;
 }
 

@@ -41,7 +41,8 @@ struct vhu_mem_region {
 	uint64_t backing_dev; /* st_dev and st_ino of the fd mapped: two */
 	uint64_t backing_ino; /* adds of one region name the same file */
 	uint32_t refs;        /* identical ADD_MEM_REGs holding it */
-	int numa_node;        /* host NUMA node of its pages, -1: unknown */
+	/* 16 bits: the entry stays 80 bytes, the data path walks the table */
+	int16_t numa_node;    /* host NUMA node of its pages, -1: unknown */
 	bool hugetlb;         /* on hugetlbfs (mincore sees only our PTEs) */
 };
 

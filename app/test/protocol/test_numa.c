@@ -425,6 +425,48 @@ test_real_memfd_node(void **state)
 	close(fd);
 }
 
+/*
+ * Movable objects: page-aligned, zeroed, each on pages of its own, carved
+ * one after the other from one mapping; a large one gets its own.
+ */
+static void
+test_movable_allocations(void **state)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *a, *b, *c, *big;
+
+	(void)state;
+	a = vhu_numa_zalloc(100);
+	b = vhu_numa_zalloc(pg + 1);
+	c = vhu_numa_zalloc(100);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_int_equal((uintptr_t)a % pg, 0);
+	assert_int_equal((uintptr_t)b % pg, 0);
+	/* one after the other, b taking two pages (unless a chunk ended) */
+	if (b == a + pg)
+		assert_ptr_equal(c, b + 2 * pg);
+	for (size_t i = 0; i < pg + 1; i++)
+		assert_int_equal(b[i], 0);
+	memset(a, 0xa5, 100);
+	memset(b, 0xa5, pg + 1);
+	vhu_numa_free(b, pg + 1);
+	b = vhu_numa_zalloc(pg + 1);
+	assert_non_null(b);
+	for (size_t i = 0; i < pg + 1; i++)
+		assert_int_equal(b[i], 0);
+	assert_int_equal(vhu_numa_place(b, pg + 1, 0), 0); /* fake mover */
+	assert_int_equal(vhu_numa_place(b, pg + 1, -1), 0);
+	big = vhu_numa_zalloc(8u << 20);
+	assert_non_null(big);
+	assert_int_equal(big[(8u << 20) - 1], 0);
+	vhu_numa_free(big, 8u << 20);
+	vhu_numa_free(a, 100);
+	vhu_numa_free(b, pg + 1);
+	vhu_numa_free(c, 100);
+}
+
 /* ---- set-up diagnostics ---- */
 
 /* A bare connection, features taken, protocol features pf & offered. */
@@ -645,6 +687,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_remote_poll_warns_once_per_start),
 		cmocka_unit_test(test_unknown_node_never_warns),
 		cmocka_unit_test(test_real_memfd_node),
+		cmocka_unit_test(test_movable_allocations),
 		cmocka_unit_test(test_diag_not_shared),
 		cmocka_unit_test(test_diag_table_full),
 		cmocka_unit_test(test_diag_slots_full),

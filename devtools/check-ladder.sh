@@ -21,6 +21,7 @@ objdir=$build/lib/vhost/libvhu_internal.a.p
 # floor  object (source path with / as _)
 floors='
 0  common_vhu_log
+0  common_vhu_numa
 1  virtqueue_vq
 1  virtqueue_pkt_offload
 2  virtqueue_net_hdr

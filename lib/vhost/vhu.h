@@ -716,6 +716,102 @@ bool vhu_rx_filter_accept(const struct vhu_rx_filter *f, const void *frame,
 
 /** @} */
 
+/**
+ * @name NUMA placement and set-up diagnostics
+ * Where the guest's memory is, and set-up mistakes libvhu noticed. Each
+ * diagnostic is also logged once, with its fix, and explained in
+ * doc/guide/troubleshooting.md. These queries take no lock: they may be
+ * called from any thread, the data path included.
+ * @{
+ */
+
+/**
+ * @name Diagnostic bits (vhu_dev_diag, vhu_socket_diag)
+ * @{
+ */
+/** A memory region's fd could not be mapped shared (not a regular file,
+ *  or mmap MAP_SHARED refused): guest memory must be shared and
+ *  file-backed. The frontend's SET_MEM_TABLE / ADD_MEM_REG failed. */
+#define VHU_DIAG_MEM_NOT_SHARED 0x1
+/** When the device started (the guest's driver had run), the guest
+ *  memory files held only zeros: the guest most likely writes a private
+ *  copy (share=off) vhu cannot see. A heuristic, memfd / tmpfs backed
+ *  guests of 64 MiB or more only; see troubleshooting.md. */
+#define VHU_DIAG_MEM_INVISIBLE 0x2
+/** SET_MEM_TABLE came with 8 regions, the most it carries, without protocol
+ *  feature CONFIGURE_MEM_SLOTS: a guest with more regions will fail. */
+#define VHU_DIAG_MEM_TABLE_FULL 0x4
+/** ADD_MEM_REG was refused: every memory slot of the device is in use. */
+#define VHU_DIAG_MEM_SLOTS_FULL 0x8
+/** A vring was first polled from an lcore on another NUMA node than its
+ *  guest memory (device only: see vhu_dev_vring_remote_polls()). */
+#define VHU_DIAG_NUMA_REMOTE 0x10
+/** @} */
+
+/**
+ * The host NUMA node of a device's guest memory: that of the memory
+ * holding vring 0's descriptor ring, else of the region with the lowest
+ * guest-physical address. Found when the device starts (new_device):
+ * libvhu then moves the device's and its queues' own structures to that
+ * node. Pages the guest has not touched yet are not faulted in to find it;
+ * when none is present, the node the memory's policy binds it to counts
+ * (QEMU host-nodes=N,policy=bind on a memfd).
+ *
+ * @param dev the device.
+ * @return the node (>= 0), or -1 when unknown (not started, no NUMA
+ *   support, memory not yet placed) or dev is NULL.
+ */
+int vhu_dev_numa_node(const struct vhu_dev *dev);
+
+/**
+ * The host NUMA node of one vring: that of the guest memory region
+ * holding its descriptor ring, found when the device starts or the vring
+ * comes up. An lcore polling the vring should be on this node.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return the node (>= 0), or -1 when unknown, the vring is not set up
+ *   or out of range, or dev is NULL.
+ */
+int vhu_dev_vring_numa_node(const struct vhu_dev *dev, uint16_t vring);
+
+/**
+ * How many times a vring, since the frontend connected, was first polled
+ * after a start from an lcore whose NUMA node (rte_lcore_to_socket_id())
+ * differs from the vring's (vhu_dev_vring_numa_node()). Each such start
+ * also logs one warning naming the lcore, both nodes and the fix. Only the
+ * first burst after each start is checked; the data path pays one test of
+ * a flag it reads anyway.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return the count; 0 if none, or if the node of either is unknown, the
+ *   vring is not set up or out of range, or dev is NULL.
+ */
+uint64_t vhu_dev_vring_remote_polls(const struct vhu_dev *dev,
+				    uint16_t vring);
+
+/**
+ * Set-up problems noticed on a device's connection.
+ *
+ * @param dev the device.
+ * @return a mask of VHU_DIAG_* bits (0: none, or dev NULL).
+ */
+uint32_t vhu_dev_diag(const struct vhu_dev *dev);
+
+/**
+ * Set-up problems noticed on any connection a socket has had, sticky for
+ * the socket's life, so that a device that never started (its handle
+ * never reached the application) still shows. VHU_DIAG_NUMA_REMOTE is
+ * per device only and never set here.
+ *
+ * @param s the socket.
+ * @return a mask of VHU_DIAG_* bits (0: none, or s NULL).
+ */
+uint32_t vhu_socket_diag(const struct vhu_socket *s);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

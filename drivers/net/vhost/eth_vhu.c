@@ -349,6 +349,7 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 		      (feat & (RTE_BIT64(VIRTIO_NET_F_CTRL_RX) |
 			       RTE_BIT64(VIRTIO_NET_F_CTRL_VLAN)));
 	struct vhu_rx_filter f;
+	int node = vhu_dev_numa_node(dev);
 	bool closing;
 
 	(void)vhu_dev_rx_filter(dev, &f);
@@ -362,6 +363,14 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 		atomic_store_explicit(&port->filter_on, true,
 				      memory_order_relaxed);
 	}
+	/*
+	 * rte_eth_dev_socket_id(): where the guest's memory is, so that the
+	 * application polls from lcores (and allocates mbufs) there. Unknown
+	 * keeps what the port had: a reconnecting guest usually comes back
+	 * on the same node.
+	 */
+	if (node >= 0)
+		port->eth_dev->data->numa_node = node;
 	/* without NET_SET_MTU the port keeps the MTU it had */
 	port->guest_mtu = mtu;
 	if (mtu != 0)
@@ -370,11 +379,11 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 	publish_dp(port);
 	rte_spinlock_unlock(&port->lock);
 
-	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ", %s %u)",
+	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ", %s %u, NUMA node %d)",
 		    port->port_id, port->iface, vhu_dev_vring_count(dev),
 		    vhu_dev_features(dev),
 		    mtu != 0 ? "guest MTU" : "no guest MTU, port MTU",
-		    mtu != 0 ? mtu : port->eth_dev->data->mtu);
+		    mtu != 0 ? mtu : port->eth_dev->data->mtu, node);
 	link_set(port, true);
 	if (!closing)
 		raise_lsc(port);
@@ -792,15 +801,30 @@ vhu_eth_log_nomem(const char *who, const char *what, size_t bytes, int socket)
 		    who, what, bytes, pages, page_kb, heap_free >> 20, page_kb);
 }
 
+/*
+ * The queue's state goes where the application asks (socket_id), as with
+ * any ethdev; with SOCKET_ID_ANY, on the node of the last guest seen.
+ * Queues are usually set up before a guest connects, so the guest's node
+ * is not known yet; once it is, rte_eth_dev_socket_id() tells it, and an
+ * application that sets its queues up again gets them there. They are
+ * not moved under a running port: its lcores hold them.
+ */
 static struct vhu_eth_queue *
 queue_new(struct rte_eth_dev *eth_dev, uint16_t q, unsigned int socket_id,
 	  bool rx)
 {
 	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	struct vhu_eth_queue *eq;
+	int node = (int)socket_id;
 
+	/* no preference: the guest's node, once a guest has been seen */
+	if (node == SOCKET_ID_ANY)
+		node = eth_dev->data->numa_node;
 	eq = rte_zmalloc_socket(rx ? "vhu_rxq" : "vhu_txq", sizeof(*eq),
-				RTE_CACHE_LINE_SIZE, (int)socket_id);
+				RTE_CACHE_LINE_SIZE, node);
+	if (eq == NULL && node != (int)socket_id)
+		eq = rte_zmalloc_socket(rx ? "vhu_rxq" : "vhu_txq", sizeof(*eq),
+					RTE_CACHE_LINE_SIZE, (int)socket_id);
 	if (eq == NULL) {
 		char who[32], what[32];
 

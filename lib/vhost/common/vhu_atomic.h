@@ -49,6 +49,7 @@
 VHU_ATOMIC_SAME_AS(bool);
 VHU_ATOMIC_SAME_AS(uint8_t);
 VHU_ATOMIC_SAME_AS(uint16_t);
+VHU_ATOMIC_SAME_AS(uint32_t);
 VHU_ATOMIC_SAME_AS(int);
 VHU_ATOMIC_SAME_AS(uint64_t);
 VHU_ATOMIC_SAME_AS(void *);
@@ -86,6 +87,7 @@ vhu_atomic_store_##name(volatile T *p, T v, memory_order mo) \
 
 VHU_ATOMIC_LOAD_STORE(bool, bool)
 VHU_ATOMIC_LOAD_STORE(u16, uint16_t)
+VHU_ATOMIC_LOAD_STORE(u32, uint32_t)
 VHU_ATOMIC_LOAD_STORE(int, int)
 VHU_ATOMIC_LOAD_STORE(u64, uint64_t)
 

@@ -19,6 +19,7 @@
 #include "postcopy.h"
 #include "registry.h"
 #include "vhu_log.h"
+#include "vhu_numa.h"
 
 struct vhu_vq *
 vhu_dev_vq(struct vhu_dev *dev, uint32_t index)
@@ -118,6 +119,148 @@ vhu_dev_reset(struct vhu_dev *dev)
 	vhu_net_ctrl_reset(dev);
 	/* a ring enabled before the reset would otherwise block readiness */
 	memset(dev->vring_enable_req, 0, sizeof(dev->vring_enable_req));
+}
+
+bool
+vhu_dev_diag_set(struct vhu_dev *dev, uint32_t bit)
+{
+	bool first = !(dev->diag & bit);
+
+	vhu_atomic_store_u32(&dev->diag, dev->diag | bit, memory_order_relaxed);
+	if (dev->sock != NULL)
+		vhu_atomic_store_u32(&dev->sock->diag, dev->sock->diag | bit,
+				     memory_order_relaxed);
+	return first;
+}
+
+/*
+ * Guest memory smaller than this is not checked by
+ * vhu_dev_check_guest_writes(): test frontends share a few MiB with
+ * nothing but zeroed rings in them; a guest that runs an OS has more.
+ */
+#define CHECK_MIN_BYTES (64ull << 20)
+/*
+ * Resident pages read at most (16 MiB) before concluding. A guest that
+ * writes shared memory is found at the first page that holds data, in
+ * practice the first: x86 firmware writes the lowest page of RAM.
+ */
+#define CHECK_PAGES 4096
+
+void
+vhu_dev_check_guest_writes(struct vhu_dev *dev)
+{
+	uint64_t total = 0, budget = CHECK_PAGES;
+
+	/*
+	 * Postcopy: the memory is still arriving, and may be PROT_NONE. A
+	 * restart: our own ring writes (flags) would count as data.
+	 */
+	if (dev->postcopy_listening || dev->mem.nregions == 0 ||
+	    (dev->diag & VHU_DIAG_MEM_INVISIBLE))
+		return;
+	for (uint32_t i = 0; i < dev->mem.nregions; i++) {
+		total += dev->mem.r[i].size;
+		if (budget > 0 &&
+		    vhu_mem_region_has_data(&dev->mem.r[i], &budget) != 0)
+			return; /* data seen, or this cannot tell */
+	}
+	if (total < CHECK_MIN_BYTES ||
+	    !vhu_dev_diag_set(dev, VHU_DIAG_MEM_INVISIBLE))
+		return;
+	VHU_LOG(WARNING, "%s: the guest started its device, but its %" PRIu64 " MiB of memory hold only zeros in the files the frontend shared (%u resident pages read): the guest most likely runs on a private copy, and vhu will never see its rings (no traffic); guest memory must be shared and file-backed: QEMU -object memory-backend-memfd,share=on or memory-backend-file,...,share=on",
+		dev->name, total >> 20, (unsigned int)(CHECK_PAGES - budget));
+}
+
+/* ---- NUMA placement (vhu_numa.h) ---- */
+
+/* The region whose mapping holds p, or NULL. */
+static struct vhu_mem_region *
+region_of_hva(struct vhu_guest_mem *m, const void *p)
+{
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		struct vhu_mem_region *r = &m->r[i];
+
+		if ((uintptr_t)p - (uintptr_t)r->hva < r->size)
+			return r;
+	}
+	return NULL;
+}
+
+/* A region's node; asked again while unknown (its pages may be there now). */
+static int
+region_node(struct vhu_mem_region *r)
+{
+	if (r->numa_node < 0)
+		r->numa_node = (int16_t)vhu_numa_node_of(r->hva, r->size, false);
+	return r->numa_node;
+}
+
+/*
+ * A vring's node: that of the region holding its descriptor ring (split
+ * and packed alike), the memory the data path reads first and most. With
+ * an IOMMU the ring pointer is found through the IOTLB, but it points into
+ * the same regions. -1 for a ring not mapped (not usable). A region whose
+ * sampled pages tell nothing takes the node of the ring page itself,
+ * which the guest wrote and the first burst reads anyway, faulted in if
+ * need be; not under postcopy, where that page may still be on the
+ * source and the fault would hold the control context.
+ */
+static int
+vring_node(struct vhu_dev *dev, const struct vhu_vq *vq)
+{
+	struct vhu_mem_region *r;
+
+	if (vq == NULL || vq->desc == NULL)
+		return -1;
+	r = region_of_hva(&dev->mem, vq->desc);
+	if (r == NULL)
+		return -1;
+	if (region_node(r) < 0 && !dev->postcopy_listening)
+		r->numa_node = (int16_t)vhu_numa_node_of(vq->desc, 16, true);
+	return r->numa_node;
+}
+
+static void
+place_vring(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	int node = vring_node(dev, vq);
+
+	vhu_vq_quiesce(vq);
+	vhu_vq_set_numa_locked(vq, node);
+	vhu_vq_resume(vq);
+}
+
+void
+vhu_dev_numa_vring(struct vhu_dev *dev, uint16_t index)
+{
+	if (index < dev->vqs.nr_vrings && dev->vqs.vq[index] != NULL)
+		place_vring(dev, dev->vqs.vq[index]);
+}
+
+void
+vhu_dev_numa_start(struct vhu_dev *dev)
+{
+	int node, ret;
+
+	for (uint16_t i = 0; i < dev->vqs.nr_vrings; i++)
+		vhu_dev_numa_vring(dev, i);
+	node = dev->vqs.vq[0] != NULL ? dev->vqs.vq[0]->numa_node : -1;
+	if (node < 0 && dev->mem.nregions > 0)
+		node = region_node(&dev->mem.r[0]);
+	vhu_atomic_store_int(&dev->numa_node, node, memory_order_relaxed);
+	if (node < 0) {
+		VHU_LOG(INFO, "%s: NUMA node of the guest memory unknown", dev->name);
+		return;
+	}
+	/*
+	 * The device object holds the memory table every translation reads.
+	 * Its address stays (handles are held by the application and by
+	 * bursts), only its pages move.
+	 */
+	ret = vhu_numa_place(dev, sizeof(*dev), node);
+	VHU_LOG(INFO, "%s: guest memory on NUMA node %d: device and queues %s",
+		dev->name, node, ret == 0 ? "placed there" :
+		"could not be moved there");
 }
 
 /* ---- the application's queries (vhu.h) ---- */
@@ -246,4 +389,54 @@ vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring)
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	vhu_vq_resume(vq);
 	return 0;
+}
+
+int
+vhu_dev_numa_node(const struct vhu_dev *dev)
+{
+	if (dev == NULL)
+		return -1;
+	return vhu_atomic_load_int(&dev->numa_node, memory_order_relaxed);
+}
+
+int
+vhu_dev_vring_numa_node(const struct vhu_dev *dev, uint16_t vring)
+{
+	const struct vhu_vq *vq;
+
+	if (dev == NULL || vring >= RTE_DIM(dev->vqs.vq))
+		return -1;
+	/* the application's thread: the acquire half of R5 */
+	vq = vhu_atomic_load_ptr(&dev->vqs.vq[vring], memory_order_acquire);
+	if (vq == NULL)
+		return -1;
+	return vhu_atomic_load_int(&vq->numa_node, memory_order_relaxed);
+}
+
+uint64_t
+vhu_dev_vring_remote_polls(const struct vhu_dev *dev, uint16_t vring)
+{
+	const struct vhu_vq *vq;
+
+	if (dev == NULL || vring >= RTE_DIM(dev->vqs.vq))
+		return 0;
+	/* the application's thread: the acquire half of R5 */
+	vq = vhu_atomic_load_ptr(&dev->vqs.vq[vring], memory_order_acquire);
+	if (vq == NULL)
+		return 0;
+	return vhu_atomic_load_u64(&vq->remote_polls, memory_order_relaxed);
+}
+
+uint32_t
+vhu_dev_diag(const struct vhu_dev *dev)
+{
+	uint32_t d;
+
+	if (dev == NULL)
+		return 0;
+	d = vhu_atomic_load_u32(&dev->diag, memory_order_relaxed);
+	for (uint16_t v = 0; v < RTE_DIM(dev->vqs.vq); v++)
+		if (vhu_dev_vring_remote_polls(dev, v) > 0)
+			return d | VHU_DIAG_NUMA_REMOTE;
+	return d;
 }

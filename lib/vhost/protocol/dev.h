@@ -56,6 +56,16 @@ struct vhu_dev {
 	bool postcopy_listening; /* POSTCOPY_LISTEN until POSTCOPY_END */
 	bool postcopy_unconfirmed; /* bases replied, QEMU's u64 not yet seen */
 
+	/*
+	 * NUMA node of the guest memory (of vring 0's descriptor ring, else
+	 * of the first region), -1: unknown; set at start. Read relaxed by
+	 * vhu_dev_numa_node() from any thread.
+	 */
+	int numa_node;
+	/* VHU_DIAG_* seen on this connection (vhu_dev_diag_set) */
+	uint32_t diag;
+	uint64_t slots_log_tsc;  /* rate limit of the slots-full log */
+
 	struct vhu_guest_mem mem;
 	struct vhu_dirty_log log;
 	struct vhu_iotlb iotlb;  /* ACCESS_PLATFORM: see iotlb.h */
@@ -108,6 +118,31 @@ void vhu_dev_stop(struct vhu_dev *dev);
 void vhu_dev_release_memory(struct vhu_dev *dev);
 /* Back to the just-connected state (RESET_OWNER, status 0). */
 void vhu_dev_reset(struct vhu_dev *dev);
+
+/*
+ * Note a set-up problem (VHU_DIAG_*) on the device and, sticky, on its
+ * socket. Control context only (one writer); the application reads
+ * relaxed (vhu_dev_diag, vhu_socket_diag). True the first time.
+ */
+bool vhu_dev_diag_set(struct vhu_dev *dev, uint32_t bit);
+/*
+ * The device is starting: find the NUMA node of each configured vring
+ * (of the region holding its descriptor ring) and of the device, move
+ * the device and queue objects there and arm the first-poll checks.
+ */
+void vhu_dev_numa_start(struct vhu_dev *dev);
+/* The same for one vring that became live while the device runs. */
+void vhu_dev_numa_vring(struct vhu_dev *dev, uint16_t index);
+/*
+ * The device is starting, so the guest has run its driver: if the pages
+ * of the shared files hold nothing but zeros (read only where resident,
+ * so nothing is allocated), the guest's writes go elsewhere (share=off:
+ * its private copy; the file only got the zero pages its faults read in).
+ * Warns once (VHU_DIAG_MEM_INVISIBLE). Limits: memfd / tmpfs backing only
+ * (hugetlbfs is not checked), guest memory of at least 64 MiB, not during
+ * postcopy.
+ */
+void vhu_dev_check_guest_writes(struct vhu_dev *dev);
 
 static inline bool
 vhu_dev_has_feature(const struct vhu_dev *dev, unsigned int bit)

@@ -112,6 +112,36 @@ handle_reset_owner(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	return VHU_MSG_OK;
 }
 
+/* A region's fd could not be mapped shared (mem.c logged the fix). */
+static void
+note_map_failure(struct vhu_dev *dev, int ret)
+{
+	if (ret == -EBADF)
+		vhu_dev_diag_set(dev, VHU_DIAG_MEM_NOT_SHARED);
+}
+
+/*
+ * A full SET_MEM_TABLE without CONFIGURE_MEM_SLOTS: this guest fits, one
+ * with another region (a hotplugged DIMM, virtio-mem, a DPDK frontend on
+ * small hugepages) will not, and the frontend's error then says little
+ * about why. Said once per connection.
+ */
+static void
+check_table_full(struct vhu_dev *dev, uint32_t nregions)
+{
+	bool offered = (dev->sock->protocol_features >>
+			VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) & 1;
+
+	if (nregions < VHU_MEM_TABLE_MAX ||
+	    vhu_dev_has_protocol_feature(dev, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) ||
+	    !vhu_dev_diag_set(dev, VHU_DIAG_MEM_TABLE_FULL))
+		return;
+	VHU_LOG(WARNING, "%s: SET_MEM_TABLE with %u regions, the most it carries, without protocol feature CONFIGURE_MEM_SLOTS: a guest with more memory regions will fail to start; %s",
+		dev->name, nregions, offered ?
+		"the frontend did not take it: use one that does (QEMU >= 5.1), or fewer regions (DPDK virtio-user: --single-file-segments or 1 GiB pages)" :
+		"the socket does not offer it: keep bit 15 in vhu_socket_set_protocol_features()");
+}
+
 /*
  * Swap in a new table while every queue is quiesced, then unmap the old
  * one: no burst can be translating through either at that moment.
@@ -133,10 +163,12 @@ handle_set_mem_table(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 	ret = vhu_mem_build(fresh, p->mem.r, p->mem.nregions, fds,
 			    dev->postcopy_listening, dev->id);
 	if (ret < 0) {
+		note_map_failure(dev, ret);
 		free(fresh);
 		free(old);
 		return VHU_MSG_FAILED;
 	}
+	check_table_full(dev, p->mem.nregions);
 	/* postcopy: faults must reach the frontend before anyone reads */
 	for (uint32_t i = 0; dev->postcopy_listening && i < fresh->nregions; i++) {
 		if (vhu_postcopy_register(dev, &fresh->r[i]) < 0) {
@@ -422,10 +454,19 @@ handle_add_mem_reg(struct vhu_dev *dev, const struct vhu_msg_hdr *hdr,
 		return dev->postcopy_listening ?
 		       vhu_postcopy_reply_table(dev, hdr, p) : VHU_MSG_OK;
 	}
+	if (dev->mem.nregions >= VHU_MAX_MEM_SLOTS) {
+		if (vhu_dev_diag_set(dev, VHU_DIAG_MEM_SLOTS_FULL) ||
+		    vhu_log_ratelimit(&dev->slots_log_tsc))
+			VHU_LOG(ERR, "%s: ADD_MEM_REG gpa 0x%" PRIx64 " refused: all %u memory slots in use (the limit vhu announced with GET_MAX_MEM_SLOTS; build option max_mem_slots)",
+				dev->name, p->reg.r.gpa, VHU_MAX_MEM_SLOTS);
+		return VHU_MSG_FAILED;
+	}
 	ret = vhu_mem_map_region(&r, &p->reg.r, fds[0], dev->postcopy_listening,
 				 dev->id);
-	if (ret < 0)
+	if (ret < 0) {
+		note_map_failure(dev, ret);
 		return VHU_MSG_FAILED;
+	}
 	if (dev->postcopy_listening && vhu_postcopy_register(dev, &r) < 0) {
 		vhu_mem_unmap_region(&r);
 		return VHU_MSG_CLOSE; /* the frontend waits for our base */

@@ -26,7 +26,6 @@
 
 #include <linux/virtio_config.h>
 
-#include <rte_malloc.h>
 
 #include "dev.h"
 #include "handlers.h"
@@ -39,6 +38,7 @@
 #include "postcopy.h"
 #include "registry.h"
 #include "vhu_log.h"
+#include "vhu_numa.h"
 
 /* Messages handled per wake-up, so one chatty peer cannot starve others. */
 #define MSGS_PER_WAKEUP 32
@@ -69,7 +69,8 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 		return NULL;
 	}
 	if (slots[id] == NULL) {
-		dev = rte_zmalloc("vhu_dev", sizeof(*dev), RTE_CACHE_LINE_SIZE);
+		/* movable pages: it follows the guest's node (vhu_numa.h) */
+		dev = vhu_numa_zalloc(sizeof(*dev));
 		if (dev == NULL) {
 			VHU_LOG(ERR, "%s: no memory for a device", s->path);
 			return NULL;
@@ -98,6 +99,8 @@ vhu_dev_alloc(struct vhu_socket *s, int fd)
 	memset(dev->vring_enable_req, 0, sizeof(dev->vring_enable_req));
 	dev->mtu = 0;
 	dev->rarp_pending = false;
+	dev->numa_node = -1;
+	dev->diag = 0;
 	dev->postcopy_ufd = -1;
 	dev->postcopy_listening = false;
 	dev->mem.nregions = 0;
@@ -172,6 +175,7 @@ static int
 dev_update(struct vhu_dev *dev)
 {
 	const struct vhu_ops *ops = &dev->sock->ops;
+	bool starting = false;
 	const char *why;
 
 	vhu_net_ctrl_sync(dev);
@@ -205,7 +209,10 @@ dev_update(struct vhu_dev *dev)
 			VHU_LOG(DEBUG, "%s: not ready: %s", dev->name, why);
 			return 0;
 		}
+		vhu_dev_check_guest_writes(dev);
+		vhu_dev_numa_start(dev);
 		vhu_dev_set_running(dev, true);
+		starting = true;
 		VHU_LOG(INFO, "%s: device ready: %u vrings, features 0x%" PRIx64,
 			dev->name, dev->vqs.nr_vrings, dev->features);
 		if (ops->new_device != NULL &&
@@ -223,6 +230,9 @@ dev_update(struct vhu_dev *dev)
 		if (live == dev->vring_reported[i])
 			continue;
 		dev->vring_reported[i] = live;
+		/* a vring live after the start: placed on its own */
+		if (live && !starting)
+			vhu_dev_numa_vring(dev, i);
 		VHU_LOG(INFO, "%s: vring %u %s", dev->name, i,
 			live ? "enabled" : "disabled");
 		if (ops->vring_state_changed != NULL)
@@ -449,7 +459,7 @@ vhu_dev_free_all(void)
 		for (uint16_t q = 0; q < RTE_DIM(dev->vqs.vq); q++)
 			if (dev->vqs.vq[q] != NULL)
 				vhu_vq_destroy(dev->vqs.vq[q]);
-		rte_free(dev);
+		vhu_numa_free(dev, sizeof(*dev));
 		slots[i] = NULL;
 	}
 }

@@ -27,6 +27,7 @@
 #include "mem.h"
 #include "memguard.h"
 #include "vhu_log.h"
+#include "vhu_numa.h"
 
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6
@@ -85,16 +86,24 @@ guard_mapping(void *map, size_t map_len, int owner, enum vhu_guard_kind kind,
 /*
  * Map [offset, offset + size) of fd; *map and *map_len: what to unmap, *st
  * the file it is, *can_fault whether its pages can go away (fd_can_fault).
+ * On failure *err: -EBADF when the fd cannot be mapped shared at all,
+ * -EINVAL for a bad range, -ENOMEM.
  */
 static uint8_t *
 map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 	     size_t *map_len, struct stat *st_out, bool *can_fault,
-	     const char *what)
+	     const char *what, int *err)
 {
 	struct stat st;
 	uint64_t pg, start, len;
 	bool hugetlbfs;
 	void *p;
+	/* guest memory regions pass st_out; the dirty log does not */
+	const char *hint = st_out == NULL ? "" :
+		"; guest memory must be shared and file-backed: QEMU -object "
+		"memory-backend-memfd,share=on or memory-backend-file,...,share=on";
+
+	*err = -EINVAL;
 
 	if (size == 0 || offset + size < offset) {
 		VHU_LOG(ERR, "%s: bad size %" PRIu64 " at offset %" PRIu64,
@@ -102,9 +111,9 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		VHU_LOG(ERR, "%s: fd is not a shareable memory file "
-			"(guest memory must be memfd or hugepage backed, share=on)",
-			what);
+		VHU_LOG(ERR, "%s: fd is not a file that can be mapped shared%s",
+			what, hint);
+		*err = -EBADF;
 		return NULL;
 	}
 	if ((uint64_t)st.st_size < offset + size) {
@@ -121,8 +130,12 @@ map_fd_range(int fd, uint64_t offset, uint64_t size, int prot, void **map,
 	}
 	p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)start);
 	if (p == MAP_FAILED) {
-		VHU_LOG(ERR, "%s: mmap of %" PRIu64 " bytes failed: %s", what,
-			len, strerror(errno));
+		int e = errno;
+
+		VHU_LOG(ERR, "%s: mmap of %" PRIu64 " bytes shared failed: %s%s",
+			what, len, strerror(e), hint);
+		/* ENOMEM: address space; the rest: the fd refuses sharing */
+		*err = e == ENOMEM ? -ENOMEM : -EBADF;
 		return NULL;
 	}
 	*map = p;
@@ -138,8 +151,9 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 		   int fd, bool noaccess, int owner)
 {
 	struct stat st;
-	bool can_fault;
+	bool can_fault, hugetlbfs;
 	uint8_t *hva;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	if (in->size == 0 || in->gpa + in->size < in->gpa ||
@@ -153,9 +167,9 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	hva = map_fd_range(fd, in->mmap_offset, in->size,
 			   noaccess ? PROT_NONE : PROT_READ | PROT_WRITE,
 			   &out->map_addr, &out->map_len, &st, &can_fault,
-			   "memory region");
+			   "memory region", &err);
 	if (hva == NULL)
-		return -EINVAL;
+		return err;
 	if (can_fault && guard_mapping(out->map_addr, out->map_len, owner,
 				       VHU_GUARD_REGION, in->gpa, in->size,
 				       "memory region") < 0) {
@@ -171,6 +185,10 @@ vhu_mem_map_region(struct vhu_mem_region *out, const struct vhu_msg_region *in,
 	out->qva = in->uaddr;
 	out->hva = hva;
 	out->mmap_offset = in->mmap_offset;
+	out->hugetlb = fd_page_size(fd, &hugetlbfs) >
+		       (uint64_t)sysconf(_SC_PAGESIZE);
+	/* faults nothing in, so postcopy's PROT_NONE mapping is fine too */
+	out->numa_node = (int16_t)vhu_numa_node_of(hva, in->size, false);
 	return 0;
 }
 
@@ -187,6 +205,45 @@ vhu_mem_region_open(const struct vhu_mem_region *r)
 		VHU_LOG(ERR, "memory region gpa 0x%" PRIx64 ": mprotect: %s",
 			r->gpa, strerror(err));
 		return -err;
+	}
+	return 0;
+}
+
+/* Whether a page holds anything but zeros. */
+static bool
+page_has_data(const uint8_t *p, size_t pg)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < pg / sizeof(*w); i++)
+		if (w[i] != 0)
+			return true;
+	return false;
+}
+
+int
+vhu_mem_region_has_data(const struct vhu_mem_region *r, uint64_t *budget)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec[4096];
+
+	if (r->hugetlb || r->map_addr == NULL)
+		return -1;
+	for (size_t off = 0; off < r->map_len && *budget > 0;
+	     off += sizeof(vec) * pg) {
+		size_t len = RTE_MIN(r->map_len - off, sizeof(vec) * pg);
+		const uint8_t *base = (const uint8_t *)r->map_addr + off;
+
+		if (mincore((void *)(uintptr_t)base, len, vec) < 0)
+			return -1;
+		for (size_t i = 0; i < len / pg && *budget > 0; i++) {
+			if (!(vec[i] & 1))
+				continue;
+			/* resident: reading maps it, allocates nothing */
+			(*budget)--;
+			if (page_has_data(base + i * pg, pg))
+				return 1;
+		}
 	}
 	return 0;
 }
@@ -291,8 +348,8 @@ vhu_mem_build(struct vhu_guest_mem *m, const struct vhu_msg_region *in,
 
 	m->nregions = 0;
 	if (n == 0 || n > VHU_MEM_TABLE_MAX) {
-		VHU_LOG(ERR, "memory table with %u regions (1..%u allowed)", n,
-			VHU_MEM_TABLE_MAX);
+		VHU_LOG(ERR, "memory table with %u regions (1..%u allowed; more are added one by one with ADD_MEM_REG, protocol feature CONFIGURE_MEM_SLOTS)",
+			n, VHU_MEM_TABLE_MAX);
 		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -318,13 +375,14 @@ vhu_log_map(struct vhu_dirty_log *log, uint64_t size, uint64_t offset, int fd,
 {
 	bool can_fault;
 	uint8_t *base;
+	int err;
 
 	memset(log, 0, sizeof(*log));
 	base = map_fd_range(fd, offset, size, PROT_READ | PROT_WRITE,
 			    &log->map_addr, &log->map_len, NULL, &can_fault,
-			    "dirty log");
+			    "dirty log", &err);
 	if (base == NULL)
-		return -EINVAL;
+		return err;
 	if (can_fault && guard_mapping(log->map_addr, log->map_len, owner,
 				       VHU_GUARD_LOG, 0, size,
 				       "dirty log") < 0) {

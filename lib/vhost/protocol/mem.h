@@ -35,6 +35,16 @@ int vhu_mem_map_region(struct vhu_mem_region *out,
 /* Make a region mapped with noaccess readable and writable: 0 or -errno. */
 int vhu_mem_region_open(const struct vhu_mem_region *r);
 void vhu_mem_unmap_region(struct vhu_mem_region *r);
+/*
+ * Whether r's file holds data: look at its resident pages (mincore on our
+ * mapping: shmem and tmpfs report the file's page cache, whoever wrote
+ * it) in address order, at most *budget of them (decremented; reading a
+ * resident page maps it and allocates nothing). 1 at the first page with
+ * a non-zero byte, 0 if none of those looked at has one, -1 when this
+ * cannot tell: hugetlbfs reports only the pages our own mapping touched.
+ * Not on a PROT_NONE (postcopy) mapping.
+ */
+int vhu_mem_region_has_data(const struct vhu_mem_region *r, uint64_t *budget);
 
 /*
  * Build a table from a SET_MEM_TABLE payload into an empty table m: checks

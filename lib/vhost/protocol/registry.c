@@ -476,3 +476,10 @@ vhu_socket_next(const struct vhu_socket *s)
 {
 	return s == NULL ? TAILQ_FIRST(&sockets) : TAILQ_NEXT(s, next);
 }
+
+uint32_t
+vhu_socket_diag(const struct vhu_socket *s)
+{
+	return s != NULL ? vhu_atomic_load_u32(&s->diag, memory_order_relaxed) :
+			   0;
+}

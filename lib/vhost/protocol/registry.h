@@ -36,6 +36,7 @@ struct vhu_socket {
 	gid_t group;                /* (gid_t)-1: leave */
 	uint32_t nallowed;          /* 0: any peer */
 	uid_t allowed[VHU_SOCKET_MAX_ALLOWED];
+	uint32_t diag;              /* VHU_DIAG_* of any device, sticky */
 	/* called by the lifecycle when a device of this socket has closed */
 	void (*dev_closed)(struct vhu_socket *s);
 };

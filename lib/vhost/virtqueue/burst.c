@@ -87,9 +87,9 @@ vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
 	if (likely(vq->ready)) {
-		/* interrupt mode: the wake-up latency, out of line */
-		if (unlikely(vq->flags & VHU_VQ_F_KICKED))
-			vhu_vq_kick_polled(vq);
+		/* first poll since start, interrupt-mode wake-up: out of line */
+		if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
+			vhu_vq_poll_hooks(vq);
 		if (unlikely(offload_wanted(vq, pkts, count)))
 			n = vhu_offload_enqueue(vq, pkts, count);
 		else
@@ -120,9 +120,9 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		/* after a live migration: the guest's RARP goes first */
 		uint16_t ring;
 
-		/* interrupt mode: the wake-up latency, out of line */
-		if (unlikely(vq->flags & VHU_VQ_F_KICKED))
-			vhu_vq_kick_polled(vq);
+		/* first poll since start, interrupt-mode wake-up: out of line */
+		if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
+			vhu_vq_poll_hooks(vq);
 		if (unlikely(vq->announce) && count > 0)
 			n = vhu_vq_take_announce(vq, mp, pkts);
 		ring = (vq->flags & VHU_VQ_F_PACKED) ?

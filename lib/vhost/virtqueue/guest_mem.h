@@ -20,6 +20,7 @@
 #ifndef VHU_GUEST_MEM_H
 #define VHU_GUEST_MEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -40,6 +41,9 @@ struct vhu_mem_region {
 	uint64_t backing_dev; /* st_dev and st_ino of the fd mapped: two */
 	uint64_t backing_ino; /* adds of one region name the same file */
 	uint32_t refs;        /* identical ADD_MEM_REGs holding it */
+	/* 16 bits: the entry stays 80 bytes, the data path walks the table */
+	int16_t numa_node;    /* host NUMA node of its pages, -1: unknown */
+	bool hugetlb;         /* on hugetlbfs (mincore sees only our PTEs) */
 };
 
 /*

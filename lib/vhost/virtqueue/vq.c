@@ -22,12 +22,14 @@
 
 #include <rte_arp.h>
 #include <rte_ether.h>
+#include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_memory.h>
 #include <rte_pause.h>
 
 #include "vq.h"
 #include "vhu_log.h"
+#include "vhu_numa.h"
 
 /*
  * Wakes the control context when a queue breaks: the data path must not
@@ -62,15 +64,19 @@ vhu_vq_create(int dev_id, uint16_t index, int numa_node,
 {
 	struct vhu_vq *vq;
 
-	vq = rte_zmalloc_socket("vhu_vq", sizeof(*vq), RTE_CACHE_LINE_SIZE,
-				numa_node);
-	/* a queue on the wrong node is slower, not wrong */
-	if (vq == NULL && numa_node != SOCKET_ID_ANY)
-		vq = rte_zmalloc_socket("vhu_vq", sizeof(*vq),
-					RTE_CACHE_LINE_SIZE, SOCKET_ID_ANY);
+	/*
+	 * Movable pages, not rte_malloc: the queue follows its guest memory
+	 * to another node when a device starts (vhu_numa.h), and its
+	 * address must never change. A queue on the wrong node is slower,
+	 * not wrong.
+	 */
+	vq = vhu_numa_zalloc(sizeof(*vq));
 	if (vq == NULL)
 		return NULL;
 	atomic_init(&vq->access, VHU_VQ_FREE);
+	vq->numa_node = numa_node >= 0 ? numa_node : -1;
+	if (numa_node >= 0)
+		(void)vhu_numa_place(vq, sizeof(*vq), numa_node);
 	vq->index = index;
 	vq->mem = mem;
 	vq->mem_rd = mem;
@@ -95,7 +101,55 @@ vhu_vq_destroy(struct vhu_vq *vq)
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
 	rte_free(vq->shadow_used);
-	rte_free(vq);
+	vhu_numa_free(vq, sizeof(*vq));
+}
+
+void
+vhu_vq_set_numa_locked(struct vhu_vq *vq, int node)
+{
+	vhu_atomic_store_int(&vq->numa_node, node, memory_order_relaxed);
+	if (node < 0) {
+		vq->flags &= ~VHU_VQ_F_NUMA_CHECK;
+		return;
+	}
+	vq->flags |= VHU_VQ_F_NUMA_CHECK;
+	(void)vhu_numa_place(vq, sizeof(*vq), node);
+	/*
+	 * The staging array is rte_malloc memory (hugepages DPDK tracks by
+	 * physical address: never migrated): reallocate it on the node.
+	 * Only bursts use it, and none runs (CONTROL held).
+	 */
+	if (vq->shadow_used != NULL && vq->num_set) {
+		const struct rte_memseg_list *msl =
+			rte_mem_virt2memseg_list(vq->shadow_used);
+
+		if (msl == NULL || msl->socket_id != node) {
+			void *p = rte_realloc_socket(vq->shadow_used,
+					vq->num * sizeof(struct vring_used_elem),
+					RTE_CACHE_LINE_SIZE, node);
+
+			if (p != NULL)
+				vq->shadow_used = p;
+		}
+	}
+}
+
+void
+vhu_vq_first_poll(struct vhu_vq *vq)
+{
+	unsigned int lcore = rte_lcore_id();
+	int here, node = vq->numa_node;
+
+	vq->flags &= ~VHU_VQ_F_NUMA_CHECK;
+	/* a thread that is no EAL lcore: the node its affinity gives */
+	here = lcore != LCORE_ID_ANY ? (int)rte_lcore_to_socket_id(lcore) :
+				       (int)rte_socket_id();
+	if (node < 0 || here < 0 || here == node)
+		return;
+	vhu_stat_add(&vq->remote_polls, 1);
+	VHU_DATA_LOG(WARNING, "%s: polled from lcore %d on NUMA node %d, but the guest memory of this vring is on node %d: every packet crosses nodes; poll it from an lcore on node %d, or place the guest's memory on node %d (QEMU -object memory-backend-...,host-nodes=%d,policy=bind)",
+		     vq->name, lcore != LCORE_ID_ANY ? (int)lcore : -1, here,
+		     node, node, here, here);
 }
 
 void
@@ -339,7 +393,9 @@ void
 vhu_vq_resume(struct vhu_vq *vq)
 {
 	bool was_ok = vq->ready || vq->ctrl_ready;
-	uint16_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED);
+	/* the app's notify choice and the first-poll checks not yet made stay */
+	uint16_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED |
+				      VHU_VQ_F_NUMA_CHECK);
 	uint64_t f = vq->features;
 	const char *why = NULL;
 
@@ -489,6 +545,9 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	vq->used = NULL;
 	vq->used_log_gpa = 0;
 	memset(&vq->stats, 0, sizeof(vq->stats));
+	/* the next connection's guest may live elsewhere (queries) */
+	vhu_atomic_store_int(&vq->numa_node, -1, memory_order_relaxed);
+	vhu_atomic_store_u64(&vq->remote_polls, 0, memory_order_relaxed);
 	vq->miss_pending = false;
 	vq->miss_sent = false;
 	vq->announce = false;
@@ -526,11 +585,18 @@ vhu_vq_set_num_locked(struct vhu_vq *vq, uint32_t num)
 	    (num & (num - 1)) != 0)
 		return -EINVAL;
 	/* keep the staging array on the queue's node */
-	msl = rte_mem_virt2memseg_list(vq);
+	msl = vq->shadow_used != NULL ?
+	      rte_mem_virt2memseg_list(vq->shadow_used) : NULL;
 	p = rte_realloc_socket(vq->shadow_used,
 			       num * sizeof(struct vring_used_elem),
 			       RTE_CACHE_LINE_SIZE,
+			       vq->numa_node >= 0 ? vq->numa_node :
 			       msl != NULL ? msl->socket_id : SOCKET_ID_ANY);
+	/* no hugepages on that node: anywhere will do */
+	if (p == NULL)
+		p = rte_realloc_socket(vq->shadow_used,
+				       num * sizeof(struct vring_used_elem),
+				       RTE_CACHE_LINE_SIZE, SOCKET_ID_ANY);
 	if (p == NULL)
 		return -ENOMEM;
 	vq->shadow_used = p;
@@ -783,6 +849,15 @@ vhu_vq_kick_polled(struct vhu_vq *vq)
 			     cycles % hz * VQ_NS_PER_S / hz,
 			     memory_order_relaxed);
 	vq->flags &= (uint16_t)~VHU_VQ_F_KICKED;
+}
+
+void
+vhu_vq_poll_hooks(struct vhu_vq *vq)
+{
+	if (vq->flags & VHU_VQ_F_NUMA_CHECK)
+		vhu_vq_first_poll(vq);
+	if (vq->flags & VHU_VQ_F_KICKED)
+		vhu_vq_kick_polled(vq);
 }
 
 void

@@ -77,6 +77,15 @@ enum {
  * wake-up latency (vhu_vq_kick_polled) and clears it. Kept by resume().
  */
 #define VHU_VQ_F_KICKED     0x1000
+/*
+ * The first burst since the vring started checks the polling lcore's NUMA
+ * node against the vring's (vhu_vq_first_poll) and clears it. Set by
+ * vhu_vq_set_numa_locked(), kept by resume(), so the data path pays one
+ * test of a word it reads anyway.
+ */
+#define VHU_VQ_F_NUMA_CHECK 0x2000
+/* either of the two: the burst's one test before it calls vhu_vq_poll_hooks */
+#define VHU_VQ_F_POLL_HOOKS (VHU_VQ_F_KICKED | VHU_VQ_F_NUMA_CHECK)
 
 /* vq->ol_caps: the offloads negotiated for this vring's direction */
 #define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
@@ -230,6 +239,14 @@ struct vhu_vq {
 	uint8_t announce_mac[6]; /* with announce: whom to announce */
 	uint64_t broken_log_tsc;  /* rate limit of vhu_vq_mark_broken() logs */
 	char name[32];           /* "dev3.vring1" for logs */
+	/*
+	 * NUMA: the node of the guest memory holding the descriptor ring
+	 * (-1: unknown), set when the device starts; and how many starts
+	 * were first polled from an lcore on another node (written by
+	 * vhu_vq_first_poll inside the queue, read relaxed by queries).
+	 */
+	int numa_node;
+	uint64_t remote_polls;
 };
 
 /* The part of struct vhu_dev the data path sees: its first member. */
@@ -281,6 +298,17 @@ struct vhu_vq *vhu_vq_create(int dev_id, uint16_t index, int numa_node,
 			     const struct vhu_dirty_log *log);
 /* Free a queue: must not be running; closes its fds. */
 void vhu_vq_destroy(struct vhu_vq *vq);
+/*
+ * The vring's guest memory is on node (-1: unknown): move the queue's
+ * pages and its staging array there (vhu_numa.h: the queue's address
+ * never changes) and arm the first-poll check. Under CONTROL.
+ */
+void vhu_vq_set_numa_locked(struct vhu_vq *vq, int node);
+/*
+ * Out of line, from the first burst after vhu_vq_set_numa_locked() (inside
+ * the queue): warn once if the calling lcore is on another node.
+ */
+void vhu_vq_first_poll(struct vhu_vq *vq);
 
 /* Wait for the data path to leave and hold the queue (A2). */
 void vhu_vq_quiesce(struct vhu_vq *vq);
@@ -376,6 +404,11 @@ int vhu_vq_kick_ack(struct vhu_vq *vq);
  * (last_kick_latency_ns) and clear the flag. Out of line on purpose.
  */
 void vhu_vq_kick_polled(struct vhu_vq *vq);
+/*
+ * Inside a burst, with any VHU_VQ_F_POLL_HOOKS flag set: the first-poll
+ * NUMA check and the wake-up latency, whichever is due. Out of line.
+ */
+void vhu_vq_poll_hooks(struct vhu_vq *vq);
 
 /*
  * The guest broke the ring protocol: stop the queue for good (until a ring

@@ -14,6 +14,14 @@
 #   tcp_pcap.py check FILE
 #       prints one line: frames, TCP payload bytes, largest frame, and how
 #       many IPv4 header and TCP checksums are wrong.
+#   tcp_pcap.py flows FILE FLOWS ROUNDS
+#       UDP/IPv4 frames of FLOWS flows (for the RSS steering case), ROUNDS
+#       rounds of one frame per flow; flow i has its own addresses and
+#       ports, and its number in the source MAC's last two bytes.
+#   tcp_pcap.py flowq FILE...
+#       one pcap per receive queue: prints "flows N queues N split N",
+#       flows seen, queues that received any, flows seen on more than one
+#       queue.
 import struct
 import sys
 
@@ -43,6 +51,34 @@ def frame(i, size=1446):
     ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
     eth = bytes.fromhex('020000000002' '020000000001') + b'\x08\x00'
     return eth + ip + seg
+
+
+def flow_frame(i, rnd):
+    src = bytes([10, 1, i >> 8, i & 0xff])
+    dst = bytes([10, 2, (i * 7) >> 8 & 0xff, (i * 7 + 3) & 0xff])
+    payload = struct.pack('!HH', i, rnd) + bytes(18)
+    udp = struct.pack('!HHHH', 1024 + i, 4000 + (i * 13) % 1000,
+                      8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), rnd, 0,
+                     64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    eth = bytes.fromhex('020000000002') + bytes([2, 0, 0, 0, i >> 8, i & 0xff])
+    return eth + b'\x08\x00' + ip + udp
+
+
+def flowq(paths):
+    seen = {}
+    used = 0
+    for q, path in enumerate(paths):
+        got = False
+        for fr in read(path):
+            if len(fr) < 12 or fr[6:10] != bytes([2, 0, 0, 0]):
+                continue
+            seen.setdefault(fr[10] << 8 | fr[11], set()).add(q)
+            got = True
+        used += got
+    split = sum(1 for qs in seen.values() if len(qs) > 1)
+    print('flows %d queues %d split %d' % (len(seen), used, split))
 
 
 def write(path, frames):
@@ -90,12 +126,19 @@ def main():
     if len(sys.argv) >= 3 and sys.argv[1] == 'make':
         n = int(sys.argv[3]) if len(sys.argv) > 3 else 32
         write(sys.argv[2], [frame(i) for i in range(n)])
+    elif len(sys.argv) == 5 and sys.argv[1] == 'flows':
+        nf, rounds = int(sys.argv[3]), int(sys.argv[4])
+        write(sys.argv[2], [flow_frame(i, r) for r in range(rounds)
+                            for i in range(nf)])
+    elif len(sys.argv) >= 3 and sys.argv[1] == 'flowq':
+        flowq(sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == 'empty':
         write(sys.argv[2], [])
     elif len(sys.argv) == 3 and sys.argv[1] == 'check':
         check(sys.argv[2])
     else:
-        sys.exit('usage: tcp_pcap.py make FILE [COUNT] | empty FILE | check FILE')
+        sys.exit('usage: tcp_pcap.py make FILE [COUNT] | empty FILE | check FILE'
+                 ' | flows FILE FLOWS ROUNDS | flowq FILE...')
 
 
 if __name__ == '__main__':

@@ -741,10 +741,20 @@ case_rss_steer() {
 	fi
 	sleep 1
 	cmd sb start
-	# 4 pcap queues x NB_FLOWS flows x 4 rounds, unless a guest ring was full
+	# 4 pcap queues x NB_FLOWS flows x 4 rounds, unless a guest ring was
+	# full (testpmd's io drops what tx_burst returns): until all, or no
+	# change for a second
+	local last=-1 same=0
 	for _ in $(seq 50); do
 		v=$(pstat sf RX-packets)
 		[ "${v:-0}" -ge $((4 * q * NB_FLOWS)) ] && break
+		if [ "${v:-0}" = "$last" ]; then
+			same=$((same + 1))
+			[ $same -ge 5 ] && break
+		else
+			same=0
+			last=${v:-0}
+		fi
 		sleep 0.2
 	done
 	log "frontend received ${v:-0} of $((4 * q * NB_FLOWS)) frames"

@@ -18,6 +18,10 @@
 #       UDP/IPv4 frames of FLOWS flows (for the RSS steering case), ROUNDS
 #       rounds of one frame per flow; flow i has its own addresses and
 #       ports, and its number in the source MAC's last two bytes.
+#   tcp_pcap.py flowhash FLOWS
+#       "FLOW HASH" per line: the Toeplitz hash (RSS, net_vhu's default
+#       symmetric key 6d5a...) of each flow's addresses and UDP ports,
+#       computed here independently of the PMD.
 #   tcp_pcap.py flowq FILE...
 #       one pcap per receive queue: prints "flows N queues N split N",
 #       flows seen, queues that received any, flows seen on more than one
@@ -64,6 +68,31 @@ def flow_frame(i, rnd):
     ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
     eth = bytes.fromhex('020000000002') + bytes([2, 0, 0, 0, i >> 8, i & 0xff])
     return eth + b'\x08\x00' + ip + udp
+
+
+def toeplitz(key, data):
+    """RSS hash: XOR of the 32-bit key window at every set input bit."""
+    k = int.from_bytes(key, 'big')
+    kbits = len(key) * 8
+    h = 0
+    for i in range(len(data) * 8):
+        if data[i // 8] & (0x80 >> (i % 8)):
+            h ^= (k >> (kbits - 32 - i)) & 0xffffffff
+    return h
+
+
+SYM_KEY = bytes([0x6d, 0x5a] * 20)
+
+
+def flowhash(nf):
+    # self-check against the first Microsoft vector (IPv4 with TCP)
+    ms = bytes.fromhex('6d5a56da255b0ec24167253d43a38fb0d0ca2bcb'
+                       'ae7b30b477cb2da38030f20c6a42b73bbeac01fa')
+    v = bytes([66, 9, 149, 187, 161, 142, 100, 80]) + struct.pack('!HH', 2794, 1766)
+    assert toeplitz(ms, v) == 0x51ccc178
+    for i in range(nf):
+        fr = flow_frame(i, 0)
+        print('%d 0x%x' % (i, toeplitz(SYM_KEY, fr[26:34] + fr[34:38])))
 
 
 def flowq(paths):
@@ -130,6 +159,8 @@ def main():
         nf, rounds = int(sys.argv[3]), int(sys.argv[4])
         write(sys.argv[2], [flow_frame(i, r) for r in range(rounds)
                             for i in range(nf)])
+    elif len(sys.argv) == 3 and sys.argv[1] == 'flowhash':
+        flowhash(int(sys.argv[2]))
     elif len(sys.argv) >= 3 and sys.argv[1] == 'flowq':
         flowq(sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == 'empty':
@@ -138,7 +169,7 @@ def main():
         check(sys.argv[2])
     else:
         sys.exit('usage: tcp_pcap.py make FILE [COUNT] | empty FILE | check FILE'
-                 ' | flows FILE FLOWS ROUNDS | flowq FILE...')
+                 ' | flows FILE FLOWS ROUNDS | flowhash FLOWS | flowq FILE...')
 
 
 if __name__ == '__main__':

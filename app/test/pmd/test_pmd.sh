@@ -25,7 +25,9 @@
 # Then RSS steering (case_rss_steer): 64 UDP flows from a pcap reach a
 # 4-queue net_vhu through all 4 of its Tx queues; with rss-steer=1 the
 # 4-queue frontend sees each flow on exactly one of its Rx queues (and
-# more than one queue used), with rss-steer=0 on all four. Then the
+# more than one queue used), with rss-steer=0 on all four. Then the Rx
+# RSS_HASH offload (case_rx_rss_hash): every frame's hash.rss equals the
+# hash tcp_pcap.py computes for its flow. Then the
 # queue-count mismatch diagnostics (case_queue_mismatch): a guest with
 # fewer queue pairs than the application configured, and an application
 # with fewer than the guest enabled: the log line and the xstat each.
@@ -777,6 +779,55 @@ case_rss_steer() {
 	stop sb
 }
 
+# RTE_ETH_RX_OFFLOAD_RSS_HASH: the frontend sends the flows pcap once
+# (net_pcap -> virtio_user, io); the backend (2 Rx queues, so testpmd
+# asks RSS, with --rss-udp: UDP addresses and ports; ethdev refuses the
+# offload without RSS) turns the offload on and prints each frame
+# (verbose 1). Every frame
+# carries "RSS hash=", and each hash equals the one tcp_pcap.py computes
+# on its own for that flow (the flow number is in the source MAC).
+case_rx_rss_hash() {
+	local bad n
+	[ "$VDEV" = net_vhu ] || return 0
+	log "== net_vhu Rx RSS_HASH offload: hash.rss of $NB_FLOWS flows"
+	if ! python3 "$PCAP_PY" flows "$WORK/flows1.pcap" "$NB_FLOWS" 1 ||
+		! python3 "$PCAP_PY" flowhash "$NB_FLOWS" >"$WORK/flowhash.txt"; then
+		fail "cannot write the pcap"
+		return
+	fi
+	rm -f "$WORK/hb.log" "$WORK/hf.log" "$SOCK"
+	# shellcheck disable=SC2046
+	start hb $(backend_args 2 "" "" --rss-udp)
+	cmd hb "port stop 0"
+	cmd hb "port config 0 rx_offload rss_hash on"
+	cmd hb "port start 0"
+	cmd hb "set fwd rxonly"
+	cmd hb "set verbose 1"
+	cmd hb start
+	wait_count hb "forwards packets on" 1 ||
+		{ fail "backend did not start (see ${LOG[hb]})"; stop hb; return; }
+	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	# shellcheck disable=SC2046
+	start hf $(frontend_args 1 "--vdev net_pcap0,rx_pcap=$WORK/flows1.pcap" 		--no-flush-rx)
+	cmd hf "set fwd io"
+	cmd hf start
+	wait_count hb "RSS hash=" "$NB_FLOWS" ||
+		fail "backend printed $(count hb "RSS hash=") frames with a hash, want $NB_FLOWS"
+	# "src=02:00:00:00:HH:LL - ... - RSS hash=0x..." -> "flow 0xhash"
+	grep -ao "src=02:00:00:00:[0-9A-Fa-f:]* .* RSS hash=0x[0-9a-f]*" "${LOG[hb]}" |
+		sed 's/^src=02:00:00:00:\(..\):\(..\) .*RSS hash=\(0x[0-9a-f]*\)$/\1\2 \3/' |
+		while read -r f h; do echo "$((16#$f)) $h"; done | sort -u >"$WORK/gothash.txt"
+	n=$(wc -l <"$WORK/gothash.txt")
+	bad=$(sort "$WORK/flowhash.txt" | comm -13 - "$WORK/gothash.txt" | wc -l)
+	if [ "$n" -eq "$NB_FLOWS" ] && [ "$bad" -eq 0 ]; then
+		log "hash.rss of all $NB_FLOWS flows as computed by tcp_pcap.py"
+	else
+		fail "hash.rss: $n flows seen, $bad with a hash other than tcp_pcap.py's (see $WORK/gothash.txt)"
+	fi
+	stop hf
+	stop hb
+}
+
 # Queue-count mismatch, with net_vhu queues=4:
 #   - the guest enables 2 (virtio_user queues=2) of the 4 the application
 #     configured: one log line naming queues 2-3 idle and
@@ -834,6 +885,7 @@ want case_offload_rx && case_offload_rx 0 0
 want case_offload_tx && case_offload_tx
 want case_rss_steer && case_rss_steer 1
 want case_rss_steer && case_rss_steer 0
+want case_rx_rss_hash && case_rx_rss_hash
 want case_queue_mismatch && case_queue_mismatch 2 4
 want case_queue_mismatch && case_queue_mismatch 4 2
 for q in $QUEUE_CASES; do

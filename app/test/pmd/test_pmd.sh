@@ -237,17 +237,18 @@ nmaps() {
 
 # backend_args Q [DEVARGS [EAL-ARGS [APP-ARGS]]] : DEVARGS (",key=value...")
 # are appended to the port's, EAL-ARGS (words) go after the port's --vdev
-# (a --vdev there makes port 1), APP-ARGS (words) after testpmd's own
+# (a --vdev there makes port 1), APP-ARGS (words) after testpmd's own.
+# B_LCORES / B_CORES: other --lcores / --nb-cores (default 0@0,1@1 / 1)
 backend_args() {
 	local q=$1 more=${2:-} eal=${3:-} app=${4:-}
 	local vdev="$VDEV"0,iface=$SOCK,queues=$q$more
 	local plugin=()
 	[ "$VDEV" = net_vhu ] && plugin=(-d "$PLUGIN")
 	# shellcheck disable=SC2086
-	echo --lcores=0@0,1@1 --no-huge -m 1024 --no-pci \
+	echo --lcores="${B_LCORES:-0@0,1@1}" --no-huge -m 1024 --no-pci \
 		--file-prefix="$PREFIX"-b "${plugin[@]}" --vdev "$vdev" $eal \
 		-- -i --rxq="$q" --txq="$q" --total-num-mbufs=16384 \
-		--disable-link-check --nb-cores=1 $app
+		--disable-link-check --nb-cores="${B_CORES:-1}" $app
 }
 
 # frontend_args Q [EAL-ARGS [APP-ARGS]] : EAL-ARGS (words) go after the
@@ -693,7 +694,8 @@ case_offload_tx() {
 # pcap (tcp_pcap.py flows), replayed by each of the 4 Rx queues of a
 # net_pcap port in the backend, so every flow reaches net_vhu through all
 # 4 of its Tx queues (io forwarding: pcap queue i -> net_vhu Tx queue i).
-# The frontend (virtio_user, 4 queues) writes what each of its Rx queues
+# Two backend lcores forward, so with rss-steer=1 two lcores write the
+# same guest queues. The frontend (virtio_user, 4 queues) writes what each of its Rx queues
 # receives to its own pcap (io forwarding to a net_pcap port with 4 Tx
 # queues), which tcp_pcap.py flowq reads:
 #   - rss-steer=1: every flow on exactly one guest queue, more than one
@@ -704,6 +706,9 @@ case_offload_tx() {
 NB_FLOWS=64
 case_rss_steer() {
 	local steer=$1 q=4 i rxs="" txs="" res v
+	# two forwarding lcores: with rss-steer=1 both write the same guest
+	# queues (through their own Tx queues), under the per-queue locks
+	local B_LCORES=0@0,1@1,2@0 B_CORES=2
 	[ "$VDEV" = net_vhu ] || return 0
 	log "== net_vhu rss-steer=$steer, $q queue pairs: $NB_FLOWS flows into a multiqueue guest"
 	if ! python3 "$PCAP_PY" flows "$WORK/flows.pcap" "$NB_FLOWS" 4 ||

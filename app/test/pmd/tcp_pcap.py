@@ -14,18 +14,20 @@
 #   tcp_pcap.py check FILE
 #       prints one line: frames, TCP payload bytes, largest frame, and how
 #       many IPv4 header and TCP checksums are wrong.
-#   tcp_pcap.py flows FILE FLOWS ROUNDS
+#   tcp_pcap.py flows FILE FLOWS ROUNDS [TAG]
 #       UDP/IPv4 frames of FLOWS flows (for the RSS steering case), ROUNDS
-#       rounds of one frame per flow; flow i has its own addresses and
-#       ports, and its number in the source MAC's last two bytes.
+#       frames per flow, back to back; flow i has its own addresses and
+#       ports, and its number in the source MAC's last two bytes; the
+#       payload starts with the flow, the round and TAG (which sender).
 #   tcp_pcap.py flowhash FLOWS
 #       "FLOW HASH" per line: the Toeplitz hash (RSS, net_vhu's default
 #       symmetric key 6d5a...) of each flow's addresses and UDP ports,
 #       computed here independently of the PMD.
 #   tcp_pcap.py flowq FILE...
-#       one pcap per receive queue: prints "flows N queues N split N",
-#       flows seen, queues that received any, flows seen on more than one
-#       queue.
+#       one pcap per receive queue: prints "flows N queues N split N
+#       reordered N": flows seen, queues that received any, flows seen on
+#       more than one queue, frames of one flow and tag that came after a
+#       later round of it.
 import struct
 import sys
 
@@ -57,10 +59,10 @@ def frame(i, size=1446):
     return eth + ip + seg
 
 
-def flow_frame(i, rnd):
+def flow_frame(i, rnd, tag=0):
     src = bytes([10, 1, i >> 8, i & 0xff])
     dst = bytes([10, 2, (i * 7) >> 8 & 0xff, (i * 7 + 3) & 0xff])
-    payload = struct.pack('!HH', i, rnd) + bytes(18)
+    payload = struct.pack('!HHB', i, rnd, tag) + bytes(17)
     udp = struct.pack('!HHHH', 1024 + i, 4000 + (i * 13) % 1000,
                       8 + len(payload), 0) + payload
     ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), rnd, 0,
@@ -97,17 +99,24 @@ def flowhash(nf):
 
 def flowq(paths):
     seen = {}
-    used = 0
+    used = reordered = 0
     for q, path in enumerate(paths):
         got = False
+        last = {}
         for fr in read(path):
-            if len(fr) < 12 or fr[6:10] != bytes([2, 0, 0, 0]):
+            if len(fr) < 47 or fr[6:10] != bytes([2, 0, 0, 0]):
                 continue
-            seen.setdefault(fr[10] << 8 | fr[11], set()).add(q)
+            flow, rnd, tag = struct.unpack_from('!HHB', fr, 42)
+            seen.setdefault(flow, set()).add(q)
             got = True
+            # one flow from one sender (tag): rounds in order
+            if last.get((flow, tag), -1) > rnd:
+                reordered += 1
+            last[(flow, tag)] = rnd
         used += got
     split = sum(1 for qs in seen.values() if len(qs) > 1)
-    print('flows %d queues %d split %d' % (len(seen), used, split))
+    print('flows %d queues %d split %d reordered %d'
+          % (len(seen), used, split, reordered))
 
 
 def write(path, frames):
@@ -155,10 +164,13 @@ def main():
     if len(sys.argv) >= 3 and sys.argv[1] == 'make':
         n = int(sys.argv[3]) if len(sys.argv) > 3 else 32
         write(sys.argv[2], [frame(i) for i in range(n)])
-    elif len(sys.argv) == 5 and sys.argv[1] == 'flows':
+    elif len(sys.argv) in (5, 6) and sys.argv[1] == 'flows':
         nf, rounds = int(sys.argv[3]), int(sys.argv[4])
-        write(sys.argv[2], [flow_frame(i, r) for r in range(rounds)
-                            for i in range(nf)])
+        tag = int(sys.argv[5]) if len(sys.argv) == 6 else 0
+        # a flow's rounds back to back: one burst holds several frames
+        # of one flow, so a reordering inside a burst shows
+        write(sys.argv[2], [flow_frame(i, r, tag) for i in range(nf)
+                            for r in range(rounds)])
     elif len(sys.argv) == 3 and sys.argv[1] == 'flowhash':
         flowhash(int(sys.argv[2]))
     elif len(sys.argv) >= 3 and sys.argv[1] == 'flowq':
@@ -169,7 +181,7 @@ def main():
         check(sys.argv[2])
     else:
         sys.exit('usage: tcp_pcap.py make FILE [COUNT] | empty FILE | check FILE'
-                 ' | flows FILE FLOWS ROUNDS | flowhash FLOWS | flowq FILE...')
+                 ' | flows FILE FLOWS ROUNDS [TAG] | flowhash FLOWS | flowq FILE...')
 
 
 if __name__ == '__main__':

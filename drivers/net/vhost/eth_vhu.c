@@ -4,7 +4,10 @@
  * file owns the vdev driver (probe/remove), the devargs, the ethdev control
  * ops, and the libvhu callbacks that turn frontend connects, disconnects
  * and vring enables into link state, RTE_ETH_EVENT_INTR_LSC and
- * RTE_ETH_EVENT_QUEUE_STATE events. The bursts and counters are in
+ * RTE_ETH_EVENT_QUEUE_STATE events. It also keeps the RSS configuration
+ * (ops, defaults; the hash is eth_vhu_rss.c) and compares the queue pairs
+ * the guest enabled with those the application configured (an EAL alarm
+ * once the vrings are quiet). The bursts and counters are in
  * eth_vhu_rxtx.c, Rx interrupts in eth_vhu_intr.c.
  *
  * libvhu is initialised by the first probe (with its own control thread,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Internal state of the net_vhu PMD, shared by its three files:
- * eth_vhu.c (probe, devargs, ethdev control ops, libvhu callbacks and the
- * events they raise), eth_vhu_rxtx.c (the bursts and every counter) and
- * eth_vhu_intr.c (Rx interrupts on the guest's kick eventfds).
+ * Internal state of the net_vhu PMD, shared by its files: eth_vhu.c
+ * (probe, devargs, ethdev control ops, RSS configuration, libvhu
+ * callbacks and the events they raise), eth_vhu_rxtx.c (the bursts and
+ * every counter), eth_vhu_intr.c (Rx interrupts on the guest's kick
+ * eventfds) and eth_vhu_rss.c (the RSS hash, state-free).
  *
  * Two threads meet here: the application's control thread (ethdev ops) and
  * libvhu's control thread (struct vhu_ops callbacks). Both take port->lock
@@ -12,7 +13,8 @@
  * lock around our callbacks and an application's event callback may call
  * back into ethdev ops.
  *
- * The polling lcores see only port->dp_dev and their own queue object.
+ * The polling lcores see only port->dp_dev and their own queue object,
+ * plus, for RSS, the relaxed atomics and steering locks marked below.
  */
 #ifndef VHU_ETH_H
 #define VHU_ETH_H

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The net_vhu data path and its counters: rx_burst over vhu_dequeue_burst,
- * tx_burst over vhu_enqueue_burst, the per-queue counters they keep, and
+ * The net_vhu data path and its counters: rx_burst over vhu_dequeue_burst
+ * (hash.rss with the RSS_HASH offload), tx_burst over vhu_enqueue_burst
+ * (with rss-steer=1, into the guest queue of each frame's RSS hash), the
+ * per-queue counters they keep, and
  * the stats/xstats ops that read them together with libvhu's per-vring
  * counters (guest-buffer drops, descriptor errors, offload drops and
  * software offloads).

@@ -13,8 +13,15 @@
  * Offloads: each port offers libvhu's default features, which include the
  * checksum and segmentation offloads, unless --offloads takes some away;
  * libvhu completes checksums and segments in software for a guest that
- * did not take what another guest sent. The switch itself never looks
- * past the Ethernet header, so offload metadata passes through untouched.
+ * did not take what another guest sent. The switch looks past the
+ * Ethernet header only to hash the flow (below); offload metadata passes
+ * through untouched.
+ *
+ * Queue pairs: a frame for a port with several enabled receive queue
+ * pairs goes into the one its flow's Toeplitz hash picks (rte_thash,
+ * IPv4/IPv6 addresses and TCP/UDP ports, a symmetric key), so one flow
+ * stays on one guest queue, whichever worker forwards it, and the guest
+ * sees its frames in order.
  *
  * This file owns: the ports (the device each one serves, its enabled
  * queue masks and the offloads it offers), the static share of (port,
@@ -25,8 +32,8 @@
  * only writer of a port's device pointer and queue masks. Every EAL worker
  * lcore polls; the guest transmit vring of (port, qp) is dequeued by worker
  * (port + qp) % n_workers only, so no vring ever has two readers. Any
- * worker may send to any port, into one of its enabled receive queue
- * pairs; libvhu allows one lcore per queue pair and direction, so with
+ * worker may send to any port, into the enabled receive queue pair of
+ * each frame's flow; libvhu allows one lcore per queue pair and direction, so with
  * several workers the enqueue runs under that (port, qp)'s spinlock. The
  * MAC table is an rte_hash with lock-free readers and locked writers.
  * Counters are per worker (one writer each); the main lcore only reads
@@ -69,8 +76,10 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
+#include <rte_thash.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -207,7 +216,7 @@ struct worker {
 struct view {
 	struct vhu_dev *dev[MAX_PORTS];
 	uint64_t tx_qps[MAX_PORTS];
-	int out_qp[MAX_PORTS];          /* queue pair to send on, or -1 */
+	uint64_t rx_qps[MAX_PORTS];     /* receive queue pairs to send on */
 };
 
 /* Sums over the workers, for one port. */
@@ -289,21 +298,91 @@ key_mac(uint64_t key, struct rte_ether_addr *a)
 /* ---- data path (worker lcores) ----------------------------------------- */
 
 /*
- * The receive queue pair a worker sends on to a port: the
- * (index % enabled)-th enabled one, so that workers spread over the
- * queue pairs when there are enough of them.
+ * The (index % enabled)-th enabled receive queue pair of rx_qps (at
+ * least one is).
  */
-static int
-pick_out_qp(uint64_t rx_qps, unsigned int index)
+static unsigned int
+nth_qp(uint64_t rx_qps, uint32_t index)
 {
-	unsigned int n = (unsigned int)__builtin_popcountll(rx_qps), nth;
+	unsigned int n = (unsigned int)__builtin_popcountll(rx_qps);
+	unsigned int nth = index % n;
 
-	if (n == 0)
-		return -1;
-	nth = index < n ? index : index % n;    /* no division per pass */
 	while (nth-- > 0)
 		rx_qps &= rx_qps - 1;   /* drop the lowest set bit */
-	return __builtin_ctzll(rx_qps);
+	return (unsigned int)__builtin_ctzll(rx_qps);
+}
+
+/*
+ * The flow hash: Toeplitz (rte_softrss_be) over the IPv4 or IPv6
+ * addresses and, unless the packet is a fragment, the TCP or UDP ports,
+ * behind at most one VLAN tag. The key repeats 0x6d5a: a 16-bit period,
+ * so both directions of a connection hash alike. Other frames hash 0.
+ */
+static uint32_t flow_key[RTE_THASH_V6_L4_LEN + 1]; /* converted, at start */
+
+static void
+flow_key_init(void)
+{
+	uint32_t raw[RTE_DIM(flow_key)];
+	uint8_t bytes[sizeof(raw)];
+
+	for (unsigned int i = 0; i < sizeof(bytes); i++)
+		bytes[i] = i % 2 ? 0x5a : 0x6d;
+	memcpy(raw, bytes, sizeof(raw));
+	rte_convert_rss_key(raw, flow_key, sizeof(raw));
+}
+
+static uint32_t
+be32_at(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_32(v);
+}
+
+static uint32_t
+flow_hash(const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = m->data_len, off = RTE_ETHER_HDR_LEN, t[RTE_THASH_V6_L4_LEN];
+	uint32_t nl3, l4 = 0;
+	uint16_t type;
+	uint8_t proto;
+	bool frag;
+
+	if (len < off)
+		return 0;
+	type = (uint16_t)(p[12] << 8 | p[13]);
+	if (type == RTE_ETHER_TYPE_VLAN && len >= off + RTE_VLAN_HLEN) {
+		type = (uint16_t)(p[16] << 8 | p[17]);
+		off += RTE_VLAN_HLEN;
+	}
+	if (type == RTE_ETHER_TYPE_IPV4 && len >= off + 20 &&
+	    (p[off] & 0xf) >= 5) {
+		for (unsigned int i = 0; i < 2; i++)
+			t[i] = be32_at(p + off + 12 + 4 * i);
+		nl3 = RTE_THASH_V4_L3_LEN;
+		proto = p[off + 9];
+		frag = ((p[off + 6] << 8 | p[off + 7]) &
+			(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+		l4 = off + (p[off] & 0xfu) * 4;
+	} else if (type == RTE_ETHER_TYPE_IPV6 && len >= off + 40) {
+		for (unsigned int i = 0; i < 8; i++)
+			t[i] = be32_at(p + off + 8 + 4 * i);
+		nl3 = RTE_THASH_V6_L3_LEN;
+		proto = p[off + 6]; /* extension headers: addresses only */
+		frag = false;
+		l4 = off + 40;
+	} else {
+		return 0;
+	}
+	if (!frag && (proto == IPPROTO_TCP || proto == IPPROTO_UDP) &&
+	    len >= l4 + 4) {
+		t[nl3] = be32_at(p + l4);
+		nl3++;
+	}
+	return rte_softrss_be(t, nl3, (const uint8_t *)flow_key);
 }
 
 static void
@@ -315,12 +394,10 @@ load_view(const struct worker *w, struct view *v)
 						 memory_order_seq_cst);
 		v->tx_qps[p] = atomic_load_explicit(&ports[p].tx_qps,
 						    memory_order_seq_cst);
-		v->out_qp[p] = pick_out_qp(
-			atomic_load_explicit(&ports[p].rx_qps,
-					     memory_order_seq_cst),
-			w->index);
+		v->rx_qps[p] = atomic_load_explicit(&ports[p].rx_qps,
+						    memory_order_seq_cst);
 		if (v->dev[p] == NULL)
-			v->out_qp[p] = -1;
+			v->rx_qps[p] = 0;
 	}
 }
 
@@ -445,18 +522,14 @@ route_burst(struct worker *w, unsigned int in, struct rte_mbuf **pkts,
 	}
 }
 
+/* n frames into receive queue pair qp of port o */
 static void
-send_to_port(struct worker *w, const struct view *v, unsigned int o,
-	     struct rte_mbuf **pkts, uint16_t n)
+enqueue_qp(struct worker *w, const struct view *v, unsigned int o,
+	   unsigned int qp, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct port_count *c = &w->cnt[o];
-	int qp = v->out_qp[o];
 	uint16_t sent;
 
-	if (qp < 0) {
-		count_add(&c->drop_noq, n);
-		return;
-	}
 	if (lock_outputs)
 		rte_spinlock_lock(&out_locks[o][qp].lock);
 	sent = vhu_enqueue_burst(v->dev[o], (uint16_t)qp, pkts, n);
@@ -465,6 +538,43 @@ send_to_port(struct worker *w, const struct view *v, unsigned int o,
 	count_add(&c->tx[qp], sent);
 	if (sent < n)
 		count_add(&c->drop_full, n - sent);
+}
+
+/*
+ * Frames for port o: with one enabled receive queue pair, all into it;
+ * with several, grouped by the queue pair their flow hash picks, in their
+ * order, one enqueue per group.
+ */
+static void
+send_to_port(struct worker *w, const struct view *v, unsigned int o,
+	     struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t qps = v->rx_qps[o];
+	struct rte_mbuf *grp[BURST];
+	uint8_t qp_of[BURST];
+	uint64_t used = 0;
+
+	if (qps == 0) {
+		count_add(&w->cnt[o].drop_noq, n);
+		return;
+	}
+	if ((qps & (qps - 1)) == 0) {
+		enqueue_qp(w, v, o, (unsigned int)__builtin_ctzll(qps), pkts, n);
+		return;
+	}
+	for (uint16_t k = 0; k < n; k++) {
+		qp_of[k] = (uint8_t)nth_qp(qps, flow_hash(pkts[k]));
+		used |= UINT64_C(1) << qp_of[k];
+	}
+	for (; used != 0; used &= used - 1) {
+		unsigned int qp = (unsigned int)__builtin_ctzll(used);
+		uint16_t m = 0;
+
+		for (uint16_t k = 0; k < n; k++)
+			if (qp_of[k] == qp)
+				grp[m++] = pkts[k];
+		enqueue_qp(w, v, o, qp, grp, m);
+	}
 }
 
 /* Frames bound for one output port, collected over one input burst. */
@@ -1132,11 +1242,10 @@ assign_polls(void)
 			w->n_polls++;
 		}
 	/*
-	 * With one worker nothing is shared. With several, two workers may
-	 * pick one receive queue pair (fewer enabled than workers, or for a
-	 * moment while the guest enables or disables one and the workers'
-	 * views differ), so every enqueue takes the lock; uncontended it is
-	 * one atomic exchange per burst.
+	 * With one worker nothing is shared. With several, any worker may
+	 * send into any receive queue pair (the one a flow hashes to), so
+	 * every enqueue takes the lock; uncontended it is one atomic
+	 * exchange per burst.
 	 */
 	lock_outputs = n_workers > 1;
 }
@@ -1292,6 +1401,7 @@ main(int argc, char **argv)
 		goto out_eal;
 	}
 	assign_polls();
+	flow_key_init();
 	if (create_tables() < 0)
 		goto out_tables;
 	signal(SIGINT, on_signal);

@@ -7,9 +7,12 @@
 #  1qp  one queue pair per guest, one worker lcore, two rounds: guest B
 #       goes away and comes back, and the switch serves the new connection.
 #  2qp  two queue pairs per guest (queues=2, --rxq=2 --txq=2), two worker
-#       lcores: frames must cross on both queue pairs, both in the switch's
-#       per-queue counters and in guest B's per-queue stats. Then a guest
-#       with A's MAC sends on port 1: the switch logs the move once.
+#       lcores: guest A sends many flows (--txonly-multi-flow); frames must
+#       cross on both queue pairs, both in the switch's per-queue counters
+#       and in guest B's per-queue stats (the switch spreads flows by
+#       hash). Then guest A sends one flow from both its queues: guest B
+#       must get it on one queue only (a flow stays on one queue). Then a
+#       guest with A's MAC sends on port 1: the switch logs the move once.
 #
 # In both, the switch's counters must add up: every frame port 0 received
 # was flooded to the one other port, so port 0 rx = port 1 tx + port 1
@@ -64,15 +67,16 @@ stop_switch() {
 	wait "$sw" || fail "vswitch exited non-zero"
 }
 
-# guest NAME SOCKET MODE SECONDS QUEUES [MAC]
+# guest NAME SOCKET MODE SECONDS QUEUES [MAC]; $GUEST_ARGS: more testpmd args
 guest() {
 	local mac=${6:+,mac=$6}
+	# shellcheck disable=SC2086
 	timeout -s INT -k 5 "$4" dpdk-testpmd --lcores=0@1,1@1 --no-huge -m 512 \
 		--single-file-segments --file-prefix="vhu-vsw-$$-$1" --no-pci \
 		--vdev "net_virtio_user0,path=$2,queues=$5,queue_size=1024$mac" -- \
 		--no-mlockall --total-num-mbufs=8192 --rxd=1024 --txd=1024 \
 		--rxq="$5" --txq="$5" --forward-mode="$3" --auto-start \
-		--stats-period 1 < /dev/null > "$run/$1.log" 2>&1 || true
+		--stats-period 1 ${GUEST_ARGS:-} < /dev/null > "$run/$1.log" 2>&1 || true
 }
 # frames guest B got in all
 got() { awk '/Accumulated forward statistics/ { a = 1 } a && /RX-packets:/ { n = $2; a = 0 } END { print n + 0 }' "$1"; }
@@ -129,12 +133,18 @@ check_counters
 # ---- 2qp: two workers, two queue pairs, then a MAC move ----
 case=2qp
 start_switch 0@1,1@0,2@1
-round 1 2
+GUEST_ARGS=--txonly-multi-flow round 1 2
 for q in 0 1; do
 	g=$(got_queue "$run/rx-1.log" $q)
 	echo "$case: receiving guest got $g frames on queue $q"
 	[ "$g" -gt 1000 ] || fail "receiving guest got $g frames on queue $q"
 done
+# one flow (testpmd's txonly default), sent on both of A's queues
+round 2 2
+g0=$(got_queue "$run/rx-2.log" 0)
+g1=$(got_queue "$run/rx-2.log" 1)
+echo "$case: one flow: receiving guest got $g0 frames on queue 0, $g1 on queue 1"
+[ "$g0" -eq 0 ] || [ "$g1" -eq 0 ] || fail "one flow reached both guest queues ($g0, $g1)"
 guest mover "$run/p1" txonly 3 2 "$MAC_A"
 stop_switch
 for q in 0 1; do

@@ -4,7 +4,10 @@
  * file owns the vdev driver (probe/remove), the devargs, the ethdev control
  * ops, and the libvhu callbacks that turn frontend connects, disconnects
  * and vring enables into link state, RTE_ETH_EVENT_INTR_LSC and
- * RTE_ETH_EVENT_QUEUE_STATE events. The bursts and counters are in
+ * RTE_ETH_EVENT_QUEUE_STATE events. It also keeps the RSS configuration
+ * (ops, defaults; the hash is eth_vhu_rss.c) and compares the queue pairs
+ * the guest enabled with those the application configured (an EAL alarm
+ * once the vrings are quiet). The bursts and counters are in
  * eth_vhu_rxtx.c, Rx interrupts in eth_vhu_intr.c.
  *
  * libvhu is initialised by the first probe (with its own control thread,
@@ -22,7 +25,9 @@
 #include <sys/un.h>
 #include <linux/virtio_net.h>
 
+#include <rte_alarm.h>
 #include <rte_bus_vdev.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_interrupts.h>
 #include <rte_kvargs.h>
@@ -48,10 +53,12 @@ RTE_LOG_REGISTER(vhu_eth_logtype, pmd.net.vhu, NOTICE);
 #define ARG_EXTBUF     "ext-buffer"
 #define ARG_LEGACY_OL  "legacy-ol-flags"
 #define ARG_CTRL_QUEUE "ctrl-queue"
+#define ARG_RSS_STEER  "rss-steer"
 
 static const char *const valid_args[] = {
 	ARG_IFACE, ARG_QUEUES, ARG_CLIENT, ARG_IOMMU, ARG_POSTCOPY, ARG_TSO,
-	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, ARG_CTRL_QUEUE, NULL,
+	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, ARG_CTRL_QUEUE, ARG_RSS_STEER,
+	NULL,
 };
 
 struct vhu_eth_args {
@@ -59,6 +66,7 @@ struct vhu_eth_args {
 	unsigned int queues;
 	bool client, iommu, postcopy, tso, linear, extbuf, legacy_ol;
 	bool ctrl_queue;
+	bool rss_steer;
 };
 
 static int
@@ -146,7 +154,7 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			if (strcmp(kv->pairs[i].key, valid_args[k]) == 0)
 				break;
 		if (valid_args[k] == NULL) {
-			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue)",
+			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue, rss-steer)",
 				    name, kv->pairs[i].key);
 			return -EINVAL;
 		}
@@ -160,7 +168,8 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 	    arg_one(kv, ARG_LINEAR, arg_bool, &a->linear) < 0 ||
 	    arg_one(kv, ARG_EXTBUF, arg_bool, &a->extbuf) < 0 ||
 	    arg_one(kv, ARG_LEGACY_OL, arg_bool, &a->legacy_ol) < 0 ||
-	    arg_one(kv, ARG_CTRL_QUEUE, arg_bool, &a->ctrl_queue) < 0)
+	    arg_one(kv, ARG_CTRL_QUEUE, arg_bool, &a->ctrl_queue) < 0 ||
+	    arg_one(kv, ARG_RSS_STEER, arg_bool, &a->rss_steer) < 0)
 		return -EINVAL;
 	if (a->iface == NULL) {
 		VHU_ETH_LOG(ERR, "%s: devarg iface=<socket path> is required",
@@ -336,6 +345,135 @@ cb_rx_filter(struct vhu_dev *dev, const struct vhu_rx_filter *f, void *ctx)
 		    vlan_count(f), f->queue_pairs);
 }
 
+/* ---- queue-count mismatch (lock held unless said) ---- */
+
+/*
+ * How long the guest's set of enabled vrings must stay unchanged before
+ * the counts are compared: a guest enables its queue pairs one message
+ * at a time at connect, and ethtool -L changes them one by one too.
+ */
+#define VHU_ETH_QCHECK_US (1000 * 1000)
+
+static void qcheck_alarm(void *arg);
+
+/* "2-3", "1, 3, 5-7": the set bits of mask */
+static void
+qps_str(uint32_t mask, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned int q = 0; q < 32 && off < len; q++) {
+		unsigned int end = q;
+
+		if (!(mask & RTE_BIT32(q)))
+			continue;
+		while (end + 1 < 32 && (mask & RTE_BIT32(end + 1)))
+			end++;
+		off += (size_t)snprintf(buf + off, len - off, "%s%u", off ? ", " : "", q);
+		if (end > q && off < len)
+			off += (size_t)snprintf(buf + off, len - off, "-%u", end);
+		q = end;
+	}
+}
+
+/* Something changed: compare again once it has been quiet for a while. */
+static void
+qcheck_schedule(struct vhu_eth_port *port)
+{
+	port->qcheck_stamp = rte_get_timer_cycles();
+	if (port->qcheck_armed || port->closing)
+		return;
+	if (rte_eal_alarm_set(VHU_ETH_QCHECK_US, qcheck_alarm, port) == 0)
+		port->qcheck_armed = true;
+}
+
+/*
+ * Compare the queue pairs the guest enabled with the queues the
+ * application configured (at dev_start): log once per new state, and
+ * keep the counts for the xstats. Runs in the EAL alarm thread.
+ */
+static void
+qcheck_alarm(void *arg)
+{
+	struct vhu_eth_port *port = arg;
+	uint64_t quiet = rte_get_timer_hz() * VHU_ETH_QCHECK_US / 1000000;
+	uint32_t idle = 0, unpolled = 0, both = 0;
+	uint16_t conf, rxq, txq, enabled = 0;
+	char list[128];
+	bool report;
+
+	rte_spinlock_lock(&port->lock);
+	if (port->closing) {
+		port->qcheck_armed = false;
+		rte_spinlock_unlock(&port->lock);
+		return;
+	}
+	if (rte_get_timer_cycles() - port->qcheck_stamp < quiet) {
+		/* not quiet yet: look again later */
+		if (rte_eal_alarm_set(VHU_ETH_QCHECK_US, qcheck_alarm, port) != 0)
+			port->qcheck_armed = false;
+		rte_spinlock_unlock(&port->lock);
+		return;
+	}
+	port->qcheck_armed = false;
+	rxq = port->app_rxq;
+	txq = port->app_txq;
+	conf = RTE_MAX(rxq, txq);
+	if (port->dev == NULL || !port->started) {
+		rte_spinlock_unlock(&port->lock);
+		return;
+	}
+	for (uint16_t q = 0; q < port->queues; q++) {
+		bool grx = port->vring_cur[2 * q], gtx = port->vring_cur[2 * q + 1];
+
+		if (grx && gtx) {
+			enabled++;
+			both |= RTE_BIT32(q);
+		}
+		if (q < conf && !(grx && gtx))
+			idle |= RTE_BIT32(q);
+		if ((gtx && q >= rxq) || (grx && q >= txq))
+			unpolled |= RTE_BIT32(q);
+	}
+	port->idle_qps = (uint16_t)__builtin_popcount(idle);
+	port->unpolled_qps = (uint16_t)__builtin_popcount(unpolled);
+	report = port->qcheck_logged != ((uint64_t)unpolled << 32 | idle);
+	port->qcheck_logged = (uint64_t)unpolled << 32 | idle;
+	rte_spinlock_unlock(&port->lock);
+
+	if (!report)
+		return;
+	if (idle != 0) {
+		qps_str(idle, list, sizeof(list));
+		VHU_ETH_LOG(WARNING, "%s: guest enabled %u of %u queue pairs; queues %s will stay idle (QEMU: -netdev ...,queues=%u and guest: ethtool -L eth0 combined %u)",
+			    port->eth_dev->data->name, enabled, conf, list,
+			    conf, conf);
+	}
+	if (unpolled != 0) {
+		qps_str(unpolled, list, sizeof(list));
+		VHU_ETH_LOG(WARNING, "%s: guest enabled queue pairs %s that the application does not poll (%u Rx, %u Tx queues configured): frames the guest sends on them go unread (configure %u queues, or guest: ethtool -L eth0 combined %u)",
+			    port->eth_dev->data->name, list, rxq, txq,
+			    (unsigned int)(32 - __builtin_clz(both | unpolled)),
+			    conf);
+	}
+	if (idle == 0 && unpolled == 0)
+		VHU_ETH_LOG(INFO, "%s: guest and application agree on %u queue pairs",
+			    port->eth_dev->data->name, conf);
+}
+
+/* Lock held: steering's view of the guest's receive queues */
+static void
+steer_mask_update(struct vhu_eth_port *port)
+{
+	uint32_t m = 0;
+
+	for (uint16_t q = 0; q < port->queues; q++)
+		if (port->vring_cur[2 * q])
+			m |= RTE_BIT32(q);
+	atomic_store_explicit(&port->steer_qps, m, memory_order_relaxed);
+}
+
 /* ---- libvhu callbacks: libvhu's control thread (or dev_close) ---- */
 
 static int
@@ -377,6 +515,7 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 		port->eth_dev->data->mtu = mtu;
 	vhu_eth_lib_rebase(port, dev);
 	publish_dp(port);
+	qcheck_schedule(port);
 	rte_spinlock_unlock(&port->lock);
 
 	VHU_ETH_LOG(INFO, "port %u: frontend connected on %s (%u vrings, features 0x%" PRIx64 ", %s %u, NUMA node %d)",
@@ -411,6 +550,11 @@ cb_destroy_device(struct vhu_dev *dev, void *ctx)
 				nb_down++;
 			port->vring_cur[v] = false;
 		}
+		steer_mask_update(port);
+		/* the next guest is judged afresh */
+		port->idle_qps = 0;
+		port->unpolled_qps = 0;
+		port->qcheck_logged = 0;
 		for (uint16_t q = 0; q < port->intr_nb; q++)
 			vhu_eth_intr_sync(port, q);
 	}
@@ -439,6 +583,8 @@ cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
 	    port->vring_cur[vring] != enabled) {
 		port->vring_cur[vring] = enabled;
 		changed = true;
+		steer_mask_update(port);
+		qcheck_schedule(port);
 		if (vring % 2 == 1 && vring / 2 < port->intr_nb) {
 			vhu_eth_intr_sync(port, vring / 2);
 			arm = enabled && port->intr_armed[vring / 2];
@@ -553,6 +699,152 @@ socket_close(struct vhu_eth_port *port)
 	port->sock = NULL;
 }
 
+/* ---- RSS (control side; the lcores read it in eth_vhu_rxtx.c) ---- */
+
+/* Lock held, or the port not yet visible. */
+static void
+rss_set_key(struct vhu_eth_port *port, const uint8_t *key, uint8_t len)
+{
+	struct vhu_eth_rss_key k;
+
+	memcpy(port->rss_key, key, len);
+	port->rss_key_len = len;
+	vhu_eth_rss_key_prepare(&k, key);
+	for (unsigned int i = 0; i < RTE_DIM(k.w); i++)
+		atomic_store_explicit(&port->rss_key_w[i], k.w[i],
+				      memory_order_relaxed);
+}
+
+/*
+ * Lock held, or the port not yet visible: the default key (symmetric),
+ * every flow type, the RETA spread over nb queue pairs.
+ */
+static void
+rss_defaults(struct vhu_eth_port *port, uint16_t nb)
+{
+	rss_set_key(port, vhu_eth_rss_key_default, VHU_ETH_RSS_KEY_LEN);
+	atomic_store_explicit(&port->rss_hf, VHU_ETH_RSS_HF,
+			      memory_order_relaxed);
+	for (unsigned int i = 0; i < VHU_ETH_RETA_SIZE; i++)
+		atomic_store_explicit(&port->reta[i], (uint8_t)(i % nb),
+				      memory_order_relaxed);
+}
+
+/* A key of 40 bytes, or 52 (only its first 40 count), or none. */
+static int
+rss_check_key(const struct vhu_eth_port *port,
+	      const struct rte_eth_rss_conf *conf)
+{
+	if (conf->rss_key == NULL || conf->rss_key_len == VHU_ETH_RSS_KEY_LEN ||
+	    conf->rss_key_len == VHU_ETH_RSS_KEY_LEN_MAX)
+		return 0;
+	VHU_ETH_LOG(ERR, "port %u: RSS key of %u bytes: %u or %u expected",
+		    port->port_id, conf->rss_key_len, VHU_ETH_RSS_KEY_LEN,
+		    VHU_ETH_RSS_KEY_LEN_MAX);
+	return -EINVAL;
+}
+
+static int
+vhu_eth_rss_hash_update(struct rte_eth_dev *eth_dev,
+			struct rte_eth_rss_conf *conf)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+
+	if ((conf->rss_hf & ~VHU_ETH_RSS_HF) != 0) {
+		VHU_ETH_LOG(ERR, "port %u: RSS types 0x%" PRIx64 " not supported (supported: 0x%" PRIx64 ")",
+			    port->port_id, conf->rss_hf, (uint64_t)VHU_ETH_RSS_HF);
+		return -EINVAL;
+	}
+	if (rss_check_key(port, conf) < 0)
+		return -EINVAL;
+	rte_spinlock_lock(&port->lock);
+	if (conf->rss_key != NULL)
+		rss_set_key(port, conf->rss_key, conf->rss_key_len);
+	atomic_store_explicit(&port->rss_hf, conf->rss_hf,
+			      memory_order_relaxed);
+	rte_spinlock_unlock(&port->lock);
+	return 0;
+}
+
+static int
+vhu_eth_rss_hash_conf_get(struct rte_eth_dev *eth_dev,
+			  struct rte_eth_rss_conf *conf)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+
+	rte_spinlock_lock(&port->lock);
+	conf->rss_hf = atomic_load_explicit(&port->rss_hf,
+					    memory_order_relaxed);
+	if (conf->rss_key != NULL) {
+		/* the buffer is hash_key_size (40) unless the caller says more */
+		uint8_t len = conf->rss_key_len >= port->rss_key_len ?
+			      port->rss_key_len : VHU_ETH_RSS_KEY_LEN;
+
+		memcpy(conf->rss_key, port->rss_key, len);
+		conf->rss_key_len = len;
+	}
+	rte_spinlock_unlock(&port->lock);
+	return 0;
+}
+
+static int
+vhu_eth_reta_update(struct rte_eth_dev *eth_dev,
+		    struct rte_eth_rss_reta_entry64 *reta, uint16_t size)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+
+	if (size != VHU_ETH_RETA_SIZE) {
+		VHU_ETH_LOG(ERR, "port %u: RETA of %u entries: the port has %u",
+			    port->port_id, size, VHU_ETH_RETA_SIZE);
+		return -EINVAL;
+	}
+	/* ethdev checked every entry against nb_rx_queues */
+	for (unsigned int i = 0; i < size; i++) {
+		const struct rte_eth_rss_reta_entry64 *g =
+			&reta[i / RTE_ETH_RETA_GROUP_SIZE];
+		unsigned int e = i % RTE_ETH_RETA_GROUP_SIZE;
+
+		if (g->reta[e] >= port->queues) {
+			VHU_ETH_LOG(ERR, "port %u: RETA entry %u: queue %u of %u",
+				    port->port_id, i, g->reta[e], port->queues);
+			return -EINVAL;
+		}
+	}
+	rte_spinlock_lock(&port->lock);
+	for (unsigned int i = 0; i < size; i++) {
+		const struct rte_eth_rss_reta_entry64 *g =
+			&reta[i / RTE_ETH_RETA_GROUP_SIZE];
+		unsigned int e = i % RTE_ETH_RETA_GROUP_SIZE;
+
+		if (g->mask & RTE_BIT64(e))
+			atomic_store_explicit(&port->reta[i],
+					      (uint8_t)g->reta[e],
+					      memory_order_relaxed);
+	}
+	rte_spinlock_unlock(&port->lock);
+	return 0;
+}
+
+static int
+vhu_eth_reta_query(struct rte_eth_dev *eth_dev,
+		   struct rte_eth_rss_reta_entry64 *reta, uint16_t size)
+{
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
+
+	if (size != VHU_ETH_RETA_SIZE)
+		return -EINVAL;
+	for (unsigned int i = 0; i < size; i++) {
+		struct rte_eth_rss_reta_entry64 *g =
+			&reta[i / RTE_ETH_RETA_GROUP_SIZE];
+		unsigned int e = i % RTE_ETH_RETA_GROUP_SIZE;
+
+		if (g->mask & RTE_BIT64(e))
+			g->reta[e] = atomic_load_explicit(&port->reta[i],
+							  memory_order_relaxed);
+	}
+	return 0;
+}
+
 /* ---- ethdev ops ---- */
 
 static int
@@ -562,10 +854,34 @@ vhu_eth_configure(struct rte_eth_dev *eth_dev)
 	const struct rte_eth_conf *c = &eth_dev->data->dev_conf;
 	uint16_t guest_mtu;
 
+	const struct rte_eth_rss_conf *rss = &c->rx_adv_conf.rss_conf;
+	bool rss_on = (c->rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG) != 0;
+	uint16_t nb = eth_dev->data->nb_rx_queues;
+
 	if (c->rxmode.mq_mode != RTE_ETH_MQ_RX_NONE &&
 	    c->rxmode.mq_mode != RTE_ETH_MQ_RX_RSS)
 		VHU_ETH_LOG(WARNING, "port %u: Rx mq_mode %d ignored: the guest picks the queue",
 			    port->port_id, c->rxmode.mq_mode);
+	if (rss_on && rss_check_key(port, rss) < 0)
+		return -EINVAL;
+	/*
+	 * RSS state from scratch, as a NIC's at configure: the RETA spread
+	 * over the Rx queues (with rss-steer=1 over the guest's queue pairs,
+	 * the queues it steers to). Without RSS asked, the hash covers every
+	 * flow type (for steering and RSS_HASH).
+	 */
+	if (port->rss_steer || nb == 0)
+		nb = port->queues;
+	rte_spinlock_lock(&port->lock);
+	rss_defaults(port, nb);
+	if (rss_on) {
+		if (rss->rss_key != NULL)
+			rss_set_key(port, rss->rss_key, rss->rss_key_len);
+		atomic_store_explicit(&port->rss_hf,
+				      rss->rss_hf & VHU_ETH_RSS_HF,
+				      memory_order_relaxed);
+	}
+	rte_spinlock_unlock(&port->lock);
 	/*
 	 * ethdev has set data->mtu to rxmode.mtu. A connected guest's MTU
 	 * stays the port's; without one the value is recorded, and holds
@@ -622,12 +938,18 @@ vhu_eth_start(struct rte_eth_dev *eth_dev)
 	for (uint16_t q = 0; q < d->nb_rx_queues; q++) {
 		struct vhu_eth_queue *eq = d->rx_queues[q];
 
-		if (eq != NULL)
+		if (eq != NULL) {
 			eq->finish = finish;
+			eq->rss_hash = (d->dev_conf.rxmode.offloads &
+					RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0;
+		}
 	}
 	rte_spinlock_lock(&port->lock);
 	port->started = true;
+	port->app_rxq = d->nb_rx_queues;
+	port->app_txq = d->nb_tx_queues;
 	publish_dp(port);
+	qcheck_schedule(port);
 	rte_spinlock_unlock(&port->lock);
 	for (uint16_t q = 0; q < d->nb_rx_queues; q++)
 		d->rx_queue_state[q] = RTE_ETH_QUEUE_STATE_STARTED;
@@ -683,6 +1005,8 @@ vhu_eth_close(struct rte_eth_dev *eth_dev)
 	rte_spinlock_lock(&port->lock);
 	port->closing = true;
 	rte_spinlock_unlock(&port->lock);
+	/* waits for a running check; a pending one goes (closing: no re-arm) */
+	rte_eal_alarm_cancel(qcheck_alarm, port);
 	socket_close(port);
 	vhu_eth_intr_close(port);
 	rte_intr_instance_free(port->intr);
@@ -746,7 +1070,12 @@ vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
 	 * (rx_burst).
 	 */
 	di->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
-			       RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+			       RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
+			       RTE_ETH_RX_OFFLOAD_RSS_HASH;
+	/* eth_vhu_rss.h: the hash fills hash.rss and steers with rss-steer=1 */
+	di->flow_type_rss_offloads = VHU_ETH_RSS_HF;
+	di->hash_key_size = VHU_ETH_RSS_KEY_LEN;
+	di->reta_size = VHU_ETH_RETA_SIZE;
 	if (port->tso) {
 		/* the guest may send GSO frames: they arrive whole */
 		di->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
@@ -942,6 +1271,10 @@ static const struct eth_dev_ops vhu_eth_ops = {
 	.mtu_set = vhu_eth_mtu_set,
 	.rx_queue_intr_enable = vhu_eth_rx_intr_enable,
 	.rx_queue_intr_disable = vhu_eth_rx_intr_disable,
+	.rss_hash_update = vhu_eth_rss_hash_update,
+	.rss_hash_conf_get = vhu_eth_rss_hash_conf_get,
+	.reta_update = vhu_eth_reta_update,
+	.reta_query = vhu_eth_reta_query,
 };
 
 /* ---- public API (rte_pmd_vhu.h) ---- */
@@ -1035,10 +1368,14 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->tso = a.tso;
 	port->legacy_ol = a.legacy_ol;
 	port->ctrl_queue = a.ctrl_queue;
+	port->rss_steer = a.rss_steer;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
 		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
 	rte_spinlock_init(&port->lock);
+	for (unsigned int q = 0; q < RTE_DIM(port->steer_lock); q++)
+		rte_spinlock_init(&port->steer_lock[q].lock);
+	rss_defaults(port, 1);
 	for (unsigned int q = 0; q < RTE_DIM(port->intr_epfd); q++) {
 		port->intr_epfd[q] = -1;
 		port->intr_kickfd[q] = -1;
@@ -1070,10 +1407,11 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	if (ret < 0)
 		goto fail;
 	rte_eth_dev_probing_finish(eth_dev);
-	VHU_ETH_LOG(INFO, "%s: port %u on %s (%s, %u queue pairs, features offered 0x%" PRIx64 ")",
+	VHU_ETH_LOG(INFO, "%s: port %u on %s (%s, %u queue pairs, features offered 0x%" PRIx64 "%s)",
 		    name, port->port_id, port->iface,
 		    port->client ? "client" : "server", port->queues,
-		    vhu_socket_get_features(port->sock));
+		    vhu_socket_get_features(port->sock),
+		    port->rss_steer ? ", Tx steered by RSS hash" : "");
 	rte_kvargs_free(kv);
 	return 0;
 
@@ -1118,4 +1456,6 @@ RTE_PMD_REGISTER_PARAM_STRING(net_vhu,
 	"tso=<0|1> "
 	"linear-buffer=<0|1> "
 	"ext-buffer=<0|1> "
-	"legacy-ol-flags=<0|1>");
+	"legacy-ol-flags=<0|1> "
+	"ctrl-queue=<0|1> "
+	"rss-steer=<0|1>");

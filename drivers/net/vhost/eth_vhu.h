@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Internal state of the net_vhu PMD, shared by its three files:
- * eth_vhu.c (probe, devargs, ethdev control ops, libvhu callbacks and the
- * events they raise), eth_vhu_rxtx.c (the bursts and every counter) and
- * eth_vhu_intr.c (Rx interrupts on the guest's kick eventfds).
+ * Internal state of the net_vhu PMD, shared by its files: eth_vhu.c
+ * (probe, devargs, ethdev control ops, RSS configuration, libvhu
+ * callbacks and the events they raise), eth_vhu_rxtx.c (the bursts and
+ * every counter), eth_vhu_intr.c (Rx interrupts on the guest's kick
+ * eventfds) and eth_vhu_rss.c (the RSS hash, state-free).
  *
  * Two threads meet here: the application's control thread (ethdev ops) and
  * libvhu's control thread (struct vhu_ops callbacks). Both take port->lock
@@ -12,7 +13,8 @@
  * lock around our callbacks and an application's event callback may call
  * back into ethdev ops.
  *
- * The polling lcores see only port->dp_dev and their own queue object.
+ * The polling lcores see only port->dp_dev and their own queue object,
+ * plus, for RSS, the relaxed atomics and steering locks marked below.
  */
 #ifndef VHU_ETH_H
 #define VHU_ETH_H
@@ -31,6 +33,7 @@
 #include "vhu.h"
 #include "vhu_burst.h"
 #include "vhu_config.h"
+#include "eth_vhu_rss.h"
 
 extern int vhu_eth_logtype;
 
@@ -140,6 +143,8 @@ struct vhu_eth_queue {
 	 * matching Rx offload; set by dev_start (enum vhu_eth_finish).
 	 */
 	uint8_t finish;
+	/* Rx: RTE_ETH_RX_OFFLOAD_RSS_HASH asked: fill hash.rss (dev_start) */
+	bool rss_hash;
 	struct vhu_eth_counters cnt;  /* data path writes */
 	struct vhu_eth_counters base; /* snapshot at the last reset (control) */
 	/*
@@ -193,6 +198,7 @@ struct vhu_eth_port {
 	 */
 	_Atomic bool filter_on;
 	_Atomic uint32_t filter_gen;
+	bool rss_steer;          /* rss-steer=1: Tx picks the guest queue */
 	char iface[PATH_MAX];
 	struct vhu_socket *sock;
 
@@ -217,6 +223,42 @@ struct vhu_eth_port {
 	/* lock: libvhu counters, per vring; see vhu_eth_lib_read() */
 	struct vhu_eth_lib_cnt lib_base[VHU_ETH_MAX_VRINGS];
 	struct vhu_eth_lib_cnt lib_accum[VHU_ETH_MAX_VRINGS];
+
+	/*
+	 * RSS (eth_vhu_rss.h): written by the application's control thread
+	 * under lock, read by the lcores without it. Each is an atomic
+	 * object read relaxed (a burst may mix an old and a new table while
+	 * the application changes it, as a NIC's RETA update is not
+	 * synchronised with arriving frames either).
+	 */
+	_Atomic uint64_t rss_hf;
+	_Atomic uint32_t rss_key_w[VHU_ETH_RSS_KEY_LEN / 4]; /* converted */
+	_Atomic uint8_t reta[VHU_ETH_RETA_SIZE]; /* queue pair per entry */
+	uint8_t rss_key[VHU_ETH_RSS_KEY_LEN_MAX]; /* lock: as given */
+	uint8_t rss_key_len;                      /* lock: 40 or 52 */
+	/*
+	 * rss-steer=1: bit qp set while the guest's receive vring 2qp is
+	 * enabled (lock to write, relaxed loads by tx_burst), and the lock
+	 * each guest receive queue is written under: with steering, any Tx
+	 * queue (lcore) may write any guest queue.
+	 */
+	_Atomic uint32_t steer_qps;
+	struct {
+		rte_spinlock_t lock;
+	} __rte_cache_aligned steer_lock[VHU_ETH_MAX_QUEUES];
+
+	/*
+	 * Queue-count mismatch (lock): the application's queue counts at
+	 * dev_start, and what the last check found and logged; the check
+	 * runs as an EAL alarm once the vring set has been stable for
+	 * VHU_ETH_QCHECK_US.
+	 */
+	uint16_t app_rxq, app_txq;
+	uint16_t idle_qps;        /* configured, not enabled by the guest */
+	uint16_t unpolled_qps;    /* enabled by the guest, not configured */
+	uint64_t qcheck_logged;   /* the state last logged (see qcheck) */
+	uint64_t qcheck_stamp;    /* TSC of the last change */
+	bool qcheck_armed;
 
 	/* Rx interrupts, see eth_vhu_intr.c */
 	struct rte_intr_handle *intr;

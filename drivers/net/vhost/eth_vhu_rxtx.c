@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The net_vhu data path and its counters: rx_burst over vhu_dequeue_burst,
- * tx_burst over vhu_enqueue_burst, the per-queue counters they keep, and
+ * The net_vhu data path and its counters: rx_burst over vhu_dequeue_burst
+ * (hash.rss with the RSS_HASH offload), tx_burst over vhu_enqueue_burst
+ * (with rss-steer=1, into the guest queue of each frame's RSS hash), the
+ * per-queue counters they keep, and
  * the stats/xstats ops that read them together with libvhu's per-vring
  * counters (guest-buffer drops, descriptor errors, offload drops and
  * software offloads).
@@ -223,6 +225,31 @@ rx_finish(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
 		CNT_ADD(rxq->cnt.sw_cksums, done);
 }
 
+/* ---- RSS: the lcores' side ---- */
+
+/* The port's RSS key and types, read once per burst (relaxed). */
+static inline uint64_t
+rss_load(const struct vhu_eth_port *port, struct vhu_eth_rss_key *k)
+{
+	for (unsigned int i = 0; i < RTE_DIM(k->w); i++)
+		k->w[i] = atomic_load_explicit(&port->rss_key_w[i],
+					       memory_order_relaxed);
+	return atomic_load_explicit(&port->rss_hf, memory_order_relaxed);
+}
+
+/* RTE_ETH_RX_OFFLOAD_RSS_HASH: the hash a NIC would have given. */
+static void
+rx_rss_hash(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct vhu_eth_rss_key k;
+	uint64_t hf = rss_load(rxq->port, &k);
+
+	for (uint16_t i = 0; i < n; i++) {
+		pkts[i]->hash.rss = vhu_eth_rss_hash_mbuf(pkts[i], hf, &k);
+		pkts[i]->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+	}
+}
+
 uint16_t
 vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -255,6 +282,8 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	} else {
 		rx_finish(rxq, pkts, got);
 	}
+	if (rxq->rss_hash)
+		rx_rss_hash(rxq, pkts, got);
 	count_burst(&rxq->cnt, pkts, got);
 	return got;
 }
@@ -325,20 +354,118 @@ tx_filtered(struct vhu_eth_queue *txq, struct vhu_dev *dev,
 	return done;
 }
 
-uint16_t
-vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
+/*
+ * rss-steer=1: the guest receive queue pair of a frame's hash, RETA[hash
+ * % size]. A queue pair the guest has not enabled folds onto the enabled
+ * ones (the (entry % enabled)-th of them), so a flow keeps one queue as
+ * long as the guest's set does not change.
+ */
+static inline uint16_t
+steer_qp(const struct vhu_eth_port *port, uint32_t enabled, uint32_t hash)
 {
-	struct vhu_eth_queue *txq = q;
-	struct vhu_dev *dev;
+	uint32_t qp = atomic_load_explicit(&port->reta[hash % VHU_ETH_RETA_SIZE],
+					   memory_order_relaxed);
+	unsigned int nth;
+
+	if (likely(enabled & RTE_BIT32(qp)))
+		return (uint16_t)qp;
+	nth = qp % (unsigned int)__builtin_popcount(enabled);
+	while (nth-- > 0)
+		enabled &= enabled - 1;
+	return (uint16_t)__builtin_ctz(enabled);
+}
+
+/*
+ * One chunk (at most VHU_BURST_MAX frames) of a steered burst: frames are
+ * grouped per target queue pair, in their order, and each group goes in
+ * one enqueue under that queue's lock (any lcore may write any guest
+ * queue). The accepted frames are moved to the front of pkts, the others
+ * behind them in their order, so the caller gets back the frames not
+ * sent as usual; a group is accepted in order up to the first refusal, so
+ * no flow overtakes itself. Returns how many were accepted.
+ */
+static uint16_t
+tx_steer_chunk(struct vhu_eth_port *port, struct vhu_dev *dev,
+	       uint32_t enabled, uint64_t hf, const struct vhu_eth_rss_key *k,
+	       struct rte_mbuf **pkts, uint16_t n)
+{
+	uint8_t tgt[VHU_BURST_MAX];
+	uint16_t cnt[VHU_ETH_MAX_QUEUES] = { 0 }, pos[VHU_ETH_MAX_QUEUES];
+	uint16_t idx[VHU_BURST_MAX];
+	struct rte_mbuf *grp[VHU_BURST_MAX], *keep[VHU_BURST_MAX];
+	bool ok[VHU_BURST_MAX];
+	uint16_t at = 0, nacc = 0, nrej = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		tgt[i] = (uint8_t)steer_qp(port, enabled,
+					   vhu_eth_rss_hash_mbuf(pkts[i], hf, k));
+		cnt[tgt[i]]++;
+		ok[i] = false;
+	}
+	for (uint16_t q = 0; q < VHU_ETH_MAX_QUEUES; q++) {
+		pos[q] = at;
+		at += cnt[q];
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		idx[pos[tgt[i]]] = i;
+		grp[pos[tgt[i]]++] = pkts[i];
+	}
+	at = 0;
+	for (uint16_t q = 0; q < VHU_ETH_MAX_QUEUES; q++) {
+		uint16_t k2;
+
+		if (cnt[q] == 0)
+			continue;
+		rte_spinlock_lock(&port->steer_lock[q].lock);
+		k2 = vhu_enqueue_burst(dev, q, grp + at, cnt[q]);
+		rte_spinlock_unlock(&port->steer_lock[q].lock);
+		for (uint16_t j = 0; j < k2; j++)
+			ok[idx[at + j]] = true;
+		at += cnt[q];
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		if (ok[i])
+			pkts[nacc++] = pkts[i];
+		else
+			keep[nrej++] = pkts[i];
+	}
+	memcpy(pkts + nacc, keep, nrej * sizeof(keep[0]));
+	return nacc;
+}
+
+static uint16_t
+tx_steer(struct vhu_eth_queue *txq, struct vhu_dev *dev,
+	 struct rte_mbuf **pkts, uint16_t n)
+{
+	struct vhu_eth_port *port = txq->port;
+	uint32_t enabled = atomic_load_explicit(&port->steer_qps,
+						memory_order_relaxed);
+	struct vhu_eth_rss_key k;
+	uint64_t hf = rss_load(port, &k);
 	uint16_t sent = 0;
 
-	/* P2: pairs with P1 in publish_dp() */
-	dev = atomic_load_explicit(&txq->port->dp_dev, memory_order_acquire);
-	if (unlikely(dev == NULL))
+	if (unlikely(enabled == 0))
 		return 0;
-	if (unlikely(atomic_load_explicit(&txq->port->filter_on,
-					  memory_order_relaxed)))
-		return tx_filtered(txq, dev, pkts, n);
+	while (sent < n) {
+		uint16_t want = RTE_MIN((uint16_t)(n - sent),
+					(uint16_t)VHU_BURST_MAX);
+		uint16_t got = tx_steer_chunk(port, dev, enabled, hf, &k,
+					      pkts + sent, want);
+
+		sent += got;
+		if (got < want)
+			break; /* a later frame could overtake its own flow */
+	}
+	return sent;
+}
+
+/* Each frame into the guest queue pair of the ethdev Tx queue. */
+static uint16_t
+tx_plain(struct vhu_eth_queue *txq, struct vhu_dev *dev,
+	 struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t sent = 0;
+
 	while (sent < n) {
 		uint16_t want = RTE_MIN((uint16_t)(n - sent),
 					(uint16_t)VHU_BURST_MAX);
@@ -348,6 +475,28 @@ vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 		if (k < want)
 			break; /* guest ring full: the rest stays the caller's */
 	}
+	return sent;
+}
+
+uint16_t
+vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct vhu_eth_queue *txq = q;
+	struct vhu_dev *dev;
+	uint16_t sent;
+
+	/* P2: pairs with P1 in publish_dp() */
+	dev = atomic_load_explicit(&txq->port->dp_dev, memory_order_acquire);
+	if (unlikely(dev == NULL))
+		return 0;
+	/* the guest's receive filter counts and frees what it handles */
+	if (unlikely(atomic_load_explicit(&txq->port->filter_on,
+					  memory_order_relaxed)))
+		return tx_filtered(txq, dev, pkts, n);
+	if (txq->port->rss_steer)
+		sent = tx_steer(txq, dev, pkts, n);
+	else
+		sent = tx_plain(txq, dev, pkts, n);
 	if (sent == 0)
 		return 0;
 	/* counted before the free: the mbufs are gone afterwards */
@@ -653,11 +802,21 @@ xs_per_queue(bool rx)
 	return n;
 }
 
+/*
+ * Per-port xstats after the per-queue ones: the queue-count mismatch
+ * eth_vhu.c finds (qcheck_alarm), as gauges.
+ */
+static const char *const xs_port_names[] = {
+	"guest_idle_queue_pairs",     /* configured, not enabled by the guest */
+	"unpolled_guest_queue_pairs", /* enabled by the guest, not configured */
+};
+
 static unsigned int
 xstats_count(const struct rte_eth_dev *eth_dev)
 {
 	return eth_dev->data->nb_rx_queues * xs_per_queue(true) +
-	       eth_dev->data->nb_tx_queues * xs_per_queue(false);
+	       eth_dev->data->nb_tx_queues * xs_per_queue(false) +
+	       RTE_DIM(xs_port_names);
 }
 
 int
@@ -683,6 +842,9 @@ vhu_eth_xstats_get_names(struct rte_eth_dev *eth_dev,
 			}
 		}
 	}
+	for (unsigned int i = 0; i < RTE_DIM(xs_port_names); i++)
+		snprintf(names[k++].name, sizeof(names[0].name), "%s",
+			 xs_port_names[i]);
 	return (int)total;
 }
 
@@ -690,6 +852,7 @@ int
 vhu_eth_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xs,
 		   unsigned int n)
 {
+	struct vhu_eth_port *port = eth_dev->data->dev_private;
 	unsigned int total = xstats_count(eth_dev), k = 0;
 	uint64_t v[XS_PER_QUEUE];
 
@@ -711,5 +874,11 @@ vhu_eth_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xs,
 			}
 		}
 	}
+	rte_spinlock_lock(&port->lock);
+	xs[k].id = k;
+	xs[k++].value = port->idle_qps;
+	xs[k].id = k;
+	xs[k++].value = port->unpolled_qps;
+	rte_spinlock_unlock(&port->lock);
 	return (int)total;
 }

@@ -107,6 +107,7 @@ test_endpoints(void **state)
 	assert_has(r, "\"path\":\"/tmp/vhu-test-telemetry.sock\"");
 	assert_has(r, "\"mode\":\"server\"");
 	assert_has(r, "\"started\":0");
+	assert_has(r, "\"diag\":[]");
 	snprintf(want, sizeof(want), "\"devices\":[%d]", id);
 	assert_has(r, want);
 
@@ -118,6 +119,11 @@ test_endpoints(void **state)
 	assert_has(r, want);
 	assert_has(r, "\"running\":0");
 	assert_has(r, "\"nr_vrings\":2");
+	/* no memory table yet: node unknown, nothing diagnosed */
+	assert_has(r, "\"numa_node\":-1");
+	assert_has(r, "\"diag\":[]");
+	assert_has(r, "\"remote_polls\":0");
+	assert_false(strstr(r, "\"rx_filter\"") != NULL); /* no CTRL_VQ */
 	assert_has(r, "\"vring0\":{");
 	assert_has(r, "\"vring1\":{");
 	assert_has(r, "\"size\":256");

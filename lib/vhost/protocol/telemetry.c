@@ -81,6 +81,34 @@ add_container(struct rte_tel_data *d, const char *name, struct rte_tel_data *c)
 }
 
 /*
+ * The set-up mistakes libvhu noticed (VHU_DIAG_*, doc/guide/
+ * troubleshooting.md) as "diag": a list of names, empty when none.
+ */
+static void
+add_diag(struct rte_tel_data *d, uint32_t bits)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ VHU_DIAG_MEM_NOT_SHARED, "mem_not_shared" },
+		{ VHU_DIAG_MEM_INVISIBLE, "mem_invisible" },
+		{ VHU_DIAG_MEM_TABLE_FULL, "mem_table_full" },
+		{ VHU_DIAG_MEM_SLOTS_FULL, "mem_slots_full" },
+		{ VHU_DIAG_NUMA_REMOTE, "numa_remote" },
+	};
+	struct rte_tel_data *c = rte_tel_data_alloc();
+
+	if (c == NULL)
+		return;
+	rte_tel_data_start_array(c, RTE_TEL_STRING_VAL);
+	for (size_t i = 0; i < RTE_DIM(names); i++)
+		if (bits & names[i].bit)
+			rte_tel_data_add_array_string(c, names[i].name);
+	(void)add_container(d, "diag", c);
+}
+
+/*
  * Keyed "socket0", "socket1", ... in registration order, with the path
  * inside: DPDK 22.11's telemetry refuses dict names with characters a
  * path may hold.
@@ -102,6 +130,7 @@ vhu_telemetry_sockets(struct rte_tel_data *d)
 		rte_tel_data_add_dict_string(c, "mode",
 			(s->flags & VHU_SOCKET_CLIENT) ? "client" : "server");
 		add_hex(c, "flags", s->flags);
+		add_diag(c, vhu_socket_diag(s));
 		rte_tel_data_add_dict_int(c, "started", s->started);
 		rte_tel_data_add_dict_int(c, "max_queue_pairs",
 					  s->max_queue_pairs);
@@ -144,7 +173,29 @@ vhu_telemetry_devices(struct rte_tel_data *d)
 static void
 dev_add_extra(struct rte_tel_data *d, const struct vhu_dev *dev)
 {
+	struct vhu_rx_filter f;
+
 	rte_tel_data_add_dict_string(d, "name", dev->name);
+	rte_tel_data_add_dict_int(d, "numa_node", vhu_dev_numa_node(dev));
+	add_diag(d, vhu_dev_diag(dev));
+	/* the guest's receive filter, when it has a control queue of ours */
+	if (vhu_dev_has_feature(dev, VIRTIO_NET_F_CTRL_VQ) &&
+	    vhu_dev_rx_filter(dev, &f) == 0) {
+		struct rte_tel_data *c = new_dict();
+
+		if (c == NULL)
+			return;
+		rte_tel_data_add_dict_int(c, "promisc", f.promisc);
+		rte_tel_data_add_dict_int(c, "allmulti", f.allmulti);
+		rte_tel_data_add_dict_int(c, "alluni", f.alluni);
+		rte_tel_data_add_dict_int(c, "nomulti", f.nomulti);
+		rte_tel_data_add_dict_int(c, "nouni", f.nouni);
+		rte_tel_data_add_dict_int(c, "nobcast", f.nobcast);
+		rte_tel_data_add_dict_int(c, "unicast_macs", f.n_uc);
+		rte_tel_data_add_dict_int(c, "multicast_macs", f.n_mc);
+		rte_tel_data_add_dict_int(c, "queue_pairs", f.queue_pairs);
+		(void)add_container(d, "rx_filter", c);
+	}
 }
 
 /* One vring: configuration as the frontend set it, and its counters. */
@@ -173,6 +224,10 @@ vring_dict(const struct vhu_dev *dev, uint16_t v)
 	rte_tel_data_add_dict_int(c, "size", vq->num_set ? vq->num : 0);
 	rte_tel_data_add_dict_int(c, "kick_fd", vq->kick_set);
 	rte_tel_data_add_dict_int(c, "call_fd", vq->call_set);
+	rte_tel_data_add_dict_int(c, "numa_node",
+				  vhu_dev_vring_numa_node(dev, v));
+	rte_tel_data_add_dict_u64(c, "remote_polls",
+				  vhu_dev_vring_remote_polls(dev, v));
 	/* the counters in a dict of their own: "broken" is one as well */
 	{
 		struct rte_tel_data *cnt = new_dict();

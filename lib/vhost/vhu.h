@@ -623,7 +623,8 @@ int vhu_dev_vring_stats_reset(struct vhu_dev *dev, uint16_t vring);
  * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
  * @return the number of kicks consumed (0: none was pending), or a
  *   negative errno value:
- *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -EINVAL: dev NULL, vring beyond the build maximum, or the control
+ *     vring (libvhu serves it: vhu.h, "Control virtqueue");
  *   - -ENODEV: the frontend has not set this vring up;
  *   - -ENOENT: the frontend gave no kick fd.
  */

@@ -158,7 +158,8 @@ uint16_t vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp,
  * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
  * @param enable true to ask for kicks, false to stop.
  * @return 0 on success, or a negative errno value:
- *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -EINVAL: dev NULL, vring beyond the build maximum, or the control
+ *     vring (libvhu serves it: vhu.h, "Control virtqueue");
  *   - -ENODEV: the frontend has not set this vring up.
  */
 int vhu_vring_notify(struct vhu_dev *dev, uint16_t vring, bool enable);

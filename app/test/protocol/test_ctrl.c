@@ -853,6 +853,9 @@ no_burst_case(bool packed)
 				 0);
 	}
 	rte_pktmbuf_free(m[0]);
+	/* nor may the application take over its kicks */
+	assert_int_equal(vhu_vring_notify(e.dev, 2, true), -EINVAL);
+	assert_int_equal(vhu_vring_kick_ack(e.dev, 2), -EINVAL);
 	assert_int_equal(vtd_used_pending(d), 0);
 	assert_int_equal(e.dev->vqs.vq[2]->last_avail_idx, 0);
 	assert_false(vhu_dev_vring_broken(e.dev, 2));

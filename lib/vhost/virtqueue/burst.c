@@ -139,30 +139,37 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 	return n;
 }
 
+/*
+ * The queue of a vring named by the application (control calls, not
+ * bursts): 0 and *vqp, or -EINVAL (bad arguments), -ENODEV (not set up).
+ */
+static int
+app_vring(const struct vhu_dev *dev, uint16_t vring, struct vhu_vq **vqp)
+{
+	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
+		return -EINVAL;
+	*vqp = lookup(dev, vring);
+	return *vqp != NULL ? 0 : -ENODEV;
+}
+
 int
 vhu_vring_notify(struct vhu_dev *dev, uint16_t vring, bool enable)
 {
 	struct vhu_vq *vq;
+	int ret = app_vring(dev, vring, &vq);
 
-	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
-		return -EINVAL;
-	vq = lookup(dev, vring);
-	if (vq == NULL)
-		return -ENODEV;
-	return vhu_vq_set_notify(vq, enable);
+	return ret < 0 ? ret : vhu_vq_set_notify(vq, enable);
 }
 
 int
 vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring)
 {
 	struct vhu_vq *vq;
+	int ret = app_vring(dev, vring, &vq);
 	int fd;
 
-	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
-		return -EINVAL;
-	vq = lookup(dev, vring);
-	if (vq == NULL)
-		return -ENODEV;
+	if (ret < 0)
+		return ret;
 	fd = vhu_atomic_load_int(&vq->kickfd, memory_order_relaxed);
 	return fd >= 0 ? fd : -ENOENT;
 }
@@ -171,11 +178,7 @@ int
 vhu_vring_kick_ack(struct vhu_dev *dev, uint16_t vring)
 {
 	struct vhu_vq *vq;
+	int ret = app_vring(dev, vring, &vq);
 
-	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
-		return -EINVAL;
-	vq = lookup(dev, vring);
-	if (vq == NULL)
-		return -ENODEV;
-	return vhu_vq_kick_ack(vq);
+	return ret < 0 ? ret : vhu_vq_kick_ack(vq);
 }

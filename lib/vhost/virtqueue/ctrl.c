@@ -347,7 +347,6 @@ split_push(struct vhu_vq *vq, const struct vhu_ctrl_cmd *c)
 {
 	uint16_t slot = vq->last_used_idx & (vq->size - 1);
 	volatile struct vring_used_elem *e = &vq->used->ring[slot];
-	bool call;
 
 	e->id = c->id;
 	e->len = 1;
@@ -365,20 +364,7 @@ split_push(struct vhu_vq *vq, const struct vhu_ctrl_cmd *c)
 		vhu_log_mark(vq->log, vq->used_log_gpa +
 			     offsetof(struct vring_used, idx), 2);
 	}
-	/* F1: used->idx visible before we read the guest's wishes */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (vq->flags & VHU_VQ_F_EVENT_IDX) {
-		const volatile uint16_t *ev = &vq->avail->ring[vq->size];
-		uint16_t old = vq->signalled_used;
-		bool valid = vq->signalled_used_valid;
-
-		vq->signalled_used = vq->last_used_idx;
-		vq->signalled_used_valid = true;
-		call = !valid || vring_need_event(*ev, vq->last_used_idx, old);
-	} else {
-		call = !(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
-	}
-	if (call)
+	if (vhu_split_want_call(vq))
 		vhu_call_guest(vq);
 }
 
@@ -386,10 +372,7 @@ static void
 packed_push(struct vhu_vq *vq, const struct vhu_ctrl_cmd *c)
 {
 	volatile struct vring_packed_desc *d = &vq->pdesc[vq->last_used_idx];
-	const volatile struct vring_packed_desc_event *ev = vq->driver_event;
 	uint16_t old = vq->last_used_idx;
-	uint16_t evflags;
-	bool call;
 
 	d->id = c->id;
 	d->len = 1;
@@ -403,26 +386,7 @@ packed_push(struct vhu_vq *vq, const struct vhu_ctrl_cmd *c)
 			     (uint64_t)old * sizeof(*d), sizeof(*d));
 	}
 	vhu_pslot_add(&vq->last_used_idx, &vq->used_wrap, c->ndesc, vq->size);
-	/* F3: our used flags visible before we read the guest's wishes */
-	atomic_thread_fence(memory_order_seq_cst);
-	evflags = ev->flags & 0x3;
-	if (evflags == VRING_PACKED_EVENT_FLAG_DISABLE) {
-		call = false;
-	} else if (evflags == VRING_PACKED_EVENT_FLAG_DESC &&
-		   (vq->flags & VHU_VQ_F_EVENT_IDX)) {
-		/* as packed.c notify_guest(): the event in [old, now) */
-		uint16_t ow = ev->off_wrap;
-		int32_t event = ow & 0x7fff;
-		int32_t now = vq->last_used_idx;
-		int32_t prev = now - (int32_t)c->ndesc;
-
-		if (!!(ow >> VRING_PACKED_EVENT_F_WRAP_CTR) != vq->used_wrap)
-			event -= vq->size;
-		call = prev <= event && event < now;
-	} else {
-		call = true;
-	}
-	if (call)
+	if (vhu_packed_want_call(vq, c->ndesc))
 		vhu_call_guest(vq);
 }
 

@@ -13,6 +13,7 @@
 #define VHU_DESC_PACKED_H
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +37,46 @@ vhu_pdesc_avail(uint16_t flags, bool wrap)
 {
 	return !!(flags & VHU_PDESC_AVAIL) == wrap &&
 	       !!(flags & VHU_PDESC_USED) != wrap;
+}
+
+/*
+ * After used descriptors were published, moved slots this time: whether
+ * the guest's event suppression area asks for a call (virtio 1.2
+ * §2.8.10): DISABLE never, DESC (with EVENT_IDX) when the slots moved
+ * over passed the one it named, anything else always. The one decision
+ * packed.c and ctrl.c share.
+ */
+static inline bool
+vhu_packed_want_call(const struct vhu_vq *vq, uint32_t moved)
+{
+	const volatile struct vring_packed_desc_event *ev = vq->driver_event;
+	uint16_t flags;
+
+	/* F3: our used flags visible before we read the guest's wishes */
+	atomic_thread_fence(memory_order_seq_cst);
+	flags = ev->flags & 0x3;
+	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	if (flags == VRING_PACKED_EVENT_FLAG_DESC &&
+	    (vq->flags & VHU_VQ_F_EVENT_IDX)) {
+		/*
+		 * §2.8.10: off_wrap names a slot (bits 0-14) in a lap
+		 * (bit 15). Placed on one line with our used slot: in our
+		 * current lap it is off, in the previous one off - size.
+		 * Call when it lies in [old, new), the slots this burst
+		 * moved over; an event one lap ahead reads as past, which
+		 * costs a spurious call, never a missed one.
+		 */
+		uint16_t ow = ev->off_wrap;
+		int32_t event = ow & 0x7fff;
+		int32_t now = vq->last_used_idx;
+		int32_t old = now - (int32_t)moved;
+
+		if (!!(ow >> VRING_PACKED_EVENT_F_WRAP_CTR) != vq->used_wrap)
+			event -= vq->size;
+		return old <= event && event < now;
+	}
+	return true;
 }
 
 /* The flags of a used descriptor written with wrap counter w (§2.8.1). */

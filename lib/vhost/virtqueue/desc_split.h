@@ -12,6 +12,7 @@
 #ifndef VHU_DESC_SPLIT_H
 #define VHU_DESC_SPLIT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,30 @@
 #include <rte_prefetch.h>
 
 #include "vq.h"
+
+/*
+ * After used->idx was published: whether the guest asked for a call
+ * (virtio 1.2 §2.7.7; with EVENT_IDX §2.7.10, whose bookkeeping this
+ * updates). The one decision split.c and ctrl.c share.
+ */
+static inline bool
+vhu_split_want_call(struct vhu_vq *vq)
+{
+	/* F1: used->idx visible before we read the guest's wishes */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (vq->flags & VHU_VQ_F_EVENT_IDX) {
+		/* virtio 1.2 §2.7.10: used_event sits after avail->ring */
+		const volatile uint16_t *ev = &vq->avail->ring[vq->size];
+		uint16_t old = vq->signalled_used;
+		bool valid = vq->signalled_used_valid;
+
+		vq->signalled_used = vq->last_used_idx;
+		vq->signalled_used_valid = true;
+		/* without a previous check we cannot know: call */
+		return !valid || vring_need_event(*ev, vq->last_used_idx, old);
+	}
+	return !(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+}
 
 /* One host-contiguous piece of a guest buffer. */
 struct vhu_piece {

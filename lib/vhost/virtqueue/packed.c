@@ -125,45 +125,11 @@ publish_used(struct vhu_vq *vq, uint16_t n)
 	return moved;
 }
 
-/*
- * Call the guest if its event suppression area asks for it (virtio 1.2
- * §2.8.10): DISABLE never, DESC (with EVENT_IDX) when this burst's used
- * descriptors passed the slot it named, anything else always.
- */
+/* Call the guest if its event suppression area asks for it. */
 static inline void
 notify_guest(struct vhu_vq *vq, uint32_t moved)
 {
-	const volatile struct vring_packed_desc_event *ev = vq->driver_event;
-	uint16_t flags;
-	bool call;
-
-	/* F3: our used flags visible before we read the guest's wishes */
-	atomic_thread_fence(memory_order_seq_cst);
-	flags = ev->flags & 0x3;
-	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE) {
-		call = false;
-	} else if (flags == VRING_PACKED_EVENT_FLAG_DESC &&
-		   (vq->flags & VHU_VQ_F_EVENT_IDX)) {
-		/*
-		 * §2.8.10: off_wrap names a slot (bits 0-14) in a lap
-		 * (bit 15). Placed on one line with our used slot: in our
-		 * current lap it is off, in the previous one off - size.
-		 * Call when it lies in [old, new), the slots this burst
-		 * moved over; an event one lap ahead reads as past, which
-		 * costs a spurious call, never a missed one.
-		 */
-		uint16_t ow = ev->off_wrap;
-		int32_t event = ow & 0x7fff;
-		int32_t now = vq->last_used_idx;
-		int32_t old = now - (int32_t)moved;
-
-		if (!!(ow >> VRING_PACKED_EVENT_F_WRAP_CTR) != vq->used_wrap)
-			event -= vq->size;
-		call = old <= event && event < now;
-	} else {
-		call = true;
-	}
-	if (call)
+	if (vhu_packed_want_call(vq, moved))
 		vhu_call_guest(vq);
 }
 

@@ -114,26 +114,7 @@ publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
 static inline void
 notify_guest(struct vhu_vq *vq)
 {
-	bool call;
-
-	/* F1: used->idx visible before we read the guest's wishes */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (vq->flags & VHU_VQ_F_EVENT_IDX) {
-		/* virtio 1.2 §2.7.10: used_event sits after avail->ring */
-		const volatile uint16_t *ev = &vq->avail->ring[vq->size];
-		uint16_t old = vq->signalled_used;
-		bool valid = vq->signalled_used_valid;
-
-		vq->signalled_used = vq->last_used_idx;
-		vq->signalled_used_valid = true;
-		/* without a previous check we cannot know: call */
-		call = !valid || vring_need_event(*ev, vq->last_used_idx, old);
-	} else {
-		const volatile uint16_t *fl = &vq->avail->flags;
-
-		call = !(*fl & VRING_AVAIL_F_NO_INTERRUPT);
-	}
-	if (call)
+	if (vhu_split_want_call(vq))
 		vhu_call_guest(vq);
 }
 

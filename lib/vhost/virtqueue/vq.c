@@ -794,6 +794,11 @@ vhu_vq_set_notify(struct vhu_vq *vq, bool enable)
 	if (vq == NULL)
 		return -EINVAL;
 	vhu_vq_quiesce(vq);
+	/* the control vring's kicks are the control context's (ctrl.c) */
+	if (vq->ctrl) {
+		vhu_vq_resume(vq);
+		return -EINVAL;
+	}
 	if (enable)
 		vq->flags |= VHU_VQ_F_NOTIFY;
 	else
@@ -816,7 +821,9 @@ vhu_vq_kick_ack(struct vhu_vq *vq)
 		return -EINVAL;
 	/* held: the control context cannot close the fd under us */
 	vhu_vq_quiesce(vq);
-	if (vq->kickfd < 0) {
+	if (vq->ctrl) {
+		ret = -EINVAL; /* its kicks are the control context's */
+	} else if (vq->kickfd < 0) {
 		ret = -ENOENT;
 	} else {
 		/* the frontend's eventfd may be blocking: poll first */

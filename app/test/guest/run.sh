@@ -851,11 +851,11 @@ vswitch_rss_check() {
 # devices, /vhu/sockets one device and no diagnostic on each socket; each
 # device runs, negotiated what its guest's driver did (VERSION_1,
 # mrg_rxbuf, the layout, the offloads), sits on NUMA node 0 with every
-# vring (one node here), has no diagnostic, and its vrings' packet
-# counters are the guests' per-queue counters: B's receive vrings (even)
-# what B's queues counted, A's transmit vrings (odd) what A's queues
-# sent (data and probes), nothing the other way. Sets why, or adds to
-# detail.
+# vring (one node here: no remote polls), has no diagnostic, and its
+# vrings' packet counters are the guests' per-queue counters: B's
+# receive vrings (even) what B's queues counted, A's transmit vrings
+# (odd) what A's queues sent (data and probes), nothing the other way.
+# Sets why, or adds to detail.
 vswitch_telemetry_check() {
 	local fa fb devs ids id cmds=() res
 	guest_cmd "$a" 30 vhu-guest-tool features
@@ -921,9 +921,9 @@ for who, path, gbits in (("A", sa, fa), ("B", sb, fb)):
     for v in range(2 * q):
         r = d.get("vring%d" % v) or {}
         st = r.get("stats", {})
-        state = (r.get("enabled"), r.get("live"), r.get("broken"), r.get("layout"), r.get("numa_node"))
-        if state != (1, 1, 0, layout, 0):
-            errs.append("%s vring%d: enabled, live, broken, layout, numa_node %r" % (who, v, state))
+        state = (r.get("enabled"), r.get("live"), r.get("broken"), r.get("layout"), r.get("numa_node"), r.get("remote_polls"))
+        if state != (1, 1, 0, layout, 0, 0):
+            errs.append("%s vring%d: enabled, live, broken, layout, numa_node, remote_polls %r" % (who, v, state))
         # B receives on its even vrings, A sends on its odd ones
         mine = (who == "B") == (v % 2 == 0)
         want = counts[who][v // 2] if mine else 0

@@ -24,6 +24,7 @@
 #   GL_BE_CPU      CPU the backends' lcores are pinned to (default 0)
 #   GL_HUGE_DIR    hugetlbfs mount point for mem=huge guests
 #   GL_LOOPBACK, GL_VSWITCH, GL_PLUGIN, GL_TESTPMD   backend binaries
+#   GL_TELEMETRY   dpdk-telemetry.py, for be_telemetry
 #   GL_PRELOAD     LD_PRELOAD for dpdk-testpmd (the ASan runtime when the
 #                  plugin is instrumented)
 #
@@ -82,7 +83,7 @@
 #       mappings of guest memory (memfd or hugetlbfs files)
 #   be_telemetry NAME COMMAND...   ask a backend's telemetry socket (its
 #       EAL prefix from gl_eal) with dpdk-telemetry.py (GL_TELEMETRY): one
-#       JSON line per command into GL_OUT; 1 when the script failed
+#       JSON line per command into GL_OUT; 1 when nothing answered
 
 # Per name: PID, FIFO fds, serial log, QEMU log (stdout and stderr), next
 # command id, process log. GL_OUT, GL_RX... are results for the caller.

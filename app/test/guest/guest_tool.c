@@ -1415,18 +1415,26 @@ cmd_recv(int argc, char **argv)
 		{ "max-loss", required_argument, NULL, 'l' },
 		{ "run", required_argument, NULL, 'i' },
 		{ "ready", required_argument, NULL, 'R' },
+		{ "queues", required_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vg_counters base, end;
 	uint8_t src[6], mac[6], *buf, *seen;
 	const char *ready = NULL;
-	unsigned long v, frames = 1000, max_loss = 0;
+	unsigned long v, frames = 1000, max_loss = 0, queues = 1;
 	double timeout = 60, idle = 5, t0, last = 0, tnow;
 	uint32_t good = 0, bad = 0, dup = 0, reorder = 0, foreign = 0;
 	uint32_t probes = 0, next[VG_MAX_QUEUES] = { 0 }, lost;
-	unsigned int reported = 0, drops;
+	/* per flow (sender queue): its UDP source port and the receive
+	 * queues it arrived on (a bit each); per socket: frames taken */
+	uint32_t flow_rxqs[VG_MAX_QUEUES] = { 0 }, split_flows = 0;
+	uint16_t flow_port[VG_MAX_QUEUES] = { 0 };
+	uint64_t sock_got[VG_MAX_QUEUES] = { 0 };
+	unsigned int reported = 0, drops = 0, s, q, n_bad_q = 0;
 	bool have_src = false, ok;
-	int c, ifindex, fd;
+	int c, ifindex, fds[VG_MAX_QUEUES];
+	char flows[VG_MAX_QUEUES * 64] = "";
+	size_t off = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -1462,6 +1470,11 @@ cmd_recv(int argc, char **argv)
 		case 'R':
 			ready = optarg;
 			break;
+		case 'q':
+			if (parse_uint(optarg, VG_MAX_QUEUES, &queues) < 0 ||
+			    queues == 0)
+				return say("bad --queues %s", optarg), 2;
+			break;
 		default:
 			return 2;
 		}
@@ -1473,16 +1486,22 @@ cmd_recv(int argc, char **argv)
 		return 1;
 	buf = malloc(VG_MAX_FRAME + 1);
 	seen = calloc(frames, 1);
-	if (buf == NULL || seen == NULL || rx_sockets(ifindex, 1, &fd) < 0 ||
+	if (buf == NULL || seen == NULL ||
+	    rx_sockets(ifindex, (unsigned int)queues, fds) < 0 ||
 	    stats_read(&base) < 0)
 		return 1;
+	if (base.n_rx < queues) {
+		say("%s has %u rx queues in use, %lu asked (run setup "
+		    "--queues)", ifname, base.n_rx, queues);
+		return 1;
+	}
 	say("recv: %lu frames, %.0f s at most, stop after %.0f s idle, run id"
 	    " %08" PRIx32, frames, timeout, idle, run_id);
 	if (ready != NULL)
 		say("%s", ready);  /* the host waits for this line */
 	t0 = now_s();
 	while (good < frames) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd[VG_MAX_QUEUES];
 		struct sockaddr_ll from;
 		socklen_t fl = sizeof(from);
 		struct vg_frame_id id = { 0 };
@@ -1492,57 +1511,106 @@ cmd_recv(int argc, char **argv)
 		tnow = now_s();
 		if (tnow - t0 > timeout || (last != 0 && tnow - last > idle))
 			break;
-		if (poll(&pfd, 1, 200) <= 0)
+		for (s = 0; s < queues; s++) {
+			pfd[s].fd = fds[s];
+			pfd[s].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)queues, 200) <= 0)
 			continue;
-		while ((n = recvfrom(fd, buf, VG_MAX_FRAME + 1,
-				     MSG_DONTWAIT | MSG_TRUNC,
-				     (struct sockaddr *)&from, &fl)) >= 0) {
-			fl = sizeof(from);
-			if (from.sll_pkttype == PACKET_OUTGOING)
-				continue;
-			last = now_s();
-			why = n > VG_MAX_FRAME ? "frame larger than 64 KiB" :
-			      frame_check(buf, (size_t)n, mac, src, &id);
-			if (why == NULL && (id.seq & VG_PROBE)) {
-				probes++;       /* the sender's steering */
-				continue;
+		for (s = 0; s < queues; s++) {
+			while ((pfd[s].revents & POLLIN) &&
+			       (n = recvfrom(fds[s], buf, VG_MAX_FRAME + 1,
+					     MSG_DONTWAIT | MSG_TRUNC,
+					     (struct sockaddr *)&from,
+					     &fl)) >= 0) {
+				fl = sizeof(from);
+				if (from.sll_pkttype == PACKET_OUTGOING)
+					continue;
+				sock_got[s]++;
+				last = now_s();
+				why = n > VG_MAX_FRAME ?
+				      "frame larger than 64 KiB" :
+				      frame_check(buf, (size_t)n, mac, src,
+						  &id);
+				if (why == NULL && (id.seq & VG_PROBE)) {
+					probes++; /* the sender's steering */
+					continue;
+				}
+				if (why == NULL && id.queue >= VG_MAX_QUEUES)
+					why = "flow (sender queue) out of "
+					      "range";
+				if (why == NULL && id.seq >= frames)
+					why = "sequence out of range";
+				if (why == NULL && seen[id.seq])
+					why = "duplicate";
+				if (why != NULL) {
+					if (strcmp(why, "duplicate") == 0)
+						dup++;
+					else if (strncmp(why, "not a test",
+							 10) == 0)
+						foreign++;
+					else
+						bad++;
+					if (reported++ < VG_MAX_REPORT)
+						say("bad frame (seq %" PRIu32
+						    "): %s", id.seq, why);
+					continue;
+				}
+				/* In order within a flow (one sender tx
+				 * queue): the flows may interleave, each
+				 * keeps its order. */
+				seen[id.seq] = 1;
+				if (id.seq < next[id.queue])
+					reorder++;
+				next[id.queue] = id.seq + 1;
+				flow_rxqs[id.queue] |=
+					1u << sock_rxq(s, (unsigned int)queues);
+				flow_port[id.queue] =
+					get16(buf + VG_L2 + VG_L3);
+				good++;
 			}
-			if (why == NULL && id.queue >= VG_MAX_QUEUES)
-				why = "flow (sender queue) out of range";
-			if (why == NULL && id.seq >= frames)
-				why = "sequence out of range";
-			if (why == NULL && seen[id.seq])
-				why = "duplicate";
-			if (why != NULL) {
-				if (strcmp(why, "duplicate") == 0)
-					dup++;
-				else if (strncmp(why, "not a test", 10) == 0)
-					foreign++;
-				else
-					bad++;
-				if (reported++ < VG_MAX_REPORT)
-					say("bad frame (seq %" PRIu32 "): %s",
-					    id.seq, why);
-				continue;
-			}
-			/* In order within a flow (one sender tx queue): the
-			 * flows may interleave, each keeps its order. */
-			seen[id.seq] = 1;
-			if (id.seq < next[id.queue])
-				reorder++;
-			next[id.queue] = id.seq + 1;
-			good++;
 		}
 	}
-	drops = socket_drops(fd);
+	for (s = 0; s < queues; s++)
+		drops += socket_drops(fds[s]);
 	stats_read(&end);
 	for (c = 0; c < (int)end.n_rx; c++) {
 		end.tx[c] -= base.tx[c];
 		end.rx[c] -= base.rx[c];
 	}
+	/* Each socket got exactly what its receive queue counted: the
+	 * fanout tells the queues apart as the counters do. */
+	for (s = 0; queues > 1 && s < queues; s++) {
+		q = sock_rxq(s, (unsigned int)queues);
+		if (sock_got[s] != end.rx[q]) {
+			say("socket %u took %" PRIu64 " frames, rx queue %u "
+			    "counted %" PRIu64, s, sock_got[s], q, end.rx[q]);
+			n_bad_q++;
+		}
+	}
+	/* One flow, one receive queue (the backend's RSS steering). */
+	for (q = 0; q < VG_MAX_QUEUES; q++) {
+		uint32_t m = flow_rxqs[q];
+
+		if (m == 0)
+			continue;
+		if (m & (m - 1))
+			split_flows++;
+		off += (size_t)snprintf(flows + off, sizeof(flows) - off,
+					"%s%u:%u@", off ? "," : "", q,
+					flow_port[q]);
+		for (s = 0; m != 0; m &= m - 1, s++)
+			off += (size_t)snprintf(flows + off,
+						sizeof(flows) - off, "%s%d",
+						s ? "+" : "",
+						__builtin_ctz(m));
+		if (s > 1)
+			say("flow %u (UDP port %u) arrived on %u rx queues",
+			    q, flow_port[q], s);
+	}
 	lost = (uint32_t)frames - good;
 	ok = lost <= max_loss && bad == 0 && dup == 0 && reorder == 0 &&
-	     foreign == 0 && drops == 0 &&
+	     foreign == 0 && drops == 0 && n_bad_q == 0 && split_flows == 0 &&
 	     sum_of(end.rx, end.n_rx) ==
 		     (uint64_t)good + bad + dup + foreign + probes;
 	say("recv: %" PRIu32 " intact, %" PRIu32 " lost, %" PRIu32 " bad, %"
@@ -1551,10 +1619,11 @@ cmd_recv(int argc, char **argv)
 	    foreign, drops);
 	printf("RESULT %s recv frames=%lu good=%" PRIu32 " lost=%" PRIu32
 	       " bad=%" PRIu32 " dup=%" PRIu32 " reorder=%" PRIu32 " probes=%"
-	       PRIu32 " tx=%" PRIu64 " rx=%" PRIu64 " rxq=%s\n",
+	       PRIu32 " tx=%" PRIu64 " rx=%" PRIu64 " rxq=%s flows=%s\n",
 	       ok ? "PASS" : "FAIL", frames, good, lost, bad + foreign, dup,
 	       reorder, probes, sum_of(end.tx, end.n_tx),
-	       sum_of(end.rx, end.n_rx), list_of(end.rx, end.n_rx));
+	       sum_of(end.rx, end.n_rx), list_of(end.rx, end.n_rx),
+	       flows[0] ? flows : "-");
 	fflush(stdout);
 	return ok ? 0 : 1;
 }
@@ -2465,7 +2534,9 @@ usage(void)
 	       "  send  --dst MAC [--frames F] [--sizes SPEC] [--rate PPS]\n"
 	       "        [--run ID] [--queues N]   (round robin over N tx queues)\n"
 	       "  recv  --src MAC [--frames F] [--timeout S] [--idle S]\n"
-	       "        [--max-loss N] [--run ID] [--ready TEXT]\n"
+	       "        [--max-loss N] [--run ID] [--ready TEXT] [--queues N]\n"
+	       "        (N: one socket per rx queue; each flow must arrive on\n"
+	       "        one queue only)\n"
 	       "  memwalk [--pages N] [--seconds S]   rounds over N pages, each\n"
 	       "        checking the last round's writes are still there\n"
 	       "  tcp-recv [--port P] [--bytes N] [--streams K] [--seed S]\n"

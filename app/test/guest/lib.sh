@@ -24,6 +24,7 @@
 #   GL_BE_CPU      CPU the backends' lcores are pinned to (default 0)
 #   GL_HUGE_DIR    hugetlbfs mount point for mem=huge guests
 #   GL_LOOPBACK, GL_VSWITCH, GL_PLUGIN, GL_TESTPMD   backend binaries
+#   GL_TELEMETRY   dpdk-telemetry.py, for be_telemetry
 #   GL_PRELOAD     LD_PRELOAD for dpdk-testpmd (the ASan runtime when the
 #                  plugin is instrumented)
 #
@@ -37,7 +38,8 @@
 #       ending QEMU), qemu="EXTRA ARGS", append="EXTRA KERNEL ARGS",
 #       iommu=1 (a vIOMMU: intel-iommu with device-iotlb, the device behind
 #       a PCIe root port with iommu_platform=on,ats=on, the guest booted
-#       with intel_iommu=on)
+#       with intel_iommu=on), share=off (the memory backend maps its file
+#       privately: a set-up mistake the backend must diagnose)
 #   guest_wait NAME REGEX [SECS] [FROM-LINE]  wait for an extended regex in
 #       the serial log (from line FROM-LINE on); 0 found, 1 timeout, 2 QEMU
 #       exited
@@ -79,6 +81,9 @@
 #   be_res NAME                    "FDS MAPS GUEST-MAPS" of the process:
 #       entries of /proc/PID/fd, lines of /proc/PID/maps, and of those the
 #       mappings of guest memory (memfd or hugetlbfs files)
+#   be_telemetry NAME COMMAND...   ask a backend's telemetry socket (its
+#       EAL prefix from gl_eal) with dpdk-telemetry.py (GL_TELEMETRY): one
+#       JSON line per command into GL_OUT; 1 when nothing answered
 
 # Per name: PID, FIFO fds, serial log, QEMU log (stdout and stderr), next
 # command id, process log. GL_OUT, GL_RX... are results for the caller.
@@ -184,7 +189,7 @@ guest_start() {
 	local name=$1 kv k v
 	shift
 	local sock="" queues=1 packed=off mrg=on mtu="" mac="" mem=memfd
-	local ram=256 server=0 reconnect="" qemu="" append="" iommu=0
+	local ram=256 server=0 reconnect="" qemu="" append="" iommu=0 share=on
 	local noreboot=-no-reboot
 	for kv in "$@"; do
 		k=${kv%%=*}
@@ -204,6 +209,7 @@ guest_start() {
 		qemu) qemu=$v ;;
 		append) append=$v ;;
 		iommu) iommu=$v ;;
+		share) share=$v ;;
 		*) gl_log "guest_start: unknown key $k"; return 2 ;;
 		esac
 	done
@@ -214,10 +220,10 @@ guest_start() {
 	local serial=$GL_WORK/$name.serial.log qlog=$GL_WORK/$name.qemu.log
 	local fifo=$GL_WORK/$name.cmd memobj chardev dev taskset=()
 	case "$mem" in
-	memfd) memobj="memory-backend-memfd,id=mem0,size=${ram},share=on" ;;
+	memfd) memobj="memory-backend-memfd,id=mem0,size=${ram},share=$share" ;;
 	huge)
 		[ -n "${GL_HUGE_DIR:-}" ] || { gl_log "guest_start: mem=huge without GL_HUGE_DIR"; return 2; }
-		memobj="memory-backend-file,id=mem0,size=${ram},mem-path=$GL_HUGE_DIR,share=on"
+		memobj="memory-backend-file,id=mem0,size=${ram},mem-path=$GL_HUGE_DIR,share=$share"
 		;;
 	*) gl_log "guest_start: mem=$mem?"; return 2 ;;
 	esac
@@ -364,8 +370,19 @@ guest_kill() {
 # ---- backends ---------------------------------------------------------------
 
 # EAL arguments shared by the backends: private memory, their own prefix.
+gl_prefix() { echo "vhu-guest-$$-$1"; }
 gl_eal() {
-	echo "--no-huge -m ${2:-512} --no-pci --file-prefix=vhu-guest-$$-$1"
+	echo "--no-huge -m ${2:-512} --no-pci --file-prefix=$(gl_prefix "$1")"
+}
+
+be_telemetry() {
+	local name=$1
+	shift
+	GL_OUT=""
+	[ -n "${GL_TELEMETRY:-}" ] || return 1
+	GL_OUT=$(printf '%s\n' "$@" |
+		timeout 10 python3 "$GL_TELEMETRY" -f "$(gl_prefix "$name")" 2>&1 |
+		grep -a '^{')
 }
 
 be_loopback_start() {

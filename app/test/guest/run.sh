@@ -40,7 +40,17 @@
 #       workers with Q > 1): A sends half as many frames to B's MAC at 5000
 #       frames/s round robin over its Q queue pairs, B verifies; every
 #       frame is accounted for (B got it, or the switch counted it dropped
-#       at B's full ring: both guests share one CPU, so B can fall behind)
+#       at B's full ring: both guests share one CPU, so B can fall behind);
+#       A's flows (one UDP source port per queue pair) must each arrive on
+#       one of B's receive queues, the one the switch's Toeplitz hash
+#       picks; before the guests power off, vhu's telemetry
+#       (dpdk-telemetry.py) must show both devices running on NUMA node 0,
+#       with the guests' features, no diagnostic, and per-vring packet
+#       counts equal to the guests' per-queue counters
+#   loopback/split/q1/share-off        a guest whose memory backend maps
+#       its memfd privately (share=off): vhu-loopback must log the
+#       share=off warning and telemetry must list mem_invisible in the
+#       device's and the socket's diag (no traffic: vhu cannot see it)
 #   tcp/LAYOUT/mrgM/on/testpmd  the same (offloads on) through dpdk-testpmd
 #       with two net_vhu ports (tso=1), io forwarding between them
 #   tcp/LAYOUT/mrgM/OFFLOADS[/ipv6][/mtu9000][/q2][/legacy]  two guests
@@ -96,7 +106,9 @@
 #                    ends the guest); and the TCP cases: offloads (the
 #                    switch's ports offer the opposite of what the case
 #                    expects: on for off, off otherwise), content (B
-#                    checks the stream of another seed)
+#                    checks the stream of another seed); the diagnosis
+#                    case: shareon (the share-off case boots its guest
+#                    with share=on: no warning, no diag)
 # Environment:
 #   VHU_TEST_HUGE=1      guest memory on hugetlbfs (and a few memfd cases)
 #   VHU_GUEST_KERNEL_DIR cached kernel (default /var/cache/vhu/guest/current)
@@ -172,6 +184,8 @@ for be in testpmd loopback; do
 done
 cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
+# A set-up mistake vhu must name: guest memory not shared.
+cases+=(loopback/split/q1/share-off)
 # TCP through the switch with offloads on, off for B's receive side only
 # (over IPv4 and IPv6, with 9000-byte segments that span mbufs, and from
 # two switch workers at once: vhu segments them all), off, checksum
@@ -245,10 +259,12 @@ GL_LOOPBACK=$build/examples/vhu-loopback
 GL_VSWITCH=$build/examples/vhu-vswitch
 GL_PLUGIN=$build/drivers/net/vhost/librte_net_vhu.so
 GL_TESTPMD=$(command -v dpdk-testpmd || true)
+GL_TELEMETRY=$(command -v dpdk-telemetry.py || true)
 for f in "$tool" "$GL_LOOPBACK" "$GL_VSWITCH" "$GL_PLUGIN"; do
 	[ -e "$f" ] || { echo "run.sh: missing $f (build first)" >&2; exit 1; }
 done
 [ -n "$GL_TESTPMD" ] || { echo "run.sh: no dpdk-testpmd (devtools/setup.sh installs it)" >&2; exit 1; }
+[ -n "$GL_TELEMETRY" ] || { echo "run.sh: no dpdk-telemetry.py (package dpdk; devtools/setup.sh installs it)" >&2; exit 1; }
 img=$build/app/test/guest/initramfs.cpio.gz
 GL_INITRD=$img
 GL_KERNEL=$("$here/mkinitramfs.sh" --tool "$tool" --out "$img")
@@ -780,6 +796,151 @@ iommu_backend_check() {
 }
 
 # ---- vswitch case ---------------------------------------------------------------
+# toeplitz SPORT DPORT: the flow hash vhu-vswitch computes for A's frames
+# (10.11.0.1 -> 10.11.0.2, UDP): Toeplitz over source and destination
+# address, source and destination port, with the switch's key, 0x6d5a
+# repeated. That key has a 16-bit period, so the 32-bit window at input
+# bit j is 0x6d5a6d5a rotated left by j mod 16.
+toeplitz() {
+	local w=(0x0a0b0001 0x0a0b0002 $(( ($1 << 16) | $2 ))) h=0 i b j k
+	for (( i = 0; i < 3; i++ )); do
+		for (( b = 31; b >= 0; b-- )); do
+			(( (w[i] >> b) & 1 )) || continue
+			j=$(( (32 * i + 31 - b) % 16 ))
+			k=$(( ((0x6d5a6d5a << j) | (0x6d5a6d5a >> (32 - j))) & 0xffffffff ))
+			h=$(( h ^ k ))
+		done
+	done
+	echo "$h"
+}
+
+# vswitch_rss_check: every flow of A (one UDP source port per queue pair)
+# arrived on one receive queue of B (recv fails otherwise), and with
+# several queue pairs on the one the switch's hash picks (hash mod the
+# enabled queue pairs). Works on run_vswitch_case's locals; sets why, or
+# adds to detail.
+vswitch_rss_check() {
+	local flows f fq port rq want wrong="" n=0
+	flows=$(value flows "$line_b")
+	if [ -z "$flows" ] || [ "$flows" = - ]; then
+		why="${why:+$why; }guest B: no flows in its result ($line_b)"
+		return
+	fi
+	for f in ${flows//,/ }; do
+		fq=${f%%:*}
+		port=${f#*:}
+		port=${port%@*}
+		rq=${f#*@}
+		n=$(( n + 1 ))
+		[ "$q" -gt 1 ] || continue
+		want=$(( $(toeplitz "$port" 9) % q ))
+		[ "$rq" = "$want" ] ||
+			wrong="$wrong flow $fq (UDP port $port) on rx queue $rq, the hash picks $want;"
+	done
+	if [ "$n" -ne "$q" ]; then
+		why="guest B saw $n flow(s) from A, A sent $q: $flows"
+	elif [ -n "$wrong" ]; then
+		why="RSS steering:${wrong%;}"
+	else
+		detail="$detail; flows (A's queue:port@B's queue) $flows, as the switch's hash picks"
+	fi
+}
+
+# vswitch_telemetry_check: vhu's telemetry of the switch, read while both
+# guests are still up (after the traffic): /vhu/devices lists two
+# devices, /vhu/sockets one device and no diagnostic on each socket; each
+# device runs, negotiated what its guest's driver did (VERSION_1,
+# mrg_rxbuf, the layout, the offloads), sits on NUMA node 0 with every
+# vring (one node here: no remote polls), has no diagnostic, and its
+# vrings' packet counters are the guests' per-queue counters: B's
+# receive vrings (even) what B's queues counted, A's transmit vrings
+# (odd) what A's queues sent (data and probes), nothing the other way.
+# Sets why, or adds to detail.
+vswitch_telemetry_check() {
+	local fa fb devs ids id cmds=() res
+	guest_cmd "$a" 30 vhu-guest-tool features
+	fa=$(value bits "$(grep -a '^FEATURES ' <<<"$GL_OUT" | tail -n 1)")
+	guest_cmd "$bg" 30 vhu-guest-tool features
+	fb=$(value bits "$(grep -a '^FEATURES ' <<<"$GL_OUT" | tail -n 1)")
+	if [ -z "$fa" ] || [ -z "$fb" ]; then
+		why="${why:+$why; }a guest printed no FEATURES line"
+		return
+	fi
+	if ! be_telemetry "$sw" /vhu/devices || [ -z "$GL_OUT" ]; then
+		why="${why:+$why; }telemetry: no answer from vhu-vswitch (prefix $(gl_prefix "$sw")): $GL_OUT"
+		return
+	fi
+	devs=$GL_OUT
+	ids=$(python3 -c 'import json, sys
+print(" ".join(str(i) for i in json.loads(sys.argv[1])["/vhu/devices"]))' "$devs")
+	for id in $ids; do
+		cmds+=("/vhu/device,$id")
+	done
+	be_telemetry "$sw" /vhu/sockets "${cmds[@]+"${cmds[@]}"}"
+	res=$(python3 - "$sa" "$sb" "$q" "$layout" "$fa" "$fb" \
+		"$(value txq "$line_a")" "$(value rxq "$line_b")" "$devs" \
+		"$GL_OUT" <<'EOF'
+import json, sys
+sa, sb, q, layout, fa, fb, txq, rxq, devs, out = sys.argv[1:11]
+q = int(q)
+lines = [json.loads(l) for l in out.splitlines() if l.strip()]
+errs, notes = [], []
+socks = [l["/vhu/sockets"] for l in lines if "/vhu/sockets" in l]
+dev = {}
+for l in lines:
+    d = l.get("/vhu/device")
+    if d:
+        dev[d.get("socket")] = d
+if len(json.loads(devs)["/vhu/devices"]) != 2:
+    errs.append("/vhu/devices %s, two wanted" % devs.strip())
+if not socks:
+    errs.append("no /vhu/sockets answer")
+for s in (socks[0].values() if socks else []):
+    if s.get("path") in (sa, sb) and (len(s.get("devices", [])) != 1 or s.get("diag")):
+        errs.append("socket %s: devices %r diag %r" % (s["path"], s.get("devices"), s.get("diag")))
+# feature bits compared with the guest's driver's: the offloads,
+# mrg_rxbuf 15, indirect_desc 28, event_idx 29, version_1 32,
+# ring_packed 34 (QEMU passes these to the backend as negotiated)
+bits = (0, 1, 7, 8, 9, 11, 12, 13, 15, 28, 29, 32, 34)
+counts = {"A": [int(x) for x in txq.split(",")], "B": [int(x) for x in rxq.split(",")]}
+for who, path, gbits in (("A", sa, fa), ("B", sb, fb)):
+    d = dev.get(path)
+    if d is None:
+        errs.append("no /vhu/device for %s's socket" % who)
+        continue
+    f = int(d.get("features", "0"), 16)
+    diff = [b for b in bits if (f >> b) & 1 != (b < len(gbits) and gbits[b] == "1")]
+    if diff:
+        errs.append("%s: vhu features %s, the guest's bits %s differ at %s" % (who, d.get("features"), gbits, diff))
+    if not (f >> 32) & 1 or (f >> 34) & 1 != (layout == "packed"):
+        errs.append("%s: features %s (VERSION_1; ring_packed for %s)" % (who, d.get("features"), layout))
+    for k, want in (("running", 1), ("numa_node", 0), ("diag", []), ("nr_vrings", 2 * q)):
+        if d.get(k) != want:
+            errs.append("%s: %s %r, want %r" % (who, k, d.get(k), want))
+    pk = []
+    for v in range(2 * q):
+        r = d.get("vring%d" % v) or {}
+        st = r.get("stats", {})
+        state = (r.get("enabled"), r.get("live"), r.get("broken"), r.get("layout"), r.get("numa_node"), r.get("remote_polls"))
+        if state != (1, 1, 0, layout, 0, 0):
+            errs.append("%s vring%d: enabled, live, broken, layout, numa_node, remote_polls %r" % (who, v, state))
+        # B receives on its even vrings, A sends on its odd ones
+        mine = (who == "B") == (v % 2 == 0)
+        want = counts[who][v // 2] if mine else 0
+        if st.get("packets") != want:
+            errs.append("%s vring%d: %r packets, the guest counted %d" % (who, v, st.get("packets"), want))
+        pk.append(str(st.get("packets")))
+    notes.append("%s node %s, features %s, vring packets %s" % (who, d.get("numa_node"), d.get("features"), "/".join(pk)))
+print("ERR " + "; ".join(errs) if errs else "OK " + "; ".join(notes))
+EOF
+)
+	if [[ $res == "OK "* ]]; then
+		detail="$detail; telemetry: ${res#OK }"
+	else
+		why="${why:+$why; }telemetry: ${res#ERR }"
+	fi
+}
+
 run_vswitch_case() {
 	local name=$1 layout q mem=$mem_default a=a$case_no bg=b$case_no sw=sw$case_no
 	local why="" packed line_a line_b rc run
@@ -815,7 +976,7 @@ run_vswitch_case() {
 		guest_cmd_send "$bg" vhu-guest-tool recv --src "$mac_a" \
 			--frames "$vs_frames" --timeout $(( vs_frames / 5000 * 3 + 30 )) \
 			--idle 3 --max-loss $(( vs_frames / 10 )) --run "$run" \
-			--ready recv-ready
+			--ready recv-ready --queues "$q"
 		local rid=$GL_ID
 		if ! guest_wait "$bg" 'recv-ready' 30 "$from"; then
 			why="guest B: recv did not start"
@@ -838,6 +999,11 @@ run_vswitch_case() {
 		fi
 	fi
 	trace -k traffic "traffic done"
+	if [ -z "$why" ]; then
+		vswitch_rss_check
+		vswitch_telemetry_check
+		trace -k telemetry "flows and telemetry checked"
+	fi
 	guest_stop "$a" 30 || why="${why:+$why; }guest A did not power off by itself"
 	guest_stop "$bg" 30 || why="${why:+$why; }guest B did not power off by itself"
 	trace -k poweroff "guests stopped"
@@ -869,6 +1035,105 @@ run_vswitch_case() {
 	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
 	verdict "$name" "$why" "$GL_WORK/$a.serial.log" "$GL_WORK/$bg.serial.log" \
 		"$GL_WORK/$a.qemu.log" "$GL_WORK/$bg.qemu.log" "$slog"
+}
+
+# ---- set-up mistakes vhu diagnoses -----------------------------------------
+# run_diag_case NAME: loopback/LAYOUT/qQ/share-off. The guest's memory
+# backend maps its memfd privately (share=off): QEMU still sends the
+# file, vhu maps it and the device starts, but every page the guest
+# writes is a private copy vhu never sees. vhu-loopback must log the
+# share=off warning when the device starts, and telemetry must list
+# mem_invisible in the device's diag and in its socket's (sticky). The
+# guest's traffic cannot work and is not tried. Then the usual end: the
+# guest powers off, the backend sees the device stop, its fds and
+# mappings of guest memory return to the baseline, and it exits 0.
+# --selfcheck shareon boots the guest with share=on: the case must FAIL.
+run_diag_case() {
+	local name=$1 layout q g=g$case_no b=be$case_no why="" packed=off
+	local be=loopback sock=$GL_WORK/c$case_no.sock blog res0 res0_fds res_note=""
+	local share=off warn ids id out res rc
+	IFS=/ read -r _ layout q _ <<<"$name"
+	q=${q#q}
+	[ "$layout" = packed ] && packed=on
+	[ "$selfcheck" = shareon ] && share=on
+	blog=$GL_WORK/$b.log
+	detail=""
+	warn='hold only zeros in the files the frontend shared'
+	if ! be_loopback_start "$b" "$sock" "$q"; then
+		proc_stop "$b"
+		verdict "$name" "vhu-loopback did not start" "$blog"
+		return
+	fi
+	res0=$(be_res "$b")
+	res0_fds=$(fd_kinds "$b")
+	trace -k backend "backend up ($res0)"
+	guest_start "$g" sock="$sock" queues="$q" packed="$packed" mem=memfd \
+		share="$share" mac="$(printf '52:54:00:00:%02x:01' "$case_no")"
+	if ! guest_ready "$g" "$BOOT_TIMEOUT"; then
+		why="guest $g did not boot to its command loop in $BOOT_TIMEOUT s"
+	elif ! trace -k boot "guest ready" ||
+	     ! guest_cmd "$g" 60 vhu-guest-tool setup --queues "$q"; then
+		why="guest: setup --queues $q failed: $(tail -n 1 <<<"$GL_OUT")"
+	elif ! wait_log "$blog" "$warn" 20 "$(proc_pid "$b")"; then
+		why="vhu-loopback did not warn of share=off memory in 20 s (memory share=$share)"
+	fi
+	trace -k diag "warning seen"
+	if [ -z "$why" ]; then
+		# the warning comes before new_device: wait for the device
+		wait_log "$blog" "$(be_ready_re)" 20 "$(proc_pid "$b")" >/dev/null
+		be_telemetry "$b" /vhu/devices
+		ids=$(python3 -c 'import json, sys
+print(" ".join(str(i) for i in json.loads(sys.argv[1])["/vhu/devices"]))' "$GL_OUT" 2>/dev/null)
+		out=""
+		for id in $ids; do
+			be_telemetry "$b" "/vhu/device,$id"
+			out="$out$GL_OUT"$'\n'
+		done
+		be_telemetry "$b" /vhu/sockets
+		out="$out$GL_OUT"
+		res=$(python3 - "$sock" "$out" <<'EOF'
+import json, sys
+sock, out = sys.argv[1:3]
+lines = [json.loads(l) for l in out.splitlines() if l.strip()]
+devs = [l["/vhu/device"] for l in lines if l.get("/vhu/device")]
+socks = [s for l in lines if "/vhu/sockets" in l for s in l["/vhu/sockets"].values() if s.get("path") == sock]
+d = [x for x in devs if x.get("socket") == sock]
+errs = []
+if len(d) != 1:
+    errs.append("%d device(s) on the socket in /vhu/device" % len(d))
+elif "mem_invisible" not in (d[0].get("diag") or []):
+    errs.append("device diag %r lacks mem_invisible" % d[0].get("diag"))
+if len(socks) != 1 or "mem_invisible" not in (socks[0].get("diag") or []):
+    errs.append("socket diag %r lacks mem_invisible" % [s.get("diag") for s in socks])
+if errs:
+    print("ERR " + "; ".join(errs))
+else:
+    print("OK device %s diag %s, running %s; socket diag %s" % (d[0].get("id"), d[0].get("diag"), d[0].get("running"), socks[0].get("diag")))
+EOF
+)
+		if [[ $res == "OK "* ]]; then
+			detail="memory share=$share: vhu warned ($(grep -ac "$warn" "$blog") line); telemetry: ${res#OK }"
+		else
+			why="telemetry: ${res#ERR }"
+		fi
+		trace -k telemetry "telemetry read"
+	fi
+	guest_stop "$g" 30 || why="${why:+$why; }guest did not power off by itself"
+	trace -k poweroff "guest stopped"
+	if ! proc_alive "$b"; then
+		why="${why:+$why; }the backend died during the case"
+	else
+		if grep -aqE "$(be_ready_re)" "$blog" &&
+		   ! wait_log "$blog" "$(be_gone_re)" 10 "$(proc_pid "$b")"; then
+			why="${why:+$why; }the backend did not see the guest go"
+		fi
+		res_back "at the end" && detail="$detail; back to baseline: $res_note"
+	fi
+	proc_stop "$b" 10 || why="${why:+$why; }vhu-loopback exit status $GL_RC after SIGTERM"
+	trace -k end "backend stopped"
+	rc=$(backend_complaints "$blog")
+	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
+	verdict "$name" "$why" "$GL_WORK/$g.serial.log" "$GL_WORK/$g.qemu.log" "$blog"
 }
 
 # ---- TCP cases (vhu-vswitch, offloads) ----------------------------------------
@@ -1201,6 +1466,7 @@ for c in "${selected[@]}"; do
 	timeline=""
 	case "$c" in
 	vswitch/*) run_vswitch_case "$c" ;;
+	*/share-off) run_diag_case "$c" ;;
 	tcp/*) run_tcp_case "$c" ;;
 	*) run_echo_case "$c" ;;
 	esac

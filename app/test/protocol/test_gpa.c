@@ -49,6 +49,8 @@
 
 static struct vhu_socket *sock;
 static int base_fds;
+/* the last device opened: a failed assert may leave its window open */
+static struct vhu_dev *last_dev;
 
 struct env {
 	struct vtd d;
@@ -125,6 +127,7 @@ env_open(struct env *e, bool with_log)
 			 0);
 	e->dev = vhu_dev_alloc(sock, sv[0]);
 	assert_non_null(e->dev);
+	last_dev = e->dev;
 	e->peer = sv[1];
 
 	f = get_u64(e, VHU_REQ_GET_FEATURES);
@@ -477,6 +480,21 @@ test_dirty_log(void **state)
 	assert_int_equal(fe_count_fds(), base_fds);
 }
 
+/*
+ * After each test: a window an assert jumped out of would make every
+ * later quiesce of that device (vhu_fini's included) spin for ever.
+ */
+static int
+release_windows(void **state)
+{
+	(void)state;
+	if (last_dev != NULL)
+		for (uint16_t i = 0; i < 2; i++)
+			vhu_vring_mem_leave(last_dev, i);
+	last_dev = NULL;
+	return 0;
+}
+
 static int
 setup(void **state)
 {
@@ -497,12 +515,12 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inside_region),
-		cmocka_unit_test(test_across_regions),
-		cmocka_unit_test(test_unmapped_and_misuse),
-		cmocka_unit_test(test_not_running),
-		cmocka_unit_test(test_mem_table_waits_for_window),
-		cmocka_unit_test(test_dirty_log),
+		cmocka_unit_test_teardown(test_inside_region, release_windows),
+		cmocka_unit_test_teardown(test_across_regions, release_windows),
+		cmocka_unit_test_teardown(test_unmapped_and_misuse, release_windows),
+		cmocka_unit_test_teardown(test_not_running, release_windows),
+		cmocka_unit_test_teardown(test_mem_table_waits_for_window, release_windows),
+		cmocka_unit_test_teardown(test_dirty_log, release_windows),
 	};
 
 	(void)argc;

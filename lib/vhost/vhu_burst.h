@@ -195,6 +195,136 @@ int vhu_vring_kick_fd(const struct vhu_dev *dev, uint16_t vring);
  */
 int vhu_pkt_finish_cksum(struct rte_mbuf *m);
 
+
+/*
+ * Guest addresses: an application's own zero-copy paths.
+ */
+
+/** vhu_vring_gpa_to_hva(): the device will read the bytes. */
+#define VHU_GPA_READ  0x1
+/** vhu_vring_gpa_to_hva(): the device will write the bytes. */
+#define VHU_GPA_WRITE 0x2
+/**
+ * vhu_vring_gpa_to_hva(): with the vIOMMU, an IOVA the IOTLB lacks makes
+ * libvhu ask the frontend for it, as a burst does (one request
+ * outstanding per vring, shared with the bursts; see "IOTLB miss" above).
+ */
+#define VHU_GPA_MISS  0x4
+
+/**
+ * Open a guest-address window on a vring: until vhu_vring_mem_leave(),
+ * vhu_vring_gpa_to_hva() translates guest addresses for this device and
+ * the pointers it returns stay valid.
+ *
+ * **Why a window.** The frontend may replace guest memory at any time
+ * (SET_MEM_TABLE, ADD_MEM_REG / REM_MEM_REG, IOTLB updates and
+ * invalidations, disconnect); libvhu's control context makes each such
+ * change only after it has taken every vring of the device away from the
+ * data path (doc/guide/threading.md, "The quiesce scheme"). The window
+ * takes the vring exactly as a burst does, so the control context waits
+ * for vhu_vring_mem_leave() as it waits for the end of a burst: nothing
+ * the window translated is unmapped, remapped or, with the vIOMMU,
+ * invalidated before the window closes. A translation is therefore safe
+ * by construction, not by timing; its pointer is NOT valid after leave
+ * (the next change may happen at once), nor across windows. Keep the
+ * addresses, not the pointers, and translate again in the next window.
+ *
+ * **Rules.** The window is a burst the application stretches:
+ * - call it on the lcore that polls the vring, between its bursts (a
+ *   burst on the same vring during the window returns 0), one window per
+ *   vring at a time;
+ * - keep it as short as a burst: every change the frontend makes to this
+ *   device, and the whole control context with it (all devices), waits
+ *   while a window is open;
+ * - inside the window call only vhu_vring_gpa_to_hva(),
+ *   vhu_vring_log_write() and bursts on other vrings: any other libvhu
+ *   call (vhu_vring_notify(), the control API, anything that takes the
+ *   control lock) can wait for the control context, which may be waiting
+ *   for this window: a deadlock;
+ * - any vring of the device works (the memory table is the device's);
+ *   the vring's own IOTLB views are used, which are the device's.
+ *
+ * Like a burst it never blocks, takes no lock and makes no system call
+ * (but for a retried IOTLB miss of the vring's own rings, as a burst).
+ *
+ * @param dev the device, as given by vhu_ops.new_device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @return 0: the window is open, close it with vhu_vring_mem_leave();
+ *   or a negative errno value, and no window:
+ *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -ENODEV: the frontend has not set this vring up;
+ *   - -EBUSY: a burst or another window holds the vring, or the control
+ *     context is changing it: try again later, as a burst returning 0;
+ *   - -EAGAIN: the vring is not running (not started, disabled, broken,
+ *     the control vring, or waiting for its ring's IOTLB entry).
+ */
+int vhu_vring_mem_enter(struct vhu_dev *dev, uint16_t vring);
+
+/**
+ * Close the window vhu_vring_mem_enter() opened: every pointer it
+ * translated becomes invalid, and a change the control context was
+ * waiting to make proceeds. Does nothing unless the vring is held by a
+ * data-path caller (so a stray call cannot release the control context's
+ * hold); calling it for a window one does not hold is a bug.
+ *
+ * @param dev the device.
+ * @param vring the vring given to vhu_vring_mem_enter().
+ */
+void vhu_vring_mem_leave(struct vhu_dev *dev, uint16_t vring);
+
+/**
+ * Translate a guest address to a pointer in this process, inside a window
+ * (vhu_vring_mem_enter()). The pointer is valid until
+ * vhu_vring_mem_leave().
+ *
+ * The address is what the guest's driver puts in descriptors: a
+ * guest-physical address, or with VIRTIO_F_ACCESS_PLATFORM negotiated
+ * (vIOMMU, vhu_dev_features()) an I/O virtual address, translated
+ * through the device IOTLB with its permissions. Memory contiguous in the
+ * guest need not be in this process: the result covers the bytes up to
+ * the end of one memory region (or IOTLB entry); to reach further, call
+ * again at addr + *len.
+ *
+ * @param dev the device.
+ * @param vring the vring whose window is open.
+ * @param addr guest-physical address, or IOVA (see above).
+ * @param[in,out] len in: bytes wanted (> 0); out: bytes contiguous at the
+ *   returned pointer, at most the bytes wanted; 0 when NULL is returned.
+ * @param perm VHU_GPA_READ, VHU_GPA_WRITE or both: how the application
+ *   will access the bytes. Without the vIOMMU all guest memory may be
+ *   read and written; with it, the IOTLB entry must grant that access
+ *   (both: the range both grant). Optionally | VHU_GPA_MISS.
+ * @return the host address of addr, or NULL: len NULL or 0, perm
+ *   invalid, no window open on the vring, or addr not mapped (not in any
+ *   region; with the vIOMMU, not in the IOTLB with perm: with
+ *   VHU_GPA_MISS a miss request was sent, translate again in a later
+ *   window once the frontend answered). A guest that gave an address it
+ *   has no memory at is a guest bug: treat it as a broken request.
+ */
+void *vhu_vring_gpa_to_hva(struct vhu_dev *dev, uint16_t vring,
+			   uint64_t addr, uint64_t *len, int perm);
+
+/**
+ * Mark guest memory the application wrote through a window as dirty, for
+ * live migration, inside the same window and after the writes. With
+ * VHOST_F_LOG_ALL negotiated and a log given (the frontend is migrating
+ * the guest), a page written without this is not copied again and the
+ * guest finds the old bytes at the destination. Otherwise it does
+ * nothing, so call it after every write; the cost is one test.
+ *
+ * addr is the same guest-physical address given to
+ * vhu_vring_gpa_to_hva() (a range may span regions); with the vIOMMU
+ * there is nothing to mark, libvhu refuses LOG_ALL together with it.
+ *
+ * @param dev the device.
+ * @param vring the vring whose window is open.
+ * @param addr guest-physical address of the first byte written.
+ * @param len bytes written.
+ * @return 0, or -EINVAL when no window is open on the vring.
+ */
+int vhu_vring_log_write(struct vhu_dev *dev, uint16_t vring, uint64_t addr,
+			uint64_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,9 @@
  * net_virtio_user has no vIOMMU, so there is no e2e counterpart.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -53,6 +55,8 @@
 static struct vhu_socket *sock;
 static struct rte_mempool *pool;
 static int base_fds, base_maps;
+/* a device whose guest-address window a failed assert may leave open */
+static struct vhu_dev *window_dev;
 
 struct env {
 	struct vtd d;
@@ -897,6 +901,172 @@ test_packed(void **state)
 	check_healthy();
 }
 
+/*
+ * The guest-address window (vhu_vring_gpa_to_hva) with the vIOMMU: IOVAs
+ * translate through the IOTLB only, with its permissions, clipped at an
+ * entry's end; a miss is asked for when the caller wants it.
+ */
+static void
+test_gpa_window(void **state)
+{
+	struct env e;
+	uint64_t iova, page, len;
+	uint8_t perm, *p;
+
+	(void)state;
+	env_open(&e, true);
+	window_dev = e.dev;
+	assert_int_equal(map(&e, e.ring_lo, e.ring_len, VHOST_ACCESS_RW), 0);
+	assert_true(e.dev->running);
+	while (read_miss(&e, &iova, &perm))
+		;
+	page = (e.buf_lo + 4095) & ~4095ull;
+	memcpy(vtd_ptr(&e.d, page), "iova bytes", 11);
+
+	/* not in the IOTLB; and the device's own GPA is no IOVA */
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	len = 11;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, page, &len, VHU_GPA_READ));
+	assert_int_equal(len, 0);
+	assert_false(read_miss(&e, &iova, &perm));
+	len = 11;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1,
+					 DEV_GPA + (page - VTD_GPA_BASE), &len,
+					 VHU_GPA_READ));
+	len = 11;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, page, &len,
+					 VHU_GPA_READ | VHU_GPA_MISS));
+	vhu_vring_mem_leave(e.dev, 1);
+	assert_true(read_miss(&e, &iova, &perm));
+	assert_int_equal(iova, page);
+	assert_int_equal(perm, VHOST_ACCESS_RO);
+
+	/* read-only entry: read, clipped at its end; write refused */
+	assert_int_equal(map(&e, page, 4096, VHOST_ACCESS_RO), 0);
+	assert_int_equal(map(&e, page + 4096, 4096, VHOST_ACCESS_WO), 0);
+	assert_int_equal(map(&e, page + 8192, 4096, VHOST_ACCESS_RW), 0);
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	len = 3 * 4096;
+	p = vhu_vring_gpa_to_hva(e.dev, 1, page, &len, VHU_GPA_READ);
+	assert_non_null(p);
+	assert_int_equal(len, 4096);
+	assert_memory_equal(p, "iova bytes", 11);
+	len = 16;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, page, &len, VHU_GPA_WRITE));
+	len = 16;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, page, &len,
+					 VHU_GPA_READ | VHU_GPA_WRITE));
+	len = 16;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, page, &len,
+					 VHU_GPA_WRITE | VHU_GPA_MISS));
+	/* write-only entry: write, not read; read-write: both */
+	len = 16;
+	p = vhu_vring_gpa_to_hva(e.dev, 1, page + 4096, &len, VHU_GPA_WRITE);
+	assert_non_null(p);
+	memcpy(p, "to the guest", 13);
+	len = 16;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, page + 4096, &len,
+					 VHU_GPA_READ | VHU_GPA_WRITE));
+	len = 8192;
+	p = vhu_vring_gpa_to_hva(e.dev, 1, page + 8192 + 100, &len,
+				 VHU_GPA_READ | VHU_GPA_WRITE);
+	assert_non_null(p);
+	assert_int_equal(len, 4096 - 100);
+	/* no log with the vIOMMU: nothing to mark */
+	assert_int_equal(vhu_vring_log_write(e.dev, 1, page + 4096, 13), 0);
+	vhu_vring_mem_leave(e.dev, 1);
+	assert_memory_equal(vtd_ptr(&e.d, page + 4096), "to the guest", 13);
+	assert_true(read_miss(&e, &iova, &perm));
+	assert_int_equal(iova, page);
+	assert_int_equal(perm, VHOST_ACCESS_WO);
+
+	/* invalidated: gone in the next window */
+	assert_int_equal(unmap(&e, page, 4096), 0);
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	len = 16;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, page, &len, VHU_GPA_READ));
+	vhu_vring_mem_leave(e.dev, 1);
+	env_close(&e);
+	check_healthy();
+}
+
+/*
+ * After a window test: a window an assert jumped out of would make every
+ * later quiesce of that device (vhu_fini's included) spin for ever.
+ */
+static int
+release_window(void **state)
+{
+	(void)state;
+	if (window_dev != NULL)
+		for (uint16_t i = 0; i < 2; i++)
+			vhu_vring_mem_leave(window_dev, i);
+	window_dev = NULL;
+	return 0;
+}
+
+struct inval {
+	struct env *e;
+	uint64_t iova;
+	int ret;
+	_Atomic bool done;
+};
+
+static void *
+inval_thread(void *arg)
+{
+	struct inval *v = arg;
+	struct vhost_iotlb_msg m = {
+		.iova = v->iova, .size = 4096, .type = VHOST_IOTLB_INVALIDATE,
+	};
+
+	/* the control side: no cmocka asserts off the main thread */
+	v->ret = fe_handle(v->e->dev, VHU_REQ_IOTLB_MSG,
+			   VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY, &m,
+			   sizeof(m), NULL, 0);
+	atomic_store(&v->done, true);
+	return NULL;
+}
+
+/* An invalidation waits for a window that may be using the entry. */
+static void
+test_gpa_window_invalidate_waits(void **state)
+{
+	struct env e;
+	struct inval v = { 0 };
+	struct vhu_msg_hdr rh;
+	uint64_t len = 16, st;
+	pthread_t t;
+	uint8_t *p;
+
+	(void)state;
+	env_open(&e, true);
+	window_dev = e.dev;
+	env_map_all(&e);
+	v.e = &e;
+	v.iova = (e.buf_lo + 4095) & ~4095ull;
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 0), 0);
+	p = vhu_vring_gpa_to_hva(e.dev, 0, v.iova, &len, VHU_GPA_WRITE);
+	assert_non_null(p);
+	assert_int_equal(pthread_create(&t, NULL, inval_thread, &v), 0);
+	usleep(200 * 1000);
+	assert_false(atomic_load(&v.done));
+	memcpy(p, "still mine", 11);
+	vhu_vring_mem_leave(e.dev, 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(v.ret, 0);
+	assert_int_equal(fe_recv(e.peer, &rh, &st, sizeof(st), 1000), 8);
+	assert_int_equal(st, 0);
+	assert_memory_equal(vtd_ptr(&e.d, v.iova), "still mine", 11);
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 0), 0);
+	len = 16;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 0, v.iova, &len,
+					 VHU_GPA_WRITE));
+	vhu_vring_mem_leave(e.dev, 0);
+	env_close(&e);
+	check_healthy();
+}
+
 static int
 setup(void **state)
 {
@@ -937,6 +1107,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_packed),
 		cmocka_unit_test(test_reset_owner),
 		cmocka_unit_test(test_aliased_regions),
+		cmocka_unit_test_teardown(test_gpa_window, release_window),
+		cmocka_unit_test_teardown(test_gpa_window_invalidate_waits,
+					  release_window),
 	};
 
 	(void)argc;

@@ -5,6 +5,7 @@
  * scheme) and dispatch to the ring layout. Anything that is not running
  * makes a burst return 0: the caller polls again later.
  */
+#include <assert.h>
 #include <errno.h>
 
 #include "vhu_burst.h"
@@ -181,4 +182,126 @@ vhu_vring_kick_ack(struct vhu_dev *dev, uint16_t vring)
 	int ret = app_vring(dev, vring, &vq);
 
 	return ret < 0 ? ret : vhu_vq_kick_ack(vq);
+}
+
+/*
+ * Guest-address window (vhu_burst.h, "Guest addresses"). The window is a
+ * burst the application stretches over its own code: it enters the queue
+ * with the burst's A1 and leaves with its R1, so the control context's
+ * quiesce (A2) waits for it exactly as for a burst, and nothing it holds
+ * (memory table, IOTLB views, dirty log) changes in between.
+ */
+static_assert(VHU_GPA_READ == VHOST_ACCESS_RO &&
+	      VHU_GPA_WRITE == VHOST_ACCESS_WO,
+	      "perm bits are the IOTLB's, for vhu_vq_miss");
+int
+vhu_vring_mem_enter(struct vhu_dev *dev, uint16_t vring)
+{
+	struct vhu_vq *vq;
+	int ret = app_vring(dev, vring, &vq);
+
+	if (ret < 0)
+		return ret;
+	if (!vhu_vq_enter(vq))
+		return -EBUSY;
+	if (unlikely(!vq->ready)) {
+		if (!(vq->flags & VHU_VQ_F_CTRL))
+			retry_ring_miss(vq);
+		vhu_vq_leave(vq);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+void
+vhu_vring_mem_leave(struct vhu_dev *dev, uint16_t vring)
+{
+	struct vhu_vq *vq = lookup(dev, vring);
+
+	/*
+	 * Only a caller inside its window may store FREE: a stray leave
+	 * must not open a queue a burst or the control context holds. The
+	 * check cannot tell two DATA holders apart; the contract (one
+	 * holder per vring) does.
+	 */
+	if (vq != NULL && atomic_load_explicit(&vq->access,
+					       memory_order_relaxed) ==
+			  VHU_VQ_DATA)
+		vhu_vq_leave(vq);
+}
+
+/* The queue of a window the caller holds, or NULL. */
+static inline struct vhu_vq *
+window_vq(struct vhu_dev *dev, uint16_t vring)
+{
+	struct vhu_vq *vq = lookup(dev, vring);
+
+	if (unlikely(vq == NULL ||
+		     atomic_load_explicit(&vq->access, memory_order_relaxed) !=
+		     VHU_VQ_DATA || !vq->ready))
+		return NULL;
+	return vq;
+}
+
+void *
+vhu_vring_gpa_to_hva(struct vhu_dev *dev, uint16_t vring, uint64_t addr,
+		     uint64_t *len, int perm)
+{
+	struct vhu_vq *vq;
+	const int access = perm & (VHU_GPA_READ | VHU_GPA_WRITE);
+	uint64_t want, got;
+	uint8_t *p;
+
+	if (len == NULL)
+		return NULL;
+	want = *len;
+	*len = 0;
+	if (unlikely(want == 0 || access == 0 ||
+		     (perm & ~(VHU_GPA_READ | VHU_GPA_WRITE | VHU_GPA_MISS))))
+		return NULL;
+	vq = window_vq(dev, vring);
+	if (vq == NULL)
+		return NULL;
+	/* without IOMMU both views are the guest memory table */
+	got = want;
+	p = vhu_gpa_to_hva(access & VHU_GPA_READ ? vq->mem_rd : vq->mem_wr,
+			   &vq->mem_hint, addr, &got);
+	if (p != NULL && access == (VHU_GPA_READ | VHU_GPA_WRITE) &&
+	    vq->mem_wr != vq->mem_rd) {
+		/* both rights: the part both views map, to the same bytes */
+		uint64_t got_wr = got;
+		uint8_t *w = vhu_gpa_to_hva(vq->mem_wr, &vq->mem_hint, addr,
+					    &got_wr);
+
+		if (w != p)
+			p = NULL;
+		else
+			got = got_wr;
+	}
+	if (p == NULL) {
+		if ((perm & VHU_GPA_MISS) && (vq->flags & VHU_VQ_F_IOMMU))
+			vhu_vq_miss(vq, addr, (uint8_t)access);
+		return NULL;
+	}
+	*len = got;
+	return p;
+}
+
+int
+vhu_vring_log_write(struct vhu_dev *dev, uint16_t vring, uint64_t addr,
+		    uint64_t len)
+{
+	struct vhu_vq *vq = window_vq(dev, vring);
+
+	if (vq == NULL)
+		return -EINVAL;
+	if (vq->flags & VHU_VQ_F_LOG) {
+		/*
+		 * D1: the application's writes through the window before
+		 * their dirty bits (see vhu_log_pieces in copy.h).
+		 */
+		atomic_thread_fence(memory_order_release);
+		vhu_log_mark(vq->log, addr, len);
+	}
+	return 0;
 }

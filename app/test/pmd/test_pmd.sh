@@ -80,83 +80,9 @@ WORK=$(realpath "$WORK")
 SOCK=$WORK/vhu-pmd.sock
 PREFIX=vhu-pmd-$$
 
-# A sanitizer build of the plugin needs the sanitizer runtime loaded first;
-# testpmd itself is not instrumented.
-PRELOAD=
-# (grep reads all of nm's output: with -q it would quit early, nm would die
-# of SIGPIPE and pipefail would turn the match into a failure)
-if nm -D --undefined-only "$PLUGIN" 2>/dev/null | grep '^ *U __asan_' >/dev/null; then
-	PRELOAD=${VHU_ASAN_PRELOAD:-}
-	[ -n "$PRELOAD" ] || for cc in clang gcc; do
-		for rt in libclang_rt.asan-x86_64.so libasan.so; do
-			p=$($cc -print-file-name=$rt 2>/dev/null) || continue
-			[ -f "$p" ] && { PRELOAD=$p; break 2; }
-		done
-	done
-	[ -n "$PRELOAD" ] || { log "SKIP: ASan plugin but no shared ASan runtime"; exit 77; }
-	# testpmd and EAL are not instrumented: only the plugin is checked
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
-fi
-
-declare -A PID FD LOG
-cleanup() {
-	local n
-	for n in "${!PID[@]}"; do
-		kill -9 "${PID[$n]}" 2>/dev/null
-	done
-	wait 2>/dev/null
-	for n in "${!FD[@]}"; do
-		eval "exec ${FD[$n]}>&-"
-	done
-	rm -f "$WORK"/*.in "$SOCK"
-	rm -rf /var/run/dpdk/"$PREFIX"-b /var/run/dpdk/"$PREFIX"-f \
-		/var/run/dpdk/"$PREFIX"-g
-}
-trap cleanup EXIT
-
-# start NAME ARGS... : a testpmd in interactive mode reading WORK/NAME.in
-start() {
-	local name=$1 fifo=$WORK/$1.in fd
-	shift
-	rm -f "$fifo"
-	mkfifo "$fifo"
-	# read-write open: does not block, and keeps the fifo open between
-	# commands so testpmd never sees end of input
-	exec {fd}<>"$fifo"
-	FD[$name]=$fd
-	LOG[$name]=$WORK/$name.log
-	: >>"${LOG[$name]}"
-	# line-buffered stdout so the script sees command output at once
-	LD_PRELOAD=$PRELOAD stdbuf -oL dpdk-testpmd "$@" <"$fifo" \
-		>>"${LOG[$name]}" 2>&1 &
-	PID[$name]=$!
-}
-
-# cmd NAME LINE : one testpmd command
-cmd() { printf '%s\n' "$2" >&"${FD[$1]}"; }
-
-# stop NAME [SIGNAL] : quit (or kill) a testpmd and reap it
-stop() {
-	local name=$1 sig=${2:-}
-	[ -n "${PID[$name]:-}" ] || return 0
-	if [ -n "$sig" ]; then
-		kill -"$sig" "${PID[$name]}" 2>/dev/null
-	else
-		cmd "$name" quit
-		for _ in $(seq 100); do
-			kill -0 "${PID[$name]}" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "${PID[$name]}" 2>/dev/null
-	fi
-	wait "${PID[$name]}" 2>/dev/null
-	unset "PID[$name]"
-	eval "exec ${FD[$name]}>&-"
-	unset "FD[$name]"
-	rm -f "$WORK/$name.in"
-}
-
-alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+# shared: PRELOAD, start, cmd, stop, alive, cleanup on exit
+# shellcheck source=testpmd_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/testpmd_lib.sh"
 
 # count NAME REGEX : matching lines in NAME's log
 count() { grep -ac -- "$2" "${LOG[$1]}"; }

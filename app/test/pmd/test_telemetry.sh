@@ -42,67 +42,9 @@ WORK=$(realpath "$WORK")
 SOCK=$WORK/vhu-tel.sock
 PREFIX=vhu-tel-$$
 
-PRELOAD=
-if nm -D --undefined-only "$PLUGIN" 2>/dev/null | grep '^ *U __asan_' >/dev/null; then
-	PRELOAD=${VHU_ASAN_PRELOAD:-}
-	[ -n "$PRELOAD" ] || for cc in clang gcc; do
-		for rt in libclang_rt.asan-x86_64.so libasan.so; do
-			p=$($cc -print-file-name=$rt 2>/dev/null) || continue
-			[ -f "$p" ] && { PRELOAD=$p; break 2; }
-		done
-	done
-	[ -n "$PRELOAD" ] || { log "SKIP: ASan plugin but no shared ASan runtime"; exit 77; }
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
-fi
-
-declare -A PID FD LOG
-cleanup() {
-	local n
-	for n in "${!PID[@]}"; do
-		kill -9 "${PID[$n]}" 2>/dev/null
-	done
-	wait 2>/dev/null
-	for n in "${!FD[@]}"; do
-		eval "exec ${FD[$n]}>&-"
-	done
-	rm -f "$WORK"/*.in "$SOCK"
-	rm -rf /var/run/dpdk/"$PREFIX"-b /var/run/dpdk/"$PREFIX"-f
-}
-trap cleanup EXIT
-
-# start NAME ARGS... : an interactive testpmd reading WORK/NAME.in
-start() {
-	local name=$1 fifo=$WORK/$1.in fd
-	shift
-	rm -f "$fifo"
-	mkfifo "$fifo"
-	exec {fd}<>"$fifo"
-	FD[$name]=$fd
-	LOG[$name]=$WORK/$name.log
-	: >"${LOG[$name]}"
-	LD_PRELOAD=$PRELOAD stdbuf -oL dpdk-testpmd "$@" <"$fifo" \
-		>>"${LOG[$name]}" 2>&1 &
-	PID[$name]=$!
-}
-
-cmd() { printf '%s\n' "$2" >&"${FD[$1]}"; }
-
-stop() {
-	local name=$1
-	[ -n "${PID[$name]:-}" ] || return 0
-	cmd "$name" quit
-	for _ in $(seq 100); do
-		kill -0 "${PID[$name]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "${PID[$name]}" 2>/dev/null
-	wait "${PID[$name]}" 2>/dev/null
-	unset "PID[$name]"
-	eval "exec ${FD[$name]}>&-"
-	unset "FD[$name]"
-}
-
-alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+# shared: PRELOAD, start, cmd, stop, alive, cleanup on exit
+# shellcheck source=testpmd_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/testpmd_lib.sh"
 
 wait_log() {
 	local end=$((SECONDS + TIMEOUT))

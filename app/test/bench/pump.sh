@@ -13,6 +13,7 @@
 # Usage: pump.sh VHU-PUMP PLUGIN.so WORKDIR
 # Env:   VHU_PUMP_SECONDS=S, VHU_PUMP_CASES="vhu:split vhu:packed vhost:split"
 #        VHU_PUMP_CPUS="PUMP_CPU BACKEND_CPU" (default "0 1"),
+#        VHU_PUMP_QUEUES=N (queue pairs, default 1),
 #        VHU_PUMP_ARGS="..." (more vhu-pump options, e.g. --mrg 1)
 # Exit:  0 pass, 1 fail, 77 skip (no dpdk-testpmd, or an ASan plugin whose
 #        runtime cannot be preloaded). Stops only processes it started.
@@ -23,6 +24,7 @@ PLUGIN=$(realpath "${2:?usage: pump.sh VHU-PUMP PLUGIN.so WORKDIR}")
 WORK=${3:?usage: pump.sh VHU-PUMP PLUGIN.so WORKDIR}
 SECONDS_EACH=${VHU_PUMP_SECONDS:-2}
 CASES=${VHU_PUMP_CASES:-vhu:split vhu:packed vhost:split}
+QUEUES=${VHU_PUMP_QUEUES:-1}
 read -r PCPU BCPU <<<"${VHU_PUMP_CPUS:-0 1}"
 
 log() { printf '[pump %(%T)T] %s\n' -1 "$*"; }
@@ -72,15 +74,16 @@ run_case() {
 	: >"$tlog"
 	if [ "$drv" = vhu ]; then
 		dflag=(-d "$PLUGIN")
-		vdev="net_vhu0,iface=$sock,queues=1"
+		vdev="net_vhu0,iface=$sock,queues=$QUEUES"
 	else
-		vdev="net_vhost0,iface=$sock,queues=1"
+		vdev="net_vhost0,iface=$sock,queues=$QUEUES"
 	fi
 	exec {tfd}<>"$fifo"
 	LD_PRELOAD=$PRELOAD stdbuf -oL dpdk-testpmd \
 		--lcores="0@$BCPU,1@$BCPU" --no-huge -m 1024 --no-pci \
 		--file-prefix="vhu-pump-$$" "${dflag[@]}" --vdev "$vdev" -- -i \
-		--nb-cores=1 --forward-mode=io --no-flush-rx --no-mlockall \
+		--nb-cores=1 --rxq="$QUEUES" --txq="$QUEUES" --forward-mode=io \
+		--no-flush-rx --no-mlockall \
 		--record-core-cycles <"$fifo" >"$tlog" 2>&1 &
 	TP_PID=$!
 	printf 'start\n' >&"$tfd"
@@ -95,8 +98,8 @@ run_case() {
 		exec {tfd}>&-
 		return
 	fi
-	"$PUMP" --socket "$sock" --layout "$layout" --size 64 --ring 256 \
-		--cpu "$PCPU" --seconds "$SECONDS_EACH" ${VHU_PUMP_ARGS:-} >"$plog" 2>&1
+	"$PUMP" --socket "$sock" --layout "$layout" --queues "$QUEUES" \
+		--size 64 --ring 256 --cpu "$PCPU" --seconds "$SECONDS_EACH" ${VHU_PUMP_ARGS:-} >"$plog" 2>&1
 	rc=$?
 	line=$(grep -a '^pump:' "$plog")
 	printf 'stop\n' >&"$tfd"

@@ -5,7 +5,8 @@
  * frames back) and measure it. It connects to the backend's socket (or,
  * with --listen, waits for a backend in client mode), shares guest memory
  * (a memfd, or a hugetlbfs file with --huge), sets up split or packed
- * rings, writes every frame once, and then only recycles descriptors on
+ * rings (MRG_RXBUF, IN_ORDER, indirect descriptors as asked), writes
+ * every frame once, and then only recycles descriptors on
  * one pinned CPU: a used transmit buffer gets a new sequence number (one
  * cache line written) and is posted again; a used receive buffer has its
  * first cache line read (magic and sequence number, which must advance)
@@ -92,7 +93,16 @@ struct ring {
 	uint64_t area_gpa;
 	uint8_t *buf;             /* size buffers of BUF_SIZE */
 	uint64_t buf_gpa;
-	uint32_t post_len;        /* descriptor length of every buffer */
+	uint32_t post_len;        /* bytes of every buffer the device sees */
+	/*
+	 * What a descriptor of buffer id holds: addr desc_gpa + id *
+	 * desc_stride, len desc_len, flags desc_flags (direct: the buffer and
+	 * WRITE on receive; --indirect 1: buffer id's one-entry indirect
+	 * table and INDIRECT).
+	 */
+	uint64_t desc_gpa;
+	uint32_t desc_stride, desc_len;
+	uint16_t desc_flags;
 	int kickfd, callfd;
 	/* split */
 	struct vring_desc *desc;
@@ -273,7 +283,7 @@ connect_backend(void)
 static size_t
 qp_span(void)
 {
-	return 2 * RING_AREA + 2 * (size_t)opt.ring * BUF_SIZE;
+	return 2 * RING_AREA + 2 * (size_t)opt.ring * (BUF_SIZE + 16);
 }
 
 static void
@@ -334,7 +344,10 @@ ring_init(struct ring *r, unsigned int q, bool tx)
 	uint8_t *base = pump.mem + q * qp_span();
 	uint64_t gpa = GPA_BASE + q * qp_span();
 	size_t buf_off = 2 * RING_AREA + (tx ? (size_t)opt.ring * BUF_SIZE : 0);
+	size_t ind_off = 2 * RING_AREA + 2 * (size_t)opt.ring * BUF_SIZE +
+			 (tx ? (size_t)opt.ring * 16 : 0);
 	uint16_t n = (uint16_t)opt.ring;
+	uint16_t wr = tx ? 0 : VRING_DESC_F_WRITE;
 
 	r->vring = (uint16_t)(2 * q + tx);
 	r->tx = tx;
@@ -345,12 +358,38 @@ ring_init(struct ring *r, unsigned int q, bool tx)
 	r->buf = base + buf_off;
 	r->buf_gpa = gpa + buf_off;
 	r->post_len = tx ? NET_HDR_LEN + pump.flen : BUF_SIZE;
+	if (opt.indirect) {
+		/*
+		 * A split and a packed descriptor are both 16 bytes with addr
+		 * and len first; flags is at 12 in split (next after it),
+		 * at 14 in packed (id at 12): the table written as the
+		 * layout's own descriptor.
+		 */
+		for (uint16_t i = 0; i < n; i++) {
+			uint8_t *t = base + ind_off + (size_t)i * 16;
+			uint64_t a = r->buf_gpa + (uint64_t)i * BUF_SIZE;
+
+			memset(t, 0, 16);
+			memcpy(t, &a, 8);
+			memcpy(t + 8, &r->post_len, 4);
+			memcpy(t + (opt.packed ? 14 : 12), &wr, 2);
+		}
+		r->desc_gpa = gpa + ind_off;
+		r->desc_stride = 16;
+		r->desc_len = 16;
+		r->desc_flags = VRING_DESC_F_INDIRECT;
+	} else {
+		r->desc_gpa = r->buf_gpa;
+		r->desc_stride = BUF_SIZE;
+		r->desc_len = r->post_len;
+		r->desc_flags = wr;
+	}
 	if (tx)
 		for (uint16_t i = 0; i < n; i++)
 			frame_init(r->buf + (size_t)i * BUF_SIZE, i);
 	if (opt.packed) {
 		uint16_t flags = (uint16_t)(1u << VRING_PACKED_DESC_F_AVAIL |
-					    (tx ? 0 : VRING_DESC_F_WRITE));
+					    r->desc_flags);
 
 		r->pdesc = (struct vring_packed_desc *)r->area;
 		r->drv_ev = (struct vring_packed_desc_event *)
@@ -359,8 +398,9 @@ ring_init(struct ring *r, unsigned int q, bool tx)
 		r->drv_ev->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
 		/* every slot available in lap 1: slot i holds buffer i */
 		for (uint16_t i = 0; i < n; i++) {
-			r->pdesc[i].addr = r->buf_gpa + (uint64_t)i * BUF_SIZE;
-			r->pdesc[i].len = r->post_len;
+			r->pdesc[i].addr = r->desc_gpa +
+					   (uint64_t)i * r->desc_stride;
+			r->pdesc[i].len = r->desc_len;
 			r->pdesc[i].id = i;
 			r->pdesc[i].flags = flags;
 		}
@@ -377,9 +417,9 @@ ring_init(struct ring *r, unsigned int q, bool tx)
 			    ~(size_t)4095));
 	/* descriptor i is buffer i forever; only avail entries change */
 	for (uint16_t i = 0; i < n; i++) {
-		r->desc[i].addr = r->buf_gpa + (uint64_t)i * BUF_SIZE;
-		r->desc[i].len = r->post_len;
-		r->desc[i].flags = tx ? 0 : VRING_DESC_F_WRITE;
+		r->desc[i].addr = r->desc_gpa + (uint64_t)i * r->desc_stride;
+		r->desc[i].len = r->desc_len;
+		r->desc[i].flags = r->desc_flags;
 		r->desc[i].next = 0;
 		r->avail->ring[i] = i;
 	}
@@ -432,6 +472,8 @@ handshake(void)
 		want |= 1ull << VIRTIO_NET_F_MRG_RXBUF;
 	if (opt.in_order)
 		want |= 1ull << VIRTIO_F_IN_ORDER;
+	if (opt.indirect)
+		want |= 1ull << VIRTIO_RING_F_INDIRECT_DESC;
 	if (opt.queues > 1)
 		want |= 1ull << VIRTIO_NET_F_MQ;
 	if (want & ~offered)
@@ -690,16 +732,15 @@ packed_pass(struct qpair *p, struct ring *r)
 		for (k = 0; k < m; k++) {
 			struct vring_packed_desc *a = &r->pdesc[r->p_avail];
 			uint16_t id = r->ids[k];
-			uint16_t af = (uint16_t)(r->avail_wrap ?
-				1u << VRING_PACKED_DESC_F_AVAIL :
-				1u << VRING_PACKED_DESC_F_USED);
+			uint16_t af = (uint16_t)(r->desc_flags |
+				(r->avail_wrap ?
+				 1u << VRING_PACKED_DESC_F_AVAIL :
+				 1u << VRING_PACKED_DESC_F_USED));
 
 			handle(p, r, id, r->lens[k]);
-			a->addr = r->buf_gpa + (uint64_t)id * BUF_SIZE;
-			a->len = r->post_len;
+			a->addr = r->desc_gpa + (uint64_t)id * r->desc_stride;
+			a->len = r->desc_len;
 			a->id = id;
-			if (!r->tx)
-				af |= VRING_DESC_F_WRITE;
 			store_u16(&a->flags, af, memory_order_release);
 			packed_advance(&r->p_avail, &r->avail_wrap, 1, r->size);
 		}
@@ -788,12 +829,13 @@ run(void)
 	 * posted at set-up is not counted.
 	 */
 	printf("pump: layout=%s queues=%u size=%u ring=%u mrg=%d in_order=%d "
+	       "indirect=%d "
 	       "touch=%d seconds=%.2f tx_frames=%" PRIu64 " rx_frames=%" PRIu64
 	       " tx_mpps=%.3f rx_mpps=%.3f pump_cycles_per_frame=%.1f "
 	       "frames_per_poll=%.1f busy=%.2f thread_cpu=%.2f preempted=%"
 	       PRIu64 " verified=%" PRIu64 " errors=%" PRIu64 "\n",
 	       opt.packed ? "packed" : "split", opt.queues, opt.size, opt.ring,
-	       opt.mrg, opt.in_order, opt.touch, secs, pump.tx_frames,
+	       opt.mrg, opt.in_order, opt.indirect, opt.touch, secs, pump.tx_frames,
 	       pump.rx_frames, (double)pump.tx_frames / secs / 1e6,
 	       (double)pump.rx_frames / secs / 1e6,
 	       busy_frames ? (double)pump.busy_cycles / (double)busy_frames :
@@ -813,7 +855,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vhu-pump --socket PATH [--listen] [--layout split|packed]\n"
-		"         [--queues N] [--mrg 0|1] [--in-order 0|1] [--indirect 0]\n"
+		"         [--queues N] [--mrg 0|1] [--in-order 0|1] [--indirect 0|1]\n"
 		"         [--size BYTES] [--ring N] [--cpu C] [--seconds S]\n"
 		"         [--huge DIR]\n"
 		"  --socket PATH   the backend's vhost-user socket\n"
@@ -822,7 +864,8 @@ usage(FILE *f)
 		"  --queues N      queue pairs, 1..%d (default 1)\n"
 		"  --mrg B         negotiate MRG_RXBUF (default 0)\n"
 		"  --in-order B    negotiate IN_ORDER (default 0)\n"
-		"  --indirect B    indirect descriptors: only 0 (not yet)\n"
+		"  --indirect B    negotiate INDIRECT_DESC and post every buffer\n"
+		"                  through a one-entry indirect table (default 0)\n"
 		"  --size BYTES    frame size with FCS, 64..1518 (default 64);\n"
 		"                  frames carry BYTES - 4\n"
 		"  --ring N        descriptors per ring, power of 2, 16..%d\n"
@@ -892,7 +935,7 @@ parse_args(int argc, char **argv)
 		case 'm': opt.mrg = num_arg("--mrg", optarg, 0, 1); break;
 		case 'o': opt.in_order = num_arg("--in-order", optarg, 0, 1);
 			break;
-		case 'i': opt.indirect = num_arg("--indirect", optarg, 0, 0);
+		case 'i': opt.indirect = num_arg("--indirect", optarg, 0, 1);
 			break;
 		case 'z': opt.size = num_arg("--size", optarg, 64, 1518); break;
 		case 'r': opt.ring = num_arg("--ring", optarg, 16, MAX_RING);

@@ -41,6 +41,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,20 +556,36 @@ verify_frame(const uint8_t *b, uint32_t len)
 		}
 }
 
+/*
+ * The pump header sits at offset 26 of a buffer (net header, Ethernet
+ * header): its fields are read and written through memcpy, one unaligned
+ * load or store on x86.
+ */
+#define HDR_OFF (NET_HDR_LEN + ETH_LEN)
+
+static inline uint32_t
+hdr_u32(const uint8_t *b, size_t field)
+{
+	uint32_t v;
+
+	memcpy(&v, b + HDR_OFF + field, sizeof(v));
+	return v;
+}
+
 /* First cache line of a received frame: magic and sequence order. */
 static inline void
 rx_frame(struct qpair *p, const uint8_t *b, uint32_t len)
 {
-	const struct pump_hdr *h =
-		(const struct pump_hdr *)(b + NET_HDR_LEN + ETH_LEN);
+	uint32_t seq = hdr_u32(b, offsetof(struct pump_hdr, seq));
 
-	if (unlikely(h->magic != PUMP_MAGIC)) {
+	if (unlikely(hdr_u32(b, offsetof(struct pump_hdr, magic)) !=
+		     PUMP_MAGIC)) {
 		error("frame without magic on queue %u", p->rx.vring);
 		return;
 	}
-	if (unlikely((int32_t)(h->seq - p->last_seq) <= 0))
-		error("sequence %u after %u", h->seq, p->last_seq);
-	p->last_seq = h->seq;
+	if (unlikely((int32_t)(seq - p->last_seq) <= 0))
+		error("sequence %u after %u", seq, p->last_seq);
+	p->last_seq = seq;
 	if (unlikely(++pump.rx_frames % VERIFY_EVERY == 0))
 		verify_frame(b, len);
 }
@@ -576,9 +593,10 @@ rx_frame(struct qpair *p, const uint8_t *b, uint32_t len)
 static inline void
 tx_frame(struct qpair *p, uint8_t *b)
 {
-	struct pump_hdr *h = (struct pump_hdr *)(b + NET_HDR_LEN + ETH_LEN);
+	uint32_t seq = ++p->next_seq;
 
-	h->seq = ++p->next_seq;
+	memcpy(b + HDR_OFF + offsetof(struct pump_hdr, seq), &seq,
+	       sizeof(seq));
 }
 
 /* Buffer lines a pass prefetches before touching them: testpmd's burst. */

@@ -118,6 +118,11 @@ run_case() {
 	TP_PID=
 	exec {tfd}>&-
 	log "$name: ${line:-no result line} | backend ${cpp:-cycles/packet not shown}"
+	# UBSan reports and goes on: a report is a failure here
+	if grep -aq 'runtime error:\|Sanitizer' "$plog"; then
+		fail "$name: sanitizer report"
+		grep -a -m 3 'runtime error:\|Sanitizer' "$plog" | sed 's/^/    /'
+	fi
 	if [ "$rc" != 0 ]; then
 		fail "$name: vhu-pump exit $rc"
 		sed 's/^/    /' "$plog" | head -n 20

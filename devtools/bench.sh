@@ -2,8 +2,29 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # Loopback throughput of vhu's net_vhu PMD against DPDK's net_vhost, measured
-# the way the field does, side by side in one run:
+# side by side in one run, in two harnesses that differ in the frontend.
 #
+# 1. Backend-bound (the first table; --pump alone):
+#   backend  dpdk-testpmd, io forwarding, --record-core-cycles, forwarding
+#            lcore pinned to CPU $BACKEND_CPU, port = net_vhu (-d plugin) or
+#            DPDK's net_vhost, same devargs;
+#   frontend build/app/test/bench/vhu-pump on CPU $FRONTEND_CPU: a frontend
+#            that only recycles descriptors and touches one cache line per
+#            frame (doc/guide/benchmark.md), rings of $BENCH_RING
+#            descriptors (default 256, what QEMU gives a Linux guest), guest memory on
+#            hugetlbfs when the backend has hugepages. It fills the
+#            backend's receive side and takes back what it forwards.
+#   Rows add both backends' cycles/packet ratio, the pump's own cycles per
+#   frame (both directions, busy polls) and which side was the limit:
+#   "backend" when the backend lcore's busy cycles (Mpps x cycles/packet)
+#   filled at least 85% of the clock, "pump" when the pump's busy polls
+#   took at least 85% of its time and the backend's did not; "-" neither
+#   (a shared machine). 1518-byte rows give vhu's Mpps against the copy
+#   bound printed in the header (build/devtools/vhu-memcpy-bound: two
+#   rte_memcpy of 1518 B per looped frame, buffers in the backend's cache;
+#   the bound for buffers the other CPU wrote is printed beside it).
+#
+# 2. Closed loop (the second table; --loop alone):
 #   backend  dpdk-testpmd, io forwarding, --record-core-cycles, forwarding
 #            lcore pinned to CPU $BACKEND_CPU, port = net_vhu (-d plugin) or
 #            DPDK's net_vhost, same devargs;
@@ -74,10 +95,14 @@
 # plain 64 KiB frames). Placement, alternation and runs as above.
 #
 # Usage: devtools/bench.sh [--build DIR] [--runs N] [--window S] [--stream]
-#                          [--tso] [--quick] [--only REGEX] [--out FILE]
+#                          [--tso] [--pump|--loop] [--quick] [--only REGEX]
+#                          [--out FILE] [--plot FILE.svg]
+#   --pump, --loop only that harness's table (default: both, pump first)
+#   --plot FILE    also draw the tables as bars (devtools/bench-plot.sh,
+#                  gnuplot), one chart per table: FILE, FILE-loop.svg
 #   --quick        1 run each, 3 s windows (a smoke check, not a result)
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
-#   --out FILE     also write the table (markdown) to FILE
+#   --out FILE     also write the tables (markdown) to FILE
 #   BENCH_VERBOSE=1 prints every run on stderr, with the frontend's cycles/packet
 #                   (Mpps x cycles/packet near the clock: that side paced)
 #   BENCH_PLUGIN=SO the net_vhu plugin to load (default: the build's)
@@ -98,6 +123,9 @@ only=.
 out=
 stream=0
 tso=0
+harness=both
+pump_ring=${BENCH_RING:-256}
+plot=
 BACKEND_CPU=${BACKEND_CPU:-1}
 FRONTEND_CPU=${FRONTEND_CPU:-0}
 
@@ -109,6 +137,9 @@ while [ $# -gt 0 ]; do
 	--quick) runs=1; window=3; warmup=1 ;;
 	--stream) stream=1 ;;
 	--tso) tso=1 ;;
+	--pump) harness=pump ;;
+	--loop) harness=loop ;;
+	--plot) plot=$2; shift ;;
 	--only) only=$2; shift ;;
 	--out) out=$2; shift ;;
 	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -119,6 +150,18 @@ done
 
 plugin=${BENCH_PLUGIN:-$build/drivers/net/vhost/librte_net_vhu.so}
 tso_app=$build/app/test/bench/vhu-bench-tso
+pump=$build/app/test/bench/vhu-pump
+membound=$build/devtools/vhu-memcpy-bound
+# --stream and --tso are closed-loop style harnesses of their own
+[ "$stream" = 0 ] && [ "$tso" = 0 ] || harness=loop
+if [ "$harness" != loop ]; then
+	for x in "$pump" "$membound"; do
+		[ -x "$x" ] || { echo "bench.sh: $x not built (meson setup with -Dtests=true, the default; ninja -C $build)" >&2; exit 1; }
+	done
+fi
+if [ -n "$plot" ]; then
+	command -v gnuplot >/dev/null || { echo "bench.sh: --plot needs gnuplot (devtools/setup.sh installs gnuplot-nox)" >&2; exit 1; }
+fi
 [ "$tso" = 0 ] || [ -x "$tso_app" ] || { echo "bench.sh: $tso_app not built (meson -Dtests=true; ninja -C $build)" >&2; exit 1; }
 [ -f "$plugin" ] || { echo "bench.sh: $plugin not built (run: ninja -C $build)" >&2; exit 1; }
 command -v dpdk-testpmd >/dev/null || { echo "bench.sh: dpdk-testpmd missing (devtools/setup.sh)" >&2; exit 1; }
@@ -299,6 +342,78 @@ measure() {
 	awk -v p="$rxp" -v w="$elapsed" -v c="${cyc:-nan}" -v s="$state" \
 		-v f="${fcyc:-nan}" \
 		'BEGIN { printf "%.3f %s %s %s\n", p / w / 1e6, c, s, f }'
+}
+
+# One backend-bound measurement: vhu-pump against the backend testpmd.
+# $1 backend (vhu|vhost) $2 packed $3 mrg $4 size $5 in_order $6 queue
+# pairs. Prints "mpps cycles placement pump-cycles pump-busy limit" or
+# "fail".
+measure_pump() {
+	local be=$1 packed=$2 mrg=$3 size=$4 io=$5 q=$6
+	local sock=$work/s.$RANDOM bargs bpid bin blog plog=$work/pump.log
+	local layout=split hugeargs=() ppid
+	[ "$packed" = 1 ] && layout=packed
+	[ "$huge" = 1 ] && hugeargs=(--huge /dev/hugepages)
+	if [ "$be" = vhu ]; then
+		bargs=(-d "$plugin" --vdev "net_vhu0,iface=$sock,queues=$q")
+	else
+		bargs=(--vdev "net_vhost0,iface=$sock,queues=$q")
+	fi
+	start_testpmd be "--lcores=0@$FRONTEND_CPU,1@$BACKEND_CPU" "${mem_args[@]}" \
+		--file-prefix="vhubench-be-$$" --no-pci "${bargs[@]}" -- \
+		-i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
+		--record-core-cycles --rxd=1024 --txd=1024 --no-flush-rx \
+		--rxq="$q" --txq="$q" --nb-cores=1
+	bpid=$TP_PID; bin=$TP_IN; blog=$TP_LOG
+	wait_for "$blog" 'testpmd>' 20 || { echo fail; stop_testpmd "$bpid" "$bin"; rm -f "$work"/*.in; return; }
+	echo start >&"$bin"
+	wait_for "$blog" 'forwards packets on' 10 || true
+	"$pump" --socket "$sock" --layout "$layout" --queues "$q" --mrg "$mrg" \
+		--in-order "$io" --size "$size" --ring "$pump_ring" --cpu "$FRONTEND_CPU" \
+		--seconds $((warmup + window + 3)) "${hugeargs[@]}" >"$plog" 2>&1 &
+	ppid=$!
+	pids+=("$ppid")
+	sleep "$warmup"
+	echo "clear fwd stats all" >&"$bin"
+	echo "show port stats all" >&"$bin"
+	local t0 states=" " s elapsed
+	t0=$(date +%s.%N)
+	for ((s = 0; s < window; s++)); do
+		sleep 0.9
+		states+="$(placement) "
+	done
+	elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+	echo "show port stats all" >&"$bin"
+	echo "stop" >&"$bin"
+	wait "$ppid" 2>/dev/null
+	local prc=$?
+	sleep 0.5
+	stop_testpmd "$bpid" "$bin"
+	rm -f "$work"/*.in
+	local rxp cyc line
+	rxp=$(grep -E 'RX-packets:.*RX-missed' "$blog" | tail -2 |
+	      awk '{ v[NR] = $2 } END { if (NR == 2) print v[2] - v[1] }')
+	cyc=$(grep -E 'CPU cycles/packet' "$blog" | tail -1 |
+	      sed -E 's/.*CPU cycles\/packet=([0-9.]+).*/\1/')
+	line=$(grep -a '^pump:' "$plog")
+	if [ "$prc" != 0 ] || [ -z "$line" ] || [ -z "$rxp" ] || [ "$rxp" = 0 ]; then
+		[ -n "${BENCH_VERBOSE:-}" ] && { echo "  pump exit $prc:"; tail -3 "$plog"; } >&2
+		echo fail; return
+	fi
+	local state=mixed
+	[[ $states =~ unknown ]] && echo "bench.sh: placement probe failed ($probe)" >&2
+	[[ $states =~ ^( near)+\ $ ]] && state=near
+	[[ $states =~ ^( far)+\ $ ]] && state=far
+	local pc pb
+	pc=$(sed -E 's/.*pump_cycles_per_frame=([0-9.]+).*/\1/' <<< "$line")
+	pb=$(sed -E 's/.* busy=([0-9.]+).*/\1/' <<< "$line")
+	awk -v p="$rxp" -v w="$elapsed" -v c="${cyc:-nan}" -v s="$state" \
+		-v pc="$pc" -v pb="$pb" -v hz="$tsc_mhz" 'BEGIN {
+		m = p / w / 1e6
+		lim = "-"
+		if (c != "nan" && m * c >= 0.85 * hz) lim = "backend"
+		else if (pb >= 0.85) lim = "pump"
+		printf "%.3f %s %s %s %s %s\n", m, c, s, pc, pb, lim }'
 }
 
 # ---- --tso: vhu-bench-tso on both sides ----
@@ -522,11 +637,15 @@ for extra in ${BENCH_EXTRA:-}; do configs+=("$extra"); done
 # as not measured for such a build instead of measuring the wrong thing.
 vhu_has_packed=${VHU_HAS_PACKED:-1}
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+tsc_mhz=$(awk '/^cpu MHz/ { printf "%.0f\n", $4; exit }' /proc/cpuinfo)
 printf 'vhu loopback benchmark: %s, %s CPUs, %s runs x %ss, %s memory\n' \
 	"$cpu" "$(nproc)" "$runs" "$window" "${mem_args[*]}"
-table="| configuration | placement | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt | runs vhu/net_vhost |
-|---|---|---|---|---|---|---|---|"
-[ "$tso" = 1 ] || echo "$table"
+bound_line=
+if [ "$harness" != loop ]; then
+	bound=$("$membound" 1518 256 "$BACKEND_CPU" "$FRONTEND_CPU")
+	bound_mpps=$(sed -E 's/.* bound_mpps=([0-9.]+).*/\1/' <<< "$bound")
+	bound_line="copy bound at 1518 B: $bound_mpps Mpps (2 x rte_memcpy of $(sed -E 's/.*local_cycles=([0-9.]+).*/\1/' <<< "$bound") cycles, buffers in the backend's cache; $(sed -E 's/.*cross_bound_mpps=([0-9.]+).*/\1/' <<< "$bound") Mpps for buffers the other CPU wrote, $(sed -E 's/.*cross_cycles=([0-9.]+).*/\1/' <<< "$bound") cycles a copy)"
+fi
 if [ "$stream" = 1 ]; then
 	expanded=()
 	for c in "${configs[@]}"; do
@@ -536,67 +655,121 @@ if [ "$stream" = 1 ]; then
 	configs=("${expanded[@]}")
 fi
 med() { printf '%s\n' "$@" | grep -v nan | grep . | median; }
+# field N (1-based) of colon-separated entries, median
+fmed() { local n=$1 x; shift; for x in "$@"; do cut -d: -f"$n" <<< "$x"; done | grep -v nan | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 dropped_total=0
 if [ "$tso" = 1 ]; then
 	tso_rows
 	configs=()
 fi
-for c in "${configs[@]}"; do
-	IFS='|' read -r name packed mrg size extra q mode <<< "$c"
-	[[ $name =~ $only ]] || continue
-	if [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
-		line="| $name | - | - | - | vhu: packed ring not offered by this build | - | - | - |"
-		echo "$line"
-		table+=$'\n'"$line"
-		continue
+
+# One table: $1 pump|loop. Appends to $tables, sets $last_table.
+matrix() {
+	local h=$1 table line c name packed mrg size extra q mode r be res
+	local m cy st fcy pc pb lim rows nv nh done_state vfail
+	if [ "$h" = pump ]; then
+		echo "Backend-bound: vhu-pump frontend on CPU $FRONTEND_CPU, backend testpmd io forwarding on CPU $BACKEND_CPU"
+		echo "$bound_line"
+		table="| configuration | placement | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt | cycles vhu/net_vhost | pump cycles/frame vhu/net_vhost | limit vhu/net_vhost | vhu/copy bound | runs vhu/net_vhost |
+|---|---|---|---|---|---|---|---|---|---|---|---|"
+	else
+		echo "Closed loop: testpmd + net_virtio_user frontend on CPU $FRONTEND_CPU, backend on CPU $BACKEND_CPU"
+		table="| configuration | placement | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt | runs vhu/net_vhost |
+|---|---|---|---|---|---|---|---|"
 	fi
-	# results[be.state] = space-separated "mpps:cycles" of kept runs
-	declare -A results=()
-	vfail=0
-	perf_tag=$(tr ' =' '_-' <<< "$name")
-	for ((r = 0; r < 2 * runs; r++)); do
-		perf_run=$r
-		for be in vhu vhost; do
-			res=$(measure $be "$packed" "$mrg" "$size" "$extra" "$q" "${mode:-loop}")
-			if [ "$res" = fail ]; then
-				[ $be = vhu ] && vfail=$((vfail + 1))
-				continue
-			fi
-			read -r m cy st fcy <<< "$res"
-			[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $m Mpps, $cy cycles/pkt (frontend $fcy), $st" >&2
-			if [ "$st" = mixed ]; then
-				dropped_total=$((dropped_total + 1))
-				continue
-			fi
-			results[$be.$st]+="$m:$cy "
+	echo "$table"
+	for c in "${configs[@]}"; do
+		IFS='|' read -r name packed mrg size extra q mode <<< "$c"
+		[[ $name =~ $only ]] || continue
+		if [ "$packed" = 1 ] && [ "$vhu_has_packed" = 0 ]; then
+			line="| $name | - | - | - | vhu: packed ring not offered by this build |$([ "$h" = pump ] && echo ' - | - | - | - | - | - |') - | - | - |"
+			echo "$line"; table+=$'\n'"$line"
+			continue
+		fi
+		# results[be.state] = space-separated colon-joined figures of kept runs
+		declare -A results=()
+		vfail=0
+		perf_tag=$(tr ' =' '_-' <<< "$h $name")
+		for ((r = 0; r < 2 * runs; r++)); do
+			perf_run=$r
+			for be in vhu vhost; do
+				if [ "$h" = pump ]; then
+					res=$(measure_pump $be "$packed" "$mrg" "$size" "${extra##*=}" "$q")
+				else
+					res=$(measure $be "$packed" "$mrg" "$size" "$extra" "$q" "${mode:-loop}")
+				fi
+				if [ "$res" = fail ]; then
+					[ $be = vhu ] && vfail=$((vfail + 1))
+					continue
+				fi
+				if [ "$h" = pump ]; then
+					read -r m cy st pc pb lim <<< "$res"
+					[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $m Mpps, $cy cycles/pkt (pump $pc cycles/frame, busy $pb), limit $lim, $st" >&2
+				else
+					read -r m cy st fcy <<< "$res"
+					[ -n "${BENCH_VERBOSE:-}" ] && echo "  $name: $be $m Mpps, $cy cycles/pkt (frontend $fcy), $st" >&2
+				fi
+				if [ "$st" = mixed ]; then
+					dropped_total=$((dropped_total + 1))
+					continue
+				fi
+				if [ "$h" = pump ]; then
+					results[$be.$st]+="$m:$cy:$pc:$lim "
+				else
+					results[$be.$st]+="$m:$cy "
+				fi
+			done
+			done_state=
+			for st in far near; do
+				nv=$(wc -w <<< "${results[vhu.$st]:-}")
+				nh=$(wc -w <<< "${results[vhost.$st]:-}")
+				[ "$nv" -ge "$runs" ] && [ "$nh" -ge "$runs" ] && done_state=$st
+			done
+			[ -n "$done_state" ] && break
 		done
-		done_state=
+		rows=0
 		for st in far near; do
-			nv=$(wc -w <<< "${results[vhu.$st]:-}")
-			nh=$(wc -w <<< "${results[vhost.$st]:-}")
-			[ "$nv" -ge "$runs" ] && [ "$nh" -ge "$runs" ] && done_state=$st
+			local vr=(${results[vhu.$st]:-}) hr=(${results[vhost.$st]:-})
+			[ ${#vr[@]} -gt 0 ] && [ ${#hr[@]} -gt 0 ] || continue
+			local v hh vcy hcy
+			v=$(fmed 1 "${vr[@]}"); hh=$(fmed 1 "${hr[@]}")
+			vcy=$(fmed 2 "${vr[@]}"); hcy=$(fmed 2 "${hr[@]}")
+			if [ "$h" = pump ]; then
+				local vpc hpc vl hl cb=-
+				vpc=$(fmed 3 "${vr[@]}"); hpc=$(fmed 3 "${hr[@]}")
+				# the limit most of the runs met
+				vl=$(for x in "${vr[@]}"; do cut -d: -f4 <<< "$x"; done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+				hl=$(for x in "${hr[@]}"; do cut -d: -f4 <<< "$x"; done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+				[ "$size" = 1518 ] && cb=$(awk -v a="$v" -v b="$bound_mpps" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+				line="| $name | $st | $v | $hh | $(ratio "$v" "$hh") | ${vcy:--} | ${hcy:--} | $(ratio "$vcy" "$hcy") | $vpc / $hpc | $vl / $hl | $cb | ${#vr[@]}/${#hr[@]} |"
+			else
+				line="| $name | $st | $v | $hh | $(ratio "$v" "$hh") | ${vcy:--} | ${hcy:--} | ${#vr[@]}/${#hr[@]} |"
+			fi
+			echo "$line"; table+=$'\n'"$line"
+			rows=$((rows + 1))
 		done
-		[ -n "$done_state" ] && break
+		if [ $rows = 0 ]; then
+			line="| $name | - | - | - | no comparable runs (vhu failed $vfail) |$([ "$h" = pump ] && echo ' - | - | - | - | - | - |') - | - | - |"
+			echo "$line"; table+=$'\n'"$line"
+		fi
+		unset results
 	done
-	rows=0
-	for st in far near; do
-		vr=(${results[vhu.$st]:-}); hr=(${results[vhost.$st]:-})
-		[ ${#vr[@]} -gt 0 ] && [ ${#hr[@]} -gt 0 ] || continue
-		v=$(med "${vr[@]%%:*}"); h=$(med "${hr[@]%%:*}")
-		vcy=$(med "${vr[@]##*:}"); hcy=$(med "${hr[@]##*:}")
-		ratio=$(awk -v a="$v" -v b="$h" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-		line="| $name | $st | $v | $h | $ratio | ${vcy:--} | ${hcy:--} | ${#vr[@]}/${#hr[@]} |"
-		echo "$line"
-		table+=$'\n'"$line"
-		rows=$((rows + 1))
-	done
-	if [ $rows = 0 ]; then
-		line="| $name | - | - | - | no comparable runs (vhu failed $vfail) | - | - | - |"
-		echo "$line"
-		table+=$'\n'"$line"
-	fi
-	unset results
-done
+	last_table=$table
+}
+
+tables=
+if [ "$harness" != loop ] && [ "${#configs[@]}" -gt 0 ]; then
+	matrix pump
+	tables+="### Backend-bound: vhu-pump frontend"$'\n\n'"$bound_line"$'\n\n'"$last_table"$'\n\n'
+	pump_table=$last_table
+fi
+if [ "$harness" != pump ] && [ "${#configs[@]}" -gt 0 ]; then
+	matrix loop
+	tables+="### Closed loop: testpmd + net_virtio_user frontend"$'\n\n'"$last_table"$'\n'
+	loop_table=$last_table
+fi
+[ "$tso" = 1 ] && tables+="$table"$'\n'
 echo "runs dropped because the placement changed during them: $dropped_total"
 if [ -n "$out" ]; then
 	{
@@ -604,6 +777,16 @@ if [ -n "$out" ]; then
 		echo "$(uname -r), DPDK $(pkg-config --modversion libdpdk), up to $runs alternating runs x ${window}s per placement, ${mem_args[*]}."
 		echo "Runs dropped because the placement changed during them: $dropped_total."
 		echo
-		echo "$table"
+		printf '%s' "$tables"
 	} > "$out"
+fi
+if [ -n "$plot" ]; then
+	if [ -n "${pump_table:-}" ]; then
+		"$REPO/devtools/bench-plot.sh" "backend-bound (vhu-pump frontend), $cpu" "$plot" <<< "$pump_table"
+	fi
+	if [ -n "${loop_table:-}" ]; then
+		p=$plot
+		[ -n "${pump_table:-}" ] && p=${plot%.svg}-loop.svg
+		"$REPO/devtools/bench-plot.sh" "closed loop (testpmd frontend), $cpu" "$p" <<< "$loop_table"
+	fi
 fi

@@ -30,7 +30,7 @@ GUEST_CACHE=${VHU_GUEST_CACHE:-/var/cache/vhu/guest}
 
 PACKAGES=(libdpdk-dev dpdk dpdk-dev meson ninja-build pkg-config libnuma-dev
           libcmocka-dev clang libclang-rt-14-dev dpkg-dev gcc libc6-dev xz-utils
-          qemu-system-x86 busybox-static cpio kmod doxygen)
+          qemu-system-x86 busybox-static cpio kmod doxygen gnuplot-nox)
 
 # Driver-SDK headers the PMD and the tests include. Headers they pull in that
 # libdpdk-dev does not install are found and added by sdk_closure below.

@@ -27,11 +27,12 @@
  *   A4  load-acquire of a buffer's first descriptor flags, pairs with the
  *       driver's write barrier between writing the buffer (and the rest
  *       of its chain) and storing those flags (§2.8.21).
- *   R4  release fence between writing the used descriptors' id and len
- *       and storing any of their flags; the first one's flags are stored
- *       last, so the driver, which polls its next slot, sees the whole
- *       burst at once. Pairs with the driver's read barrier between
- *       loading a used descriptor's flags and reading its id and len.
+ *   R4  release fence between writing a used descriptor's id and len
+ *       (and its buffer's bytes) and storing its flags; the first one's
+ *       flags are stored last, so the driver, which polls its next slot,
+ *       sees the whole burst at once. Pairs with the driver's read
+ *       barrier between loading a used descriptor's flags and reading its
+ *       id and len.
  *   F3  full fence between the flag stores and reading the driver event
  *       suppression area, pairs with the driver's full barrier between
  *       writing that area and re-checking for used descriptors.
@@ -72,14 +73,24 @@ load_flags(const struct vhu_vq *vq, uint16_t slot)
 }
 
 /*
- * Write n staged used descriptors from the used slot on (R4) and advance
- * it; returns the ring slots the used slot moved by.
+ * The one writer of used descriptors: the n staged in shadow_used, from
+ * the used slot on, and advance it; returns the ring slots it moved by.
+ * With o (n write orders, one per staged descriptor, ring order; never
+ * with dirty logging) each frame is copied right before its descriptor is
+ * written. Every descriptor but the head gets its flags as soon as its id
+ * and length are written (R4); the head's flags go last, so the driver,
+ * which polls the head, sees the burst at once. Writing them while the
+ * ring line is still ours spreads the ring stores over the burst instead
+ * of stalling on all of them after the last copy: about 15% more packets
+ * in the packed 64 B rows (doc/guide/benchmark.md).
  */
-static inline uint32_t
-publish_used(struct vhu_vq *vq, uint16_t n)
+static __rte_always_inline uint32_t
+write_used(struct vhu_vq *vq, uint16_t n, const struct vhu_rx_order *o,
+	   const uint8_t ol_caps)
 {
 	volatile struct vring_packed_desc *ring = vq->pdesc;
 	const struct vring_used_elem *shadow = vq->shadow_used;
+	const uint16_t hdr_len = vq->hdr_len;
 	const uint16_t size = vq->size;
 	const uint16_t head = vq->last_used_idx;
 	const bool head_wrap = vq->used_wrap;
@@ -91,20 +102,20 @@ publish_used(struct vhu_vq *vq, uint16_t n)
 	for (k = 0; k < n; k++) {
 		uint16_t nd = shadow[k].id >> 16;
 
+		if (o != NULL)
+			vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL,
+					  hdr_len, ol_caps);
 		ring[s].id = (uint16_t)shadow[k].id;
 		ring[s].len = shadow[k].len;
+		if (k > 0) {
+			/* R4: id and length before the flags */
+			atomic_thread_fence(memory_order_release);
+			vhu_atomic_store_u16(&ring[s].flags,
+					     vhu_pdesc_used_flags(w),
+					     memory_order_relaxed);
+		}
 		vhu_pslot_add(&s, &w, nd, size);
 		moved += nd;
-	}
-	/* R4: ids and lengths before any flags */
-	atomic_thread_fence(memory_order_release);
-	s = head;
-	w = head_wrap;
-	vhu_pslot_add(&s, &w, shadow[0].id >> 16, size);
-	for (k = 1; k < n; k++) {
-		vhu_atomic_store_u16(&ring[s].flags, vhu_pdesc_used_flags(w),
-				     memory_order_relaxed);
-		vhu_pslot_add(&s, &w, shadow[k].id >> 16, size);
 	}
 	vhu_atomic_store_u16(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
 			     memory_order_release);
@@ -139,7 +150,7 @@ complete_burst(struct vhu_vq *vq, uint16_t n)
 {
 	if (n == 0)
 		return;
-	notify_guest(vq, publish_used(vq, n));
+	notify_guest(vq, write_used(vq, n, NULL, 0));
 }
 
 /*
@@ -409,55 +420,16 @@ rx_batch(struct vhu_vq *vq, struct vhu_xlate *xl, uint16_t slot, bool wrap,
 /*
  * Pass 2 of an enqueue whose every buffer is a write order (one
  * descriptor each, staged in shadow[0, n) in ring order), without dirty
- * logging: copy each frame and write its used descriptor right behind the
- * copy, the head's flags last (R4). The guest reads used descriptors in
- * ring order from the head, so the others may be written early; doing so
- * while the line is still ours spreads the ring stores over the burst
- * instead of stalling on all of them after the last copy: about 15% more
- * packets in the packed 64 B rows (doc/guide/benchmark.md, second round).
+ * logging: each copy followed by its used descriptor. One copy of the
+ * loop per case, so the one without offloads tests nothing.
  */
-static __rte_always_inline void
-copy_and_publish_caps(struct vhu_vq *vq, const struct vhu_rx_order *o,
-		      uint16_t n, const uint8_t ol_caps)
-{
-	volatile struct vring_packed_desc *ring = vq->pdesc;
-	const struct vring_used_elem *shadow = vq->shadow_used;
-	const uint16_t hdr_len = vq->hdr_len;
-	const uint16_t size = vq->size;
-	const uint16_t head = vq->last_used_idx;
-	const bool head_wrap = vq->used_wrap;
-	uint16_t s = head;
-	bool w = head_wrap;
-
-	for (uint16_t k = 0; k < n; k++) {
-		vhu_rx_copy_order(&o[k], k + 1 < n ? &o[k + 1] : NULL,
-				  hdr_len, ol_caps);
-		ring[s].id = (uint16_t)shadow[k].id;
-		ring[s].len = shadow[k].len;
-		if (k > 0) {
-			/* R4: id and length before the flags */
-			atomic_thread_fence(memory_order_release);
-			vhu_atomic_store_u16(&ring[s].flags,
-					     vhu_pdesc_used_flags(w),
-					     memory_order_relaxed);
-		}
-		vhu_pslot_add(&s, &w, 1, size);
-	}
-	vhu_atomic_store_u16(&ring[head].flags, vhu_pdesc_used_flags(head_wrap),
-			     memory_order_release);
-	vq->last_used_idx = s;
-	vq->used_wrap = w;
-	notify_guest(vq, n);
-}
-
-/* One copy of the loop per case, so the one without offloads tests nothing. */
 static void
 copy_and_publish(struct vhu_vq *vq, const struct vhu_rx_order *o, uint16_t n)
 {
 	if (likely(vq->ol_caps == 0))
-		copy_and_publish_caps(vq, o, n, 0);
+		notify_guest(vq, write_used(vq, n, o, 0));
 	else
-		copy_and_publish_caps(vq, o, n, vq->ol_caps);
+		notify_guest(vq, write_used(vq, n, o, vq->ol_caps));
 }
 
 /*

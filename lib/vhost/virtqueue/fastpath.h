@@ -178,7 +178,7 @@ vhu_tx_copy_orders(const struct vhu_tx_order *o, uint16_t n,
  * Enqueue pass 2, one order: its header and frame, the rest of the next
  * order's destination (NULL: none) prefetched for writing.
  */
-static inline void
+static __rte_always_inline void
 vhu_rx_copy_order(const struct vhu_rx_order *o, const struct vhu_rx_order *next,
 		  uint16_t hdr_len, uint8_t ol_caps)
 {
@@ -197,7 +197,7 @@ vhu_rx_copy_order(const struct vhu_rx_order *o, const struct vhu_rx_order *next,
 }
 
 /* Enqueue pass 2: every order, then dirty bits. */
-static inline void
+static __rte_always_inline void
 vhu_rx_copy_orders(const struct vhu_vq *vq, const struct vhu_rx_order *o,
 		   uint16_t n)
 {

@@ -16,7 +16,12 @@
 # Usage: app/test/bench/callgrind-pmd.sh [BUILD_DIR] [SECONDS]
 # Environment: PACKED=1 packed rings, IN_ORDER=1 virtio_user in_order=1,
 #   SIZES (default "64 1518"), MRGS (default "0 1"), BACKENDS
-#   (default "vhu vhost") narrow or change the matrix.
+#   (default "vhu vhost") narrow or change the matrix; PUMP=PATH uses that
+#   vhu-pump as the guest instead of testpmd (it keeps the rings full, so
+#   dequeue polls are never empty and both columns are exact); CG_KEEP=DIR keeps
+#   each run's callgrind output as DIR/BACKEND.MRG.SIZE.cg.out (with a
+#   build configured -Ddebug=true, callgrind_annotate then shows the
+#   lines).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 build=$(cd "${1:-$REPO/build}" && pwd)
@@ -80,20 +85,35 @@ run() { # backend mrg size
 	exec {bin}>"$d/be.in"
 	wait_for "$d/be.log" 'testpmd>' 300 || { echo "$be: backend did not start" >&2; kill "$bpid"; return 1; }
 	echo start >&"$bin"
-	dpdk-testpmd --lcores=0@0,1@0 --no-huge -m 512 --single-file-segments \
-		--file-prefix="cgpmd-fe-$$" --no-pci \
-		--vdev "net_virtio_user0,path=$d/s,queues=1,queue_size=1024,packed_vq=${PACKED:-0},in_order=${IN_ORDER:-0},mrg_rxbuf=$mrg" \
-		-- -i --no-mlockall --total-num-mbufs=16384 --forward-mode=io \
-		--rxd=1024 --txd=1024 < "$d/fe.in" > "$d/fe.log" 2>&1 &
-	fpid=$!; pids+=("$fpid")
-	exec {fin}>"$d/fe.in"
-	# the guest's handshake waits for the backend, which valgrind slows
-	if ! wait_for "$d/fe.log" 'testpmd>' 300 ||
-	   ! wait_for "$d/be.log" "$ready" 300; then
-		echo "$be: guest or device not ready" >&2
-		kill "$fpid" "$bpid" 2>/dev/null || true
-		wait "$fpid" "$bpid" 2>/dev/null || true
-		return 1
+	if [ -n "${PUMP:-}" ]; then
+		local layout=split
+		[ "${PACKED:-0}" = 1 ] && layout=packed
+		callgrind_control -z "$bpid" > /dev/null 2>&1 || true
+		"$PUMP" --socket "$d/s" --layout $layout --mrg "$mrg" \
+			--in-order "${IN_ORDER:-0}" --size "$size" --ring 1024 \
+			--cpu 0 --seconds "$secs" > "$d/fe.log" 2>&1 ||
+			echo "$be: vhu-pump failed: $(tail -1 "$d/fe.log")" >&2
+		echo stop >&"$bin"
+		sleep 3
+		echo "show port stats all" >&"$bin"
+		sleep 1
+		echo quit >&"$bin"; exec {bin}>&-
+		wait "$bpid" || true
+	else
+		dpdk-testpmd --lcores=0@0,1@0 --no-huge -m 512 --single-file-segments \
+			--file-prefix="cgpmd-fe-$$" --no-pci \
+			--vdev "net_virtio_user0,path=$d/s,queues=1,queue_size=1024,packed_vq=${PACKED:-0},in_order=${IN_ORDER:-0},mrg_rxbuf=$mrg" \
+			-- -i --no-mlockall --total-num-mbufs=16384 --forward-mode=io \
+			--rxd=1024 --txd=1024 < "$d/fe.in" > "$d/fe.log" 2>&1 &
+		fpid=$!; pids+=("$fpid")
+		exec {fin}>"$d/fe.in"
+		# the guest's handshake waits for the backend, which valgrind slows
+		if ! wait_for "$d/fe.log" 'testpmd>' 300 ||
+		   ! wait_for "$d/be.log" "$ready" 300; then
+			echo "$be: guest or device not ready" >&2
+			kill "$fpid" "$bpid" 2>/dev/null || true
+			wait "$fpid" "$bpid" 2>/dev/null || true
+			return 1
 	fi
 	sleep 3
 	echo "set txpkts $size" >&"$fin"
@@ -108,7 +128,12 @@ run() { # backend mrg size
 	echo quit >&"$bin"; exec {bin}>&-
 	wait "$bpid" || true
 	wait "$fpid" 2>/dev/null || true
+	fi
 	local pkts ann dIr eIr dcalls
+	if [ -n "${CG_KEEP:-}" ]; then
+		mkdir -p "$CG_KEEP"
+		cp "$d/cg.out" "$CG_KEEP/$be.$mrg.$size.cg.out"
+	fi
 	pkts=$(grep -E 'RX-packets:' "$d/be.log" | tail -1 | awk '{print $2}')
 	ann=$(callgrind_annotate --inclusive=yes "$d/cg.out" 2>/dev/null)
 	dIr=$(grep -E "[ :]$deq( |\$)" <<< "$ann" | head -1 | awk '{gsub(",", "", $1); print $1}')

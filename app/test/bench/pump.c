@@ -73,6 +73,7 @@
 #define GPA_BASE 0x40000000ull
 #define RING_AREA (128u << 10)   /* a ring of MAX_RING fits (split: 104 KiB) */
 #define VERIFY_EVERY 64u         /* received frames per whole-frame check */
+#define REPLY_MS 30000           /* a backend under valgrind answers slowly */
 
 /* Frame: Ethernet header, then this, then a pattern of the buffer id. */
 #define PUMP_MAGIC 0x504d5550u   /* "PUMP" in memory order, little endian */
@@ -204,7 +205,7 @@ get_u64(uint32_t req)
 
 	ret = fe_send(pump.sock, req, VHU_MSG_VERSION, NULL, 0, NULL, 0);
 	if (ret == 0)
-		ret = fe_recv(pump.sock, &h, &v, sizeof(v), 5000);
+		ret = fe_recv(pump.sock, &h, &v, sizeof(v), REPLY_MS);
 	if (ret != (int)sizeof(v) || h.request != req)
 		die("request %u: no 8-byte reply (%d)", req, ret);
 	return v;
@@ -222,11 +223,22 @@ set_u64_noack(uint32_t req, uint64_t v)
 static void
 call(uint32_t req, const void *payload, uint32_t size, int fd)
 {
-	int64_t r = fe_call_ack(pump.sock, req, payload, size,
-				fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	struct vhu_msg_hdr h;
+	uint64_t v = UINT64_MAX;
+	int ret;
 
-	if (r != 0)
-		die("request %u: backend answered %" PRId64, req, r);
+	/* fe_call_ack()'s, with a patient wait (REPLY_MS) */
+	ret = fe_send(pump.sock, req, VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY,
+		      payload, size, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	if (ret == 0)
+		ret = fe_recv(pump.sock, &h, &v, sizeof(v), REPLY_MS);
+	if (ret >= 0 && (ret != (int)sizeof(v) || h.request != req ||
+			 !(h.flags & VHU_MSG_F_REPLY)))
+		ret = -EPROTO;
+	if (ret < 0)
+		die("request %u: no reply (%d)", req, ret);
+	if (v != 0)
+		die("request %u: backend answered %" PRIu64, req, v);
 }
 
 static void

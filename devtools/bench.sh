@@ -376,13 +376,21 @@ measure_pump() {
 	sleep "$warmup"
 	echo "clear fwd stats all" >&"$bin"
 	echo "show port stats all" >&"$bin"
-	local t0 states=" " s elapsed
+	local t0 states=" " s elapsed perfpid=
+	if [ -n "${BENCH_PERF:-}" ]; then
+		perf record -q -C "$BACKEND_CPU,$FRONTEND_CPU" -o "$BENCH_PERF/$perf_tag.$be.$perf_run.data" \
+			-- sleep "$window" >/dev/null 2>&1 &
+		perfpid=$!
+	fi
 	t0=$(date +%s.%N)
 	for ((s = 0; s < window; s++)); do
 		sleep 0.9
 		states+="$(placement) "
 	done
 	elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+	if [ -n "$perfpid" ] && ! wait "$perfpid"; then
+		echo "bench.sh: perf record failed for $perf_tag.$be.$perf_run" >&2
+	fi
 	echo "show port stats all" >&"$bin"
 	echo "stop" >&"$bin"
 	wait "$ppid" 2>/dev/null

@@ -115,7 +115,7 @@ log "idle: switch CPU with $PORTS idle ports: $cpu % of a CPU over $(( IDLE - 2 
 log "$wake"
 log "among: busy pair among $(( PORTS - 2 )) idle ports: $among Mpps"
 log "ratio among/alone: $(awk -v a="$among" -v b="$alone" \
-	'BEGIN { printf "%.3f", b > 0 ? a / b : 0 }') (target >= 0.9)"
+	'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }') (target >= 0.9)"
 grep 'idle queues' "$run/sw.log" | sed 's/^ */[switch] /'
 
 # ---- set-up time of a 4-queue-pair device
@@ -136,10 +136,11 @@ if command -v dpdk-testpmd >/dev/null; then
 		dflag=()
 		[ "$drv" = vhu ] && dflag=(-d "$PLUGIN")
 		rm -f "$run/p0"
-		dpdk-testpmd --lcores="0@$WCPU" --no-huge -m 1024 --no-pci \
+		dpdk-testpmd --lcores="0@$WCPU,1@$WCPU" --no-huge -m 1024 --no-pci \
 			--file-prefix="vhu-bp-$$-tp" "${dflag[@]}" \
 			--vdev "net_${drv}0,iface=$run/p0,queues=4" -- \
-			--rxq=4 --txq=4 --no-mlockall --stats-period 100 \
+			--nb-cores=1 --rxq=4 --txq=4 --no-mlockall \
+			--stats-period 100 \
 			> "$run/tp-$drv.log" 2>&1 &
 		tp=$!
 		pids+=("$tp")

@@ -129,6 +129,8 @@
 #define MOVE_LINES_PER_SEC 10
 /* The main lcore drains the move ring this often (microseconds). */
 #define MAIN_TICK_US 10000
+/* Up to this many ports, the live view has a line for every port. */
+#define LIVE_ALL_PORTS 16
 /*
  * A worker that found the MAC table full adds no new address for this
  * long (ms): with a full table (entries never age out) a guest sending
@@ -1272,11 +1274,19 @@ rate_str(double pps, char *buf, size_t len)
 static void
 print_live(double dt, struct totals *last)
 {
+	unsigned int quiet = 0;
+
 	for (unsigned int i = 0; i < n_ports; i++) {
 		struct totals t;
 		char state[48], rx[16], tx[16];
 
 		port_totals(i, &t, NULL, NULL);
+		/* many ports: a line only for those that moved something */
+		if (n_ports > LIVE_ALL_PORTS &&
+		    memcmp(&t, &last[i], sizeof(t)) == 0) {
+			quiet++;
+			continue;
+		}
 		describe_queues(&ports[i], state, sizeof(state));
 		printf("vswitch: port %u %-12s %-14s rx %s  tx %s  drops/s: "
 		       "ring full %.0f, no guest/queue %.0f\n",
@@ -1287,6 +1297,8 @@ print_live(double dt, struct totals *last)
 		       per_sec(t.drop_noq, last[i].drop_noq, dt));
 		last[i] = t;
 	}
+	if (quiet != 0)
+		printf("vswitch: %u other port(s) moved nothing\n", quiet);
 }
 
 /* Why a port dropped what it dropped, in words, when it dropped anything. */
@@ -1584,14 +1596,17 @@ alloc_workers(void)
 		goto nomem;
 	for (size_t i = 0; i < (size_t)n_ports * opt.queues; i++)
 		rte_spinlock_init(&out_locks[i].lock);
+	/* free_workers() closes what is not -1, whatever failed first */
+	for (size_t i = 0; i < n; i++) {
+		workers[i].epfd = -1;
+		workers[i].wake_fd = -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct worker *w = &workers[i];
 		struct epoll_event ev = {
 			.events = EPOLLIN, .data.u32 = UINT32_MAX,
 		};
 
-		w->epfd = -1;
-		w->wake_fd = -1;
 		w->cnt = rte_zmalloc("vswitch_cnt", n_ports * sizeof(*w->cnt),
 				     RTE_CACHE_LINE_SIZE);
 		w->slots = rte_zmalloc("vswitch_slots", (size_t)n_ports *

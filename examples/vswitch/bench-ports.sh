@@ -13,13 +13,17 @@
 #             from /proc/PID/stat (utime + stime), % of one CPU
 #   wake      WAKE times: port 0 idle for 20 ms (its queue parked, past
 #             --idle-us), then one frame; kick to arrival at port 1, us
+#   coalesce  the alone case with port 1 in interrupt mode (--irq), the
+#             switch without and with --coalesce-us COAL_US (default
+#             100): guest interrupts per second against frames per second
 #   setup     one device with 4 queue pairs: ms from connect to the last
 #             acknowledged set-up message (every message asks REPLY_ACK),
 #             against vhu-vswitch, dpdk-testpmd with net_vhu (-d plugin)
 #             and with DPDK's net_vhost (queues=4), SETUPS times each
 #
 # Usage: bench-ports.sh [BUILD_DIR]   (default: build)
-# Knobs: PORTS=256 BUSY=3 IDLE=4 WAKE=20 SETUPS=3 CPUS="0 1" (frontend's
+# Knobs: PORTS=256 BUSY=3 IDLE=4 WAKE=20 SETUPS=3 COAL_US=100
+#        CPUS="0 1" (frontend's
 #        CPU, switch worker's CPU) IDLE_US (the switch's --idle-us)
 # The machine should be otherwise quiet; figures from a shared machine
 # are lower bounds for throughput and upper bounds for latency and CPU.
@@ -31,6 +35,7 @@ BUSY=${BUSY:-3}
 IDLE=${IDLE:-4}
 WAKE=${WAKE:-20}
 SETUPS=${SETUPS:-3}
+COAL_US=${COAL_US:-100}
 read -r FCPU WCPU <<<"${CPUS:-0 1}"
 SW=$BUILD/examples/vhu-vswitch
 PEER=$BUILD/app/test/bench/vhu-ports
@@ -117,6 +122,14 @@ log "among: busy pair among $(( PORTS - 2 )) idle ports: $among Mpps"
 log "ratio among/alone: $(awk -v a="$among" -v b="$alone" \
 	'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }') (target >= 0.9)"
 grep 'idle queues' "$run/sw.log" | sed 's/^ */[switch] /'
+
+# ---- interrupt coalescing: guest interrupts against frames
+for co in 0 "$COAL_US"; do
+	start_switch 2 --coalesce-us "$co"
+	out=$(peer --ports 2 --learn --busy "$BUSY" --irq | grep '^busy:')
+	stop_switch
+	log "coalesce-us $co: $(field "$out" mpps) Mpps, $(field "$out" calls_per_s) interrupts/s, $(field "$out" frames_per_call) frames per interrupt"
+done
 
 # ---- set-up time of a 4-queue-pair device
 setup_ms() { # prints the median total_ms of SETUPS connects

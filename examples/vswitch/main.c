@@ -298,6 +298,11 @@ struct worker {
 	unsigned int n_ev;
 	bool sweep;                     /* next pass polls the parked once */
 	uint64_t next_check;            /* TSC: next look for kicks */
+	/* coalescing: receive queue pairs it sent to, not flushed yet */
+	uint64_t unflushed[MAX_PORTS];
+	uint16_t flush_list[MAX_PORTS];
+	unsigned int n_flush;
+	uint64_t next_flush;            /* TSC */
 } __rte_cache_aligned;
 
 /* Sums over the workers, for one port. */
@@ -310,6 +315,7 @@ static unsigned int n_ports;
 static struct worker *workers;         /* [n_workers] */
 static _Atomic uint64_t cfg_gen;        /* C1 / W1 */
 static uint64_t idle_tsc, check_tsc;    /* --idle-us, KICK_CHECK_US */
+static bool coalescing;                 /* --coalesce-us or -frames given */
 static unsigned int n_workers;
 static bool lock_outputs;               /* set before the workers start */
 static struct rte_hash *macs;
@@ -325,6 +331,7 @@ static struct {
 	bool quiet;
 	int offloads;                   /* offload_modes index, every port */
 	unsigned long idle_us;          /* 0: never park */
+	unsigned long coal_us, coal_frames; /* --coalesce-us / -frames */
 } opt = {
 	.queues = MAX_QP,
 	.idle_us = IDLE_US_DEFAULT,
@@ -704,6 +711,40 @@ enqueue_qp(struct worker *w, const struct view *v, unsigned int o,
 	count_add(&c->tx[qp], sent);
 	if (sent < n)
 		count_add(&c->drop_full, n - sent);
+	/* a call coalescing held back must be made once this queue pauses */
+	if (coalescing && !(w->unflushed[o] >> qp & 1)) {
+		if (w->unflushed[o] == 0)
+			w->flush_list[w->n_flush++] = (uint16_t)o;
+		w->unflushed[o] |= UINT64_C(1) << qp;
+	}
+}
+
+/*
+ * Coalescing: make the held calls of the receive queues this worker sent
+ * to, once due (vhu_vring_flush_calls); a queue whose call is not due yet
+ * (-EAGAIN) or that another worker holds (-EBUSY) stays on the list.
+ */
+static void
+flush_calls(struct worker *w)
+{
+	unsigned int kept = 0;
+
+	for (unsigned int i = 0; i < w->n_flush; i++) {
+		unsigned int o = w->flush_list[i];
+		struct vhu_dev *dev = w->view.dev[o];
+
+		for (uint64_t q = w->unflushed[o]; q != 0; q &= q - 1) {
+			unsigned int qp = (unsigned int)__builtin_ctzll(q);
+			int ret = dev == NULL ? 0 :
+				  vhu_vring_flush_calls(dev, (uint16_t)(2 * qp));
+
+			if (ret != -EAGAIN && ret != -EBUSY)
+				w->unflushed[o] &= ~(UINT64_C(1) << qp);
+		}
+		if (w->unflushed[o] != 0)
+			w->flush_list[kept++] = (uint16_t)o;
+	}
+	w->n_flush = kept;
 }
 
 /*
@@ -893,6 +934,10 @@ worker_pass(struct worker *w)
 				park(w, p, qp, now);
 		}
 	}
+	if (w->n_flush != 0 && now >= w->next_flush) {
+		w->next_flush = now + check_tsc;
+		flush_calls(w);
+	}
 	/* W2: pairs with C2 */
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_seq_cst);
 }
@@ -919,6 +964,9 @@ wait_kicks(struct worker *w)
 		if (now < w->next_check)
 			return;
 		w->next_check = now + check_tsc;
+	} else if (w->n_flush != 0) {
+		/* held calls to make: no long sleep (1 ms steps) */
+		timeout = 1;
 	} else {
 		timeout = IDLE_SLEEP_MS;
 		count_add(&w->sleeps, 1);
@@ -1109,6 +1157,12 @@ vring_state_changed(struct vhu_dev *dev, uint16_t vring, bool enabled,
 	if (atomic_load_explicit(&p->dev, memory_order_seq_cst) != dev ||
 	    vring >= 2 * MAX_QP)
 		return;
+	if (enabled && coalescing &&
+	    vhu_vring_set_coalesce(dev, vring, (uint32_t)opt.coal_us,
+				   (uint32_t)opt.coal_frames) < 0)
+		printf("vswitch: port %u (%s): vring %u: no interrupt "
+		       "coalescing\n", (unsigned int)(p - ports), p->name,
+		       vring);
 	set_vring(p, vring, enabled);
 	/* the vring's kick fd may change after this: nobody holds it */
 	publish(p);
@@ -1396,7 +1450,8 @@ usage(const char *prog)
 	printf("Usage: %s [EAL options] -- --socket PATH [--socket PATH ...]\n"
 	       "          [--client] [--queues N] [--offloads [PORT:]MODE]\n"
 	       "          [--legacy-ol-flags] [--duration SEC] [--quiet]\n"
-	       "          [--idle-us US]\n"
+	       "          [--idle-us US] [--coalesce-us US] "
+	       "[--coalesce-frames N]\n"
 	       "  --socket PATH   a vhost-user port (one per port, 2..%d)\n"
 	       "  --client        connect to the paths (frontends listen)\n"
 	       "  --queues N      queue pairs offered per port (default and "
@@ -1426,6 +1481,11 @@ usage(const char *prog)
 	       "                  the guest's kick instead of being polled "
 	       "(default\n"
 	       "                  %d; 0: always poll)\n"
+	       "  --coalesce-us US, --coalesce-frames N  at most one "
+	       "interrupt per\n"
+	       "                  US microseconds / N frames to each guest "
+	       "queue\n"
+	       "                  (vhu_vring_set_coalesce; default off)\n"
 	       "The switch learns source MACs; known unicast goes to its\n"
 	       "port, everything else is flooded. Each worker lcore polls a\n"
 	       "share of the (port, queue pair)s; the main lcore prints\n"
@@ -1514,6 +1574,8 @@ parse_args(int argc, char **argv)
 		{ "offloads", required_argument, NULL, 'o' },
 		{ "legacy-ol-flags", no_argument, NULL, 'L' },
 		{ "idle-us", required_argument, NULL, 'i' },
+		{ "coalesce-us", required_argument, NULL, 'C' },
+		{ "coalesce-frames", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1561,6 +1623,17 @@ parse_args(int argc, char **argv)
 					"(0..60000000)\n", optarg);
 				return -1;
 			}
+			break;
+		case 'C':
+		case 'F':
+			if (parse_uint(optarg, 0, 1000000, c == 'C' ?
+				       &opt.coal_us : &opt.coal_frames) < 0) {
+				fprintf(stderr, "vswitch: bad --coalesce-%s %s "
+					"(0..1000000)\n",
+					c == 'C' ? "us" : "frames", optarg);
+				return -1;
+			}
+			coalescing = opt.coal_us != 0 || opt.coal_frames != 0;
 			break;
 		case 'h':
 			usage(argv[0]);

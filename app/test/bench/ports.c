@@ -20,7 +20,10 @@
  *             then port 0 sends one frame to port 1 and kicks; the time
  *             from the kick to the frame in port 1's receive ring.
  *   --busy S  port 0 sends to port 1 for S seconds, as fast as its ring
- *             drains; frames per second received on port 1.
+ *             drains; frames per second received on port 1. With --irq
+ *             port 1's receive queue asks for interrupts (as a guest in
+ *             interrupt mode; it still polls) and the line adds the calls
+ *             its call eventfd counted, per second and frames per call.
  *   --churn K the last K ports disconnect and connect again; each then
  *             sends one frame to port 0, which must receive all K.
  *   --hold S  keep every connection S seconds more (a measurement window
@@ -89,7 +92,7 @@ static struct {
 	const char *prefix;
 	unsigned int ports, queues, wake, churn, gap_ms;
 	double idle, busy, hold;
-	bool learn;
+	bool learn, irq;
 } opt = { .ports = 2, .queues = 1, .gap_ms = 20 };
 
 static struct port *ports;
@@ -459,17 +462,37 @@ step_wake(void)
 static int
 step_busy(void)
 {
-	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(opt.busy * 1e9);
-	uint64_t sent = 0, got = 0;
+	struct ring *rx1 = &ports[1].rx[0];
+	uint64_t t0, end, sent = 0, got = 0, calls = 0;
 	double s;
 
+	if (opt.irq) {
+		store16(&rx1->avail->flags, 0, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (read(rx1->callfd, &calls, sizeof(calls)) < 0)
+			calls = 0;      /* none yet: EAGAIN */
+		calls = 0;
+	}
+	t0 = now_ns();
+	end = t0 + (uint64_t)(opt.busy * 1e9);
 	while (now_ns() < end) {
 		sent += send_frames(0, 1, RING);
 		got += recv_frames(1, 0, NULL);
 	}
 	s = (double)(now_ns() - t0) / 1e9;
 	printf("busy: seconds=%.2f sent=%" PRIu64 " received=%" PRIu64
-	       " mpps=%.3f\n", s, sent, got, (double)got / s / 1e6);
+	       " mpps=%.3f", s, sent, got, (double)got / s / 1e6);
+	if (opt.irq) {
+		/* the eventfd adds up every call since the read above */
+		if (read(rx1->callfd, &calls, sizeof(calls)) < 0)
+			calls = 0;
+		store16(&rx1->avail->flags, VRING_AVAIL_F_NO_INTERRUPT,
+			memory_order_relaxed);
+		printf(" calls=%" PRIu64 " calls_per_s=%.0f frames_per_call=%.1f",
+		       calls, (double)calls / s,
+		       calls ? (double)got / (double)calls : 0.0);
+	}
+	printf("\n");
 	return got == 0;
 }
 
@@ -506,7 +529,7 @@ usage(FILE *f)
 {
 	fprintf(f, "Usage: vhu-ports --prefix PATH [--ports N] [--queues Q] "
 		"[--learn]\n"
-		"       [--idle S] [--wake K] [--gap MS] [--busy S] "
+		"       [--idle S] [--wake K] [--gap MS] [--busy S] [--irq] "
 		"[--churn K] [--hold S]\n");
 }
 
@@ -524,6 +547,7 @@ parse_args(int argc, char **argv)
 		{ "busy", required_argument, NULL, 'b' },
 		{ "churn", required_argument, NULL, 'c' },
 		{ "hold", required_argument, NULL, 'H' },
+		{ "irq", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -541,6 +565,7 @@ parse_args(int argc, char **argv)
 		case 'b': opt.busy = atof(optarg); break;
 		case 'c': opt.churn = (unsigned int)atoi(optarg); break;
 		case 'H': opt.hold = atof(optarg); break;
+		case 'I': opt.irq = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}

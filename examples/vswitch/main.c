@@ -23,10 +23,22 @@
  * stays on one guest queue, whichever worker forwards it, and the guest
  * sees its frames in order.
  *
+ * Idle ports (doc/guide/interrupt-mode.md). A guest transmit vring whose
+ * dequeues found nothing for --idle-us is parked: its worker asks the
+ * guest for kicks (vhu_vring_notify), polls once more (a buffer the guest
+ * added before it saw the request is not kicked), and adds a dup of the
+ * vring's kick eventfd to its own epoll set. The first kick puts it back
+ * on the poll list (vhu_vring_kick_ack, kicks off again). A worker with
+ * nothing left to poll sleeps in epoll_wait, woken by a kick, by its wake
+ * eventfd (written by the control thread after every C1) or by a timeout
+ * (IDLE_SLEEP_MS), after which it polls each parked vring once: a kick
+ * that went astray costs at most that long.
+ *
  * This file owns: the ports (the device each one serves, its enabled
  * queue masks and the offloads it offers), the static share of (port,
- * queue pair) among the worker lcores, the MAC table, the per-worker
- * counters, and the main lcore's live view and exit summary.
+ * queue pair) among the worker lcores, the parked vrings of each worker,
+ * the MAC table, the per-worker counters, and the main lcore's live view
+ * and exit summary.
  *
  * Threading rule. libvhu's control thread runs the callbacks and is the
  * only writer of a port's device pointer and queue masks. Every EAL worker
@@ -41,7 +53,9 @@
  *
  * Atomic pairings (all device and mask accesses are seq_cst):
  *   C1 control stores a port's dev / masks        pairs with W1
- *   W1 worker loads every port's dev / masks once per pass
+ *   W1 worker loads the configuration generation once per pass, and
+ *      when it moved (C1 bumps it after its stores), every port's dev /
+ *      masks / generation: a pass uses the view its W1 saw.
  *   W2 worker bumps its epoch after the pass     pairs with C2
  *   C2 destroy_device loads each worker's epoch after C1 and waits for it
  *      to move: the pass that may still hold the old device has ended, and
@@ -49,6 +63,12 @@
  *      single total order).
  *   W3 worker clears `running` as it exits       pairs with C2's wait loop
  *      (nobody waits for a worker that no longer polls).
+ *   A sleeping worker moves its epoch only when it wakes: C1 is followed
+ *   by a write of every worker's wake eventfd, so C2 waits one wake-up.
+ *   A parked vring's kick fd is only dup'ed inside a pass, and
+ *   destroy_device and vring_state_changed (after which the fd may be
+ *   closed) both wait with C2: the dup is of the vring's live fd. The next
+ *   pass sees the port's generation move and unparks (closes the dup).
  *   Counters: one writer, relaxed load + relaxed store; readers load them
  *   relaxed (statistics only, no ordering needed); the exit summary reads
  *   them after rte_eal_mp_wait_lcore(), which orders everything.
@@ -58,6 +78,7 @@
  *   travel on an rte_ring (many producers, one consumer): its own order.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -68,6 +89,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <linux/virtio_net.h>
 
@@ -82,6 +106,7 @@
 #include <rte_thash.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 #include <rte_ring.h>
@@ -93,7 +118,7 @@
 #include "vhu_config.h"
 #include "pool_hint.h"
 
-#define MAX_PORTS 16
+#define MAX_PORTS 256
 #define BURST 32
 #define MAC_TABLE_SIZE 4096
 #define POOL_SIZE 16383
@@ -104,6 +129,8 @@
 #define MOVE_LINES_PER_SEC 10
 /* The main lcore drains the move ring this often (microseconds). */
 #define MAIN_TICK_US 10000
+/* Up to this many ports, the live view has a line for every port. */
+#define LIVE_ALL_PORTS 16
 /*
  * A worker that found the MAC table full adds no new address for this
  * long (ms): with a full table (entries never age out) a guest sending
@@ -111,6 +138,23 @@
  * the table's writer lock that every worker takes to learn.
  */
 #define LEARN_PAUSE_MS 1000
+/*
+ * Idle vrings. --idle-us default: 1 ms without a frame parks a guest
+ * transmit vring. A guest sending even 1 kpps never parks (no kicks, no
+ * wake-up latency for live traffic), an idle one costs nothing after a
+ * millisecond, and a park / wake cycle (two vring quiesces, about five
+ * system calls: ~5 us) would cost under 0.5 % of a CPU even for a guest
+ * sending one frame every ~1.1 ms. A worker with vrings on its poll list
+ * looks for kicks of its parked ones every KICK_CHECK_US (one
+ * epoll_wait(0): ~1 % of a busy worker at 50 us, and a wake-up of at most
+ * that much more); one with none sleeps up to IDLE_SLEEP_MS, then polls
+ * every parked vring once (a kick lost in a race is late that long at
+ * most; 256 vrings x 10/s is no load) and sees a stop request.
+ */
+#define IDLE_US_DEFAULT 1000
+#define KICK_CHECK_US 50
+#define IDLE_SLEEP_MS 100
+#define EPOLL_BATCH 64
 
 /* route_burst() verdicts besides a port number */
 #define ROUTE_FLOOD (-1)
@@ -121,6 +165,7 @@ struct port {
 	_Atomic(struct vhu_dev *) dev;
 	_Atomic uint64_t rx_qps;        /* bit qp: vring 2qp (guest rx) on */
 	_Atomic uint64_t tx_qps;        /* bit qp: vring 2qp+1 (guest tx) on */
+	_Atomic uint64_t gen;           /* C1: bumped by every change */
 	struct vhu_socket *sock;
 	const char *name;               /* last component of path */
 	int offloads;                   /* index in offload_modes, or -1:
@@ -183,11 +228,13 @@ static const struct {
  * Serialises enqueues into (port, qp) when several workers send. Kept
  * apart from the ports: inside, each port took 4 KiB and a pass, which
  * reads every port's first fields, touched a page per port (no change
- * measured with 2 ports; it is for 16).
+ * measured with 2 ports; it is for 16). n_ports x opt.queues of them,
+ * allocated at start (256 ports x 64 queue pairs would be 1 MiB).
  */
-static struct {
+struct out_lock {
 	rte_spinlock_t lock;
-} __rte_cache_aligned out_locks[MAX_PORTS][MAX_QP];
+} __rte_cache_aligned;
+static struct out_lock *out_locks;
 
 /* One worker's counts for one port; written by that worker only. */
 struct port_count {
@@ -199,6 +246,28 @@ struct port_count {
 	_Atomic uint64_t moves;         /* MACs that moved to the port */
 };
 
+/* What a worker saw of every port at its last reload (W1). */
+struct view {
+	uint64_t gen;                   /* of the whole configuration */
+	struct vhu_dev *dev[MAX_PORTS];
+	uint64_t tx_qps[MAX_PORTS];
+	uint64_t rx_qps[MAX_PORTS];     /* receive queue pairs to send on */
+	uint64_t port_gen[MAX_PORTS];
+};
+
+/* A guest transmit vring (port, qp) of a worker: idle tracking. */
+struct slot {
+	uint64_t last_busy;             /* TSC of its last frame (or park try) */
+	uint64_t gen;                   /* the port's generation when parked */
+	int fd;                         /* parked: our dup of its kick fd */
+};
+
+/* Frames bound for one output port, collected over one input burst. */
+struct out_list {
+	struct rte_mbuf *pkts[BURST];
+	uint16_t n;
+};
+
 struct worker {
 	unsigned int lcore;
 	unsigned int index;             /* 0 .. n_workers - 1 */
@@ -208,16 +277,33 @@ struct worker {
 	_Atomic bool running;           /* W3 */
 	_Atomic uint64_t moves_unlogged; /* move ring was full */
 	_Atomic uint64_t not_learned;   /* new sources the full table refused */
+	_Atomic uint64_t parks;         /* vrings taken off the poll list */
+	_Atomic uint64_t wakes;         /* ... and put back by a kick */
+	_Atomic uint64_t sleeps;        /* epoll_wait with nothing to poll */
 	uint64_t learn_resume;          /* TSC: no new addresses before it */
-	struct port_count cnt[MAX_PORTS];
+	struct port_count *cnt;         /* [n_ports] */
+	/* the worker's own (no other thread touches them) */
+	struct view view;
+	uint64_t parked[MAX_PORTS];     /* bit qp: (port, qp) is parked */
+	unsigned int n_parked;
+	uint16_t act[MAX_PORTS];        /* ports with a vring to poll */
+	unsigned int n_act;
+	bool act_stale;                 /* act[] needs a rebuild */
+	struct slot *slots;             /* [n_ports * opt.queues] */
+	struct out_list *out;           /* [n_ports] */
+	uint16_t *touched;              /* [n_ports]: out[] lists in use */
+	int epfd;                       /* parked kick fds and wake_fd */
+	int wake_fd;                    /* written by the control thread */
+	uint32_t ev[EPOLL_BATCH];       /* kicks seen, for the next pass */
+	unsigned int n_ev;
+	bool sweep;                     /* next pass polls the parked once */
+	uint64_t next_check;            /* TSC: next look for kicks */
+	/* coalescing: receive queue pairs it sent to, not flushed yet */
+	uint64_t unflushed[MAX_PORTS];
+	uint16_t flush_list[MAX_PORTS];
+	unsigned int n_flush;
+	uint64_t next_flush;            /* TSC */
 } __rte_cache_aligned;
-
-/* What a worker saw of every port at the start of one pass (W1). */
-struct view {
-	struct vhu_dev *dev[MAX_PORTS];
-	uint64_t tx_qps[MAX_PORTS];
-	uint64_t rx_qps[MAX_PORTS];     /* receive queue pairs to send on */
-};
 
 /* Sums over the workers, for one port. */
 struct totals {
@@ -226,7 +312,10 @@ struct totals {
 
 static struct port ports[MAX_PORTS];
 static unsigned int n_ports;
-static struct worker workers[RTE_MAX_LCORE];
+static struct worker *workers;         /* [n_workers] */
+static _Atomic uint64_t cfg_gen;        /* C1 / W1 */
+static uint64_t idle_tsc, check_tsc;    /* --idle-us, KICK_CHECK_US */
+static bool coalescing;                 /* --coalesce-us or -frames given */
 static unsigned int n_workers;
 static bool lock_outputs;               /* set before the workers start */
 static struct rte_hash *macs;
@@ -241,8 +330,11 @@ static struct {
 	unsigned int duration;
 	bool quiet;
 	int offloads;                   /* offload_modes index, every port */
+	unsigned long idle_us;          /* 0: never park */
+	unsigned long coal_us, coal_frames; /* --coalesce-us / -frames */
 } opt = {
 	.queues = MAX_QP,
+	.idle_us = IDLE_US_DEFAULT,
 };
 
 static void
@@ -385,11 +477,71 @@ flow_hash(const struct rte_mbuf *m)
 	return rte_softrss_be(t, nl3, (const uint8_t *)flow_key);
 }
 
-static void
-load_view(const struct worker *w, struct view *v)
+/* 0 ..: the slot of guest transmit vring (port, qp) */
+static inline struct slot *
+slot_of(struct worker *w, unsigned int p, unsigned int qp)
 {
+	return &w->slots[p * opt.queues + qp];
+}
+
+/*
+ * Put (p, qp) back on the poll list: out of the epoll set, our dup of
+ * its kick fd closed, and stop the kicks of the port's
+ * current device (the view's: a stale slot's device may be gone).
+ */
+static void
+unpark(struct worker *w, unsigned int p, unsigned int qp, bool kicked,
+       uint64_t now)
+{
+	struct slot *s = slot_of(w, p, qp);
+	struct vhu_dev *dev = w->view.dev[p];
+	uint16_t vring = (uint16_t)(2 * qp + 1);
+
+	/*
+	 * DEL first: the registration belongs to the open file, which
+	 * libvhu's fd keeps alive, so closing our dup alone would leave it.
+	 */
+	(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	close(s->fd);
+	s->fd = -1;
+	s->last_busy = now;
+	w->parked[p] &= ~(UINT64_C(1) << qp);
+	w->n_parked--;
+	w->act_stale = true;
+	if (dev == NULL)
+		return;
+	if (kicked) {
+		(void)vhu_vring_kick_ack(dev, vring);
+		count_add(&w->wakes, 1);
+	}
+	/* the device may be a new one, or not have the vring: no matter */
+	(void)vhu_vring_notify(dev, vring, false);
+}
+
+/*
+ * W1 (pairs with C1): reload the view when the configuration moved, and
+ * unpark every vring of a port whose generation moved (its device or kick
+ * fd may be gone).
+ */
+static void
+load_view(struct worker *w, uint64_t now)
+{
+	struct view *v = &w->view;
+	uint64_t gen = atomic_load_explicit(&cfg_gen, memory_order_seq_cst);
+
+	if (gen == v->gen)
+		return;
+	v->gen = gen;
 	for (unsigned int p = 0; p < n_ports; p++) {
-		/* W1: pairs with C1 */
+		uint64_t pg = atomic_load_explicit(&ports[p].gen,
+						   memory_order_seq_cst);
+
+		if (pg != v->port_gen[p]) {
+			/* a new device or vring: idle from now on */
+			for (unsigned int qp = 0; qp < opt.queues; qp++)
+				slot_of(w, p, qp)->last_busy = now;
+		}
+		v->port_gen[p] = pg;
 		v->dev[p] = atomic_load_explicit(&ports[p].dev,
 						 memory_order_seq_cst);
 		v->tx_qps[p] = atomic_load_explicit(&ports[p].tx_qps,
@@ -398,7 +550,28 @@ load_view(const struct worker *w, struct view *v)
 						    memory_order_seq_cst);
 		if (v->dev[p] == NULL)
 			v->rx_qps[p] = 0;
+		for (uint64_t pk = w->parked[p]; pk != 0; pk &= pk - 1) {
+			unsigned int qp = (unsigned int)__builtin_ctzll(pk);
+
+			if (slot_of(w, p, qp)->gen != v->port_gen[p])
+				unpark(w, p, qp, false, now);
+		}
 	}
+	w->act_stale = true;
+}
+
+/* The ports with a vring this worker polls now: after any change. */
+static void
+rebuild_act(struct worker *w)
+{
+	const struct view *v = &w->view;
+
+	w->n_act = 0;
+	for (unsigned int p = 0; p < n_ports; p++)
+		if (v->dev[p] != NULL &&
+		    (v->tx_qps[p] & w->polls[p] & ~w->parked[p]) != 0)
+			w->act[w->n_act++] = (uint16_t)p;
+	w->act_stale = false;
 }
 
 static void
@@ -531,13 +704,47 @@ enqueue_qp(struct worker *w, const struct view *v, unsigned int o,
 	uint16_t sent;
 
 	if (lock_outputs)
-		rte_spinlock_lock(&out_locks[o][qp].lock);
+		rte_spinlock_lock(&out_locks[o * opt.queues + qp].lock);
 	sent = vhu_enqueue_burst(v->dev[o], (uint16_t)qp, pkts, n);
 	if (lock_outputs)
-		rte_spinlock_unlock(&out_locks[o][qp].lock);
+		rte_spinlock_unlock(&out_locks[o * opt.queues + qp].lock);
 	count_add(&c->tx[qp], sent);
 	if (sent < n)
 		count_add(&c->drop_full, n - sent);
+	/* a call coalescing held back must be made once this queue pauses */
+	if (coalescing && !(w->unflushed[o] >> qp & 1)) {
+		if (w->unflushed[o] == 0)
+			w->flush_list[w->n_flush++] = (uint16_t)o;
+		w->unflushed[o] |= UINT64_C(1) << qp;
+	}
+}
+
+/*
+ * Coalescing: make the held calls of the receive queues this worker sent
+ * to, once due (vhu_vring_flush_calls); a queue whose call is not due yet
+ * (-EAGAIN) or that another worker holds (-EBUSY) stays on the list.
+ */
+static void
+flush_calls(struct worker *w)
+{
+	unsigned int kept = 0;
+
+	for (unsigned int i = 0; i < w->n_flush; i++) {
+		unsigned int o = w->flush_list[i];
+		struct vhu_dev *dev = w->view.dev[o];
+
+		for (uint64_t q = w->unflushed[o]; q != 0; q &= q - 1) {
+			unsigned int qp = (unsigned int)__builtin_ctzll(q);
+			int ret = dev == NULL ? 0 :
+				  vhu_vring_flush_calls(dev, (uint16_t)(2 * qp));
+
+			if (ret != -EAGAIN && ret != -EBUSY)
+				w->unflushed[o] &= ~(UINT64_C(1) << qp);
+		}
+		if (w->unflushed[o] != 0)
+			w->flush_list[kept++] = (uint16_t)o;
+	}
+	w->n_flush = kept;
 }
 
 /*
@@ -577,69 +784,207 @@ send_to_port(struct worker *w, const struct view *v, unsigned int o,
 	}
 }
 
-/* Frames bound for one output port, collected over one input burst. */
-struct out_list {
-	struct rte_mbuf *pkts[BURST];
-	uint16_t n;
-};
-
+/*
+ * One input burst to its outputs. The per-port lists (w->out) are empty
+ * between bursts; only the ones a frame went to are visited, so a burst
+ * of known unicast costs the same with 2 ports or 256.
+ */
 static void
 switch_burst(struct worker *w, const struct view *v, unsigned int in,
 	     struct rte_mbuf **pkts, uint16_t n)
 {
-	struct out_list out[MAX_PORTS];
+	struct out_list *out = w->out;
+	unsigned int n_touched = 0;
 	int route[BURST];
 	uint64_t filtered = 0;
 
 	route_burst(w, in, pkts, n, route);
-	for (unsigned int o = 0; o < n_ports; o++)
-		out[o].n = 0;
 	for (uint16_t k = 0; k < n; k++) {
 		if (route[k] == ROUTE_DROP) {
 			filtered++;
 		} else if (route[k] == ROUTE_FLOOD) {
-			for (unsigned int o = 0; o < n_ports; o++)
-				if (o != in)
-					out[o].pkts[out[o].n++] = pkts[k];
+			for (unsigned int o = 0; o < n_ports; o++) {
+				if (o == in)
+					continue;
+				if (out[o].n == 0)
+					w->touched[n_touched++] = (uint16_t)o;
+				out[o].pkts[out[o].n++] = pkts[k];
+			}
 		} else {
-			out[route[k]].pkts[out[route[k]].n++] = pkts[k];
+			unsigned int o = (unsigned int)route[k];
+
+			if (out[o].n == 0)
+				w->touched[n_touched++] = (uint16_t)o;
+			out[o].pkts[out[o].n++] = pkts[k];
 		}
 	}
-	for (unsigned int o = 0; o < n_ports; o++)
-		if (out[o].n != 0)
-			send_to_port(w, v, o, out[o].pkts, out[o].n);
+	for (unsigned int t = 0; t < n_touched; t++) {
+		unsigned int o = w->touched[t];
+
+		send_to_port(w, v, o, out[o].pkts, out[o].n);
+		out[o].n = 0;
+	}
 	if (filtered != 0)
 		count_add(&w->cnt[in].filtered, filtered);
 	rte_pktmbuf_free_bulk(pkts, n);
 }
 
+/* One dequeue from (p, qp) and its frames switched: how many. */
+static uint16_t
+poll_vring(struct worker *w, unsigned int p, unsigned int qp)
+{
+	struct rte_mbuf *pkts[BURST];
+	uint16_t n;
+
+	n = vhu_dequeue_burst(w->view.dev[p], (uint16_t)qp, pool, pkts, BURST);
+	if (n != 0) {
+		count_add(&w->cnt[p].rx[qp], n);
+		switch_burst(w, &w->view, p, pkts, n);
+	}
+	return n;
+}
+
+/*
+ * (p, qp) found nothing for --idle-us: ask for kicks, poll once more
+ * (vhu_burst.h: a buffer added before the guest saw the request is not
+ * kicked), and watch a dup of its kick fd. A vring without a kick fd (a
+ * polling frontend) stays on the list; so does one that had frames.
+ */
+static void
+park(struct worker *w, unsigned int p, unsigned int qp, uint64_t now)
+{
+	struct vhu_dev *dev = w->view.dev[p];
+	uint16_t vring = (uint16_t)(2 * qp + 1);
+	struct slot *s = slot_of(w, p, qp);
+	struct epoll_event ev = {
+		.events = EPOLLIN, .data.u32 = (uint32_t)(p << 8 | qp),
+	};
+	int kfd, fd;
+
+	s->last_busy = now;
+	kfd = vhu_vring_kick_fd(dev, vring);
+	if (kfd < 0 || vhu_vring_notify(dev, vring, true) < 0)
+		return;
+	if (poll_vring(w, p, qp) != 0) {
+		(void)vhu_vring_notify(dev, vring, false);
+		return;
+	}
+	fd = fcntl(kfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (fd >= 0)
+			close(fd);
+		(void)vhu_vring_notify(dev, vring, false);
+		return;
+	}
+	s->fd = fd;
+	s->gen = w->view.port_gen[p];
+	w->parked[p] |= UINT64_C(1) << qp;
+	w->n_parked++;
+	w->act_stale = true;
+	count_add(&w->parks, 1);
+}
+
+/* The kicks the last epoll_wait saw, and the sweep after a timeout. */
+static void
+take_kicks(struct worker *w, uint64_t now)
+{
+	for (unsigned int i = 0; i < w->n_ev; i++) {
+		unsigned int p = w->ev[i] >> 8, qp = w->ev[i] & 0xff;
+
+		/* a stale slot was unparked by load_view() already */
+		if (p < n_ports && (w->parked[p] >> qp & 1))
+			unpark(w, p, qp, true, now);
+	}
+	w->n_ev = 0;
+	if (!w->sweep)
+		return;
+	w->sweep = false;
+	for (unsigned int p = 0; p < n_ports; p++)
+		for (uint64_t pk = w->parked[p]; pk != 0; pk &= pk - 1) {
+			unsigned int qp = (unsigned int)__builtin_ctzll(pk);
+
+			if (poll_vring(w, p, qp) != 0)
+				unpark(w, p, qp, true, now);
+		}
+}
+
 static void
 worker_pass(struct worker *w)
 {
-	struct view v;
+	const struct view *v = &w->view;
+	uint64_t now = rte_rdtsc();
 
-	load_view(w, &v);
-	for (unsigned int p = 0; p < n_ports; p++) {
+	load_view(w, now);
+	if (w->n_ev != 0 || w->sweep)
+		take_kicks(w, now);
+	if (w->act_stale)
+		rebuild_act(w);
+	for (unsigned int i = 0; i < w->n_act; i++) {
+		unsigned int p = w->act[i];
 		/* the enabled queue pairs of p that are this worker's */
-		uint64_t todo = v.tx_qps[p] & w->polls[p];
+		uint64_t todo = v->tx_qps[p] & w->polls[p] & ~w->parked[p];
 
-		if (v.dev[p] == NULL)
-			continue;
 		for (; todo != 0; todo &= todo - 1) {
 			unsigned int qp = (unsigned int)__builtin_ctzll(todo);
-			struct rte_mbuf *pkts[BURST];
-			uint16_t n;
+			struct slot *s = slot_of(w, p, qp);
 
-			n = vhu_dequeue_burst(v.dev[p], (uint16_t)qp, pool,
-					      pkts, BURST);
-			if (n == 0)
-				continue;
-			count_add(&w->cnt[p].rx[qp], n);
-			switch_burst(w, &v, p, pkts, n);
+			if (poll_vring(w, p, qp) != 0)
+				s->last_busy = now;
+			else if (idle_tsc != 0 && now - s->last_busy > idle_tsc)
+				park(w, p, qp, now);
 		}
+	}
+	if (w->n_flush != 0 && now >= w->next_flush) {
+		w->next_flush = now + check_tsc;
+		flush_calls(w);
 	}
 	/* W2: pairs with C2 */
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_seq_cst);
+}
+
+/*
+ * Between passes (holding no device): with nothing to poll, sleep until a
+ * kick, a wake-up from the control thread or IDLE_SLEEP_MS; otherwise
+ * look for kicks every KICK_CHECK_US. Kicks are only noted here; the next
+ * pass takes them, under a fresh view.
+ */
+static void
+wait_kicks(struct worker *w)
+{
+	struct epoll_event evs[EPOLL_BATCH];
+	uint64_t now;
+	int timeout = 0, n;
+
+	if (w->act_stale)
+		rebuild_act(w);
+	if (w->n_act != 0) {
+		if (w->n_parked == 0)
+			return;
+		now = rte_rdtsc();
+		if (now < w->next_check)
+			return;
+		w->next_check = now + check_tsc;
+	} else if (w->n_flush != 0) {
+		/* held calls to make: no long sleep (1 ms steps) */
+		timeout = 1;
+	} else {
+		timeout = IDLE_SLEEP_MS;
+		count_add(&w->sleeps, 1);
+	}
+	n = epoll_wait(w->epfd, evs, EPOLL_BATCH, timeout);
+	if (n == 0 && timeout != 0)
+		w->sweep = true;
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.u32 == UINT32_MAX) {
+			uint64_t v;
+
+			if (read(w->wake_fd, &v, sizeof(v)) < 0)
+				v = 0;  /* another read took it: fine */
+			continue;
+		}
+		if (w->n_ev < EPOLL_BATCH)
+			w->ev[w->n_ev++] = evs[i].data.u32;
+	}
 }
 
 static int
@@ -647,14 +992,33 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed))
+	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed)) {
 		worker_pass(w);
+		wait_kicks(w);
+	}
 	/* W3 */
 	atomic_store_explicit(&w->running, false, memory_order_seq_cst);
 	return 0;
 }
 
 /* ---- control path (libvhu's control thread) ----------------------------- */
+
+/*
+ * After the C1 stores of port p: bump its generation and the
+ * configuration's, and wake every sleeping worker to look.
+ */
+static void
+publish(struct port *p)
+{
+	uint64_t one = 1;
+
+	atomic_fetch_add_explicit(&p->gen, 1, memory_order_seq_cst); /* C1 */
+	atomic_fetch_add_explicit(&cfg_gen, 1, memory_order_seq_cst); /* C1 */
+	for (unsigned int i = 0; i < n_workers; i++)
+		if (workers[i].wake_fd >= 0 &&
+		    write(workers[i].wake_fd, &one, sizeof(one)) < 0)
+			one = 1; /* the counter is full: a wake-up is due */
+}
 
 /* Wait until no worker can still be using what C1 just unpublished. */
 static void
@@ -704,6 +1068,7 @@ new_device(struct vhu_dev *dev, void *ctx)
 	atomic_store_explicit(&p->rx_qps, 0, memory_order_seq_cst); /* C1 */
 	atomic_store_explicit(&p->tx_qps, 0, memory_order_seq_cst);
 	atomic_store_explicit(&p->dev, dev, memory_order_seq_cst);
+	publish(p);
 	printf("vswitch: port %u (%s): guest connected (%u queue pairs)\n",
 	       (unsigned int)(p - ports), p->name,
 	       vhu_dev_vring_count(dev) / 2u);
@@ -760,6 +1125,7 @@ destroy_device(struct vhu_dev *dev, void *ctx)
 	atomic_store_explicit(&p->rx_qps, 0, memory_order_seq_cst); /* C1 */
 	atomic_store_explicit(&p->tx_qps, 0, memory_order_seq_cst);
 	atomic_store_explicit(&p->dev, NULL, memory_order_seq_cst);
+	publish(p);
 	wait_workers_quiescent();
 	print_offload_counters(p, dev);
 	printf("vswitch: port %u (%s): guest gone\n",
@@ -791,7 +1157,16 @@ vring_state_changed(struct vhu_dev *dev, uint16_t vring, bool enabled,
 	if (atomic_load_explicit(&p->dev, memory_order_seq_cst) != dev ||
 	    vring >= 2 * MAX_QP)
 		return;
+	if (enabled && coalescing &&
+	    vhu_vring_set_coalesce(dev, vring, (uint32_t)opt.coal_us,
+				   (uint32_t)opt.coal_frames) < 0)
+		printf("vswitch: port %u (%s): vring %u: no interrupt "
+		       "coalescing\n", (unsigned int)(p - ports), p->name,
+		       vring);
 	set_vring(p, vring, enabled);
+	/* the vring's kick fd may change after this: nobody holds it */
+	publish(p);
+	wait_workers_quiescent();
 }
 
 static void
@@ -804,6 +1179,7 @@ vring_broken(struct vhu_dev *dev, uint16_t vring, void *ctx)
 		return;
 	/* Stopped until the guest resets it; that reset re-enables it. */
 	set_vring(p, vring, false);
+	publish(p);
 	printf("vswitch: port %u (%s): the guest broke vring %u; it is not "
 	       "served until the guest resets it\n",
 	       (unsigned int)(p - ports), p->name, vring);
@@ -952,11 +1328,19 @@ rate_str(double pps, char *buf, size_t len)
 static void
 print_live(double dt, struct totals *last)
 {
+	unsigned int quiet = 0;
+
 	for (unsigned int i = 0; i < n_ports; i++) {
 		struct totals t;
 		char state[48], rx[16], tx[16];
 
 		port_totals(i, &t, NULL, NULL);
+		/* many ports: a line only for those that moved something */
+		if (n_ports > LIVE_ALL_PORTS &&
+		    memcmp(&t, &last[i], sizeof(t)) == 0) {
+			quiet++;
+			continue;
+		}
 		describe_queues(&ports[i], state, sizeof(state));
 		printf("vswitch: port %u %-12s %-14s rx %s  tx %s  drops/s: "
 		       "ring full %.0f, no guest/queue %.0f\n",
@@ -967,6 +1351,8 @@ print_live(double dt, struct totals *last)
 		       per_sec(t.drop_noq, last[i].drop_noq, dt));
 		last[i] = t;
 	}
+	if (quiet != 0)
+		printf("vswitch: %u other port(s) moved nothing\n", quiet);
 }
 
 /* Why a port dropped what it dropped, in words, when it dropped anything. */
@@ -1037,6 +1423,18 @@ print_summary(double secs)
 	       all.drop_full, all.drop_noq,
 	       avg_str,
 	       rte_hash_count(macs), all.moves);
+	{
+		uint64_t parks = 0, wakes = 0, sleeps = 0;
+
+		for (unsigned int i = 0; i < n_workers; i++) {
+			parks += count_get(&workers[i].parks);
+			wakes += count_get(&workers[i].wakes);
+			sleeps += count_get(&workers[i].sleeps);
+		}
+		printf("  idle queues (--idle-us %lu): %" PRIu64 " parked, %"
+		       PRIu64 " woken by a kick; workers slept %" PRIu64
+		       " time(s)\n", opt.idle_us, parks, wakes, sleeps);
+	}
 	if (not_learned != 0)
 		printf("    the MAC table (%d addresses, no ageing) was full: "
 		       "new source addresses went unlearned %" PRIu64 " times "
@@ -1052,6 +1450,8 @@ usage(const char *prog)
 	printf("Usage: %s [EAL options] -- --socket PATH [--socket PATH ...]\n"
 	       "          [--client] [--queues N] [--offloads [PORT:]MODE]\n"
 	       "          [--legacy-ol-flags] [--duration SEC] [--quiet]\n"
+	       "          [--idle-us US] [--coalesce-us US] "
+	       "[--coalesce-frames N]\n"
 	       "  --socket PATH   a vhost-user port (one per port, 2..%d)\n"
 	       "  --client        connect to the paths (frontends listen)\n"
 	       "  --queues N      queue pairs offered per port (default and "
@@ -1076,11 +1476,21 @@ usage(const char *prog)
 	       "  --duration SEC  stop after SEC seconds and print a summary\n"
 	       "  --quiet         no per-second lines, only events and the "
 	       "summary\n"
+	       "  --idle-us US    a guest transmit queue empty that long "
+	       "waits for\n"
+	       "                  the guest's kick instead of being polled "
+	       "(default\n"
+	       "                  %d; 0: always poll)\n"
+	       "  --coalesce-us US, --coalesce-frames N  at most one "
+	       "interrupt per\n"
+	       "                  US microseconds / N frames to each guest "
+	       "queue\n"
+	       "                  (vhu_vring_set_coalesce; default off)\n"
 	       "The switch learns source MACs; known unicast goes to its\n"
 	       "port, everything else is flooded. Each worker lcore polls a\n"
 	       "share of the (port, queue pair)s; the main lcore prints\n"
 	       "statistics. Needs 2 lcores or more.\n", prog, MAX_PORTS,
-	       MAX_QP);
+	       MAX_QP, IDLE_US_DEFAULT);
 }
 
 static int
@@ -1107,8 +1517,6 @@ add_port(const char *path)
 	strcpy(p->path, path);
 	slash = strrchr(p->path, '/');
 	p->name = slash != NULL ? slash + 1 : p->path;
-	for (unsigned int q = 0; q < MAX_QP; q++)
-		rte_spinlock_init(&out_locks[n_ports][q].lock);
 	n_ports++;
 	return 0;
 }
@@ -1165,6 +1573,9 @@ parse_args(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'Q' },
 		{ "offloads", required_argument, NULL, 'o' },
 		{ "legacy-ol-flags", no_argument, NULL, 'L' },
+		{ "idle-us", required_argument, NULL, 'i' },
+		{ "coalesce-us", required_argument, NULL, 'C' },
+		{ "coalesce-frames", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1206,6 +1617,24 @@ parse_args(int argc, char **argv)
 		case 'L':
 			opt.flags |= VHU_SOCKET_LEGACY_OL_FLAGS;
 			break;
+		case 'i':
+			if (parse_uint(optarg, 0, 60000000, &opt.idle_us) < 0) {
+				fprintf(stderr, "vswitch: bad --idle-us %s "
+					"(0..60000000)\n", optarg);
+				return -1;
+			}
+			break;
+		case 'C':
+		case 'F':
+			if (parse_uint(optarg, 0, 1000000, c == 'C' ?
+				       &opt.coal_us : &opt.coal_frames) < 0) {
+				fprintf(stderr, "vswitch: bad --coalesce-%s %s "
+					"(0..1000000)\n",
+					c == 'C' ? "us" : "frames", optarg);
+				return -1;
+			}
+			coalescing = opt.coal_us != 0 || opt.coal_frames != 0;
+			break;
 		case 'h':
 			usage(argv[0]);
 			return 1;
@@ -1220,6 +1649,94 @@ parse_args(int argc, char **argv)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The workers' own state and the output locks, sized by the ports and
+ * queue pairs in use. 0, or -1 (said why).
+ */
+static int
+alloc_workers(void)
+{
+	size_t n = rte_lcore_count();
+
+	workers = rte_zmalloc("vswitch_workers", n * sizeof(*workers),
+			      RTE_CACHE_LINE_SIZE);
+	out_locks = rte_zmalloc("vswitch_locks", (size_t)n_ports *
+				opt.queues * sizeof(*out_locks),
+				RTE_CACHE_LINE_SIZE);
+	if (workers == NULL || out_locks == NULL)
+		goto nomem;
+	for (size_t i = 0; i < (size_t)n_ports * opt.queues; i++)
+		rte_spinlock_init(&out_locks[i].lock);
+	/* free_workers() closes what is not -1, whatever failed first */
+	for (size_t i = 0; i < n; i++) {
+		workers[i].epfd = -1;
+		workers[i].wake_fd = -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct worker *w = &workers[i];
+		struct epoll_event ev = {
+			.events = EPOLLIN, .data.u32 = UINT32_MAX,
+		};
+
+		w->cnt = rte_zmalloc("vswitch_cnt", n_ports * sizeof(*w->cnt),
+				     RTE_CACHE_LINE_SIZE);
+		w->slots = rte_zmalloc("vswitch_slots", (size_t)n_ports *
+				       opt.queues * sizeof(*w->slots), 0);
+		w->out = rte_zmalloc("vswitch_out", n_ports * sizeof(*w->out),
+				     RTE_CACHE_LINE_SIZE);
+		w->touched = rte_zmalloc("vswitch_touched", n_ports *
+					 sizeof(*w->touched), 0);
+		if (w->cnt == NULL || w->slots == NULL || w->out == NULL ||
+		    w->touched == NULL)
+			goto nomem;
+		for (size_t k = 0; k < (size_t)n_ports * opt.queues; k++)
+			w->slots[k].fd = -1;
+		/* the view starts at generation 0: the first pass loads it */
+		w->view.gen = UINT64_MAX;
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (w->epfd < 0 || w->wake_fd < 0 ||
+		    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0) {
+			fprintf(stderr, "vswitch: epoll set-up: %s\n",
+				strerror(errno));
+			return -1;
+		}
+	}
+	idle_tsc = opt.idle_us * (rte_get_tsc_hz() / 1000000);
+	check_tsc = KICK_CHECK_US * (rte_get_tsc_hz() / 1000000);
+	return 0;
+nomem:
+	fprintf(stderr, "vswitch: cannot allocate the workers' state\n");
+	return -1;
+}
+
+/* After the workers stopped: their fds and memory. */
+static void
+free_workers(void)
+{
+	if (workers == NULL)
+		return;
+	for (unsigned int i = 0; i < rte_lcore_count(); i++) {
+		struct worker *w = &workers[i];
+
+		for (size_t k = 0; w->slots != NULL &&
+		     k < (size_t)n_ports * opt.queues; k++)
+			if (w->slots[k].fd >= 0)
+				close(w->slots[k].fd);
+		if (w->epfd >= 0)
+			close(w->epfd);
+		if (w->wake_fd >= 0)
+			close(w->wake_fd);
+		rte_free(w->cnt);
+		rte_free(w->slots);
+		rte_free(w->out);
+		rte_free(w->touched);
+	}
+	rte_free(workers);
+	rte_free(out_locks);
+	workers = NULL;
 }
 
 /* (port, qp) goes to worker (port + qp) % n_workers, for good. */
@@ -1347,7 +1864,7 @@ start_workers(void)
 static double
 run_main_lcore(void)
 {
-	struct totals last[MAX_PORTS] = { { 0 } };
+	static struct totals last[MAX_PORTS];
 	struct move_log ml = {
 		.budget = MOVE_LINES_PER_SEC, .last_ev = UINT64_MAX,
 	};
@@ -1400,6 +1917,8 @@ main(int argc, char **argv)
 			"more\n");
 		goto out_eal;
 	}
+	if (alloc_workers() < 0)
+		goto out_tables;
 	assign_polls();
 	flow_key_init();
 	if (create_tables() < 0)
@@ -1431,6 +1950,7 @@ out_tables:
 	rte_ring_free(moves);
 	rte_hash_free(macs);
 	rte_mempool_free(pool);
+	free_workers();
 out_eal:
 	rte_eal_cleanup();
 	return rc;

@@ -813,6 +813,78 @@ uint32_t vhu_socket_diag(const struct vhu_socket *s);
 
 /** @} */
 
+/**
+ * @name Interrupt coalescing
+ * For guests in interrupt mode (they leave VRING_AVAIL_F_NO_INTERRUPT
+ * clear, or ask with EVENT_IDX or packed event suppression): libvhu makes
+ * at most one call (an eventfd write on the vring's call fd, a guest
+ * interrupt) per interval, or one per so many used buffers. Off by
+ * default: every burst that the guest's wishes say should call, calls.
+ *
+ * A call coalescing holds back is never lost. It is made by:
+ * - the burst that reaches the buffer count;
+ * - the first burst on the vring, one that moves nothing included, once
+ *   the interval has passed since the last call; with a buffer count and
+ *   no interval, the first burst after one that moved nothing (the
+ *   traffic paused);
+ * - vhu_vring_flush_calls(), by the same rule, for a vring the
+ *   application does not burst on for a while (a receive vring it has
+ *   nothing more for, one it stops polling to sleep on the kick fd):
+ *   call it until it returns other than -EAGAIN.
+ * So the guest may wait up to the interval (or one more poll) for an
+ * interrupt, never forever, as long as the application polls the vring
+ * or flushes it. The guest's suppression is still obeyed: a call it did
+ * not ask for is neither made nor held.
+ *
+ * Buffers are counted as the layouts publish them: used entries (split;
+ * a mergeable frame over several buffers counts one per entry) or
+ * descriptor slots (packed): a frame each in the common case.
+ * @{
+ */
+
+/**
+ * Set interrupt coalescing on a vring, or turn it off (both 0). The
+ * setting lasts until the device is destroyed (set it again in
+ * new_device); a call held when it changes is made at once.
+ *
+ * Not a burst: like vhu_vring_notify() (vhu_burst.h) it waits for a
+ * burst in progress on the vring to finish.
+ *
+ * @param dev the device.
+ * @param vring the vring index (2*qp: receive queue, 2*qp+1: transmit).
+ * @param usecs at most one call per this many microseconds (0: no
+ *   interval).
+ * @param frames a call per this many used buffers at most (0: no count).
+ * @return 0 on success, or a negative errno value:
+ *   - -EINVAL: dev NULL, vring beyond the build maximum, or the control
+ *     vring;
+ *   - -ENODEV: the frontend has not set this vring up.
+ */
+int vhu_vring_set_coalesce(struct vhu_dev *dev, uint16_t vring,
+			   uint32_t usecs, uint32_t frames);
+
+/**
+ * Make the call coalescing holds back on a vring, if it is due (see
+ * above). Like a burst it never waits and takes no lock: call it from
+ * the lcore that polls the vring, or from any thread (a burst in progress
+ * makes it return -EBUSY, and that burst checks the held call itself;
+ * a burst that comes while it runs returns 0, as when the control
+ * context holds the vring: from another thread, call it no more often
+ * than the interval).
+ *
+ * @param dev the device.
+ * @param vring the vring index.
+ * @return 1: the held call was made; 0: none was held; or a negative
+ *   errno value:
+ *   - -EAGAIN: a call is held and not due yet: call again later;
+ *   - -EBUSY: a burst or the control context holds the vring;
+ *   - -EINVAL: dev NULL or vring beyond the build maximum;
+ *   - -ENODEV: the frontend has not set this vring up.
+ */
+int vhu_vring_flush_calls(struct vhu_dev *dev, uint16_t vring);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

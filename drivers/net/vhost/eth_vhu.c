@@ -54,12 +54,19 @@ RTE_LOG_REGISTER(vhu_eth_logtype, pmd.net.vhu, NOTICE);
 #define ARG_LEGACY_OL  "legacy-ol-flags"
 #define ARG_CTRL_QUEUE "ctrl-queue"
 #define ARG_RSS_STEER  "rss-steer"
+#define ARG_COAL_USECS "coalesce-usecs"
+#define ARG_COAL_FRAMES "coalesce-frames"
 
 static const char *const valid_args[] = {
 	ARG_IFACE, ARG_QUEUES, ARG_CLIENT, ARG_IOMMU, ARG_POSTCOPY, ARG_TSO,
 	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, ARG_CTRL_QUEUE, ARG_RSS_STEER,
+	ARG_COAL_USECS, ARG_COAL_FRAMES,
 	NULL,
 };
+
+/* The largest coalesce-usecs= (1 s) and coalesce-frames= accepted. */
+#define VHU_ETH_COAL_MAX_USECS 1000000u
+#define VHU_ETH_COAL_MAX_FRAMES 65536u
 
 struct vhu_eth_args {
 	const char *iface;
@@ -67,6 +74,7 @@ struct vhu_eth_args {
 	bool client, iommu, postcopy, tso, linear, extbuf, legacy_ol;
 	bool ctrl_queue;
 	bool rss_steer;
+	uint32_t coal_usecs, coal_frames;
 };
 
 static int
@@ -122,6 +130,28 @@ arg_iface(const char *key, const char *value, void *opaque)
 	return 0;
 }
 
+/* coalesce-usecs= and coalesce-frames=: 0 (off) up to their maximum */
+static int
+arg_coal(const char *key, const char *value, void *opaque)
+{
+	unsigned long max = strcmp(key, ARG_COAL_USECS) == 0 ?
+			    VHU_ETH_COAL_MAX_USECS : VHU_ETH_COAL_MAX_FRAMES;
+	uint32_t *out = opaque;
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = value != NULL ? strtoul(value, &end, 10) : 0;
+	if (value == NULL || *value == '\0' || *end != '\0' || errno != 0 ||
+	    v > max) {
+		VHU_ETH_LOG(ERR, "devarg %s=%s: expected 0..%lu", key,
+			    value != NULL ? value : "", max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 /* Process one key if present; -EINVAL if its handler refused it. */
 static int
 arg_one(struct rte_kvargs *kv, const char *key, arg_handler_t h, void *out)
@@ -154,7 +184,7 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			if (strcmp(kv->pairs[i].key, valid_args[k]) == 0)
 				break;
 		if (valid_args[k] == NULL) {
-			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue, rss-steer)",
+			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue, rss-steer, coalesce-usecs, coalesce-frames)",
 				    name, kv->pairs[i].key);
 			return -EINVAL;
 		}
@@ -169,7 +199,9 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 	    arg_one(kv, ARG_EXTBUF, arg_bool, &a->extbuf) < 0 ||
 	    arg_one(kv, ARG_LEGACY_OL, arg_bool, &a->legacy_ol) < 0 ||
 	    arg_one(kv, ARG_CTRL_QUEUE, arg_bool, &a->ctrl_queue) < 0 ||
-	    arg_one(kv, ARG_RSS_STEER, arg_bool, &a->rss_steer) < 0)
+	    arg_one(kv, ARG_RSS_STEER, arg_bool, &a->rss_steer) < 0 ||
+	    arg_one(kv, ARG_COAL_USECS, arg_coal, &a->coal_usecs) < 0 ||
+	    arg_one(kv, ARG_COAL_FRAMES, arg_coal, &a->coal_frames) < 0)
 		return -EINVAL;
 	if (a->iface == NULL) {
 		VHU_ETH_LOG(ERR, "%s: devarg iface=<socket path> is required",
@@ -355,6 +387,59 @@ cb_rx_filter(struct vhu_dev *dev, const struct vhu_rx_filter *f, void *ctx)
 #define VHU_ETH_QCHECK_US (1000 * 1000)
 
 static void qcheck_alarm(void *arg);
+static void coal_alarm(void *arg);
+
+/*
+ * Interrupt coalescing (coalesce-usecs=, coalesce-frames=). A call libvhu
+ * held back is made by the vring's next burst once due; a vring the
+ * application stops bursting on (a guest receive queue with nothing more
+ * to send) is flushed by this alarm, every coalesce-usecs (at least
+ * VHU_ETH_COAL_MIN_US: an alarm is a thread wake-up), or every
+ * VHU_ETH_COAL_FRAMES_US with a frame count only. So a guest waits at
+ * most about twice the interval for its interrupt, never forever.
+ * vhu_vring_flush_calls() never waits (a burst inside: -EBUSY, and that
+ * burst makes the call itself), so the alarm thread holds up no lcore.
+ */
+#define VHU_ETH_COAL_MIN_US 100
+#define VHU_ETH_COAL_FRAMES_US 1000
+
+static uint64_t
+coal_period_us(const struct vhu_eth_port *port)
+{
+	if (port->coal_usecs == 0)
+		return VHU_ETH_COAL_FRAMES_US;
+	return RTE_MAX(port->coal_usecs, (uint32_t)VHU_ETH_COAL_MIN_US);
+}
+
+/* Under port->lock: arm the flush alarm if coalescing is on. */
+static void
+coal_schedule(struct vhu_eth_port *port)
+{
+	if (port->coal_armed || port->closing ||
+	    (port->coal_usecs == 0 && port->coal_frames == 0))
+		return;
+	if (rte_eal_alarm_set(coal_period_us(port), coal_alarm, port) == 0)
+		port->coal_armed = true;
+}
+
+/* EAL alarm thread: make the held calls that are due, then re-arm. */
+static void
+coal_alarm(void *arg)
+{
+	struct vhu_eth_port *port = arg;
+
+	rte_spinlock_lock(&port->lock);
+	port->coal_armed = false;
+	if (port->closing || port->dev == NULL) {
+		rte_spinlock_unlock(&port->lock);
+		return;
+	}
+	for (uint16_t v = 0; v < 2 * port->queues; v++)
+		if (port->vring_cur[v])
+			(void)vhu_vring_flush_calls(port->dev, v);
+	coal_schedule(port);
+	rte_spinlock_unlock(&port->lock);
+}
 
 /* "2-3", "1, 3, 5-7": the set bits of mask */
 static void
@@ -598,6 +683,19 @@ cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
 	/* an application asleep on this queue must hear the first kick */
 	if (arm)
 		(void)vhu_vring_notify(dev, vring, true);
+	/* a vring that goes live gets the port's coalescing (off: nothing) */
+	if (changed && enabled &&
+	    (port->coal_usecs != 0 || port->coal_frames != 0)) {
+		int ret = vhu_vring_set_coalesce(dev, vring, port->coal_usecs,
+						 port->coal_frames);
+
+		if (ret < 0)
+			VHU_ETH_LOG(WARNING, "port %u: vring %u: no interrupt coalescing: %s",
+				    port->port_id, vring, strerror(-ret));
+		rte_spinlock_lock(&port->lock);
+		coal_schedule(port);
+		rte_spinlock_unlock(&port->lock);
+	}
 	if (changed && !closing)
 		raise_queue_state(port);
 }
@@ -1007,6 +1105,7 @@ vhu_eth_close(struct rte_eth_dev *eth_dev)
 	rte_spinlock_unlock(&port->lock);
 	/* waits for a running check; a pending one goes (closing: no re-arm) */
 	rte_eal_alarm_cancel(qcheck_alarm, port);
+	rte_eal_alarm_cancel(coal_alarm, port);
 	socket_close(port);
 	vhu_eth_intr_close(port);
 	rte_intr_instance_free(port->intr);
@@ -1369,6 +1468,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->legacy_ol = a.legacy_ol;
 	port->ctrl_queue = a.ctrl_queue;
 	port->rss_steer = a.rss_steer;
+	port->coal_usecs = a.coal_usecs;
+	port->coal_frames = a.coal_frames;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
 		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
@@ -1458,4 +1559,6 @@ RTE_PMD_REGISTER_PARAM_STRING(net_vhu,
 	"ext-buffer=<0|1> "
 	"legacy-ol-flags=<0|1> "
 	"ctrl-queue=<0|1> "
-	"rss-steer=<0|1>");
+	"rss-steer=<0|1> "
+	"coalesce-usecs=<int> "
+	"coalesce-frames=<int>");

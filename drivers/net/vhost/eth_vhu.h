@@ -259,6 +259,13 @@ struct vhu_eth_port {
 	uint64_t qcheck_logged;   /* the state last logged (see qcheck) */
 	uint64_t qcheck_stamp;    /* TSC of the last change */
 	bool qcheck_armed;
+	/*
+	 * coalesce-usecs= / coalesce-frames= (vhu_vring_set_coalesce on
+	 * every vring as it goes live), and the EAL alarm that makes the
+	 * calls coalescing held back on vrings no burst visits.
+	 */
+	uint32_t coal_usecs, coal_frames;
+	bool coal_armed;
 
 	/* Rx interrupts, see eth_vhu_intr.c */
 	struct rte_intr_handle *intr;

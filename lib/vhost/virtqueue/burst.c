@@ -184,6 +184,38 @@ vhu_vring_kick_ack(struct vhu_dev *dev, uint16_t vring)
 	return ret < 0 ? ret : vhu_vq_kick_ack(vq);
 }
 
+int
+vhu_vring_set_coalesce(struct vhu_dev *dev, uint16_t vring, uint32_t usecs,
+		       uint32_t frames)
+{
+	struct vhu_vq *vq;
+	int ret = app_vring(dev, vring, &vq);
+
+	return ret < 0 ? ret : vhu_vq_set_coalesce(vq, usecs, frames);
+}
+
+/*
+ * Enters the queue as a burst does (never waits): the held call and its
+ * bookkeeping are the data path's.
+ */
+int
+vhu_vring_flush_calls(struct vhu_dev *dev, uint16_t vring)
+{
+	struct vhu_vq *vq;
+	int ret = app_vring(dev, vring, &vq);
+
+	if (ret < 0)
+		return ret;
+	if (!vhu_vq_enter(vq))
+		return -EBUSY;
+	if (!(vq->flags & VHU_VQ_F_CALL_HELD))
+		ret = 0;
+	else
+		ret = vhu_vq_held_call(vq) ? 1 : -EAGAIN;
+	vhu_vq_leave(vq);
+	return ret;
+}
+
 /*
  * Guest-address window (vhu_burst.h, "Guest addresses"). The window is a
  * burst the application stretches over its own code: it enters the queue

@@ -110,11 +110,19 @@ publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
 	vq->last_used_idx = new_idx;
 }
 
-/* Call the guest if it asked for it; at most once per burst. */
+/*
+ * Call the guest if it asked for it; at most once per burst. bufs: the
+ * used buffers just published, for coalescing (vhu_vring_set_coalesce),
+ * which decides out of line; off, it costs one flag test.
+ */
 static inline void
-notify_guest(struct vhu_vq *vq)
+notify_guest(struct vhu_vq *vq, uint16_t bufs)
 {
-	if (vhu_split_want_call(vq))
+	if (!vhu_split_want_call(vq))
+		return;
+	if (unlikely(vq->flags & VHU_VQ_F_COALESCE))
+		vhu_vq_coalesce_call(vq, bufs);
+	else
 		vhu_call_guest(vq);
 }
 
@@ -126,7 +134,7 @@ complete_burst(struct vhu_vq *vq, uint16_t n)
 		return;
 	vq->last_avail_idx += n;
 	publish_used(vq, n, n);
-	notify_guest(vq);
+	notify_guest(vq, n);
 }
 
 /*
@@ -148,7 +156,7 @@ complete_tx_burst(struct vhu_vq *vq, uint16_t n)
 	} else {
 		publish_used(vq, n, n);
 	}
-	notify_guest(vq);
+	notify_guest(vq, n);
 }
 
 static inline void

@@ -395,7 +395,8 @@ vhu_vq_resume(struct vhu_vq *vq)
 	bool was_ok = vq->ready || vq->ctrl_ready;
 	/* the app's notify choice and the first-poll checks not yet made stay */
 	uint16_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED |
-				      VHU_VQ_F_NUMA_CHECK);
+				      VHU_VQ_F_NUMA_CHECK |
+				      VHU_VQ_F_COALESCE | VHU_VQ_F_CALL_HELD);
 	uint64_t f = vq->features;
 	const char *why = NULL;
 
@@ -865,6 +866,84 @@ vhu_vq_poll_hooks(struct vhu_vq *vq)
 		vhu_vq_first_poll(vq);
 	if (vq->flags & VHU_VQ_F_KICKED)
 		vhu_vq_kick_polled(vq);
+	if (vq->flags & VHU_VQ_F_CALL_HELD)
+		(void)vhu_vq_held_call(vq);
+}
+
+/* Coalescing: the call is made now (held or not), the count starts over. */
+static void
+coalesce_call_now(struct vhu_vq *vq, uint64_t now)
+{
+	if (vq->callfd >= 0) {
+		(void)eventfd_write(vq->callfd, 1);
+		vhu_stat_add(&vq->stats.calls, 1);
+	}
+	vq->coal_last = now;
+	vq->coal_bufs = 0;
+	vq->coal_seen = 0;
+	vq->flags &= (uint16_t)~VHU_VQ_F_CALL_HELD;
+}
+
+void
+vhu_vq_coalesce_call(struct vhu_vq *vq, uint32_t bufs)
+{
+	uint64_t now = rte_get_tsc_cycles();
+
+	vq->coal_bufs += bufs;
+	if ((vq->coal_frames != 0 && vq->coal_bufs >= vq->coal_frames) ||
+	    (vq->coal_tsc != 0 && now - vq->coal_last >= vq->coal_tsc))
+		coalesce_call_now(vq, now);
+	else
+		vq->flags |= VHU_VQ_F_CALL_HELD;
+}
+
+bool
+vhu_vq_held_call(struct vhu_vq *vq)
+{
+	uint64_t now = rte_get_tsc_cycles();
+	/*
+	 * With an interval: once it has passed since the last call. With a
+	 * frame count only: once a check finds no buffer used since the
+	 * previous one (the traffic paused; held buffers count from 1, and
+	 * a call resets coal_seen to 0, so the first check only notes).
+	 */
+	bool due = vq->coal_tsc != 0 ? now - vq->coal_last >= vq->coal_tsc :
+		   vq->coal_bufs == vq->coal_seen;
+
+	if (due) {
+		coalesce_call_now(vq, now);
+		return true;
+	}
+	vq->coal_seen = vq->coal_bufs;
+	return false;
+}
+
+int
+vhu_vq_set_coalesce(struct vhu_vq *vq, uint32_t usecs, uint32_t frames)
+{
+	if (vq == NULL)
+		return -EINVAL;
+	vhu_vq_quiesce(vq);
+	if (vq->ctrl) {
+		vhu_vq_resume(vq);
+		return -EINVAL; /* the control context answers that one */
+	}
+	/* whatever was held goes now: the new rule starts clean */
+	if (vq->flags & VHU_VQ_F_CALL_HELD)
+		coalesce_call_now(vq, rte_get_tsc_cycles());
+	vq->coal_tsc = (uint64_t)usecs * rte_get_tsc_hz() / 1000000u;
+	if (usecs != 0 && vq->coal_tsc == 0)
+		vq->coal_tsc = 1;
+	vq->coal_frames = frames;
+	vq->coal_bufs = 0;
+	vq->coal_seen = 0;
+	vq->coal_last = 0;
+	if (usecs != 0 || frames != 0)
+		vq->flags |= VHU_VQ_F_COALESCE;
+	else
+		vq->flags &= (uint16_t)~VHU_VQ_F_COALESCE;
+	vhu_vq_resume(vq);
+	return 0;
 }
 
 void

@@ -84,8 +84,18 @@ enum {
  * test of a word it reads anyway.
  */
 #define VHU_VQ_F_NUMA_CHECK 0x2000
-/* either of the two: the burst's one test before it calls vhu_vq_poll_hooks */
-#define VHU_VQ_F_POLL_HOOKS (VHU_VQ_F_KICKED | VHU_VQ_F_NUMA_CHECK)
+/*
+ * Interrupt coalescing (vhu_vring_set_coalesce): a call the guest asked
+ * for goes through vhu_vq_coalesce_call(), which may hold it back
+ * (CALL_HELD) for a later burst's poll hook or vhu_vring_flush_calls().
+ * Both kept by resume(), cleared by a reset. Off, the notification path
+ * pays one test of the flags word it holds anyway.
+ */
+#define VHU_VQ_F_COALESCE   0x4000
+#define VHU_VQ_F_CALL_HELD  0x8000
+/* any of these: the burst's one test before it calls vhu_vq_poll_hooks */
+#define VHU_VQ_F_POLL_HOOKS (VHU_VQ_F_KICKED | VHU_VQ_F_NUMA_CHECK | \
+			     VHU_VQ_F_CALL_HELD)
 
 /* vq->ol_caps: the offloads negotiated for this vring's direction */
 #define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
@@ -193,6 +203,16 @@ struct vhu_vq {
 	struct vring_used_elem *shadow_used;
 
 	struct vhu_vring_stats stats; /* written by the data path only */
+
+	/*
+	 * Interrupt coalescing (VHU_VQ_F_COALESCE): set under CONTROL,
+	 * then the data path's, inside the queue.
+	 */
+	uint64_t coal_tsc;       /* at most one call per this, 0: no limit */
+	uint64_t coal_last;      /* TSC of the last call made */
+	uint32_t coal_frames;    /* a call per this many buffers, 0: none */
+	uint32_t coal_bufs;      /* used buffers since the last call */
+	uint32_t coal_seen;      /* coal_bufs at the last poll hook */
 
 	/*
 	 * IOTLB miss (VHU_VQ_F_IOMMU): written inside the queue (burst or
@@ -409,6 +429,23 @@ void vhu_vq_kick_polled(struct vhu_vq *vq);
  * NUMA check and the wake-up latency, whichever is due. Out of line.
  */
 void vhu_vq_poll_hooks(struct vhu_vq *vq);
+/*
+ * Inside a burst, with VHU_VQ_F_COALESCE: the guest asked for a call
+ * after bufs more used buffers. Calls now if the frame count or the
+ * interval says so, else holds it (VHU_VQ_F_CALL_HELD). Out of line.
+ */
+void vhu_vq_coalesce_call(struct vhu_vq *vq, uint32_t bufs);
+/*
+ * Inside the queue, with VHU_VQ_F_CALL_HELD: make the held call if it is
+ * due (the interval passed; frames only: nothing moved since the last
+ * check). true when it was made.
+ */
+bool vhu_vq_held_call(struct vhu_vq *vq);
+/*
+ * Coalescing settings (vhu_vring_set_coalesce); takes the queue. 0, or
+ * -EINVAL for the control vring. Turning it off makes a held call.
+ */
+int vhu_vq_set_coalesce(struct vhu_vq *vq, uint32_t usecs, uint32_t frames);
 
 /*
  * The guest broke the ring protocol: stop the queue for good (until a ring

@@ -35,8 +35,9 @@
 static inline bool
 vhu_pdesc_avail(uint16_t flags, bool wrap)
 {
-	return !!(flags & VHU_PDESC_AVAIL) == wrap &&
-	       !!(flags & VHU_PDESC_USED) != wrap;
+	/* one mask and one compare: AVAIL == wrap, USED != wrap */
+	return (flags & (VHU_PDESC_AVAIL | VHU_PDESC_USED)) ==
+	       (wrap ? VHU_PDESC_AVAIL : VHU_PDESC_USED);
 }
 
 /*
@@ -139,8 +140,10 @@ vhu_pbatch_load(const struct vhu_vq *vq, uint16_t slot, bool wrap,
 		return false;
 	for (k = 0; k < VHU_PBATCH; k++)
 		f[k] = vhu_atomic_load_u16(&d[k].flags, memory_order_relaxed);
+	/* available (vhu_pdesc_avail) and of the wanted kind, one compare */
 	for (k = 0; k < VHU_PBATCH; k++)
-		if (!vhu_pdesc_avail(f[k], wrap) || (f[k] & mask) != want)
+		if ((f[k] & (mask | VHU_PDESC_AVAIL | VHU_PDESC_USED)) !=
+		    (want | (wrap ? VHU_PDESC_AVAIL : VHU_PDESC_USED)))
 			return false;
 	/*
 	 * A4: for the whole line, one acquire fence after the four flag

@@ -108,7 +108,9 @@ uint16_t vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp,
 /**
  * Take packets the guest sent on queue pair qp (vring 2*qp+1) into mbufs
  * allocated from mp; frames larger than one mbuf's data room are returned
- * as chains. When mp runs dry the call returns what it has; the guest's
+ * as chains, or as configured by the socket flags VHU_SOCKET_LINEARBUF and
+ * VHU_SOCKET_EXTBUF (vhu.h, "External and linear buffers"): in one
+ * external buffer each, or dropped. When mp runs dry the call returns what it has; the guest's
  * other packets stay in its ring for the next call.
  *
  * With VIRTIO_NET_F_CSUM or HOST_TSO4/6/USO negotiated, the guest's

@@ -377,6 +377,9 @@ set_offloads(struct vhu_vq *vq, uint64_t f, uint16_t *flags)
 		*flags |= VHU_VQ_F_NET_OL;
 	if (vq->legacy_ol)
 		*flags |= VHU_VQ_F_LEGACY_OL;
+	/* transmit vrings only: a receive vring never builds an mbuf */
+	if (!rx)
+		*flags |= vq->tx_bufs;
 	vq->ol_sw_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG |
 			  RTE_MBUF_F_RX_LRO | RTE_MBUF_F_TX_IP_CKSUM;
 	vq->ol_partial_mask = 0;
@@ -710,6 +713,12 @@ vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu)
 {
 	vq->legacy_ol = legacy_ol;
 	vq->mtu = mtu;
+}
+
+void
+vhu_vq_set_tx_bufs_locked(struct vhu_vq *vq, uint16_t tx_bufs)
+{
+	vq->tx_bufs = tx_bufs & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
 }
 
 void

@@ -353,6 +353,35 @@ test_unmapped_and_misuse(void **state)
 	assert_int_equal(fe_count_fds(), base_fds);
 }
 
+/* The rings' guest addresses and libvhu's position, inside a window. */
+static void
+test_vring_addrs(void **state)
+{
+	struct vhu_vring_addrs a;
+	struct env e;
+
+	(void)state;
+	env_open(&e, false);
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, &a), -EINVAL);
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, NULL), -EINVAL);
+	/* the window is vring 1's */
+	assert_int_equal(vhu_vring_addrs(e.dev, 0, &a), -EINVAL);
+	memset(&a, 0xff, sizeof(a));
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, &a), 0);
+	/* SET_VRING_ADDR gave frontend-virtual addresses: these are gpas */
+	assert_true(a.desc == e.d.desc_gpa);
+	assert_true(a.driver == e.d.avail_gpa);
+	assert_true(a.device == e.d.used_gpa);
+	assert_int_equal(a.size, RING);
+	assert_false(a.packed);
+	assert_int_equal(a.next_avail, 0);
+	assert_int_equal(a.hdr_len, 12);
+	vhu_vring_mem_leave(e.dev, 1);
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, &a), -EINVAL);
+	env_close(&e);
+}
+
 /* A vring that is not running opens no window. */
 static void
 test_not_running(void **state)
@@ -643,6 +672,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_across_regions, release_windows),
 		cmocka_unit_test_teardown(test_unmapped_and_misuse, release_windows),
 		cmocka_unit_test_teardown(test_not_running, release_windows),
+		cmocka_unit_test_teardown(test_vring_addrs, release_windows),
 		cmocka_unit_test_teardown(test_mem_table_waits_for_window, release_windows),
 		cmocka_unit_test_teardown(test_mem_reg_waits_for_window, release_windows),
 		cmocka_unit_test_teardown(test_dirty_log, release_windows),

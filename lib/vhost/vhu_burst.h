@@ -329,14 +329,19 @@ int vhu_vring_log_write(struct vhu_dev *dev, uint16_t vring, uint64_t addr,
 
 /** Where a vring lives in guest memory: see vhu_vring_addrs(). */
 struct vhu_vring_addrs {
-	/**
+	/*
 	 * Guest addresses (IOVAs with the vIOMMU) of the three ring parts,
-	 * to translate with vhu_vring_gpa_to_hva(). Split ring (virtio 1.2
-	 * §2.7): descriptor table, driver area (avail), device area (used).
-	 * Packed ring (§2.8): descriptor ring, driver event suppression,
-	 * device event suppression.
+	 * to translate with vhu_vring_gpa_to_hva().
 	 */
-	uint64_t desc, driver, device;
+	/** Split (virtio 1.2 §2.7): the descriptor table; packed (§2.8):
+	 *  the descriptor ring. */
+	uint64_t desc;
+	/** Split: the driver area (avail ring); packed: the driver event
+	 *  suppression structure. */
+	uint64_t driver;
+	/** Split: the device area (used ring); packed: the device event
+	 *  suppression structure. */
+	uint64_t device;
 	uint16_t size;       /**< descriptors in the ring */
 	bool packed;         /**< VIRTIO_F_RING_PACKED negotiated */
 	/**

@@ -6,9 +6,11 @@
 # the guest-address window, counts it per flow, then dequeues it. Three
 # runs: one flow (testpmd's txonly default: UDP 198.18.0.1:9 ->
 # 198.18.0.2:9, 64 bytes), many flows (--txonly-multi-flow), and a packed
-# ring (packed_vq=1), which the example hands on uninspected. In each:
+# ring (packed_vq=1), which the example hands on uninspected; the first
+# with virtio_user's default IN_ORDER, the others without. In each:
 # the frames inspected (or, packed, not inspected) equal the frames
-# handed on, equal the frames the guest sent; the flow lines add up to
+# handed on (give or take a burst), which equal the frames the guest sent
+# (give or take a ring left when it stopped); the flow lines add up to
 # the total, every frame 64 bytes; the example exits 0 on SIGINT.
 #
 # Usage: gpa_peek.sh --peek BIN [--build DIR]
@@ -71,15 +73,21 @@ one_case() { # CASE DEVARGS GUEST_ARGS
 		fail "cannot read the total line"
 	# a busy machine may give the guest one burst only: equality is the test
 	[ "$sent" -ge 32 ] || fail "the guest sent only $sent frames"
-	[ "$handed" -eq "$sent" ] || fail "handed on $handed, the guest sent $sent"
-	[ "$((ins + nins))" -eq "$handed" ] ||
-		fail "inspected $ins + not inspected $nins != handed on $handed"
+	# frames still in the ring when the guest stopped are neither handed
+	# on nor lost (on an idle machine none are): at most a ring of them;
+	# inspected ones not yet taken: at most a burst (PEEK_MAX)
+	[ "$handed" -gt 0 ] && [ "$handed" -le "$sent" ] &&
+		[ "$sent" -le "$((handed + 256))" ] ||
+		fail "handed on $handed, the guest sent $sent"
+	[ "$((ins + nins))" -ge "$handed" ] &&
+		[ "$((ins + nins))" -le "$((handed + 32))" ] ||
+		fail "inspected $ins + not inspected $nins, handed on $handed"
 	flows=$(grep -c "^gpa-peek: flow " "$run/peek-$case.log" || true)
 	fsum=$(awk '/^gpa-peek: flow / { n += $(NF - 2) } END { print n + 0 }' "$run/peek-$case.log")
 	bsum=$(awk '/^gpa-peek: flow / { n += $NF } END { print n + 0 }' "$run/peek-$case.log")
 	if [ "$case" = packed ]; then
-		[ "$nins" -eq "$sent" ] && [ "$ins" -eq 0 ] ||
-			fail "packed: $ins inspected, $nins not, want 0 and $sent"
+		[ "$nins" -eq "$handed" ] && [ "$ins" -eq 0 ] ||
+			fail "packed: $ins inspected, $nins not, want 0 and $handed"
 		return
 	fi
 	[ "$nins" -eq 0 ] || fail "$nins frames not inspected"
@@ -96,7 +104,7 @@ one_case() { # CASE DEVARGS GUEST_ARGS
 	fi
 }
 
-one_case one-flow ",in_order=0" ""
+one_case one-flow "" ""
 one_case multi-flow ",in_order=0" "--txonly-multi-flow"
 one_case packed ",packed_vq=1,in_order=0" ""
 echo "gpa-peek: PASSED"

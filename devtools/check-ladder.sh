@@ -24,6 +24,7 @@ floors='
 0  common_vhu_numa
 1  virtqueue_vq
 1  virtqueue_pkt_offload
+1  virtqueue_extbuf
 2  virtqueue_net_hdr
 3  virtqueue_split
 3  virtqueue_packed

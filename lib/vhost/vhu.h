@@ -839,6 +839,15 @@ uint32_t vhu_socket_diag(const struct vhu_socket *s);
  * Buffers are counted as the layouts publish them: used entries (split;
  * a mergeable frame over several buffers counts one per entry) or
  * descriptor slots (packed): a frame each in the common case.
+ * @name External and linear buffers
+ * How vhu_dequeue_burst() returns a frame larger than the data room of
+ * one mbuf of the pool it is given (a jumbo frame, or a 64 KiB
+ * segmentation-offload frame). By default: as an mbuf chain. The two
+ * socket flags below (struct vhu_socket_params.flags) change it for every
+ * device of the socket, as DPDK's RTE_VHOST_USER_LINEARBUF_SUPPORT and
+ * RTE_VHOST_USER_EXTBUF_SUPPORT do; frames that fit one mbuf are not
+ * affected. Either way the frame is copied once, from guest memory
+ * straight into the buffer the application receives.
  * @{
  */
 
@@ -882,6 +891,50 @@ int vhu_vring_set_coalesce(struct vhu_dev *dev, uint16_t vring,
  *   - -ENODEV: the frontend has not set this vring up.
  */
 int vhu_vring_flush_calls(struct vhu_dev *dev, uint16_t vring);
+
+/** @} */
+
+/**
+ * @name External and linear buffers
+ * How vhu_dequeue_burst() returns a frame larger than the data room of
+ * one mbuf of the pool it is given (a jumbo frame, or a 64 KiB
+ * segmentation-offload frame). By default: as an mbuf chain. The two
+ * socket flags below (struct vhu_socket_params.flags) change it for every
+ * device of the socket, as DPDK's RTE_VHOST_USER_LINEARBUF_SUPPORT and
+ * RTE_VHOST_USER_EXTBUF_SUPPORT do; frames that fit one mbuf are not
+ * affected. Either way the frame is copied once, from guest memory
+ * straight into the buffer the application receives.
+ * @{
+ */
+
+/**
+ * Never return a chain: a frame that does not fit one mbuf is dropped
+ * (its guest buffer is consumed) and counted in the transmit vring's
+ * drops_no_buf, unless VHU_SOCKET_EXTBUF holds it in one buffer.
+ */
+#define VHU_SOCKET_LINEARBUF 0x100
+/**
+ * Copy a frame that does not fit one mbuf into one external buffer of the
+ * frame's size instead, attached to the mbuf (RTE_MBUF_F_EXTERNAL, one
+ * segment, rte_pktmbuf_attach_extbuf()). libvhu allocates it with
+ * rte_malloc_socket() on the mempool's socket, headroom
+ * RTE_PKTMBUF_HEADROOM ahead of the frame and its
+ * rte_mbuf_ext_shared_info at its end; freeing the mbuf (or its last
+ * clone) frees it. An mbuf's segment holds at most 65535 bytes, headroom
+ * included, so a frame above VHU_EXTBUF_MAX_FRAME, or one
+ * whose buffer cannot be allocated, is returned as a chain, or with
+ * VHU_SOCKET_LINEARBUF dropped and counted in drops_no_buf. An mbuf pool
+ * whose mbufs carry pinned external buffers
+ * (rte_pktmbuf_pool_create_extbuf) gets chains.
+ */
+#define VHU_SOCKET_EXTBUF 0x200
+/**
+ * The largest frame VHU_SOCKET_EXTBUF holds in one buffer: an mbuf's
+ * buf_len is 16 bits (rounded down to 8 here, the alignment of the shared
+ * info that follows), headroom included: 65400 bytes with DPDK's default
+ * RTE_PKTMBUF_HEADROOM of 128 (rte_mbuf.h gives it).
+ */
+#define VHU_EXTBUF_MAX_FRAME (65528 - RTE_PKTMBUF_HEADROOM)
 
 /** @} */
 

@@ -108,7 +108,9 @@ uint16_t vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp,
 /**
  * Take packets the guest sent on queue pair qp (vring 2*qp+1) into mbufs
  * allocated from mp; frames larger than one mbuf's data room are returned
- * as chains. When mp runs dry the call returns what it has; the guest's
+ * as chains, or as configured by the socket flags VHU_SOCKET_LINEARBUF and
+ * VHU_SOCKET_EXTBUF (vhu.h, "External and linear buffers"): in one
+ * external buffer each, or dropped. When mp runs dry the call returns what it has; the guest's
  * other packets stay in its ring for the next call.
  *
  * With VIRTIO_NET_F_CSUM or HOST_TSO4/6/USO negotiated, the guest's
@@ -324,6 +326,53 @@ void *vhu_vring_gpa_to_hva(struct vhu_dev *dev, uint16_t vring,
  */
 int vhu_vring_log_write(struct vhu_dev *dev, uint16_t vring, uint64_t addr,
 			uint64_t len);
+
+/** Where a vring lives in guest memory: see vhu_vring_addrs(). */
+struct vhu_vring_addrs {
+	/*
+	 * Guest addresses (IOVAs with the vIOMMU) of the three ring parts,
+	 * to translate with vhu_vring_gpa_to_hva().
+	 */
+	/** Split (virtio 1.2 §2.7): the descriptor table; packed (§2.8):
+	 *  the descriptor ring. */
+	uint64_t desc;
+	/** Split: the driver area (avail ring); packed: the driver event
+	 *  suppression structure. */
+	uint64_t driver;
+	/** Split: the device area (used ring); packed: the device event
+	 *  suppression structure. */
+	uint64_t device;
+	uint16_t size;       /**< descriptors in the ring */
+	bool packed;         /**< VIRTIO_F_RING_PACKED negotiated */
+	/**
+	 * Split: the next avail index libvhu will take (free-running, 16
+	 * bits); the guest's avail->idx minus it is what the next
+	 * vhu_dequeue_burst() / vhu_enqueue_burst() on the vring may use.
+	 * Packed: the next descriptor slot.
+	 */
+	uint16_t next_avail;
+	bool next_avail_wrap; /**< packed: the wrap counter at next_avail */
+	uint16_t hdr_len;     /**< virtio-net header bytes before a frame */
+};
+
+/**
+ * Where a vring's rings are, and where libvhu is in it, inside a window
+ * (vhu_vring_mem_enter()): for an application that reads what the guest
+ * posted in place, e.g. looks at frames before vhu_dequeue_burst() takes
+ * them (examples/gpa-peek). Valid until vhu_vring_mem_leave(): the
+ * frontend may move the rings (SET_VRING_ADDR after a stop) once the
+ * window is left. Everything read through the addresses comes from the
+ * guest: check every index and length before use, as libvhu does.
+ *
+ * @param dev the device.
+ * @param vring the vring whose window is open.
+ * @param[out] out filled on success.
+ * @return 0, -EINVAL (no window open on the vring, out NULL) or -EFAULT
+ *   (a ring address is in no memory region, which cannot happen for a
+ *   running vring).
+ */
+int vhu_vring_addrs(struct vhu_dev *dev, uint16_t vring,
+		    struct vhu_vring_addrs *out);
 
 #ifdef __cplusplus
 }

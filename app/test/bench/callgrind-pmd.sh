@@ -89,7 +89,7 @@ run() { # backend mrg size
 		local layout=split
 		[ "${PACKED:-0}" = 1 ] && layout=packed
 		callgrind_control -z "$bpid" > /dev/null 2>&1 || true
-		"$PUMP" --socket "$d/s" --layout $layout --mrg "$mrg" \
+		chrt -f 10 "$PUMP" --socket "$d/s" --layout $layout --mrg "$mrg" \
 			--in-order "${IN_ORDER:-0}" --size "$size" --ring 1024 \
 			--cpu 0 --seconds "$secs" > "$d/fe.log" 2>&1 ||
 			echo "$be: vhu-pump failed: $(tail -1 "$d/fe.log")" >&2

@@ -936,6 +936,70 @@ case_queue_mismatch() {
 	stop mb
 }
 
+# linear-buffer / ext-buffer: the frontend sends 9000-byte frames (one
+# 9000-byte mbuf each, so one descriptor), the backend's mbufs have 2048
+# bytes of data room. ext-buffer=1 alone or with linear-buffer=1: every
+# frame arrives whole in one segment (testpmd's verbose rxonly prints
+# nb_segs; in libvhu an external buffer since the PMD has no copy of its
+# own left); linear-buffer=1 alone: every frame dropped and counted
+# (rx_q0_dropped_not_linear); no devarg: chains of 5. No mbuf stays held.
+case_linear_buffers() {
+	local more=$1 want=$2 base n v got bad
+	log "== $VDEV$more: 9000-byte frames from the guest"
+	rm -f "$WORK/b.log" "$WORK/f.log" "$SOCK"
+	# shellcheck disable=SC2046
+	start b $(backend_args 1 "$more")
+	cmd b "set fwd rxonly"
+	cmd b start
+	wait_count b "Start automatic packet forwarding\|forwards packets on" 1 ||
+		{ fail "backend did not start (see ${LOG[b]})"; stop b; return; }
+	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	base=$(mbufs b)
+	cmd b "set verbose 1"
+	# shellcheck disable=SC2046
+	start f $(frontend_args 1 "" "--mbuf-size=9400 --total-num-mbufs=2048")
+	cmd f "set txpkts 9000"
+	cmd f "set fwd txonly"
+	cmd f start
+	n=0
+	if [ "$want" = drop ]; then
+		for _ in $(seq $((TIMEOUT * 2))); do
+			n=$(xstat b rx_q0_dropped_not_linear)
+			[ "${n:-0}" -gt 0 ] && break
+			sleep 0.5
+		done
+		cmd f stop
+		v=$(xstat b rx_q0_good_packets)
+		[ "${n:-0}" -gt 0 ] && [ "${v:-1}" = 0 ] &&
+			! grep -aq "length=9000" "${LOG[b]}" ||
+			fail "linear-buffer=1: dropped_not_linear '${n:-}', good_packets '${v:-}' (want > 0 and 0)"
+		log "dropped and counted: rx_q0_dropped_not_linear $n"
+	else
+		wait_count b "length=9000 - nb_segs=" 20 ||
+			fail "no 9000-byte frame reached the backend"
+		cmd f stop
+		got=$(grep -ao "length=9000 - nb_segs=[0-9]*" "${LOG[b]}" |
+		      sort | uniq -c | awk '{ printf "%s x %s; ", $1, $NF }')
+		# a count, not grep -q: an early exit would SIGPIPE the first
+		# grep, and pipefail would read that as "no other shape"
+		bad=$(grep -ao "length=9000 - nb_segs=[0-9]*" "${LOG[b]}" |
+		      grep -vc "nb_segs=$want\$")
+		if [ "${bad:-0}" -gt 0 ]; then
+			fail "frames of other shapes than nb_segs=$want: $got"
+		else
+			log "every frame in nb_segs=$want: $got"
+		fi
+		v=$(xstat b rx_q0_dropped_not_linear)
+		[ "${v:-}" = 0 ] || fail "rx_q0_dropped_not_linear is '${v:-missing}', want 0"
+	fi
+	cmd b "set verbose 0"
+	sleep 0.5
+	v=$(mbufs b)
+	[ "$v" = "$base" ] || fail "backend mbufs in use: $v, $base before"
+	stop f
+	stop b
+}
+
 ONLY=${VHU_PMD_ONLY:-}
 # want CASE : true unless VHU_PMD_ONLY names other cases
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
@@ -950,6 +1014,12 @@ want case_rss_steer && case_rss_steer 0
 want case_rss_steer && case_rss_steer 1 retry
 want case_rx_rss_hash && case_rx_rss_hash
 want case_queue_mismatch && case_queue_mismatch 2 4
+if [ "$VDEV" = net_vhu ] && want case_linear_buffers; then
+	case_linear_buffers ",linear-buffer=1,ext-buffer=1" 1
+	case_linear_buffers ",ext-buffer=1" 1
+	case_linear_buffers ",linear-buffer=1" drop
+	case_linear_buffers "" 5
+fi
 want case_queue_mismatch && case_queue_mismatch 4 2
 for q in $QUEUE_CASES; do
 	want case_traffic && case_traffic "$q"

@@ -353,6 +353,35 @@ test_unmapped_and_misuse(void **state)
 	assert_int_equal(fe_count_fds(), base_fds);
 }
 
+/* The rings' guest addresses and libvhu's position, inside a window. */
+static void
+test_vring_addrs(void **state)
+{
+	struct vhu_vring_addrs a;
+	struct env e;
+
+	(void)state;
+	env_open(&e, false);
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, &a), -EINVAL);
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, NULL), -EINVAL);
+	/* the window is vring 1's */
+	assert_int_equal(vhu_vring_addrs(e.dev, 0, &a), -EINVAL);
+	memset(&a, 0xff, sizeof(a));
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, &a), 0);
+	/* SET_VRING_ADDR gave frontend-virtual addresses: these are gpas */
+	assert_true(a.desc == e.d.desc_gpa);
+	assert_true(a.driver == e.d.avail_gpa);
+	assert_true(a.device == e.d.used_gpa);
+	assert_int_equal(a.size, RING);
+	assert_false(a.packed);
+	assert_int_equal(a.next_avail, 0);
+	assert_int_equal(a.hdr_len, 12);
+	vhu_vring_mem_leave(e.dev, 1);
+	assert_int_equal(vhu_vring_addrs(e.dev, 1, &a), -EINVAL);
+	env_close(&e);
+}
+
 /* A vring that is not running opens no window. */
 static void
 test_not_running(void **state)
@@ -433,6 +462,130 @@ test_mem_table_waits_for_window(void **state)
 	p = vhu_vring_gpa_to_hva(e.dev, 1, e.d.buf_lo, &len, VHU_GPA_READ);
 	assert_non_null(p);
 	assert_memory_equal(p, "before the remap", 17);
+	vhu_vring_mem_leave(e.dev, 1);
+	env_close(&e);
+	assert_int_equal(fe_count_fds(), base_fds);
+}
+
+/* One request the control side sends from a thread (the window's lcore
+ * is the test's main thread, which must not block in the handler). */
+struct ctl_req {
+	struct vhu_dev *dev;
+	uint32_t req;
+	struct vhu_msg_mem_reg reg;
+	int fds[1];
+	int nfds;
+	int ret;
+	_Atomic bool done;
+};
+
+static void *
+ctl_thread(void *arg)
+{
+	struct ctl_req *c = arg;
+
+	/* no cmocka asserts off the main thread */
+	c->ret = fe_handle(c->dev, c->req,
+			   VHU_MSG_VERSION | VHU_MSG_F_NEED_REPLY, &c->reg,
+			   sizeof(c->reg), c->fds, c->nfds);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/*
+ * Send req (ADD_MEM_REG with an fd of the driver's memory, REM_MEM_REG
+ * without) for the second region while the main thread holds a window
+ * on vring 1: the request must still be waiting after 200 ms, and
+ * while it waits the window's pointer p still reads want and the
+ * window still translates as before (gpa_in_2nd: a second-region
+ * address, which translates as it did before the request: mapped iff
+ * mapped_before). Leave; the request then completes and is acked 0.
+ */
+static void
+mem_reg_while_window(struct env *e, uint32_t req, const uint8_t *p,
+		     const char *want, uint64_t gpa_in_2nd, bool mapped_before)
+{
+	struct ctl_req c = { .dev = e->dev, .req = req };
+	struct vhu_msg_hdr rh;
+	pthread_t t;
+	uint64_t len, v;
+	const uint8_t *q;
+
+	c.reg.r = (struct vhu_msg_region){ SPLIT, HALF,
+					   vtd_qva(&e->d, SPLIT), HALF };
+	if (req == VHU_REQ_ADD_MEM_REG) {
+		c.fds[0] = dup(e->d.memfd);
+		assert_true(c.fds[0] >= 0);
+		c.nfds = 1;
+	}
+	assert_int_equal(pthread_create(&t, NULL, ctl_thread, &c), 0);
+	usleep(200 * 1000);
+	assert_false(atomic_load(&c.done));
+	/* in between: the old table, unchanged, through the open window */
+	assert_memory_equal(p, want, strlen(want) + 1);
+	len = 8;
+	q = vhu_vring_gpa_to_hva(e->dev, 1, gpa_in_2nd, &len, VHU_GPA_READ);
+	if (mapped_before)
+		assert_non_null(q);
+	else
+		assert_null(q);
+	assert_false(atomic_load(&c.done));
+	vhu_vring_mem_leave(e->dev, 1);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(atomic_load(&c.done));
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(fe_recv(e->peer, &rh, &v, sizeof(v), 1000), 8);
+	assert_int_equal(rh.request, req);
+	assert_int_equal(v, 0);
+}
+
+/*
+ * REM_MEM_REG and ADD_MEM_REG (memory hot-unplug and hot-plug) arriving
+ * while an application holds a window wait for it to be left, as
+ * SET_MEM_TABLE does: a pointer into the region being removed stays
+ * readable until leave, a region being added is not seen before; the
+ * next window sees the change.
+ */
+static void
+test_mem_reg_waits_for_window(void **state)
+{
+	static const char lo[] = "first region";
+	static const char hi[] = "second region";
+	const uint64_t gpa_hi = SPLIT + 64;
+	struct env e;
+	uint64_t len;
+	uint8_t *p;
+
+	(void)state;
+	env_open(&e, false);
+	assert_true(e.d.buf_lo + sizeof(lo) < SPLIT);
+	memcpy(vtd_ptr(&e.d, e.d.buf_lo), lo, sizeof(lo));
+	memcpy(vtd_ptr(&e.d, gpa_hi), hi, sizeof(hi));
+
+	/* remove the second region under a pointer into it */
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	len = sizeof(hi);
+	p = vhu_vring_gpa_to_hva(e.dev, 1, gpa_hi, &len, VHU_GPA_READ);
+	assert_non_null(p);
+	assert_int_equal(len, sizeof(hi));
+	mem_reg_while_window(&e, VHU_REQ_REM_MEM_REG, p, hi, gpa_hi, true);
+	/* gone in the next window; the first region stays */
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	len = 8;
+	assert_null(vhu_vring_gpa_to_hva(e.dev, 1, gpa_hi, &len,
+					 VHU_GPA_READ));
+	len = sizeof(lo);
+	p = vhu_vring_gpa_to_hva(e.dev, 1, e.d.buf_lo, &len, VHU_GPA_READ);
+	assert_non_null(p);
+	assert_memory_equal(p, lo, sizeof(lo));
+
+	/* add it back, under a pointer into the first region */
+	mem_reg_while_window(&e, VHU_REQ_ADD_MEM_REG, p, lo, gpa_hi, false);
+	assert_int_equal(vhu_vring_mem_enter(e.dev, 1), 0);
+	len = sizeof(hi);
+	p = vhu_vring_gpa_to_hva(e.dev, 1, gpa_hi, &len, VHU_GPA_READ);
+	assert_non_null(p);
+	assert_memory_equal(p, hi, sizeof(hi));
 	vhu_vring_mem_leave(e.dev, 1);
 	env_close(&e);
 	assert_int_equal(fe_count_fds(), base_fds);
@@ -519,7 +672,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_across_regions, release_windows),
 		cmocka_unit_test_teardown(test_unmapped_and_misuse, release_windows),
 		cmocka_unit_test_teardown(test_not_running, release_windows),
+		cmocka_unit_test_teardown(test_vring_addrs, release_windows),
 		cmocka_unit_test_teardown(test_mem_table_waits_for_window, release_windows),
+		cmocka_unit_test_teardown(test_mem_reg_waits_for_window, release_windows),
 		cmocka_unit_test_teardown(test_dirty_log, release_windows),
 	};
 

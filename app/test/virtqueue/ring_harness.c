@@ -14,7 +14,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
+#include <rte_malloc.h>
+
 #include "ring_harness.h"
+#include "extbuf.h"
 #include "vhu_burst.h"
 
 struct rte_mempool *rh_pool;
@@ -583,4 +586,289 @@ rh_tx_bad(uint64_t features, uint16_t base, void (*bad)(struct rh_env *e),
 	assert_false(e.txq->broken);
 	assert_false(e.txq->ready);
 	rh_env_teardown(&e);
+}
+
+/* ------------------------- external and linear buffers (extbuf.c) */
+
+/* Make the transmit queue return large frames as tx_bufs says. */
+static void
+set_tx_bufs(struct rh_env *e, uint32_t tx_bufs)
+{
+	vhu_vq_quiesce(e->txq);
+	vhu_vq_set_tx_bufs_locked(e->txq, tx_bufs);
+	vhu_vq_resume(e->txq);
+	assert_true(e->txq->ready);
+	assert_int_equal(e->txq->flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF),
+			 tx_bufs);
+	/* a receive vring never builds an mbuf: the flags are not its */
+	vhu_vq_quiesce(e->rxq);
+	vhu_vq_set_tx_bufs_locked(e->rxq, tx_bufs);
+	vhu_vq_resume(e->rxq);
+	assert_int_equal(e->rxq->flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF),
+			 0);
+}
+
+/* Elements allocated from the DPDK heap, every socket: external buffers. */
+static uint64_t
+heap_allocs(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < rte_socket_count(); i++) {
+		struct rte_malloc_socket_stats st;
+
+		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i),
+						&st) == 0)
+			n += st.alloc_count;
+	}
+	return n;
+}
+
+/* How a frame is expected to come out of the dequeue. */
+enum tx_shape {
+	SHAPE_DIRECT, /* one segment, the pool's own buffer */
+	SHAPE_EXTBUF, /* one segment, an external buffer */
+	SHAPE_CHAIN,  /* a chain of pool mbufs */
+	SHAPE_DROP,   /* not returned: counted in drops_no_buf */
+};
+
+/* m holds len pattern bytes (seed) in the expected shape. */
+static void
+check_shape(const struct rte_mbuf *m, uint32_t len, uint32_t seed,
+	    enum tx_shape shape)
+{
+	uint32_t off = 0;
+
+	assert_int_equal(m->pkt_len, len);
+	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
+		const uint8_t *p = rte_pktmbuf_mtod(s, const uint8_t *);
+
+		for (uint32_t i = 0; i < s->data_len; i++)
+			if (p[i] != rh_pattern(seed, off + i))
+				fail_msg("%u-byte frame: byte %u differs", len,
+					 off + i);
+		off += s->data_len;
+	}
+	assert_int_equal(off, len);
+	switch (shape) {
+	case SHAPE_DIRECT:
+		assert_int_equal(m->nb_segs, 1);
+		assert_false(RTE_MBUF_HAS_EXTBUF(m));
+		break;
+	case SHAPE_EXTBUF:
+		assert_int_equal(m->nb_segs, 1);
+		assert_true(RTE_MBUF_HAS_EXTBUF(m));
+		assert_non_null(m->shinfo);
+		assert_int_equal(rte_mbuf_ext_refcnt_read(m->shinfo), 1);
+		/* the headroom a pool mbuf would have, the frame after it */
+		assert_int_equal(m->data_off, RTE_PKTMBUF_HEADROOM);
+		assert_true(m->buf_len >= RTE_PKTMBUF_HEADROOM + len);
+		break;
+	case SHAPE_CHAIN:
+		assert_true(m->nb_segs > 1);
+		assert_false(RTE_MBUF_HAS_EXTBUF(m));
+		break;
+	case SHAPE_DROP:
+		fail_msg("a dropped frame came out");
+	}
+}
+
+/*
+ * One round: the guest sends n frames of lens (header + frame in nbufs
+ * buffers), the device dequeues them all; each comes out in shapes[i] or
+ * is dropped. Every guest buffer is used, nothing leaks.
+ */
+static void
+tx_bufs_round(struct rh_env *e, struct rte_mempool *mp, const uint32_t *lens,
+	      const enum tx_shape *shapes, int n, int nbufs)
+{
+	static uint8_t frame[65536];
+	struct rte_mbuf *pkts[16];
+	uint64_t drops = e->txq->stats.drops_no_buf;
+	uint64_t heap = heap_allocs();
+	unsigned int avail = rte_mempool_avail_count(mp);
+	int want = 0, ext = 0, k = 0;
+	uint16_t r;
+
+	assert_true(n <= 16);
+	for (int i = 0; i < n; i++) {
+		assert_true(lens[i] <= sizeof(frame));
+		rh_fill(frame, lens[i], 40 + i);
+		assert_true(vtd_post_tx(&e->tx, frame, lens[i], e->hdr_len,
+					nbufs, false) >= 0);
+		want += shapes[i] != SHAPE_DROP;
+		ext += shapes[i] == SHAPE_EXTBUF;
+	}
+	vtd_publish(&e->tx);
+	r = vhu_dequeue_burst(e->dev, 0, mp, pkts, 16);
+	assert_int_equal(r, want);
+	/* dropped frames' buffers went back to the guest too */
+	assert_int_equal(vtd_used_pending(&e->tx), n);
+	for (int i = 0; i < n; i++) {
+		uint32_t id, len;
+
+		assert_true(vtd_get_used(&e->tx, &id, &len));
+		assert_int_equal(len, 0);
+	}
+	assert_int_equal(e->txq->stats.drops_no_buf - drops, n - want);
+	assert_int_equal(e->txq->stats.desc_errors, 0);
+	assert_false(e->txq->broken);
+	/* one heap element per external buffer, held by its mbuf */
+	assert_int_equal(heap_allocs() - heap, ext);
+	for (int i = 0; i < n; i++) {
+		if (shapes[i] == SHAPE_DROP)
+			continue;
+		check_shape(pkts[k], lens[i], 40 + i, shapes[i]);
+		rte_pktmbuf_free(pkts[k]);
+		k++;
+	}
+	/* freed with their mbufs: heap and pool where they were */
+	assert_int_equal(heap_allocs(), heap);
+	assert_int_equal(rte_mempool_avail_count(mp), avail);
+}
+
+#define RH_64K 65536u
+
+/* A fresh ring's base: packed rings start with the wrap counter set. */
+static uint16_t
+fresh_base(uint64_t features)
+{
+	return (features & BIT(VIRTIO_F_RING_PACKED)) ? RH_WRAP : 0;
+}
+
+void
+rh_tx_bufs_sizes(uint64_t features)
+{
+	static const uint32_t lens[] = {
+		64, RH_DATA_ROOM, 9000, VHU_EXTBUF_MAX_FRAME, RH_64K,
+		VHU_EXTBUF_MAX_FRAME + 1,
+	};
+	static const enum tx_shape linear[] = {
+		SHAPE_DIRECT, SHAPE_DIRECT, SHAPE_DROP, SHAPE_DROP, SHAPE_DROP,
+		SHAPE_DROP,
+	};
+	static const enum tx_shape lin_ext[] = {
+		SHAPE_DIRECT, SHAPE_DIRECT, SHAPE_EXTBUF, SHAPE_EXTBUF,
+		SHAPE_DROP, SHAPE_DROP,
+	};
+	static const enum tx_shape ext_only[] = {
+		SHAPE_DIRECT, SHAPE_DIRECT, SHAPE_EXTBUF, SHAPE_EXTBUF,
+		SHAPE_CHAIN, SHAPE_CHAIN,
+	};
+	static const enum tx_shape chains[] = {
+		SHAPE_DIRECT, SHAPE_DIRECT, SHAPE_CHAIN, SHAPE_CHAIN,
+		SHAPE_CHAIN, SHAPE_CHAIN,
+	};
+	/* with CSUM the header is kept in the headroom (VHU_VQ_F_NET_OL) */
+	const uint64_t fs[] = {
+		features, features | BIT(VIRTIO_NET_F_CSUM),
+	};
+
+	for (unsigned int f = 0; f < RTE_DIM(fs); f++) {
+		/* one buffer each (the fast path's shape) or three */
+		for (int nbufs = 1; nbufs <= 3; nbufs += 2) {
+			struct rh_env e;
+
+			rh_env_setup(&e, fs[f], 256, fresh_base(features));
+			tx_bufs_round(&e, rh_pool, lens, chains,
+				      RTE_DIM(lens), nbufs);
+			set_tx_bufs(&e, VHU_VQ_F_LINEAR);
+			tx_bufs_round(&e, rh_pool, lens, linear,
+				      RTE_DIM(lens), nbufs);
+			set_tx_bufs(&e, VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+			tx_bufs_round(&e, rh_pool, lens, lin_ext,
+				      RTE_DIM(lens), nbufs);
+			set_tx_bufs(&e, VHU_VQ_F_EXTBUF);
+			tx_bufs_round(&e, rh_pool, lens, ext_only,
+				      RTE_DIM(lens), nbufs);
+			assert_int_equal(e.txq->stats.drops_no_buf, 4 + 2);
+			rh_env_teardown(&e);
+		}
+	}
+}
+
+static void *
+alloc_fails(size_t size, int socket)
+{
+	(void)size;
+	(void)socket;
+	return NULL;
+}
+
+void
+rh_tx_bufs_alloc_fail(uint64_t features)
+{
+	static const uint32_t lens[] = { 60, 9000, 3000, 1500 };
+	static const enum tx_shape lin_ext[] = {
+		SHAPE_DIRECT, SHAPE_DROP, SHAPE_DROP, SHAPE_DIRECT,
+	};
+	static const enum tx_shape ext_only[] = {
+		SHAPE_DIRECT, SHAPE_CHAIN, SHAPE_CHAIN, SHAPE_DIRECT,
+	};
+	static const enum tx_shape lin_ext_ok[] = {
+		SHAPE_DIRECT, SHAPE_EXTBUF, SHAPE_EXTBUF, SHAPE_DIRECT,
+	};
+	vhu_extbuf_alloc_fn saved = vhu_extbuf_alloc;
+	struct rh_env e;
+
+	rh_env_setup(&e, features, 256, fresh_base(features));
+	set_tx_bufs(&e, VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+	vhu_extbuf_alloc = alloc_fails;
+	tx_bufs_round(&e, rh_pool, lens, lin_ext, RTE_DIM(lens), 2);
+	set_tx_bufs(&e, VHU_VQ_F_EXTBUF);
+	tx_bufs_round(&e, rh_pool, lens, ext_only, RTE_DIM(lens), 2);
+	vhu_extbuf_alloc = saved;
+	/* the allocator back: the same frames take external buffers again */
+	set_tx_bufs(&e, VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+	tx_bufs_round(&e, rh_pool, lens, lin_ext_ok, RTE_DIM(lens), 2);
+	assert_int_equal(e.txq->stats.drops_no_buf, 2);
+	rh_env_teardown(&e);
+}
+
+void
+rh_tx_bufs_pool_dry(uint64_t features)
+{
+	struct rte_mempool *tiny;
+	struct rte_mbuf *pkts[16];
+	static uint8_t frame[9000];
+	struct rh_env e;
+	uint64_t heap;
+	uint16_t r;
+
+	tiny = rte_pktmbuf_pool_create("tiny_ext", 3, 0, 0,
+				       RH_DATA_ROOM + RTE_PKTMBUF_HEADROOM,
+				       SOCKET_ID_ANY);
+	assert_non_null(tiny);
+	rh_env_setup(&e, features, 256, fresh_base(features));
+	set_tx_bufs(&e, VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+	rh_fill(frame, sizeof(frame), 7);
+	rh_post_tx_n(&e, 5, frame, sizeof(frame), 2);
+	heap = heap_allocs();
+	/* three mbufs: three frames, one external buffer each */
+	r = vhu_dequeue_burst(e.dev, 0, tiny, pkts, 16);
+	assert_int_equal(r, 3);
+	assert_int_equal(rte_mempool_avail_count(tiny), 0);
+	assert_int_equal(vtd_used_pending(&e.tx), 3);
+	assert_int_equal(heap_allocs() - heap, 3);
+	/* dry: the other two wait in the ring, nothing dropped */
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, tiny, pkts + 3, 16), 0);
+	assert_int_equal(vtd_used_pending(&e.tx), 3);
+	assert_int_equal(e.txq->stats.drops_no_buf, 0);
+	for (int i = 0; i < r; i++) {
+		check_shape(pkts[i], sizeof(frame), 7, SHAPE_EXTBUF);
+		rte_pktmbuf_free(pkts[i]);
+	}
+	assert_int_equal(heap_allocs(), heap);
+	r = vhu_dequeue_burst(e.dev, 0, tiny, pkts, 16);
+	assert_int_equal(r, 2);
+	assert_int_equal(vtd_used_pending(&e.tx), 5);
+	for (int i = 0; i < r; i++) {
+		check_shape(pkts[i], sizeof(frame), 7, SHAPE_EXTBUF);
+		rte_pktmbuf_free(pkts[i]);
+	}
+	assert_int_equal(heap_allocs(), heap);
+	assert_int_equal(rte_mempool_avail_count(tiny), 3);
+	assert_int_equal(e.txq->stats.drops_no_buf, 0);
+	rh_env_teardown(&e);
+	rte_mempool_free(tiny);
 }

@@ -125,4 +125,24 @@ uint64_t rh_frame_gpa(struct rh_env *e, uint32_t len);
 void rh_tx_bad(uint64_t features, uint16_t base,
 	       void (*bad)(struct rh_env *e), int good_expected);
 
+/* ------------------------- external and linear buffers (extbuf.c) */
+
+/*
+ * Frames of 64 B, 2 KiB, 9000 B, VHU_EXTBUF_MAX_FRAME and 64 KiB sent
+ * by the guest on a transmit queue with VHU_VQ_F_LINEAR, with
+ * VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF, and with VHU_VQ_F_EXTBUF alone:
+ * which come out in one segment (in an external buffer or not), which
+ * as chains, which are dropped and counted; every payload checked, every
+ * mbuf and external buffer freed (mempool and heap counts back where
+ * they were). features: the layout's (RING_PACKED or not).
+ */
+void rh_tx_bufs_sizes(uint64_t features);
+/* The external buffer cannot be allocated: dropped (LINEAR) or chained. */
+void rh_tx_bufs_alloc_fail(uint64_t features);
+/*
+ * The mempool runs dry mid-burst with external buffers: the frames left
+ * stay in the ring for the next call, nothing leaks.
+ */
+void rh_tx_bufs_pool_dry(uint64_t features);
+
 #endif /* RING_HARNESS_H */

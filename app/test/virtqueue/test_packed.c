@@ -698,6 +698,29 @@ test_dirty_log(void **state)
 
 /* ------------------------------------------------ registration */
 
+/* ------------------------- external and linear buffers (extbuf.c) */
+
+static void
+test_tx_linear_extbuf_sizes(void **state)
+{
+	(void)state;
+	rh_tx_bufs_sizes(make_features(false, false, false));
+}
+
+static void
+test_tx_extbuf_alloc_fail(void **state)
+{
+	(void)state;
+	rh_tx_bufs_alloc_fail(make_features(false, false, false));
+}
+
+static void
+test_tx_extbuf_pool_dry(void **state)
+{
+	(void)state;
+	rh_tx_bufs_pool_dry(make_features(false, false, false));
+}
+
 int
 main(void)
 {
@@ -726,6 +749,9 @@ main(void)
 		cmocka_unit_test(test_ring_num),
 		cmocka_unit_test(test_device_event_area),
 		cmocka_unit_test(test_dirty_log),
+		cmocka_unit_test(test_tx_linear_extbuf_sizes),
+		cmocka_unit_test(test_tx_extbuf_alloc_fail),
+		cmocka_unit_test(test_tx_extbuf_pool_dry),
 	};
 	struct CMUnitTest tests[80];
 	int n = 0;

@@ -1051,6 +1051,29 @@ test_quiesce_race(void **state)
 	rh_env_teardown(&e);
 }
 
+/* ------------------------- external and linear buffers (extbuf.c) */
+
+static void
+test_tx_linear_extbuf_sizes(void **state)
+{
+	(void)state;
+	rh_tx_bufs_sizes(BIT(VIRTIO_F_VERSION_1));
+}
+
+static void
+test_tx_extbuf_alloc_fail(void **state)
+{
+	(void)state;
+	rh_tx_bufs_alloc_fail(BIT(VIRTIO_F_VERSION_1));
+}
+
+static void
+test_tx_extbuf_pool_dry(void **state)
+{
+	(void)state;
+	rh_tx_bufs_pool_dry(BIT(VIRTIO_F_VERSION_1));
+}
+
 /* ------------------------------------------------ registration */
 
 int
@@ -1093,6 +1116,9 @@ main(void)
 		cmocka_unit_test(test_kick_ack),
 		cmocka_unit_test(test_control_state),
 		cmocka_unit_test(test_quiesce_race),
+		cmocka_unit_test(test_tx_linear_extbuf_sizes),
+		cmocka_unit_test(test_tx_extbuf_alloc_fail),
+		cmocka_unit_test(test_tx_extbuf_pool_dry),
 	};
 	struct CMUnitTest tests[112];
 	int n = 0;

@@ -208,9 +208,6 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			    name);
 		return -EINVAL;
 	}
-	if (a->extbuf && !a->linear)
-		VHU_ETH_LOG(INFO, "%s: ext-buffer=1 without linear-buffer=1: large frames stay mbuf chains",
-			    name);
 	return 0;
 }
 
@@ -734,6 +731,22 @@ static const struct vhu_ops vhu_eth_cbs = {
 	(RTE_BIT64(VIRTIO_NET_F_HOST_TSO4) | RTE_BIT64(VIRTIO_NET_F_HOST_TSO6) | \
 	 RTE_BIT64(VIRTIO_NET_F_HOST_ECN) | RTE_BIT64(VIRTIO_NET_F_HOST_USO))
 
+/* linear-buffer / ext-buffer: libvhu builds the mbufs that way itself */
+static uint32_t
+socket_buf_flags(uint8_t chain)
+{
+	switch (chain) {
+	case VHU_ETH_CHAIN_DROP:
+		return VHU_SOCKET_LINEARBUF;
+	case VHU_ETH_CHAIN_EXTBUF:
+		return VHU_SOCKET_LINEARBUF | VHU_SOCKET_EXTBUF;
+	case VHU_ETH_CHAIN_PREFER_EXTBUF:
+		return VHU_SOCKET_EXTBUF;
+	default:
+		return 0;
+	}
+}
+
 static int
 socket_open(struct vhu_eth_port *port)
 {
@@ -742,7 +755,8 @@ socket_open(struct vhu_eth_port *port)
 		.flags = (port->client ? VHU_SOCKET_CLIENT : 0) |
 			 (port->iommu ? VHU_SOCKET_IOMMU : 0) |
 			 (port->postcopy ? VHU_SOCKET_POSTCOPY : 0) |
-			 (port->legacy_ol ? VHU_SOCKET_LEGACY_OL_FLAGS : 0),
+			 (port->legacy_ol ? VHU_SOCKET_LEGACY_OL_FLAGS : 0) |
+			 socket_buf_flags(port->chain),
 		.max_queue_pairs = port->queues,
 		.ops = &vhu_eth_cbs,
 		.ctx = port,
@@ -1160,8 +1174,9 @@ vhu_eth_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *di)
 	di->max_mtu = VHU_ETH_MAX_FRAME - RTE_ETHER_HDR_LEN;
 	di->max_rx_queues = port->queues;
 	di->max_tx_queues = port->queues;
-	/* frames larger than one mbuf come as chains (unless linear-buffer=1) */
-	di->rx_offload_capa = port->chain == VHU_ETH_CHAIN_KEEP ?
+	/* frames larger than one mbuf may come as chains, unless linear */
+	di->rx_offload_capa = (port->chain == VHU_ETH_CHAIN_KEEP ||
+			       port->chain == VHU_ETH_CHAIN_PREFER_EXTBUF) ?
 			      RTE_ETH_RX_OFFLOAD_SCATTER : 0;
 	/*
 	 * Partial checksums are flagged RTE_MBUF_F_RX_L4_CKSUM_NONE only for
@@ -1266,7 +1281,6 @@ queue_new(struct rte_eth_dev *eth_dev, uint16_t q, unsigned int socket_id,
 	eq->qp = q;
 	eq->port_id = port->port_id;
 	eq->rx = rx;
-	eq->chain = rx ? port->chain : VHU_ETH_CHAIN_KEEP;
 	return eq;
 }
 
@@ -1470,8 +1484,10 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->rss_steer = a.rss_steer;
 	port->coal_usecs = a.coal_usecs;
 	port->coal_frames = a.coal_frames;
-	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :
-		      a.extbuf ? VHU_ETH_CHAIN_EXTBUF : VHU_ETH_CHAIN_DROP;
+	port->chain = a.linear ? (a.extbuf ? VHU_ETH_CHAIN_EXTBUF :
+					     VHU_ETH_CHAIN_DROP) :
+		      a.extbuf ? VHU_ETH_CHAIN_PREFER_EXTBUF :
+				 VHU_ETH_CHAIN_KEEP;
 	snprintf(port->iface, sizeof(port->iface), "%s", a.iface);
 	rte_spinlock_init(&port->lock);
 	for (unsigned int q = 0; q < RTE_DIM(port->steer_lock); q++)

@@ -108,16 +108,22 @@ struct vhu_eth_counters {
 	uint64_t size[VHU_ETH_NB_SIZES];
 	uint64_t multicast;
 	uint64_t broadcast;
-	uint64_t dropped; /* Rx: frames refused by linear-buffer=1 */
 	uint64_t sw_cksums; /* Rx: partial checksums completed for the app */
 	uint64_t filtered;  /* Tx: frames the guest's receive filter refused */
 };
 
-/* How the Rx path post-processes chained mbufs (devargs). */
+/*
+ * How libvhu returns a frame larger than one Rx mbuf (devargs, turned into
+ * socket flags: vhu.h, "External and linear buffers"). Either way it is
+ * copied once, straight from the guest.
+ */
 enum vhu_eth_rx_chain {
-	VHU_ETH_CHAIN_KEEP,      /* default: chains go to the application */
-	VHU_ETH_CHAIN_DROP,      /* linear-buffer=1 */
-	VHU_ETH_CHAIN_EXTBUF,    /* linear-buffer=1 ext-buffer=1 */
+	VHU_ETH_CHAIN_KEEP,      /* default: as an mbuf chain */
+	VHU_ETH_CHAIN_DROP,      /* linear-buffer=1: dropped (dropped_not_linear) */
+	VHU_ETH_CHAIN_EXTBUF,    /* linear-buffer=1 ext-buffer=1: one external
+				  * buffer; dropped when none can hold it */
+	VHU_ETH_CHAIN_PREFER_EXTBUF, /* ext-buffer=1: one external buffer;
+				      * a chain when none can hold it */
 };
 
 /* Rx queue's finish field: which partial checksums to complete. */
@@ -135,7 +141,6 @@ struct vhu_eth_queue {
 	struct rte_mempool *mp;  /* Rx: where mbufs come from */
 	uint16_t qp;             /* libvhu queue pair == ethdev queue id */
 	uint16_t port_id;
-	uint8_t chain;           /* Rx: enum vhu_eth_rx_chain */
 	bool rx;
 	/*
 	 * Rx: which partial checksums (RTE_MBUF_F_RX_L4_CKSUM_NONE) the

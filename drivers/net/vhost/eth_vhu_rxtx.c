@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include <rte_ether.h>
-#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include "eth_vhu.h"
@@ -78,99 +77,6 @@ count_burst(struct vhu_eth_counters *c, struct rte_mbuf *const *pkts,
 		CNT_ADD(c->multicast, mcast);
 	if (bcast != 0)
 		CNT_ADD(c->broadcast, bcast);
-}
-
-static void
-extbuf_free(void *addr, void *opaque)
-{
-	(void)opaque;
-	rte_free(addr);
-}
-
-/*
- * ext-buffer=1: one external buffer the size of the frame instead of a
- * chain. Its length field is 16 bits, so frames that do not fit with the
- * headroom and the shared info stay unconverted (the caller drops them).
- */
-static struct rte_mbuf *
-rx_to_extbuf(struct rte_mempool *mp, struct rte_mbuf *m)
-{
-	struct rte_mbuf_ext_shared_info *shinfo;
-	uint32_t len = m->pkt_len;
-	size_t total = (size_t)RTE_PKTMBUF_HEADROOM + len +
-		       sizeof(*shinfo) + sizeof(uintptr_t);
-	struct rte_mbuf *n;
-	const void *src;
-	uint16_t buf_len;
-	void *buf, *dst;
-
-	if (total > UINT16_MAX)
-		return NULL;
-	n = rte_pktmbuf_alloc(mp);
-	if (n == NULL)
-		return NULL;
-	buf = rte_malloc_socket("vhu_extbuf", total, RTE_CACHE_LINE_SIZE,
-				mp->socket_id);
-	if (buf == NULL) {
-		rte_pktmbuf_free(n);
-		return NULL;
-	}
-	buf_len = (uint16_t)total;
-	shinfo = rte_pktmbuf_ext_shinfo_init_helper(buf, &buf_len, extbuf_free,
-						    NULL);
-	if (shinfo == NULL) {
-		rte_free(buf);
-		rte_pktmbuf_free(n);
-		return NULL;
-	}
-	rte_pktmbuf_attach_extbuf(n, buf, rte_malloc_virt2iova(buf), buf_len,
-				  shinfo);
-	rte_pktmbuf_reset_headroom(n);
-	dst = rte_pktmbuf_append(n, (uint16_t)len);
-	if (dst == NULL) {
-		rte_pktmbuf_free(n);
-		return NULL;
-	}
-	src = rte_pktmbuf_read(m, 0, len, dst);
-	if (src != dst)
-		memcpy(dst, src, len);
-	n->ol_flags |= m->ol_flags & ~RTE_MBUF_F_EXTERNAL;
-	n->packet_type = m->packet_type;
-	/* l2/l3/l4_len and tso_segsz: where the offloads apply */
-	n->tx_offload = m->tx_offload;
-	n->vlan_tci = m->vlan_tci;
-	n->vlan_tci_outer = m->vlan_tci_outer;
-	n->hash = m->hash;
-	rte_pktmbuf_free(m);
-	return n;
-}
-
-/* linear-buffer=1: no chain reaches the application. Returns the count. */
-static uint16_t
-rx_linearize(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t kept = 0, dropped = 0;
-
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-
-		if (m->nb_segs > 1) {
-			struct rte_mbuf *lin = NULL;
-
-			if (rxq->chain == VHU_ETH_CHAIN_EXTBUF)
-				lin = rx_to_extbuf(rxq->mp, m);
-			if (lin == NULL) {
-				rte_pktmbuf_free(m);
-				dropped++;
-				continue;
-			}
-			m = lin;
-		}
-		pkts[kept++] = m;
-	}
-	if (dropped != 0)
-		CNT_ADD(rxq->cnt.dropped, dropped);
-	return kept;
 }
 
 /*
@@ -274,8 +180,6 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	}
 	if (got == 0)
 		return 0;
-	if (unlikely(rxq->chain != VHU_ETH_CHAIN_KEEP))
-		got = rx_linearize(rxq, pkts, got);
 	if (rxq->finish == VHU_ETH_FINISH_NONE) {
 		for (uint16_t i = 0; i < got; i++)
 			pkts[i]->port = rxq->port_id;
@@ -698,7 +602,6 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 		v[XS_BROADCAST] = cnt_delta(&c->broadcast, &b->broadcast);
 		v[XS_UNICAST] = v[XS_PACKETS] - v[XS_MULTICAST] -
 				v[XS_BROADCAST];
-		v[XS_DROPPED] = cnt_delta(&c->dropped, &b->dropped);
 		v[XS_FILTERED] = cnt_delta(&c->filtered, &b->filtered);
 		/* Rx: the partial checksums rx_burst completed */
 		v[XS_SW_CKSUMS] = cnt_delta(&c->sw_cksums, &b->sw_cksums);
@@ -712,6 +615,8 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 		v[XS_NOTIFICATIONS] = lib.calls;
 		v[XS_IOTLB_MISSES] = lib.iotlb_misses;
 		if (rx) {
+			/* linear-buffer=1: frames no one buffer could hold */
+			v[XS_DROPPED] = lib.drops_no_buf;
 			v[XS_DROPPED_OL] = lib.drops_bad_hdr;
 			v[XS_KICKS] = lib.kicks;
 			v[XS_KICK_LATENCY] = kick_latency(port,

@@ -108,7 +108,8 @@ vhu_socket_register(const struct vhu_socket_params *p,
 	    p->max_queue_pairs > VHU_MAX_QUEUE_PAIRS ||
 	    (p->flags & ~(VHU_SOCKET_CLIENT | VHU_SOCKET_NO_RECONNECT |
 			  VHU_SOCKET_IOMMU | VHU_SOCKET_POSTCOPY |
-			  VHU_SOCKET_LEGACY_OL_FLAGS))) {
+			  VHU_SOCKET_LEGACY_OL_FLAGS | VHU_SOCKET_LINEARBUF |
+			  VHU_SOCKET_EXTBUF))) {
 		return -EINVAL;
 	}
 	vhu_ctl_lock();

@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <string.h>
 
 #include "vhu_burst.h"
 #include "vq.h"
@@ -335,5 +336,58 @@ vhu_vring_log_write(struct vhu_dev *dev, uint16_t vring, uint64_t addr,
 		atomic_thread_fence(memory_order_release);
 		vhu_log_mark(vq->log, addr, len);
 	}
+	return 0;
+}
+
+/* The guest address of frontend-virtual address qva (vq->mem). */
+static int
+qva_to_gpa(const struct vhu_guest_mem *mem, uint64_t qva, uint64_t *gpa)
+{
+	for (uint32_t i = 0; mem != NULL && i < mem->nregions; i++) {
+		const struct vhu_mem_region *r = &mem->r[i];
+
+		if (qva >= r->qva && qva - r->qva < r->size) {
+			*gpa = r->gpa + (qva - r->qva);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+int
+vhu_vring_addrs(struct vhu_dev *dev, uint16_t vring,
+		struct vhu_vring_addrs *out)
+{
+	struct vhu_vq *vq = window_vq(dev, vring);
+	const uint64_t qva[3] = {
+		vq != NULL ? vq->addr.desc_user_addr : 0,
+		vq != NULL ? vq->addr.avail_user_addr : 0,
+		vq != NULL ? vq->addr.used_user_addr : 0,
+	};
+	uint64_t gpa[3];
+
+	if (vq == NULL || out == NULL)
+		return -EINVAL;
+	/*
+	 * The window holds the queue as a burst does: the control context,
+	 * which alone writes addr and the memory table, waits for it.
+	 * SET_VRING_ADDR carries frontend-virtual addresses, or IOVAs with
+	 * the vIOMMU (vhost-user, "Vring address description").
+	 */
+	for (int i = 0; i < 3; i++) {
+		if (vq->flags & VHU_VQ_F_IOMMU)
+			gpa[i] = qva[i];
+		else if (qva_to_gpa(vq->mem, qva[i], &gpa[i]) < 0)
+			return -EFAULT;
+	}
+	memset(out, 0, sizeof(*out));
+	out->desc = gpa[0];
+	out->driver = gpa[1];
+	out->device = gpa[2];
+	out->size = vq->size;
+	out->packed = vq->flags & VHU_VQ_F_PACKED;
+	out->next_avail = vq->last_avail_idx;
+	out->next_avail_wrap = vq->avail_wrap;
+	out->hdr_len = vq->hdr_len;
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include "vq.h"
 #include "desc_split.h"
 #include "copy.h"
+#include "extbuf.h"
 
 /* A transmit frame pass 1 validated: pass 2 copies it into m. */
 struct vhu_tx_order {
@@ -144,6 +145,38 @@ vhu_tx_copy_chain(struct rte_mempool *mp, struct rte_mbuf **pkts,
 	}
 	*nfresh = npkts;
 	return false;
+}
+
+/* What the dequeue does with a walked chain (vhu_tx_copy_big). */
+enum vhu_tx_big {
+	VHU_TX_BIG_NO,     /* fits one mbuf, or chains allowed: as before */
+	VHU_TX_BIG_COPIED, /* copied into one external buffer on m */
+	VHU_TX_BIG_DROP,   /* VHU_VQ_F_LINEAR and no buffer holds it: drop */
+};
+
+/*
+ * Dequeue, a chain whose frame is flen bytes, on a queue with
+ * VHU_VQ_F_LINEAR or VHU_VQ_F_EXTBUF (vhu.h, "External and linear
+ * buffers"): a frame that outgrows the fresh mbuf m is copied once into
+ * an external buffer attached to m (EXTBUF), or dropped (LINEAR without
+ * a buffer), never chained. m was initialised empty (vhu_mbuf_init).
+ */
+static inline enum vhu_tx_big
+vhu_tx_copy_big(const struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf *m, const struct vhu_piece *pieces,
+		uint32_t np, uint32_t flen, uint16_t hdr_len, bool keep_hdr)
+{
+	if (flen <= vhu_mbuf_fresh_room(m))
+		return VHU_TX_BIG_NO;
+	if ((vq->flags & VHU_VQ_F_EXTBUF) &&
+	    vhu_extbuf_attach(m, flen, mp->socket_id)) {
+		/* one segment has room for all of it: mp is never asked */
+		(void)vhu_copy_guest_to_mbuf(mp, m, pieces, np, hdr_len,
+					     keep_hdr);
+		return VHU_TX_BIG_COPIED;
+	}
+	return (vq->flags & VHU_VQ_F_LINEAR) ? VHU_TX_BIG_DROP :
+					       VHU_TX_BIG_NO;
 }
 
 /*

@@ -244,7 +244,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 	uint16_t n, i, nfresh, norders = 0;
 	uint16_t npkts = 0;
 	struct vhu_xlate xl;
-	uint64_t bytes = 0, dropped = 0;
+	uint64_t bytes = 0, dropped = 0, no_buf = 0;
 
 	n = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
 	if (n == 0 || !vhu_pdesc_avail(load_flags(vq, slot), wrap))
@@ -342,6 +342,22 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			dropped++;
 			goto consume;
 		}
+		if (unlikely(vq->flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF))) {
+			enum vhu_tx_big big = vhu_tx_copy_big(vq, mp, m, pieces,
+							      np, len - hdr_len,
+							      hdr_len,
+							      keep_hdr);
+
+			if (big == VHU_TX_BIG_DROP) {
+				/* m stays unused in pkts[npkts] */
+				VHU_DATA_DEBUG_LOG("%s: no linear buffer for a %u-byte frame",
+						   vq->name, len - hdr_len);
+				no_buf++;
+				goto consume;
+			}
+			if (big == VHU_TX_BIG_COPIED)
+				goto copied;
+		}
 		if (unlikely(!vhu_tx_copy_chain(mp, pkts, npkts, &nfresh,
 						pieces, np, hdr_len,
 						keep_hdr))) {
@@ -349,6 +365,7 @@ vhu_packed_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 			break;
 		}
+copied:
 		m = pkts[npkts];
 		npkts++;
 		bytes += m->pkt_len;
@@ -384,6 +401,8 @@ consume:
 	}
 	if (unlikely(dropped > 0))
 		vhu_stat_add(&vq->stats.desc_errors, dropped);
+	if (unlikely(no_buf > 0))
+		vhu_stat_add(&vq->stats.drops_no_buf, no_buf);
 	return npkts;
 }
 

@@ -229,7 +229,7 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 	uint16_t i, nfresh, norders = 0;
 	uint16_t npkts = 0;
 	struct vhu_xlate xl;
-	uint64_t bytes = 0, dropped = 0;
+	uint64_t bytes = 0, dropped = 0, no_buf = 0;
 
 	read_heads(vq, last, heads, n);
 	prefetch_descs(vq, heads, n);
@@ -304,6 +304,24 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 			shadow[i].len = 0;
 			continue;
 		}
+		if (unlikely(vq->flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF))) {
+			enum vhu_tx_big big = vhu_tx_copy_big(vq, mp, m, pieces,
+							      np, len - hdr_len,
+							      hdr_len,
+							      keep_hdr);
+
+			if (big == VHU_TX_BIG_DROP) {
+				/* m stays unused in pkts[npkts] */
+				VHU_DATA_DEBUG_LOG("%s: no linear buffer for a %u-byte frame",
+						   vq->name, len - hdr_len);
+				no_buf++;
+				shadow[i].id = head;
+				shadow[i].len = 0;
+				continue;
+			}
+			if (big == VHU_TX_BIG_COPIED)
+				goto copied;
+		}
 		if (unlikely(!vhu_tx_copy_chain(mp, pkts, npkts, &nfresh,
 						pieces, np, hdr_len,
 						keep_hdr))) {
@@ -311,6 +329,7 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 			VHU_DATA_DEBUG_LOG("%s: mempool empty", vq->name);
 			break;
 		}
+copied:
 		m = pkts[npkts];
 		/* the device wrote nothing into a transmit buffer */
 		shadow[i].id = head;
@@ -329,6 +348,8 @@ dequeue_chains(struct vhu_vq *vq, struct rte_mempool *mp,
 	}
 	if (unlikely(dropped > 0))
 		vhu_stat_add(&vq->stats.desc_errors, dropped);
+	if (unlikely(no_buf > 0))
+		vhu_stat_add(&vq->stats.drops_no_buf, no_buf);
 	return npkts;
 }
 

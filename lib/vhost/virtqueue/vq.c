@@ -340,7 +340,7 @@ map_packed(struct vhu_vq *vq)
  * partial checksums.
  */
 static void
-set_offloads(struct vhu_vq *vq, uint64_t f, uint16_t *flags)
+set_offloads(struct vhu_vq *vq, uint64_t f, uint32_t *flags)
 {
 	bool rx = (vq->index & 1) == 0;
 	uint8_t caps = 0;
@@ -377,6 +377,9 @@ set_offloads(struct vhu_vq *vq, uint64_t f, uint16_t *flags)
 		*flags |= VHU_VQ_F_NET_OL;
 	if (vq->legacy_ol)
 		*flags |= VHU_VQ_F_LEGACY_OL;
+	/* transmit vrings only: a receive vring never builds an mbuf */
+	if (!rx)
+		*flags |= vq->tx_bufs;
 	vq->ol_sw_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG |
 			  RTE_MBUF_F_RX_LRO | RTE_MBUF_F_TX_IP_CKSUM;
 	vq->ol_partial_mask = 0;
@@ -394,7 +397,7 @@ vhu_vq_resume(struct vhu_vq *vq)
 {
 	bool was_ok = vq->ready || vq->ctrl_ready;
 	/* the app's notify choice and the first-poll checks not yet made stay */
-	uint16_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED |
+	uint32_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED |
 				      VHU_VQ_F_NUMA_CHECK |
 				      VHU_VQ_F_COALESCE | VHU_VQ_F_CALL_HELD);
 	uint64_t f = vq->features;
@@ -714,6 +717,12 @@ vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu)
 }
 
 void
+vhu_vq_set_tx_bufs_locked(struct vhu_vq *vq, uint32_t tx_bufs)
+{
+	vq->tx_bufs = tx_bufs & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+}
+
+void
 vhu_vq_set_running_locked(struct vhu_vq *vq, bool running)
 {
 	vq->running = running;
@@ -856,7 +865,7 @@ vhu_vq_kick_polled(struct vhu_vq *vq)
 			     cycles / hz * VQ_NS_PER_S +
 			     cycles % hz * VQ_NS_PER_S / hz,
 			     memory_order_relaxed);
-	vq->flags &= (uint16_t)~VHU_VQ_F_KICKED;
+	vq->flags &= ~(uint32_t)VHU_VQ_F_KICKED;
 }
 
 void
@@ -881,7 +890,7 @@ coalesce_call_now(struct vhu_vq *vq, uint64_t now)
 	vq->coal_last = now;
 	vq->coal_bufs = 0;
 	vq->coal_seen = 0;
-	vq->flags &= (uint16_t)~VHU_VQ_F_CALL_HELD;
+	vq->flags &= ~(uint32_t)VHU_VQ_F_CALL_HELD;
 }
 
 void
@@ -941,7 +950,7 @@ vhu_vq_set_coalesce(struct vhu_vq *vq, uint32_t usecs, uint32_t frames)
 	if (usecs != 0 || frames != 0)
 		vq->flags |= VHU_VQ_F_COALESCE;
 	else
-		vq->flags &= (uint16_t)~VHU_VQ_F_COALESCE;
+		vq->flags &= ~(uint32_t)VHU_VQ_F_COALESCE;
 	vhu_vq_resume(vq);
 	return 0;
 }

@@ -96,6 +96,16 @@ enum {
 /* any of these: the burst's one test before it calls vhu_vq_poll_hooks */
 #define VHU_VQ_F_POLL_HOOKS (VHU_VQ_F_KICKED | VHU_VQ_F_NUMA_CHECK | \
 			     VHU_VQ_F_CALL_HELD)
+/*
+ * Transmit vring, a frame that outgrows one fresh mbuf (vhu.h, "External
+ * and linear buffers"): LINEAR never builds a chain (the frame is dropped
+ * and counted in drops_no_buf unless EXTBUF holds it); EXTBUF copies it
+ * into one external buffer of its size (extbuf.c), a chain only when that
+ * fails and LINEAR is not set. Copies of the socket's flags, set by
+ * resume().
+ */
+#define VHU_VQ_F_LINEAR     0x10000
+#define VHU_VQ_F_EXTBUF     0x20000
 
 /* vq->ol_caps: the offloads negotiated for this vring's direction */
 #define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
@@ -142,9 +152,9 @@ static_assert(sizeof(struct vring_packed_desc_event) == 4,
 struct vhu_vq {
 	/* ---- data path: read every burst ---- */
 	_Atomic uint32_t access;
+	uint32_t flags;          /* VHU_VQ_F_* */
 	bool ready;              /* running, enabled, configured, not broken,
 				  * and a data vring */
-	uint16_t flags;          /* VHU_VQ_F_* */
 	uint16_t hdr_len;        /* virtio-net header bytes */
 	uint16_t size;           /* descriptors, power of two unless packed */
 	uint16_t last_avail_idx; /* next avail entry (packed: ring slot) */
@@ -248,6 +258,7 @@ struct vhu_vq {
 	uint64_t event_log_gpa;  /* packed: device event area, guest-physical */
 	uint64_t features;
 	bool legacy_ol;          /* VHU_SOCKET_LEGACY_OL_FLAGS */
+	uint32_t tx_bufs;        /* VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF, or 0 */
 	uint16_t mtu;            /* NET_SET_MTU, 0: none */
 	/* IOTLB views (NULL, NULL: no IOMMU), see mem_rd / mem_wr */
 	const struct vhu_guest_mem *iotlb_rd;
@@ -369,6 +380,11 @@ void vhu_vq_set_enabled_locked(struct vhu_vq *vq, bool enabled);
 void vhu_vq_set_features_locked(struct vhu_vq *vq, uint64_t features);
 /* Offload flag convention (true: legacy) and guest MTU (0: none). */
 void vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu);
+/*
+ * How a transmit frame larger than one mbuf is returned: VHU_VQ_F_LINEAR
+ * and/or VHU_VQ_F_EXTBUF (any other bit is ignored), 0: as a chain.
+ */
+void vhu_vq_set_tx_bufs_locked(struct vhu_vq *vq, uint32_t tx_bufs);
 void vhu_vq_set_running_locked(struct vhu_vq *vq, bool running);
 /*
  * Fence the queue off the data path (true: the control vring, served by

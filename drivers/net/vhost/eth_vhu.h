@@ -169,6 +169,8 @@ struct vhu_eth_lib_cnt {
 	uint64_t kicks;         /* guest notifications consumed (Rx intr) */
 	uint64_t enqueue_full;  /* Tx calls the guest ring cut short */
 	uint64_t iotlb_misses;  /* IOTLB misses requested */
+	uint64_t dma_copies;    /* dmas=: pieces the DMA engine copied */
+	uint64_t dma_fallbacks; /* dmas=: pieces the core copied instead */
 };
 
 struct vhu_eth_port {
@@ -267,6 +269,18 @@ struct vhu_eth_port {
 	int intr_epfd[VHU_ETH_MAX_QUEUES];  /* lock: stable per queue */
 	int intr_kickfd[VHU_ETH_MAX_QUEUES];/* lock: kick fd inside, or -1 */
 	bool intr_armed[VHU_ETH_MAX_QUEUES];/* lock: app asked for kicks */
+
+	/*
+	 * dmas=[txqN@DEV:CH;...]: the DMA channel of each Tx queue (-1:
+	 * none), set at probe; bit qp of tx_dma_bound while libvhu has the
+	 * channel bound on the connected device (lock to write, relaxed
+	 * loads by the bursts: a stale bit only costs a call that returns
+	 * 0, libvhu checks the binding itself).
+	 */
+	int16_t tx_dma_id[VHU_ETH_MAX_QUEUES];
+	uint16_t tx_dma_vchan[VHU_ETH_MAX_QUEUES];
+	_Atomic uint32_t tx_dma_bound;
+	uint64_t dma_started;     /* DMA devices (by id) the port started */
 };
 
 /*

@@ -135,6 +135,9 @@ log "== dmas=[txq0@dma_skeleton:0]: $NB_FRAMES frames backend -> guest"
 rm -f "$WORK/b.log" "$WORK/f.log" "$WORK/out.pcap" "$SOCK"
 backend ",dmas=[txq0@dma_skeleton:0]" b "--vdev net_pcap0,rx_pcap=$WORK/in.pcap"
 cmd b "set fwd io retry"
+# a guest that falls behind (a loaded machine, a sanitizer build) must not
+# make testpmd drop: up to 1 s of retries per burst
+cmd b "set burst tx delay 200 retry 5000"
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 start f --lcores=0@1,1@0 --no-huge -m 128 --single-file-segments --no-pci \
 	--file-prefix="$PREFIX"-f --vdev net_virtio_user0,path="$SOCK",queues=1 \

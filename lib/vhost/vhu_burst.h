@@ -466,13 +466,13 @@ int vhu_async_unbind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir);
  * vhu_enqueue_poll_completed() hands them back: do not free or modify
  * them. The rest stay the caller's.
  *
- * Frames that need the software offload stage (checksum completion,
- * segmentation, MTU drop: see vhu_enqueue_burst()), and every frame of a
- * packed ring (VIRTIO_F_RING_PACKED), are copied by the core in
- * vhu_enqueue_burst()'s way, which publishes at once: possible only when
- * nothing of the queue is in flight, so such a burst is accepted only
- * then (0 otherwise: poll and submit again). They still come back
- * through vhu_enqueue_poll_completed(), in order.
+ * Split and packed rings, mergeable buffers and chained mbufs are all
+ * served. A burst with a frame that needs the software offload stage
+ * (checksum completion, segmentation, MTU drop: see vhu_enqueue_burst())
+ * is copied by the core in vhu_enqueue_burst()'s way, which publishes at
+ * once: possible only when nothing of the queue is in flight, so such a
+ * burst is accepted only then (0 otherwise: poll and submit again). Its
+ * frames still come back through vhu_enqueue_poll_completed(), in order.
  *
  * Same rules as vhu_enqueue_burst() otherwise: one lcore per queue at a
  * time (submit and poll included), no lock, no wait, at most

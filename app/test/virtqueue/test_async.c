@@ -130,6 +130,14 @@ feat(bool mrg, bool ind)
 	return rh_features(mrg, ind, false) | BIT(VIRTIO_F_VERSION_1);
 }
 
+/* The packed cells of the matrix: ino (unused otherwise) marks them. */
+static uint64_t
+cell_feat(const struct rh_cfg *c)
+{
+	return feat(c->mrg, c->ind) |
+	       (c->ino ? BIT(VIRTIO_F_RING_PACKED) : 0);
+}
+
 static void
 bind_q(struct rh_env *e, int16_t id, uint32_t threshold)
 {
@@ -178,7 +186,9 @@ test_skeleton_rounds(void **state)
 	if (skel < 0)
 		skip();
 	vhu_async_engine = &vhu_async_engine_dmadev;
-	rh_env_setup(&e, feat(c->mrg, c->ind), c->size, 65531);
+	/* split: 5 short of the 16-bit wrap; packed: slot 0, wrap 1 */
+	rh_env_setup(&e, cell_feat(c), c->size,
+		     c->ino ? RH_WRAP : 65531);
 	bind_q(&e, skel, 128);
 	for (int round = 0; round < 3 * c->size / 16 + 2; round++) {
 		struct rte_mbuf *pkts[16];
@@ -189,7 +199,9 @@ test_skeleton_rounds(void **state)
 			lens[i] = sizes[k % RTE_DIM(sizes)];
 			seeds[i] = k;
 			pkts[i] = rh_make_chain(lens[i], k, k % 3 == 1);
-			bufs += e.mrg ? (lens[i] + 12 + 699) / 700 : 1;
+			bufs += !e.mrg ? 1 : e.packed ?
+				(lens[i] + 12 + 1535) / 1536 :
+				(lens[i] + 12 + 699) / 700;
 		}
 		assert_int_equal(rh_post_rx_buffers(&e, bufs, (int)k), bufs);
 		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 16),
@@ -198,7 +210,8 @@ test_skeleton_rounds(void **state)
 		for (int i = 0; i < 16; i++)
 			rh_rx_check_frame(&e, lens[i], seeds[i]);
 		/* mergeable: the spare buffers, one 60-byte frame each */
-		while (e.mrg && e.rx.avail_idx != e.rxq->last_avail_idx) {
+		while (e.mrg && !e.packed &&
+		       e.rx.avail_idx != e.rxq->last_avail_idx) {
 			struct rte_mbuf *m = rh_make_chain(60, 1, false);
 
 			assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0,
@@ -268,6 +281,40 @@ test_order_held_back(void **state)
 		rte_pktmbuf_free(got[0]);
 	}
 	assert_true(e.rxq->stats.dma_copies >= 2);
+	rh_expect_clean(&e);
+	rh_env_teardown(&e);
+}
+
+/* The same on a packed ring: used descriptors in ring order too. */
+static void
+test_order_held_back_packed(void **state)
+{
+	struct rh_env e;
+	struct rte_mbuf *pkts[3], *got[3];
+	static const uint32_t lens[3] = { 1500, 60, 1000 };
+
+	(void)state;
+	fake_reset();
+	rh_env_setup(&e, feat(false, false) | BIT(VIRTIO_F_RING_PACKED), 256,
+		     RH_WRAP | 254);
+	bind_q(&e, skel >= 0 ? skel : 0, 256);
+	rh_post_rx_n(&e, 3, 2048);
+	for (int i = 0; i < 3; i++)
+		pkts[i] = rh_make_chain(lens[i], 60 + i, false);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 3), 3);
+	/* frame 1 (core) done, frames 0 and 2 held: nothing published */
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, got, 3), 0);
+	assert_int_equal(vtd_used_pending(&e.rx), 0);
+	fake_allow = fake_done + 1; /* frame 0's copy */
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, got, 3), 2);
+	assert_int_equal(vtd_used_pending(&e.rx), 2);
+	fake_allow = fake_next;
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, got + 2, 1), 1);
+	for (int i = 0; i < 3; i++) {
+		assert_ptr_equal(got[i], pkts[i]);
+		rh_rx_check_frame(&e, lens[i], 60 + i);
+		rte_pktmbuf_free(got[i]);
+	}
 	rh_expect_clean(&e);
 	rh_env_teardown(&e);
 }
@@ -512,13 +559,19 @@ main(void)
 		{ .mrg = true, .ind = false, .size = 256 },
 		{ .mrg = false, .ind = true, .size = 1024 },
 		{ .mrg = true, .ind = true, .size = 1024 },
+		{ .mrg = false, .ind = false, .size = 256, .ino = true },
+		{ .mrg = true, .ind = true, .size = 256, .ino = true },
+		{ .mrg = true, .ind = false, .size = 1000, .ino = true },
 	};
 	static const char *names[] = {
 		"skeleton_plain_256", "skeleton_mrg_256",
 		"skeleton_ind_1024", "skeleton_mrg_ind_1024",
+		"skeleton_packed_256", "skeleton_packed_mrg_ind_256",
+		"skeleton_packed_mrg_1000",
 	};
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_order_held_back),
+		cmocka_unit_test(test_order_held_back_packed),
 		cmocka_unit_test(test_drain_on_stop),
 		cmocka_unit_test(test_fallback_refused),
 		cmocka_unit_test(test_fallback_error_status),

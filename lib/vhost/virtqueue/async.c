@@ -28,10 +28,13 @@
  * ring. The mbufs wait for the next poll, which hands them back even on
  * a stopped queue.
  *
- * What goes the synchronous way: a packed ring, and a burst with a frame
- * that needs the software offload stage. Those run the ordinary enqueue
- * (which publishes at once), only when nothing is in flight, so the ring
- * order holds; their frames join the binding as finished ones.
+ * Both ring layouts: submit_split() and submit_packed() walk as the
+ * layouts' own enqueues do (same walkers, same checks); split.c and
+ * packed.c only lend the avail check and the publishing of N staged used
+ * entries. What goes the synchronous way: a burst with a frame that needs
+ * the software offload stage. It runs the ordinary enqueue (which
+ * publishes at once), only when nothing is in flight, so the ring order
+ * holds; its frames join the binding as finished ones.
  */
 /* rte_dmadev is still experimental in DPDK 22.11 (its ABI may move) */
 #define ALLOW_EXPERIMENTAL_API 1
@@ -47,6 +50,7 @@
 #include "vhu_burst.h"
 #include "vq.h"
 #include "desc_split.h"
+#include "desc_packed.h"
 #include "copy.h"
 #include "fastpath.h"
 #include "offload.h"
@@ -74,6 +78,7 @@ struct async_op {
 struct async_frame {
 	struct rte_mbuf *m;
 	uint16_t nheads;  /* used entries to publish (0: published already) */
+	uint16_t ndesc;   /* packed: ring slots its buffers take */
 	uint16_t pending; /* copies not finished */
 };
 
@@ -92,6 +97,7 @@ struct vhu_async {
 	uint16_t h_pub;         /* staged used entries: next to publish */
 	uint16_t h_head;        /* ... next free */
 	uint32_t ops_inflight;
+	uint32_t d_inflight;    /* packed: ring slots of unpublished frames */
 	bool need_submit;
 	struct async_frame *frames;
 	struct vring_used_elem *used;
@@ -214,10 +220,14 @@ publish(struct vhu_vq *vq, struct vhu_async *a)
 				a->used[(uint16_t)(a->h_pub + nh + j) &
 					(ASYNC_USED_SLOTS - 1)];
 		nh += f->nheads;
+		a->d_inflight -= f->ndesc;
 		a->f_pub++;
 	}
 	a->h_pub += nh;
-	vhu_split_publish(vq, nh);
+	if (vq->flags & VHU_VQ_F_PACKED)
+		vhu_packed_publish(vq, nh);
+	else
+		vhu_split_publish(vq, nh);
 	vq->async_busy = a->f_pub != a->f_head;
 }
 
@@ -414,22 +424,133 @@ out:
 	return placed;
 }
 
+/* A staged packed used entry: buffer id low, descriptor count high (vq.h). */
+static inline uint32_t
+packed_used_id(uint16_t id, uint16_t ndesc)
+{
+	return (uint32_t)id | (uint32_t)ndesc << 16;
+}
+
 /*
- * The ordinary enqueue, with nothing in flight: it publishes at once; the
- * frames join as finished (nothing left to publish).
+ * Packed ring: the walk of vhu_packed_enqueue (every check included),
+ * buffers taken in ring order; the slots of frames not yet published
+ * count against the ring size, as the guest cannot reuse them.
+ */
+static uint16_t
+submit_packed(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
+	      uint16_t count)
+{
+	struct vhu_piece pieces[VHU_MAX_PIECES];
+	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
+	const uint16_t hdr_len = vq->hdr_len;
+	const uint16_t size = vq->size;
+	uint16_t slot = vq->last_avail_idx;
+	bool wrap = vq->avail_wrap;
+	uint32_t consumed = a->d_inflight;
+	uint16_t placed, used = 0;
+	uint64_t bytes = 0;
+
+	for (placed = 0; placed < count; placed++) {
+		struct rte_mbuf *m = pkts[placed];
+		uint64_t need = (uint64_t)hdr_len + m->pkt_len;
+		uint64_t cap = 0, left;
+		uint32_t np = 0, written, c2 = consumed;
+		uint16_t nbufs = 0, s2 = slot;
+		uint16_t fidx = a->f_head;
+		bool w2 = wrap;
+
+		while (cap < need) {
+			uint16_t flags, id = 0, nd = 0;
+			uint32_t clen = 0;
+			const char *why = NULL;
+			struct vring_used_elem *e;
+			int rc;
+
+			if ((!mrg && nbufs == 1) || c2 == size)
+				goto no_room;
+			flags = vhu_packed_slot_flags(vq, s2);
+			if (!vhu_pdesc_avail(flags, w2))
+				goto no_room;
+			rc = vhu_packed_walk(vq, s2, w2, flags, true, pieces,
+					     &np, VHU_MAX_PIECES, &clen, &id,
+					     &nd, &why);
+			switch (vhu_rx_walk_next(vq, rc, why, nbufs == 0)) {
+			case VHU_RX_STOP:
+				goto out;
+			case VHU_RX_NO_ROOM:
+				goto no_room;
+			case VHU_RX_TAKE:
+				break;
+			}
+			if (unlikely(c2 + nd > size)) {
+				vhu_vq_mark_broken(vq,
+					"buffers overlap: more descriptors than the ring");
+				goto out;
+			}
+			e = &a->used[(uint16_t)(a->h_head + used + nbufs) &
+				     (ASYNC_USED_SLOTS - 1)];
+			e->id = packed_used_id(id, nd);
+			e->len = clen;
+			cap += clen;
+			nbufs++;
+			vhu_pslot_add(&s2, &w2, nd, size);
+			c2 += nd;
+		}
+		a->frames[fidx & a->fmask] = (struct async_frame){
+			.m = m, .nheads = nbufs,
+			.ndesc = (uint16_t)(c2 - consumed), .pending = 0,
+		};
+		written = write_frame(vq, a, fidx, pieces, np,
+				      mrg ? nbufs : 1);
+		left = written;
+		for (uint16_t j = 0; j < nbufs; j++) {
+			struct vring_used_elem *e =
+				&a->used[(uint16_t)(a->h_head + used + j) &
+					 (ASYNC_USED_SLOTS - 1)];
+
+			e->len = RTE_MIN((uint64_t)e->len, left);
+			left -= e->len;
+		}
+		a->d_inflight += c2 - consumed;
+		async_set_u16(&a->f_head, fidx + 1);
+		used += nbufs;
+		slot = s2;
+		wrap = w2;
+		consumed = c2;
+		bytes += m->pkt_len;
+	}
+	goto out;
+no_room:
+	VHU_DATA_DEBUG_LOG("%s: no room for %u of %u frames", vq->name,
+			   count - placed, count);
+	vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
+out:
+	vq->last_avail_idx = slot;
+	vq->avail_wrap = wrap;
+	a->h_head += used;
+	if (a->need_submit) {
+		(void)vhu_async_engine->submit(a->dma_id, a->vchan);
+		a->need_submit = false;
+	}
+	publish(vq, a);
+	if (placed > 0) {
+		vhu_stat_add(&vq->stats.packets, placed);
+		vhu_stat_add(&vq->stats.bytes, bytes);
+	}
+	return placed;
+}
+
+/*
+ * A burst with a frame for the software offload stage: the ordinary
+ * enqueue with its stage, only with nothing in flight (it publishes at
+ * once); the frames join as finished (nothing left to publish).
  */
 static uint16_t
 submit_sync(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
-	    uint16_t count, bool offload)
+	    uint16_t count)
 {
-	uint16_t n;
+	uint16_t n = vhu_offload_enqueue(vq, pkts, count);
 
-	if (offload)
-		n = vhu_offload_enqueue(vq, pkts, count);
-	else if (vq->flags & VHU_VQ_F_PACKED)
-		n = vhu_packed_enqueue(vq, pkts, count);
-	else
-		n = vhu_split_enqueue(vq, pkts, count);
 	for (uint16_t i = 0; i < n; i++) {
 		a->frames[(uint16_t)(a->f_head + i) & a->fmask] =
 			(struct async_frame){ .m = pkts[i] };
@@ -462,9 +583,11 @@ vhu_enqueue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 		goto leave;
 	for (uint16_t i = 0; i < count && !offload; i++)
 		offload = vhu_offload_wanted(vq, pkts[i]);
-	if (unlikely(offload || (vq->flags & VHU_VQ_F_PACKED))) {
+	if (unlikely(offload)) {
 		if (a->f_pub == a->f_head)
-			n = submit_sync(vq, a, pkts, count, offload);
+			n = submit_sync(vq, a, pkts, count);
+	} else if (vq->flags & VHU_VQ_F_PACKED) {
+		n = submit_packed(vq, a, pkts, count);
 	} else {
 		n = submit_split(vq, a, pkts, count);
 	}

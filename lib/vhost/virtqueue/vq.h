@@ -513,6 +513,14 @@ void vhu_vq_set_broken_notify_fd(int fd);
  */
 bool vhu_split_avail_pending(struct vhu_vq *vq, uint16_t *n);
 void vhu_split_publish(struct vhu_vq *vq, uint16_t n);
+/*
+ * The same for a packed ring: the flags of the descriptor at slot, loaded
+ * with acquire (A4, ordering every later read of it), and publishing n
+ * used buffers staged in shadow_used (id and descriptor count packed as
+ * below) from the used slot on.
+ */
+uint16_t vhu_packed_slot_flags(const struct vhu_vq *vq, uint16_t slot);
+void vhu_packed_publish(struct vhu_vq *vq, uint16_t n);
 
 /* --- data path bodies, one file per ring layout --- */
 uint16_t vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,

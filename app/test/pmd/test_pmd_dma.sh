@@ -7,8 +7,8 @@
 # creates the engine (--vdev dma_skeleton) and a port with
 # dmas=[txq0@dma_skeleton:0]; a net_pcap port replays a pcap of frames of
 # 60..1514 bytes (random payloads, each numbered), forwarded (io with retry)
-# into the guest. The frontend, net_virtio_user, forwards what it receives
-# into a pcap. Checked: the frontend's pcap holds every frame, byte for
+# into the guest. The frontend, net_virtio_user (split ring, then packed:
+# packed_vq=1), forwards what it receives into a pcap. Checked: the frontend's pcap holds every frame, byte for
 # byte, in order (frames below the 256-byte threshold are copied by the
 # core, the others by the engine: their order must hold across both);
 # tx_q0_dma_copies > 0; the backend quits cleanly after the frontend left
@@ -131,50 +131,63 @@ backend() {
 }
 
 # ---- payloads through the DMA engine ----
-log "== dmas=[txq0@dma_skeleton:0]: $NB_FRAMES frames backend -> guest"
-rm -f "$WORK/b.log" "$WORK/f.log" "$WORK/out.pcap" "$SOCK"
-backend ",dmas=[txq0@dma_skeleton:0]" b "--vdev net_pcap0,rx_pcap=$WORK/in.pcap"
-cmd b "set fwd io retry"
-# a guest that falls behind (a loaded machine, a sanitizer build) must not
-# make testpmd drop: up to 1 s of retries per burst
-cmd b "set burst tx delay 200 retry 5000"
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
-start f --lcores=0@1,1@0 --no-huge -m 128 --single-file-segments --no-pci \
-	--file-prefix="$PREFIX"-f --vdev net_virtio_user0,path="$SOCK",queues=1 \
-	--vdev "net_pcap0,rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/out.pcap" \
-	-- -i --total-num-mbufs=16384 --nb-cores=1
-cmd f "set fwd io"
-cmd f start
-wait_count f "forwards packets on" 1 || fail "frontend did not start (see ${LOG[f]})"
-wait_count b "tx queue 0 copies on DMA" 1 ||
-	fail "backend: the channel was not bound (see ${LOG[b]})"
-cmd b start
-end=$((SECONDS + TIMEOUT))
-while :; do
-	v=$(xstat f 1 tx_good_packets)
-	[ "${v:-0}" -ge "$NB_FRAMES" ] && break
-	[ $SECONDS -lt $end ] || { fail "the guest forwarded ${v:-0} of $NB_FRAMES frames"; break; }
-	sleep 0.5
-done
-query b "show port stats all" "Tx-pps" >/dev/null
-copies=$(xstat b 0 tx_q0_dma_copies)
-fallbacks=$(xstat b 0 tx_q0_dma_fallbacks)
-log "tx_q0_dma_copies ${copies:-missing}, tx_q0_dma_fallbacks ${fallbacks:-missing}"
-[ "${copies:-0}" -gt 0 ] || fail "tx_q0_dma_copies is '${copies:-missing}'"
-stop f
-wait_count b "frontend gone from" 1 || fail "backend did not see the frontend go"
-cmd b quit
-for _ in $(seq 100); do alive b || break; sleep 0.1; done
-wait "${PID[b]}"
-rc=$?
-unset "PID[b]"
-[ $rc -eq 0 ] || fail "backend exited with status $rc (see ${LOG[b]})"
-res=$(pcap_compare "$WORK/in.pcap" "$WORK/out.pcap")
-log "guest received: $res"
-[ "$res" = "same $NB_FRAMES" ] || fail "payloads: $res"
-grep -aq "DMA unbind" "${LOG[b]}" && fail "unbind failed (see ${LOG[b]})"
-grep -aiq "AddressSanitizer\|runtime error" "${LOG[b]}" &&
-	fail "sanitizer report (see ${LOG[b]})"
+# dma_round RING : RING "" (split) or ",packed_vq=1" (the frontend's)
+dma_round() {
+	local ring=$1 v copies fallbacks end rc res feat
+	log "== dmas=[txq0@dma_skeleton:0]${ring:+, ${ring#,}}: $NB_FRAMES frames backend -> guest"
+	rm -f "$WORK/b.log" "$WORK/f.log" "$WORK/out.pcap" "$SOCK"
+	backend ",dmas=[txq0@dma_skeleton:0]" b "--vdev net_pcap0,rx_pcap=$WORK/in.pcap"
+	cmd b "set fwd io retry"
+	# a guest that falls behind (a loaded machine, a sanitizer build) must not
+	# make testpmd drop: up to 1 s of retries per burst
+	cmd b "set burst tx delay 200 retry 5000"
+	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	start f --lcores=0@1,1@0 --no-huge -m 128 --single-file-segments --no-pci \
+		--file-prefix="$PREFIX"-f --vdev net_virtio_user0,path="$SOCK",queues=1"$ring" \
+		--vdev "net_pcap0,rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/out.pcap" \
+		-- -i --total-num-mbufs=16384 --nb-cores=1
+	cmd f "set fwd io"
+	cmd f start
+	wait_count f "forwards packets on" 1 || fail "frontend did not start (see ${LOG[f]})"
+	wait_count b "tx queue 0 copies on DMA" 1 ||
+		fail "backend: the channel was not bound (see ${LOG[b]})"
+	feat=$(grep -ao "frontend connected on .*features 0x[0-9a-f]*" "${LOG[b]}" |
+		tail -n 1 | grep -ao "0x[0-9a-f]*$")
+	# VIRTIO_F_RING_PACKED is bit 34
+	[ $(((${feat:-0} >> 34) & 1)) = "$([ -n "$ring" ] && echo 1 || echo 0)" ] ||
+		fail "negotiated ${feat:-nothing}: not the ring layout asked for"
+	cmd b start
+	end=$((SECONDS + TIMEOUT))
+	while :; do
+		v=$(xstat f 1 tx_good_packets)
+		[ "${v:-0}" -ge "$NB_FRAMES" ] && break
+		[ $SECONDS -lt $end ] || { fail "the guest forwarded ${v:-0} of $NB_FRAMES frames"; break; }
+		sleep 0.5
+	done
+	query b "show port stats all" "Tx-pps" >/dev/null
+	copies=$(xstat b 0 tx_q0_dma_copies)
+	fallbacks=$(xstat b 0 tx_q0_dma_fallbacks)
+	log "tx_q0_dma_copies ${copies:-missing}, tx_q0_dma_fallbacks ${fallbacks:-missing}"
+	[ "${copies:-0}" -gt 0 ] || fail "tx_q0_dma_copies is '${copies:-missing}'"
+	stop f
+	wait_count b "frontend gone from" 1 || fail "backend did not see the frontend go"
+	cmd b quit
+	for _ in $(seq 100); do alive b || break; sleep 0.1; done
+	wait "${PID[b]}"
+	rc=$?
+	unset "PID[b]"
+	eval "exec ${FD[b]}>&-"
+	unset "FD[b]"
+	[ $rc -eq 0 ] || fail "backend exited with status $rc (see ${LOG[b]})"
+	res=$(pcap_compare "$WORK/in.pcap" "$WORK/out.pcap")
+	log "guest received: $res"
+	[ "$res" = "same $NB_FRAMES" ] || fail "payloads: $res"
+	grep -aq "DMA unbind" "${LOG[b]}" && fail "unbind failed (see ${LOG[b]})"
+	grep -aiq "AddressSanitizer\|runtime error" "${LOG[b]}" &&
+		fail "sanitizer report (see ${LOG[b]})"
+}
+dma_round ""
+dma_round ",packed_vq=1"
 
 # ---- devarg errors ----
 bad_devarg() {

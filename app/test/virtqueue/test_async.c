@@ -124,6 +124,30 @@ fake_reset(void)
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * The environment of the running test (static, so that it outlives a
+ * failed assertion): the teardown frees it, and with its queue the
+ * channel's binding, so one failure does not make the next tests fail
+ * on a channel still bound.
+ */
+static struct rh_env *live;
+
+static void
+env_down(struct rh_env *e)
+{
+	rh_env_teardown(e);
+	live = NULL;
+}
+
+static int
+teardown_live(void **state)
+{
+	(void)state;
+	if (live != NULL)
+		env_down(live);
+	return 0;
+}
+
 static uint64_t
 feat(bool mrg, bool ind)
 {
@@ -180,7 +204,7 @@ static void
 test_skeleton_rounds(void **state)
 {
 	const struct rh_cfg *c = *state;
-	struct rh_env e;
+	static struct rh_env e;
 	uint32_t k = 0;
 
 	if (skel < 0)
@@ -189,6 +213,7 @@ test_skeleton_rounds(void **state)
 	/* split: 5 short of the 16-bit wrap; packed: slot 0, wrap 1 */
 	rh_env_setup(&e, cell_feat(c), c->size,
 		     c->ino ? RH_WRAP : 65531);
+	live = &e;
 	bind_q(&e, skel, 128);
 	for (int round = 0; round < 3 * c->size / 16 + 2; round++) {
 		struct rte_mbuf *pkts[16];
@@ -224,7 +249,7 @@ test_skeleton_rounds(void **state)
 	assert_int_equal(e.rxq->stats.dma_fallbacks, 0);
 	rh_expect_clean(&e);
 	assert_int_equal(vhu_async_unbind(e.dev, 0, VHU_ASYNC_ENQUEUE), 0);
-	rh_env_teardown(&e);
+	env_down(&e);
 }
 
 /* ------------------------------------------------------ fake engine */
@@ -237,7 +262,7 @@ test_skeleton_rounds(void **state)
 static void
 test_order_held_back(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *pkts[4];
 	static const uint32_t lens[4] = { 2000, 60, 100, 3000 };
 	uint16_t mark;
@@ -245,6 +270,7 @@ test_order_held_back(void **state)
 	(void)state;
 	fake_reset();
 	rh_env_setup(&e, feat(false, false), 256, 65533);
+	live = &e;
 	bind_q(&e, skel >= 0 ? skel : 0, 256);
 	rh_post_rx_n(&e, 4, 4096);
 	for (int i = 0; i < 4; i++)
@@ -282,14 +308,14 @@ test_order_held_back(void **state)
 	}
 	assert_true(e.rxq->stats.dma_copies >= 2);
 	rh_expect_clean(&e);
-	rh_env_teardown(&e);
+	env_down(&e);
 }
 
 /* The same on a packed ring: used descriptors in ring order too. */
 static void
 test_order_held_back_packed(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *pkts[3], *got[3];
 	static const uint32_t lens[3] = { 1500, 60, 1000 };
 
@@ -297,6 +323,7 @@ test_order_held_back_packed(void **state)
 	fake_reset();
 	rh_env_setup(&e, feat(false, false) | BIT(VIRTIO_F_RING_PACKED), 256,
 		     RH_WRAP | 254);
+	live = &e;
 	bind_q(&e, skel >= 0 ? skel : 0, 256);
 	rh_post_rx_n(&e, 3, 2048);
 	for (int i = 0; i < 3; i++)
@@ -316,7 +343,7 @@ test_order_held_back_packed(void **state)
 		rte_pktmbuf_free(got[i]);
 	}
 	rh_expect_clean(&e);
-	rh_env_teardown(&e);
+	env_down(&e);
 }
 
 /*
@@ -327,13 +354,14 @@ test_order_held_back_packed(void **state)
 static void
 test_drain_on_stop(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *pkts[8];
 
 	(void)state;
 	fake_reset();
 	fake_auto = true; /* copies happen only when the engine is polled */
 	rh_env_setup(&e, feat(true, false), 256, 100);
+	live = &e;
 	bind_q(&e, skel >= 0 ? skel : 0, 1); /* every frame on the engine */
 	rh_post_rx_n(&e, 40, 1536);
 	for (int i = 0; i < 8; i++)
@@ -349,20 +377,95 @@ test_drain_on_stop(void **state)
 	for (int i = 0; i < 8; i++)
 		rh_rx_check_frame(&e, sizes[i], 70 + i);
 	collect_n(&e, pkts, 8);
-	rh_env_teardown(&e);
+	env_down(&e);
+}
+
+/*
+ * The guest breaks the ring while copies are in flight: the queue stops
+ * (a poll publishes nothing into it), and the control context's quiesce,
+ * as when it reports the breakage, drains and publishes what was
+ * accepted before; the mbufs still come back.
+ */
+static void
+test_broken_while_in_flight(void **state)
+{
+	static struct rh_env e;
+	struct rte_mbuf *pkts[2], *got[2];
+
+	(void)state;
+	fake_reset();
+	rh_env_setup(&e, feat(false, false), 256, 0);
+	live = &e;
+	bind_q(&e, skel >= 0 ? skel : 0, 1);
+	rh_post_rx_n(&e, 2, 2048);
+	for (int i = 0; i < 2; i++)
+		pkts[i] = rh_make_chain(1000 + i, 20 + i, false);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 2), 2);
+	vhu_vq_mark_broken(e.rxq, "test: broken while in flight");
+	fake_auto = true;
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, got, 2), 0);
+	assert_int_equal(vtd_used_pending(&e.rx), 0);
+	vhu_vq_quiesce(e.rxq);
+	vhu_vq_resume(e.rxq);
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, got, 2), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_ptr_equal(got[i], pkts[i]);
+		rh_rx_check_frame(&e, 1000 + i, 20 + i);
+		rte_pktmbuf_free(got[i]);
+	}
+	env_down(&e);
+}
+
+/*
+ * A frame for the software offload stage (here: longer than the guest's
+ * MTU, dropped) waits until nothing is in flight, then goes the ordinary
+ * way and comes back through the poll like the others.
+ */
+static void
+test_offload_frame_waits(void **state)
+{
+	static struct rh_env e;
+	struct rte_mbuf *a, *b, *got;
+
+	(void)state;
+	fake_reset();
+	rh_env_setup(&e, feat(false, false) | BIT(VIRTIO_NET_F_MTU), 256, 0);
+	live = &e;
+	vhu_vq_quiesce(e.rxq);
+	vhu_vq_set_net_locked(e.rxq, false, 1000);
+	vhu_vq_resume(e.rxq);
+	bind_q(&e, skel >= 0 ? skel : 0, 1);
+	rh_post_rx_n(&e, 2, 2048);
+	a = rh_make_chain(600, 1, false);
+	b = rh_make_chain(1500, 2, false);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &a, 1), 1);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &b, 1), 0);
+	fake_allow = fake_next;
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, &got, 1), 1);
+	assert_ptr_equal(got, a);
+	rh_rx_check_frame(&e, 600, 1);
+	rte_pktmbuf_free(got);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &b, 1), 1);
+	assert_int_equal(e.rxq->stats.drops_mtu, 1);
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, &got, 1), 1);
+	assert_ptr_equal(got, b);
+	rte_pktmbuf_free(got);
+	assert_int_equal(vtd_used_pending(&e.rx), 0);
+	env_down(&e);
 }
 
 /* The engine refuses every copy: the core does them, counted. */
 static void
 test_fallback_refused(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *pkts[8];
 
 	(void)state;
 	fake_reset();
 	fake_refuse = true;
 	rh_env_setup(&e, feat(true, true), 256, 65535);
+	live = &e;
 	bind_q(&e, skel >= 0 ? skel : 0, 0);
 	assert_int_equal(rh_post_rx_buffers(&e, 40, 0), 40);
 	for (int i = 0; i < 8; i++)
@@ -374,14 +477,14 @@ test_fallback_refused(void **state)
 	collect_n(&e, pkts, 8);
 	assert_int_equal(e.rxq->stats.dma_copies, 0);
 	assert_true(e.rxq->stats.dma_fallbacks >= 6);
-	rh_env_teardown(&e);
+	env_down(&e);
 }
 
 /* The engine reports failed copies: the core redoes them, counted. */
 static void
 test_fallback_error_status(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *pkts[8];
 
 	(void)state;
@@ -389,6 +492,7 @@ test_fallback_error_status(void **state)
 	fake_auto = true;
 	fake_fail_every = 3;
 	rh_env_setup(&e, feat(false, false), 256, 7);
+	live = &e;
 	bind_q(&e, skel >= 0 ? skel : 0, 1);
 	rh_post_rx_n(&e, 8, 9100);
 	for (int i = 0; i < 8; i++)
@@ -399,7 +503,7 @@ test_fallback_error_status(void **state)
 		rh_rx_check_frame(&e, sizes[i], 110 + i);
 	assert_true(fake_failed > 0);
 	assert_int_equal(e.rxq->stats.dma_fallbacks, fake_failed);
-	rh_env_teardown(&e);
+	env_down(&e);
 }
 
 /*
@@ -409,7 +513,7 @@ test_fallback_error_status(void **state)
 static void
 test_dirty_log_at_completion(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *m, *got;
 	uint32_t len = 12000;
 	int h;
@@ -419,6 +523,7 @@ test_dirty_log_at_completion(void **state)
 	fake_reset();
 	rh_env_setup_opts(&e, feat(false, false) | BIT(VHOST_F_LOG_ALL), 256,
 			  0, &(struct vtd_opts){ .log = true });
+	live = &e;
 	assert_true(e.rxq->flags & VHU_VQ_F_LOG);
 	bind_q(&e, skel >= 0 ? skel : 0, 256);
 	h = vtd_post_rx(&e.rx, &len, 1, false);
@@ -438,20 +543,21 @@ test_dirty_log_at_completion(void **state)
 	assert_true(vtd_log_test(&e.rx, gpa + 8192));
 	rh_rx_check_frame(&e, 9000, 5);
 	rte_pktmbuf_free(got);
-	rh_env_teardown(&e);
+	env_down(&e);
 }
 
 /* Binding rules, and a submit with no room or no binding. */
 static void
 test_bind_rules(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *m;
 	struct vhu_async_params big = { .max_inflight = 40000 };
 
 	(void)state;
 	fake_reset();
 	rh_env_setup(&e, feat(false, false), 256, 0);
+	live = &e;
 	m = rh_make_chain(1000, 3, false);
 	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &m, 1), 0);
 	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_ENQUEUE),
@@ -482,7 +588,7 @@ test_bind_rules(void **state)
 	assert_int_equal(vhu_async_bind(e.dev, 0, VHU_ASYNC_ENQUEUE, 77, 0,
 					NULL), -EINVAL);
 	rte_pktmbuf_free(m);
-	rh_env_teardown(&e);
+	env_down(&e);
 }
 
 /*
@@ -492,20 +598,21 @@ test_bind_rules(void **state)
 static void
 test_destroy_frees_held(void **state)
 {
-	struct rh_env e;
+	static struct rh_env e;
 	struct rte_mbuf *pkts[4];
 
 	(void)state;
 	fake_reset();
 	fake_auto = true;
 	rh_env_setup(&e, feat(false, false), 256, 0);
+	live = &e;
 	bind_q(&e, skel >= 0 ? skel : 0, 256);
 	rh_post_rx_n(&e, 4, 9100);
 	for (int i = 0; i < 4; i++)
 		pkts[i] = rh_make_chain(sizes[i], i, false);
 	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 4), 4);
 	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_ENQUEUE), 4);
-	rh_env_teardown(&e);
+	env_down(&e);
 	/* the mbufs went back to their pool */
 	assert_int_equal(rte_mempool_in_use_count(rh_pool), 0);
 	assert_int_equal(rte_mempool_in_use_count(rh_seg_pool), 0);
@@ -573,6 +680,8 @@ main(void)
 		cmocka_unit_test(test_order_held_back),
 		cmocka_unit_test(test_order_held_back_packed),
 		cmocka_unit_test(test_drain_on_stop),
+		cmocka_unit_test(test_broken_while_in_flight),
+		cmocka_unit_test(test_offload_frame_waits),
 		cmocka_unit_test(test_fallback_refused),
 		cmocka_unit_test(test_fallback_error_status),
 		cmocka_unit_test(test_dirty_log_at_completion),
@@ -586,10 +695,18 @@ main(void)
 		return 1;
 	}
 	for (size_t i = 0; i < RTE_DIM(cells); i++)
+	{
 		rh_add(tests, &n, RTE_DIM(tests), names[i],
 		       test_skeleton_rounds, (void *)&cells[i]);
-	ret = rh_run("async", tests, n, RTE_DIM(tests), fixed,
-		     RTE_DIM(fixed));
+		tests[n - 1].teardown_func = teardown_live;
+	}
+	/* appended here, not by rh_run(), which would drop the teardown */
+	for (size_t i = 0; i < RTE_DIM(fixed); i++) {
+		rh_add(tests, &n, RTE_DIM(tests), fixed[i].name,
+		       fixed[i].test_func, NULL);
+		tests[n - 1].teardown_func = teardown_live;
+	}
+	ret = rh_run("async", tests, n, RTE_DIM(tests), NULL, 0);
 	if (skel >= 0) {
 		rte_dma_stop(skel);
 		rte_dma_close(skel);

@@ -333,7 +333,7 @@ int vhu_vring_log_write(struct vhu_dev *dev, uint16_t vring, uint64_t addr,
 enum vhu_async_dir {
 	/** vhu_enqueue_submit_burst(): mbufs into the guest's receive ring */
 	VHU_ASYNC_ENQUEUE = 0,
-	/** the guest's transmit ring into mbufs: not implemented (-ENOTSUP) */
+	/** vhu_dequeue_submit_burst(): the guest's transmit ring into mbufs */
 	VHU_ASYNC_DEQUEUE = 1,
 };
 
@@ -367,7 +367,9 @@ struct vhu_async_params {
  * Bind a DMA channel to one direction of queue pair qp: from now on
  * vhu_enqueue_submit_burst() hands the payload copies of that queue to
  * the channel and vhu_enqueue_poll_completed() publishes them to the
- * guest once the engine has finished. vhu_enqueue_burst() keeps working
+ * guest once the engine has finished (for VHU_ASYNC_DEQUEUE:
+ * vhu_dequeue_submit_burst() and vhu_dequeue_poll_completed(), likewise;
+ * vhu_dequeue_burst() then waits for the frames in flight). vhu_enqueue_burst() keeps working
  * on the queue only while nothing is in flight (it returns 0 otherwise,
  * as for a queue in use): use one API or the other on a queue.
  *
@@ -414,7 +416,9 @@ struct vhu_async_params {
  *
  * @param dev the device.
  * @param qp the queue pair.
- * @param dir VHU_ASYNC_ENQUEUE.
+ * @param dir VHU_ASYNC_ENQUEUE (the guest's receive vring 2*qp) or
+ *   VHU_ASYNC_DEQUEUE (its transmit vring 2*qp+1: see
+ *   vhu_dequeue_submit_burst()).
  * @param dma_id the rte_dmadev device.
  * @param vchan its virtual channel.
  * @param params tuning, or NULL for the defaults.
@@ -422,8 +426,7 @@ struct vhu_async_params {
  *   - -EINVAL: dev NULL, qp out of range, dma_id not a valid device,
  *     vchan beyond its channels, or params out of range;
  *   - -ENODEV: the frontend has not set this queue up;
- *   - -ENOTSUP: dir is VHU_ASYNC_DEQUEUE, or EAL is not in IOVA-as-VA
- *     mode;
+ *   - -ENOTSUP: EAL is not in IOVA-as-VA mode;
  *   - -EBUSY: the queue already has a channel, or the channel is bound to
  *     another queue;
  *   - -ENOMEM: no memory for the binding's tables.
@@ -507,10 +510,55 @@ uint16_t vhu_enqueue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 				    struct rte_mbuf **pkts, uint16_t count);
 
 /**
+ * Take the guest's transmit chains on queue pair qp, whose dequeue
+ * direction is bound to a DMA channel (vhu_async_bind() with
+ * VHU_ASYNC_DEQUEUE): each chain is checked as vhu_dequeue_burst() checks
+ * it, gets an mbuf chain from mp of its frame's length, and its bytes are
+ * copied by the core (frames below copy_threshold) or queued on the
+ * engine. The guest gets its buffers back, in ring order, and the caller
+ * gets the mbufs, from vhu_dequeue_poll_completed().
+ *
+ * Split rings use the engine; a packed ring is served the synchronous way
+ * (vhu_dequeue_burst()'s copy), whose frames wait for the poll like the
+ * others. A frame the guest made empty or larger than 64 KiB is dropped
+ * and counted (desc_errors); a dry mempool ends the call (the chain stays
+ * for the next). Same threading rules as vhu_enqueue_submit_burst().
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param mp the mempool the mbufs are taken from (also the RARP frame's,
+ *   see vhu_dequeue_poll_completed()).
+ * @param count the most chains to take (at most VHU_BURST_MAX per call).
+ * @return chains taken (dropped ones included). 0 also when no dequeue
+ *   channel is bound or the queue is not running.
+ */
+uint16_t vhu_dequeue_submit_burst(struct vhu_dev *dev, uint16_t qp,
+				  struct rte_mempool *mp, uint16_t count);
+
+/**
+ * Collect the copies the engine finished on queue pair qp's transmit
+ * vring, give the guest back the buffers of the frames that are complete,
+ * in ring order, and return those frames' mbufs (the virtio-net header
+ * turned into mbuf metadata as vhu_dequeue_burst() does). After the
+ * frontend asked to announce the guest (SEND_RARP), the first call
+ * returns the RARP frame first, from the mempool of the last submit.
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param[out] pkts where the mbufs are stored; the caller owns them.
+ * @param count room in pkts.
+ * @return how many mbufs were stored. 0 also when no dequeue channel is
+ *   bound or a call holds the queue.
+ */
+uint16_t vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
+				    struct rte_mbuf **pkts, uint16_t count);
+
+/**
  * How many packets of one direction of qp libvhu holds: submitted and not
- * yet returned by vhu_enqueue_poll_completed() (copies in flight, or done
- * and waiting). Any thread; the value may be stale by the time it is
- * read unless the queue's lcore is the caller.
+ * yet returned by vhu_enqueue_poll_completed() or
+ * vhu_dequeue_poll_completed() (copies in flight, or done and waiting).
+ * Any thread; the value may be stale by the time it is read unless the
+ * queue's lcore is the caller.
  *
  * @param dev the device.
  * @param qp the queue pair.

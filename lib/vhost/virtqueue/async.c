@@ -20,6 +20,15 @@
  * engine when the engine refuses a copy (ring full) or fails one; the
  * frame then waits for nothing more.
  *
+ * Dequeue (VHU_ASYNC_DEQUEUE) is the same machinery the other way: submit
+ * walks the guest's transmit chains as the split dequeue does, allocates
+ * an mbuf chain of each frame's length, copies the header (into the
+ * headroom, for the offload stage run at poll) with the core and the
+ * frame with the core or the engine; poll publishes the used entries (len
+ * 0) in ring order and returns the mbufs. A packed transmit ring goes the
+ * synchronous way. Nothing is logged for a dequeue: the engine writes
+ * only mbufs.
+ *
  * Stopping. vhu_vq_quiesce() calls async_drain() (through the pointer
  * registered in the queue: vq.c sits below this file) as soon as the
  * control context holds the queue: it polls the channel until every copy
@@ -86,7 +95,9 @@ struct vhu_async {
 	struct vhu_async *next; /* bound channels, under bind_lock */
 	int16_t dma_id;
 	uint16_t vchan;
+	bool deq;               /* VHU_ASYNC_DEQUEUE: guest -> mbufs */
 	uint32_t threshold;
+	struct rte_mempool *mp; /* dequeue: the last submit's pool (RARP) */
 	uint16_t fmask;         /* frames - 1 */
 	/*
 	 * Frame counters, wrapping: [f_tail, f_pub) published, mbufs not yet
@@ -144,13 +155,16 @@ async_set_u16(uint16_t *p, uint16_t v)
 	vhu_atomic_store_u16(p, v, memory_order_relaxed);
 }
 
-/* The core does a copy the engine would not or could not do. */
+/*
+ * The core does a copy the engine would not or could not do (into guest
+ * memory at gpa, or for a dequeue into an mbuf: nothing to log).
+ */
 static void
-cpu_copy(struct vhu_vq *vq, uint8_t *dst, const uint8_t *src, uint64_t gpa,
-	 uint32_t len)
+cpu_copy(struct vhu_vq *vq, const struct vhu_async *a, uint8_t *dst,
+	 const uint8_t *src, uint64_t gpa, uint32_t len)
 {
 	memcpy(dst, src, len);
-	if (vq->flags & VHU_VQ_F_LOG) {
+	if ((vq->flags & VHU_VQ_F_LOG) && !a->deq) {
 		/* D1: see vhu_log_pieces (copy.h) */
 		atomic_thread_fence(memory_order_release);
 		vhu_log_mark(vq->log, gpa, len);
@@ -163,7 +177,7 @@ static bool
 collect(struct vhu_vq *vq, struct vhu_async *a)
 {
 	enum rte_dma_status_code st[ASYNC_CPL_BATCH];
-	const bool do_log = vq->flags & VHU_VQ_F_LOG;
+	const bool do_log = (vq->flags & VHU_VQ_F_LOG) && !a->deq;
 	uint16_t last = 0, n, first;
 	bool fence = do_log;
 
@@ -181,7 +195,7 @@ collect(struct vhu_vq *vq, struct vhu_async *a)
 
 		if (unlikely(st[k] != RTE_DMA_STATUS_SUCCESSFUL)) {
 			/* the engine failed it: the bytes are not there */
-			cpu_copy(vq, op->dst, op->src, op->gpa, op->len);
+			cpu_copy(vq, a, op->dst, op->src, op->gpa, op->len);
 			vhu_stat_sub(&vq->stats.dma_copies, 1);
 		} else if (do_log) {
 			/*
@@ -270,7 +284,7 @@ queue_copy(struct vhu_vq *vq, struct vhu_async *a, struct async_frame *f,
 		idx = vhu_async_engine->copy(a->dma_id, a->vchan, src, dst,
 					     len);
 	if (unlikely(idx < 0)) {
-		cpu_copy(vq, dst, src, gpa, len);
+		cpu_copy(vq, a, dst, src, gpa, len);
 		return;
 	}
 	a->ops[(uint16_t)idx & (ASYNC_OPS - 1)] = (struct async_op){
@@ -572,7 +586,7 @@ vhu_enqueue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
 	a = vq->async;
-	if (unlikely(a == NULL || !vq->ready))
+	if (unlikely(a == NULL || a->deq || !vq->ready))
 		goto leave;
 	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
 		vhu_vq_poll_hooks(vq);
@@ -609,7 +623,7 @@ vhu_enqueue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
 	a = vq->async;
-	if (unlikely(a == NULL))
+	if (unlikely(a == NULL || a->deq))
 		goto leave;
 	/*
 	 * A queue that stopped was drained; anything still in flight then
@@ -630,6 +644,268 @@ leave:
 	return n;
 }
 
+/* ----------------------------------------------------------- dequeue */
+
+/*
+ * An mbuf chain from mp with room for len bytes, lengths set (the bytes
+ * come later), or NULL with nothing taken.
+ */
+static struct rte_mbuf *
+alloc_chain(struct rte_mempool *mp, uint32_t len)
+{
+	struct rte_mbuf *head = rte_pktmbuf_alloc(mp), *cur = head;
+	uint32_t left = len;
+
+	if (head == NULL)
+		return NULL;
+	for (;;) {
+		uint32_t n = RTE_MIN(left, (uint32_t)rte_pktmbuf_tailroom(cur));
+
+		cur->data_len = (uint16_t)n;
+		left -= n;
+		if (left == 0)
+			break;
+		cur->next = rte_pktmbuf_alloc(mp);
+		if (cur->next == NULL ||
+		    rte_pktmbuf_tailroom(cur->next) == 0) {
+			rte_pktmbuf_free(head);
+			return NULL;
+		}
+		cur = cur->next;
+		head->nb_segs++;
+	}
+	head->pkt_len = len;
+	return head;
+}
+
+/*
+ * A transmit chain's pieces into the frame's mbufs: the virtio-net header
+ * by the core (into the headroom with keep_hdr, for the offload stage at
+ * poll), the frame by the core (short) or the engine.
+ */
+static void
+read_frame(struct vhu_vq *vq, struct vhu_async *a, uint16_t fidx,
+	   const struct vhu_piece *p, uint32_t np, bool keep_hdr)
+{
+	struct async_frame *f = &a->frames[fidx & a->fmask];
+	struct rte_mbuf *seg = f->m;
+	uint8_t *hdr_dst = NULL;
+	uint32_t skip = vq->hdr_len, off = 0;
+	const bool cpu = f->m->pkt_len < a->threshold;
+
+	if (keep_hdr && seg->data_off >= skip)
+		hdr_dst = rte_pktmbuf_mtod(seg, uint8_t *) - skip;
+	for (uint32_t i = 0; i < np; i++) {
+		const uint8_t *src = p[i].hva;
+		uint32_t left = p[i].len;
+
+		if (skip > 0) {
+			uint32_t n = RTE_MIN(skip, left);
+
+			if (hdr_dst != NULL) {
+				memcpy(hdr_dst, src, n);
+				hdr_dst += n;
+			}
+			src += n;
+			left -= n;
+			skip -= n;
+		}
+		while (left > 0 && seg != NULL) {
+			uint32_t n = RTE_MIN(left, (uint32_t)seg->data_len - off);
+			uint8_t *dst = rte_pktmbuf_mtod_offset(seg, uint8_t *,
+							       off);
+
+			if (cpu)
+				memcpy(dst, src, n);
+			else
+				queue_copy(vq, a, f, fidx, dst, src, 0, n);
+			src += n;
+			left -= n;
+			off += n;
+			if (off == seg->data_len) {
+				seg = seg->next;
+				off = 0;
+			}
+		}
+	}
+}
+
+/*
+ * Split ring: take transmit chains in ring order (the walk of the split
+ * dequeue, every check included), give each an mbuf chain of its length,
+ * start the copies. A chain the walker refuses breaks the queue; an
+ * empty or oversized frame is dropped (its used entry still published in
+ * order); a dry pool leaves the chain for later. Returns chains taken.
+ */
+static uint16_t
+submit_deq_split(struct vhu_vq *vq, struct vhu_async *a,
+		 struct rte_mempool *mp, uint16_t count)
+{
+	struct vhu_piece pieces[VHU_MAX_PIECES];
+	const volatile uint16_t *ring = vq->avail->ring;
+	const uint16_t hdr_len = vq->hdr_len;
+	const bool keep_hdr = vq->flags & VHU_VQ_F_NET_OL;
+	const uint16_t mask = vq->size - 1;
+	const uint16_t last = vq->last_avail_idx;
+	uint16_t n_avail, i, started = 0;
+	uint64_t bytes = 0, dropped = 0;
+
+	if (!vhu_split_avail_pending(vq, &n_avail))
+		return 0;
+	count = RTE_MIN(count, n_avail);
+	for (i = 0; i < count; i++) {
+		/* read once: the walker range-checks this value */
+		uint16_t head = ring[(uint16_t)(last + i) & mask];
+		uint16_t fidx = a->f_head;
+		struct vring_used_elem *e =
+			&a->used[(uint16_t)(a->h_head + i) &
+				 (ASYNC_USED_SLOTS - 1)];
+		uint32_t np = 0, len = 0;
+		const char *why = NULL;
+		struct rte_mbuf *m = NULL;
+		int rc;
+
+		rc = vhu_split_walk(vq, head, false, pieces, &np,
+				    VHU_MAX_PIECES, &len, &why);
+		if (unlikely(rc == VHU_WALK_MISS))
+			break;
+		if (unlikely(rc != VHU_WALK_OK)) {
+			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
+				"transmit chain split into too many pieces" :
+				why);
+			break;
+		}
+		/* virtio 1.2 §5.1.6: every packet starts with the header */
+		if (unlikely(len < hdr_len)) {
+			vhu_vq_mark_broken(vq,
+				"transmit chain shorter than its header");
+			break;
+		}
+		if (likely(len > hdr_len &&
+			   len - hdr_len <= VHU_MAX_TX_FRAME)) {
+			m = alloc_chain(mp, len - hdr_len);
+			if (unlikely(m == NULL))
+				break; /* pool dry: the chain waits */
+		} else {
+			dropped++;
+		}
+		/* the device wrote nothing into a transmit buffer */
+		e->id = head;
+		e->len = 0;
+		a->frames[fidx & a->fmask] = (struct async_frame){
+			.m = m, .nheads = 1,
+		};
+		if (m != NULL) {
+			read_frame(vq, a, fidx, pieces, np, keep_hdr);
+			started++;
+			bytes += m->pkt_len;
+		}
+		async_set_u16(&a->f_head, fidx + 1);
+	}
+	vq->last_avail_idx += i;
+	a->h_head += i;
+	if (a->need_submit) {
+		(void)vhu_async_engine->submit(a->dma_id, a->vchan);
+		a->need_submit = false;
+	}
+	publish(vq, a);
+	if (started > 0) {
+		vhu_stat_add(&vq->stats.packets, started);
+		vhu_stat_add(&vq->stats.bytes, bytes);
+	}
+	if (unlikely(dropped > 0))
+		vhu_stat_add(&vq->stats.desc_errors, dropped);
+	return i;
+}
+
+/* Packed ring: the ordinary dequeue, with nothing in flight. */
+static uint16_t
+submit_deq_sync(struct vhu_vq *vq, struct vhu_async *a,
+		struct rte_mempool *mp, uint16_t count)
+{
+	struct rte_mbuf *pkts[VHU_BURST_MAX];
+	uint16_t n = vhu_packed_dequeue(vq, mp, pkts, count);
+
+	for (uint16_t i = 0; i < n; i++) {
+		a->frames[(uint16_t)(a->f_head + i) & a->fmask] =
+			(struct async_frame){ .m = pkts[i] };
+	}
+	async_set_u16(&a->f_head, a->f_head + n);
+	a->f_pub = a->f_head;
+	return n;
+}
+
+uint16_t
+vhu_dequeue_submit_burst(struct vhu_dev *dev, uint16_t qp,
+			 struct rte_mempool *mp, uint16_t count)
+{
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + 1);
+	struct vhu_async *a;
+	uint16_t n = 0, room;
+
+	if (unlikely(vq == NULL || mp == NULL) || !vhu_vq_enter(vq))
+		return 0;
+	a = vq->async;
+	if (unlikely(a == NULL || !a->deq || !vq->ready))
+		goto leave;
+	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
+		vhu_vq_poll_hooks(vq);
+	a->mp = mp;
+	room = (uint16_t)(a->fmask + 1 - (uint16_t)(a->f_head - a->f_tail));
+	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	count = RTE_MIN(count, room);
+	if (count == 0)
+		goto leave;
+	if (vq->flags & VHU_VQ_F_PACKED) {
+		if (a->f_pub == a->f_head)
+			n = submit_deq_sync(vq, a, mp, count);
+	} else {
+		n = submit_deq_split(vq, a, mp, count);
+	}
+leave:
+	vhu_vq_leave(vq);
+	return n;
+}
+
+uint16_t
+vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
+			   struct rte_mbuf **pkts, uint16_t count)
+{
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + 1);
+	struct vhu_async *a;
+	uint16_t n = 0, first;
+
+	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+		return 0;
+	a = vq->async;
+	if (unlikely(a == NULL || !a->deq))
+		goto leave;
+	/* as vhu_enqueue_poll_completed(): a stopped ring is not touched */
+	if (likely(vq->ready) && a->f_pub != a->f_head) {
+		while (collect(vq, a))
+			;
+		publish(vq, a);
+	}
+	/* after a live migration: the guest's RARP goes first */
+	if (unlikely(vq->announce) && vq->ready && a->mp != NULL && count > 0)
+		n = vhu_vq_take_announce(vq, a->mp, pkts);
+	first = n;
+	while (n < count && a->f_tail != a->f_pub) {
+		struct rte_mbuf *m = a->frames[a->f_tail & a->fmask].m;
+
+		async_set_u16(&a->f_tail, a->f_tail + 1);
+		if (m != NULL) /* NULL: a dropped frame */
+			pkts[n++] = m;
+	}
+	/* the guest's offload requests, read from the headroom */
+	if ((vq->flags & VHU_VQ_F_NET_OL) && n > first)
+		n = first + vhu_offload_dequeue(vq, pkts + first,
+						(uint16_t)(n - first));
+leave:
+	vhu_vq_leave(vq);
+	return n;
+}
+
 /* ----------------------------------------------------------- binding */
 
 /* Channels bound, so that one channel serves one queue. */
@@ -643,7 +919,7 @@ async_release(struct vhu_async *a)
 
 	/* frames still held were delivered: their mbufs are ours to free */
 	for (uint16_t i = a->f_tail; i != a->f_head; i++)
-		rte_pktmbuf_free(a->frames[i & a->fmask].m);
+		rte_pktmbuf_free(a->frames[i & a->fmask].m); /* NULL: none */
 	pthread_mutex_lock(&bind_lock);
 	for (pp = &bound; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == a) {
@@ -710,9 +986,8 @@ vhu_async_bind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir,
 
 	if (dev == NULL || qp >= VHU_MAX_QUEUE_PAIRS)
 		return -EINVAL;
-	if (dir == VHU_ASYNC_DEQUEUE)
-		return -ENOTSUP;
-	if (dir != VHU_ASYNC_ENQUEUE || !rte_dma_is_valid(dma_id) ||
+	if ((dir != VHU_ASYNC_ENQUEUE && dir != VHU_ASYNC_DEQUEUE) ||
+	    !rte_dma_is_valid(dma_id) ||
 	    rte_dma_info_get(dma_id, &info) != 0 || vchan >= info.nb_vchans)
 		return -EINVAL;
 	if (params != NULL) {
@@ -726,12 +1001,13 @@ vhu_async_bind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir,
 	frames = rte_align32pow2(frames);
 	if (rte_eal_iova_mode() != RTE_IOVA_VA)
 		return -ENOTSUP;
-	vq = vhu_vqs_lookup(dev, 2u * qp);
+	vq = vhu_vqs_lookup(dev, 2u * qp + (dir == VHU_ASYNC_DEQUEUE));
 	if (vq == NULL)
 		return -ENODEV;
 	a = async_alloc(dma_id, vchan, threshold, frames);
 	if (a == NULL)
 		return -ENOMEM;
+	a->deq = dir == VHU_ASYNC_DEQUEUE;
 	pthread_mutex_lock(&bind_lock);
 	for (b = bound; b != NULL; b = b->next) {
 		if (b->dma_id == dma_id && b->vchan == vchan)
@@ -759,8 +1035,9 @@ vhu_async_bind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir,
 		rte_free(a);
 		return ret;
 	}
-	VHU_LOG(INFO, "%s: enqueue copies on DMA %d:%u (frames below %u bytes by the core)",
-		vq->name, dma_id, vchan, threshold);
+	VHU_LOG(INFO, "%s: %s copies on DMA %d:%u (frames below %u bytes by the core)",
+		vq->name, a->deq ? "dequeue" : "enqueue", dma_id, vchan,
+		threshold);
 	return 0;
 }
 
@@ -773,11 +1050,9 @@ vhu_async_unbind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir)
 	if (dev == NULL || qp >= VHU_MAX_QUEUE_PAIRS ||
 	    (dir != VHU_ASYNC_ENQUEUE && dir != VHU_ASYNC_DEQUEUE))
 		return -EINVAL;
-	vq = vhu_vqs_lookup(dev, 2u * qp);
+	vq = vhu_vqs_lookup(dev, 2u * qp + (dir == VHU_ASYNC_DEQUEUE));
 	if (vq == NULL)
 		return -ENODEV;
-	if (dir != VHU_ASYNC_ENQUEUE)
-		return -ENOENT;
 	vhu_vq_quiesce(vq); /* drains */
 	a = vq->async;
 	if (a == NULL || a->ops_inflight > 0) {
@@ -798,13 +1073,14 @@ vhu_async_inflight(const struct vhu_dev *dev, uint16_t qp,
 	const struct vhu_vq *vq;
 	const struct vhu_async *a;
 
-	if (dev == NULL || qp >= VHU_MAX_QUEUE_PAIRS)
+	if (dev == NULL || qp >= VHU_MAX_QUEUE_PAIRS ||
+	    (dir != VHU_ASYNC_ENQUEUE && dir != VHU_ASYNC_DEQUEUE))
 		return -EINVAL;
-	vq = vhu_vqs_lookup(dev, 2u * qp);
+	vq = vhu_vqs_lookup(dev, 2u * qp + (dir == VHU_ASYNC_DEQUEUE));
 	if (vq == NULL)
 		return -ENODEV;
 	a = vhu_atomic_load_ptr(&vq->async, memory_order_relaxed);
-	if (dir != VHU_ASYNC_ENQUEUE || a == NULL)
+	if (a == NULL)
 		return -ENOENT;
 	return (uint16_t)(vhu_atomic_load_u16(&a->f_head, memory_order_relaxed) -
 			  vhu_atomic_load_u16(&a->f_tail, memory_order_relaxed));

@@ -99,7 +99,8 @@ vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 	if (unlikely(vq == NULL || mp == NULL || pkts == NULL) ||
 	    !vhu_vq_enter(vq))
 		return 0;
-	if (likely(vq->ready)) {
+	/* DMA copies in flight (async.c): their frames go first */
+	if (likely(vq->ready) && likely(!vq->async_busy)) {
 		/* after a live migration: the guest's RARP goes first */
 		uint16_t ring;
 

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# net_vhu with dmas=: the Tx queue's payload copies on a DMA channel of
-# DPDK's software engine (dma_skeleton, a copy thread), end to end with
-# Debian's dpdk-testpmd on both sides. The backend loads the plugin (-d),
-# creates the engine (--vdev dma_skeleton) and a port with
-# dmas=[txq0@dma_skeleton:0]; a net_pcap port replays a pcap of frames of
-# 60..1514 bytes (random payloads, each numbered), forwarded (io with retry)
-# into the guest. The frontend, net_virtio_user (split ring, then packed:
-# packed_vq=1), forwards what it receives into a pcap. Checked: the frontend's pcap holds every frame, byte for
-# byte, in order (frames below the 256-byte threshold are copied by the
-# core, the others by the engine: their order must hold across both);
-# tx_q0_dma_copies > 0; the backend quits cleanly after the frontend left
-# (the binding unbound at destroy_device, nothing in flight).
-# Then the devarg's errors: an unknown DMA device, rxq (not implemented),
-# a queue beyond queues=, and dmas with rss-steer=1 fail the probe with a
-# message naming them.
+# net_vhu with dmas=: payload copies on a DMA channel of DPDK's software
+# engine (dma_skeleton, a copy thread), end to end with Debian's
+# dpdk-testpmd on both sides: the backend loads the plugin (-d), creates
+# the engine (--vdev dma_skeleton) and a port with dmas=[txq0@...] (the
+# guest's receive side, libvhu's asynchronous enqueue) or dmas=[rxq0@...]
+# (its transmit side, the asynchronous dequeue); the frontend is
+# net_virtio_user, with a split ring, then a packed one (packed_vq=1). A
+# net_pcap port on the sending side replays a pcap of frames of 60..1514
+# bytes (random payloads, each numbered), forwarded with io retry; one on
+# the receiving side writes what arrives. Checked each time: every frame
+# arrives byte for byte and in order (frames below the 256-byte threshold
+# are copied by the core, the others by the engine: the order must hold
+# across both); the queue's dma_copies xstat > 0 (0 for a packed transmit
+# ring, which is dequeued the synchronous way); the backend quits with
+# status 0 after the frontend left (channels unbound at destroy_device,
+# the engine stopped at close). Then the devarg's errors: an unknown DMA
+# device, two queues on one channel, a queue beyond queues=, a malformed
+# entry and dmas with rss-steer=1 fail the probe with a message naming
+# them.
 #
 # Usage: test_pmd_dma.sh PLUGIN.so WORKDIR
 # Env:   VHU_PMD_DMA_FRAMES=N (default 3000)
@@ -131,44 +135,62 @@ backend() {
 }
 
 # ---- payloads through the DMA engine ----
-# dma_round RING : RING "" (split) or ",packed_vq=1" (the frontend's)
+# dma_round DIR RING : DIR tx (backend -> guest, dmas=txq0, libvhu's
+# enqueue) or rx (guest -> backend, dmas=rxq0, its dequeue); RING ""
+# (split) or ",packed_vq=1" (the frontend's)
 dma_round() {
-	local ring=$1 v copies fallbacks end rc res feat
-	log "== dmas=[txq0@dma_skeleton:0]${ring:+, ${ring#,}}: $NB_FRAMES frames backend -> guest"
+	local dir=$1 ring=$2 v copies fallbacks end rc res feat
+	local bpcap fpcap sender receiver
+	log "== dmas=[${dir}q0@dma_skeleton:0]${ring:+, ${ring#,}}: $NB_FRAMES frames $([ "$dir" = tx ] && echo "backend -> guest" || echo "guest -> backend")"
 	rm -f "$WORK/b.log" "$WORK/f.log" "$WORK/out.pcap" "$SOCK"
-	backend ",dmas=[txq0@dma_skeleton:0]" b "--vdev net_pcap0,rx_pcap=$WORK/in.pcap"
-	cmd b "set fwd io retry"
-	# a guest that falls behind (a loaded machine, a sanitizer build) must not
-	# make testpmd drop: up to 1 s of retries per burst
-	cmd b "set burst tx delay 200 retry 5000"
+	if [ "$dir" = tx ]; then
+		bpcap="rx_pcap=$WORK/in.pcap"
+		fpcap="rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/out.pcap"
+		sender=b receiver=f
+	else
+		bpcap="rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/out.pcap"
+		fpcap="rx_pcap=$WORK/in.pcap"
+		sender=f receiver=b
+	fi
+	backend ",dmas=[${dir}q0@dma_skeleton:0]" b "--vdev net_pcap0,$bpcap"
 	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 	start f --lcores=0@1,1@0 --no-huge -m 128 --single-file-segments --no-pci \
 		--file-prefix="$PREFIX"-f --vdev net_virtio_user0,path="$SOCK",queues=1"$ring" \
-		--vdev "net_pcap0,rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/out.pcap" \
-		-- -i --total-num-mbufs=16384 --nb-cores=1
-	cmd f "set fwd io"
-	cmd f start
-	wait_count f "forwards packets on" 1 || fail "frontend did not start (see ${LOG[f]})"
-	wait_count b "tx queue 0 copies on DMA" 1 ||
+		--vdev "net_pcap0,$fpcap" \
+		-- -i --total-num-mbufs=16384 --nb-cores=1 --no-flush-rx
+	# the sender retries: a receiver that falls behind (a loaded
+	# machine, a sanitizer build) must not make testpmd drop: up to 1 s
+	# of retries per burst
+	cmd "$sender" "set fwd io retry"
+	cmd "$sender" "set burst tx delay 200 retry 5000"
+	cmd "$receiver" "set fwd io"
+	wait_count b "$dir queue 0 copies on DMA" 1 ||
 		fail "backend: the channel was not bound (see ${LOG[b]})"
 	feat=$(grep -ao "frontend connected on .*features 0x[0-9a-f]*" "${LOG[b]}" |
 		tail -n 1 | grep -ao "0x[0-9a-f]*$")
 	# VIRTIO_F_RING_PACKED is bit 34
 	[ $(((${feat:-0} >> 34) & 1)) = "$([ -n "$ring" ] && echo 1 || echo 0)" ] ||
 		fail "negotiated ${feat:-nothing}: not the ring layout asked for"
-	cmd b start
+	cmd "$receiver" start
+	wait_count "$receiver" "forwards packets on" 1 ||
+		fail "$receiver did not start (see ${LOG[$receiver]})"
+	cmd "$sender" start
 	end=$((SECONDS + TIMEOUT))
 	while :; do
-		v=$(xstat f 1 tx_good_packets)
+		v=$(xstat "$receiver" 1 tx_good_packets)
 		[ "${v:-0}" -ge "$NB_FRAMES" ] && break
-		[ $SECONDS -lt $end ] || { fail "the guest forwarded ${v:-0} of $NB_FRAMES frames"; break; }
+		[ $SECONDS -lt $end ] || { fail "the receiver forwarded ${v:-0} of $NB_FRAMES frames"; break; }
 		sleep 0.5
 	done
-	query b "show port stats all" "Tx-pps" >/dev/null
-	copies=$(xstat b 0 tx_q0_dma_copies)
-	fallbacks=$(xstat b 0 tx_q0_dma_fallbacks)
-	log "tx_q0_dma_copies ${copies:-missing}, tx_q0_dma_fallbacks ${fallbacks:-missing}"
-	[ "${copies:-0}" -gt 0 ] || fail "tx_q0_dma_copies is '${copies:-missing}'"
+	copies=$(xstat b 0 ${dir}_q0_dma_copies)
+	fallbacks=$(xstat b 0 ${dir}_q0_dma_fallbacks)
+	log "${dir}_q0_dma_copies ${copies:-missing}, ${dir}_q0_dma_fallbacks ${fallbacks:-missing}"
+	# a packed transmit ring is dequeued the synchronous way (dma.md)
+	if [ "$dir" = rx ] && [ -n "$ring" ]; then
+		[ "${copies:-x}" = 0 ] || fail "${dir}_q0_dma_copies is '${copies:-missing}', want 0"
+	else
+		[ "${copies:-0}" -gt 0 ] || fail "${dir}_q0_dma_copies is '${copies:-missing}'"
+	fi
 	stop f
 	wait_count b "frontend gone from" 1 || fail "backend did not see the frontend go"
 	cmd b quit
@@ -180,14 +202,16 @@ dma_round() {
 	unset "FD[b]"
 	[ $rc -eq 0 ] || fail "backend exited with status $rc (see ${LOG[b]})"
 	res=$(pcap_compare "$WORK/in.pcap" "$WORK/out.pcap")
-	log "guest received: $res"
+	log "received: $res"
 	[ "$res" = "same $NB_FRAMES" ] || fail "payloads: $res"
 	grep -aq "DMA unbind" "${LOG[b]}" && fail "unbind failed (see ${LOG[b]})"
 	grep -aiq "AddressSanitizer\|runtime error" "${LOG[b]}" &&
 		fail "sanitizer report (see ${LOG[b]})"
 }
-dma_round ""
-dma_round ",packed_vq=1"
+dma_round tx ""
+dma_round tx ",packed_vq=1"
+dma_round rx ""
+dma_round rx ",packed_vq=1"
 
 # ---- devarg errors ----
 bad_devarg() {
@@ -199,9 +223,9 @@ bad_devarg() {
 }
 log "== dmas: refused values"
 bad_devarg ",dmas=[txq0@no_such_dma:0]" "no DMA device 'no_such_dma'"
-bad_devarg ",dmas=[rxq0@dma_skeleton:0]" "receive path (rxq) is not implemented"
+bad_devarg ",dmas=[txq0@dma_skeleton:0;rxq0@dma_skeleton:0]" "two queues share channel 0"
 bad_devarg ",dmas=[txq1@dma_skeleton:0]" "names txq1, beyond queues=1"
-bad_devarg ",dmas=[txq0@dma_skeleton]" "expected txqN@DEV:CH"
+bad_devarg ",dmas=[txq0@dma_skeleton]" "expected txqN@DEV:CH or rxqN@DEV:CH"
 bad_devarg ",dmas=[txq0@dma_skeleton:0],rss-steer=1" "cannot be combined"
 
 [ $FAILED -eq 0 ] && log "PASS" || log "FAILED"

@@ -69,9 +69,13 @@ struct vhu_eth_args {
 	bool client, iommu, postcopy, tso, linear, extbuf, legacy_ol;
 	bool ctrl_queue;
 	bool rss_steer;
-	/* dmas=: per Tx queue, the DMA device (-1: none) and channel */
-	int16_t tx_dma_id[VHU_ETH_MAX_QUEUES];
-	uint16_t tx_dma_vchan[VHU_ETH_MAX_QUEUES];
+	/*
+	 * dmas=: per direction (enum vhu_async_dir: 0 Tx = libvhu's
+	 * enqueue, 1 Rx = its dequeue) and queue, the DMA device (-1: none)
+	 * and channel
+	 */
+	int16_t dma_id[2][VHU_ETH_MAX_QUEUES];
+	uint16_t dma_vchan[2][VHU_ETH_MAX_QUEUES];
 	bool dma;
 };
 
@@ -129,10 +133,9 @@ arg_iface(const char *key, const char *value, void *opaque)
 }
 
 /*
- * One entry of dmas=: "txqN@DEV:CH" (DEV a dmadev name, which may hold
- * colons itself, as a PCI address does: CH is after the last one).
- * rxqN (asynchronous dequeue) is net_vhost's spelling too, but libvhu
- * does not offer it yet.
+ * One entry of dmas=: "txqN@DEV:CH" or "rxqN@DEV:CH" (DEV a dmadev name,
+ * which may hold colons itself, as a PCI address does: CH is after the
+ * last one).
  */
 static int
 dma_entry(char *e, struct vhu_eth_args *a)
@@ -142,14 +145,10 @@ dma_entry(char *e, struct vhu_eth_args *a)
 	unsigned long q, ch;
 	char *end;
 	int16_t id;
+	int d = strncmp(e, "rxq", 3) == 0; /* enum vhu_async_dir */
 
-	if (strncmp(e, "rxq", 3) == 0) {
-		VHU_ETH_LOG(ERR, "devarg dmas: '%s': DMA on the receive path (rxq) is not implemented, only txq",
-			    e);
-		return -ENOTSUP;
-	}
-	if (strncmp(e, "txq", 3) != 0 || at == NULL || colon == NULL ||
-	    colon == at + 1)
+	if ((!d && strncmp(e, "txq", 3) != 0) || at == NULL ||
+	    colon == NULL || colon == at + 1)
 		goto bad;
 	*at = '\0';
 	*colon = '\0';
@@ -167,16 +166,17 @@ dma_entry(char *e, struct vhu_eth_args *a)
 			    at + 1);
 		return -ENODEV;
 	}
-	if (a->tx_dma_id[q] >= 0) {
-		VHU_ETH_LOG(ERR, "devarg dmas: txq%lu given twice", q);
+	if (a->dma_id[d][q] >= 0) {
+		VHU_ETH_LOG(ERR, "devarg dmas: %sq%lu given twice",
+			    d ? "rx" : "tx", q);
 		return -EINVAL;
 	}
-	a->tx_dma_id[q] = id;
-	a->tx_dma_vchan[q] = (uint16_t)ch;
+	a->dma_id[d][q] = id;
+	a->dma_vchan[d][q] = (uint16_t)ch;
 	a->dma = true;
 	return 0;
 bad:
-	VHU_ETH_LOG(ERR, "devarg dmas: entry '%s': expected txqN@DEV:CH (N < %u)",
+	VHU_ETH_LOG(ERR, "devarg dmas: entry '%s': expected txqN@DEV:CH or rxqN@DEV:CH (N < %u)",
 		    e, (unsigned int)VHU_ETH_MAX_QUEUES);
 	return -EINVAL;
 }
@@ -236,8 +236,8 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->queues = 1;
-	for (unsigned int q = 0; q < RTE_DIM(a->tx_dma_id); q++)
-		a->tx_dma_id[q] = -1;
+	for (unsigned int q = 0; q < VHU_ETH_MAX_QUEUES; q++)
+		a->dma_id[0][q] = a->dma_id[1][q] = -1;
 	/* rte_kvargs_parse with a key list would not say which key is wrong */
 	for (unsigned int i = 0; i < kv->count; i++) {
 		unsigned int k;
@@ -264,10 +264,11 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 	    arg_one(kv, ARG_RSS_STEER, arg_bool, &a->rss_steer) < 0 ||
 	    arg_one(kv, ARG_DMAS, arg_dmas, a) < 0)
 		return -EINVAL;
-	for (unsigned int q = a->queues; q < RTE_DIM(a->tx_dma_id); q++) {
-		if (a->tx_dma_id[q] >= 0) {
-			VHU_ETH_LOG(ERR, "%s: devarg dmas names txq%u, beyond queues=%u",
-				    name, q, a->queues);
+	for (unsigned int q = a->queues; q < VHU_ETH_MAX_QUEUES; q++) {
+		if (a->dma_id[0][q] >= 0 || a->dma_id[1][q] >= 0) {
+			VHU_ETH_LOG(ERR, "%s: devarg dmas names %sq%u, beyond queues=%u",
+				    name, a->dma_id[0][q] >= 0 ? "tx" : "rx",
+				    q, a->queues);
 			return -EINVAL;
 		}
 	}
@@ -594,23 +595,30 @@ steer_mask_update(struct vhu_eth_port *port)
 static int
 dma_setup(const char *name, const struct vhu_eth_args *a, uint64_t *started)
 {
-	for (unsigned int q = 0; q < a->queues; q++) {
-		int16_t id = a->tx_dma_id[q];
+	/* entry k: direction k / VHU_ETH_MAX_QUEUES, queue k % ... */
+	for (unsigned int k = 0; k < 2 * VHU_ETH_MAX_QUEUES; k++) {
+		const unsigned int kd = k / VHU_ETH_MAX_QUEUES;
+		const unsigned int kq = k % VHU_ETH_MAX_QUEUES;
+		int16_t id = a->dma_id[kd][kq];
 		struct rte_dma_info info;
 		uint16_t nvc = 0;
 
 		if (id < 0)
 			continue;
-		for (unsigned int r = 0; r < a->queues; r++) {
-			if (r != q && a->tx_dma_id[r] == id &&
-			    a->tx_dma_vchan[r] == a->tx_dma_vchan[q]) {
-				VHU_ETH_LOG(ERR, "%s: dmas: txq%u and txq%u share one channel",
-					    name, q, r);
+		for (unsigned int r = 0; r < 2 * VHU_ETH_MAX_QUEUES; r++) {
+			const unsigned int rd = r / VHU_ETH_MAX_QUEUES;
+			const unsigned int rq = r % VHU_ETH_MAX_QUEUES;
+
+			if (a->dma_id[rd][rq] != id)
+				continue;
+			if (r != k &&
+			    a->dma_vchan[rd][rq] == a->dma_vchan[kd][kq]) {
+				VHU_ETH_LOG(ERR, "%s: dmas: two queues share channel %u of one device",
+					    name, a->dma_vchan[kd][kq]);
 				return -EINVAL;
 			}
-			if (a->tx_dma_id[r] == id)
-				nvc = RTE_MAX(nvc,
-					(uint16_t)(a->tx_dma_vchan[r] + 1));
+			nvc = RTE_MAX(nvc,
+				      (uint16_t)(a->dma_vchan[rd][rq] + 1));
 		}
 		if (rte_dma_info_get(id, &info) != 0)
 			return -ENODEV;
@@ -661,29 +669,33 @@ dma_stop(uint64_t started)
 	}
 }
 
-/* Bind qp's channel on dev, if it has one and is not bound. Not locked. */
+/*
+ * Bind the channel of direction d (enum vhu_async_dir) of qp on dev, if
+ * it has one and is not bound. Not locked.
+ */
 static void
-dma_bind(struct vhu_eth_port *port, struct vhu_dev *dev, uint16_t qp)
+dma_bind(struct vhu_eth_port *port, struct vhu_dev *dev, uint16_t qp, int d)
 {
+	const char *what = d ? "rx" : "tx";
 	int ret;
 
-	if (qp >= port->queues || port->tx_dma_id[qp] < 0 ||
-	    (atomic_load_explicit(&port->tx_dma_bound, memory_order_relaxed) &
+	if (qp >= port->queues || port->dma_id[d][qp] < 0 ||
+	    (atomic_load_explicit(&port->dma_bound[d], memory_order_relaxed) &
 	     RTE_BIT32(qp)))
 		return;
-	ret = vhu_async_bind(dev, qp, VHU_ASYNC_ENQUEUE, port->tx_dma_id[qp],
-			     port->tx_dma_vchan[qp], NULL);
+	ret = vhu_async_bind(dev, qp, (enum vhu_async_dir)d,
+			     port->dma_id[d][qp], port->dma_vchan[d][qp], NULL);
 	if (ret == 0) {
-		atomic_fetch_or_explicit(&port->tx_dma_bound, RTE_BIT32(qp),
+		atomic_fetch_or_explicit(&port->dma_bound[d], RTE_BIT32(qp),
 					 memory_order_relaxed);
-		VHU_ETH_LOG(INFO, "port %u: tx queue %u copies on DMA %d:%u",
-			    port->port_id, qp, port->tx_dma_id[qp],
-			    port->tx_dma_vchan[qp]);
+		VHU_ETH_LOG(INFO, "port %u: %s queue %u copies on DMA %d:%u",
+			    port->port_id, what, qp, port->dma_id[d][qp],
+			    port->dma_vchan[d][qp]);
 	} else if (ret != -ENODEV) {
 		/* -ENODEV: the guest has not set the queue up yet */
-		VHU_ETH_LOG(ERR, "port %u: tx queue %u: DMA %d:%u not bound (%s): the core copies",
-			    port->port_id, qp, port->tx_dma_id[qp],
-			    port->tx_dma_vchan[qp], strerror(-ret));
+		VHU_ETH_LOG(ERR, "port %u: %s queue %u: DMA %d:%u not bound (%s): the core copies",
+			    port->port_id, what, qp, port->dma_id[d][qp],
+			    port->dma_vchan[d][qp], strerror(-ret));
 	}
 }
 
@@ -691,17 +703,22 @@ dma_bind(struct vhu_eth_port *port, struct vhu_dev *dev, uint16_t qp)
 static void
 dma_unbind_all(struct vhu_eth_port *port, struct vhu_dev *dev)
 {
-	uint32_t bound = atomic_exchange_explicit(&port->tx_dma_bound, 0,
-						  memory_order_relaxed);
+	for (int d = 0; d < 2; d++) {
+		uint32_t bound = atomic_exchange_explicit(&port->dma_bound[d],
+							  0,
+							  memory_order_relaxed);
 
-	while (bound != 0) {
-		uint16_t qp = (uint16_t)__builtin_ctz(bound);
-		int ret = vhu_async_unbind(dev, qp, VHU_ASYNC_ENQUEUE);
+		while (bound != 0) {
+			uint16_t qp = (uint16_t)__builtin_ctz(bound);
+			int ret = vhu_async_unbind(dev, qp,
+						   (enum vhu_async_dir)d);
 
-		if (ret != 0)
-			VHU_ETH_LOG(ERR, "port %u: tx queue %u: DMA unbind: %s",
-				    port->port_id, qp, strerror(-ret));
-		bound &= bound - 1;
+			if (ret != 0)
+				VHU_ETH_LOG(ERR, "port %u: %s queue %u: DMA unbind: %s",
+					    port->port_id, d ? "rx" : "tx", qp,
+					    strerror(-ret));
+			bound &= bound - 1;
+		}
 	}
 }
 
@@ -754,8 +771,10 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 		    vhu_dev_features(dev),
 		    mtu != 0 ? "guest MTU" : "no guest MTU, port MTU",
 		    mtu != 0 ? mtu : port->eth_dev->data->mtu, node);
-	for (uint16_t qp = 0; qp < port->queues; qp++)
-		dma_bind(port, dev, qp);
+	for (uint16_t qp = 0; qp < port->queues; qp++) {
+		dma_bind(port, dev, qp, VHU_ASYNC_ENQUEUE);
+		dma_bind(port, dev, qp, VHU_ASYNC_DEQUEUE);
+	}
 	link_set(port, true);
 	if (!closing)
 		raise_lsc(port);
@@ -830,9 +849,9 @@ cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
 	VHU_ETH_LOG(INFO, "port %u: %s queue %u %s", port->port_id,
 		    vring % 2 ? "rx" : "tx", vring / 2,
 		    enabled ? "enabled" : "disabled");
-	/* a guest receive queue set up after the start gets its channel */
-	if (enabled && vring % 2 == 0 && port->dev == dev)
-		dma_bind(port, dev, vring / 2);
+	/* a vring set up after the start gets its channel */
+	if (enabled && port->dev == dev)
+		dma_bind(port, dev, vring / 2, vring % 2);
 	/* an application asleep on this queue must hear the first kick */
 	if (arm)
 		(void)vhu_vring_notify(dev, vring, true);
@@ -1615,8 +1634,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->legacy_ol = a.legacy_ol;
 	port->ctrl_queue = a.ctrl_queue;
 	port->rss_steer = a.rss_steer;
-	memcpy(port->tx_dma_id, a.tx_dma_id, sizeof(port->tx_dma_id));
-	memcpy(port->tx_dma_vchan, a.tx_dma_vchan, sizeof(port->tx_dma_vchan));
+	memcpy(port->dma_id, a.dma_id, sizeof(port->dma_id));
+	memcpy(port->dma_vchan, a.dma_vchan, sizeof(port->dma_vchan));
 	port->dma_started = dma_started;
 	dma_started = 0;
 	port->chain = !a.linear ? VHU_ETH_CHAIN_KEEP :

@@ -271,15 +271,16 @@ struct vhu_eth_port {
 	bool intr_armed[VHU_ETH_MAX_QUEUES];/* lock: app asked for kicks */
 
 	/*
-	 * dmas=[txqN@DEV:CH;...]: the DMA channel of each Tx queue (-1:
-	 * none), set at probe; bit qp of tx_dma_bound while libvhu has the
-	 * channel bound on the connected device (lock to write, relaxed
-	 * loads by the bursts: a stale bit only costs a call that returns
-	 * 0, libvhu checks the binding itself).
+	 * dmas=[txqN@DEV:CH;rxqN@DEV:CH...]: per direction (enum
+	 * vhu_async_dir: 0 Tx, libvhu's enqueue; 1 Rx, its dequeue) and
+	 * queue, the DMA channel (-1: none), set at probe; bit qp of
+	 * dma_bound[d] while libvhu has the channel bound on the connected
+	 * device (lock to write, relaxed loads by the bursts: a stale bit
+	 * only costs a call that returns 0, libvhu checks the binding).
 	 */
-	int16_t tx_dma_id[VHU_ETH_MAX_QUEUES];
-	uint16_t tx_dma_vchan[VHU_ETH_MAX_QUEUES];
-	_Atomic uint32_t tx_dma_bound;
+	int16_t dma_id[2][VHU_ETH_MAX_QUEUES];
+	uint16_t dma_vchan[2][VHU_ETH_MAX_QUEUES];
+	_Atomic uint32_t dma_bound[2];
 	uint64_t dma_started;     /* DMA devices (by id) the port started */
 };
 

@@ -279,10 +279,23 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	dev = atomic_load_explicit(&rxq->port->dp_dev, memory_order_acquire);
 	if (unlikely(dev == NULL))
 		return 0;
-	if (unlikely(atomic_load_explicit(&rxq->port->tx_dma_bound,
+	if (unlikely(atomic_load_explicit(&rxq->port->dma_bound[0],
 					  memory_order_relaxed) &
 		     RTE_BIT32(rxq->qp)))
 		tx_dma_reap(dev, rxq->qp);
+	if (unlikely(atomic_load_explicit(&rxq->port->dma_bound[1],
+					  memory_order_relaxed) &
+		     RTE_BIT32(rxq->qp))) {
+		/*
+		 * dmas=rxqN: start the copies of what the guest sent, then
+		 * take what is complete (this call's short frames, earlier
+		 * calls' long ones), in the guest's order
+		 */
+		(void)vhu_dequeue_submit_burst(dev, rxq->qp, rxq->mp,
+				RTE_MIN(n, (uint16_t)VHU_BURST_MAX));
+		got = vhu_dequeue_poll_completed(dev, rxq->qp, pkts, n);
+		n = 0; /* no synchronous dequeue below */
+	}
 	/* libvhu takes at most VHU_BURST_MAX per call: fill what was asked */
 	while (got < n) {
 		uint16_t want = RTE_MIN((uint16_t)(n - got),
@@ -538,7 +551,7 @@ vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	dev = atomic_load_explicit(&txq->port->dp_dev, memory_order_acquire);
 	if (unlikely(dev == NULL))
 		return 0;
-	if (unlikely(atomic_load_explicit(&txq->port->tx_dma_bound,
+	if (unlikely(atomic_load_explicit(&txq->port->dma_bound[0],
 					  memory_order_relaxed) &
 		     RTE_BIT32(txq->qp)))
 		return tx_dma(txq, dev, pkts, n);
@@ -690,8 +703,8 @@ enum {
 	XS_RING_FULL,    /* Tx: bursts the guest ring cut short */
 	XS_IOTLB_MISSES,
 	XS_FILTERED,     /* Tx only: refused by the guest's receive filter */
-	XS_DMA_COPIES,   /* Tx only, dmas=: pieces the DMA engine copied */
-	XS_DMA_FALLBACKS, /* Tx only, dmas=: ... the core copied instead */
+	XS_DMA_COPIES,   /* dmas=: pieces the DMA engine copied */
+	XS_DMA_FALLBACKS, /* dmas=: ... the core copied instead */
 	XS_PER_QUEUE,
 };
 
@@ -732,6 +745,8 @@ static const char *const xs_names[2][XS_PER_QUEUE] = {
 		[XS_DROPPED_OL] = "dropped_bad_hdr",
 		[XS_KICKS] = "kicks",
 		[XS_KICK_LATENCY] = "kick_latency_ns",
+		[XS_DMA_COPIES] = "dma_copies",
+		[XS_DMA_FALLBACKS] = "dma_fallbacks",
 	},
 };
 
@@ -780,9 +795,9 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 			v[XS_DROPPED] = lib.drops_no_buf;
 			v[XS_DROPPED_OL] = lib.drops_mtu;
 			v[XS_SW_SEGMENTED] = lib.sw_segmented;
-			v[XS_DMA_COPIES] = lib.dma_copies;
-			v[XS_DMA_FALLBACKS] = lib.dma_fallbacks;
 		}
+		v[XS_DMA_COPIES] = lib.dma_copies;
+		v[XS_DMA_FALLBACKS] = lib.dma_fallbacks;
 	}
 }
 

@@ -557,8 +557,9 @@ uint16_t vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
  * How many packets of one direction of qp libvhu holds: submitted and not
  * yet returned by vhu_enqueue_poll_completed() or
  * vhu_dequeue_poll_completed() (copies in flight, or done and waiting).
- * Any thread; the value may be stale by the time it is read unless the
- * queue's lcore is the caller.
+ * Any thread, but not concurrently with vhu_async_unbind() of the same
+ * queue (the binding it reads is freed there); the value may be stale by
+ * the time it is read unless the queue's lcore is the caller.
  *
  * @param dev the device.
  * @param qp the queue pair.

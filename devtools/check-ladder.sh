@@ -31,6 +31,7 @@ floors='
 3  virtqueue_ctrl
 4  virtqueue_offload
 5  virtqueue_burst
+5  virtqueue_async
 6  protocol_unix_io
 6  protocol_loop
 6  protocol_memguard

@@ -219,6 +219,12 @@ struct vhu_vring_stats {
 				    kick to the next burst on the vring, in
 				    ns (interrupt-mode wake-up latency); 0
 				    before the first */
+	uint64_t dma_copies;   /**< enqueue with a DMA channel
+				    (vhu_async_bind): payload pieces the
+				    engine copied */
+	uint64_t dma_fallbacks; /**< ... pieces the core copied instead,
+				    because the engine refused them (ring
+				    full) or reported an error */
 };
 
 /** sizeof(struct vhu_vring_stats) in its first version (7 counters). */

@@ -374,6 +374,251 @@ struct vhu_vring_addrs {
 int vhu_vring_addrs(struct vhu_dev *dev, uint16_t vring,
 		    struct vhu_vring_addrs *out);
 
+/*
+ * Asynchronous enqueue: copies on a DMA engine (rte_dmadev).
+ */
+
+/** vhu_async_bind(): the direction whose copies go to the channel. */
+enum vhu_async_dir {
+	/** vhu_enqueue_submit_burst(): mbufs into the guest's receive ring */
+	VHU_ASYNC_ENQUEUE = 0,
+	/** vhu_dequeue_submit_burst(): the guest's transmit ring into mbufs */
+	VHU_ASYNC_DEQUEUE = 1,
+};
+
+/** Tuning of an asynchronous binding; all zero means the defaults. */
+struct vhu_async_params {
+	/**
+	 * Frames shorter than this many bytes (pkt_len) are copied by the
+	 * calling core at submit, not by the engine: for small frames the
+	 * descriptor costs more than the copy. 0: VHU_ASYNC_THRESHOLD_DEFAULT;
+	 * UINT32_MAX: every frame by the core (a test setting).
+	 */
+	uint32_t copy_threshold;
+	/**
+	 * Frames libvhu may hold at once (submitted and not yet returned by
+	 * vhu_enqueue_poll_completed()), rounded up to a power of two.
+	 * 0: VHU_ASYNC_INFLIGHT_DEFAULT; at most 32768.
+	 */
+	uint16_t max_inflight;
+};
+
+/**
+ * Default copy_threshold: 256 bytes, not measured here (no DMA hardware
+ * on the machines vhu is developed on); the figure DPDK's own vhost
+ * async examples use as the point where a CPU copy stops being cheaper.
+ */
+#define VHU_ASYNC_THRESHOLD_DEFAULT 256
+/** Default max_inflight (frames). */
+#define VHU_ASYNC_INFLIGHT_DEFAULT 512
+
+/**
+ * Bind a DMA channel to one direction of queue pair qp: from now on
+ * vhu_enqueue_submit_burst() hands the payload copies of that queue to
+ * the channel and vhu_enqueue_poll_completed() publishes them to the
+ * guest once the engine has finished (for VHU_ASYNC_DEQUEUE:
+ * vhu_dequeue_submit_burst() and vhu_dequeue_poll_completed(), likewise;
+ * vhu_dequeue_burst() then waits for the frames in flight). vhu_enqueue_burst() keeps working
+ * on the queue only while nothing is in flight (it returns 0 otherwise,
+ * as for a queue in use): use one API or the other on a queue.
+ *
+ * **Design.** Submit reserves the guest's buffers in ring order (the
+ * avail index advances), writes each virtio-net header with the core,
+ * copies frames below copy_threshold with the core, and enqueues every
+ * other payload piece on the channel (one rte_dma_copy per contiguous
+ * piece, one rte_dma_submit per call). Poll reads the channel's
+ * completions (rte_dma_completed_status), marks the guest pages they
+ * wrote in the dirty log (live migration), and publishes the used
+ * entries of the frames that are complete, in ring order: a frame whose
+ * copies are done waits for every frame before it, whatever order the
+ * engine finished in. Only then are the frames' mbufs handed back. A copy
+ * the engine refuses (ring full) or reports failed is done by the core
+ * (counted in dma_fallbacks): no frame is lost or published unwritten.
+ *
+ * **The channel.** dma_id/vchan must be configured and started by the
+ * application (rte_dma_configure, rte_dma_vchan_setup with
+ * RTE_DMA_DIR_MEM_TO_MEM, rte_dma_start) and used by nothing else while
+ * bound: libvhu reads every completion of the vchan as its own. It must
+ * stay started until vhu_async_unbind() returns (or vhu_fini()).
+ * Addresses are given to the engine as virtual addresses: EAL must run
+ * in IOVA-as-VA mode (--iova-mode=va; the default without hugepages), and
+ * a hardware engine behind an IOMMU must be able to reach the guest's
+ * memory (libvhu does not map it into the engine's IOMMU domain; a
+ * software engine such as dma_skeleton needs nothing).
+ *
+ * **Lifetime.** A binding belongs to the queue, not to one connection of
+ * the frontend: it survives destroy_device / new_device of the same
+ * device handle, until vhu_async_unbind() or vhu_fini(). Whenever the
+ * frontend takes the ring away (GET_VRING_BASE, memory table change,
+ * disconnect, reset), libvhu first waits for the copies in flight (at
+ * most VHU_ASYNC_DRAIN_MS, polling the channel from the control
+ * context) and publishes them, so nothing is written into memory the
+ * frontend unmaps; their mbufs wait for the next
+ * vhu_enqueue_poll_completed(), which returns them even when the queue is
+ * no longer running. The natural places to bind are new_device or
+ * vring_state_changed.
+ *
+ * **Threads.** A control call: it holds the queue as the control context
+ * does (it waits for a burst in progress), so call it from the control
+ * context (callbacks included) or from a thread that does not hold up the
+ * queue's lcore, never from inside a burst or a guest-address window.
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param dir VHU_ASYNC_ENQUEUE (the guest's receive vring 2*qp) or
+ *   VHU_ASYNC_DEQUEUE (its transmit vring 2*qp+1: see
+ *   vhu_dequeue_submit_burst()).
+ * @param dma_id the rte_dmadev device.
+ * @param vchan its virtual channel.
+ * @param params tuning, or NULL for the defaults.
+ * @return 0, or a negative errno value:
+ *   - -EINVAL: dev NULL, qp out of range, dma_id not a valid device,
+ *     vchan beyond its channels, or params out of range;
+ *   - -ENODEV: the frontend has not set this queue up;
+ *   - -ENOTSUP: EAL is not in IOVA-as-VA mode;
+ *   - -EBUSY: the queue already has a channel, or the channel is bound to
+ *     another queue;
+ *   - -ENOMEM: no memory for the binding's tables.
+ */
+int vhu_async_bind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir,
+		   int16_t dma_id, uint16_t vchan,
+		   const struct vhu_async_params *params);
+
+/** The longest vhu_async_bind() says the drain of a stopping queue waits. */
+#define VHU_ASYNC_DRAIN_MS 1000
+
+/**
+ * Unbind the channel of one direction of queue pair qp: waits for the
+ * copies in flight (as a stopping queue does), publishes them, and frees
+ * the mbufs libvhu still holds (submitted and not yet returned by
+ * vhu_enqueue_poll_completed(): their frames were delivered). Afterwards
+ * the channel is the application's again. Same threading rules as
+ * vhu_async_bind().
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param dir the direction given to vhu_async_bind().
+ * @return 0, or a negative errno value:
+ *   - -EINVAL: dev NULL or qp out of range;
+ *   - -ENODEV: the queue does not exist;
+ *   - -ENOENT: no channel bound to it;
+ *   - -ETIMEDOUT: the engine did not finish the copies in flight within
+ *     VHU_ASYNC_DRAIN_MS; the binding stays, try again.
+ */
+int vhu_async_unbind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir);
+
+/**
+ * Submit packets for the guest's receive queue of queue pair qp, whose
+ * enqueue direction is bound to a DMA channel (vhu_async_bind()).
+ * Guest buffers are taken, headers written and copies started; the
+ * guest sees nothing until vhu_enqueue_poll_completed() publishes them.
+ *
+ * **Ownership.** Unlike vhu_enqueue_burst(), the packets accepted (the
+ * first n of pkts) now belong to libvhu until
+ * vhu_enqueue_poll_completed() hands them back: do not free or modify
+ * them. The rest stay the caller's.
+ *
+ * Split and packed rings, mergeable buffers and chained mbufs are all
+ * served. A burst with a frame that needs the software offload stage
+ * (checksum completion, segmentation, MTU drop: see vhu_enqueue_burst())
+ * is copied by the core in vhu_enqueue_burst()'s way, which publishes at
+ * once: possible only when nothing of the queue is in flight, so such a
+ * burst is accepted only then (0 otherwise: poll and submit again). Its
+ * frames still come back through vhu_enqueue_poll_completed(), in order.
+ *
+ * Same rules as vhu_enqueue_burst() otherwise: one lcore per queue at a
+ * time (submit and poll included), no lock, no wait, at most
+ * VHU_BURST_MAX packets per call; the guest is called at poll, not here.
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param pkts the packets.
+ * @param count the number of packets in pkts.
+ * @return how many packets, from the start of pkts, were accepted: fewer
+ *   than count when the guest ring is full (counted as in
+ *   vhu_enqueue_burst()) or libvhu holds max_inflight frames already. 0
+ *   also when no channel is bound or the queue is not running.
+ */
+uint16_t vhu_enqueue_submit_burst(struct vhu_dev *dev, uint16_t qp,
+				  struct rte_mbuf **pkts, uint16_t count);
+
+/**
+ * Collect the copies the engine finished on queue pair qp, publish the
+ * frames that are complete, in ring order, to the guest (one used index
+ * store and at most one call), and return their mbufs.
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param[out] pkts where the mbufs are stored, in submission order; the
+ *   caller owns them again (free them, or send them elsewhere).
+ * @param count room in pkts.
+ * @return how many mbufs were stored (at most count). 0 also when dev or
+ *   pkts is NULL, no channel is bound, or a burst holds the queue.
+ */
+uint16_t vhu_enqueue_poll_completed(struct vhu_dev *dev, uint16_t qp,
+				    struct rte_mbuf **pkts, uint16_t count);
+
+/**
+ * Take the guest's transmit chains on queue pair qp, whose dequeue
+ * direction is bound to a DMA channel (vhu_async_bind() with
+ * VHU_ASYNC_DEQUEUE): each chain is checked as vhu_dequeue_burst() checks
+ * it, gets an mbuf chain from mp of its frame's length, and its bytes are
+ * copied by the core (frames below copy_threshold) or queued on the
+ * engine. The guest gets its buffers back, in ring order, and the caller
+ * gets the mbufs, from vhu_dequeue_poll_completed().
+ *
+ * Split rings use the engine; a packed ring is served the synchronous way
+ * (vhu_dequeue_burst()'s copy), whose frames wait for the poll like the
+ * others. A frame the guest made empty or larger than 64 KiB is dropped
+ * and counted (desc_errors); a dry mempool ends the call (the chain stays
+ * for the next). Same threading rules as vhu_enqueue_submit_burst().
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param mp the mempool the mbufs are taken from (also the RARP frame's,
+ *   see vhu_dequeue_poll_completed()).
+ * @param count the most chains to take (at most VHU_BURST_MAX per call).
+ * @return chains taken (dropped ones included). 0 also when no dequeue
+ *   channel is bound or the queue is not running.
+ */
+uint16_t vhu_dequeue_submit_burst(struct vhu_dev *dev, uint16_t qp,
+				  struct rte_mempool *mp, uint16_t count);
+
+/**
+ * Collect the copies the engine finished on queue pair qp's transmit
+ * vring, give the guest back the buffers of the frames that are complete,
+ * in ring order, and return those frames' mbufs (the virtio-net header
+ * turned into mbuf metadata as vhu_dequeue_burst() does). After the
+ * frontend asked to announce the guest (SEND_RARP), the first call
+ * returns the RARP frame first, from the mempool of the last submit.
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param[out] pkts where the mbufs are stored; the caller owns them.
+ * @param count room in pkts.
+ * @return how many mbufs were stored. 0 also when no dequeue channel is
+ *   bound or a call holds the queue.
+ */
+uint16_t vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
+				    struct rte_mbuf **pkts, uint16_t count);
+
+/**
+ * How many packets of one direction of qp libvhu holds: submitted and not
+ * yet returned by vhu_enqueue_poll_completed() or
+ * vhu_dequeue_poll_completed() (copies in flight, or done and waiting).
+ * Any thread, but not concurrently with vhu_async_unbind() of the same
+ * queue (the binding it reads is freed there); the value may be stale by
+ * the time it is read unless the queue's lcore is the caller.
+ *
+ * @param dev the device.
+ * @param qp the queue pair.
+ * @param dir the direction.
+ * @return the count (>= 0), or a negative errno value: -EINVAL (dev NULL,
+ *   qp out of range), -ENODEV (no such queue), -ENOENT (no channel bound).
+ */
+int vhu_async_inflight(const struct vhu_dev *dev, uint16_t qp,
+		       enum vhu_async_dir dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,7 @@
 #include <rte_alarm.h>
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
+#include <rte_dmadev.h>
 #include <rte_ethdev.h>
 #include <rte_interrupts.h>
 #include <rte_kvargs.h>
@@ -56,12 +57,13 @@ RTE_LOG_REGISTER(vhu_eth_logtype, pmd.net.vhu, NOTICE);
 #define ARG_RSS_STEER  "rss-steer"
 #define ARG_COAL_USECS "coalesce-usecs"
 #define ARG_COAL_FRAMES "coalesce-frames"
+#define ARG_DMAS       "dmas"
 
 static const char *const valid_args[] = {
 	ARG_IFACE, ARG_QUEUES, ARG_CLIENT, ARG_IOMMU, ARG_POSTCOPY, ARG_TSO,
 	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, ARG_CTRL_QUEUE, ARG_RSS_STEER,
 	ARG_COAL_USECS, ARG_COAL_FRAMES,
-	NULL,
+	ARG_DMAS, NULL,
 };
 
 /* The largest coalesce-usecs= (1 s) and coalesce-frames= accepted. */
@@ -75,6 +77,14 @@ struct vhu_eth_args {
 	bool ctrl_queue;
 	bool rss_steer;
 	uint32_t coal_usecs, coal_frames;
+	/*
+	 * dmas=: per direction (enum vhu_async_dir: 0 Tx = libvhu's
+	 * enqueue, 1 Rx = its dequeue) and queue, the DMA device (-1: none)
+	 * and channel
+	 */
+	int16_t dma_id[2][VHU_ETH_MAX_QUEUES];
+	uint16_t dma_vchan[2][VHU_ETH_MAX_QUEUES];
+	bool dma;
 };
 
 static int
@@ -152,6 +162,86 @@ arg_coal(const char *key, const char *value, void *opaque)
 	return 0;
 }
 
+/*
+ * One entry of dmas=: "txqN@DEV:CH" or "rxqN@DEV:CH" (DEV a dmadev name,
+ * which may hold colons itself, as a PCI address does: CH is after the
+ * last one).
+ */
+static int
+dma_entry(char *e, struct vhu_eth_args *a)
+{
+	char *at = strchr(e, '@');
+	char *colon = at != NULL ? strrchr(at, ':') : NULL;
+	unsigned long q, ch;
+	char *end;
+	int16_t id;
+	int d = strncmp(e, "rxq", 3) == 0; /* enum vhu_async_dir */
+
+	if ((!d && strncmp(e, "txq", 3) != 0) || at == NULL ||
+	    colon == NULL || colon == at + 1)
+		goto bad;
+	*at = '\0';
+	*colon = '\0';
+	errno = 0;
+	q = strtoul(e + 3, &end, 10);
+	if (e[3] == '\0' || *end != '\0' || errno != 0 ||
+	    q >= VHU_ETH_MAX_QUEUES)
+		goto bad;
+	ch = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || ch > UINT16_MAX)
+		goto bad;
+	id = (int16_t)rte_dma_get_dev_id_by_name(at + 1);
+	if (id < 0) {
+		VHU_ETH_LOG(ERR, "devarg dmas: no DMA device '%s' (create it before this port, e.g. --vdev=dma_skeleton first)",
+			    at + 1);
+		return -ENODEV;
+	}
+	if (a->dma_id[d][q] >= 0) {
+		VHU_ETH_LOG(ERR, "devarg dmas: %sq%lu given twice",
+			    d ? "rx" : "tx", q);
+		return -EINVAL;
+	}
+	a->dma_id[d][q] = id;
+	a->dma_vchan[d][q] = (uint16_t)ch;
+	a->dma = true;
+	return 0;
+bad:
+	VHU_ETH_LOG(ERR, "devarg dmas: entry '%s': expected txqN@DEV:CH or rxqN@DEV:CH (N < %u)",
+		    e, (unsigned int)VHU_ETH_MAX_QUEUES);
+	return -EINVAL;
+}
+
+/* dmas=[txq0@DEV:CH;txq1@DEV:CH;...] (net_vhost's spelling) */
+static int
+arg_dmas(const char *key, const char *value, void *opaque)
+{
+	struct vhu_eth_args *a = opaque;
+	char buf[512];
+	char *p, *save = NULL, *e;
+	size_t len;
+	int ret = 0;
+
+	if (value == NULL || (len = strlen(value)) == 0 ||
+	    len >= sizeof(buf)) {
+		VHU_ETH_LOG(ERR, "devarg %s: expected [txqN@DEV:CH;...]", key);
+		return -EINVAL;
+	}
+	memcpy(buf, value, len + 1);
+	p = buf;
+	if (p[0] == '[') {
+		if (p[len - 1] != ']') {
+			VHU_ETH_LOG(ERR, "devarg %s=%s: unbalanced [", key, value);
+			return -EINVAL;
+		}
+		p[len - 1] = '\0';
+		p++;
+	}
+	for (e = strtok_r(p, ";", &save); e != NULL && ret == 0;
+	     e = strtok_r(NULL, ";", &save))
+		ret = dma_entry(e, a);
+	return ret;
+}
+
 /* Process one key if present; -EINVAL if its handler refused it. */
 static int
 arg_one(struct rte_kvargs *kv, const char *key, arg_handler_t h, void *out)
@@ -176,6 +266,8 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->queues = 1;
+	for (unsigned int q = 0; q < VHU_ETH_MAX_QUEUES; q++)
+		a->dma_id[0][q] = a->dma_id[1][q] = -1;
 	/* rte_kvargs_parse with a key list would not say which key is wrong */
 	for (unsigned int i = 0; i < kv->count; i++) {
 		unsigned int k;
@@ -184,7 +276,7 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			if (strcmp(kv->pairs[i].key, valid_args[k]) == 0)
 				break;
 		if (valid_args[k] == NULL) {
-			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue, rss-steer, coalesce-usecs, coalesce-frames)",
+			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue, rss-steer, coalesce-usecs, coalesce-frames, dmas)",
 				    name, kv->pairs[i].key);
 			return -EINVAL;
 		}
@@ -201,8 +293,23 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 	    arg_one(kv, ARG_CTRL_QUEUE, arg_bool, &a->ctrl_queue) < 0 ||
 	    arg_one(kv, ARG_RSS_STEER, arg_bool, &a->rss_steer) < 0 ||
 	    arg_one(kv, ARG_COAL_USECS, arg_coal, &a->coal_usecs) < 0 ||
-	    arg_one(kv, ARG_COAL_FRAMES, arg_coal, &a->coal_frames) < 0)
+	    arg_one(kv, ARG_COAL_FRAMES, arg_coal, &a->coal_frames) < 0 ||
+	    arg_one(kv, ARG_DMAS, arg_dmas, a) < 0)
 		return -EINVAL;
+	for (unsigned int q = a->queues; q < VHU_ETH_MAX_QUEUES; q++) {
+		if (a->dma_id[0][q] >= 0 || a->dma_id[1][q] >= 0) {
+			VHU_ETH_LOG(ERR, "%s: devarg dmas names %sq%u, beyond queues=%u",
+				    name, a->dma_id[0][q] >= 0 ? "tx" : "rx",
+				    q, a->queues);
+			return -EINVAL;
+		}
+	}
+	/* both take Tx frames another way; keep the DMA path simple */
+	if (a->dma && (a->rss_steer || a->ctrl_queue)) {
+		VHU_ETH_LOG(ERR, "%s: devarg dmas cannot be combined with rss-steer=1 or ctrl-queue=1",
+			    name);
+		return -EINVAL;
+	}
 	if (a->iface == NULL) {
 		VHU_ETH_LOG(ERR, "%s: devarg iface=<socket path> is required",
 			    name);
@@ -556,6 +663,147 @@ steer_mask_update(struct vhu_eth_port *port)
 	atomic_store_explicit(&port->steer_qps, m, memory_order_relaxed);
 }
 
+/* ---- dmas=: DMA channels of the Tx queues ---- */
+
+/*
+ * Configure and start each DMA device dmas= names, unless the
+ * application did (it then has its channels already): one channel per
+ * vchan named, memory to memory; *started gets a bit per device started
+ * here (the port stops it when it closes: EAL's cleanup refuses to close
+ * a running one, and dma_skeleton's copy thread outlives it). nb_desc
+ * 1024: a burst's worth of pieces for several bursts; not tuned. 0, or a
+ * negative errno value said.
+ */
+static int
+dma_setup(const char *name, const struct vhu_eth_args *a, uint64_t *started)
+{
+	/* entry k: direction k / VHU_ETH_MAX_QUEUES, queue k % ... */
+	for (unsigned int k = 0; k < 2 * VHU_ETH_MAX_QUEUES; k++) {
+		const unsigned int kd = k / VHU_ETH_MAX_QUEUES;
+		const unsigned int kq = k % VHU_ETH_MAX_QUEUES;
+		int16_t id = a->dma_id[kd][kq];
+		struct rte_dma_info info;
+		uint16_t nvc = 0;
+
+		if (id < 0)
+			continue;
+		for (unsigned int r = 0; r < 2 * VHU_ETH_MAX_QUEUES; r++) {
+			const unsigned int rd = r / VHU_ETH_MAX_QUEUES;
+			const unsigned int rq = r % VHU_ETH_MAX_QUEUES;
+
+			if (a->dma_id[rd][rq] != id)
+				continue;
+			if (r != k &&
+			    a->dma_vchan[rd][rq] == a->dma_vchan[kd][kq]) {
+				VHU_ETH_LOG(ERR, "%s: dmas: two queues share channel %u of one device",
+					    name, a->dma_vchan[kd][kq]);
+				return -EINVAL;
+			}
+			nvc = RTE_MAX(nvc,
+				      (uint16_t)(a->dma_vchan[rd][rq] + 1));
+		}
+		if (rte_dma_info_get(id, &info) != 0)
+			return -ENODEV;
+		if (info.nb_vchans == 0) {
+			struct rte_dma_conf conf = { .nb_vchans = nvc };
+			struct rte_dma_vchan_conf vc = {
+				.direction = RTE_DMA_DIR_MEM_TO_MEM,
+				.nb_desc = RTE_MAX((uint16_t)1024,
+						   info.min_desc),
+			};
+			int ret = nvc > info.max_vchans ? -EINVAL :
+				  rte_dma_configure(id, &conf);
+
+			vc.nb_desc = RTE_MIN(vc.nb_desc, info.max_desc);
+
+			for (uint16_t v = 0; v < nvc && ret == 0; v++)
+				ret = rte_dma_vchan_setup(id, v, &vc);
+			if (ret == 0)
+				ret = rte_dma_start(id);
+			if (ret != 0) {
+				VHU_ETH_LOG(ERR, "%s: dmas: cannot set DMA device %s up with %u channels: %s",
+					    name, info.dev_name, nvc,
+					    strerror(-ret));
+				return ret < 0 ? ret : -EINVAL;
+			}
+			VHU_ETH_LOG(INFO, "%s: DMA device %s started, %u channels of %u descriptors",
+				    name, info.dev_name, nvc, vc.nb_desc);
+			/* ours to stop at close (ids beyond 63: left running) */
+			if (id < 64)
+				*started |= RTE_BIT64(id);
+		} else if (nvc > info.nb_vchans) {
+			VHU_ETH_LOG(ERR, "%s: dmas: DMA device %s was configured with %u channels, channel %u named",
+				    name, info.dev_name, info.nb_vchans,
+				    nvc - 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Stop the DMA devices dma_setup() started. */
+static void
+dma_stop(uint64_t started)
+{
+	while (started != 0) {
+		(void)rte_dma_stop((int16_t)__builtin_ctzll(started));
+		started &= started - 1;
+	}
+}
+
+/*
+ * Bind the channel of direction d (enum vhu_async_dir) of qp on dev, if
+ * it has one and is not bound. Not locked.
+ */
+static void
+dma_bind(struct vhu_eth_port *port, struct vhu_dev *dev, uint16_t qp, int d)
+{
+	const char *what = d ? "rx" : "tx";
+	int ret;
+
+	if (qp >= port->queues || port->dma_id[d][qp] < 0 ||
+	    (atomic_load_explicit(&port->dma_bound[d], memory_order_relaxed) &
+	     RTE_BIT32(qp)))
+		return;
+	ret = vhu_async_bind(dev, qp, (enum vhu_async_dir)d,
+			     port->dma_id[d][qp], port->dma_vchan[d][qp], NULL);
+	if (ret == 0) {
+		atomic_fetch_or_explicit(&port->dma_bound[d], RTE_BIT32(qp),
+					 memory_order_relaxed);
+		VHU_ETH_LOG(INFO, "port %u: %s queue %u copies on DMA %d:%u",
+			    port->port_id, what, qp, port->dma_id[d][qp],
+			    port->dma_vchan[d][qp]);
+	} else if (ret != -ENODEV) {
+		/* -ENODEV: the guest has not set the queue up yet */
+		VHU_ETH_LOG(ERR, "port %u: %s queue %u: DMA %d:%u not bound (%s): the core copies",
+			    port->port_id, what, qp, port->dma_id[d][qp],
+			    port->dma_vchan[d][qp], strerror(-ret));
+	}
+}
+
+/* Unbind every channel bound on dev (its frames go back to their pools). */
+static void
+dma_unbind_all(struct vhu_eth_port *port, struct vhu_dev *dev)
+{
+	for (int d = 0; d < 2; d++) {
+		uint32_t bound = atomic_exchange_explicit(&port->dma_bound[d],
+							  0,
+							  memory_order_relaxed);
+
+		while (bound != 0) {
+			uint16_t qp = (uint16_t)__builtin_ctz(bound);
+			int ret = vhu_async_unbind(dev, qp,
+						   (enum vhu_async_dir)d);
+
+			if (ret != 0)
+				VHU_ETH_LOG(ERR, "port %u: %s queue %u: DMA unbind: %s",
+					    port->port_id, d ? "rx" : "tx", qp,
+					    strerror(-ret));
+			bound &= bound - 1;
+		}
+	}
+}
+
 /* ---- libvhu callbacks: libvhu's control thread (or dev_close) ---- */
 
 static int
@@ -605,6 +853,10 @@ cb_new_device(struct vhu_dev *dev, void *ctx)
 		    vhu_dev_features(dev),
 		    mtu != 0 ? "guest MTU" : "no guest MTU, port MTU",
 		    mtu != 0 ? mtu : port->eth_dev->data->mtu, node);
+	for (uint16_t qp = 0; qp < port->queues; qp++) {
+		dma_bind(port, dev, qp, VHU_ASYNC_ENQUEUE);
+		dma_bind(port, dev, qp, VHU_ASYNC_DEQUEUE);
+	}
 	link_set(port, true);
 	if (!closing)
 		raise_lsc(port);
@@ -618,6 +870,8 @@ cb_destroy_device(struct vhu_dev *dev, void *ctx)
 	bool closing;
 	unsigned int nb_down = 0;
 
+	/* the queues are stopped (their copies drained): give the frames back */
+	dma_unbind_all(port, dev);
 	rte_spinlock_lock(&port->lock);
 	closing = port->closing;
 	if (port->dev == dev) {
@@ -677,6 +931,9 @@ cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
 	VHU_ETH_LOG(INFO, "port %u: %s queue %u %s", port->port_id,
 		    vring % 2 ? "rx" : "tx", vring / 2,
 		    enabled ? "enabled" : "disabled");
+	/* a vring set up after the start gets its channel */
+	if (enabled && port->dev == dev)
+		dma_bind(port, dev, vring / 2, vring % 2);
 	/* an application asleep on this queue must hear the first kick */
 	if (arm)
 		(void)vhu_vring_notify(dev, vring, true);
@@ -1120,7 +1377,9 @@ vhu_eth_close(struct rte_eth_dev *eth_dev)
 	/* waits for a running check; a pending one goes (closing: no re-arm) */
 	rte_eal_alarm_cancel(qcheck_alarm, port);
 	rte_eal_alarm_cancel(coal_alarm, port);
-	socket_close(port);
+	socket_close(port); /* unbinds the DMA channels (destroy_device) */
+	dma_stop(port->dma_started);
+	port->dma_started = 0;
 	vhu_eth_intr_close(port);
 	rte_intr_instance_free(port->intr);
 	port->intr = NULL;
@@ -1430,6 +1689,7 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	struct vhu_eth_port *port;
 	struct rte_ether_addr *mac = NULL;
 	struct vhu_eth_args a;
+	uint64_t dma_started = 0;
 	bool lib_held = false;
 	int ret;
 
@@ -1449,6 +1709,11 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	if (ret < 0)
 		goto fail;
 
+	if (a.dma) {
+		ret = dma_setup(name, &a, &dma_started);
+		if (ret < 0)
+			goto fail;
+	}
 	ret = lib_get();
 	if (ret < 0) {
 		VHU_ETH_LOG(ERR, "%s: vhu_init: %s", name, strerror(-ret));
@@ -1484,6 +1749,10 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->rss_steer = a.rss_steer;
 	port->coal_usecs = a.coal_usecs;
 	port->coal_frames = a.coal_frames;
+	memcpy(port->dma_id, a.dma_id, sizeof(port->dma_id));
+	memcpy(port->dma_vchan, a.dma_vchan, sizeof(port->dma_vchan));
+	port->dma_started = dma_started;
+	dma_started = 0;
 	port->chain = a.linear ? (a.extbuf ? VHU_ETH_CHAIN_EXTBUF :
 					     VHU_ETH_CHAIN_DROP) :
 		      a.extbuf ? VHU_ETH_CHAIN_PREFER_EXTBUF :
@@ -1542,6 +1811,7 @@ fail:
 	}
 	if (lib_held)
 		lib_put();
+	dma_stop(dma_started);
 	rte_kvargs_free(kv);
 	return ret;
 }

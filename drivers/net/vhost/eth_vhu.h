@@ -174,6 +174,8 @@ struct vhu_eth_lib_cnt {
 	uint64_t kicks;         /* guest notifications consumed (Rx intr) */
 	uint64_t enqueue_full;  /* Tx calls the guest ring cut short */
 	uint64_t iotlb_misses;  /* IOTLB misses requested */
+	uint64_t dma_copies;    /* dmas=: pieces the DMA engine copied */
+	uint64_t dma_fallbacks; /* dmas=: pieces the core copied instead */
 };
 
 struct vhu_eth_port {
@@ -279,6 +281,19 @@ struct vhu_eth_port {
 	int intr_epfd[VHU_ETH_MAX_QUEUES];  /* lock: stable per queue */
 	int intr_kickfd[VHU_ETH_MAX_QUEUES];/* lock: kick fd inside, or -1 */
 	bool intr_armed[VHU_ETH_MAX_QUEUES];/* lock: app asked for kicks */
+
+	/*
+	 * dmas=[txqN@DEV:CH;rxqN@DEV:CH...]: per direction (enum
+	 * vhu_async_dir: 0 Tx, libvhu's enqueue; 1 Rx, its dequeue) and
+	 * queue, the DMA channel (-1: none), set at probe; bit qp of
+	 * dma_bound[d] while libvhu has the channel bound on the connected
+	 * device (lock to write, relaxed loads by the bursts: a stale bit
+	 * only costs a call that returns 0, libvhu checks the binding).
+	 */
+	int16_t dma_id[2][VHU_ETH_MAX_QUEUES];
+	uint16_t dma_vchan[2][VHU_ETH_MAX_QUEUES];
+	_Atomic uint32_t dma_bound[2];
+	uint64_t dma_started;     /* DMA devices (by id) the port started */
 };
 
 /*

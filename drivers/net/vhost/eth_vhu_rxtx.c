@@ -143,6 +143,24 @@ rss_load(const struct vhu_eth_port *port, struct vhu_eth_rss_key *k)
 	return atomic_load_explicit(&port->rss_hf, memory_order_relaxed);
 }
 
+/*
+ * dmas=: hand back to their pool the frames whose DMA copies libvhu has
+ * published to the guest. From tx_burst and rx_burst both, so the tail
+ * of a burst reaches the guest even when the application stops sending
+ * (libvhu serialises the calls per queue: a concurrent one returns 0).
+ */
+static inline void
+tx_dma_reap(struct vhu_dev *dev, uint16_t qp)
+{
+	struct rte_mbuf *done[VHU_BURST_MAX];
+	uint16_t k;
+
+	do {
+		k = vhu_enqueue_poll_completed(dev, qp, done, RTE_DIM(done));
+		rte_pktmbuf_free_bulk(done, k);
+	} while (k == RTE_DIM(done));
+}
+
 /* RTE_ETH_RX_OFFLOAD_RSS_HASH: the hash a NIC would have given. */
 static void
 rx_rss_hash(struct vhu_eth_queue *rxq, struct rte_mbuf **pkts, uint16_t n)
@@ -167,6 +185,23 @@ vhu_eth_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	dev = atomic_load_explicit(&rxq->port->dp_dev, memory_order_acquire);
 	if (unlikely(dev == NULL))
 		return 0;
+	if (unlikely(atomic_load_explicit(&rxq->port->dma_bound[0],
+					  memory_order_relaxed) &
+		     RTE_BIT32(rxq->qp)))
+		tx_dma_reap(dev, rxq->qp);
+	if (unlikely(atomic_load_explicit(&rxq->port->dma_bound[1],
+					  memory_order_relaxed) &
+		     RTE_BIT32(rxq->qp))) {
+		/*
+		 * dmas=rxqN: start the copies of what the guest sent, then
+		 * take what is complete (this call's short frames, earlier
+		 * calls' long ones), in the guest's order
+		 */
+		(void)vhu_dequeue_submit_burst(dev, rxq->qp, rxq->mp,
+				RTE_MIN(n, (uint16_t)VHU_BURST_MAX));
+		got = vhu_dequeue_poll_completed(dev, rxq->qp, pkts, n);
+		n = 0; /* no synchronous dequeue below */
+	}
 	/* libvhu takes at most VHU_BURST_MAX per call: fill what was asked */
 	while (got < n) {
 		uint16_t want = RTE_MIN((uint16_t)(n - got),
@@ -382,6 +417,33 @@ tx_plain(struct vhu_eth_queue *txq, struct vhu_dev *dev,
 	return sent;
 }
 
+/*
+ * dmas=: payload copies on the queue's DMA channel (vhu_burst.h,
+ * "Asynchronous enqueue"). The frames accepted belong to libvhu until
+ * tx_dma_reap() gets them back; they are counted now, still valid.
+ */
+static uint16_t
+tx_dma(struct vhu_eth_queue *txq, struct vhu_dev *dev,
+       struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t sent = 0;
+
+	tx_dma_reap(dev, txq->qp);
+	while (sent < n) {
+		uint16_t want = RTE_MIN((uint16_t)(n - sent),
+					(uint16_t)VHU_BURST_MAX);
+		uint16_t k = vhu_enqueue_submit_burst(dev, txq->qp,
+						      pkts + sent, want);
+
+		sent += k;
+		if (k < want)
+			break; /* guest ring or in-flight table full */
+	}
+	if (sent > 0)
+		count_burst(&txq->cnt, pkts, sent);
+	return sent;
+}
+
 uint16_t
 vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -393,6 +455,10 @@ vhu_eth_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	dev = atomic_load_explicit(&txq->port->dp_dev, memory_order_acquire);
 	if (unlikely(dev == NULL))
 		return 0;
+	if (unlikely(atomic_load_explicit(&txq->port->dma_bound[0],
+					  memory_order_relaxed) &
+		     RTE_BIT32(txq->qp)))
+		return tx_dma(txq, dev, pkts, n);
 	/* the guest's receive filter counts and frees what it handles */
 	if (unlikely(atomic_load_explicit(&txq->port->filter_on,
 					  memory_order_relaxed)))
@@ -439,6 +505,8 @@ lib_now(struct vhu_dev *dev, uint16_t vring, struct vhu_eth_lib_cnt *out)
 		out->kicks = st.kicks;
 		out->enqueue_full = st.enqueue_full;
 		out->iotlb_misses = st.iotlb_misses;
+		out->dma_copies = st.dma_copies;
+		out->dma_fallbacks = st.dma_fallbacks;
 	}
 }
 
@@ -539,6 +607,8 @@ enum {
 	XS_RING_FULL,    /* Tx: bursts the guest ring cut short */
 	XS_IOTLB_MISSES,
 	XS_FILTERED,     /* Tx only: refused by the guest's receive filter */
+	XS_DMA_COPIES,   /* dmas=: pieces the DMA engine copied */
+	XS_DMA_FALLBACKS, /* dmas=: ... the core copied instead */
 	XS_PER_QUEUE,
 };
 
@@ -570,6 +640,8 @@ static const char *const xs_names[2][XS_PER_QUEUE] = {
 		[XS_SW_SEGMENTED] = "sw_segmented",
 		[XS_RING_FULL] = "ring_full",
 		[XS_FILTERED] = "filtered",
+		[XS_DMA_COPIES] = "dma_copies",
+		[XS_DMA_FALLBACKS] = "dma_fallbacks",
 	},
 	{ /* Rx */
 		XS_COMMON_NAMES,
@@ -577,6 +649,8 @@ static const char *const xs_names[2][XS_PER_QUEUE] = {
 		[XS_DROPPED_OL] = "dropped_bad_hdr",
 		[XS_KICKS] = "kicks",
 		[XS_KICK_LATENCY] = "kick_latency_ns",
+		[XS_DMA_COPIES] = "dma_copies",
+		[XS_DMA_FALLBACKS] = "dma_fallbacks",
 	},
 };
 
@@ -627,6 +701,8 @@ queue_values(struct rte_eth_dev *eth_dev, uint16_t q, bool rx,
 			v[XS_DROPPED_OL] = lib.drops_mtu;
 			v[XS_SW_SEGMENTED] = lib.sw_segmented;
 		}
+		v[XS_DMA_COPIES] = lib.dma_copies;
+		v[XS_DMA_FALLBACKS] = lib.dma_fallbacks;
 	}
 }
 

@@ -42,6 +42,7 @@ static const char *const stat_names[] = {
 	"packets", "bytes", "drops_no_buf", "desc_errors", "kicks", "calls",
 	"broken", "drops_mtu", "drops_bad_hdr", "sw_cksums", "sw_segmented",
 	"enqueue_full", "iotlb_misses", "last_kick_latency_ns",
+	"dma_copies", "dma_fallbacks",
 };
 static_assert(RTE_DIM(stat_names) ==
 	      sizeof(struct vhu_vring_stats) / sizeof(uint64_t),

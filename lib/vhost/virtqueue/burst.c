@@ -14,25 +14,6 @@
 #include "offload.h"
 
 /*
- * A queue pointer may appear while bursts run (the frontend adds queue
- * pairs). Queues are never freed while the device handle lives (vhu.h:
- * destroy_device). nr_vrings is only a bound: a slot below it may still
- * be NULL.
- */
-static inline struct vhu_vq *
-lookup(const struct vhu_dev *dev, uint32_t vring)
-{
-	const struct vhu_dev_vqs *vqs = (const struct vhu_dev_vqs *)dev;
-
-	if (unlikely(dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS ||
-		     vring >= vhu_atomic_load_u16(&vqs->nr_vrings,
-						  memory_order_relaxed)))
-		return NULL;
-	/* A5: pairs with R5 (dev.c), so a queue is seen fully initialised */
-	return vhu_atomic_load_ptr(&vqs->vq[vring], memory_order_acquire);
-}
-
-/*
  * A queue waiting for a ring's IOTLB entry whose miss request could not
  * be written (backend channel full): try again from the poller, since no
  * burst runs the ring walk that would.
@@ -83,12 +64,13 @@ uint16_t
 vhu_enqueue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mbuf **pkts,
 		  uint16_t count)
 {
-	struct vhu_vq *vq = lookup(dev, 2u * qp);
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp);
 	uint16_t n = 0;
 
 	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
 		return 0;
-	if (likely(vq->ready)) {
+	/* DMA copies in flight (async.c): their frames go first */
+	if (likely(vq->ready) && likely(!vq->async_busy)) {
 		/* first poll since start, interrupt-mode wake-up: out of line */
 		if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
 			vhu_vq_poll_hooks(vq);
@@ -112,13 +94,14 @@ uint16_t
 vhu_dequeue_burst(struct vhu_dev *dev, uint16_t qp, struct rte_mempool *mp,
 		  struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_vq *vq = lookup(dev, 2u * qp + 1);
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + 1);
 	uint16_t n = 0;
 
 	if (unlikely(vq == NULL || mp == NULL || pkts == NULL) ||
 	    !vhu_vq_enter(vq))
 		return 0;
-	if (likely(vq->ready)) {
+	/* DMA copies in flight (async.c): their frames go first */
+	if (likely(vq->ready) && likely(!vq->async_busy)) {
 		/* after a live migration: the guest's RARP goes first */
 		uint16_t ring;
 
@@ -150,7 +133,7 @@ app_vring(const struct vhu_dev *dev, uint16_t vring, struct vhu_vq **vqp)
 {
 	if (dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS)
 		return -EINVAL;
-	*vqp = lookup(dev, vring);
+	*vqp = vhu_vqs_lookup(dev, vring);
 	return *vqp != NULL ? 0 : -ENODEV;
 }
 
@@ -249,7 +232,7 @@ vhu_vring_mem_enter(struct vhu_dev *dev, uint16_t vring)
 void
 vhu_vring_mem_leave(struct vhu_dev *dev, uint16_t vring)
 {
-	struct vhu_vq *vq = lookup(dev, vring);
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, vring);
 
 	/*
 	 * Only a caller inside its window may store FREE: a stray leave
@@ -267,7 +250,7 @@ vhu_vring_mem_leave(struct vhu_dev *dev, uint16_t vring)
 static inline struct vhu_vq *
 window_vq(struct vhu_dev *dev, uint16_t vring)
 {
-	struct vhu_vq *vq = lookup(dev, vring);
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, vring);
 
 	if (unlikely(vq == NULL ||
 		     atomic_load_explicit(&vq->access, memory_order_relaxed) !=

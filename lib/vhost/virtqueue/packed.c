@@ -618,3 +618,16 @@ out:
 	}
 	return placed;
 }
+
+/* Small entry points for async.c (vq.h): no walk, no copy here. */
+uint16_t
+vhu_packed_slot_flags(const struct vhu_vq *vq, uint16_t slot)
+{
+	return load_flags(vq, slot);
+}
+
+void
+vhu_packed_publish(struct vhu_vq *vq, uint16_t n)
+{
+	complete_burst(vq, n);
+}

@@ -510,3 +510,19 @@ out:
 	}
 	return placed;
 }
+
+/* Small entry points for async.c (vq.h): no walk, no copy here. */
+bool
+vhu_split_avail_pending(struct vhu_vq *vq, uint16_t *n)
+{
+	return avail_count(vq, n);
+}
+
+void
+vhu_split_publish(struct vhu_vq *vq, uint16_t n)
+{
+	if (n == 0)
+		return;
+	publish_used(vq, n, n);
+	notify_guest(vq, n);
+}

@@ -97,6 +97,8 @@ vhu_vq_destroy(struct vhu_vq *vq)
 {
 	if (vq == NULL)
 		return;
+	if (vq->async != NULL)
+		vq->async_free(vq);
 	close_fd(&vq->kickfd);
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
@@ -168,6 +170,9 @@ vhu_vq_quiesce(struct vhu_vq *vq)
 		expected = VHU_VQ_FREE;
 		rte_pause();
 	}
+	/* DMA copies in flight land before anything changes (async.c) */
+	if (unlikely(vq->async != NULL))
+		vq->async_drain(vq);
 }
 
 /* The used ring write that tells the guest whether to kick us. */

@@ -236,6 +236,20 @@ struct vhu_vq {
 	vhu_vq_miss_fn miss_fn;  /* NULL: no backend channel */
 	void *miss_arg;
 
+	/*
+	 * A DMA channel bound to the queue (async.c, vhu_async_bind), NULL:
+	 * none. Set and cleared under CONTROL; async.c's state, opaque here.
+	 * vhu_vq_quiesce() calls async_drain once it holds the queue, so the
+	 * copies in flight land and are published before the control
+	 * context changes anything (async.c registers it: a call up the
+	 * ladder only through the pointer).
+	 */
+	struct vhu_async *async;
+	bool async_busy;         /* copies in flight or not yet published:
+				  * vhu_enqueue_burst() must wait */
+	void (*async_drain)(struct vhu_vq *vq);
+	void (*async_free)(struct vhu_vq *vq); /* vhu_vq_destroy: unbind */
+
 	/* ---- configuration: control context only, under CONTROL ---- */
 	alignas(RTE_CACHE_LINE_SIZE) uint16_t index;
 	bool enabled;            /* SET_VRING_ENABLE (or no PROTOCOL_FEATURES) */
@@ -285,6 +299,26 @@ struct vhu_dev_vqs {
 	uint16_t nr_vrings;      /* highest configured vring index + 1 */
 	struct vhu_vq *vq[VHU_MAX_VRINGS];
 };
+
+/*
+ * The queue of a vring of an application handle (burst.c, async.c), or
+ * NULL. A queue pointer may appear while bursts run (the frontend adds queue
+ * pairs). Queues are never freed while the device handle lives (vhu.h:
+ * destroy_device). nr_vrings is only a bound: a slot below it may still
+ * be NULL.
+ */
+static inline struct vhu_vq *
+vhu_vqs_lookup(const struct vhu_dev *dev, uint32_t vring)
+{
+	const struct vhu_dev_vqs *vqs = (const struct vhu_dev_vqs *)dev;
+
+	if (unlikely(dev == NULL || vring >= 2 * VHU_MAX_QUEUE_PAIRS ||
+		     vring >= vhu_atomic_load_u16(&vqs->nr_vrings,
+						  memory_order_relaxed)))
+		return NULL;
+	/* A5: pairs with R5 (dev.c), so a queue is seen fully initialised */
+	return vhu_atomic_load_ptr(&vqs->vq[vring], memory_order_acquire);
+}
 
 /* --- data path entry/exit (A1 / R1 above) --- */
 static inline bool
@@ -522,6 +556,24 @@ vhu_vq_xlate_miss(struct vhu_vq *vq, const struct vhu_guest_mem *m,
  * (-1: none). Set by the protocol layer at init, before any queue runs.
  */
 void vhu_vq_set_broken_notify_fd(int fd);
+
+/*
+ * For async.c (asynchronous enqueue, split ring): the entries the guest
+ * made available and not yet taken (false: it broke the ring, marked
+ * broken), and publishing n used entries staged in shadow_used from
+ * last_used_idx on, then calling the guest if it asked. Inside the queue
+ * (or under CONTROL, for a drain).
+ */
+bool vhu_split_avail_pending(struct vhu_vq *vq, uint16_t *n);
+void vhu_split_publish(struct vhu_vq *vq, uint16_t n);
+/*
+ * The same for a packed ring: the flags of the descriptor at slot, loaded
+ * with acquire (A4, ordering every later read of it), and publishing n
+ * used buffers staged in shadow_used (id and descriptor count packed as
+ * below) from the used slot on.
+ */
+uint16_t vhu_packed_slot_flags(const struct vhu_vq *vq, uint16_t slot);
+void vhu_packed_publish(struct vhu_vq *vq, uint16_t n);
 
 /* --- data path bodies, one file per ring layout --- */
 uint16_t vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,

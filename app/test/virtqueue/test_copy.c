@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit suite for the frame copy of copy.h: vhu_copy_frame() (and the
- * vhu_copy_small() it uses up to 64 bytes) copies exactly n bytes for
+ * Unit suite for the frame copy of copy.h: vhu_copy_frame() (rte_memcpy,
+ * libc memcpy or rte_memcpy again, by size) copies exactly n bytes for
  * every n a frame can have, from and to any alignment, and writes nothing
  * before or after them: a guest buffer's neighbour and an mbuf's tailroom
  * must never change, and no host byte beyond the frame may reach the guest.

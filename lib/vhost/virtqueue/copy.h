@@ -48,69 +48,21 @@ static_assert(sizeof(struct virtio_net_hdr_mrg_rxbuf) == 12,
 static_assert(offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers) == 10,
 	      "num_buffers follows the legacy header");
 
-/* 16 bytes moved as one unaligned vector load or store (memcpy of a
- * fixed size: the compiler emits one movdqu). */
-struct vhu_b16 {
-	uint8_t b[16];
-};
-
 /*
- * Copy n <= 64 bytes with no call and no size loop: the first and the
- * last 16 or 32 bytes of the span, overlapping in the middle (every byte
- * written once or twice with the same value, nothing outside [0, n)
- * touched). A minimum-size frame (60 bytes) is 4 loads and 4 stores.
- */
-static __rte_always_inline void
-vhu_copy_small(uint8_t *dst, const uint8_t *src, uint32_t n)
-{
-	if (n >= 16) {
-		struct vhu_b16 a, b, c, d;
-
-		memcpy(&a, src, 16);
-		memcpy(&d, src + n - 16, 16);
-		if (n > 32) {
-			memcpy(&b, src + 16, 16);
-			memcpy(&c, src + n - 32, 16);
-			memcpy(dst + 16, &b, 16);
-			memcpy(dst + n - 32, &c, 16);
-		}
-		memcpy(dst, &a, 16);
-		memcpy(dst + n - 16, &d, 16);
-	} else if (n >= 8) {
-		uint64_t a, d;
-
-		memcpy(&a, src, 8);
-		memcpy(&d, src + n - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + n - 8, &d, 8);
-	} else if (n >= 4) {
-		uint32_t a, d;
-
-		memcpy(&a, src, 4);
-		memcpy(&d, src + n - 4, 4);
-		memcpy(dst, &a, 4);
-		memcpy(dst + n - 4, &d, 4);
-	} else {
-		for (uint32_t i = 0; i < n; i++)
-			dst[i] = src[i];
-	}
-}
-
-/*
- * Copy one frame's bytes between an mbuf and a guest buffer:
- * vhu_copy_small() up to 64 bytes, libc memcpy up to VHU_COPY_LIBC_MAX
- * bytes, rte_memcpy above.
+ * Copy one frame's bytes between an mbuf and a guest buffer: rte_memcpy
+ * (inline) up to 64 bytes, libc memcpy up to VHU_COPY_LIBC_MAX bytes,
+ * rte_memcpy above.
  *
- * Up to 64 bytes (minimum-size frames) the copy must be inline, with no
- * call: about 5 cycles/packet less than libc's memcpy in the packed 64 B
- * loop. rte_memcpy there left GCC a call (vhu_copy_frame.part.0, 23
- * instructions a frame by callgrind); vhu_copy_small is 12. Large frames
- * are cold on both ends (the other core wrote them last), and there
- * glibc's AVX-512 memmove stalls where rte_memcpy does not; callgrind
- * cannot see it, only perf of the loopback can. Between the two, libc
- * memcpy, from a callgrind figure on hot buffers; 256 is not tuned. How
- * each was measured: doc/guide/benchmark.md, "Measurements behind the
- * code".
+ * Up to 64 bytes (minimum-size frames) the copy is inline, with no call:
+ * about 5 cycles/packet less than libc's memcpy in the packed 64 B loop.
+ * The function is always inlined so that it stays so: GCC otherwise split
+ * it and called the rte_memcpy part out of line (callgrind, packed 64 B:
+ * 10 more instructions a frame). Large frames are cold on both ends (the
+ * other core wrote them last), and there glibc's AVX-512 memmove stalls
+ * where rte_memcpy does not; callgrind cannot see it, only perf of the
+ * loopback can. Between the two, libc memcpy, from a callgrind figure on
+ * hot buffers; 256 is not tuned. How each was measured:
+ * doc/guide/benchmark.md, "Measurements behind the code".
  */
 #ifndef VHU_COPY_LIBC_MAX
 #define VHU_COPY_LIBC_MAX 256
@@ -120,7 +72,7 @@ static __rte_always_inline void
 vhu_copy_frame(void *dst, const void *src, uint32_t n)
 {
 	if (n <= 64)
-		vhu_copy_small(dst, src, n);
+		rte_memcpy(dst, src, n);
 	else if (n > VHU_COPY_LIBC_MAX)
 		rte_memcpy(dst, src, n);
 	else

@@ -54,6 +54,10 @@
 #       frame the switch gave it both times (no call held for good), and
 #       with coalescing B takes at most one interrupt per 5000 us of
 #       its window (+20) and per two frames; both rates are printed
+#   testpmd/split/q1/mrg1/coalesce     the echo through net_vhu with
+#       coalesce-usecs=1000: it must pass (the guest waits for every echo,
+#       so a call held for good stalls it), and the guest's interrupts stay
+#       within one per 1000 us of the round (+20); the rate is printed
 #   loopback/split/q1/share-off        a guest whose memory backend maps
 #       its memfd privately (share=off): vhu-loopback must log the
 #       share=off warning and telemetry must list mem_invisible in the
@@ -192,7 +196,8 @@ done
 cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
 # Interrupt coalescing seen by a guest in interrupt mode.
-cases+=(vswitch/split/q1/coalesce vswitch/packed/q1/coalesce)
+cases+=(vswitch/split/q1/coalesce vswitch/packed/q1/coalesce
+	testpmd/split/q1/mrg1/coalesce)
 # A set-up mistake vhu must name: guest memory not shared.
 cases+=(loopback/split/q1/share-off)
 # TCP through the switch with offloads on, off for B's receive side only
@@ -565,10 +570,17 @@ echo_round() {
 		be_counters || { why="no backend counters"; return 1; }
 		base_rx=$c_rx base_tx=$c_tx base_drop=$c_drop base_read=""
 	fi
+	local irq0="" irq1=""
+	# shellcheck disable=SC2016 # expanded in the guest
+	[ -n "$coal" ] && guest_cmd "$g" 10 'echo "IRQ $(cut -d" " -f1 /proc/uptime) $(grep -E "virtio[0-9]+\$" /proc/interrupts | head -n 1)"' &&
+		irq0=$(grep -a '^IRQ ' <<<"$GL_OUT" | head -n 1)
 	guest_cmd "$g" 300 vhu-guest-tool echo --queues "$r" --frames "$fr" \
 		--sizes "$sizes" --timeout "$echo_timeout"
 	rc=$?
 	line=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+	# shellcheck disable=SC2016
+	[ -n "$coal" ] && guest_cmd "$g" 10 'echo "IRQ $(cut -d" " -f1 /proc/uptime) $(grep -E "virtio[0-9]+\$" /proc/interrupts | head -n 1)"' &&
+		irq1=$(grep -a '^IRQ ' <<<"$GL_OUT" | head -n 1)
 	if [ -z "$line" ]; then
 		why="guest: echo gave no result (status $rc)"
 	elif [[ $line != "RESULT PASS "* ]]; then
@@ -583,6 +595,28 @@ echo_round() {
 	good=$(( good + $(value good "$line") ))
 	last_line=$line
 	rounds+=("$r")
+	[ -z "$coal" ] || echo_coalesce_check
+}
+
+# echo_coalesce_check: .../coalesce (net_vhu with coalesce-usecs=$coal):
+# the echo passed (so no held call was left unmade: the guest waits for
+# every echo), and the guest's interrupts over the round (its INTx line,
+# transmit completions included) stay within one per interval of its
+# window (+20). Works on echo_round's locals; sets why, or adds to detail.
+echo_coalesce_check() {
+	local t0 i0 t1 i1 n ms secs
+	read -r _ t0 _ i0 _ <<<"$irq0"
+	read -r _ t1 _ i1 _ <<<"$irq1"
+	if ! [[ ${i0:-} =~ ^[0-9]+$ && ${i1:-} =~ ^[0-9]+$ ]]; then
+		why="guest: no virtio interrupt line in /proc/interrupts ($irq0 / $irq1)"
+		return
+	fi
+	n=$(( i1 - i0 ))
+	ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	secs=$(value secs "$line")
+	detail="$detail; coalesce-usecs=$coal: $n interrupts in $ms ms for $(value good "$line") echoes, $(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }') interrupts/s at $(awk -v n="$(value good "$line")" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }') echoes/s"
+	[ "$n" -le $(( ms * 1000 / coal + 20 )) ] ||
+		why="coalesce-usecs=$coal: $n interrupts in $ms ms, at most $(( ms * 1000 / coal + 20 )) allowed"
 }
 
 # ---- lifecycle steps: what happens between echo rounds ----
@@ -672,7 +706,7 @@ run_echo_case() {
 	local name=$1 be layout q=1 mrg=1 mtu=1500 mem=$mem_default g=g$case_no
 	local b=be$case_no why="" fr sizes part mode="" step client=0
 	local steps=() rounds=() gopts=() glogs=() blogs=() good=0 tx=0 rx=0
-	local iommu="" lb_args=() tp_devargs="" tp_init=""
+	local iommu="" lb_args=() tp_devargs="" tp_init="" coal=""
 	local epoch ep_tx ep_rx base_rx base_tx base_drop base_read c_rx c_tx c_drop
 	local res0 res0_fds res_note="" last_line="" echo_timeout=10 n_echo=0 from_b
 	IFS=/ read -r be layout _ <<<"$name"
@@ -684,6 +718,7 @@ run_echo_case() {
 		memfd) mem=memfd ;;
 		channels|reload|reboot|kill|restart*) mode=$part ;;
 		iommu|iommu-strict) iommu=$part ;;
+		coalesce) coal=$coal_pmd_us ;;
 		esac
 	done
 	case "$mode" in
@@ -711,6 +746,7 @@ run_echo_case() {
 		tp_devargs=",iommu-support=1"
 		tp_init=$'set fwd io retry\nset burst tx delay 200 retry 5000'
 	fi
+	[ -n "$coal" ] && tp_devargs="$tp_devargs,coalesce-usecs=$coal"
 	local packed=off mrg_on=off mac
 	[ "$layout" = packed ] && packed=on
 	[ "$mrg" = 1 ] && mrg_on=on
@@ -1073,6 +1109,7 @@ run_vswitch_case() {
 # 2000 frames/s here; a shorter interval would not bite. Both rates go
 # into the PASS line; without coalescing nothing is asserted on them.
 coal_us=5000
+coal_pmd_us=1000
 coal_rate=2000
 coal_rates=()
 coalesce_run() {

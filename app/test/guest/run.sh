@@ -1116,7 +1116,7 @@ coalesce_run() {
 	local mode=$1 tag=$2 a=a$case_no$2 bg=b$case_no$2 sw=sw$case_no$2
 	local sa=$GL_WORK/c$case_no$tag-a.sock sb=$GL_WORK/c$case_no$tag-b.sock
 	local slog=$GL_WORK/$sw.log line_a line_b from rid p1 tx1 dr1 brx
-	local i0 i1 t0 t1 irqs ms max_loss=$coal_frames run
+	local i0 i1 t0 t1 irqs ms max_loss=$coal_frames run vstats="-" late="-"
 	run=$(( RANDOM * 32768 + RANDOM ))
 	local vs_args=""
 	[ "$mode" = on ] && vs_args="--coalesce-us $coal_us"
@@ -1156,6 +1156,7 @@ coalesce_run() {
 				# IRQ UPTIME N: COUNT ... virtioK-input.0
 				read -r _ t0 _ i0 _ < <(grep -a '^IRQ ' <<<"$GL_OUT" | head -n 1)
 				read -r _ t1 _ i1 _ < <(grep -a '^IRQ ' <<<"$GL_OUT" | sed -n 2p)
+				coalesce_vring_stats
 			fi
 		fi
 	fi
@@ -1174,7 +1175,7 @@ coalesce_run() {
 	brx=$(value rx "$line_b")
 	if [ -z "$tx1" ] || [ "$tx1" != "$brx" ] ||
 	   [ "$dr1" != $(( $(value tx "$line_a") - brx )) ]; then
-		why="$mode: frames unaccounted for: A's tx $(value tx "$line_a"), switch port 1 tx ${tx1:--} drops ${dr1:--}, B's rx $brx"
+		why="$mode: frames unaccounted for: A's tx $(value tx "$line_a"), switch port 1 tx ${tx1:--} drops ${dr1:--}, B's rx $brx (vhu's vring 0 of B after the traffic: $vstats; B a second later: $late)"
 		return
 	fi
 	if [ $(( brx * 2 )) -lt "$coal_frames" ]; then
@@ -1189,7 +1190,7 @@ coalesce_run() {
 	secs=$(value secs "$line_a")
 	fps=$(awk -v n="$brx" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
 	ips=$(awk -v n="$irqs" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
-	detail="${detail:+$detail; }$mode: $irqs interrupts for $brx frames ($dr1 dropped at B's full ring) ($(awk -v i="$irqs" -v n="$brx" 'BEGIN { printf "%.2f", n ? i / n : 0 }') per frame) in ${ms} ms, $ips interrupts/s at $fps frames/s"
+	detail="${detail:+$detail; }$mode: $irqs interrupts (vhu: $vstats) for $brx frames ($dr1 dropped at B's full ring) ($(awk -v i="$irqs" -v n="$brx" 'BEGIN { printf "%.2f", n ? i / n : 0 }') per frame) in ${ms} ms, $ips interrupts/s at $fps frames/s"
 	coal_rates+=("$name $mode: $ips irq/s at $fps frames/s")
 	if [ "$mode" = on ]; then
 		local bound=$(( ms * 1000 / coal_us + 20 ))
@@ -1199,6 +1200,32 @@ coalesce_run() {
 			why="on: $irqs interrupts for $brx frames, more than one per two"
 		fi
 	fi
+}
+
+# coalesce_vring_stats: B's receive vring as vhu sees it (telemetry,
+# while the guests are up): packets put in it and calls made to B, into
+# vstats; then B's interrupt line and receive counter once more, a second
+# later, into late (a frame left unread in B's ring shows here: whether a
+# call came late or never). Works on coalesce_run's locals.
+coalesce_vring_stats() {
+	local ids id
+	vstats="-"
+	if be_telemetry "$sw" /vhu/devices && [ -n "$GL_OUT" ]; then
+		ids=$(python3 -c 'import json, sys
+print(" ".join("/vhu/device,%d" % i for i in json.loads(sys.argv[1])["/vhu/devices"]))' "$GL_OUT")
+		# shellcheck disable=SC2086 # one command per word
+		be_telemetry "$sw" $ids
+		vstats=$(python3 -c 'import json, sys
+for l in sys.argv[2].splitlines():
+    d = json.loads(l).get("/vhu/device") or {}
+    if d.get("socket") == sys.argv[1]:
+        st = (d.get("vring0") or {}).get("stats", {})
+        print("packets %s calls %s" % (st.get("packets"), st.get("calls")))' "$sb" "$GL_OUT")
+	fi
+	sleep 1
+	# shellcheck disable=SC2016 # expanded in the guest
+	guest_cmd "$bg" 10 'echo "LATE $(grep -E "virtio[0-9]+\$" /proc/interrupts | head -n 1) rx $(cat /sys/class/net/eth0/statistics/rx_packets)"'
+	late=$(grep -a '^LATE ' <<<"$GL_OUT" | head -n 1)
 }
 
 run_coalesce_case() {

@@ -883,9 +883,9 @@ int vhu_vring_set_coalesce(struct vhu_dev *dev, uint16_t vring,
  * above). Like a burst it never waits and takes no lock: call it from
  * the lcore that polls the vring, or from any thread (a burst in progress
  * makes it return -EBUSY, and that burst checks the held call itself;
- * a burst that comes while it runs returns 0, as when the control
- * context holds the vring: from another thread, call it no more often
- * than the interval).
+ * a burst that comes while it runs waits for it, a few loads and stores
+ * and at most one eventfd write, rather than return 0 as for a full
+ * ring: from another thread, call it no more often than the interval).
  *
  * @param dev the device.
  * @param vring the vring index.

@@ -47,6 +47,17 @@
 #       (dpdk-telemetry.py) must show both devices running on NUMA node 0,
 #       with the guests' features, no diagnostic, and per-vring packet
 #       counts equal to the guests' per-queue counters
+#   vswitch/LAYOUT/q1/coalesce         guest B's receive interrupts
+#       (its virtio INTx line in /proc/interrupts) while A sends to it at
+#       2000 frames/s, once without and once with vhu-vswitch
+#       --coalesce-us 5000 (two fresh guests each): B must read every
+#       frame the switch gave it both times (no call held for good), and
+#       with coalescing B takes at most one interrupt per 5000 us of
+#       its window (+20) and per two frames; both rates are printed
+#   testpmd/split/q1/mrg1/coalesce     the echo through net_vhu with
+#       coalesce-usecs=1000: it must pass (the guest waits for every echo,
+#       so a call held for good stalls it), and the guest's interrupts stay
+#       within one per 1000 us of the round (+20); the rate is printed
 #   loopback/split/q1/share-off        a guest whose memory backend maps
 #       its memfd privately (share=off): vhu-loopback must log the
 #       share=off warning and telemetry must list mem_invisible in the
@@ -184,6 +195,9 @@ for be in testpmd loopback; do
 done
 cases+=(testpmd/packed/q2/restart-reload)
 cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
+# Interrupt coalescing seen by a guest in interrupt mode.
+cases+=(vswitch/split/q1/coalesce vswitch/packed/q1/coalesce
+	testpmd/split/q1/mrg1/coalesce)
 # A set-up mistake vhu must name: guest memory not shared.
 cases+=(loopback/split/q1/share-off)
 # TCP through the switch with offloads on, off for B's receive side only
@@ -556,10 +570,17 @@ echo_round() {
 		be_counters || { why="no backend counters"; return 1; }
 		base_rx=$c_rx base_tx=$c_tx base_drop=$c_drop base_read=""
 	fi
+	local irq0="" irq1=""
+	# shellcheck disable=SC2016 # expanded in the guest
+	[ -n "$coal" ] && guest_cmd "$g" 10 'echo "IRQ $(cut -d" " -f1 /proc/uptime) $(grep -E "virtio[0-9]+\$" /proc/interrupts | head -n 1)"' &&
+		irq0=$(grep -a '^IRQ ' <<<"$GL_OUT" | head -n 1)
 	guest_cmd "$g" 300 vhu-guest-tool echo --queues "$r" --frames "$fr" \
 		--sizes "$sizes" --timeout "$echo_timeout"
 	rc=$?
 	line=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+	# shellcheck disable=SC2016
+	[ -n "$coal" ] && guest_cmd "$g" 10 'echo "IRQ $(cut -d" " -f1 /proc/uptime) $(grep -E "virtio[0-9]+\$" /proc/interrupts | head -n 1)"' &&
+		irq1=$(grep -a '^IRQ ' <<<"$GL_OUT" | head -n 1)
 	if [ -z "$line" ]; then
 		why="guest: echo gave no result (status $rc)"
 	elif [[ $line != "RESULT PASS "* ]]; then
@@ -574,6 +595,28 @@ echo_round() {
 	good=$(( good + $(value good "$line") ))
 	last_line=$line
 	rounds+=("$r")
+	[ -z "$coal" ] || echo_coalesce_check
+}
+
+# echo_coalesce_check: .../coalesce (net_vhu with coalesce-usecs=$coal):
+# the echo passed (so no held call was left unmade: the guest waits for
+# every echo), and the guest's interrupts over the round (its INTx line,
+# transmit completions included) stay within one per interval of its
+# window (+20). Works on echo_round's locals; sets why, or adds to detail.
+echo_coalesce_check() {
+	local t0 i0 t1 i1 n ms secs
+	read -r _ t0 _ i0 _ <<<"$irq0"
+	read -r _ t1 _ i1 _ <<<"$irq1"
+	if ! [[ ${i0:-} =~ ^[0-9]+$ && ${i1:-} =~ ^[0-9]+$ ]]; then
+		why="guest: no virtio interrupt line in /proc/interrupts ($irq0 / $irq1)"
+		return
+	fi
+	n=$(( i1 - i0 ))
+	ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	secs=$(value secs "$line")
+	detail="$detail; coalesce-usecs=$coal: $n interrupts in $ms ms for $(value good "$line") echoes, $(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }') interrupts/s at $(awk -v n="$(value good "$line")" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }') echoes/s"
+	[ "$n" -le $(( ms * 1000 / coal + 20 )) ] ||
+		why="coalesce-usecs=$coal: $n interrupts in $ms ms, at most $(( ms * 1000 / coal + 20 )) allowed"
 }
 
 # ---- lifecycle steps: what happens between echo rounds ----
@@ -663,7 +706,7 @@ run_echo_case() {
 	local name=$1 be layout q=1 mrg=1 mtu=1500 mem=$mem_default g=g$case_no
 	local b=be$case_no why="" fr sizes part mode="" step client=0
 	local steps=() rounds=() gopts=() glogs=() blogs=() good=0 tx=0 rx=0
-	local iommu="" lb_args=() tp_devargs="" tp_init=""
+	local iommu="" lb_args=() tp_devargs="" tp_init="" coal=""
 	local epoch ep_tx ep_rx base_rx base_tx base_drop base_read c_rx c_tx c_drop
 	local res0 res0_fds res_note="" last_line="" echo_timeout=10 n_echo=0 from_b
 	IFS=/ read -r be layout _ <<<"$name"
@@ -675,6 +718,7 @@ run_echo_case() {
 		memfd) mem=memfd ;;
 		channels|reload|reboot|kill|restart*) mode=$part ;;
 		iommu|iommu-strict) iommu=$part ;;
+		coalesce) coal=$coal_pmd_us ;;
 		esac
 	done
 	case "$mode" in
@@ -702,6 +746,7 @@ run_echo_case() {
 		tp_devargs=",iommu-support=1"
 		tp_init=$'set fwd io retry\nset burst tx delay 200 retry 5000'
 	fi
+	[ -n "$coal" ] && tp_devargs="$tp_devargs,coalesce-usecs=$coal"
 	local packed=off mrg_on=off mac
 	[ "$layout" = packed ] && packed=on
 	[ "$mrg" = 1 ] && mrg_on=on
@@ -1035,6 +1080,165 @@ run_vswitch_case() {
 	[ "$rc" -eq 0 ] || detail="$detail; backend log: $rc error line(s)"
 	verdict "$name" "$why" "$GL_WORK/$a.serial.log" "$GL_WORK/$bg.serial.log" \
 		"$GL_WORK/$a.qemu.log" "$GL_WORK/$bg.qemu.log" "$slog"
+}
+
+# ---- interrupt coalescing ------------------------------------------------------
+# run_coalesce_case NAME: vswitch/LAYOUT/q1/coalesce. Guest B's receive
+# interrupts (virtio_net in interrupt mode with NAPI) without and with
+# vhu-vswitch --coalesce-us $coal_us. Each run starts its own switch and
+# two fresh guests; A sends $coal_frames frames to B at $coal_rate
+# frames/s; B reads its device's line of /proc/interrupts and /proc/uptime
+# just before and just after its recv. The devices have no MSI-X (QEMU 7.2
+# under TCG crashes with it, doc/guide/qemu.md), so the line is the legacy
+# INTx one, "virtioK", which also counts B's transmit and configuration
+# interrupts (B sends nothing meanwhile): an upper bound on its receive
+# interrupts, virtioK-input.0 with MSI-X. In both runs B must have read
+# every frame the switch put in its ring (B's counters equal the switch's
+# port 1 tx: a call held back and never made would leave B asleep with
+# used buffers), and the switch must have counted the rest as ring-full
+# drops, fewer than half (both guests and their QEMUs share one CPU with
+# whatever else runs there, so B can fall behind: drops are counted and
+# printed, not a verdict, as long as B's counters and the switch's agree;
+# a stuck queue shows as frames given to B and never read). With
+# coalescing, B may take at most one interrupt per interval of the time
+# it measured (plus 20 for the edges) and at most one per two frames.
+# The interval (5 ms, 10 frames) is long because both guests share one
+# CPU: B runs in time slices of a few milliseconds and takes one
+# interrupt per slice at most whatever the backend does (the eventfd
+# sums the calls made while B's vCPU is out), about 1000 a second at
+# 2000 frames/s here; a shorter interval would not bite. Both rates go
+# into the PASS line; without coalescing nothing is asserted on them.
+coal_us=5000
+coal_pmd_us=1000
+coal_rate=2000
+coal_rates=()
+coalesce_run() {
+	local mode=$1 tag=$2 a=a$case_no$2 bg=b$case_no$2 sw=sw$case_no$2
+	local sa=$GL_WORK/c$case_no$tag-a.sock sb=$GL_WORK/c$case_no$tag-b.sock
+	local slog=$GL_WORK/$sw.log line_a line_b from rid p1 tx1 dr1 brx
+	local i0 i1 t0 t1 irqs ms max_loss=$coal_frames run vstats="-" late="-"
+	run=$(( RANDOM * 32768 + RANDOM ))
+	local vs_args=""
+	[ "$mode" = on ] && vs_args="--coalesce-us $coal_us"
+	logs+=("$GL_WORK/$a.serial.log" "$GL_WORK/$bg.serial.log" "$slog")
+	GL_VSWITCH_ARGS=$vs_args be_vswitch_start "$sw" "$sa" "$sb" ||
+		{ proc_stop "$sw"; why="$mode: vhu-vswitch did not start"; return; }
+	guest_start "$a" sock="$sa" packed="$packed" mem="$mem" mac="$mac_a"
+	guest_start "$bg" sock="$sb" packed="$packed" mem="$mem" mac="$mac_b"
+	if ! guest_ready "$a" "$BOOT_TIMEOUT" || ! guest_ready "$bg" "$BOOT_TIMEOUT"; then
+		why="$mode: a guest did not boot to its command loop in $BOOT_TIMEOUT s"
+	elif ! trace -k "boot-$mode" "guests ready" ||
+	     ! guest_cmd "$a" 60 vhu-guest-tool setup --queues 1 ||
+	     ! guest_cmd "$bg" 60 vhu-guest-tool setup --queues 1; then
+		why="$mode: guest setup failed: $(tail -n 1 <<<"$GL_OUT")"
+	else
+		from=$(guest_lines "$bg")
+		# shellcheck disable=SC2016 # expanded in the guest
+		local irq='echo "IRQ $(cut -d" " -f1 /proc/uptime) $(grep -E "virtio[0-9]+(-input\.0)?\$" /proc/interrupts | head -n 1)"'
+		guest_cmd_send "$bg" "$irq; vhu-guest-tool recv --src $mac_a" \
+			"--frames $coal_frames --timeout $(( coal_frames / coal_rate * 3 + 30 ))" \
+			"--idle 3 --max-loss $max_loss --run $run --ready recv-ready --queues 1; rc=\$?; $irq; exit \$rc"
+		rid=$GL_ID
+		if ! guest_wait "$bg" 'recv-ready' 30 "$from"; then
+			why="$mode: guest B: recv did not start"
+		else
+			guest_cmd "$a" 240 vhu-guest-tool send --dst "$mac_b" \
+				--frames "$coal_frames" --sizes 60-1514 \
+				--rate "$coal_rate" --run "$run" --queues 1
+			line_a=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+			if [[ $line_a != "RESULT PASS "* ]]; then
+				why="$mode: guest A: ${line_a:-no result}"
+			else
+				guest_cmd_wait "$bg" "$rid" 60
+				line_b=$(grep -a '^RESULT ' <<<"$GL_OUT" | tail -n 1)
+				[[ $line_b == "RESULT PASS "* ]] ||
+					why="$mode: guest B: ${line_b:-no result} $(grep -a '^guest_tool: ' <<<"$GL_OUT" | tail -n 3 | tr '\n' ' ')"
+				# IRQ UPTIME N: COUNT ... virtioK-input.0
+				read -r _ t0 _ i0 _ < <(grep -a '^IRQ ' <<<"$GL_OUT" | head -n 1)
+				read -r _ t1 _ i1 _ < <(grep -a '^IRQ ' <<<"$GL_OUT" | sed -n 2p)
+				coalesce_vring_stats
+			fi
+		fi
+	fi
+	trace -k "traffic-$mode" "traffic done"
+	guest_stop "$a" 30 || why="${why:+$why; }$mode: guest A did not power off by itself"
+	guest_stop "$bg" 30 || why="${why:+$why; }$mode: guest B did not power off by itself"
+	proc_alive "$sw" || why="${why:+$why; }$mode: vhu-vswitch died during the case"
+	proc_stop "$sw" 10 || why="${why:+$why; }$mode: vhu-vswitch exit status $GL_RC after SIGTERM"
+	[ -z "$why" ] || return
+	if ! [[ ${i0:-} =~ ^[0-9]+$ && ${i1:-} =~ ^[0-9]+$ && ${t0:-} =~ ^[0-9.]+$ && ${t1:-} =~ ^[0-9.]+$ ]]; then
+		why="$mode: no virtio interrupt line in B's /proc/interrupts: $(grep -a '^IRQ ' <<<"$GL_OUT" | tr '\n' ' ')"
+		return
+	fi
+	p1=$(grep -a '^  port 1 ' "$slog" | tail -n 1)
+	read -r tx1 dr1 < <(sed -n 's/.*tx \([0-9]*\) frames, drops \([0-9]*\).*/\1 \2/p' <<<"$p1")
+	brx=$(value rx "$line_b")
+	if [ -z "$tx1" ] || [ "$tx1" != "$brx" ] ||
+	   [ "$dr1" != $(( $(value tx "$line_a") - brx )) ]; then
+		why="$mode: frames unaccounted for: A's tx $(value tx "$line_a"), switch port 1 tx ${tx1:--} drops ${dr1:--}, B's rx $brx (vhu's vring 0 of B after the traffic: $vstats; B a second later: $late)"
+		return
+	fi
+	if [ $(( brx * 2 )) -lt "$coal_frames" ]; then
+		why="$mode: B received $brx of $coal_frames frames (the switch dropped $dr1 at B's full ring)"
+		return
+	fi
+	irqs=$(( i1 - i0 ))
+	# B's window in ms (uptime has centiseconds)
+	ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	[ "$ms" -gt 0 ] || ms=1
+	local secs fps ips
+	secs=$(value secs "$line_a")
+	fps=$(awk -v n="$brx" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+	ips=$(awk -v n="$irqs" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+	detail="${detail:+$detail; }$mode: $irqs interrupts (vhu: $vstats) for $brx frames ($dr1 dropped at B's full ring) ($(awk -v i="$irqs" -v n="$brx" 'BEGIN { printf "%.2f", n ? i / n : 0 }') per frame) in ${ms} ms, $ips interrupts/s at $fps frames/s"
+	coal_rates+=("$name $mode: $ips irq/s at $fps frames/s")
+	if [ "$mode" = on ]; then
+		local bound=$(( ms * 1000 / coal_us + 20 ))
+		if [ "$irqs" -gt "$bound" ]; then
+			why="on: $irqs interrupts in $ms ms, at most $bound allowed at one per $coal_us us"
+		elif [ $(( irqs * 2 )) -gt "$brx" ]; then
+			why="on: $irqs interrupts for $brx frames, more than one per two"
+		fi
+	fi
+}
+
+# coalesce_vring_stats: B's receive vring as vhu sees it (telemetry,
+# while the guests are up): packets put in it and calls made to B, into
+# vstats; then B's interrupt line and receive counter once more, a second
+# later, into late (a frame left unread in B's ring shows here: whether a
+# call came late or never). Works on coalesce_run's locals.
+coalesce_vring_stats() {
+	local ids id
+	vstats="-"
+	if be_telemetry "$sw" /vhu/devices && [ -n "$GL_OUT" ]; then
+		ids=$(python3 -c 'import json, sys
+print(" ".join("/vhu/device,%d" % i for i in json.loads(sys.argv[1])["/vhu/devices"]))' "$GL_OUT")
+		# shellcheck disable=SC2086 # one command per word
+		be_telemetry "$sw" $ids
+		vstats=$(python3 -c 'import json, sys
+for l in sys.argv[2].splitlines():
+    d = json.loads(l).get("/vhu/device") or {}
+    if d.get("socket") == sys.argv[1]:
+        st = (d.get("vring0") or {}).get("stats", {})
+        print("packets %s calls %s" % (st.get("packets"), st.get("calls")))' "$sb" "$GL_OUT")
+	fi
+	sleep 1
+	# shellcheck disable=SC2016 # expanded in the guest
+	guest_cmd "$bg" 10 'echo "LATE $(grep -E "virtio[0-9]+\$" /proc/interrupts | head -n 1) rx $(cat /sys/class/net/eth0/statistics/rx_packets)"'
+	late=$(grep -a '^LATE ' <<<"$GL_OUT" | head -n 1)
+}
+
+run_coalesce_case() {
+	local name=$1 layout packed mem=$mem_default why="" logs=() mac_a mac_b
+	local coal_frames=$(( frames / 4 ))
+	IFS=/ read -r _ layout _ <<<"$name"
+	packed=$([ "$layout" = packed ] && echo on || echo off)
+	mac_a=$(printf '52:54:00:00:%02x:0a' "$case_no")
+	mac_b=$(printf '52:54:00:00:%02x:0b' "$case_no")
+	detail=""
+	coalesce_run off 0
+	[ -n "$why" ] || coalesce_run on 1
+	verdict "$name" "$why" "${logs[@]}"
 }
 
 # ---- set-up mistakes vhu diagnoses -----------------------------------------
@@ -1465,6 +1669,7 @@ for c in "${selected[@]}"; do
 	case_t0=$(( $(date +%s%N) / 1000000 ))
 	timeline=""
 	case "$c" in
+	vswitch/*/coalesce) run_coalesce_case "$c" ;;
 	vswitch/*) run_vswitch_case "$c" ;;
 	*/share-off) run_diag_case "$c" ;;
 	tcp/*) run_tcp_case "$c" ;;
@@ -1472,6 +1677,8 @@ for c in "${selected[@]}"; do
 	esac
 	check_leftovers "$c"
 done
+[ "${#coal_rates[@]}" -eq 0 ] ||
+	echo "run.sh: guest B receive interrupts: $(printf '%s, ' "${coal_rates[@]}" | sed 's/, $//')"
 [ "${#tcp_rates[@]}" -eq 0 ] ||
 	echo "run.sh: TCP throughput (Mbit/s): $(printf '%s, ' "${tcp_rates[@]}" | sed 's/, $//')"
 echo "run.sh: $n_pass passed, $n_fail failed in $(( $(date +%s) - t_start )) s"

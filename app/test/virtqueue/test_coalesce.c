@@ -11,6 +11,8 @@
  * suppression (NO_INTERRUPT / DISABLE, EVENT_IDX) is still obeyed.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -245,6 +247,87 @@ test_event_idx(void **state)
 	rh_env_teardown(&e);
 }
 
+/* Releases the queue word after a while (see test_burst_waits_flush). */
+static void *
+release_later(void *arg)
+{
+	struct vhu_vq *vq = arg;
+
+	sleep_us(20000);
+	atomic_store_explicit(&vq->access, VHU_VQ_FREE, memory_order_release);
+	return NULL;
+}
+
+static atomic_bool flusher_stop;
+
+static void *
+flusher(void *arg)
+{
+	struct rh_env *e = arg;
+
+	while (!atomic_load(&flusher_stop))
+		(void)vhu_vring_flush_calls(e->dev, VR_RX);
+	return NULL;
+}
+
+/*
+ * A flush from another thread (the PMD's alarm) never makes a burst
+ * return 0 as if the ring were full: the application would drop the
+ * frames (testpmd's io forwarding does, and a guest waiting for them
+ * then waits forever). A burst waits for a flush; it still returns 0 at
+ * once while the control context holds the queue.
+ */
+static void
+test_burst_waits_flush(void **state)
+{
+	struct rh_env e;
+	pthread_t t;
+	uint32_t id, len, k = 0;
+
+	env_up(&e, state, 0);
+	assert_int_equal(vhu_vring_set_coalesce(e.dev, VR_RX, LONG_US, 0), 0);
+	rh_post_rx_n(&e, 2, 2048);
+
+	/* a flush inside (its state set by hand) for 20 ms: the burst waits */
+	atomic_store(&e.rxq->access, VHU_VQ_FLUSH);
+	assert_int_equal(pthread_create(&t, NULL, release_later, e.rxq), 0);
+	{
+		struct rte_mbuf *m = rh_make_chain(FRAME_LEN, k++, false);
+
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 1);
+		rte_pktmbuf_free(m);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(vtd_get_used(&e.rx, &id, &len));
+
+	/* the control context inside: 0 at once, no wait */
+	atomic_store(&e.rxq->access, VHU_VQ_CONTROL);
+	{
+		struct rte_mbuf *m = rh_make_chain(FRAME_LEN, k++, false);
+
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 0);
+		rte_pktmbuf_free(m);
+	}
+	assert_int_equal(vhu_vring_flush_calls(e.dev, VR_RX), -EBUSY);
+	atomic_store(&e.rxq->access, VHU_VQ_FREE);
+
+	/* and for real: a thread flushing all the time, every burst moves */
+	atomic_store(&flusher_stop, false);
+	assert_int_equal(pthread_create(&t, NULL, flusher, &e), 0);
+	for (int i = 0; i < 2000; i++) {
+		struct rte_mbuf *m = rh_make_chain(FRAME_LEN, k++, false);
+
+		rh_post_rx_n(&e, 1, 2048);
+		assert_int_equal(vhu_enqueue_burst(e.dev, 0, &m, 1), 1);
+		rte_pktmbuf_free(m);
+		while (vtd_get_used(&e.rx, &id, &len))
+			;
+	}
+	atomic_store(&flusher_stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	rh_env_teardown(&e);
+}
+
 /* Argument checks. */
 static void
 test_api(void **state)
@@ -276,6 +359,7 @@ main(void)
 		{ "off_flushes", test_off_flushes },
 		{ "no_interrupt", test_no_interrupt },
 		{ "event_idx", test_event_idx },
+		{ "burst_waits_flush", test_burst_waits_flush },
 		{ "api", test_api },
 	};
 	static char names[RTE_DIM(per_layout)][2][40];

@@ -179,18 +179,23 @@ vhu_vring_set_coalesce(struct vhu_dev *dev, uint16_t vring, uint32_t usecs,
 }
 
 /*
- * Enters the queue as a burst does (never waits): the held call and its
- * bookkeeping are the data path's.
+ * Holds the queue as a burst does (never waits), in its own state
+ * (VHU_VQ_FLUSH, vq.h): the held call and its bookkeeping are the data
+ * path's, and a burst that comes meanwhile waits for this instead of
+ * returning 0 as if the ring were full.
  */
 int
 vhu_vring_flush_calls(struct vhu_dev *dev, uint16_t vring)
 {
 	struct vhu_vq *vq;
+	uint32_t expected = VHU_VQ_FREE;
 	int ret = app_vring(dev, vring, &vq);
 
 	if (ret < 0)
 		return ret;
-	if (!vhu_vq_enter(vq))
+	if (!atomic_compare_exchange_strong_explicit(&vq->access, &expected,
+			VHU_VQ_FLUSH, memory_order_acquire,
+			memory_order_relaxed))
 		return -EBUSY;
 	if (!(vq->flags & VHU_VQ_F_CALL_HELD))
 		ret = 0;

@@ -8,15 +8,22 @@
  * Quiesce scheme. Each queue has one atomic access word:
  *   VHU_VQ_FREE    nobody inside;
  *   VHU_VQ_DATA    a data-path call is inside (one at a time);
- *   VHU_VQ_CONTROL the control context holds the queue.
+ *   VHU_VQ_CONTROL the control context holds the queue;
+ *   VHU_VQ_FLUSH   vhu_vring_flush_calls() is inside, from any thread.
  * A burst enters with one compare-and-swap FREE -> DATA (acquire, A1) and
  * leaves with a release store of FREE (R1). The control context spins on
  * FREE -> CONTROL (acquire, A2, pairs with R1: it sees every ring index
  * and stat the last burst wrote), edits, then vhu_vq_resume() recomputes
  * the derived state and stores FREE (release, R2, pairs with A1: the next
  * burst sees the new memory table, ring pointers and ready flag).
- * A burst that finds the word not FREE returns 0 at once: it never waits,
- * and the control context waits at most one burst. Unmapping guest memory,
+ * A burst that finds the word not FREE returns 0 at once: it never waits
+ * for the control context, which waits at most one burst. A flush is the
+ * exception: it may come from another thread at any time (the PMD's
+ * alarm), and a burst that returned 0 for it would look like a full ring
+ * to the application, which drops the frames (dpdk-testpmd's io
+ * forwarding does). So a burst waits for a flush, which is a few loads
+ * and stores and at most one eventfd write; a flush that finds the word
+ * not FREE returns -EBUSY (the holder checks the held call itself). Unmapping guest memory,
  * closing eventfds and GET_VRING_BASE all happen while holding CONTROL.
  */
 #ifndef VHU_VQ_H
@@ -46,6 +53,7 @@ enum {
 	VHU_VQ_FREE = 0,
 	VHU_VQ_DATA = 1,
 	VHU_VQ_CONTROL = 2,
+	VHU_VQ_FLUSH = 3,
 };
 
 /* vq->flags: per-queue copies of negotiated features, set by resume() */
@@ -330,8 +338,16 @@ vhu_vq_enter(struct vhu_vq *vq)
 	 * A1: pairs with R2 (vhu_vq_resume: memory table, ring pointers,
 	 * ready) and with the previous burst's R1 (indexes, shadow state).
 	 */
-	return atomic_compare_exchange_strong_explicit(&vq->access, &expected,
-			VHU_VQ_DATA, memory_order_acquire, memory_order_relaxed);
+	while (!atomic_compare_exchange_strong_explicit(&vq->access, &expected,
+			VHU_VQ_DATA, memory_order_acquire,
+			memory_order_relaxed)) {
+		/* a flush (vhu_vring_flush_calls) is short: wait for it */
+		if (expected != VHU_VQ_FLUSH)
+			return false;
+		expected = VHU_VQ_FREE;
+		rte_pause();
+	}
+	return true;
 }
 
 static inline void

@@ -40,6 +40,8 @@ trap cleanup EXIT
 
 fail() { echo "FAIL gpa-peek ($case): $*"; for f in "$run"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
 
+GUEST_SEC=6 # how long each guest sends
+
 one_case() { # CASE DEVARGS GUEST_ARGS
 	case=$1
 	rm -f "$run/s"
@@ -50,14 +52,27 @@ one_case() { # CASE DEVARGS GUEST_ARGS
 	pids+=("$pk")
 	for _ in $(seq 100); do [ -S "$run/s" ] && break; sleep 0.1; done
 	[ -S "$run/s" ] || fail "no socket"
+	# The guest sends until timeout's SIGINT: --stats-period keeps a
+	# non-interactive testpmd running; without it testpmd waits for a
+	# key on stdin, reads EOF from /dev/null at once and stops after a
+	# few bursts (a burst only, on a busy machine, and it then closes
+	# the vrings on frames the example has inspected but not taken).
+	local t0 t1
+	t0=$(date +%s)
 	# shellcheck disable=SC2086
-	timeout -s INT -k 5 6 dpdk-testpmd --lcores=0@1,1@1 --no-huge -m 256 \
-		--single-file-segments --file-prefix="vhu-peek-$$-g" --no-pci \
+	timeout -s INT -k 5 "$GUEST_SEC" dpdk-testpmd --lcores=0@1,1@1 \
+		--no-huge -m 256 --single-file-segments \
+		--file-prefix="vhu-peek-$$-g" --no-pci \
 		--vdev "net_virtio_user0,path=$run/s$2" -- --no-mlockall \
 		--total-num-mbufs=8192 --forward-mode=txonly --auto-start \
-		--txpkts=64 $3 < /dev/null > "$run/guest-$case.log" 2>&1 || true
+		--stats-period 1 --txpkts=64 $3 \
+		< /dev/null > "$run/guest-$case.log" 2>&1 || true
+	t1=$(date +%s)
+	# the guest ran until the timeout, not until its own early exit
+	[ "$((t1 - t0))" -ge "$((GUEST_SEC - 1))" ] ||
+		fail "the guest ran $((t1 - t0)) s, not $GUEST_SEC: it quit by itself"
 	# the guest's total, from testpmd's summary at exit
-	sent=$(awk '/Accumulated forward statistics/ { a = 1 } a && /TX-packets:/ { n = $2; a = 0 } END { print n + 0 }' "$run/guest-$case.log")
+	sent=$(awk '/Accumulated forward statistics/ { a = 1 } a && /TX-packets:/ { n = $2; a = 0 } END { printf "%.0f\n", n }' "$run/guest-$case.log")
 	sleep 1 # the example takes what the guest left in its ring
 	kill -INT "$pk"
 	for _ in $(seq 50); do kill -0 "$pk" 2>/dev/null || break; sleep 0.1; done
@@ -83,8 +98,8 @@ one_case() { # CASE DEVARGS GUEST_ARGS
 		[ "$((ins + nins))" -le "$((handed + 32))" ] ||
 		fail "inspected $ins + not inspected $nins, handed on $handed"
 	flows=$(grep -c "^gpa-peek: flow " "$run/peek-$case.log" || true)
-	fsum=$(awk '/^gpa-peek: flow / { n += $(NF - 2) } END { print n + 0 }' "$run/peek-$case.log")
-	bsum=$(awk '/^gpa-peek: flow / { n += $NF } END { print n + 0 }' "$run/peek-$case.log")
+	fsum=$(awk '/^gpa-peek: flow / { n += $(NF - 2) } END { printf "%.0f\n", n }' "$run/peek-$case.log")
+	bsum=$(awk '/^gpa-peek: flow / { n += $NF } END { printf "%.0f\n", n }' "$run/peek-$case.log")
 	if [ "$case" = packed ]; then
 		[ "$nins" -eq "$handed" ] && [ "$ins" -eq 0 ] ||
 			fail "packed: $ins inspected, $nins not, want 0 and $handed"

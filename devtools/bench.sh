@@ -98,8 +98,15 @@
 #                          [--tso] [--pump|--loop] [--quick] [--only REGEX]
 #                          [--out FILE] [--plot FILE.svg]
 #   --pump, --loop only that harness's table (default: both, pump first)
+#   --dma          the backend-bound harness with net_vhu alone, its
+#                  guest-receive copies on the CPU and then on a DMA
+#                  channel (dmas=[txq0@dma_skeleton:0]: DPDK's software
+#                  engine, whose copy thread runs on the pump's CPU),
+#                  split and packed in_order=1 mrg=0 at 64 and 1518 B:
+#                  the backend lcore's cycles per packet with and without
 #   --plot FILE    also draw the tables as bars (devtools/bench-plot.sh,
 #                  gnuplot), one chart per table: FILE, FILE-loop.svg
+#                  (--dma: the polling core's cost with the channel)
 #   --quick        1 run each, 3 s windows (a smoke check, not a result)
 #   --only REGEX   only configurations whose name matches (e.g. 'split')
 #   --out FILE     also write the tables (markdown) to FILE
@@ -138,6 +145,7 @@ while [ $# -gt 0 ]; do
 	--stream) stream=1 ;;
 	--tso) tso=1 ;;
 	--pump) harness=pump ;;
+	--dma) harness=dma ;;
 	--loop) harness=loop ;;
 	--plot) plot=$2; shift ;;
 	--only) only=$2; shift ;;
@@ -354,11 +362,14 @@ measure_pump() {
 	local layout=split hugeargs=() ppid
 	[ "$packed" = 1 ] && layout=packed
 	[ "$huge" = 1 ] && hugeargs=(--huge /dev/hugepages)
-	if [ "$be" = vhu ]; then
-		bargs=(-d "$plugin" --vdev "net_vhu0,iface=$sock,queues=$q")
-	else
-		bargs=(--vdev "net_vhost0,iface=$sock,queues=$q")
-	fi
+	case $be in
+	vhu) bargs=(-d "$plugin" --vdev "net_vhu0,iface=$sock,queues=$q") ;;
+	vhudma)
+		# the engine's copy thread on lcore 0, the pump's CPU
+		bargs=(-d "$plugin" --iova-mode=va --vdev dma_skeleton,lcore=0
+		       --vdev "net_vhu0,iface=$sock,queues=$q,dmas=[txq0@dma_skeleton:0]") ;;
+	*) bargs=(--vdev "net_vhost0,iface=$sock,queues=$q") ;;
+	esac
 	start_testpmd be "--lcores=0@$FRONTEND_CPU,1@$BACKEND_CPU" "${mem_args[@]}" \
 		--file-prefix="vhubench-be-$$" --no-pci "${bargs[@]}" -- \
 		-i --no-mlockall --total-num-mbufs=32768 --forward-mode=io \
@@ -676,7 +687,14 @@ fi
 matrix() {
 	local h=$1 table line c name packed mrg size extra q mode r be res
 	local m cy st fcy pc pb lim rows nv nh done_state vfail
-	if [ "$h" = pump ]; then
+	local bes=(vhu vhost) mode_h=$h
+	if [ "$h" = dma ]; then
+		bes=(vhu vhudma)
+		h=pump
+		echo "DMA: net_vhu without and with dmas=[txq0@dma_skeleton:0], vhu-pump frontend on CPU $FRONTEND_CPU (with the engine's copy thread), backend on CPU $BACKEND_CPU"
+		table="| configuration | placement | vhu Mpps | vhu+DMA Mpps | DMA/CPU copies | vhu cycles/pkt | vhu+DMA cycles/pkt | cycles DMA/CPU copies | pump cycles/frame CPU/DMA | limit CPU/DMA | - | runs CPU/DMA |
+|---|---|---|---|---|---|---|---|---|---|---|---|"
+	elif [ "$h" = pump ]; then
 		echo "Backend-bound: vhu-pump frontend on CPU $FRONTEND_CPU, backend testpmd io forwarding on CPU $BACKEND_CPU"
 		echo "$bound_line"
 		table="| configuration | placement | vhu Mpps | net_vhost Mpps | vhu/net_vhost | vhu cycles/pkt | net_vhost cycles/pkt | cycles vhu/net_vhost | pump cycles/frame vhu/net_vhost | limit vhu/net_vhost | vhu/copy bound | runs vhu/net_vhost |
@@ -701,7 +719,7 @@ matrix() {
 		perf_tag=$(tr ' =' '_-' <<< "$h $name")
 		for ((r = 0; r < 2 * runs; r++)); do
 			perf_run=$r
-			for be in vhu vhost; do
+			for be in "${bes[@]}"; do
 				if [ "$h" = pump ]; then
 					res=$(measure_pump $be "$packed" "$mrg" "$size" "${extra##*=}" "$q")
 				else
@@ -731,14 +749,14 @@ matrix() {
 			done_state=
 			for st in far near; do
 				nv=$(wc -w <<< "${results[vhu.$st]:-}")
-				nh=$(wc -w <<< "${results[vhost.$st]:-}")
+				nh=$(wc -w <<< "${results[${bes[1]}.$st]:-}")
 				[ "$nv" -ge "$runs" ] && [ "$nh" -ge "$runs" ] && done_state=$st
 			done
 			[ -n "$done_state" ] && break
 		done
 		rows=0
 		for st in far near; do
-			local vr=(${results[vhu.$st]:-}) hr=(${results[vhost.$st]:-})
+			local vr=(${results[vhu.$st]:-}) hr=(${results[${bes[1]}.$st]:-})
 			[ ${#vr[@]} -gt 0 ] && [ ${#hr[@]} -gt 0 ] || continue
 			local v hh vcy hcy
 			v=$(fmed 1 "${vr[@]}"); hh=$(fmed 1 "${hr[@]}")
@@ -767,6 +785,18 @@ matrix() {
 }
 
 tables=
+if [ "$harness" = dma ]; then
+	# the DMA rows: one guest-receive copy per frame on the channel
+	dma_configs=()
+	for c in "${configs[@]}"; do
+		[[ $c =~ ^(split|packed)\ in_order=1\ mrg=0\ (64|1518)B ]] && dma_configs+=("$c")
+	done
+	configs=("${dma_configs[@]}")
+	matrix dma
+	tables+="### Backend-bound, net_vhu with its receive copies on a DMA channel"$'\n\n'"$last_table"$'\n\n'
+	pump_table=$last_table
+	configs=()
+fi
 if [ "$harness" != loop ] && [ "${#configs[@]}" -gt 0 ]; then
 	matrix pump
 	tables+="### Backend-bound: vhu-pump frontend"$'\n\n'"$bound_line"$'\n\n'"$last_table"$'\n\n'

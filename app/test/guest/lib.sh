@@ -69,7 +69,9 @@
 #       dpdk-testpmd with net_vhu (io forwarding), commands through a FIFO;
 #       GL_TESTPMD_PMD=net_vhost uses DPDK's own PMD instead (no plugin),
 #       GL_TESTPMD_DEVARGS (",client=1") is appended to the --vdev,
-#       GL_TESTPMD_INIT holds commands (one a line) run before "start"
+#       GL_TESTPMD_INIT holds commands (one a line) run before "start",
+#       GL_TESTPMD_EAL (words) goes before the port's --vdev (DMA devices
+#       its dmas= names must exist first)
 #   be_testpmd_cmd NAME COMMAND END-REGEX [SECS]  one command; its output
 #       in GL_OUT
 #   be_testpmd_stats NAME          RX/TX-packets, RX-missed, TX-errors of
@@ -433,10 +435,10 @@ be_testpmd_start() {
 	# net_vhu says at info level when a frontend comes and goes
 	[ "$pmd" = net_vhu ] && plugin+=(--log-level=pmd.net.vhu:info)
 	[ "$pmd" = net_vhu ] || plugin=()
-	# shellcheck disable=SC2046
+	# shellcheck disable=SC2046,SC2086 # GL_TESTPMD_EAL: words
 	GL_STDIN=$fifo proc_start "$name" "$log" "${pre[@]}" stdbuf -oL "$GL_TESTPMD" \
 		--lcores="0@$GL_BE_CPU,1@$GL_BE_CPU" $(gl_eal "$name" 1024) \
-		"${plugin[@]}" \
+		"${plugin[@]}" ${GL_TESTPMD_EAL:-} \
 		--vdev "${pmd}0,iface=$sock,queues=$queues${GL_TESTPMD_DEVARGS:-}" \
 		"${vdev2[@]+"${vdev2[@]}"}" -- \
 		-i --rxq="$queues" --txq="$queues" --nb-cores=1 \

@@ -54,6 +54,13 @@
 #       frame the switch gave it both times (no call held for good), and
 #       with coalescing B takes at most one interrupt per 5000 us of
 #       its window (+20) and per two frames; both rates are printed
+#   testpmd/LAYOUT/qQ/mrgM[/mtu9000]/dma  the echo with net_vhu's copies
+#       on DMA channels: dmas= binds every txq and rxq to a channel of its
+#       own dma_skeleton (DPDK's software engine, one copy thread each,
+#       not pinned); the backend must log each binding, and its
+#       xstats must show engine copies on every guest receive queue and,
+#       split rings, on every guest transmit queue (a packed transmit ring
+#       goes the synchronous way: 0 there)
 #   testpmd/split/q1/mrg1/coalesce     the echo through net_vhu with
 #       coalesce-usecs=1000: it must pass (the guest waits for every echo,
 #       so a call held for good stalls it), and the guest's interrupts stay
@@ -198,6 +205,11 @@ cases+=(vswitch/split/q1 vswitch/packed/q1 vswitch/split/q2 vswitch/packed/q2)
 # Interrupt coalescing seen by a guest in interrupt mode.
 cases+=(vswitch/split/q1/coalesce vswitch/packed/q1/coalesce
 	testpmd/split/q1/mrg1/coalesce)
+# Payload copies on DMA channels (dmas=, dma_skeleton): both layouts, one
+# and two queue pairs, mergeable buffers on and off, and jumbo frames.
+cases+=(testpmd/split/q1/mrg1/dma testpmd/packed/q1/mrg1/dma
+	testpmd/split/q2/mrg0/dma testpmd/packed/q2/mrg0/dma
+	testpmd/split/q1/mrg1/mtu9000/dma)
 # A set-up mistake vhu must name: guest memory not shared.
 cases+=(loopback/split/q1/share-off)
 # TCP through the switch with offloads on, off for B's receive side only
@@ -392,10 +404,11 @@ verdict() {
 	fi
 }
 
-# Errors and warnings the backend logged (not a verdict by themselves).
+# Errors and warnings the backend logged (not a verdict by themselves);
+# testpmd's xstats (NAME: VALUE, dma_check) are counters, not complaints.
 backend_complaints() {
 	grep -aiE 'error|refus|fail|broken|invalid' "$1" 2>/dev/null |
-		grep -acvE '(RX|TX)-errors: *0|IOTLB: [0-9]+ updates' || true
+		grep -acvE '(RX|TX)-errors: *0|IOTLB: [0-9]+ updates|^[a-z0-9_]+: [0-9]+$' || true
 }
 
 # ---- echo cases (vhu-loopback, testpmd) ----------------------------------------
@@ -436,7 +449,7 @@ echo_be_start() {
 	[ "$mtu" -gt 1500 ] && args=(--max-pkt-len=$(( mtu + 18 )))
 	GL_TESTPMD_PMD=$([ "$be" = vhost ] && echo net_vhost || echo net_vhu) \
 	GL_TESTPMD_DEVARGS=$([ "$client" = 1 ] && echo ,client=1)$tp_devargs \
-	GL_TESTPMD_INIT=$tp_init \
+	GL_TESTPMD_INIT=$tp_init GL_TESTPMD_EAL=$tp_eal \
 		be_testpmd_start "$b" "$sock" "$q" "${args[@]+"${args[@]}"}"
 }
 
@@ -706,7 +719,7 @@ run_echo_case() {
 	local name=$1 be layout q=1 mrg=1 mtu=1500 mem=$mem_default g=g$case_no
 	local b=be$case_no why="" fr sizes part mode="" step client=0
 	local steps=() rounds=() gopts=() glogs=() blogs=() good=0 tx=0 rx=0
-	local iommu="" lb_args=() tp_devargs="" tp_init="" coal=""
+	local iommu="" lb_args=() tp_devargs="" tp_init="" coal="" dma=0 tp_eal=""
 	local epoch ep_tx ep_rx base_rx base_tx base_drop base_read c_rx c_tx c_drop
 	local res0 res0_fds res_note="" last_line="" echo_timeout=10 n_echo=0 from_b
 	IFS=/ read -r be layout _ <<<"$name"
@@ -719,6 +732,7 @@ run_echo_case() {
 		channels|reload|reboot|kill|restart*) mode=$part ;;
 		iommu|iommu-strict) iommu=$part ;;
 		coalesce) coal=$coal_pmd_us ;;
+		dma) dma=1 ;;
 		esac
 	done
 	case "$mode" in
@@ -747,6 +761,7 @@ run_echo_case() {
 		tp_init=$'set fwd io retry\nset burst tx delay 200 retry 5000'
 	fi
 	[ -n "$coal" ] && tp_devargs="$tp_devargs,coalesce-usecs=$coal"
+	[ "$dma" = 1 ] && dma_devargs
 	local packed=off mrg_on=off mac
 	[ "$layout" = packed ] && packed=on
 	[ "$mrg" = 1 ] && mrg_on=on
@@ -788,6 +803,7 @@ run_echo_case() {
 	fi
 	check_counters
 	trace -k traffic "counters checked"
+	[ "$dma" = 1 ] && [ -z "$why" ] && dma_check
 	guest_stop "$g" 30 || why="${why:+$why; }guest did not power off by itself"
 	trace -k poweroff "guest stopped"
 	# the device's last start must be followed by its stop
@@ -810,6 +826,57 @@ run_echo_case() {
 	done
 	[ "$nerr" -eq 0 ] || detail="$detail; backend log: $nerr error line(s)"
 	verdict "$name" "$why" "${glogs[@]}" "${blogs[@]}"
+}
+
+# .../dma: one dma_skeleton per queue and direction (one channel each: the
+# engine has one), created before the port; dmas= binds txqN to
+# dma_skeleton(2N) and rxqN to dma_skeleton(2N+1). The copy threads are
+# left unpinned: pinned (lcore=0) to the CPU of the busy forwarding lcore,
+# every case stalled at the device start for 40 s and more (vhu's control
+# thread waited in move_pages() for per-CPU kernel work on that CPU that
+# did not get to run; doc/guide/dma.md). Sets tp_eal and adds to
+# tp_devargs (run_echo_case's locals).
+dma_devargs() {
+	local i list=""
+	tp_eal="--iova-mode=va"
+	for (( i = 0; i < q; i++ )); do
+		tp_eal="$tp_eal --vdev dma_skeleton$(( 2 * i ))"
+		tp_eal="$tp_eal --vdev dma_skeleton$(( 2 * i + 1 ))"
+		list="$list${list:+;}txq$i@dma_skeleton$(( 2 * i )):0"
+		list="$list;rxq$i@dma_skeleton$(( 2 * i + 1 )):0"
+	done
+	tp_devargs="$tp_devargs,dmas=[$list]"
+}
+
+# dma_check: after the echo, with the guest still connected: the backend
+# logged every binding, and the engine copied on every queue that takes
+# it. Sets why, or adds the copy counts to detail.
+dma_check() {
+	local i dir v copies="" fb
+	for (( i = 0; i < q; i++ )); do
+		for dir in tx rx; do
+			grep -aq "port 0: $dir queue $i copies on DMA" "$blog" ||
+				{ why="backend: $dir queue $i was not bound to its DMA channel"; return; }
+		done
+	done
+	be_testpmd_cmd "$b" "show port xstats 0" "tx_q$(( q - 1 ))_dma_fallbacks" ||
+		{ why="backend: no dma xstats"; return; }
+	for (( i = 0; i < q; i++ )); do
+		for dir in tx rx; do
+			v=$(grep -a "^${dir}_q${i}_dma_copies: " <<<"$GL_OUT" | awk '{ print $2 }')
+			fb=$(grep -a "^${dir}_q${i}_dma_fallbacks: " <<<"$GL_OUT" | awk '{ print $2 }')
+			[ -n "$v" ] || { why="backend: no ${dir}_q${i}_dma_copies xstat"; return; }
+			copies="$copies${copies:+, }${dir}q$i $v (fallbacks ${fb:-?})"
+			# the guest's packed transmit ring (our rx) goes the
+			# synchronous way (doc/guide/dma.md)
+			if [ "$dir" = rx ] && [ "$layout" = packed ]; then
+				[ "$v" = 0 ] || why="backend: ${dir}_q${i}_dma_copies $v on a packed transmit ring, want 0"
+			else
+				[ "$v" -gt 0 ] || why="backend: the engine copied nothing for ${dir}q$i"
+			fi
+		done
+	done
+	detail="$detail; DMA copies: $copies"
 }
 
 # vIOMMU cases: the guest's NIC must sit in a translated IOMMU domain

@@ -20,9 +20,24 @@
  *     baseline taken before the row ran.
  * Rows that break a ring also check that the breakage is isolated: the
  * other vring of the same device, and another device, keep working.
+ *
+ * --dma (with or without --control-thread): every device that starts gets
+ * a DMA channel of DPDK's software engine (dma_skeleton) bound to each
+ * direction of queue pair 0 (new_device binds, destroy_device unbinds), and
+ * every burst of the rows and of the epilogue goes through
+ * vhu_enqueue_submit_burst / vhu_enqueue_poll_completed and
+ * vhu_dequeue_submit_burst / vhu_dequeue_poll_completed (enq() and deq()).
+ * The epilogue's good frontends then leave copies in flight when they
+ * disconnect, and the epilogue also checks that every mbuf went back to
+ * its pool. Rows that make sense with copies in flight (a ring broken, the
+ * memory table replaced, a disconnect) run in both modes.
  */
+/* rte_dmadev is experimental in DPDK 22.11 */
+#define ALLOW_EXPERIMENTAL_API 1
+
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -43,8 +58,11 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include <rte_dmadev.h>
+#include <rte_eal.h>
 #include <rte_mbuf.h>
 
+#include "../eal_tidy.h"
 #include "../protocol/fe.h"
 #include "dev.h"
 #include "memguard.h"
@@ -97,6 +115,26 @@ static struct {
 /* --control-thread: libvhu's own control thread serves the socket */
 static bool own_thread;
 
+/*
+ * --dma: a pool of dma_skeleton devices (one channel each), created by EAL
+ * and configured at start; a channel's copy thread runs (rte_dma_start)
+ * only while it is bound to a queue. The callbacks (control context) take
+ * and give back channels; dma_lock also keeps vhu_async_inflight() (test
+ * thread) away from vhu_async_unbind() (control thread), which frees what
+ * it reads.
+ */
+#define DMA_CHANNELS 8
+static bool use_dma;
+static int16_t dma_ids[DMA_CHANNELS];
+static pthread_mutex_t dma_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	struct vhu_dev *dev;       /* NULL: channel pair free */
+	int ch[2];                 /* dma_ids index per vhu_async_dir */
+} dma_use[DMA_CHANNELS / 2];
+static bool dma_busy[DMA_CHANNELS];
+/* binds and unbinds that failed: the epilogue wants none */
+static _Atomic int dma_errors;
+
 static void
 check_ctx(void *ctx)
 {
@@ -104,10 +142,86 @@ check_ctx(void *ctx)
 		atomic_fetch_add_explicit(&ev.bad_ctx, 1, memory_order_release);
 }
 
+/* --dma: a free channel started, or -1. Control context. */
+static int
+dma_take(void)
+{
+	for (int i = 0; i < DMA_CHANNELS; i++) {
+		if (dma_busy[i])
+			continue;
+		if (rte_dma_start(dma_ids[i]) != 0)
+			return -1;
+		dma_busy[i] = true;
+		return i;
+	}
+	return -1;
+}
+
+static void
+dma_give(int ch)
+{
+	if (ch < 0)
+		return;
+	(void)rte_dma_stop(dma_ids[ch]);
+	dma_busy[ch] = false;
+}
+
+/*
+ * --dma: unbind both directions of dev's queue pair 0 (drains, frees the
+ * mbufs libvhu holds) and stop their channels. Control context.
+ */
+static void
+dma_unbind_dev(struct vhu_dev *dev)
+{
+	for (size_t u = 0; u < RTE_DIM(dma_use); u++) {
+		if (dma_use[u].dev != dev)
+			continue;
+		pthread_mutex_lock(&dma_lock);
+		for (int d = 0; d < 2; d++) {
+			if (dma_use[u].ch[d] >= 0 &&
+			    vhu_async_unbind(dev, 0, (enum vhu_async_dir)d) != 0)
+				atomic_fetch_add(&dma_errors, 1);
+		}
+		dma_use[u].dev = NULL;
+		pthread_mutex_unlock(&dma_lock);
+		dma_give(dma_use[u].ch[0]);
+		dma_give(dma_use[u].ch[1]);
+	}
+}
+
+/* --dma: a channel for each direction of dev's queue pair 0. */
+static void
+dma_bind_dev(struct vhu_dev *dev)
+{
+	size_t u;
+
+	dma_unbind_dev(dev); /* a restart of the same device (ring reset) */
+	for (u = 0; u < RTE_DIM(dma_use) && dma_use[u].dev != NULL; u++)
+		;
+	if (u == RTE_DIM(dma_use)) {
+		atomic_fetch_add(&dma_errors, 1);
+		return;
+	}
+	for (int d = 0; d < 2; d++) {
+		int ch = dma_take();
+
+		dma_use[u].ch[d] = ch;
+		if (ch < 0 || vhu_async_bind(dev, 0, (enum vhu_async_dir)d,
+					     dma_ids[ch], 0, NULL) != 0) {
+			atomic_fetch_add(&dma_errors, 1);
+			dma_give(ch);
+			dma_use[u].ch[d] = -1;
+		}
+	}
+	dma_use[u].dev = dev;
+}
+
 static int
 on_new(struct vhu_dev *dev, void *ctx)
 {
 	check_ctx(ctx);
+	if (use_dma)
+		dma_bind_dev(dev);
 	atomic_store_explicit(&ev.dev, dev, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ev.new_device, 1, memory_order_release);
 	return 0;
@@ -116,8 +230,9 @@ on_new(struct vhu_dev *dev, void *ctx)
 static void
 on_destroy(struct vhu_dev *dev, void *ctx)
 {
-	(void)dev;
 	check_ctx(ctx);
+	if (use_dma)
+		dma_unbind_dev(dev);
 	atomic_fetch_add_explicit(&ev.destroy_device, 1, memory_order_release);
 }
 
@@ -508,6 +623,96 @@ frame_fill(uint8_t *b, uint32_t len, int k)
 		b[j] = (uint8_t)(k * 7 + j);
 }
 
+/* --dma: frames libvhu holds in direction way of f (< 0: none bound). */
+static int
+dma_held(struct fe *f, enum vhu_async_dir way)
+{
+	int n;
+
+	pthread_mutex_lock(&dma_lock);
+	n = vhu_async_inflight(f->dev, 0, way);
+	pthread_mutex_unlock(&dma_lock);
+	return n;
+}
+
+/*
+ * --dma: poll direction way of f until libvhu holds nothing there, the
+ * vring broke (its frames then wait for the control context's drain) or
+ * 2 s passed. Enqueue: the mbufs that come back are freed. Dequeue: they
+ * go to out (room for n); returns how many.
+ */
+static uint16_t
+dma_reap(struct fe *f, enum vhu_async_dir way, struct rte_mbuf **out,
+	 uint16_t n)
+{
+	const uint16_t vring = way == VHU_ASYNC_ENQUEUE ? 0 : 1;
+	uint64_t end = fe_now_ms() + 2000;
+	uint16_t got = 0;
+
+	for (;;) {
+		struct rte_mbuf *m[BATCH];
+		uint16_t k;
+
+		if (way == VHU_ASYNC_ENQUEUE) {
+			k = vhu_enqueue_poll_completed(f->dev, 0, m, BATCH);
+			rte_pktmbuf_free_bulk(m, k);
+		} else {
+			k = vhu_dequeue_poll_completed(f->dev, 0, out + got,
+						       (uint16_t)(n - got));
+			got += k;
+		}
+		if (dma_held(f, way) <= 0 ||
+		    (way == VHU_ASYNC_DEQUEUE && got == n) ||
+		    vhu_dev_vring_broken(f->dev, vring) || fe_now_ms() > end)
+			return got;
+		if (k == 0)
+			usleep(10); /* the engine's thread may want this CPU */
+	}
+}
+
+/* Add delta to the reference count of every segment of m. */
+static void
+mbuf_ref(struct rte_mbuf *m, int16_t delta)
+{
+	for (; m != NULL; m = m->next)
+		rte_mbuf_refcnt_update(m, delta);
+}
+
+/*
+ * Frames into f's guest Rx ring (queue pair 0) with vhu_enqueue_burst()'s
+ * contract: returns how many went in, the caller keeps (and frees) every
+ * mbuf. --dma: submitted with a reference more each (the one libvhu gives
+ * back through the poll), then polled until libvhu holds none.
+ */
+static uint16_t
+enq(struct fe *f, struct rte_mbuf **m, uint16_t n)
+{
+	uint16_t k;
+
+	if (!use_dma)
+		return vhu_enqueue_burst(f->dev, 0, m, n);
+	for (uint16_t i = 0; i < n; i++)
+		mbuf_ref(m[i], 1);
+	k = vhu_enqueue_submit_burst(f->dev, 0, m, n);
+	for (uint16_t i = k; i < n; i++)
+		mbuf_ref(m[i], -1);
+	(void)dma_reap(f, VHU_ASYNC_ENQUEUE, NULL, 0);
+	return k;
+}
+
+/*
+ * Frames from f's guest Tx ring with vhu_dequeue_burst()'s contract.
+ * --dma: submitted, then polled until libvhu holds none.
+ */
+static uint16_t
+deq(struct fe *f, struct rte_mbuf **m, uint16_t n)
+{
+	if (!use_dma)
+		return vhu_dequeue_burst(f->dev, 0, pool, m, n);
+	(void)vhu_dequeue_submit_burst(f->dev, 0, pool, n);
+	return dma_reap(f, VHU_ASYNC_DEQUEUE, m, n);
+}
+
 /* n frames guest -> backend on queue pair 0, checked; 0 if it stalled. */
 static int
 traffic_tx(struct fe *f, int n)
@@ -531,8 +736,7 @@ traffic_tx(struct fe *f, int n)
 		}
 		vtd_publish(d);
 		for (int tries = 0; have < k && tries < 100; tries++)
-			have += vhu_dequeue_burst(f->dev, 0, pool, m + have,
-						  k - have);
+			have += deq(f, m + have, k - have);
 		if (have != k) {
 			for (int i = 0; i < have; i++)
 				rte_pktmbuf_free(m[i]);
@@ -581,7 +785,7 @@ traffic_rx(struct fe *f, int n)
 				   len, seq);
 		}
 		vtd_publish(d);
-		sent = vhu_enqueue_burst(f->dev, 0, m, k);
+		sent = enq(f, m, k);
 		for (int i = 0; i < k; i++)
 			rte_pktmbuf_free(m[i]);
 		if (sent != k)
@@ -601,7 +805,12 @@ traffic_rx(struct fe *f, int n)
 	return 1;
 }
 
-/* A fresh, well-behaved frontend: start, traffic both ways, stop. */
+static void close_in_flight(struct fe *f);
+
+/*
+ * A fresh, well-behaved frontend: start, traffic both ways, stop. --dma:
+ * it disconnects with frames of both directions in libvhu's hands.
+ */
 static void
 good_frontend(bool packed)
 {
@@ -612,6 +821,21 @@ good_frontend(bool packed)
 	assert_true(traffic_tx(&g, TRAFFIC));
 	assert_true(traffic_rx(&g, TRAFFIC));
 	destroyed = EV(destroy_device) + 1;
+	if (use_dma) {
+		struct vhu_vring_stats st;
+
+		/* the engine made copies (a packed Tx ring: none, dma.md) */
+		for (uint16_t v = 0; v < 2; v++) {
+			assert_int_equal(vhu_dev_vring_stats(g.dev, v, &st,
+							     sizeof(st)),
+					 (int)sizeof(st));
+			if (v == 0 || !packed)
+				assert_true(st.dma_copies > 0);
+			else
+				assert_int_equal(st.dma_copies, 0);
+		}
+		close_in_flight(&g);
+	}
 	fe_stop(&g);
 	assert_true(pump_until(&ev.destroy_device, destroyed, 1000));
 }
@@ -1197,7 +1421,7 @@ expect_broken(struct fe *f, uint16_t vring)
 	uint16_t n;
 
 	if (vring == 1) {
-		n = vhu_dequeue_burst(f->dev, 0, pool, m, BATCH);
+		n = deq(f, m, BATCH);
 		for (uint16_t i = 0; i < n; i++)
 			rte_pktmbuf_free(m[i]);
 	} else {
@@ -1205,7 +1429,7 @@ expect_broken(struct fe *f, uint16_t vring)
 			m[i] = rte_pktmbuf_alloc(pool);
 			rte_pktmbuf_append(m[i], 60);
 		}
-		n = vhu_enqueue_burst(f->dev, 0, m, 4);
+		n = enq(f, m, 4);
 		for (int i = 0; i < 4; i++)
 			rte_pktmbuf_free(m[i]);
 	}
@@ -1219,8 +1443,8 @@ expect_broken(struct fe *f, uint16_t vring)
 	assert_true(pump_until(&ev.broken[vring], 1, 1000));
 	assert_ptr_equal(EV(broken_dev), f->dev);
 	/* sticky: nothing more comes out, no second report */
-	n = vring == 1 ? vhu_dequeue_burst(f->dev, 0, pool, m, BATCH) :
-			 vhu_enqueue_burst(f->dev, 0, m, 0);
+	n = vring == 1 ? deq(f, m, BATCH) :
+			 enq(f, m, 0);
 	assert_int_equal(n, 0);
 	pump(5);
 	assert_int_equal(EV(broken[vring]), 1);
@@ -1504,13 +1728,13 @@ h_ring_tiny_and_empty_descriptors(void)
 	vtd_add_raw_head(d, k);
 	vtd_publish(d);
 	for (int tries = 0; tries < 10 && have < 1; tries++)
-		have += vhu_dequeue_burst(f.dev, 0, pool, m + have, 4 - have);
+		have += deq(&f, m + have, 4 - have);
 	assert_int_equal(have, 1);
 	assert_int_equal(m[0]->pkt_len, sizeof(frame));
 	assert_memory_equal(rte_pktmbuf_read(m[0], 0, sizeof(frame), got),
 			    frame, sizeof(frame));
 	rte_pktmbuf_free(m[0]);
-	n = vhu_dequeue_burst(f.dev, 0, pool, m, 4);
+	n = deq(&f, m, 4);
 	assert_int_equal(n, 0);
 	assert_false(vhu_dev_vring_broken(f.dev, 1));
 	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st, sizeof(st)),
@@ -1538,7 +1762,7 @@ h_ring_tx_frame_oversize(void)
 	sdesc(&f, 0, g, HDR, VRING_DESC_F_NEXT, 1);
 	sdesc(&f, 1, g + HDR, 70000, 0, 0);
 	publish_head(&f, 0);
-	n = vhu_dequeue_burst(f.dev, 0, pool, m, 4);
+	n = deq(&f, m, 4);
 	assert_int_equal(n, 0);
 	assert_false(vhu_dev_vring_broken(f.dev, 1));
 	assert_int_equal(vhu_dev_vring_stats(f.dev, 1, &st, sizeof(st)),
@@ -1570,13 +1794,13 @@ h_broken_ring_reset_clears(void)
 
 	ring_start(f, false);
 	publish_head(f, RING + 1);
-	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, 4), 0);
+	assert_int_equal(deq(f, m, 4), 0);
 	assert_true(pump_until(&ev.broken[1], 1, 1000));
 	fe_enable(f, 1, false);
 	fe_enable(f, 1, true);
 	pump(5);
 	assert_true(vhu_dev_vring_broken(f->dev, 1));
-	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, 4), 0);
+	assert_int_equal(deq(f, m, 4), 0);
 	/* ring reset: take the ring back (the device stops), set it again */
 	assert_int_equal(fe_send(f->sock, VHU_REQ_GET_VRING_BASE,
 				 VHU_MSG_VERSION, &st, 8, NULL, 0), 0);
@@ -1720,8 +1944,7 @@ ol_bad_headers(uint64_t feats, const struct ol_bad *bad, int n)
 		}
 		vtd_publish(&f.ring[1]);
 		for (int tries = 0; have < want && tries < 100; tries++) {
-			uint16_t r = vhu_dequeue_burst(f.dev, 0, pool, m,
-						       BATCH);
+			uint16_t r = deq(&f, m, BATCH);
 
 			for (uint16_t i = 0; i < r; i++) {
 				assert_int_equal(m[i]->pkt_len, glen);
@@ -1735,8 +1958,7 @@ ol_bad_headers(uint64_t feats, const struct ol_bad *bad, int n)
 			have += r;
 		}
 		assert_int_equal(have, want);
-		assert_int_equal(vhu_dequeue_burst(f.dev, 0, pool, m, BATCH),
-				 0);
+		assert_int_equal(deq(&f, m, BATCH), 0);
 		assert_int_equal(rte_mempool_avail_count(pool), avail);
 		assert_int_equal(vtd_used_pending(&f.ring[1]), 2 * n + 1);
 		for (int i = 0; i < 2 * n + 1; i++)
@@ -1902,8 +2124,7 @@ h_net_set_mtu(void)
 			   lens[i], (int)i);
 	}
 	vtd_publish(d);
-	assert_int_equal(vhu_enqueue_burst(f.dev, 0, m, RTE_DIM(lens)),
-			 RTE_DIM(lens));
+	assert_int_equal(enq(&f, m, RTE_DIM(lens)), RTE_DIM(lens));
 	for (size_t i = 0; i < RTE_DIM(lens); i++) {
 		uint32_t id, ulen;
 
@@ -1923,8 +2144,8 @@ h_net_set_mtu(void)
 	/* a jumbo MTU: the same frames go in */
 	v = 9000;
 	req_ok(f.sock, VHU_REQ_NET_SET_MTU, &v, 8, NULL, 0);
-	assert_int_equal(vhu_enqueue_burst(f.dev, 0, &m[1], 1), 1);
-	assert_int_equal(vhu_enqueue_burst(f.dev, 0, &m[4], 1), 1);
+	assert_int_equal(enq(&f, &m[1], 1), 1);
+	assert_int_equal(enq(&f, &m[4], 1), 1);
 	for (int i = 1; i < 5; i += 3) {
 		uint32_t id, ulen;
 
@@ -2230,7 +2451,7 @@ expect_fault_closes(struct fe *f, struct fe *other, const struct victim *v)
 		}
 	assert_int_equal(vhu_guard_count(), v->guarded);
 	/* the closed device's queues refuse entry */
-	assert_int_equal(vhu_dequeue_burst(f->dev, 0, pool, m, BATCH), 0);
+	assert_int_equal(deq(f, m, BATCH), 0);
 	assert_true(traffic_tx(other, 64));
 	assert_true(traffic_rx(other, 64));
 	fe_stop(f);
@@ -2284,7 +2505,7 @@ enqueue_some(struct fe *f, int n)
 		assert_non_null(m[i]);
 		memset(rte_pktmbuf_append(m[i], 100), 0x5a, 100);
 	}
-	sent = vhu_enqueue_burst(f->dev, 0, m, (uint16_t)n);
+	sent = enq(f, m, (uint16_t)n);
 	for (int i = 0; i < n; i++)
 		rte_pktmbuf_free(m[i]);
 	return sent;
@@ -2294,10 +2515,218 @@ static void
 dequeue_some(struct fe *f)
 {
 	struct rte_mbuf *m[BATCH];
-	uint16_t n = vhu_dequeue_burst(f->dev, 0, pool, m, BATCH);
+	uint16_t n = deq(f, m, BATCH);
 
 	for (uint16_t i = 0; i < n; i++)
 		rte_pktmbuf_free(m[i]);
+}
+
+/* ------------------------------------------------------------------ */
+/* frames in flight when the frontend acts (issue #17: DMA channels)   */
+
+#define INFLIGHT 32
+#define IF_SEQ 1000             /* frame patterns of these rows */
+
+static uint32_t
+if_len(int i)
+{
+	/* 1000..1496 bytes: above the copy threshold, on the engine */
+	return 1000 + (uint32_t)i * 16;
+}
+
+/*
+ * INFLIGHT frames offered to f's guest Rx ring, buffers posted first, and
+ * left in libvhu's hands: --dma submits them (not polled: the copies may
+ * be in flight, done and unpublished, or published); otherwise an
+ * ordinary enqueue. All must go in.
+ */
+static void
+rx_leave_in_flight(struct fe *f)
+{
+	struct rte_mbuf *m[INFLIGHT];
+	uint16_t n;
+
+	post_rx(f, INFLIGHT);
+	for (int i = 0; i < INFLIGHT; i++) {
+		m[i] = rte_pktmbuf_alloc(pool);
+		assert_non_null(m[i]);
+		frame_fill((uint8_t *)rte_pktmbuf_append(m[i], if_len(i)),
+			   if_len(i), IF_SEQ + i);
+	}
+	if (use_dma) {
+		/* accepted ones are libvhu's until a poll or the unbind */
+		n = vhu_enqueue_submit_burst(f->dev, 0, m, INFLIGHT);
+		for (int i = n; i < INFLIGHT; i++)
+			rte_pktmbuf_free(m[i]);
+	} else {
+		n = vhu_enqueue_burst(f->dev, 0, m, INFLIGHT);
+		rte_pktmbuf_free_bulk(m, INFLIGHT);
+	}
+	assert_int_equal(n, INFLIGHT);
+}
+
+/* The guest received the frames rx_leave_in_flight() sent, intact. */
+static void
+rx_check_landed(struct fe *f)
+{
+	uint8_t frame[1600], got[HDR + 1600];
+
+	assert_int_equal(vtd_used_pending(&f->ring[0]), INFLIGHT);
+	for (int i = 0; i < INFLIGHT; i++) {
+		uint32_t id, ulen;
+
+		assert_true(vtd_get_used(&f->ring[0], &id, &ulen));
+		assert_int_equal(ulen, HDR + if_len(i));
+		vtd_gather(&f->ring[0], (uint16_t)id, got, ulen);
+		frame_fill(frame, if_len(i), IF_SEQ + i);
+		assert_memory_equal(got + HDR, frame, if_len(i));
+	}
+}
+
+/*
+ * INFLIGHT frames posted on f's guest Tx ring and taken: --dma starts
+ * their copies (not polled); otherwise an ordinary dequeue, whose mbufs
+ * go to m (NULL: freed).
+ */
+static void
+tx_leave_in_flight(struct fe *f, struct rte_mbuf **m)
+{
+	struct rte_mbuf *tmp[INFLIGHT];
+	uint8_t frame[1600];
+	uint16_t n;
+
+	for (int i = 0; i < INFLIGHT; i++) {
+		frame_fill(frame, if_len(i), IF_SEQ + i);
+		assert_true(vtd_post_tx(&f->ring[1], frame, if_len(i), HDR,
+					1 + i % 3, false) >= 0);
+	}
+	vtd_publish(&f->ring[1]);
+	if (use_dma) {
+		n = vhu_dequeue_submit_burst(f->dev, 0, pool, INFLIGHT);
+	} else {
+		n = vhu_dequeue_burst(f->dev, 0, pool, m ? m : tmp, INFLIGHT);
+		if (m == NULL)
+			rte_pktmbuf_free_bulk(tmp, n);
+	}
+	assert_int_equal(n, INFLIGHT);
+}
+
+/* The frames of tx_leave_in_flight(), intact and in order, in m. */
+static void
+tx_check_frames(struct rte_mbuf **m, int n)
+{
+	uint8_t frame[1600], got[1600];
+
+	assert_int_equal(n, INFLIGHT);
+	for (int i = 0; i < n; i++) {
+		frame_fill(frame, if_len(i), IF_SEQ + i);
+		assert_int_equal(m[i]->pkt_len, if_len(i));
+		assert_memory_equal(rte_pktmbuf_read(m[i], 0, if_len(i), got),
+				    frame, if_len(i));
+		rte_pktmbuf_free(m[i]);
+	}
+}
+
+/*
+ * f disconnects with frames of both directions in libvhu's hands: before
+ * it unmaps anything the library lets the copies land and publishes them
+ * (the guest's Rx ring holds every frame, intact; its Tx buffers all came
+ * back), then frees the mbufs it held (the epilogue counts the pool).
+ */
+static void
+close_in_flight(struct fe *f)
+{
+	int destroyed = EV(destroy_device) + 1;
+
+	rx_leave_in_flight(f);
+	tx_leave_in_flight(f, NULL);
+	close(f->sock);
+	f->sock = -1;
+	assert_true(pump_until(&ev.destroy_device, destroyed, 2000));
+	rx_check_landed(f);
+	assert_int_equal(vtd_used_pending(&f->ring[1]), INFLIGHT);
+}
+
+static void
+h_disconnect_in_flight(void)
+{
+	struct fe f;
+
+	fe_start(&f, false);
+	close_in_flight(&f);
+	fe_stop(&f);
+	fe_start(&f, true);
+	close_in_flight(&f);
+	fe_stop(&f);
+}
+
+/*
+ * SET_MEM_TABLE (the same regions again) on a running device with frames
+ * of both directions in libvhu's hands: the copies land and are published
+ * before the old mappings go (every frame intact on both sides), and the
+ * device runs on with its channels.
+ */
+static void
+h_mem_table_replaced_in_flight(void)
+{
+	struct rte_mbuf *m[INFLIGHT];
+	uint16_t n = 0;
+	struct fe f;
+
+	fe_start(&f, false);
+	rx_leave_in_flight(&f);
+	tx_leave_in_flight(&f, m);
+	fe_mem_table(&f);
+	rx_check_landed(&f);
+	assert_int_equal(vtd_used_pending(&f.ring[1]), INFLIGHT);
+	if (use_dma)
+		n = deq(&f, m, INFLIGHT);
+	else
+		n = INFLIGHT;
+	tx_check_frames(m, n);
+	for (int i = 0; i < INFLIGHT; i++) {
+		uint32_t id, len;
+
+		assert_true(vtd_get_used(&f.ring[1], &id, &len));
+	}
+	assert_true(traffic_tx(&f, 64));
+	assert_true(traffic_rx(&f, 64));
+	fe_stop(&f);
+}
+
+/*
+ * Good transmit frames taken, then a head out of range: the ring breaks
+ * with the good frames' copies in flight (--dma). The app still gets them
+ * all, intact (--dma: once the control context has drained the broken
+ * queue), the guest gets its buffers back, nothing leaks; the other
+ * direction carries on.
+ */
+static void
+h_ring_broken_in_flight(void)
+{
+	struct rte_mbuf *m[INFLIGHT], *more[1];
+	uint16_t n;
+	struct fe f;
+
+	ring_start(&f, false);
+	tx_leave_in_flight(&f, m);
+	vtd_add_raw_head(&f.ring[1], RING + 1);
+	vtd_publish(&f.ring[1]);
+	if (use_dma) {
+		/* submit meets the bad head; the copies before it may fly */
+		assert_int_equal(vhu_dequeue_submit_burst(f.dev, 0, pool,
+							  BATCH), 0);
+	} else {
+		assert_int_equal(vhu_dequeue_burst(f.dev, 0, pool, more, 1),
+				 0);
+	}
+	assert_true(vhu_dev_vring_broken(f.dev, 1));
+	assert_true(pump_until(&ev.broken[1], 1, 1000));
+	n = use_dma ? deq(&f, m, INFLIGHT) : INFLIGHT;
+	tx_check_frames(m, n);
+	assert_int_equal(vtd_used_pending(&f.ring[1]), INFLIGHT);
+	assert_true(traffic_rx(&f, 64));
+	fe_stop(&f);
 }
 
 /*
@@ -2498,6 +2927,10 @@ static const struct hcase cases[] = {
 	ROW(mem_file_truncated_half),
 	ROW(mem_file_truncated_before_start),
 	ROW(log_file_truncated),
+	/* issue #17: frames in libvhu's hands (DMA copies with --dma) */
+	ROW(disconnect_in_flight),
+	ROW(mem_table_replaced_in_flight),
+	ROW(ring_broken_in_flight),
 };
 
 static void
@@ -2517,6 +2950,7 @@ run_case(void **state)
 	const struct hcase *c = *state;
 	int fds = fe_count_fds(), maps = count_maps();
 	int before = EV(destroy_device);
+	unsigned int mbufs = rte_mempool_in_use_count(pool);
 
 	if (c->run != NULL)
 		c->run();
@@ -2531,6 +2965,57 @@ run_case(void **state)
 	assert_true(EV(destroy_device) >= before + 2);
 	assert_int_equal(fe_count_fds(), fds);
 	assert_int_equal(count_maps(), maps);
+	/* every device gone (--dma: unbound), every mbuf back in the pool */
+	assert_true(pump_until(&ev.destroy_device, EV(new_device), 1000));
+	assert_int_equal(EV(destroy_device), EV(new_device));
+	assert_int_equal(atomic_load(&dma_errors), 0);
+	assert_int_equal(rte_mempool_in_use_count(pool), mbufs);
+}
+
+/*
+ * --dma: EAL as fe_eal_init() starts it, in IOVA-as-VA mode (libvhu gives
+ * the engine virtual addresses) with DMA_CHANNELS dma_skeleton devices,
+ * each configured with one channel and left stopped (dma_take() starts
+ * one when a queue needs it, so idle engines cost no thread).
+ */
+static int
+dma_eal_init(const char *prog)
+{
+	char prefix[64], vdev[DMA_CHANNELS][32];
+	char *argv[16 + DMA_CHANNELS] = {
+		(char *)prog, "--no-huge", "-m", "128", "--no-pci",
+		"--no-shconf", "--no-telemetry", "--iova-mode=va", prefix,
+		"--log-level=lib.vhu.*:warning", "--log-level=lib.eal:error",
+	};
+	int argc = 11;
+	struct rte_dma_conf conf = { .nb_vchans = 1 };
+	struct rte_dma_vchan_conf vc = {
+		.direction = RTE_DMA_DIR_MEM_TO_MEM, .nb_desc = 1024,
+	};
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=vhut%d", getpid());
+	for (int i = 0; i < DMA_CHANNELS; i++) {
+		snprintf(vdev[i], sizeof(vdev[i]), "--vdev=dma_skeleton%d", i);
+		argv[argc++] = vdev[i];
+	}
+	if (rte_eal_init(argc, argv) < 0) {
+		fprintf(stderr, "rte_eal_init failed\n");
+		return -1;
+	}
+	vhu_test_eal_tidy_at_exit();
+	for (int i = 0; i < DMA_CHANNELS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "dma_skeleton%d", i);
+		dma_ids[i] = (int16_t)rte_dma_get_dev_id_by_name(name);
+		if (dma_ids[i] < 0 || rte_dma_configure(dma_ids[i], &conf) != 0 ||
+		    rte_dma_vchan_setup(dma_ids[i], 0, &vc) != 0) {
+			fprintf(stderr, "no %s (driver dma_skeleton): --dma cannot run\n",
+				name);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -2540,13 +3025,23 @@ main(int argc, char **argv)
 	struct vhu_socket_params p = { .ops = &ops, .ctx = &ctx_token };
 	int ret;
 
-	own_thread = argc > 1 && strcmp(argv[1], "--control-thread") == 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--control-thread") == 0)
+			own_thread = true;
+		else if (strcmp(argv[i], "--dma") == 0)
+			use_dma = true;
+	}
 	for (size_t i = 0; i < RTE_DIM(cases); i++)
 		tests[i] = (struct CMUnitTest){
 			.name = cases[i].name, .test_func = run_case,
 			.initial_state = (void *)(uintptr_t)&cases[i],
 		};
-	fe_eal_init(argv[0]);
+	if (use_dma) {
+		if (dma_eal_init(argv[0]) != 0)
+			return 1;
+	} else {
+		fe_eal_init(argv[0]);
+	}
 	pool = rte_pktmbuf_pool_create("hostile", 2047, 0, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (pool == NULL)
@@ -2570,12 +3065,18 @@ main(int argc, char **argv)
 	if (vhu_socket_register(&p, &sock2) != 0 ||
 	    vhu_socket_start(sock2) != 0)
 		return 1;
-	ret = _cmocka_run_group_tests(own_thread ? "hostile-control-thread" :
-				      "hostile-dispatch", tests, RTE_DIM(tests),
-				      NULL, NULL);
+	ret = _cmocka_run_group_tests(own_thread ?
+				      (use_dma ? "hostile-control-thread-dma" :
+						 "hostile-control-thread") :
+				      (use_dma ? "hostile-dispatch-dma" :
+						 "hostile-dispatch"),
+				      tests, RTE_DIM(tests), NULL, NULL);
 	vhu_socket_unregister(sock2);
 	vhu_socket_unregister(sock);
 	vhu_fini();
+	/* a running dmadev cannot be closed (DPDK 22.11): all are stopped */
+	for (int i = 0; use_dma && i < DMA_CHANNELS; i++)
+		(void)rte_dma_close(dma_ids[i]);
 	rmdir(dir);
 	return ret;
 }

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit suite for the asynchronous enqueue (async.c, vhu_burst.h
- * "Asynchronous enqueue") over the ring harness (ring_harness.h): split
- * receive rings whose payload copies go to DMA's software engine
+ * Unit suite for the asynchronous enqueue and dequeue (async.c,
+ * vhu_burst.h "Asynchronous enqueue") over the ring harness
+ * (ring_harness.h): split and packed receive and transmit rings whose
+ * payload copies go to DMA's software engine
  * (dma_skeleton: a thread that copies with memcpy) or to a fake engine
  * this file plugs in through vhu_async_engine, which copies only when the
  * test lets it, refuses copies or reports them failed. Checked: every
  * byte and used entry; used entries published in ring order when a
  * frame's copies finish after a later frame's; the drain a stopping queue
  * runs; the core's fallback and its counter; dirty pages marked only once
- * the engine wrote them; the binding's rules.
+ * the engine wrote them (dequeue: only the used descriptors); the
+ * binding's rules.
  */
 /* rte_dmadev is experimental in DPDK 22.11 */
 #define ALLOW_EXPERIMENTAL_API 1
@@ -986,6 +988,42 @@ test_deq_packed_dirty_log(void **state)
 	env_down(&e);
 }
 
+/*
+ * The slots of frames not yet published are the guest's no more, nor
+ * free: with a whole ring in flight, a guest that makes the next slot
+ * (the oldest frame's, still unpublished) look available again gets
+ * nothing taken twice; the frames then publish as usual.
+ */
+static void
+test_deq_packed_ring_in_flight(void **state)
+{
+	static struct rh_env e;
+	static const uint32_t lens[16] = { 600, 700, 800, 900, 600, 700, 800,
+					   900, 600, 700, 800, 900, 600, 700,
+					   800, 900 };
+
+	(void)state;
+	fake_reset();
+	rh_env_setup(&e, feat(false, false) | BIT(VIRTIO_F_RING_PACKED), 16,
+		     RH_WRAP);
+	live = &e;
+	bind_deq(&e, 1);
+	for (int i = 0; i < 16; i++)
+		post_tx_one(&e, lens[i], 800 + i, 1, false);
+	vtd_publish(&e.tx);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 32), 16);
+	/* slot 0 again, next lap: made available by a misbehaving guest */
+	vhu_atomic_store_u16(&e.tx.pdesc[0].flags, vtd_pavail_bits(false),
+			     memory_order_release);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 32), 0);
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_DEQUEUE), 16);
+	assert_true(e.txq->ready);
+	fake_allow = fake_next;
+	deq_collect(&e, 16, 800, lens);
+	rh_expect_clean(&e);
+	env_down(&e);
+}
+
 /* ------------------------------------------------------------- setup */
 
 static int
@@ -1064,6 +1102,7 @@ main(void)
 		cmocka_unit_test(test_deq_packed_fallback_refused),
 		cmocka_unit_test(test_deq_packed_fallback_error),
 		cmocka_unit_test(test_deq_packed_dirty_log),
+		cmocka_unit_test(test_deq_packed_ring_in_flight),
 	};
 	int n = 0, ret;
 

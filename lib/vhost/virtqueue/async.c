@@ -39,12 +39,13 @@
  * a stopped queue.
  *
  * Both ring layouts: submit_split() and submit_packed() walk as the
- * layouts' own enqueues do (same walkers, same checks); split.c and
- * packed.c only lend the avail check and the publishing of N staged used
- * entries. What goes the synchronous way: a burst with a frame that needs
- * the software offload stage. It runs the ordinary enqueue (which
- * publishes at once), only when nothing is in flight, so the ring order
- * holds; its frames join the binding as finished ones.
+ * layouts' own enqueues do, submit_deq() as their dequeues do (same
+ * walkers, same checks); split.c and packed.c only lend the avail check
+ * and the publishing of N staged used entries. What goes the
+ * synchronous way: an enqueue burst with a frame that needs the software
+ * offload stage. It runs the ordinary enqueue (which publishes at once),
+ * only when nothing is in flight, so the ring order holds; its frames
+ * join the binding as finished ones.
  */
 /* rte_dmadev is still experimental in DPDK 22.11 (its ABI may move) */
 #define ALLOW_EXPERIMENTAL_API 1

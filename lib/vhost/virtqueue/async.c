@@ -681,6 +681,38 @@ alloc_chain(struct rte_mempool *mp, uint32_t len)
 }
 
 /*
+ * The mbuf of a len-byte frame on a queue with VHU_VQ_F_LINEAR or
+ * VHU_VQ_F_EXTBUF (vhu.h, "External and linear buffers"), decided as the
+ * synchronous dequeue does (fastpath.h: vhu_tx_copy_big): one mbuf when
+ * the frame fits, else one with an external buffer of the frame's size
+ * (EXTBUF) for the engine to fill, else a chain, unless LINEAR: then
+ * NULL with *drop set. NULL alone: the pool is dry.
+ */
+static struct rte_mbuf *
+alloc_linear(const struct vhu_vq *vq, struct rte_mempool *mp, uint32_t len,
+	     bool *drop)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+
+	if (m == NULL)
+		return NULL;
+	if (len > vhu_mbuf_fresh_room(m) &&
+	    !((vq->flags & VHU_VQ_F_EXTBUF) &&
+	      vhu_extbuf_attach(m, len, mp->socket_id))) {
+		rte_pktmbuf_free(m);
+		if (vq->flags & VHU_VQ_F_LINEAR) {
+			*drop = true;
+			return NULL;
+		}
+		return alloc_chain(mp, len);
+	}
+	/* len <= one data room, or <= VHU_EXTBUF_MAX_FRAME: fits 16 bits */
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	return m;
+}
+
+/*
  * A transmit chain's pieces into the frame's mbufs: the virtio-net header
  * by the core (into the headroom with keep_hdr, for the offload stage at
  * poll), the frame by the core (short) or the engine.
@@ -737,7 +769,8 @@ read_frame(struct vhu_vq *vq, struct vhu_async *a, uint16_t fidx,
  * dequeue, every check included), give each an mbuf chain of its length,
  * start the copies. A chain the walker refuses breaks the queue; an
  * empty or oversized frame is dropped (its used entry still published in
- * order); a dry pool leaves the chain for later. One body for both
+ * order), and so is, with VHU_VQ_F_LINEAR, one no single buffer holds;
+ * a dry pool leaves the chain for later. One body for both
  * layouts, packed a constant: split takes heads from the avail ring up to
  * its index, packed takes buffers while the next slot is available, the
  * slots of frames not yet published counting against the ring size (the
@@ -756,7 +789,7 @@ submit_deq(struct vhu_vq *vq, struct vhu_async *a, struct rte_mempool *mp,
 	bool wrap = vq->avail_wrap;
 	uint32_t consumed = a->d_inflight;
 	uint16_t n_avail = 0, i, started = 0;
-	uint64_t bytes = 0, dropped = 0;
+	uint64_t bytes = 0, dropped = 0, no_buf = 0;
 
 	if (!packed) {
 		if (!vhu_split_avail_pending(vq, &n_avail))
@@ -815,8 +848,16 @@ submit_deq(struct vhu_vq *vq, struct vhu_async *a, struct rte_mempool *mp,
 		}
 		if (likely(len > hdr_len &&
 			   len - hdr_len <= VHU_MAX_TX_FRAME)) {
-			m = alloc_chain(mp, len - hdr_len);
-			if (unlikely(m == NULL))
+			bool drop = false;
+
+			if (likely(!(vq->flags & (VHU_VQ_F_LINEAR |
+						  VHU_VQ_F_EXTBUF))))
+				m = alloc_chain(mp, len - hdr_len);
+			else
+				m = alloc_linear(vq, mp, len - hdr_len, &drop);
+			if (unlikely(drop))
+				no_buf++; /* LINEAR: no buffer holds it */
+			else if (unlikely(m == NULL))
 				break; /* pool dry: the chain waits */
 		} else {
 			dropped++;
@@ -857,6 +898,8 @@ submit_deq(struct vhu_vq *vq, struct vhu_async *a, struct rte_mempool *mp,
 	}
 	if (unlikely(dropped > 0))
 		vhu_stat_add(&vq->stats.desc_errors, dropped);
+	if (unlikely(no_buf > 0))
+		vhu_stat_add(&vq->stats.drops_no_buf, no_buf);
 	return i;
 }
 

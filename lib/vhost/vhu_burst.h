@@ -567,11 +567,13 @@ uint16_t vhu_enqueue_poll_completed(struct vhu_dev *dev, uint16_t qp,
  * engine. The guest gets its buffers back, in ring order, and the caller
  * gets the mbufs, from vhu_dequeue_poll_completed().
  *
- * Split rings use the engine; a packed ring is served the synchronous way
- * (vhu_dequeue_burst()'s copy), whose frames wait for the poll like the
- * others. A frame the guest made empty or larger than 64 KiB is dropped
- * and counted (desc_errors); a dry mempool ends the call (the chain stays
- * for the next). Same threading rules as vhu_enqueue_submit_burst().
+ * Split and packed rings alike: the guest's buffers go back in ring order
+ * only once their frame's copies (and those of every frame before it)
+ * finished; a queue that stops (vhu_async_unbind(), GET_VRING_BASE,
+ * disconnect) drains first. A frame the guest made empty or larger than
+ * 64 KiB is dropped and counted (desc_errors); a dry mempool ends the
+ * call (the chain stays for the next). Same threading rules as
+ * vhu_enqueue_submit_burst().
  *
  * @param dev the device.
  * @param qp the queue pair.

@@ -47,7 +47,12 @@ cleanup() {
 	# (runs happen in subshells: their PIDs are kept in a file)
 	while read -r p; do
 		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
 	done <"$run/pids" 2>/dev/null || true
+	# EAL leaves its hugepage files when a process is killed: ours go
+	awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts | while read -r d; do
+		rm -f "$d"/vhu-st-$$-*
+	done
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "setup-time: logs in $run"
 	else

@@ -74,6 +74,12 @@
 
 #define RING 256
 #define GMEM (2u << 20)                 /* per ring: one memfd, one region */
+/*
+ * The longest wait for the library's reaction (an event, a closed
+ * connection): only a failing row waits it out, and a busy 2-CPU machine
+ * (a test run alongside, load 4) took over a second for new_device.
+ */
+#define WAIT_MS 5000
 #define GPA0 0x100000ull                /* vring 0 (guest Rx) memory */
 #define GPA1 (GPA0 + 0x400000ull)       /* vring 1 (guest Tx) memory */
 #define QVA0 0x7e0000000000ull
@@ -369,11 +375,11 @@ req_get(int fd, uint32_t req)
 	return v;
 }
 
-/* The library closed this connection (EOF within a second). */
+/* The library closed this connection (EOF within WAIT_MS). */
 static bool
 peer_closed(int fd)
 {
-	uint64_t end = fe_now_ms() + 1000;
+	uint64_t end = fe_now_ms() + WAIT_MS;
 	uint8_t junk[256];
 
 	while (fe_now_ms() < end) {
@@ -551,7 +557,7 @@ fe_rings_up(struct fe *f)
 static void
 fe_wait_started(struct fe *f, int before)
 {
-	assert_true(pump_until(&ev.new_device, before + 1, 1000));
+	assert_true(pump_until(&ev.new_device, before + 1, WAIT_MS));
 	f->dev = EV(dev);
 }
 
@@ -638,7 +644,7 @@ dma_held(struct fe *f, enum vhu_async_dir way)
 /*
  * --dma: poll direction way of f until libvhu holds nothing there, the
  * vring broke (its frames then wait for the control context's drain) or
- * 2 s passed. Enqueue: the mbufs that come back are freed. Dequeue: they
+ * WAIT_MS passed. Enqueue: the mbufs that come back are freed. Dequeue: they
  * go to out (room for n); returns how many.
  */
 static uint16_t
@@ -646,7 +652,7 @@ dma_reap(struct fe *f, enum vhu_async_dir way, struct rte_mbuf **out,
 	 uint16_t n)
 {
 	const uint16_t vring = way == VHU_ASYNC_ENQUEUE ? 0 : 1;
-	uint64_t end = fe_now_ms() + 2000;
+	uint64_t end = fe_now_ms() + WAIT_MS;
 	uint16_t got = 0;
 
 	for (;;) {
@@ -824,20 +830,17 @@ good_frontend(bool packed)
 	if (use_dma) {
 		struct vhu_vring_stats st;
 
-		/* the engine made copies (a packed Tx ring: none, dma.md) */
+		/* the engine made copies, both ways, both layouts */
 		for (uint16_t v = 0; v < 2; v++) {
 			assert_int_equal(vhu_dev_vring_stats(g.dev, v, &st,
 							     sizeof(st)),
 					 (int)sizeof(st));
-			if (v == 0 || !packed)
-				assert_true(st.dma_copies > 0);
-			else
-				assert_int_equal(st.dma_copies, 0);
+			assert_true(st.dma_copies > 0);
 		}
 		close_in_flight(&g);
 	}
 	fe_stop(&g);
-	assert_true(pump_until(&ev.destroy_device, destroyed, 1000));
+	assert_true(pump_until(&ev.destroy_device, destroyed, WAIT_MS));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1440,7 +1443,7 @@ expect_broken(struct fe *f, uint16_t vring)
 			 (int)sizeof(st));
 	assert_int_equal(st.broken, 1);
 	assert_true(vtd_eventfd_take(f->err[vring]) >= 1);
-	assert_true(pump_until(&ev.broken[vring], 1, 1000));
+	assert_true(pump_until(&ev.broken[vring], 1, WAIT_MS));
 	assert_ptr_equal(EV(broken_dev), f->dev);
 	/* sticky: nothing more comes out, no second report */
 	n = vring == 1 ? deq(f, m, BATCH) :
@@ -1795,7 +1798,7 @@ h_broken_ring_reset_clears(void)
 	ring_start(f, false);
 	publish_head(f, RING + 1);
 	assert_int_equal(deq(f, m, 4), 0);
-	assert_true(pump_until(&ev.broken[1], 1, 1000));
+	assert_true(pump_until(&ev.broken[1], 1, WAIT_MS));
 	fe_enable(f, 1, false);
 	fe_enable(f, 1, true);
 	pump(5);
@@ -1816,7 +1819,7 @@ h_broken_ring_reset_clears(void)
 	fe_mem_table(f);
 	want = EV(new_device) + 1;
 	fe_ring(f, 1);
-	assert_true(pump_until(&ev.new_device, want, 1000));
+	assert_true(pump_until(&ev.new_device, want, WAIT_MS));
 	f->dev = EV(dev);
 	assert_true(traffic_tx(f, 64));
 	assert_true(traffic_rx(f, 64));
@@ -2240,7 +2243,7 @@ ctrl_bytes(struct fe *f, const void *p, uint32_t len)
 static void
 ctrl_expect_broken(struct fe *f)
 {
-	assert_true(pump_until(&ev.broken[2], 1, 1000));
+	assert_true(pump_until(&ev.broken[2], 1, WAIT_MS));
 	assert_true(vhu_dev_vring_broken(f->dev, 2));
 	assert_int_equal(vtd_used_pending(&f->cring), 0);
 	assert_false(vhu_dev_vring_broken(f->dev, 0));
@@ -2643,7 +2646,7 @@ close_in_flight(struct fe *f)
 	tx_leave_in_flight(f, NULL);
 	close(f->sock);
 	f->sock = -1;
-	assert_true(pump_until(&ev.destroy_device, destroyed, 2000));
+	assert_true(pump_until(&ev.destroy_device, destroyed, WAIT_MS));
 	rx_check_landed(f);
 	assert_int_equal(vtd_used_pending(&f->ring[1]), INFLIGHT);
 }
@@ -2725,7 +2728,7 @@ h_vring_base_in_flight(void)
 	assert_int_equal(st.index, 0);
 	assert_int_equal(st.num, 40 + INFLIGHT);
 	rx_check_landed(&f);
-	assert_true(pump_until(&ev.destroy_device, destroyed, 1000));
+	assert_true(pump_until(&ev.destroy_device, destroyed, WAIT_MS));
 	fe_stop(&f);
 }
 
@@ -2756,7 +2759,7 @@ h_ring_broken_in_flight(void)
 				 0);
 	}
 	assert_true(vhu_dev_vring_broken(f.dev, 1));
-	assert_true(pump_until(&ev.broken[1], 1, 1000));
+	assert_true(pump_until(&ev.broken[1], 1, WAIT_MS));
 	n = use_dma ? deq(&f, m, INFLIGHT) : INFLIGHT;
 	tx_check_frames(m, n);
 	assert_int_equal(vtd_used_pending(&f.ring[1]), INFLIGHT);
@@ -3007,7 +3010,7 @@ run_case(void **state)
 	 * row's leftovers do not fail the rows after it)
 	 */
 	assert_true(pump_until(&ev.destroy_device,
-			       before + EV(new_device) - started, 1000));
+			       before + EV(new_device) - started, WAIT_MS));
 	assert_int_equal(EV(destroy_device) - before,
 			 EV(new_device) - started);
 	assert_int_equal(atomic_load(&dma_errors), 0);

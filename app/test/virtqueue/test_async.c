@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit suite for the asynchronous enqueue (async.c, vhu_burst.h
- * "Asynchronous enqueue") over the ring harness (ring_harness.h): split
- * receive rings whose payload copies go to DMA's software engine
+ * Unit suite for the asynchronous enqueue and dequeue (async.c,
+ * vhu_burst.h "Asynchronous enqueue") over the ring harness
+ * (ring_harness.h): split and packed receive and transmit rings whose
+ * payload copies go to DMA's software engine
  * (dma_skeleton: a thread that copies with memcpy) or to a fake engine
  * this file plugs in through vhu_async_engine, which copies only when the
  * test lets it, refuses copies or reports them failed. Checked: every
  * byte and used entry; used entries published in ring order when a
  * frame's copies finish after a later frame's; the drain a stopping queue
  * runs; the core's fallback and its counter; dirty pages marked only once
- * the engine wrote them; the binding's rules.
+ * the engine wrote them (dequeue: only the used descriptors); the
+ * binding's rules.
  */
 /* rte_dmadev is experimental in DPDK 22.11 */
 #define ALLOW_EXPERIMENTAL_API 1
@@ -671,9 +673,12 @@ deq_collect(struct rh_env *e, int n, uint32_t seed0, const uint32_t *lens)
 	}
 }
 
-/* Dequeue on dma_skeleton: frames of all sizes, chained and indirect. */
+/*
+ * Dequeue on dma_skeleton: frames of all sizes, chained and indirect,
+ * over several laps of the ring (features pick the layout).
+ */
 static void
-test_deq_skeleton_rounds(void **state)
+deq_skeleton_rounds(uint64_t features, uint16_t size, uint16_t base)
 {
 	static struct rh_env e;
 	static const uint32_t sizes_tx[] = { 60, 1514, 300, 9000, 64, 4000,
@@ -681,11 +686,10 @@ test_deq_skeleton_rounds(void **state)
 	uint32_t lens[20];
 	uint32_t seed = 0;
 
-	(void)state;
 	if (skel < 0)
 		skip();
 	vhu_async_engine = &vhu_async_engine_dmadev;
-	rh_env_setup(&e, feat(true, true), 256, 65530);
+	rh_env_setup(&e, features, size, base);
 	live = &e;
 	assert_int_equal(vhu_async_bind(e.dev, 0, VHU_ASYNC_DEQUEUE, skel, 0,
 					&(struct vhu_async_params){
@@ -700,10 +704,36 @@ test_deq_skeleton_rounds(void **state)
 		seed += 20;
 	}
 	assert_true(e.txq->stats.dma_copies > 0);
+	assert_int_equal(e.txq->stats.dma_fallbacks, 0);
 	assert_int_equal(e.txq->stats.packets, 800);
 	assert_int_equal(vhu_async_unbind(e.dev, 0, VHU_ASYNC_DEQUEUE), 0);
 	rh_expect_clean(&e);
 	env_down(&e);
+}
+
+static void
+test_deq_skeleton_rounds(void **state)
+{
+	(void)state;
+	deq_skeleton_rounds(feat(true, true), 256, 65530);
+}
+
+/* Packed: mergeable and indirect, 256 slots, from the end of a lap. */
+static void
+test_deq_skeleton_packed(void **state)
+{
+	(void)state;
+	deq_skeleton_rounds(feat(true, true) | BIT(VIRTIO_F_RING_PACKED), 256,
+			    RH_WRAP | 250);
+}
+
+/* Packed, a ring size that is not a power of two, 3 slots from its end. */
+static void
+test_deq_skeleton_packed_odd(void **state)
+{
+	(void)state;
+	deq_skeleton_rounds(feat(false, false) | BIT(VIRTIO_F_RING_PACKED),
+			    300, RH_WRAP | 297);
 }
 
 /*
@@ -742,23 +772,309 @@ test_deq_order_held_back(void **state)
 	env_down(&e);
 }
 
-/* A packed transmit ring goes the synchronous way, through the poll. */
+/* ---------------------------------------------------- packed dequeue */
+
 static void
-test_deq_packed_sync(void **state)
+bind_deq(struct rh_env *e, uint32_t threshold)
+{
+	assert_int_equal(vhu_async_bind(e->dev, 0, VHU_ASYNC_DEQUEUE,
+					skel >= 0 ? skel : 0, 0,
+					&(struct vhu_async_params){
+						.copy_threshold = threshold }),
+			 0);
+}
+
+/* The guest posts one frame in nbufs buffers (not published): its id. */
+static int
+post_tx_one(struct rh_env *e, uint32_t len, uint32_t seed, int nbufs,
+	    bool indirect)
+{
+	static uint8_t frame[9000];
+	int h;
+
+	rh_fill(frame, len, seed);
+	h = vtd_post_tx(&e->tx, frame, len, e->hdr_len, nbufs, indirect);
+	assert_true(h >= 0);
+	return h;
+}
+
+/*
+ * Frames finish out of ring order: a long chain (three buffers, the
+ * ring's wrap inside it) held back on the engine, a short frame after it
+ * copied by the core at once, an indirect one on the engine, then one
+ * whose copy the engine refused (the core's, counted) and a short one.
+ * No used descriptor is written and no mbuf handed over before every
+ * frame ahead of it finished; then in ring order, ids echoed, every
+ * byte checked.
+ */
+static void
+test_deq_packed_order(void **state)
 {
 	static struct rh_env e;
-	static const uint32_t lens[4] = { 60, 1514, 4000, 300 };
+	static const uint32_t lens[5] = { 3000, 60, 700, 1500, 100 };
+	static const int nbufs[5] = { 3, 1, 2, 1, 2 };
+	struct rte_mbuf *got[5], *m;
+	uint16_t mark0, mark1, mark2;
+	int ids[5];
 
 	(void)state;
 	fake_reset();
-	rh_env_setup(&e, feat(true, false) | BIT(VIRTIO_F_RING_PACKED), 256,
+	rh_env_setup(&e, feat(false, true) | BIT(VIRTIO_F_RING_PACKED), 256,
+		     RH_WRAP | 254);
+	live = &e;
+	bind_deq(&e, 256);
+	for (int i = 0; i < 5; i++)
+		ids[i] = post_tx_one(&e, lens[i], 700 + i, nbufs[i], i == 2);
+	vtd_publish(&e.tx);
+	mark0 = fake_next;
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 1), 1);
+	mark1 = fake_next;
+	/* 3 guest buffers into 2 mbufs: several copies */
+	assert_true((uint16_t)(mark1 - mark0) >= 3);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 2), 2);
+	mark2 = fake_next;
+	assert_true(mark2 != mark1);
+	fake_refuse = true;
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 2), 2);
+	fake_refuse = false;
+	assert_true(e.txq->stats.dma_fallbacks >= 1);
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_DEQUEUE), 5);
+	assert_int_equal(vtd_used_pending(&e.tx), 0);
+	/* the plain dequeue waits for the frames in flight */
+	assert_int_equal(vhu_dequeue_burst(e.dev, 0, rh_pool, &m, 1), 0);
+	/* all of the first frame's copies but its last: nothing */
+	fake_allow = (uint16_t)(mark1 - 1);
+	assert_int_equal(vhu_dequeue_poll_completed(e.dev, 0, got, 5), 0);
+	assert_int_equal(vtd_used_pending(&e.tx), 0);
+	/* the first frame done: it and the core's short one; not the rest */
+	fake_allow = mark1;
+	assert_int_equal(vhu_dequeue_poll_completed(e.dev, 0, got, 5), 2);
+	assert_int_equal(vtd_used_pending(&e.tx), 2);
+	fake_allow = mark2;
+	assert_int_equal(vhu_dequeue_poll_completed(e.dev, 0, got + 2, 3), 3);
+	assert_int_equal(vtd_used_pending(&e.tx), 5);
+	for (int i = 0; i < 5; i++) {
+		uint32_t id, len;
+
+		rh_check_mbuf(got[i], lens[i], 700 + i);
+		rte_pktmbuf_free(got[i]);
+		assert_true(vtd_get_used(&e.tx, &id, &len));
+		assert_int_equal(id, ids[i]);
+		assert_int_equal(len, 0);
+	}
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_DEQUEUE), 0);
+	assert_int_equal(e.txq->stats.packets, 5);
+	rh_expect_clean(&e);
+	env_down(&e);
+}
+
+/*
+ * Stopping a packed transmit ring (the control context quiesces it, as
+ * for GET_VRING_BASE, a disconnect or a memory-table change) lets the
+ * copies in flight land and writes their used descriptors first: the
+ * used slot has caught up with the avail slot when the base is read.
+ */
+static void
+test_deq_packed_drain_on_stop(void **state)
+{
+	static struct rh_env e;
+	uint32_t base;
+
+	(void)state;
+	fake_reset();
+	fake_auto = true; /* copies happen only when the engine is polled */
+	rh_env_setup(&e, feat(true, true) | BIT(VIRTIO_F_RING_PACKED), 256,
+		     RH_WRAP | 250);
+	live = &e;
+	bind_deq(&e, 1); /* every frame on the engine */
+	post_tx_frames(&e, 8, 300, sizes);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 8), 8);
+	assert_int_equal(vtd_used_pending(&e.tx), 0);
+	vhu_vq_quiesce(e.txq);
+	base = vhu_vq_get_base_locked(e.txq);
+	assert_int_equal(base & 0xffff, base >> 16);
+	/* 8 frames in 14 slots from slot 250: slot 8, next lap (wrap 0) */
+	assert_int_equal(base & 0xffff, 8);
+	vhu_vq_stop_locked(e.txq);
+	vhu_vq_resume(e.txq);
+	assert_false(e.txq->ready);
+	assert_int_equal(vtd_used_pending(&e.tx), 8);
+	/* the mbufs come back from the stopped queue */
+	deq_collect(&e, 8, 300, sizes);
+	env_down(&e);
+}
+
+/* The engine refuses every copy: the core makes them, counted. */
+static void
+test_deq_packed_fallback_refused(void **state)
+{
+	static struct rh_env e;
+
+	(void)state;
+	fake_reset();
+	fake_refuse = true;
+	rh_env_setup(&e, feat(true, true) | BIT(VIRTIO_F_RING_PACKED), 256,
+		     RH_WRAP | 2);
+	live = &e;
+	bind_deq(&e, 1);
+	post_tx_frames(&e, 8, 400, sizes);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 8), 8);
+	/* nothing left for the engine: all published at submit */
+	assert_int_equal(vtd_used_pending(&e.tx), 8);
+	deq_collect(&e, 8, 400, sizes);
+	assert_int_equal(e.txq->stats.dma_copies, 0);
+	assert_true(e.txq->stats.dma_fallbacks >= 8);
+	rh_expect_clean(&e);
+	env_down(&e);
+}
+
+/* The engine reports failed copies: the core redoes them, counted. */
+static void
+test_deq_packed_fallback_error(void **state)
+{
+	static struct rh_env e;
+	uint16_t mark;
+
+	(void)state;
+	fake_reset();
+	fake_auto = true;
+	fake_fail_every = 3;
+	rh_env_setup(&e, feat(false, false) | BIT(VIRTIO_F_RING_PACKED), 256,
+		     RH_WRAP | 251);
+	live = &e;
+	bind_deq(&e, 1);
+	mark = fake_next;
+	post_tx_frames(&e, 8, 500, sizes);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 8), 8);
+	deq_collect(&e, 8, 500, sizes);
+	assert_true(fake_failed > 0);
+	assert_int_equal(e.txq->stats.dma_fallbacks, fake_failed);
+	assert_int_equal(e.txq->stats.dma_copies,
+			 (uint16_t)(fake_next - mark) - fake_failed);
+	rh_expect_clean(&e);
+	env_down(&e);
+}
+
+/*
+ * With LOG_ALL and a logged ring, a dequeue marks the page of the used
+ * descriptors it wrote, once it wrote them (after the copies), and no
+ * other: the engine writes only mbufs.
+ */
+static void
+test_deq_packed_dirty_log(void **state)
+{
+	static struct rh_env e;
+	static const uint32_t lens[2] = { 5000, 3000 };
+
+	(void)state;
+	fake_reset();
+	rh_env_setup_opts(&e, feat(false, false) | BIT(VHOST_F_LOG_ALL) |
+			  BIT(VIRTIO_F_RING_PACKED), 256, RH_WRAP,
+			  &(struct vtd_opts){ .log = true });
+	live = &e;
+	assert_true(e.txq->flags & VHU_VQ_F_LOG);
+	assert_true(e.txq->flags & VHU_VQ_F_LOG_USED);
+	bind_deq(&e, 256);
+	post_tx_frames(&e, 2, 600, lens);
+	vtd_log_clear(&e.tx);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 2), 2);
+	/* copies held: nothing written to the guest, nothing marked */
+	assert_int_equal(vtd_log_count(&e.tx), 0);
+	fake_allow = fake_next;
+	deq_collect(&e, 2, 600, lens);
+	assert_true(vtd_log_test(&e.tx, e.tx.desc_gpa));
+	assert_int_equal(vtd_log_count(&e.tx), 1);
+	rh_expect_clean(&e);
+	env_down(&e);
+}
+
+/*
+ * The slots of frames not yet published are the guest's no more, nor
+ * free: with a whole ring in flight, a guest that makes the next slot
+ * (the oldest frame's, still unpublished) look available again gets
+ * nothing taken twice; the frames then publish as usual.
+ */
+static void
+test_deq_packed_ring_in_flight(void **state)
+{
+	static struct rh_env e;
+	static const uint32_t lens[16] = { 600, 700, 800, 900, 600, 700, 800,
+					   900, 600, 700, 800, 900, 600, 700,
+					   800, 900 };
+
+	(void)state;
+	fake_reset();
+	rh_env_setup(&e, feat(false, false) | BIT(VIRTIO_F_RING_PACKED), 16,
 		     RH_WRAP);
 	live = &e;
-	assert_int_equal(vhu_async_bind(e.dev, 0, VHU_ASYNC_DEQUEUE,
-					skel >= 0 ? skel : 0, 0, NULL), 0);
-	post_tx_frames(&e, 4, 900, lens);
-	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 4), 4);
-	deq_collect(&e, 4, 900, lens);
+	bind_deq(&e, 1);
+	for (int i = 0; i < 16; i++)
+		post_tx_one(&e, lens[i], 800 + i, 1, false);
+	vtd_publish(&e.tx);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 32), 16);
+	/* slot 0 again, next lap: made available by a misbehaving guest */
+	vhu_atomic_store_u16(&e.tx.pdesc[0].flags, vtd_pavail_bits(false),
+			     memory_order_release);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 32), 0);
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_DEQUEUE), 16);
+	assert_true(e.txq->ready);
+	fake_allow = fake_next;
+	deq_collect(&e, 16, 800, lens);
+	rh_expect_clean(&e);
+	env_down(&e);
+}
+
+/*
+ * External and linear buffers (vhu.h) on the asynchronous dequeue of a
+ * packed ring: with LINEAR | EXTBUF a 9000-byte frame comes back in one
+ * segment, an external buffer the engine filled; with LINEAR alone it is
+ * dropped and counted, its buffer still given back in ring order.
+ */
+static void
+test_deq_packed_linear(void **state)
+{
+	static struct rh_env e;
+	static const uint32_t lens[3] = { 9000, 600, 9000 };
+	struct rte_mbuf *got[3];
+	const uint8_t *p;
+
+	(void)state;
+	fake_reset();
+	fake_auto = true;
+	rh_env_setup(&e, feat(false, false) | BIT(VIRTIO_F_RING_PACKED), 256,
+		     RH_WRAP);
+	live = &e;
+	vhu_vq_quiesce(e.txq);
+	vhu_vq_set_tx_bufs_locked(e.txq, VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+	vhu_vq_resume(e.txq);
+	bind_deq(&e, 256);
+	post_tx_frames(&e, 1, 950, lens);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 1), 1);
+	assert_int_equal(vhu_dequeue_poll_completed(e.dev, 0, got, 3), 1);
+	assert_true(RTE_MBUF_HAS_EXTBUF(got[0]));
+	assert_int_equal(got[0]->nb_segs, 1);
+	assert_int_equal(got[0]->pkt_len, 9000);
+	assert_int_equal(got[0]->data_len, 9000);
+	p = rte_pktmbuf_mtod(got[0], const uint8_t *);
+	for (uint32_t i = 0; i < 9000; i++)
+		if (p[i] != rh_pattern(950, i))
+			fail_msg("byte %u differs", i);
+	rte_pktmbuf_free(got[0]);
+	assert_true(e.txq->stats.dma_copies > 0);
+	assert_int_equal(vtd_used_pending(&e.tx), 1);
+
+	vhu_vq_quiesce(e.txq);
+	vhu_vq_set_tx_bufs_locked(e.txq, VHU_VQ_F_LINEAR);
+	vhu_vq_resume(e.txq);
+	post_tx_frames(&e, 3, 960, lens);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 3), 3);
+	assert_int_equal(vhu_dequeue_poll_completed(e.dev, 0, got, 3), 1);
+	rh_check_mbuf(got[0], 600, 961);
+	rte_pktmbuf_free(got[0]);
+	assert_int_equal(e.txq->stats.drops_no_buf, 2);
+	assert_int_equal(vtd_used_pending(&e.tx), 4);
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_DEQUEUE), 0);
+	assert_int_equal(rte_mempool_in_use_count(rh_pool), 0);
 	env_down(&e);
 }
 
@@ -833,7 +1149,15 @@ main(void)
 		cmocka_unit_test(test_destroy_frees_held),
 		cmocka_unit_test(test_deq_skeleton_rounds),
 		cmocka_unit_test(test_deq_order_held_back),
-		cmocka_unit_test(test_deq_packed_sync),
+		cmocka_unit_test(test_deq_skeleton_packed),
+		cmocka_unit_test(test_deq_skeleton_packed_odd),
+		cmocka_unit_test(test_deq_packed_order),
+		cmocka_unit_test(test_deq_packed_drain_on_stop),
+		cmocka_unit_test(test_deq_packed_fallback_refused),
+		cmocka_unit_test(test_deq_packed_fallback_error),
+		cmocka_unit_test(test_deq_packed_dirty_log),
+		cmocka_unit_test(test_deq_packed_ring_in_flight),
+		cmocka_unit_test(test_deq_packed_linear),
 	};
 	int n = 0, ret;
 

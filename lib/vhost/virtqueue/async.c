@@ -21,13 +21,14 @@
  * frame then waits for nothing more.
  *
  * Dequeue (VHU_ASYNC_DEQUEUE) is the same machinery the other way: submit
- * walks the guest's transmit chains as the split dequeue does, allocates
- * an mbuf chain of each frame's length, copies the header (into the
- * headroom, for the offload stage run at poll) with the core and the
- * frame with the core or the engine; poll publishes the used entries (len
- * 0) in ring order and returns the mbufs. A packed transmit ring goes the
- * synchronous way. Nothing is logged for a dequeue: the engine writes
- * only mbufs.
+ * walks the guest's transmit chains as the layout's own dequeue does
+ * (split and packed share one body, submit_deq), allocates an mbuf chain
+ * of each frame's length, copies the header (into the headroom, for the
+ * offload stage run at poll) with the core and the frame with the core
+ * or the engine; poll publishes the used entries (len 0) in ring order
+ * and returns the mbufs. The engine writes only mbufs, so no payload page
+ * is logged for a dequeue; the used entries are, by the layout's publish
+ * (split.c, packed.c), when the ring asks for it (VHOST_VRING_F_LOG).
  *
  * Stopping. vhu_vq_quiesce() calls async_drain() (through the pointer
  * registered in the queue: vq.c sits below this file) as soon as the
@@ -38,12 +39,13 @@
  * a stopped queue.
  *
  * Both ring layouts: submit_split() and submit_packed() walk as the
- * layouts' own enqueues do (same walkers, same checks); split.c and
- * packed.c only lend the avail check and the publishing of N staged used
- * entries. What goes the synchronous way: a burst with a frame that needs
- * the software offload stage. It runs the ordinary enqueue (which
- * publishes at once), only when nothing is in flight, so the ring order
- * holds; its frames join the binding as finished ones.
+ * layouts' own enqueues do, submit_deq() as their dequeues do (same
+ * walkers, same checks); split.c and packed.c only lend the avail check
+ * and the publishing of N staged used entries. What goes the
+ * synchronous way: an enqueue burst with a frame that needs the software
+ * offload stage. It runs the ordinary enqueue (which publishes at once),
+ * only when nothing is in flight, so the ring order holds; its frames
+ * join the binding as finished ones.
  */
 /* rte_dmadev is still experimental in DPDK 22.11 (its ABI may move) */
 #define ALLOW_EXPERIMENTAL_API 1
@@ -679,6 +681,38 @@ alloc_chain(struct rte_mempool *mp, uint32_t len)
 }
 
 /*
+ * The mbuf of a len-byte frame on a queue with VHU_VQ_F_LINEAR or
+ * VHU_VQ_F_EXTBUF (vhu.h, "External and linear buffers"), decided as the
+ * synchronous dequeue does (fastpath.h: vhu_tx_copy_big): one mbuf when
+ * the frame fits, else one with an external buffer of the frame's size
+ * (EXTBUF) for the engine to fill, else a chain, unless LINEAR: then
+ * NULL with *drop set. NULL alone: the pool is dry.
+ */
+static struct rte_mbuf *
+alloc_linear(const struct vhu_vq *vq, struct rte_mempool *mp, uint32_t len,
+	     bool *drop)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+
+	if (m == NULL)
+		return NULL;
+	if (len > vhu_mbuf_fresh_room(m) &&
+	    !((vq->flags & VHU_VQ_F_EXTBUF) &&
+	      vhu_extbuf_attach(m, len, mp->socket_id))) {
+		rte_pktmbuf_free(m);
+		if (vq->flags & VHU_VQ_F_LINEAR) {
+			*drop = true;
+			return NULL;
+		}
+		return alloc_chain(mp, len);
+	}
+	/* len <= one data room, or <= VHU_EXTBUF_MAX_FRAME: fits 16 bits */
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	return m;
+}
+
+/*
  * A transmit chain's pieces into the frame's mbufs: the virtio-net header
  * by the core (into the headroom with keep_hdr, for the offload stage at
  * poll), the frame by the core (short) or the engine.
@@ -731,31 +765,38 @@ read_frame(struct vhu_vq *vq, struct vhu_async *a, uint16_t fidx,
 }
 
 /*
- * Split ring: take transmit chains in ring order (the walk of the split
+ * Take transmit chains in ring order (the walk of the layout's own
  * dequeue, every check included), give each an mbuf chain of its length,
  * start the copies. A chain the walker refuses breaks the queue; an
  * empty or oversized frame is dropped (its used entry still published in
- * order); a dry pool leaves the chain for later. Returns chains taken.
+ * order), and so is, with VHU_VQ_F_LINEAR, one no single buffer holds;
+ * a dry pool leaves the chain for later. One body for both
+ * layouts, packed a constant: split takes heads from the avail ring up to
+ * its index, packed takes buffers while the next slot is available, the
+ * slots of frames not yet published counting against the ring size (the
+ * guest cannot reuse them), and stages each used descriptor with its
+ * descriptor count (vq.h). Returns chains taken.
  */
-static uint16_t
-submit_deq_split(struct vhu_vq *vq, struct vhu_async *a,
-		 struct rte_mempool *mp, uint16_t count)
+static __rte_always_inline uint16_t
+submit_deq(struct vhu_vq *vq, struct vhu_async *a, struct rte_mempool *mp,
+	   uint16_t count, const bool packed)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
-	const volatile uint16_t *ring = vq->avail->ring;
 	const uint16_t hdr_len = vq->hdr_len;
 	const bool keep_hdr = vq->flags & VHU_VQ_F_NET_OL;
-	const uint16_t mask = vq->size - 1;
-	const uint16_t last = vq->last_avail_idx;
-	uint16_t n_avail, i, started = 0;
-	uint64_t bytes = 0, dropped = 0;
+	const uint16_t size = vq->size;
+	uint16_t slot = vq->last_avail_idx;
+	bool wrap = vq->avail_wrap;
+	uint32_t consumed = a->d_inflight;
+	uint16_t n_avail = 0, i, started = 0;
+	uint64_t bytes = 0, dropped = 0, no_buf = 0;
 
-	if (!vhu_split_avail_pending(vq, &n_avail))
-		return 0;
-	count = RTE_MIN(count, n_avail);
+	if (!packed) {
+		if (!vhu_split_avail_pending(vq, &n_avail))
+			return 0;
+		count = RTE_MIN(count, n_avail);
+	}
 	for (i = 0; i < count; i++) {
-		/* read once: the walker range-checks this value */
-		uint16_t head = ring[(uint16_t)(last + i) & mask];
 		uint16_t fidx = a->f_head;
 		struct vring_used_elem *e =
 			&a->used[(uint16_t)(a->h_head + i) &
@@ -763,16 +804,40 @@ submit_deq_split(struct vhu_vq *vq, struct vhu_async *a,
 		uint32_t np = 0, len = 0;
 		const char *why = NULL;
 		struct rte_mbuf *m = NULL;
+		uint16_t id = 0, nd = 0;
 		int rc;
 
-		rc = vhu_split_walk(vq, head, false, pieces, &np,
-				    VHU_MAX_PIECES, &len, &why);
+		if (packed) {
+			uint16_t flags;
+
+			/* as vhu_packed_dequeue: a ring of slots at most */
+			if (consumed == size)
+				break;
+			flags = vhu_packed_slot_flags(vq, slot);
+			if (!vhu_pdesc_avail(flags, wrap))
+				break;
+			rc = vhu_packed_walk(vq, slot, wrap, flags, false,
+					     pieces, &np, VHU_MAX_PIECES, &len,
+					     &id, &nd, &why);
+		} else {
+			const volatile uint16_t *ring = vq->avail->ring;
+
+			/* read once: the walker range-checks this value */
+			id = ring[(uint16_t)(slot + i) & (size - 1)];
+			rc = vhu_split_walk(vq, id, false, pieces, &np,
+					    VHU_MAX_PIECES, &len, &why);
+		}
 		if (unlikely(rc == VHU_WALK_MISS))
 			break;
 		if (unlikely(rc != VHU_WALK_OK)) {
 			vhu_vq_mark_broken(vq, rc == VHU_WALK_FULL ?
 				"transmit chain split into too many pieces" :
 				why);
+			break;
+		}
+		if (packed && unlikely(consumed + nd > size)) {
+			vhu_vq_mark_broken(vq,
+				"buffers overlap: more descriptors than the ring");
 			break;
 		}
 		/* virtio 1.2 §5.1.6: every packet starts with the header */
@@ -783,18 +848,31 @@ submit_deq_split(struct vhu_vq *vq, struct vhu_async *a,
 		}
 		if (likely(len > hdr_len &&
 			   len - hdr_len <= VHU_MAX_TX_FRAME)) {
-			m = alloc_chain(mp, len - hdr_len);
-			if (unlikely(m == NULL))
+			bool drop = false;
+
+			if (likely(!(vq->flags & (VHU_VQ_F_LINEAR |
+						  VHU_VQ_F_EXTBUF))))
+				m = alloc_chain(mp, len - hdr_len);
+			else
+				m = alloc_linear(vq, mp, len - hdr_len, &drop);
+			if (unlikely(drop))
+				no_buf++; /* LINEAR: no buffer holds it */
+			else if (unlikely(m == NULL))
 				break; /* pool dry: the chain waits */
 		} else {
 			dropped++;
 		}
 		/* the device wrote nothing into a transmit buffer */
-		e->id = head;
+		e->id = packed ? packed_used_id(id, nd) : id;
 		e->len = 0;
 		a->frames[fidx & a->fmask] = (struct async_frame){
-			.m = m, .nheads = 1,
+			.m = m, .nheads = 1, .ndesc = nd,
 		};
+		if (packed) {
+			a->d_inflight += nd;
+			consumed += nd;
+			vhu_pslot_add(&slot, &wrap, nd, size);
+		}
 		if (m != NULL) {
 			read_frame(vq, a, fidx, pieces, np, keep_hdr);
 			started++;
@@ -802,7 +880,12 @@ submit_deq_split(struct vhu_vq *vq, struct vhu_async *a,
 		}
 		async_set_u16(&a->f_head, fidx + 1);
 	}
-	vq->last_avail_idx += i;
+	if (packed) {
+		vq->last_avail_idx = slot;
+		vq->avail_wrap = wrap;
+	} else {
+		vq->last_avail_idx += i;
+	}
 	a->h_head += i;
 	if (a->need_submit) {
 		(void)vhu_async_engine->submit(a->dma_id, a->vchan);
@@ -815,24 +898,9 @@ submit_deq_split(struct vhu_vq *vq, struct vhu_async *a,
 	}
 	if (unlikely(dropped > 0))
 		vhu_stat_add(&vq->stats.desc_errors, dropped);
+	if (unlikely(no_buf > 0))
+		vhu_stat_add(&vq->stats.drops_no_buf, no_buf);
 	return i;
-}
-
-/* Packed ring: the ordinary dequeue, with nothing in flight. */
-static uint16_t
-submit_deq_sync(struct vhu_vq *vq, struct vhu_async *a,
-		struct rte_mempool *mp, uint16_t count)
-{
-	struct rte_mbuf *pkts[VHU_BURST_MAX];
-	uint16_t n = vhu_packed_dequeue(vq, mp, pkts, count);
-
-	for (uint16_t i = 0; i < n; i++) {
-		a->frames[(uint16_t)(a->f_head + i) & a->fmask] =
-			(struct async_frame){ .m = pkts[i] };
-	}
-	async_set_u16(&a->f_head, a->f_head + n);
-	a->f_pub = a->f_head;
-	return n;
 }
 
 uint16_t
@@ -856,12 +924,10 @@ vhu_dequeue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 	count = RTE_MIN(count, room);
 	if (count == 0)
 		goto leave;
-	if (vq->flags & VHU_VQ_F_PACKED) {
-		if (a->f_pub == a->f_head)
-			n = submit_deq_sync(vq, a, mp, count);
-	} else {
-		n = submit_deq_split(vq, a, mp, count);
-	}
+	if (vq->flags & VHU_VQ_F_PACKED)
+		n = submit_deq(vq, a, mp, count, true);
+	else
+		n = submit_deq(vq, a, mp, count, false);
 leave:
 	vhu_vq_leave(vq);
 	return n;

@@ -175,13 +175,19 @@ vhu_vq_quiesce(struct vhu_vq *vq)
 		vq->async_drain(vq);
 }
 
-/* The used ring write that tells the guest whether to kick us. */
+/*
+ * The used ring write that tells the guest whether to kick us, and with
+ * dirty logging the marks of what it wrote.
+ */
 static void
 write_notify_flags(struct vhu_vq *vq)
 {
 	bool want = vq->flags & VHU_VQ_F_NOTIFY;
 	bool log = (vq->flags & (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED)) ==
 		   (VHU_VQ_F_LOG | VHU_VQ_F_LOG_USED);
+	uint64_t log_gpa[2];
+	uint64_t log_len[2];
+	int nlog = 0;
 
 	if (vq->flags & VHU_VQ_F_PACKED) {
 		/*
@@ -195,9 +201,8 @@ write_notify_flags(struct vhu_vq *vq)
 				     want ? VRING_PACKED_EVENT_FLAG_ENABLE :
 					    VRING_PACKED_EVENT_FLAG_DISABLE,
 				     memory_order_relaxed);
-		if (log)
-			vhu_log_mark(vq->log, vq->event_log_gpa,
-				     sizeof(struct vring_packed_desc_event));
+		log_gpa[nlog] = vq->event_log_gpa;
+		log_len[nlog++] = sizeof(struct vring_packed_desc_event);
 	} else if (vq->flags & VHU_VQ_F_EVENT_IDX) {
 		/*
 		 * virtio 1.2 §2.7.10: with EVENT_IDX the driver kicks when
@@ -205,27 +210,28 @@ write_notify_flags(struct vhu_vq *vq)
 		 * for the next add: our next index. Not asking: one behind
 		 * it, which the guest reaches only after 65535 adds.
 		 */
+		const size_t ev_off = offsetof(struct vring_used, ring) +
+				      (size_t)vq->size *
+				      sizeof(struct vring_used_elem);
 		uint16_t *avail_event = (uint16_t *)((uint8_t *)vq->used +
-				offsetof(struct vring_used, ring) +
-				(size_t)vq->size * sizeof(struct vring_used_elem));
+						     ev_off);
 		uint16_t ev = want ? vq->last_avail_idx :
 				     (uint16_t)(vq->last_avail_idx - 1);
 
 		vhu_atomic_store_u16(&vq->used->flags, 0, memory_order_relaxed);
 		vhu_atomic_store_u16(avail_event, ev, memory_order_relaxed);
-		if (log)
-			vhu_log_mark(vq->log, vq->used_log_gpa +
-				     offsetof(struct vring_used, ring) +
-				     (uint64_t)vq->size *
-				     sizeof(struct vring_used_elem), 2);
+		log_gpa[nlog] = vq->used_log_gpa + ev_off;
+		log_len[nlog++] = 2;
 	} else {
 		vhu_atomic_store_u16(&vq->used->flags,
 				     want ? 0 : VRING_USED_F_NO_NOTIFY,
 				     memory_order_relaxed);
 	}
-	if (log && !(vq->flags & VHU_VQ_F_PACKED))
-		vhu_log_mark(vq->log, vq->used_log_gpa +
-			     offsetof(struct vring_used, flags), 2);
+	if (!(vq->flags & VHU_VQ_F_PACKED)) {
+		log_gpa[nlog] = vq->used_log_gpa +
+				offsetof(struct vring_used, flags);
+		log_len[nlog++] = 2;
+	}
 	/*
 	 * F2: the flag store must be visible before the caller looks at
 	 * avail->idx again (it polls once after enabling kicks), or a
@@ -234,6 +240,9 @@ write_notify_flags(struct vhu_vq *vq)
 	 * read of used->flags / avail_event.
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
+	/* D1: the fence above also puts the stores before their dirty bits */
+	for (int k = 0; log && k < nlog; k++)
+		vhu_log_mark(vq->log, log_gpa[k], log_len[k]);
 }
 
 /* Guest-physical address of a frontend-virtual one, for dirty logging. */

@@ -58,9 +58,7 @@
 #       on DMA channels: dmas= binds every txq and rxq to a channel of its
 #       own dma_skeleton (DPDK's software engine, one copy thread each,
 #       not pinned); the backend must log each binding, and its
-#       xstats must show engine copies on every guest receive queue and,
-#       split rings, on every guest transmit queue (a packed transmit ring
-#       goes the synchronous way: 0 there)
+#       xstats must show engine copies on every queue, both ways
 #   testpmd/split/q1/mrg1/coalesce     the echo through net_vhu with
 #       coalesce-usecs=1000: it must pass (the guest waits for every echo,
 #       so a call held for good stalls it), and the guest's interrupts stay
@@ -867,13 +865,7 @@ dma_check() {
 			fb=$(grep -a "^${dir}_q${i}_dma_fallbacks: " <<<"$GL_OUT" | awk '{ print $2 }')
 			[ -n "$v" ] || { why="backend: no ${dir}_q${i}_dma_copies xstat"; return; }
 			copies="$copies${copies:+, }${dir}q$i $v (fallbacks ${fb:-?})"
-			# the guest's packed transmit ring (our rx) goes the
-			# synchronous way (doc/guide/dma.md)
-			if [ "$dir" = rx ] && [ "$layout" = packed ]; then
-				[ "$v" = 0 ] || why="backend: ${dir}_q${i}_dma_copies $v on a packed transmit ring, want 0"
-			else
-				[ "$v" -gt 0 ] || why="backend: the engine copied nothing for ${dir}q$i"
-			fi
+			[ "$v" -gt 0 ] || why="backend: the engine copied nothing for ${dir}q$i"
 		done
 	done
 	detail="$detail; DMA copies: $copies"

@@ -2733,25 +2733,31 @@ h_vring_base_in_flight(void)
 }
 
 /*
- * Good transmit frames taken, then a head out of range: the ring breaks
- * with the good frames' copies in flight (--dma). The app still gets them
- * all, intact (--dma: once the control context has drained the broken
- * queue), the guest gets its buffers back, nothing leaks; the other
- * direction carries on.
+ * Good transmit frames taken, then a bad entry (split: a head out of
+ * range; packed: a buffer outside memory): the ring breaks with the good
+ * frames' copies in flight (--dma). The app still gets them all, intact
+ * (--dma: once the control context has drained the broken queue), the
+ * guest gets its buffers back, nothing leaks; the other direction
+ * carries on.
  */
 static void
-h_ring_broken_in_flight(void)
+broken_in_flight(bool packed)
 {
 	struct rte_mbuf *m[INFLIGHT], *more[1];
 	uint16_t n;
 	struct fe f;
 
-	ring_start(&f, false);
+	ring_start(&f, packed);
 	tx_leave_in_flight(&f, m);
-	vtd_add_raw_head(&f.ring[1], RING + 1);
-	vtd_publish(&f.ring[1]);
+	if (packed) {
+		pdesc(&f, f.ring[1].pavail, 0xfffffffffffff000ull, 0x2000, 0,
+		      0);
+	} else {
+		vtd_add_raw_head(&f.ring[1], RING + 1);
+		vtd_publish(&f.ring[1]);
+	}
 	if (use_dma) {
-		/* submit meets the bad head; the copies before it may fly */
+		/* submit meets the bad entry; the copies before it may fly */
 		assert_int_equal(vhu_dequeue_submit_burst(f.dev, 0, pool,
 							  BATCH), 0);
 	} else {
@@ -2765,6 +2771,13 @@ h_ring_broken_in_flight(void)
 	assert_int_equal(vtd_used_pending(&f.ring[1]), INFLIGHT);
 	assert_true(traffic_rx(&f, 64));
 	fe_stop(&f);
+}
+
+static void
+h_ring_broken_in_flight(void)
+{
+	broken_in_flight(false);
+	broken_in_flight(true);
 }
 
 /*

@@ -450,10 +450,11 @@ struct vhu_async_params {
  * the frontend: it survives destroy_device / new_device of the same
  * device handle, until vhu_async_unbind() or vhu_fini(). Whenever the
  * frontend takes the ring away (GET_VRING_BASE, memory table change,
- * disconnect, reset), libvhu first waits for the copies in flight (at
- * most VHU_ASYNC_DRAIN_MS, polling the channel from the control
- * context) and publishes them, so nothing is written into memory the
- * frontend unmaps; their mbufs wait for the next
+ * disconnect, reset), libvhu first waits for the copies in flight
+ * (polling the channel from the control context, for as long as the
+ * engine takes: an engine slower than VHU_ASYNC_DRAIN_MS is logged, and
+ * again every ten times that) and publishes them, so nothing is written
+ * into memory the frontend unmaps; their mbufs wait for the next
  * vhu_enqueue_poll_completed(), which returns them even when the queue is
  * no longer running. The natural places to bind are new_device or
  * vring_state_changed.
@@ -484,7 +485,7 @@ int vhu_async_bind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir,
 		   int16_t dma_id, uint16_t vchan,
 		   const struct vhu_async_params *params);
 
-/** The longest vhu_async_bind() says the drain of a stopping queue waits. */
+/** How long the drain of a stopping queue waits before it logs a slow engine. */
 #define VHU_ASYNC_DRAIN_MS 1000
 
 /**
@@ -502,8 +503,9 @@ int vhu_async_bind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir,
  *   - -EINVAL: dev NULL or qp out of range;
  *   - -ENODEV: the queue does not exist;
  *   - -ENOENT: no channel bound to it;
- *   - -ETIMEDOUT: the engine did not finish the copies in flight within
- *     VHU_ASYNC_DRAIN_MS; the binding stays, try again.
+ *   - -ETIMEDOUT: copies still in flight after the drain (not returned
+ *     by this version, whose drain waits for every copy; kept so that
+ *     callers handle it).
  */
 int vhu_async_unbind(struct vhu_dev *dev, uint16_t qp, enum vhu_async_dir dir);
 

@@ -17,6 +17,7 @@
 #define ALLOW_EXPERIMENTAL_API 1
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,7 +85,8 @@ static uint16_t
 fake_completed(int16_t dma_id, uint16_t vchan, uint16_t max,
 	       uint16_t *last_idx, enum rte_dma_status_code *st)
 {
-	uint16_t limit = fake_auto ? fake_next : fake_allow;
+	uint16_t limit = fake_auto ? fake_next :
+			 __atomic_load_n(&fake_allow, __ATOMIC_ACQUIRE);
 	uint16_t n = RTE_MIN(max, (uint16_t)(limit - fake_done));
 
 	(void)dma_id;
@@ -378,6 +380,54 @@ test_drain_on_stop(void **state)
 	assert_false(e.rxq->ready);
 	for (int i = 0; i < 8; i++)
 		rh_rx_check_frame(&e, sizes[i], 70 + i);
+	collect_n(&e, pkts, 8);
+	env_down(&e);
+}
+
+/* A slow engine: it finishes every copy submitted so far after 1.3 s. */
+static void *
+release_later(void *arg)
+{
+	(void)arg;
+	usleep(1300 * 1000);
+	__atomic_store_n(&fake_allow, fake_next, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * An engine slower than VHU_ASYNC_DRAIN_MS: the drain of a stopping
+ * queue still waits for every copy (the ring's memory is about to go),
+ * then publishes all of them.
+ */
+static void
+test_drain_waits_for_slow_engine(void **state)
+{
+	static struct rh_env e;
+	struct rte_mbuf *pkts[8];
+	uint64_t t0, ms;
+	pthread_t t;
+
+	(void)state;
+	fake_reset(); /* nothing completes until release_later() */
+	rh_env_setup(&e, feat(true, false), 256, 100);
+	live = &e;
+	bind_q(&e, skel >= 0 ? skel : 0, 1); /* every frame on the engine */
+	rh_post_rx_n(&e, 40, 1536);
+	for (int i = 0; i < 8; i++)
+		pkts[i] = rh_make_chain(sizes[i], 90 + i, i % 2);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 8), 8);
+	assert_int_equal(pthread_create(&t, NULL, release_later, NULL), 0);
+	t0 = rte_get_timer_cycles();
+	vhu_vq_quiesce(e.rxq);
+	ms = (rte_get_timer_cycles() - t0) * 1000 / rte_get_timer_hz();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(ms >= 1200);
+	vhu_vq_stop_locked(e.rxq);
+	/* every copy landed and was published before the ring went */
+	assert_int_equal(e.rxq->last_used_idx, e.rxq->last_avail_idx);
+	vhu_vq_resume(e.rxq);
+	for (int i = 0; i < 8; i++)
+		rh_rx_check_frame(&e, sizes[i], 90 + i);
 	collect_n(&e, pkts, 8);
 	env_down(&e);
 }
@@ -1140,6 +1190,7 @@ main(void)
 		cmocka_unit_test(test_order_held_back),
 		cmocka_unit_test(test_order_held_back_packed),
 		cmocka_unit_test(test_drain_on_stop),
+		cmocka_unit_test(test_drain_waits_for_slow_engine),
 		cmocka_unit_test(test_broken_while_in_flight),
 		cmocka_unit_test(test_offload_frame_waits),
 		cmocka_unit_test(test_fallback_refused),

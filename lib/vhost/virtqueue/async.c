@@ -33,7 +33,8 @@
  * Stopping. vhu_vq_quiesce() calls async_drain() (through the pointer
  * registered in the queue: vq.c sits below this file) as soon as the
  * control context holds the queue: it polls the channel until every copy
- * landed (bounded by VHU_ASYNC_DRAIN_MS) and publishes, before the
+ * landed (however long that takes; logged past VHU_ASYNC_DRAIN_MS) and
+ * publishes, before the
  * control context unmaps memory, answers GET_VRING_BASE or resets the
  * ring. The mbufs wait for the next poll, which hands them back even on
  * a stopped queue.
@@ -51,6 +52,7 @@
 #define ALLOW_EXPERIMENTAL_API 1
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -249,26 +251,35 @@ publish(struct vhu_vq *vq, struct vhu_async *a)
 
 /*
  * vhu_vq_quiesce(), under CONTROL: let every copy in flight land, then
- * publish, before the control context changes the queue.
+ * publish, before the control context changes the queue. Without a
+ * bound: the caller is about to unmap or hand back the memory those
+ * copies write, and an engine still writing there would corrupt what the
+ * pages hold next. An engine slower than VHU_ASYNC_DRAIN_MS is logged,
+ * and again every ten times that while it stays stuck.
  */
 static void
 async_drain(struct vhu_vq *vq)
 {
 	struct vhu_async *a = vq->async;
-	uint64_t deadline;
+	const uint64_t step = rte_get_timer_hz() * VHU_ASYNC_DRAIN_MS / 1000;
+	uint64_t start, deadline;
 
 	if (a->f_pub == a->f_head)
 		return;
-	deadline = rte_get_timer_cycles() +
-		   rte_get_timer_hz() * VHU_ASYNC_DRAIN_MS / 1000;
-	while (a->ops_inflight > 0 && rte_get_timer_cycles() < deadline) {
+	start = rte_get_timer_cycles();
+	deadline = start + step;
+	while (a->ops_inflight > 0) {
 		if (!collect(vq, a))
 			rte_pause();
+		if (unlikely(rte_get_timer_cycles() >= deadline)) {
+			VHU_LOG(ERR, "%s: DMA %d:%u still has %u copies in flight after %" PRIu64 " ms: waiting for them before the ring's memory goes",
+				vq->name, a->dma_id, a->vchan,
+				a->ops_inflight,
+				(rte_get_timer_cycles() - start) * 1000 /
+				rte_get_timer_hz());
+			deadline += 10 * step;
+		}
 	}
-	if (a->ops_inflight > 0)
-		VHU_LOG(ERR, "%s: DMA %d:%u left %u copies unfinished after %d ms",
-			vq->name, a->dma_id, a->vchan, a->ops_inflight,
-			VHU_ASYNC_DRAIN_MS);
 	publish(vq, a);
 }
 

@@ -871,6 +871,77 @@ test_submit_later_buffer_too_many_pieces(void **state)
 	}
 }
 
+/*
+ * Submit's and poll's entry rules: no binding, a NULL array or pool, a
+ * stopped queue (either direction): nothing taken. A submit takes at most VHU_BURST_MAX
+ * frames and the binding's free frame slots (max_inflight), and runs
+ * the queue's poll hooks (here: a kick's latency is taken).
+ */
+static void
+test_entry_rules(void **state)
+{
+	static struct rh_env e;
+	static struct rte_mbuf *pkts[VHU_BURST_MAX + 1];
+	struct rte_mbuf *got[4];
+
+	(void)state;
+	enq_env(&e, feat(false, false), 1024, 0, true);
+	/* the transmit queue has no binding */
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 4), 0);
+	assert_int_equal(vhu_dequeue_poll_completed(e.dev, 0, got, 4), 0);
+	rh_post_rx_n(&e, VHU_BURST_MAX + 1, 2048);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, NULL, 1), 0);
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, NULL, 4), 0);
+	for (int i = 0; i <= VHU_BURST_MAX; i++)
+		pkts[i] = rh_make_chain(1000, 300 + i, false);
+	e.rxq->kick_tsc = rte_get_tsc_cycles();
+	e.rxq->flags |= VHU_VQ_F_KICKED;
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts,
+						  VHU_BURST_MAX + 1),
+			 VHU_BURST_MAX);
+	assert_false(e.rxq->flags & VHU_VQ_F_KICKED);
+	collect_n(&e, pkts, VHU_BURST_MAX);
+	/* stopped: the buffer left stays the guest's */
+	vhu_vq_quiesce(e.rxq);
+	vhu_vq_stop_locked(e.rxq);
+	vhu_vq_resume(e.rxq);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0,
+						  &pkts[VHU_BURST_MAX], 1), 0);
+	rte_pktmbuf_free(pkts[VHU_BURST_MAX]);
+	env_down(&e);
+
+	/* two frames in flight at most */
+	fake_reset();
+	fake_auto = true;
+	rh_env_setup(&e, feat(false, false), 256, 0);
+	live = &e;
+	assert_int_equal(vhu_async_bind(e.dev, 0, VHU_ASYNC_ENQUEUE,
+					skel >= 0 ? skel : 0, 0,
+					&(struct vhu_async_params){
+						.max_inflight = 2 }), 0);
+	rh_post_rx_n(&e, 4, 2048);
+	for (int i = 0; i < 4; i++)
+		pkts[i] = rh_make_chain(1000, 400 + i, false);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 4), 2);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts + 2, 2), 0);
+	collect_n(&e, pkts, 2);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts + 2, 2), 2);
+	collect_n(&e, pkts + 2, 2);
+	for (int i = 0; i < 4; i++)
+		rh_rx_check_frame(&e, 1000, 400 + i);
+	/* a stopped transmit queue: its chain stays the guest's */
+	assert_int_equal(vhu_async_unbind(e.dev, 0, VHU_ASYNC_ENQUEUE), 0);
+	assert_int_equal(vhu_async_bind(e.dev, 0, VHU_ASYNC_DEQUEUE,
+					skel >= 0 ? skel : 0, 0, NULL), 0);
+	rh_post_tx_n(&e, 1, (const uint8_t *)"frame", 5, 1);
+	vhu_vq_quiesce(e.txq);
+	vhu_vq_stop_locked(e.txq);
+	vhu_vq_resume(e.txq);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 4), 0);
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_DEQUEUE), 0);
+	env_down(&e);
+}
+
 /* ------------------------------------------------------------ dequeue */
 
 /* The guest posts n frames (sizes cycling), each in nbufs buffers. */
@@ -1398,6 +1469,7 @@ main(void)
 		cmocka_unit_test(test_packed_chain_overlaps_in_flight),
 		cmocka_unit_test(test_submit_readonly_buffer),
 		cmocka_unit_test(test_submit_later_buffer_too_many_pieces),
+		cmocka_unit_test(test_entry_rules),
 		cmocka_unit_test(test_deq_skeleton_rounds),
 		cmocka_unit_test(test_deq_order_held_back),
 		cmocka_unit_test(test_deq_skeleton_packed),

@@ -272,6 +272,63 @@ async_drain(struct vhu_vq *vq)
 	publish(vq, a);
 }
 
+/*
+ * A poll's turn of the engine: read its completions, publish what
+ * finished. A queue that stopped was drained; anything still in flight
+ * then (an engine past VHU_ASYNC_DRAIN_MS) must not publish into a ring
+ * that may be gone.
+ */
+static void
+poll_engine(struct vhu_vq *vq, struct vhu_async *a)
+{
+	if (likely(vq->ready) && a->f_pub != a->f_head) {
+		while (collect(vq, a))
+			;
+		publish(vq, a);
+	}
+}
+
+/* ------------------------------------------------------------ entry */
+
+/*
+ * Enter queue pair qp's vring of one direction (deq: the guest's
+ * transmit ring) as a burst does, arg (the caller's array or pool) not
+ * NULL: its binding, *vqp the queue, to leave with vhu_vq_leave(); or
+ * NULL, nothing entered (no binding of that direction, or the queue in
+ * use elsewhere).
+ */
+static struct vhu_async *
+async_enter(struct vhu_dev *dev, uint16_t qp, bool deq, const void *arg,
+	    struct vhu_vq **vqp)
+{
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + deq);
+
+	if (unlikely(vq == NULL || arg == NULL) || !vhu_vq_enter(vq))
+		return NULL;
+	if (unlikely(vq->async == NULL || vq->async->deq != deq)) {
+		vhu_vq_leave(vq);
+		return NULL;
+	}
+	*vqp = vq;
+	return vq->async;
+}
+
+/*
+ * The frames a submit may take, the queue's poll hooks run first: count
+ * within a burst's limit and the binding's free frame slots.
+ */
+static uint16_t
+submit_room(struct vhu_vq *vq, const struct vhu_async *a, uint16_t count)
+{
+	uint16_t room;
+
+	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
+		vhu_vq_poll_hooks(vq);
+	room = (uint16_t)(a->fmask + 1 - (uint16_t)(a->f_head - a->f_tail));
+	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	return RTE_MIN(count, room);
+}
+
 /* ------------------------------------------------------------ submit */
 
 /* Queue one copy on the engine, or make it at once with the core. */
@@ -530,21 +587,16 @@ uint16_t
 vhu_enqueue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 			 struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp);
-	struct vhu_async *a;
-	uint16_t n = 0, room;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, false, pkts, &vq);
+	uint16_t n = 0;
 	bool offload = false;
 
-	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || a->deq || !vq->ready))
+	if (unlikely(!vq->ready))
 		goto leave;
-	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
-		vhu_vq_poll_hooks(vq);
-	room = (uint16_t)(a->fmask + 1 - (uint16_t)(a->f_head - a->f_tail));
-	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
-	count = RTE_MIN(count, room);
+	count = submit_room(vq, a, count);
 	if (count == 0)
 		goto leave;
 	for (uint16_t i = 0; i < count && !offload; i++)
@@ -568,30 +620,17 @@ uint16_t
 vhu_enqueue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 			   struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp);
-	struct vhu_async *a;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, false, pkts, &vq);
 	uint16_t n = 0;
 
-	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || a->deq))
-		goto leave;
-	/*
-	 * A queue that stopped was drained; anything still in flight then
-	 * (an engine past VHU_ASYNC_DRAIN_MS) must not publish into a ring
-	 * that may be gone.
-	 */
-	if (likely(vq->ready) && a->f_pub != a->f_head) {
-		while (collect(vq, a))
-			;
-		publish(vq, a);
-	}
+	poll_engine(vq, a);
 	while (n < count && a->f_tail != a->f_pub) {
 		pkts[n++] = a->frames[a->f_tail & a->fmask].m;
 		async_set_u16(&a->f_tail, a->f_tail + 1);
 	}
-leave:
 	vhu_vq_leave(vq);
 	return n;
 }
@@ -842,21 +881,16 @@ uint16_t
 vhu_dequeue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 			 struct rte_mempool *mp, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + 1);
-	struct vhu_async *a;
-	uint16_t n = 0, room;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, true, mp, &vq);
+	uint16_t n = 0;
 
-	if (unlikely(vq == NULL || mp == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || !a->deq || !vq->ready))
+	if (unlikely(!vq->ready))
 		goto leave;
-	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
-		vhu_vq_poll_hooks(vq);
+	count = submit_room(vq, a, count);
 	a->mp = mp;
-	room = (uint16_t)(a->fmask + 1 - (uint16_t)(a->f_head - a->f_tail));
-	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
-	count = RTE_MIN(count, room);
 	if (count == 0)
 		goto leave;
 	if (vq->flags & VHU_VQ_F_PACKED)
@@ -872,21 +906,13 @@ uint16_t
 vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 			   struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + 1);
-	struct vhu_async *a;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, true, pkts, &vq);
 	uint16_t n = 0, first;
 
-	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || !a->deq))
-		goto leave;
-	/* as vhu_enqueue_poll_completed(): a stopped ring is not touched */
-	if (likely(vq->ready) && a->f_pub != a->f_head) {
-		while (collect(vq, a))
-			;
-		publish(vq, a);
-	}
+	poll_engine(vq, a);
 	/* after a live migration: the guest's RARP goes first */
 	if (unlikely(vq->announce) && vq->ready && a->mp != NULL && count > 0)
 		n = vhu_vq_take_announce(vq, a->mp, pkts);
@@ -902,7 +928,6 @@ vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 	if ((vq->flags & VHU_VQ_F_NET_OL) && n > first)
 		n = first + vhu_offload_dequeue(vq, pkts + first,
 						(uint16_t)(n - first));
-leave:
 	vhu_vq_leave(vq);
 	return n;
 }

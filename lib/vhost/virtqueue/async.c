@@ -11,10 +11,10 @@
  * checks, last_avail_idx advances), stages the used entries in the
  * binding's own ring, writes each virtio-net header with the core, copies
  * a frame below the threshold with the core and queues one DMA copy per
- * contiguous piece of any other. Each frame counts its copies still pending. Poll
- * reads completions (every copy records its frame under the channel's
- * ring index), marks the pages they wrote dirty, then publishes the
- * longest run of finished frames from the oldest one: one used index
+ * contiguous piece of any other. Each frame counts its copies still
+ * pending. Poll reads completions (every copy records its frame under the
+ * channel's ring index), marks the pages they wrote dirty, then publishes
+ * the longest run of finished frames from the oldest one: one used index
  * store for the run, whatever order the engine finished in. The mbufs of
  * published frames go back to the caller. The core copies instead of the
  * engine when the engine refuses a copy (ring full) or fails one; the

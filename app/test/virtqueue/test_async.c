@@ -10,8 +10,9 @@
  * byte and used entry; used entries published in ring order when a
  * frame's copies finish after a later frame's; the drain a stopping queue
  * runs; the core's fallback and its counter; dirty pages marked only once
- * the engine wrote them (dequeue: only the used descriptors); the
- * binding's rules.
+ * the engine wrote them (dequeue: only the used descriptors); the guest
+ * buffers a submit takes or refuses, on both layouts (one body serves
+ * them: a break in either shows); the binding's rules.
  */
 /* rte_dmadev is experimental in DPDK 22.11 */
 #define ALLOW_EXPERIMENTAL_API 1
@@ -35,6 +36,7 @@
 #include "vhu_burst.h"
 #include "vq.h"
 #include "async.h"
+#include "desc_split.h"
 #include "../eal_tidy.h"
 
 static int16_t skel = -1; /* the dma_skeleton device */
@@ -675,6 +677,321 @@ test_destroy_frees_held(void **state)
 	assert_int_equal(rte_mempool_in_use_count(rh_seg_pool), 0);
 }
 
+/* ------------------------------------------ guest buffers on submit */
+
+/*
+ * e made live with a receive queue bound to the fake engine (copies
+ * reported as soon as polled with autoc, else when fake_allow says),
+ * frames from 256 bytes on the engine.
+ */
+static void
+enq_env(struct rh_env *e, uint64_t features, uint16_t size, uint16_t base,
+	bool autoc)
+{
+	fake_reset();
+	fake_auto = autoc;
+	rh_env_setup(e, features, size, base);
+	live = e;
+	bind_q(e, skel >= 0 ? skel : 0, 256);
+}
+
+/*
+ * Too few buffers, either layout: the frames that find none wait with the
+ * caller (counted once per frame and once per call), the others are
+ * delivered; without mergeable buffers a frame larger than one buffer
+ * takes none (it never spreads over two), with them a frame waits until
+ * all the buffers it needs are there.
+ */
+static void
+test_submit_no_room(void **state)
+{
+	for (int packed = 0; packed < 2; packed++) {
+		static struct rh_env e;
+		struct rte_mbuf *pkts[4], *big;
+		const uint32_t short_len = 1000;
+
+		(void)state;
+		enq_env(&e, feat(false, false) |
+			(packed ? BIT(VIRTIO_F_RING_PACKED) : 0), 16,
+			packed ? RH_WRAP | 14 : 65530, true);
+		/* two buffers, each too short for the big frame */
+		rh_post_rx_n(&e, 2, short_len);
+		big = rh_make_chain(short_len + 100, 500, false);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &big, 1),
+				 0);
+		assert_int_equal(e.rxq->stats.drops_no_buf, 1);
+		rte_pktmbuf_free(big);
+		/* the same two buffers for four frames: two go */
+		for (int i = 0; i < 4; i++)
+			pkts[i] = rh_make_chain(900, 510 + i, false);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 4),
+				 2);
+		assert_int_equal(e.rxq->stats.drops_no_buf, 3);
+		assert_int_equal(e.rxq->stats.enqueue_full, 2);
+		assert_int_equal(e.rxq->stats.packets, 2);
+		assert_int_equal(e.rxq->stats.bytes, 2 * 900);
+		collect_n(&e, pkts, 2);
+		for (int i = 0; i < 2; i++)
+			rh_rx_check_frame(&e, 900, 510 + i);
+		rte_pktmbuf_free(pkts[2]);
+		rte_pktmbuf_free(pkts[3]);
+		assert_false(e.rxq->broken);
+		assert_int_equal(e.rxq->stats.desc_errors, 0);
+		env_down(&e);
+		/* mergeable: one buffer of the two a frame needs */
+		enq_env(&e, feat(true, false) |
+			(packed ? BIT(VIRTIO_F_RING_PACKED) : 0), 16,
+			packed ? RH_WRAP | 15 : 65535, true);
+		rh_post_rx_n(&e, 1, short_len);
+		big = rh_make_chain(short_len + 100, 520, false);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &big, 1),
+				 0);
+		assert_int_equal(e.rxq->stats.drops_no_buf, 1);
+		assert_int_equal(vtd_used_pending(&e.rx), 0);
+		/* the second buffer: the frame goes, over both */
+		rh_post_rx_n(&e, 1, short_len);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &big, 1),
+				 1);
+		collect_n(&e, &big, 1);
+		rh_rx_check_frame(&e, short_len + 100, 520);
+		assert_false(e.rxq->broken);
+		env_down(&e);
+	}
+}
+
+/*
+ * A packed ring whose every slot holds a frame in flight: a guest that
+ * makes slot 0 available again before it was given back gets no frame
+ * in it (the slot is still the device's); the queue carries on and the
+ * frames come out whole once the engine finished.
+ */
+static void
+test_packed_ring_in_flight(void **state)
+{
+	static struct rh_env e;
+	struct rte_mbuf *pkts[16], *more;
+
+	(void)state;
+	enq_env(&e, feat(false, false) | BIT(VIRTIO_F_RING_PACKED), 16,
+		RH_WRAP, false);
+	rh_post_rx_n(&e, 16, 2048);
+	for (int i = 0; i < 16; i++)
+		pkts[i] = rh_make_chain(1000 + i, 600 + i, false);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 16), 16);
+	/* slot 0 again, next lap: made available by a misbehaving guest */
+	vhu_atomic_store_u16(&e.rx.pdesc[0].flags,
+			     VRING_DESC_F_WRITE | vtd_pavail_bits(false),
+			     memory_order_release);
+	more = rh_make_chain(1000, 700, false);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &more, 1), 0);
+	rte_pktmbuf_free(more);
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_ENQUEUE), 16);
+	assert_true(e.rxq->ready);
+	assert_false(e.rxq->broken);
+	assert_int_equal(e.rxq->stats.drops_no_buf, 1);
+	assert_int_equal(vtd_used_pending(&e.rx), 0);
+	fake_allow = fake_next;
+	collect_n(&e, pkts, 16);
+	for (int i = 0; i < 16; i++)
+		rh_rx_check_frame(&e, 1000 + i, 600 + i);
+	env_down(&e);
+}
+
+/*
+ * A packed chain that reaches into slots held by frames in flight
+ * (more descriptors than the ring has free; the guest made the held slot
+ * available again) breaks the queue, whether the frames before it in the
+ * ring came in an earlier burst or partly in the same one; the frames
+ * accepted are freed with the queue. Ring of 16: frames in slots 0-14
+ * (the first burst takes `early` of them), then a chain of slot 15 and
+ * slot 0.
+ */
+static void
+test_packed_chain_overlaps_in_flight(void **state)
+{
+	static const uint16_t early_cases[] = { 15, 10 };
+
+	for (size_t c = 0; c < RTE_DIM(early_cases); c++) {
+		static struct rh_env e;
+		const uint16_t early = early_cases[c];
+		struct rte_mbuf *pkts[16];
+		struct vring_packed_desc *d;
+
+		(void)state;
+		enq_env(&e, feat(false, false) |
+			BIT(VIRTIO_F_RING_PACKED), 16, RH_WRAP, false);
+		for (int i = 0; i < 16; i++)
+			pkts[i] = rh_make_chain(1000, 800 + i, false);
+		rh_post_rx_n(&e, early, 2048);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts,
+							  early), early);
+		rh_post_rx_n(&e, 15 - early, 2048);
+		/* slot 0 (frame 0's) next lap, then slot 15 chained to it */
+		d = e.rx.pdesc;
+		vhu_atomic_store_u16(&d[0].flags, VRING_DESC_F_WRITE |
+				     vtd_pavail_bits(false),
+				     memory_order_relaxed);
+		d[15].addr = vtd_alloc(&e.rx, 1024, 8);
+		d[15].len = 1024;
+		d[15].id = 3;
+		vhu_atomic_store_u16(&d[15].flags, VRING_DESC_F_WRITE |
+				     VRING_DESC_F_NEXT | vtd_pavail_bits(true),
+				     memory_order_release);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0,
+							  pkts + early,
+							  16 - early),
+				 15 - early);
+		rte_pktmbuf_free(pkts[15]);
+		rh_expect_broken(e.rxq, e.err_rx);
+		assert_int_equal(e.rxq->stats.drops_no_buf, 0);
+		assert_int_equal(vhu_async_inflight(e.dev, 0,
+						    VHU_ASYNC_ENQUEUE), 15);
+		fake_allow = fake_next; /* the teardown's drain finds them */
+		env_down(&e);
+	}
+}
+
+/*
+ * A receive buffer the device may not write (virtio 1.2 §2.7.4) breaks
+ * the queue at submit, either layout: nothing accepted, nothing counted
+ * as a want of buffers.
+ */
+static void
+test_submit_readonly_buffer(void **state)
+{
+	for (int packed = 0; packed < 2; packed++) {
+		static struct rh_env e;
+		struct rte_mbuf *m;
+		struct vtd_buf b;
+
+		(void)state;
+		enq_env(&e, feat(true, false) |
+			(packed ? BIT(VIRTIO_F_RING_PACKED) : 0), 256,
+			packed ? RH_WRAP | 3 : 7, true);
+		b.gpa = vtd_alloc(&e.rx, 2048, 8);
+		b.len = 2048;
+		assert_true(vtd_add(&e.rx, &b, 1, false, false) >= 0);
+		vtd_publish(&e.rx);
+		m = rh_make_chain(100, 1, false);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &m, 1), 0);
+		rte_pktmbuf_free(m);
+		rh_expect_broken(e.rxq, e.err_rx);
+		assert_int_equal(e.rxq->stats.drops_no_buf, 0);
+		assert_true(e.txq->ready);
+		env_down(&e);
+	}
+}
+
+/*
+ * Mergeable buffers: a later buffer of a frame that takes it past the
+ * pieces a frame may have (VHU_MAX_PIECES) only ends the search (the
+ * frame waits, the queue carries on); on a frame's first buffer it would
+ * break the queue. Two buffers of 64 one-byte pieces, a third of 64
+ * larger ones.
+ */
+static void
+test_submit_later_buffer_too_many_pieces(void **state)
+{
+	for (int packed = 0; packed < 2; packed++) {
+		static struct rh_env e;
+		static uint32_t tiny[64], wide[64];
+		struct rte_mbuf *m;
+
+		(void)state;
+		RTE_BUILD_BUG_ON(2 * RTE_DIM(tiny) != VHU_MAX_PIECES);
+		enq_env(&e, feat(true, false) |
+			(packed ? BIT(VIRTIO_F_RING_PACKED) : 0), 256,
+			packed ? RH_WRAP : 0, true);
+		for (size_t i = 0; i < RTE_DIM(tiny); i++) {
+			tiny[i] = 1;
+			wide[i] = 64;
+		}
+		assert_true(vtd_post_rx(&e.rx, tiny, 64, false) >= 0);
+		assert_true(vtd_post_rx(&e.rx, tiny, 64, false) >= 0);
+		assert_true(vtd_post_rx(&e.rx, wide, 64, false) >= 0);
+		vtd_publish(&e.rx);
+		m = rh_make_chain(1000, 2, false);
+		assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, &m, 1), 0);
+		rte_pktmbuf_free(m);
+		assert_false(e.rxq->broken);
+		assert_true(e.rxq->ready);
+		assert_int_equal(e.rxq->stats.drops_no_buf, 1);
+		assert_int_equal(vtd_used_pending(&e.rx), 0);
+		env_down(&e);
+	}
+}
+
+/*
+ * Submit's and poll's entry rules: no binding, a NULL array or pool, a
+ * stopped queue (either direction): nothing taken. A submit takes at most VHU_BURST_MAX
+ * frames and the binding's free frame slots (max_inflight), and runs
+ * the queue's poll hooks (here: a kick's latency is taken).
+ */
+static void
+test_entry_rules(void **state)
+{
+	static struct rh_env e;
+	static struct rte_mbuf *pkts[VHU_BURST_MAX + 1];
+	struct rte_mbuf *got[4];
+
+	(void)state;
+	enq_env(&e, feat(false, false), 1024, 0, true);
+	/* the transmit queue has no binding */
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 4), 0);
+	assert_int_equal(vhu_dequeue_poll_completed(e.dev, 0, got, 4), 0);
+	rh_post_rx_n(&e, VHU_BURST_MAX + 1, 2048);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, NULL, 1), 0);
+	assert_int_equal(vhu_enqueue_poll_completed(e.dev, 0, NULL, 4), 0);
+	for (int i = 0; i <= VHU_BURST_MAX; i++)
+		pkts[i] = rh_make_chain(1000, 300 + i, false);
+	e.rxq->kick_tsc = rte_get_tsc_cycles();
+	e.rxq->flags |= VHU_VQ_F_KICKED;
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts,
+						  VHU_BURST_MAX + 1),
+			 VHU_BURST_MAX);
+	assert_false(e.rxq->flags & VHU_VQ_F_KICKED);
+	collect_n(&e, pkts, VHU_BURST_MAX);
+	/* stopped: the buffer left stays the guest's */
+	vhu_vq_quiesce(e.rxq);
+	vhu_vq_stop_locked(e.rxq);
+	vhu_vq_resume(e.rxq);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0,
+						  &pkts[VHU_BURST_MAX], 1), 0);
+	rte_pktmbuf_free(pkts[VHU_BURST_MAX]);
+	env_down(&e);
+
+	/* two frames in flight at most */
+	fake_reset();
+	fake_auto = true;
+	rh_env_setup(&e, feat(false, false), 256, 0);
+	live = &e;
+	assert_int_equal(vhu_async_bind(e.dev, 0, VHU_ASYNC_ENQUEUE,
+					skel >= 0 ? skel : 0, 0,
+					&(struct vhu_async_params){
+						.max_inflight = 2 }), 0);
+	rh_post_rx_n(&e, 4, 2048);
+	for (int i = 0; i < 4; i++)
+		pkts[i] = rh_make_chain(1000, 400 + i, false);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts, 4), 2);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts + 2, 2), 0);
+	collect_n(&e, pkts, 2);
+	assert_int_equal(vhu_enqueue_submit_burst(e.dev, 0, pkts + 2, 2), 2);
+	collect_n(&e, pkts + 2, 2);
+	for (int i = 0; i < 4; i++)
+		rh_rx_check_frame(&e, 1000, 400 + i);
+	/* a stopped transmit queue: its chain stays the guest's */
+	assert_int_equal(vhu_async_unbind(e.dev, 0, VHU_ASYNC_ENQUEUE), 0);
+	assert_int_equal(vhu_async_bind(e.dev, 0, VHU_ASYNC_DEQUEUE,
+					skel >= 0 ? skel : 0, 0, NULL), 0);
+	rh_post_tx_n(&e, 1, (const uint8_t *)"frame", 5, 1);
+	vhu_vq_quiesce(e.txq);
+	vhu_vq_stop_locked(e.txq);
+	vhu_vq_resume(e.txq);
+	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 4), 0);
+	assert_int_equal(vhu_async_inflight(e.dev, 0, VHU_ASYNC_DEQUEUE), 0);
+	env_down(&e);
+}
+
 /* ------------------------------------------------------------ dequeue */
 
 /* The guest posts n frames (sizes cycling), each in nbufs buffers. */
@@ -1198,6 +1515,12 @@ main(void)
 		cmocka_unit_test(test_dirty_log_at_completion),
 		cmocka_unit_test(test_bind_rules),
 		cmocka_unit_test(test_destroy_frees_held),
+		cmocka_unit_test(test_submit_no_room),
+		cmocka_unit_test(test_packed_ring_in_flight),
+		cmocka_unit_test(test_packed_chain_overlaps_in_flight),
+		cmocka_unit_test(test_submit_readonly_buffer),
+		cmocka_unit_test(test_submit_later_buffer_too_many_pieces),
+		cmocka_unit_test(test_entry_rules),
 		cmocka_unit_test(test_deq_skeleton_rounds),
 		cmocka_unit_test(test_deq_order_held_back),
 		cmocka_unit_test(test_deq_skeleton_packed),

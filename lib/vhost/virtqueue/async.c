@@ -7,14 +7,14 @@
  * flight, their completion, and the drain a stopping queue runs.
  *
  * Design. Submit (inside the queue, as a burst) reserves the guest's
- * buffers exactly as the split enqueue does (same walker, same checks,
- * last_avail_idx advances), stages the used entries in the binding's own
- * ring, writes each virtio-net header with the core, copies a frame below
- * the threshold with the core and queues one DMA copy per contiguous
- * piece of any other. Each frame counts its copies still pending. Poll
- * reads completions (every copy records its frame under the channel's
- * ring index), marks the pages they wrote dirty, then publishes the
- * longest run of finished frames from the oldest one: one used index
+ * buffers exactly as the layout's own enqueue does (same walker, same
+ * checks, last_avail_idx advances), stages the used entries in the
+ * binding's own ring, writes each virtio-net header with the core, copies
+ * a frame below the threshold with the core and queues one DMA copy per
+ * contiguous piece of any other. Each frame counts its copies still
+ * pending. Poll reads completions (every copy records its frame under the
+ * channel's ring index), marks the pages they wrote dirty, then publishes
+ * the longest run of finished frames from the oldest one: one used index
  * store for the run, whatever order the engine finished in. The mbufs of
  * published frames go back to the caller. The core copies instead of the
  * engine when the engine refuses a copy (ring full) or fails one; the
@@ -39,14 +39,14 @@
  * ring. The mbufs wait for the next poll, which hands them back even on
  * a stopped queue.
  *
- * Both ring layouts: submit_split() and submit_packed() walk as the
- * layouts' own enqueues do, submit_deq() as their dequeues do (same
- * walkers, same checks); split.c and packed.c only lend the avail check
- * and the publishing of N staged used entries. What goes the
- * synchronous way: an enqueue burst with a frame that needs the software
- * offload stage. It runs the ordinary enqueue (which publishes at once),
- * only when nothing is in flight, so the ring order holds; its frames
- * join the binding as finished ones.
+ * Both ring layouts: submit_enq() walks as the layouts' own enqueues do,
+ * submit_deq() as their dequeues do (same walkers, same checks), each one
+ * body for both layouts with the layout a constant; split.c and packed.c
+ * only lend the avail check and the publishing of N staged used entries.
+ * What goes the synchronous way: an enqueue burst with a frame that needs
+ * the software offload stage. It runs the ordinary enqueue (which
+ * publishes at once), only when nothing is in flight, so the ring order
+ * holds; its frames join the binding as finished ones.
  */
 /* rte_dmadev is still experimental in DPDK 22.11 (its ABI may move) */
 #define ALLOW_EXPERIMENTAL_API 1
@@ -283,6 +283,63 @@ async_drain(struct vhu_vq *vq)
 	publish(vq, a);
 }
 
+/*
+ * A poll's turn of the engine: read its completions, publish what
+ * finished. A queue that stopped was drained; anything still in flight
+ * then (an engine past VHU_ASYNC_DRAIN_MS) must not publish into a ring
+ * that may be gone.
+ */
+static void
+poll_engine(struct vhu_vq *vq, struct vhu_async *a)
+{
+	if (likely(vq->ready) && a->f_pub != a->f_head) {
+		while (collect(vq, a))
+			;
+		publish(vq, a);
+	}
+}
+
+/* ------------------------------------------------------------ entry */
+
+/*
+ * Enter queue pair qp's vring of one direction (deq: the guest's
+ * transmit ring) as a burst does, arg (the caller's array or pool) not
+ * NULL: its binding, *vqp the queue, to leave with vhu_vq_leave(); or
+ * NULL, nothing entered (no binding of that direction, or the queue in
+ * use elsewhere).
+ */
+static struct vhu_async *
+async_enter(struct vhu_dev *dev, uint16_t qp, bool deq, const void *arg,
+	    struct vhu_vq **vqp)
+{
+	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + deq);
+
+	if (unlikely(vq == NULL || arg == NULL) || !vhu_vq_enter(vq))
+		return NULL;
+	if (unlikely(vq->async == NULL || vq->async->deq != deq)) {
+		vhu_vq_leave(vq);
+		return NULL;
+	}
+	*vqp = vq;
+	return vq->async;
+}
+
+/*
+ * The frames a submit may take, the queue's poll hooks run first: count
+ * within a burst's limit and the binding's free frame slots.
+ */
+static uint16_t
+submit_room(struct vhu_vq *vq, const struct vhu_async *a, uint16_t count)
+{
+	uint16_t room;
+
+	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
+		vhu_vq_poll_hooks(vq);
+	room = (uint16_t)(a->fmask + 1 - (uint16_t)(a->f_head - a->f_tail));
+	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
+	return RTE_MIN(count, room);
+}
+
 /* ------------------------------------------------------------ submit */
 
 /* Queue one copy on the engine, or make it at once with the core. */
@@ -354,103 +411,6 @@ write_frame(struct vhu_vq *vq, struct vhu_async *a, uint16_t fidx,
 	return hdr_len + f->m->pkt_len;
 }
 
-/*
- * Split ring: reserve buffers for each frame in order (the walk of
- * vhu_split_enqueue, every check included), stage the used entries,
- * write or queue the bytes. Returns the frames accepted.
- */
-static uint16_t
-submit_split(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
-	     uint16_t count)
-{
-	struct vhu_piece pieces[VHU_MAX_PIECES];
-	const volatile uint16_t *ring = vq->avail->ring;
-	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
-	const uint16_t hdr_len = vq->hdr_len;
-	const uint16_t mask = vq->size - 1;
-	const uint16_t last = vq->last_avail_idx;
-	uint16_t n_avail, placed, used = 0;
-	uint64_t bytes = 0;
-
-	if (!vhu_split_avail_pending(vq, &n_avail))
-		return 0;
-	for (placed = 0; placed < count; placed++) {
-		struct rte_mbuf *m = pkts[placed];
-		uint64_t need = (uint64_t)hdr_len + m->pkt_len;
-		uint64_t cap = 0, left;
-		uint32_t np = 0, written;
-		uint16_t nheads = 0;
-		uint16_t fidx = a->f_head;
-
-		while (cap < need) {
-			uint16_t slot = used + nheads;
-			uint16_t head;
-			uint32_t clen = 0;
-			const char *why = NULL;
-			struct vring_used_elem *e;
-			int rc;
-
-			if (slot == n_avail || (!mrg && nheads == 1))
-				goto no_room;
-			/* read once: the walker range-checks this value */
-			head = ring[(uint16_t)(last + slot) & mask];
-			rc = vhu_split_walk(vq, head, true, pieces, &np,
-					    VHU_MAX_PIECES, &clen, &why);
-			switch (vhu_rx_walk_next(vq, rc, why, nheads == 0)) {
-			case VHU_RX_STOP:
-				goto out;
-			case VHU_RX_NO_ROOM:
-				goto no_room;
-			case VHU_RX_TAKE:
-				break;
-			}
-			e = &a->used[(uint16_t)(a->h_head + slot) &
-				     (ASYNC_USED_SLOTS - 1)];
-			e->id = head;
-			e->len = clen;
-			cap += clen;
-			nheads++;
-		}
-		a->frames[fidx & a->fmask] = (struct async_frame){
-			.m = m, .nheads = nheads, .pending = 0,
-		};
-		written = write_frame(vq, a, fidx, pieces, np,
-				      mrg ? nheads : 1);
-		/* each head reports the bytes that land in it */
-		left = written;
-		for (uint16_t j = 0; j < nheads; j++) {
-			struct vring_used_elem *e =
-				&a->used[(uint16_t)(a->h_head + used + j) &
-					 (ASYNC_USED_SLOTS - 1)];
-
-			e->len = RTE_MIN((uint64_t)e->len, left);
-			left -= e->len;
-		}
-		async_set_u16(&a->f_head, fidx + 1);
-		used += nheads;
-		bytes += m->pkt_len;
-	}
-	goto out;
-no_room:
-	VHU_DATA_DEBUG_LOG("%s: no room for %u of %u frames", vq->name,
-			   count - placed, count);
-	vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
-out:
-	vq->last_avail_idx += used;
-	a->h_head += used;
-	if (a->need_submit) {
-		(void)vhu_async_engine->submit(a->dma_id, a->vchan);
-		a->need_submit = false;
-	}
-	/* short frames may be complete already: publish what is */
-	publish(vq, a);
-	if (placed > 0) {
-		vhu_stat_add(&vq->stats.packets, placed);
-		vhu_stat_add(&vq->stats.bytes, bytes);
-	}
-	return placed;
-}
-
 /* A staged packed used entry: buffer id low, descriptor count high (vq.h). */
 static inline uint32_t
 packed_used_id(uint16_t id, uint16_t ndesc)
@@ -459,13 +419,48 @@ packed_used_id(uint16_t id, uint16_t ndesc)
 }
 
 /*
- * Packed ring: the walk of vhu_packed_enqueue (every check included),
- * buffers taken in ring order; the slots of frames not yet published
- * count against the ring size, as the guest cannot reuse them.
+ * End of a submit, either direction: the avail position moves past the
+ * nheads buffers taken (packed: to slot and wrap; split: by nheads), the
+ * engine gets the copies queued, what finished (short frames, the core's
+ * copies) is published, npkts frames of bytes count.
  */
-static uint16_t
-submit_packed(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
-	      uint16_t count)
+static __rte_always_inline void
+submit_end(struct vhu_vq *vq, struct vhu_async *a, uint16_t slot, bool wrap,
+	   uint16_t nheads, uint16_t npkts, uint64_t bytes, const bool packed)
+{
+	if (packed) {
+		vq->last_avail_idx = slot;
+		vq->avail_wrap = wrap;
+	} else {
+		vq->last_avail_idx += nheads;
+	}
+	a->h_head += nheads;
+	if (a->need_submit) {
+		(void)vhu_async_engine->submit(a->dma_id, a->vchan);
+		a->need_submit = false;
+	}
+	publish(vq, a);
+	if (npkts > 0) {
+		vhu_stat_add(&vq->stats.packets, npkts);
+		vhu_stat_add(&vq->stats.bytes, bytes);
+	}
+}
+
+/*
+ * Reserve guest buffers for each frame in order (the walk of the
+ * layout's own enqueue, every check included), stage the used entries,
+ * write or queue the bytes. One body for both layouts, packed a
+ * constant: split takes heads from the avail ring up to its index,
+ * packed takes buffers while the next slot is available, the slots of
+ * frames not yet published counting against the ring size (the guest
+ * cannot reuse them), and stages each used descriptor with its
+ * descriptor count (vq.h). A frame's buffers are committed (slot, wrap,
+ * slots held) only when all of them were found. Returns the frames
+ * accepted.
+ */
+static __rte_always_inline uint16_t
+submit_enq(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
+	   uint16_t count, const bool packed)
 {
 	struct vhu_piece pieces[VHU_MAX_PIECES];
 	const bool mrg = vq->flags & VHU_VQ_F_MRG_RXBUF;
@@ -474,9 +469,11 @@ submit_packed(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
 	uint16_t slot = vq->last_avail_idx;
 	bool wrap = vq->avail_wrap;
 	uint32_t consumed = a->d_inflight;
-	uint16_t placed, used = 0;
+	uint16_t n_avail = 0, placed, used = 0;
 	uint64_t bytes = 0;
 
+	if (!packed && !vhu_split_avail_pending(vq, &n_avail))
+		return 0;
 	for (placed = 0; placed < count; placed++) {
 		struct rte_mbuf *m = pkts[placed];
 		uint64_t need = (uint64_t)hdr_len + m->pkt_len;
@@ -487,20 +484,35 @@ submit_packed(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
 		bool w2 = wrap;
 
 		while (cap < need) {
-			uint16_t flags, id = 0, nd = 0;
+			uint16_t id = 0, nd = 0;
 			uint32_t clen = 0;
 			const char *why = NULL;
 			struct vring_used_elem *e;
 			int rc;
 
-			if ((!mrg && nbufs == 1) || c2 == size)
+			if (!mrg && nbufs == 1)
 				goto no_room;
-			flags = vhu_packed_slot_flags(vq, s2);
-			if (!vhu_pdesc_avail(flags, w2))
-				goto no_room;
-			rc = vhu_packed_walk(vq, s2, w2, flags, true, pieces,
-					     &np, VHU_MAX_PIECES, &clen, &id,
-					     &nd, &why);
+			if (packed) {
+				uint16_t flags;
+
+				if (c2 == size)
+					goto no_room;
+				flags = vhu_packed_slot_flags(vq, s2);
+				if (!vhu_pdesc_avail(flags, w2))
+					goto no_room;
+				rc = vhu_packed_walk(vq, s2, w2, flags, true,
+						     pieces, &np, VHU_MAX_PIECES,
+						     &clen, &id, &nd, &why);
+			} else {
+				const volatile uint16_t *ring = vq->avail->ring;
+
+				if (used + nbufs == n_avail)
+					goto no_room;
+				/* read once: the walker range-checks this value */
+				id = ring[s2 & (size - 1)];
+				rc = vhu_split_walk(vq, id, true, pieces, &np,
+						    VHU_MAX_PIECES, &clen, &why);
+			}
 			switch (vhu_rx_walk_next(vq, rc, why, nbufs == 0)) {
 			case VHU_RX_STOP:
 				goto out;
@@ -509,26 +521,32 @@ submit_packed(struct vhu_vq *vq, struct vhu_async *a, struct rte_mbuf **pkts,
 			case VHU_RX_TAKE:
 				break;
 			}
-			if (unlikely(c2 + nd > size)) {
+			if (packed && unlikely(c2 + nd > size)) {
 				vhu_vq_mark_broken(vq,
 					"buffers overlap: more descriptors than the ring");
 				goto out;
 			}
 			e = &a->used[(uint16_t)(a->h_head + used + nbufs) &
 				     (ASYNC_USED_SLOTS - 1)];
-			e->id = packed_used_id(id, nd);
+			e->id = packed ? packed_used_id(id, nd) : id;
 			e->len = clen;
 			cap += clen;
 			nbufs++;
-			vhu_pslot_add(&s2, &w2, nd, size);
-			c2 += nd;
+			if (packed) {
+				vhu_pslot_add(&s2, &w2, nd, size);
+				c2 += nd;
+			} else {
+				s2++;
+			}
 		}
+		/* split: c2 == consumed, no slots held */
 		a->frames[fidx & a->fmask] = (struct async_frame){
 			.m = m, .nheads = nbufs,
 			.ndesc = (uint16_t)(c2 - consumed), .pending = 0,
 		};
 		written = write_frame(vq, a, fidx, pieces, np,
 				      mrg ? nbufs : 1);
+		/* each buffer reports the bytes that land in it */
 		left = written;
 		for (uint16_t j = 0; j < nbufs; j++) {
 			struct vring_used_elem *e =
@@ -552,18 +570,7 @@ no_room:
 			   count - placed, count);
 	vhu_stat_add(&vq->stats.drops_no_buf, count - placed);
 out:
-	vq->last_avail_idx = slot;
-	vq->avail_wrap = wrap;
-	a->h_head += used;
-	if (a->need_submit) {
-		(void)vhu_async_engine->submit(a->dma_id, a->vchan);
-		a->need_submit = false;
-	}
-	publish(vq, a);
-	if (placed > 0) {
-		vhu_stat_add(&vq->stats.packets, placed);
-		vhu_stat_add(&vq->stats.bytes, bytes);
-	}
+	submit_end(vq, a, slot, wrap, used, placed, bytes, packed);
 	return placed;
 }
 
@@ -591,21 +598,16 @@ uint16_t
 vhu_enqueue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 			 struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp);
-	struct vhu_async *a;
-	uint16_t n = 0, room;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, false, pkts, &vq);
+	uint16_t n = 0;
 	bool offload = false;
 
-	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || a->deq || !vq->ready))
+	if (unlikely(!vq->ready))
 		goto leave;
-	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
-		vhu_vq_poll_hooks(vq);
-	room = (uint16_t)(a->fmask + 1 - (uint16_t)(a->f_head - a->f_tail));
-	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
-	count = RTE_MIN(count, room);
+	count = submit_room(vq, a, count);
 	if (count == 0)
 		goto leave;
 	for (uint16_t i = 0; i < count && !offload; i++)
@@ -614,9 +616,9 @@ vhu_enqueue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 		if (a->f_pub == a->f_head)
 			n = submit_sync(vq, a, pkts, count);
 	} else if (vq->flags & VHU_VQ_F_PACKED) {
-		n = submit_packed(vq, a, pkts, count);
+		n = submit_enq(vq, a, pkts, count, true);
 	} else {
-		n = submit_split(vq, a, pkts, count);
+		n = submit_enq(vq, a, pkts, count, false);
 	}
 	if (unlikely(n < count))
 		vhu_stat_add(&vq->stats.enqueue_full, 1);
@@ -629,30 +631,17 @@ uint16_t
 vhu_enqueue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 			   struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp);
-	struct vhu_async *a;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, false, pkts, &vq);
 	uint16_t n = 0;
 
-	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || a->deq))
-		goto leave;
-	/*
-	 * A queue that stopped was drained; anything still in flight then
-	 * (an engine past VHU_ASYNC_DRAIN_MS) must not publish into a ring
-	 * that may be gone.
-	 */
-	if (likely(vq->ready) && a->f_pub != a->f_head) {
-		while (collect(vq, a))
-			;
-		publish(vq, a);
-	}
+	poll_engine(vq, a);
 	while (n < count && a->f_tail != a->f_pub) {
 		pkts[n++] = a->frames[a->f_tail & a->fmask].m;
 		async_set_u16(&a->f_tail, a->f_tail + 1);
 	}
-leave:
 	vhu_vq_leave(vq);
 	return n;
 }
@@ -891,22 +880,7 @@ submit_deq(struct vhu_vq *vq, struct vhu_async *a, struct rte_mempool *mp,
 		}
 		async_set_u16(&a->f_head, fidx + 1);
 	}
-	if (packed) {
-		vq->last_avail_idx = slot;
-		vq->avail_wrap = wrap;
-	} else {
-		vq->last_avail_idx += i;
-	}
-	a->h_head += i;
-	if (a->need_submit) {
-		(void)vhu_async_engine->submit(a->dma_id, a->vchan);
-		a->need_submit = false;
-	}
-	publish(vq, a);
-	if (started > 0) {
-		vhu_stat_add(&vq->stats.packets, started);
-		vhu_stat_add(&vq->stats.bytes, bytes);
-	}
+	submit_end(vq, a, slot, wrap, i, started, bytes, packed);
 	if (unlikely(dropped > 0))
 		vhu_stat_add(&vq->stats.desc_errors, dropped);
 	if (unlikely(no_buf > 0))
@@ -918,21 +892,16 @@ uint16_t
 vhu_dequeue_submit_burst(struct vhu_dev *dev, uint16_t qp,
 			 struct rte_mempool *mp, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + 1);
-	struct vhu_async *a;
-	uint16_t n = 0, room;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, true, mp, &vq);
+	uint16_t n = 0;
 
-	if (unlikely(vq == NULL || mp == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || !a->deq || !vq->ready))
+	if (unlikely(!vq->ready))
 		goto leave;
-	if (unlikely(vq->flags & VHU_VQ_F_POLL_HOOKS))
-		vhu_vq_poll_hooks(vq);
+	count = submit_room(vq, a, count);
 	a->mp = mp;
-	room = (uint16_t)(a->fmask + 1 - (uint16_t)(a->f_head - a->f_tail));
-	count = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
-	count = RTE_MIN(count, room);
 	if (count == 0)
 		goto leave;
 	if (vq->flags & VHU_VQ_F_PACKED)
@@ -948,21 +917,13 @@ uint16_t
 vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 			   struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_vq *vq = vhu_vqs_lookup(dev, 2u * qp + 1);
-	struct vhu_async *a;
+	struct vhu_vq *vq = NULL;
+	struct vhu_async *a = async_enter(dev, qp, true, pkts, &vq);
 	uint16_t n = 0, first;
 
-	if (unlikely(vq == NULL || pkts == NULL) || !vhu_vq_enter(vq))
+	if (a == NULL)
 		return 0;
-	a = vq->async;
-	if (unlikely(a == NULL || !a->deq))
-		goto leave;
-	/* as vhu_enqueue_poll_completed(): a stopped ring is not touched */
-	if (likely(vq->ready) && a->f_pub != a->f_head) {
-		while (collect(vq, a))
-			;
-		publish(vq, a);
-	}
+	poll_engine(vq, a);
 	/* after a live migration: the guest's RARP goes first */
 	if (unlikely(vq->announce) && vq->ready && a->mp != NULL && count > 0)
 		n = vhu_vq_take_announce(vq, a->mp, pkts);
@@ -978,7 +939,6 @@ vhu_dequeue_poll_completed(struct vhu_dev *dev, uint16_t qp,
 	if ((vq->flags & VHU_VQ_F_NET_OL) && n > first)
 		n = first + vhu_offload_dequeue(vq, pkts + first,
 						(uint16_t)(n - first));
-leave:
 	vhu_vq_leave(vq);
 	return n;
 }

@@ -148,14 +148,17 @@ vhu_prefetch_frame_head(const void *p, uint32_t n)
  * Pass 1 of an enqueue into a buffer at p: the header's line for reading
  * (vhu_put_net_hdr() stores only what differs), the frame head's lines
  * for writing (a guest buffer's lines sit in the guest's core: each store
- * would otherwise wait for its line in turn).
+ * would otherwise wait for its line in turn). A header on the frame's
+ * first line (a buffer aligned to 64 bytes, as Linux posts them) is left
+ * to the write request: a read first would cost a second transfer.
  */
 static inline void
 vhu_prefetchw_frame_head(uint8_t *p, uint16_t hdr_len, uint32_t n)
 {
 	uintptr_t from = (uintptr_t)p + hdr_len;
 
-	rte_prefetch0(p);
+	if (((uintptr_t)p ^ from) & ~(uintptr_t)63)
+		rte_prefetch0(p);
 	vhu_prefetch_head_lines(from, from +
 				RTE_MIN(n, (uint32_t)VHU_PREFETCH_EARLY), true);
 }

@@ -293,10 +293,14 @@ vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
  * only read stays valid in the guest's cache (no ownership request for us,
  * no miss for the guest when its driver reads the header back): the
  * frontend's stall on that read shrinks by a third (doc/guide/benchmark.md,
- * second round).
+ * second round). Except when the frame's first bytes share the header's
+ * line (the caller says so with same_line): that line is ours to write
+ * anyway, and a store never stalls where a load of a line still on its
+ * way from the guest's core does.
  */
 static inline void
-vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers)
+vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers,
+		bool same_line)
 {
 	/*
 	 * Compared as integers against values held in registers, never
@@ -308,28 +312,33 @@ vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers)
 	const uint64_t want_lo = 0;
 	uint64_t lo;
 
-	memcpy(&lo, dst, sizeof(lo));
 	if (likely(hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
 		/* bytes 8-9 csum_offset (zero), 10-11 num_buffers (le16) */
 		const uint32_t want_hi =
 			rte_cpu_to_le_32((uint32_t)num_buffers << 16);
 		uint32_t hi;
 
-		memcpy(&hi, dst + sizeof(lo), sizeof(hi));
-		if (lo != want_lo || hi != want_hi) {
-			memcpy(dst, &want_lo, sizeof(want_lo));
-			memcpy(dst + sizeof(lo), &want_hi, sizeof(want_hi));
+		if (!same_line) {
+			memcpy(&lo, dst, sizeof(lo));
+			memcpy(&hi, dst + sizeof(lo), sizeof(hi));
+			if (lo == want_lo && hi == want_hi)
+				return;
 		}
+		memcpy(dst, &want_lo, sizeof(want_lo));
+		memcpy(dst + sizeof(lo), &want_hi, sizeof(want_hi));
 	} else if (hdr_len == sizeof(struct virtio_net_hdr)) {
 		/* legacy without MRG_RXBUF: all zero */
 		const uint16_t want_hi = 0;
 		uint16_t hi;
 
-		memcpy(&hi, dst + sizeof(lo), sizeof(hi));
-		if (lo != want_lo || hi != want_hi) {
-			memcpy(dst, &want_lo, sizeof(want_lo));
-			memcpy(dst + sizeof(lo), &want_hi, sizeof(want_hi));
+		if (!same_line) {
+			memcpy(&lo, dst, sizeof(lo));
+			memcpy(&hi, dst + sizeof(lo), sizeof(hi));
+			if (lo == want_lo && hi == want_hi)
+				return;
 		}
+		memcpy(dst, &want_lo, sizeof(want_lo));
+		memcpy(dst + sizeof(lo), &want_hi, sizeof(want_hi));
 	} else {
 		/* no other layout today; a new one still gets a clean header */
 		struct virtio_net_hdr_mrg_rxbuf hdr;

@@ -223,7 +223,10 @@ vhu_rx_copy_order(const struct vhu_rx_order *o, const struct vhu_rx_order *next,
 		vhu_net_hdr_for(&hdr, o->m, ol_caps, 1);
 		memcpy(o->dst, &hdr, RTE_MIN((size_t)hdr_len, sizeof(hdr)));
 	} else {
-		vhu_put_net_hdr(o->dst, hdr_len, 1);
+		vhu_put_net_hdr(o->dst, hdr_len, 1,
+				o->m->data_len > 0 &&
+				!((((uintptr_t)o->dst + hdr_len) ^
+				   (uintptr_t)o->dst) & ~(uintptr_t)63));
 	}
 	vhu_copy_frame(o->dst + hdr_len, rte_pktmbuf_mtod(o->m, const void *),
 		       o->m->data_len);

@@ -59,6 +59,7 @@ set grid ytics
 set key outside top center horizontal
 set xtics rotate by -35 left nomirror noenhanced
 set yrange [0:*]
+set rmargin 14
 set offsets 0, 0, graph 0.08, 0
 set title "throughput (Mpps, higher is better)"
 set ylabel "Mpps"

@@ -692,7 +692,7 @@ matrix() {
 		bes=(vhu vhudma)
 		h=pump
 		echo "DMA: net_vhu without and with dmas=[txq0@dma_skeleton:0], vhu-pump frontend on CPU $FRONTEND_CPU (with the engine's copy thread), backend on CPU $BACKEND_CPU"
-		table="| configuration | placement | vhu Mpps | vhu+DMA Mpps | DMA/CPU copies | vhu cycles/pkt | vhu+DMA cycles/pkt | cycles DMA/CPU copies | pump cycles/frame CPU/DMA | limit CPU/DMA | - | runs CPU/DMA |
+		table="| configuration | placement | vhu Mpps | vhu+DMA Mpps | CPU/DMA copies | vhu cycles/pkt | vhu+DMA cycles/pkt | cycles CPU/DMA copies | pump cycles/frame CPU/DMA | limit CPU/DMA | vhu/copy bound | runs CPU/DMA |
 |---|---|---|---|---|---|---|---|---|---|---|---|"
 	elif [ "$h" = pump ]; then
 		echo "Backend-bound: vhu-pump frontend on CPU $FRONTEND_CPU, backend testpmd io forwarding on CPU $BACKEND_CPU"

@@ -285,6 +285,33 @@ vhu_copy_mbuf_to_guest(const struct vhu_dirty_log *log, bool do_log,
 }
 
 /*
+ * The header as its first 8 bytes (zero) and hi_size (2 or 4, a constant
+ * after inlining) more holding want_hi: stored, or with !same_line only
+ * when they differ. Compared as integers against values held in
+ * registers, never through a header built on the stack: a load wider than
+ * the store it reads back cannot be forwarded, and waits for every older
+ * store, the burst's guest copies included, to drain. That stall held 62%
+ * of the split enqueue's samples (doc/guide/benchmark.md, fourth round).
+ */
+static __rte_always_inline void
+put_hdr_words(uint8_t *dst, uint32_t want_hi, size_t hi_size, bool same_line)
+{
+	const uint64_t want_lo = 0;
+
+	if (!same_line) {
+		uint64_t lo;
+		uint32_t hi = 0;
+
+		memcpy(&lo, dst, sizeof(lo));
+		memcpy(&hi, dst + sizeof(lo), hi_size);
+		if (lo == want_lo && hi == want_hi)
+			return;
+	}
+	memcpy(dst, &want_lo, sizeof(want_lo));
+	memcpy(dst + sizeof(want_lo), &want_hi, hi_size);
+}
+
+/*
  * Write the virtio-net header of a received frame: all zero (offloads come
  * later: zero means "nothing to do") but num_buffers, which exists when
  * hdr_len has room for it (virtio 1.2 §5.1.6). The 10- and 12-byte
@@ -304,44 +331,14 @@ static inline void
 vhu_put_net_hdr(uint8_t *dst, uint16_t hdr_len, uint16_t num_buffers,
 		bool same_line)
 {
-	/*
-	 * Compared as integers against values held in registers, never
-	 * through a header built on the stack: a load wider than the store
-	 * it reads back cannot be forwarded, and waits for every older store,
-	 * the burst's guest copies included, to drain. That stall held 62% of
-	 * the split enqueue's samples (doc/guide/benchmark.md, fourth round).
-	 */
-	const uint64_t want_lo = 0;
-	uint64_t lo;
-
-	if (likely(hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
+	if (likely(hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf)))
 		/* bytes 8-9 csum_offset (zero), 10-11 num_buffers (le16) */
-		const uint32_t want_hi =
-			rte_cpu_to_le_32((uint32_t)num_buffers << 16);
-		uint32_t hi;
-
-		if (!same_line) {
-			memcpy(&lo, dst, sizeof(lo));
-			memcpy(&hi, dst + sizeof(lo), sizeof(hi));
-			if (lo == want_lo && hi == want_hi)
-				return;
-		}
-		memcpy(dst, &want_lo, sizeof(want_lo));
-		memcpy(dst + sizeof(lo), &want_hi, sizeof(want_hi));
-	} else if (hdr_len == sizeof(struct virtio_net_hdr)) {
-		/* legacy without MRG_RXBUF: all zero */
-		const uint16_t want_hi = 0;
-		uint16_t hi;
-
-		if (!same_line) {
-			memcpy(&lo, dst, sizeof(lo));
-			memcpy(&hi, dst + sizeof(lo), sizeof(hi));
-			if (lo == want_lo && hi == want_hi)
-				return;
-		}
-		memcpy(dst, &want_lo, sizeof(want_lo));
-		memcpy(dst + sizeof(lo), &want_hi, sizeof(want_hi));
-	} else {
+		put_hdr_words(dst, rte_cpu_to_le_32((uint32_t)num_buffers << 16),
+			      sizeof(uint32_t), same_line);
+	else if (hdr_len == sizeof(struct virtio_net_hdr))
+		/* legacy without MRG_RXBUF: all zero, 10 bytes */
+		put_hdr_words(dst, 0, sizeof(uint16_t), same_line);
+	else {
 		/* no other layout today; a new one still gets a clean header */
 		struct virtio_net_hdr_mrg_rxbuf hdr;
 

@@ -845,17 +845,29 @@ uint32_t vhu_socket_diag(const struct vhu_socket *s);
  * Buffers are counted as the layouts publish them: used entries (split;
  * a mergeable frame over several buffers counts one per entry) or
  * descriptor slots (packed): a frame each in the common case.
- * @name External and linear buffers
- * How vhu_dequeue_burst() returns a frame larger than the data room of
- * one mbuf of the pool it is given (a jumbo frame, or a 64 KiB
- * segmentation-offload frame). By default: as an mbuf chain. The two
- * socket flags below (struct vhu_socket_params.flags) change it for every
- * device of the socket, as DPDK's RTE_VHOST_USER_LINEARBUF_SUPPORT and
- * RTE_VHOST_USER_EXTBUF_SUPPORT do; frames that fit one mbuf are not
- * affected. Either way the frame is copied once, from guest memory
- * straight into the buffer the application receives.
+ *
+ * Lazy calls (VHU_SOCKET_LAZY_CALLS) are for polling guests, which never
+ * want a call. Deciding whether to call costs a full memory fence after
+ * every burst: it waits until all of the burst's stores have reached the
+ * guest's core (12-15% of a 64-byte frame's cost between two CPUs). With
+ * the flag, a vring whose driver suppressed calls at 64 checks in a row
+ * (VRING_AVAIL_F_NO_INTERRUPT without EVENT_IDX, or the packed ring's
+ * DISABLE) is decided without the fence. Such a decision can miss a
+ * driver that turns calls on at that very moment, so it is owed: the next
+ * burst that sees calls wanted makes the call, and
+ * vhu_vring_flush_calls() settles it with the fence. Not used with
+ * coalescing on the vring, nor with EVENT_IDX on a split ring.
  * @{
  */
+
+/**
+ * Socket flag: lazy calls (see above). The application promises to call
+ * vhu_vring_flush_calls() on every vring of the socket's devices at least
+ * every millisecond or so, from any thread (net_vhu does, from an EAL
+ * alarm): a guest that turns calls on as a calm burst decides may
+ * otherwise wait for its interrupt until the vring's next burst.
+ */
+#define VHU_SOCKET_LAZY_CALLS 0x400
 
 /**
  * Set interrupt coalescing on a vring, or turn it off (both 0). The
@@ -879,17 +891,19 @@ int vhu_vring_set_coalesce(struct vhu_dev *dev, uint16_t vring,
 			   uint32_t usecs, uint32_t frames);
 
 /**
- * Make the call coalescing holds back on a vring, if it is due (see
- * above). Like a burst it never waits and takes no lock: call it from
- * the lcore that polls the vring, or from any thread (a burst in progress
- * makes it return -EBUSY, and that burst checks the held call itself;
- * a burst that comes while it runs waits for it, a few loads and stores
- * and at most one eventfd write, rather than return 0 as for a full
- * ring: from another thread, call it no more often than the interval).
+ * Make the call coalescing holds back on a vring, if it is due, and the
+ * check a lazy-calls burst owes (see above). Like a burst it never waits
+ * and takes no lock: call it from the lcore that polls the vring, or from
+ * any thread (a burst in progress makes it return -EBUSY: that burst
+ * checks a held call itself, an owed check waits for the next flush; a
+ * burst that comes while it runs waits for it, a fence, a few loads and
+ * stores and at most one eventfd write, rather than return 0 as for a
+ * full ring: from another thread, call it no more often than the
+ * interval, or about every millisecond for lazy calls).
  *
  * @param dev the device.
  * @param vring the vring index.
- * @return 1: the held call was made; 0: none was held; or a negative
+ * @return 1: a held or owed call was made; 0: none; or a negative
  *   errno value:
  *   - -EAGAIN: a call is held and not due yet: call again later;
  *   - -EBUSY: a burst or the control context holds the vring;

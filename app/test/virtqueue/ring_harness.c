@@ -595,14 +595,14 @@ static void
 set_tx_bufs(struct rh_env *e, uint32_t tx_bufs)
 {
 	vhu_vq_quiesce(e->txq);
-	vhu_vq_set_tx_bufs_locked(e->txq, tx_bufs);
+	vhu_vq_set_sock_flags_locked(e->txq, tx_bufs);
 	vhu_vq_resume(e->txq);
 	assert_true(e->txq->ready);
 	assert_int_equal(e->txq->flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF),
 			 tx_bufs);
 	/* a receive vring never builds an mbuf: the flags are not its */
 	vhu_vq_quiesce(e->rxq);
-	vhu_vq_set_tx_bufs_locked(e->rxq, tx_bufs);
+	vhu_vq_set_sock_flags_locked(e->rxq, tx_bufs);
 	vhu_vq_resume(e->rxq);
 	assert_int_equal(e->rxq->flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF),
 			 0);

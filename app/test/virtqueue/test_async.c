@@ -1412,7 +1412,7 @@ test_deq_packed_linear(void **state)
 		     RH_WRAP);
 	live = &e;
 	vhu_vq_quiesce(e.txq);
-	vhu_vq_set_tx_bufs_locked(e.txq, VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+	vhu_vq_set_sock_flags_locked(e.txq, VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
 	vhu_vq_resume(e.txq);
 	bind_deq(&e, 256);
 	post_tx_frames(&e, 1, 950, lens);
@@ -1431,7 +1431,7 @@ test_deq_packed_linear(void **state)
 	assert_int_equal(vtd_used_pending(&e.tx), 1);
 
 	vhu_vq_quiesce(e.txq);
-	vhu_vq_set_tx_bufs_locked(e.txq, VHU_VQ_F_LINEAR);
+	vhu_vq_set_sock_flags_locked(e.txq, VHU_VQ_F_LINEAR);
 	vhu_vq_resume(e.txq);
 	post_tx_frames(&e, 3, 960, lens);
 	assert_int_equal(vhu_dequeue_submit_burst(e.dev, 0, rh_pool, 3), 3);

@@ -9,6 +9,10 @@
  * one per interval; a held call is made later (by an empty burst or a
  * flush once due, by turning coalescing off) and never lost; the guest's
  * suppression (NO_INTERRUPT / DISABLE, EVENT_IDX) is still obeyed.
+ * Lazy calls (VHU_SOCKET_LAZY_CALLS): after VHU_VQ_CALM_AFTER suppressed
+ * checks a burst decides without the fence and owes the check; a guest
+ * that turns calls on gets its call from the next burst or from a flush,
+ * never loses it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -220,6 +224,97 @@ test_no_interrupt(void **state)
 	rh_env_teardown(&e);
 }
 
+/* Turn lazy calls on (or off) for the transmit vring, as a socket would. */
+static void
+set_lazy(struct rh_env *e, bool on)
+{
+	vhu_vq_quiesce(e->txq);
+	vhu_vq_set_sock_flags_locked(e->txq, on ? VHU_VQ_F_LAZY_CALLS : 0);
+	vhu_vq_resume(e->txq);
+	assert_true(e->txq->ready);
+	assert_int_equal(!!(e->txq->flags & VHU_VQ_F_LAZY_CALLS), on);
+}
+
+/*
+ * A polling guest: calm after VHU_VQ_CALM_AFTER suppressed bursts, then
+ * each burst owes its check. The guest turns calls on as if it raced the
+ * owed decision (it did so after the burst read its flags): the flush
+ * makes the call, once; a later burst that sees calls wanted calls and
+ * ends the calm.
+ */
+static void
+test_lazy_owed(void **state)
+{
+	struct rh_env e;
+
+	env_up(&e, state, 0);
+	set_lazy(&e, true);
+	vtd_set_no_interrupt(&e.tx, true);
+	for (int i = 0; i < VHU_VQ_CALM_AFTER; i++)
+		tx_burst(&e, 1);
+	assert_int_equal(e.txq->calm, VHU_VQ_CALM_AFTER);
+	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	tx_burst(&e, 2);
+	assert_true(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
+	/* still suppressed: the fenced check settles it without a call */
+	assert_int_equal(vhu_vring_flush_calls(e.dev, VR_TX), 0);
+	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
+	/* owed again, and the guest turns calls on behind the decision */
+	tx_burst(&e, 2);
+	assert_true(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	vtd_set_no_interrupt(&e.tx, false);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
+	assert_int_equal(vhu_vring_flush_calls(e.dev, VR_TX), 1);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
+	assert_int_equal(vhu_vring_flush_calls(e.dev, VR_TX), 0);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
+	assert_int_equal(e.txq->calm, 0);
+	/* calm again, then a burst that finds calls wanted calls at once */
+	vtd_set_no_interrupt(&e.tx, true);
+	for (int i = 0; i <= VHU_VQ_CALM_AFTER; i++)
+		tx_burst(&e, 1);
+	assert_true(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	vtd_set_no_interrupt(&e.tx, false);
+	tx_burst(&e, 1);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
+	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	assert_int_equal(e.txq->calm, 0);
+	rh_env_teardown(&e);
+}
+
+/*
+ * Never calm: without the socket flag, with calls wanted in between
+ * (a guest in interrupt mode), or with coalescing on.
+ */
+static void
+test_lazy_never(void **state)
+{
+	struct rh_env e;
+
+	env_up(&e, state, 0);
+	vtd_set_no_interrupt(&e.tx, true);
+	for (int i = 0; i < 2 * VHU_VQ_CALM_AFTER; i++)
+		tx_burst(&e, 1);
+	assert_int_equal(e.txq->calm, 0);
+	set_lazy(&e, true);
+	for (int i = 0; i < 2 * VHU_VQ_CALM_AFTER; i++) {
+		vtd_set_no_interrupt(&e.tx, i % 32 == 31);
+		tx_burst(&e, 1);
+	}
+	assert_true(e.txq->calm < VHU_VQ_CALM_AFTER);
+	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 2 * VHU_VQ_CALM_AFTER - 4);
+	assert_int_equal(vhu_vring_set_coalesce(e.dev, VR_TX, 0, 1), 0);
+	vtd_set_no_interrupt(&e.tx, true);
+	for (int i = 0; i < 2 * VHU_VQ_CALM_AFTER; i++)
+		tx_burst(&e, 1);
+	assert_int_equal(e.txq->calm, 0);
+	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	rh_env_teardown(&e);
+}
+
 /* EVENT_IDX: a call the guest's event index does not ask for is not held. */
 static void
 test_event_idx(void **state)
@@ -361,6 +456,8 @@ main(void)
 		{ "event_idx", test_event_idx },
 		{ "burst_waits_flush", test_burst_waits_flush },
 		{ "api", test_api },
+		{ "lazy_owed", test_lazy_owed },
+		{ "lazy_never", test_lazy_never },
 	};
 	static char names[RTE_DIM(per_layout)][2][40];
 	struct CMUnitTest tests[2 * RTE_DIM(per_layout)];

@@ -59,9 +59,11 @@ vhu_dev_vq_negotiated_locked(const struct vhu_dev *dev, struct vhu_vq *vq)
 	vhu_vq_set_ctrl_locked(vq, !vhu_dev_is_data_vring(dev, vq->index));
 	vhu_vq_set_net_locked(vq, dev->sock->flags & VHU_SOCKET_LEGACY_OL_FLAGS,
 			      dev->mtu);
-	vhu_vq_set_tx_bufs_locked(vq,
+	vhu_vq_set_sock_flags_locked(vq,
 		((dev->sock->flags & VHU_SOCKET_LINEARBUF) ? VHU_VQ_F_LINEAR : 0) |
-		((dev->sock->flags & VHU_SOCKET_EXTBUF) ? VHU_VQ_F_EXTBUF : 0));
+		((dev->sock->flags & VHU_SOCKET_EXTBUF) ? VHU_VQ_F_EXTBUF : 0) |
+		((dev->sock->flags & VHU_SOCKET_LAZY_CALLS) ?
+		 VHU_VQ_F_LAZY_CALLS : 0));
 }
 
 static void

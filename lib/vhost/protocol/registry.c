@@ -109,7 +109,7 @@ vhu_socket_register(const struct vhu_socket_params *p,
 	    (p->flags & ~(VHU_SOCKET_CLIENT | VHU_SOCKET_NO_RECONNECT |
 			  VHU_SOCKET_IOMMU | VHU_SOCKET_POSTCOPY |
 			  VHU_SOCKET_LEGACY_OL_FLAGS | VHU_SOCKET_LINEARBUF |
-			  VHU_SOCKET_EXTBUF))) {
+			  VHU_SOCKET_EXTBUF | VHU_SOCKET_LAZY_CALLS))) {
 		return -EINVAL;
 	}
 	vhu_ctl_lock();

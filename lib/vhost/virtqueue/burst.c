@@ -197,9 +197,12 @@ vhu_vring_flush_calls(struct vhu_dev *dev, uint16_t vring)
 			VHU_VQ_FLUSH, memory_order_acquire,
 			memory_order_relaxed))
 		return -EBUSY;
-	if (!(vq->flags & VHU_VQ_F_CALL_HELD))
-		ret = 0;
-	else
+	ret = 0;
+	/* not ready: the rings may be gone; the check waits for them */
+	if ((vq->flags & VHU_VQ_F_CALL_OWED) && vq->ready)
+		ret = ((vq->flags & VHU_VQ_F_PACKED) ?
+		       vhu_packed_settle_call(vq) : vhu_split_settle_call(vq));
+	if (vq->flags & VHU_VQ_F_CALL_HELD)
 		ret = vhu_vq_held_call(vq) ? 1 : -EAGAIN;
 	vhu_vq_leave(vq);
 	return ret;

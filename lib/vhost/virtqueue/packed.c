@@ -136,6 +136,14 @@ write_used(struct vhu_vq *vq, uint16_t n, const struct vhu_rx_order *o,
 	return moved;
 }
 
+/* The driver's event suppression says DISABLE: never call (§2.8.10). */
+static inline bool
+suppressed(const struct vhu_vq *vq)
+{
+	return (vq->driver_event->flags & 0x3) ==
+	       VRING_PACKED_EVENT_FLAG_DISABLE;
+}
+
 /*
  * Call the guest if its event suppression area asks for it; coalescing
  * (vhu_vring_set_coalesce) decides out of line, counting the slots moved
@@ -144,8 +152,22 @@ write_used(struct vhu_vq *vq, uint16_t n, const struct vhu_rx_order *o,
 static inline void
 notify_guest(struct vhu_vq *vq, uint32_t moved)
 {
-	if (!vhu_packed_want_call(vq, moved))
+	/* calm (vq.h, VHU_VQ_F_LAZY_CALLS): no fence, the check is owed */
+	if (vq->calm >= VHU_VQ_CALM_AFTER) {
+		if (suppressed(vq)) {
+			vq->flags |= VHU_VQ_F_CALL_OWED;
+			return;
+		}
+		vq->calm = 0;
+	}
+	if (!vhu_packed_want_call(vq, moved)) {
+		if ((vq->flags & (VHU_VQ_F_LAZY_CALLS | VHU_VQ_F_COALESCE)) ==
+		    VHU_VQ_F_LAZY_CALLS && suppressed(vq))
+			vq->calm++;
 		return;
+	}
+	vq->calm = 0;
+	vq->flags &= ~(uint32_t)VHU_VQ_F_CALL_OWED;
 	if (unlikely(vq->flags & VHU_VQ_F_COALESCE))
 		vhu_vq_coalesce_call(vq, moved);
 	else
@@ -626,6 +648,20 @@ out:
 }
 
 /* Small entry points for async.c (vq.h): no walk, no copy here. */
+bool
+vhu_packed_settle_call(struct vhu_vq *vq)
+{
+	vq->flags &= ~(uint32_t)VHU_VQ_F_CALL_OWED;
+	/* F3, made late: the owed burst's stores are visible by now */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (suppressed(vq))
+		return false;
+	/* ENABLE, or DESC: a call it may not have asked for, never a loss */
+	vq->calm = 0;
+	vhu_call_guest(vq);
+	return true;
+}
+
 uint16_t
 vhu_packed_slot_flags(const struct vhu_vq *vq, uint16_t slot)
 {

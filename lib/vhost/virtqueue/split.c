@@ -118,8 +118,23 @@ publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
 static inline void
 notify_guest(struct vhu_vq *vq, uint16_t bufs)
 {
-	if (!vhu_split_want_call(vq))
+	/* calm (vq.h, VHU_VQ_F_LAZY_CALLS): no fence, the check is owed */
+	if (vq->calm >= VHU_VQ_CALM_AFTER) {
+		if (vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT) {
+			vq->flags |= VHU_VQ_F_CALL_OWED;
+			return;
+		}
+		vq->calm = 0;
+	}
+	if (!vhu_split_want_call(vq)) {
+		/* without EVENT_IDX or coalescing, "no" means NO_INTERRUPT */
+		if ((vq->flags & (VHU_VQ_F_LAZY_CALLS | VHU_VQ_F_EVENT_IDX |
+				  VHU_VQ_F_COALESCE)) == VHU_VQ_F_LAZY_CALLS)
+			vq->calm++;
 		return;
+	}
+	vq->calm = 0;
+	vq->flags &= ~(uint32_t)VHU_VQ_F_CALL_OWED;
 	if (unlikely(vq->flags & VHU_VQ_F_COALESCE))
 		vhu_vq_coalesce_call(vq, bufs);
 	else
@@ -554,6 +569,19 @@ out:
 		vhu_stat_add(&vq->stats.bytes, bytes);
 	}
 	return placed;
+}
+
+bool
+vhu_split_settle_call(struct vhu_vq *vq)
+{
+	vq->flags &= ~(uint32_t)VHU_VQ_F_CALL_OWED;
+	/* F1, made late: the owed burst's stores are visible by now */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT)
+		return false;
+	vq->calm = 0;
+	vhu_call_guest(vq);
+	return true;
 }
 
 /* Small entry points for async.c (vq.h): no walk, no copy here. */

@@ -393,7 +393,7 @@ set_offloads(struct vhu_vq *vq, uint64_t f, uint32_t *flags)
 		*flags |= VHU_VQ_F_LEGACY_OL;
 	/* transmit vrings only: a receive vring never builds an mbuf */
 	if (!rx)
-		*flags |= vq->tx_bufs;
+		*flags |= vq->sock_flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
 	vq->ol_sw_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG |
 			  RTE_MBUF_F_RX_LRO | RTE_MBUF_F_TX_IP_CKSUM;
 	vq->ol_partial_mask = 0;
@@ -413,7 +413,8 @@ vhu_vq_resume(struct vhu_vq *vq)
 	/* the app's notify choice and the first-poll checks not yet made stay */
 	uint32_t flags = vq->flags & (VHU_VQ_F_NOTIFY | VHU_VQ_F_KICKED |
 				      VHU_VQ_F_NUMA_CHECK |
-				      VHU_VQ_F_COALESCE | VHU_VQ_F_CALL_HELD);
+				      VHU_VQ_F_COALESCE | VHU_VQ_F_CALL_HELD |
+				      VHU_VQ_F_CALL_OWED);
 	uint64_t f = vq->features;
 	const char *why = NULL;
 
@@ -446,7 +447,9 @@ vhu_vq_resume(struct vhu_vq *vq)
 		vq->mem_wr = vq->mem;
 	}
 	set_offloads(vq, f, &flags);
+	flags |= vq->sock_flags & VHU_VQ_F_LAZY_CALLS;
 	vq->flags = flags;
+	vq->calm = 0; /* the driver's habits are learnt again */
 	/* virtio 1.2 §5.1.6: the num_buffers field exists with either */
 	vq->hdr_len = (has_feature(f, VIRTIO_NET_F_MRG_RXBUF) ||
 		       has_feature(f, VIRTIO_F_VERSION_1)) ?
@@ -731,9 +734,10 @@ vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu)
 }
 
 void
-vhu_vq_set_tx_bufs_locked(struct vhu_vq *vq, uint32_t tx_bufs)
+vhu_vq_set_sock_flags_locked(struct vhu_vq *vq, uint32_t sock_flags)
 {
-	vq->tx_bufs = tx_bufs & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF);
+	vq->sock_flags = sock_flags & (VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF |
+				       VHU_VQ_F_LAZY_CALLS);
 }
 
 void

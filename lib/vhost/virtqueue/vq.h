@@ -114,6 +114,22 @@ enum {
  */
 #define VHU_VQ_F_LINEAR     0x10000
 #define VHU_VQ_F_EXTBUF     0x20000
+/*
+ * Lazy calls (VHU_SOCKET_LAZY_CALLS; vhu.h, "Interrupt coalescing"). The
+ * notification fence (F1/F3) waits for every store of the burst to leave
+ * the core: 12-15% of the backend's samples at 64 B (doc/guide/
+ * benchmark.md, seventh round). A driver that suppressed calls at
+ * VHU_VQ_CALM_AFTER fenced checks in a row polls; from then on (vq->calm)
+ * a burst reads its suppression without the fence. A read that says
+ * "suppressed" may be stale (the driver may be turning calls on at that
+ * moment, and missing our index), so the check is owed (CALL_OWED) until
+ * a fenced one in vhu_vring_flush_calls(), which the application promises
+ * to call, or a call settles it. A read that says "call" calls and ends
+ * the calm. Never with EVENT_IDX (split) or coalescing.
+ */
+#define VHU_VQ_F_LAZY_CALLS 0x40000
+#define VHU_VQ_F_CALL_OWED  0x80000
+#define VHU_VQ_CALM_AFTER   64
 
 /* vq->ol_caps: the offloads negotiated for this vring's direction */
 #define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
@@ -231,6 +247,8 @@ struct vhu_vq {
 	uint32_t coal_frames;    /* a call per this many buffers, 0: none */
 	uint32_t coal_bufs;      /* used buffers since the last call */
 	uint32_t coal_seen;      /* coal_bufs at the last poll hook */
+	/* fenced checks in a row that found calls suppressed (LAZY_CALLS) */
+	uint16_t calm;
 
 	/*
 	 * IOTLB miss (VHU_VQ_F_IOMMU): written inside the queue (burst or
@@ -280,7 +298,7 @@ struct vhu_vq {
 	uint64_t event_log_gpa;  /* packed: device event area, guest-physical */
 	uint64_t features;
 	bool legacy_ol;          /* VHU_SOCKET_LEGACY_OL_FLAGS */
-	uint32_t tx_bufs;        /* VHU_VQ_F_LINEAR | VHU_VQ_F_EXTBUF, or 0 */
+	uint32_t sock_flags;     /* VHU_VQ_F_LINEAR, _EXTBUF, _LAZY_CALLS */
 	uint16_t mtu;            /* NET_SET_MTU, 0: none */
 	/* IOTLB views (NULL, NULL: no IOMMU), see mem_rd / mem_wr */
 	const struct vhu_guest_mem *iotlb_rd;
@@ -434,7 +452,7 @@ void vhu_vq_set_net_locked(struct vhu_vq *vq, bool legacy_ol, uint16_t mtu);
  * How a transmit frame larger than one mbuf is returned: VHU_VQ_F_LINEAR
  * and/or VHU_VQ_F_EXTBUF (any other bit is ignored), 0: as a chain.
  */
-void vhu_vq_set_tx_bufs_locked(struct vhu_vq *vq, uint32_t tx_bufs);
+void vhu_vq_set_sock_flags_locked(struct vhu_vq *vq, uint32_t sock_flags);
 void vhu_vq_set_running_locked(struct vhu_vq *vq, bool running);
 /*
  * Fence the queue off the data path (true: the control vring, served by
@@ -590,6 +608,14 @@ void vhu_split_publish(struct vhu_vq *vq, uint16_t n);
  */
 uint16_t vhu_packed_slot_flags(const struct vhu_vq *vq, uint16_t slot);
 void vhu_packed_publish(struct vhu_vq *vq, uint16_t n);
+/*
+ * For burst.c (vhu_vring_flush_calls): the check a calm burst owes
+ * (VHU_VQ_F_CALL_OWED), made with its fence now; calls the guest if it
+ * no longer suppresses calls. Returns true if it called. Inside the
+ * queue.
+ */
+bool vhu_split_settle_call(struct vhu_vq *vq);
+bool vhu_packed_settle_call(struct vhu_vq *vq);
 
 /* --- data path bodies, one file per ring layout --- */
 uint16_t vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,

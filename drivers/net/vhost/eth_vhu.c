@@ -58,12 +58,13 @@ RTE_LOG_REGISTER(vhu_eth_logtype, pmd.net.vhu, NOTICE);
 #define ARG_COAL_USECS "coalesce-usecs"
 #define ARG_COAL_FRAMES "coalesce-frames"
 #define ARG_DMAS       "dmas"
+#define ARG_LAZY_CALLS "lazy-calls"
 
 static const char *const valid_args[] = {
 	ARG_IFACE, ARG_QUEUES, ARG_CLIENT, ARG_IOMMU, ARG_POSTCOPY, ARG_TSO,
 	ARG_LINEAR, ARG_EXTBUF, ARG_LEGACY_OL, ARG_CTRL_QUEUE, ARG_RSS_STEER,
 	ARG_COAL_USECS, ARG_COAL_FRAMES,
-	ARG_DMAS, NULL,
+	ARG_DMAS, ARG_LAZY_CALLS, NULL,
 };
 
 /* The largest coalesce-usecs= (1 s) and coalesce-frames= accepted. */
@@ -76,6 +77,7 @@ struct vhu_eth_args {
 	bool client, iommu, postcopy, tso, linear, extbuf, legacy_ol;
 	bool ctrl_queue;
 	bool rss_steer;
+	bool lazy_calls;
 	uint32_t coal_usecs, coal_frames;
 	/*
 	 * dmas=: per direction (enum vhu_async_dir: 0 Tx = libvhu's
@@ -266,6 +268,7 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->queues = 1;
+	a->lazy_calls = true;
 	for (unsigned int q = 0; q < VHU_ETH_MAX_QUEUES; q++)
 		a->dma_id[0][q] = a->dma_id[1][q] = -1;
 	/* rte_kvargs_parse with a key list would not say which key is wrong */
@@ -276,7 +279,7 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 			if (strcmp(kv->pairs[i].key, valid_args[k]) == 0)
 				break;
 		if (valid_args[k] == NULL) {
-			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue, rss-steer, coalesce-usecs, coalesce-frames, dmas)",
+			VHU_ETH_LOG(ERR, "%s: unknown devarg '%s' (known: iface, queues, client, iommu-support, postcopy-support, tso, linear-buffer, ext-buffer, legacy-ol-flags, ctrl-queue, rss-steer, coalesce-usecs, coalesce-frames, dmas, lazy-calls)",
 				    name, kv->pairs[i].key);
 			return -EINVAL;
 		}
@@ -294,7 +297,8 @@ parse_args(const char *name, struct rte_kvargs *kv, struct vhu_eth_args *a)
 	    arg_one(kv, ARG_RSS_STEER, arg_bool, &a->rss_steer) < 0 ||
 	    arg_one(kv, ARG_COAL_USECS, arg_coal, &a->coal_usecs) < 0 ||
 	    arg_one(kv, ARG_COAL_FRAMES, arg_coal, &a->coal_frames) < 0 ||
-	    arg_one(kv, ARG_DMAS, arg_dmas, a) < 0)
+	    arg_one(kv, ARG_DMAS, arg_dmas, a) < 0 ||
+	    arg_one(kv, ARG_LAZY_CALLS, arg_bool, &a->lazy_calls) < 0)
 		return -EINVAL;
 	for (unsigned int q = a->queues; q < VHU_ETH_MAX_QUEUES; q++) {
 		if (a->dma_id[0][q] >= 0 || a->dma_id[1][q] >= 0) {
@@ -491,7 +495,7 @@ cb_rx_filter(struct vhu_dev *dev, const struct vhu_rx_filter *f, void *ctx)
 #define VHU_ETH_QCHECK_US (1000 * 1000)
 
 static void qcheck_alarm(void *arg);
-static void coal_alarm(void *arg);
+static void calls_alarm(void *arg);
 
 /*
  * Interrupt coalescing (coalesce-usecs=, coalesce-frames=). A call libvhu
@@ -503,37 +507,48 @@ static void coal_alarm(void *arg);
  * most about twice the interval for its interrupt, never forever.
  * vhu_vring_flush_calls() never waits (a burst inside: -EBUSY, and that
  * burst makes the call itself), so the alarm thread holds up no lcore.
+ *
+ * Lazy calls (lazy-calls=1, the default; vhu.h, VHU_SOCKET_LAZY_CALLS):
+ * the same alarm settles the checks calm bursts owe, every
+ * VHU_ETH_LAZY_US when coalescing is off (with it on, libvhu makes no
+ * lazy decisions). A guest that turns calls on just as a burst decides
+ * without the fence waits at most that long for its interrupt, and only
+ * when no burst follows.
  */
 #define VHU_ETH_COAL_MIN_US 100
 #define VHU_ETH_COAL_FRAMES_US 1000
+#define VHU_ETH_LAZY_US 1000
 
 static uint64_t
-coal_period_us(const struct vhu_eth_port *port)
+calls_period_us(const struct vhu_eth_port *port)
 {
+	if (port->coal_usecs == 0 && port->coal_frames == 0)
+		return VHU_ETH_LAZY_US;
 	if (port->coal_usecs == 0)
 		return VHU_ETH_COAL_FRAMES_US;
 	return RTE_MAX(port->coal_usecs, (uint32_t)VHU_ETH_COAL_MIN_US);
 }
 
-/* Under port->lock: arm the flush alarm if coalescing is on. */
+/* Under port->lock: arm the flush alarm if coalescing or lazy calls. */
 static void
-coal_schedule(struct vhu_eth_port *port)
+calls_schedule(struct vhu_eth_port *port)
 {
-	if (port->coal_armed || port->closing ||
-	    (port->coal_usecs == 0 && port->coal_frames == 0))
+	if (port->calls_armed || port->closing ||
+	    (port->coal_usecs == 0 && port->coal_frames == 0 &&
+	     !port->lazy_calls))
 		return;
-	if (rte_eal_alarm_set(coal_period_us(port), coal_alarm, port) == 0)
-		port->coal_armed = true;
+	if (rte_eal_alarm_set(calls_period_us(port), calls_alarm, port) == 0)
+		port->calls_armed = true;
 }
 
-/* EAL alarm thread: make the held calls that are due, then re-arm. */
+/* EAL alarm thread: make the held and owed calls due, then re-arm. */
 static void
-coal_alarm(void *arg)
+calls_alarm(void *arg)
 {
 	struct vhu_eth_port *port = arg;
 
 	rte_spinlock_lock(&port->lock);
-	port->coal_armed = false;
+	port->calls_armed = false;
 	if (port->closing || port->dev == NULL) {
 		rte_spinlock_unlock(&port->lock);
 		return;
@@ -541,7 +556,7 @@ coal_alarm(void *arg)
 	for (uint16_t v = 0; v < 2 * port->queues; v++)
 		if (port->vring_cur[v])
 			(void)vhu_vring_flush_calls(port->dev, v);
-	coal_schedule(port);
+	calls_schedule(port);
 	rte_spinlock_unlock(&port->lock);
 }
 
@@ -921,6 +936,8 @@ cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
 		changed = true;
 		steer_mask_update(port);
 		qcheck_schedule(port);
+		if (enabled)
+			calls_schedule(port); /* coalescing, lazy calls */
 		if (vring % 2 == 1 && vring / 2 < port->intr_nb) {
 			vhu_eth_intr_sync(port, vring / 2);
 			arm = enabled && port->intr_armed[vring / 2];
@@ -946,9 +963,6 @@ cb_vring_state(struct vhu_dev *dev, uint16_t vring, bool enabled, void *ctx)
 		if (ret < 0)
 			VHU_ETH_LOG(WARNING, "port %u: vring %u: no interrupt coalescing: %s",
 				    port->port_id, vring, strerror(-ret));
-		rte_spinlock_lock(&port->lock);
-		coal_schedule(port);
-		rte_spinlock_unlock(&port->lock);
 	}
 	if (changed && !closing)
 		raise_queue_state(port);
@@ -1013,6 +1027,7 @@ socket_open(struct vhu_eth_port *port)
 			 (port->iommu ? VHU_SOCKET_IOMMU : 0) |
 			 (port->postcopy ? VHU_SOCKET_POSTCOPY : 0) |
 			 (port->legacy_ol ? VHU_SOCKET_LEGACY_OL_FLAGS : 0) |
+			 (port->lazy_calls ? VHU_SOCKET_LAZY_CALLS : 0) |
 			 socket_buf_flags(port->chain),
 		.max_queue_pairs = port->queues,
 		.ops = &vhu_eth_cbs,
@@ -1376,7 +1391,7 @@ vhu_eth_close(struct rte_eth_dev *eth_dev)
 	rte_spinlock_unlock(&port->lock);
 	/* waits for a running check; a pending one goes (closing: no re-arm) */
 	rte_eal_alarm_cancel(qcheck_alarm, port);
-	rte_eal_alarm_cancel(coal_alarm, port);
+	rte_eal_alarm_cancel(calls_alarm, port);
 	socket_close(port); /* unbinds the DMA channels (destroy_device) */
 	dma_stop(port->dma_started);
 	port->dma_started = 0;
@@ -1749,6 +1764,7 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->rss_steer = a.rss_steer;
 	port->coal_usecs = a.coal_usecs;
 	port->coal_frames = a.coal_frames;
+	port->lazy_calls = a.lazy_calls;
 	memcpy(port->dma_id, a.dma_id, sizeof(port->dma_id));
 	memcpy(port->dma_vchan, a.dma_vchan, sizeof(port->dma_vchan));
 	port->dma_started = dma_started;

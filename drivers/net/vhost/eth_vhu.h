@@ -268,11 +268,13 @@ struct vhu_eth_port {
 	bool qcheck_armed;
 	/*
 	 * coalesce-usecs= / coalesce-frames= (vhu_vring_set_coalesce on
-	 * every vring as it goes live), and the EAL alarm that makes the
-	 * calls coalescing held back on vrings no burst visits.
+	 * every vring as it goes live), lazy-calls= (VHU_SOCKET_LAZY_CALLS),
+	 * and the EAL alarm that makes the calls coalescing held back and
+	 * the checks lazy calls owe (vhu_vring_flush_calls).
 	 */
 	uint32_t coal_usecs, coal_frames;
-	bool coal_armed;
+	bool lazy_calls;
+	bool calls_armed;
 
 	/* Rx interrupts, see eth_vhu_intr.c */
 	struct rte_intr_handle *intr;

@@ -56,6 +56,7 @@ count() { grep -ac -- "$2" "${LOG[$1]}"; }
 
 wait_count() {
 	local end=$((SECONDS + TIMEOUT))
+	STEP="waiting for '$2' in $1's log"
 	while [ "$(count "$1" "$2")" -lt "$3" ]; do
 		alive "$1" || { fail "$1 exited (see ${LOG[$1]})"; return 1; }
 		[ $SECONDS -lt $end ] || return 1
@@ -66,6 +67,7 @@ wait_count() {
 query() {
 	local name=$1 before end=$((SECONDS + 10))
 	before=$(wc -l <"${LOG[$name]}")
+	STEP="'$2' to $name"
 	cmd "$name" "$2"
 	while ! tail -n +"$((before + 1))" "${LOG[$name]}" | grep -aq -- "$3"; do
 		alive "$name" && [ $SECONDS -lt $end ] || return 1
@@ -153,6 +155,7 @@ dma_round() {
 		fpcap="rx_pcap=$WORK/in.pcap"
 		sender=f receiver=b
 	fi
+	STEP="$dir${ring}: starting the backend and the frontend"
 	backend ",dmas=[${dir}q0@dma_skeleton:0]" b "--vdev net_pcap0,$bpcap"
 	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 	start f --lcores=0@1,1@0 --no-huge -m 128 --single-file-segments --no-pci \
@@ -187,15 +190,12 @@ dma_round() {
 	fallbacks=$(xstat b 0 ${dir}_q0_dma_fallbacks)
 	log "${dir}_q0_dma_copies ${copies:-missing}, ${dir}_q0_dma_fallbacks ${fallbacks:-missing}"
 	[ "${copies:-0}" -gt 0 ] || fail "${dir}_q0_dma_copies is '${copies:-missing}'"
+	STEP="$dir$ring: frontend quit"
 	stop f
 	wait_count b "frontend gone from" 1 || fail "backend did not see the frontend go"
-	cmd b quit
-	for _ in $(seq 100); do alive b || break; sleep 0.1; done
-	wait "${PID[b]}"
-	rc=$?
-	unset "PID[b]"
-	eval "exec ${FD[b]}>&-"
-	unset "FD[b]"
+	STEP="$dir$ring: backend quit"
+	quit b
+	rc=$QUIT_RC
 	[ $rc -eq 0 ] || fail "backend exited with status $rc (see ${LOG[b]})"
 	res=$(pcap_compare "$WORK/in.pcap" "$WORK/out.pcap")
 	log "received: $res"

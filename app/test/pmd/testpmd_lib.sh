@@ -6,7 +6,10 @@
 # script got; the sanitizer runtime preloaded when the plugin is an ASan
 # build. The caller sets PLUGIN, WORK, SOCK, PREFIX (file prefixes are
 # PREFIX-NAME) and defines log() before sourcing; it exits 77 here when an
-# ASan plugin has no loadable runtime. cleanup() runs on exit.
+# ASan plugin has no loadable runtime. cleanup() runs on exit. A script
+# that sets STEP before each wait gets it logged, with the state and log
+# tails of its testpmds, when it is killed (meson's timeout): a hang then
+# says where it was.
 
 # A sanitizer build of the plugin needs the sanitizer runtime loaded first;
 # testpmd itself is not instrumented.
@@ -40,6 +43,22 @@ cleanup() {
 	rm -rf /var/run/dpdk/"$PREFIX"-*
 }
 trap cleanup EXIT
+
+STEP=start
+on_term() {
+	local n
+	trap - TERM INT
+	log "killed while: $STEP"
+	for n in "${!PID[@]}"; do
+		log "--- $n (pid ${PID[$n]}): $(ps -o stat=,wchan:24= -p "${PID[$n]}" 2>/dev/null || echo gone)"
+	done
+	for n in "${!LOG[@]}"; do
+		log "--- ${LOG[$n]}, last 20 lines:"
+		tail -n 20 "${LOG[$n]}" 2>/dev/null
+	done
+	exit 1
+}
+trap on_term TERM INT
 
 # start NAME ARGS... : a testpmd in interactive mode reading WORK/NAME.in
 start() {
@@ -84,3 +103,25 @@ stop() {
 }
 
 alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+
+# quit NAME : "quit" to a testpmd, killed after 10 s if still there, and
+# reaped; its exit status in QUIT_RC (137: it had to be killed, logged)
+QUIT_RC=0
+quit() {
+	local name=$1
+	cmd "$name" quit
+	for _ in $(seq 100); do
+		alive "$name" || break
+		sleep 0.1
+	done
+	if alive "$name"; then
+		log "$name did not quit in 10 s: killed"
+		kill -9 "${PID[$name]}" 2>/dev/null
+	fi
+	wait "${PID[$name]}"
+	QUIT_RC=$?
+	unset "PID[$name]"
+	eval "exec ${FD[$name]}>&-"
+	unset "FD[$name]"
+	rm -f "$WORK/$name.in"
+}

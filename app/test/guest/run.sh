@@ -1116,7 +1116,7 @@ run_vswitch_case() {
 			--idle 3 --max-loss $(( vs_frames / 10 )) --run "$run" \
 			--ready recv-ready --queues "$q"
 		local rid=$GL_ID
-		if ! guest_wait "$bg" 'recv-ready' 30 "$from"; then
+		if ! guest_wait "$bg" 'guest_tool: recv-ready' 30 "$from"; then
 			why="guest B: recv did not start"
 		else
 			guest_cmd "$a" 240 vhu-guest-tool send --dst "$mac_b" \
@@ -1232,7 +1232,7 @@ coalesce_run() {
 			"--frames $coal_frames --timeout $(( coal_frames / coal_rate * 3 + 30 ))" \
 			"--idle 3 --max-loss $max_loss --run $run --ready recv-ready --queues 1; rc=\$?; $irq; exit \$rc"
 		rid=$GL_ID
-		if ! guest_wait "$bg" 'recv-ready' 30 "$from"; then
+		if ! guest_wait "$bg" 'guest_tool: recv-ready' 30 "$from"; then
 			why="$mode: guest B: recv did not start"
 		else
 			guest_cmd "$a" 240 vhu-guest-tool send --dst "$mac_b" \
@@ -1617,7 +1617,7 @@ run_tcp_case() {
 			--seed $(( seed + $([ "$selfcheck" = content ] && echo 1 || echo 0) )) \
 			--ready tcp-recv-ready
 		rid=$GL_ID
-		if ! guest_wait "$bg" 'tcp-recv-ready' 30 "$from"; then
+		if ! guest_wait "$bg" 'guest_tool: tcp-recv-ready' 30 "$from"; then
 			why="${why:+$why; }guest B: tcp-recv did not start"
 		else
 			# (32 MiB at 2 Mbit/s: 134 s; the tool gives up after

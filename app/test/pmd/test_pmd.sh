@@ -466,12 +466,13 @@ iface=$SOCK,ctrl-queue=on|devarg ctrl-queue=on: expected 0 or 1
 iface=$SOCK,rss-steer=2|devarg rss-steer=2: expected 0 or 1
 iface=$SOCK,coalesce-usecs=1ms|devarg coalesce-usecs=1ms: expected 0..1000000
 iface=$SOCK,coalesce-frames=65537|devarg coalesce-frames=65537: expected 0..65536
+iface=$SOCK,lazy-calls=2|devarg lazy-calls=2: expected 0 or 1
 EOF2
 	# accepted: tso=1, legacy-ol-flags=1 (no log line left saying either
 	# is ignored); the Rx chain options; the IOMMU
 	# (net_virtio_user has no vIOMMU: test_iotlb covers the IOTLB itself)
 	rm -f "$SOCK"
-	args="iface=$SOCK,queues=2,client=0,tso=1,linear-buffer=1,ext-buffer=1,legacy-ol-flags=1,iommu-support=1,postcopy-support=1,rss-steer=1,coalesce-usecs=50,coalesce-frames=32"
+	args="iface=$SOCK,queues=2,client=0,tso=1,linear-buffer=1,ext-buffer=1,legacy-ol-flags=1,iommu-support=1,postcopy-support=1,rss-steer=1,coalesce-usecs=50,coalesce-frames=32,lazy-calls=0"
 	out=$(LD_PRELOAD=$PRELOAD timeout 30 dpdk-testpmd --lcores=0@0,1@1 \
 		--no-huge -m 1024 --no-pci --file-prefix="$PREFIX"-b \
 		-d "$PLUGIN" --vdev "net_vhu0,$args" -- --disable-link-check \

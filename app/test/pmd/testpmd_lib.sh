@@ -81,28 +81,25 @@ start() {
 # cmd NAME LINE : one testpmd command
 cmd() { printf '%s\n' "$2" >&"${FD[$1]}"; }
 
-# stop NAME [SIGNAL] : quit (or kill) a testpmd and reap it
+# stop NAME [SIGNAL] : quit (see quit) or kill a testpmd, and reap it
 stop() {
 	local name=$1 sig=${2:-}
 	[ -n "${PID[$name]:-}" ] || return 0
-	if [ -n "$sig" ]; then
-		kill -"$sig" "${PID[$name]}" 2>/dev/null
-	else
-		cmd "$name" quit
-		for _ in $(seq 100); do
-			kill -0 "${PID[$name]}" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "${PID[$name]}" 2>/dev/null
-	fi
+	[ -n "$sig" ] || { quit "$name"; return 0; }
+	kill -"$sig" "${PID[$name]}" 2>/dev/null
 	wait "${PID[$name]}" 2>/dev/null
-	unset "PID[$name]"
-	eval "exec ${FD[$name]}>&-"
-	unset "FD[$name]"
-	rm -f "$WORK/$name.in"
+	reaped "$name"
 }
 
 alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+
+# reaped NAME : forget a testpmd that has been waited for
+reaped() {
+	unset "PID[$1]"
+	eval "exec ${FD[$1]}>&-"
+	unset "FD[$1]"
+	rm -f "$WORK/$1.in"
+}
 
 # quit NAME : "quit" to a testpmd, killed after 10 s if still there, and
 # reaped; its exit status in QUIT_RC (137: it had to be killed, logged)
@@ -118,10 +115,7 @@ quit() {
 		log "$name did not quit in 10 s: killed"
 		kill -9 "${PID[$name]}" 2>/dev/null
 	fi
-	wait "${PID[$name]}"
+	wait "${PID[$name]}" 2>/dev/null
 	QUIT_RC=$?
-	unset "PID[$name]"
-	eval "exec ${FD[$name]}>&-"
-	unset "FD[$name]"
-	rm -f "$WORK/$name.in"
+	reaped "$name"
 }

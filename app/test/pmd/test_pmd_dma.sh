@@ -67,7 +67,6 @@ wait_count() {
 query() {
 	local name=$1 before end=$((SECONDS + 10))
 	before=$(wc -l <"${LOG[$name]}")
-	STEP="'$2' to $name"
 	cmd "$name" "$2"
 	while ! tail -n +"$((before + 1))" "${LOG[$name]}" | grep -aq -- "$3"; do
 		alive "$name" && [ $SECONDS -lt $end ] || return 1
@@ -179,6 +178,8 @@ dma_round() {
 	wait_count "$receiver" "forwards packets on" 1 ||
 		fail "$receiver did not start (see ${LOG[$receiver]})"
 	cmd "$sender" start
+	# (xstat runs in a subshell: STEP is set out here)
+	STEP="$dir$ring: reading the receiver's tx_good_packets"
 	end=$((SECONDS + TIMEOUT))
 	while :; do
 		v=$(xstat "$receiver" 1 tx_good_packets)
@@ -186,6 +187,7 @@ dma_round() {
 		[ $SECONDS -lt $end ] || { fail "the receiver forwarded ${v:-0} of $NB_FRAMES frames"; break; }
 		sleep 0.5
 	done
+	STEP="$dir$ring: reading the backend's DMA xstats"
 	copies=$(xstat b 0 ${dir}_q0_dma_copies)
 	fallbacks=$(xstat b 0 ${dir}_q0_dma_fallbacks)
 	log "${dir}_q0_dma_copies ${copies:-missing}, ${dir}_q0_dma_fallbacks ${fallbacks:-missing}"

@@ -9,7 +9,9 @@
 # ASan plugin has no loadable runtime. cleanup() runs on exit. A script
 # that sets STEP before each wait gets it logged, with the state and log
 # tails of its testpmds, when it is killed (meson's timeout): a hang then
-# says where it was.
+# says where it was. (meson signals the whole process group, so the
+# testpmds may already be gone; their log tails still show where.) STEP
+# must be set in the script's own shell, not in a $(...) subshell.
 
 # A sanitizer build of the plugin needs the sanitizer runtime loaded first;
 # testpmd itself is not instrumented.

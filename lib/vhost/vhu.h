@@ -857,15 +857,26 @@ uint32_t vhu_socket_diag(const struct vhu_socket *s);
  * burst that sees calls wanted makes the call, and
  * vhu_vring_flush_calls() settles it with the fence. Not used with
  * coalescing on the vring, nor with EVENT_IDX on a split ring.
+ *
+ * The same flag makes a calm split transmit vring's completions lazy: a
+ * burst's used entries are published by the next burst, or once the ring
+ * has been quiet for 20 microseconds (an empty burst notices), or by
+ * vhu_vring_flush_calls(), or when the vring stops; at once again when
+ * the guest turns calls on. A driver that reclaims its transmit buffers
+ * all together once the ring is nearly all used (DPDK's virtio PMD) then
+ * reclaims a burst at a time and keeps its mbufs in its mempool cache.
+ * At most a quarter of the ring is held, never during dirty logging.
  * @{
  */
 
 /**
- * Socket flag: lazy calls (see above). The application promises to call
- * vhu_vring_flush_calls() on every vring of the socket's devices at least
- * every millisecond or so, from any thread (net_vhu does, from an EAL
- * alarm): a guest that turns calls on as a calm burst decides may
- * otherwise wait for its interrupt until the vring's next burst.
+ * Socket flag: lazy calls and lazy completions (see above). The
+ * application promises to call vhu_vring_flush_calls() on every vring of
+ * the socket's devices at least every millisecond or so, from any thread
+ * (net_vhu does, from an EAL alarm): a guest that turns calls on as a
+ * calm burst decides may otherwise wait for its interrupt, and a vring
+ * the application stops polling would keep its last completions, until
+ * the vring's next burst.
  */
 #define VHU_SOCKET_LAZY_CALLS 0x400
 

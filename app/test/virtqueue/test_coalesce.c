@@ -57,14 +57,18 @@ sleep_us(unsigned int us)
 	nanosleep(&t, NULL);
 }
 
-/* The guest sends n one-buffer frames; the device takes them in one burst. */
-static void
+/*
+ * The guest sends n one-buffer frames; the device takes them in one burst.
+ * Returns how many used buffers the guest then reclaims.
+ */
+static int
 tx_burst(struct rh_env *e, int n)
 {
 	static uint8_t frame[FRAME_LEN];
 	struct rte_mbuf *pkts[64];
 	uint32_t id, len;
 	uint16_t r;
+	int used = 0;
 
 	assert_true(n <= 64);
 	if (n > 0)
@@ -73,7 +77,22 @@ tx_burst(struct rh_env *e, int n)
 	assert_int_equal(r, n);
 	rte_pktmbuf_free_bulk(pkts, r);
 	while (vtd_get_used(&e->tx, &id, &len))
-		;
+		used++;
+	return used;
+}
+
+/*
+ * Two empty polls VHU_VQ_HOLD_US and more apart: a calm split transmit
+ * vring releases the completions it held (lazy completions); elsewhere
+ * nothing. Returns the buffers the guest reclaims.
+ */
+static int
+tx_quiet(struct rh_env *e)
+{
+	int used = tx_burst(e, 0);
+
+	sleep_us(5 * VHU_VQ_HOLD_US);
+	return used + tx_burst(e, 0);
 }
 
 /* Off: one call per burst that published anything. */
@@ -254,7 +273,9 @@ test_lazy_owed(void **state)
 		tx_burst(&e, 1);
 	assert_int_equal(e.txq->calm, VHU_VQ_CALM_AFTER);
 	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	/* split: the burst's completions are held, and owed once released */
 	tx_burst(&e, 2);
+	tx_quiet(&e);
 	assert_true(e.txq->flags & VHU_VQ_F_CALL_OWED);
 	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
 	/* still suppressed: the fenced check settles it without a call */
@@ -263,6 +284,7 @@ test_lazy_owed(void **state)
 	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
 	/* owed again, and the guest turns calls on behind the decision */
 	tx_burst(&e, 2);
+	tx_quiet(&e);
 	assert_true(e.txq->flags & VHU_VQ_F_CALL_OWED);
 	vtd_set_no_interrupt(&e.tx, false);
 	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
@@ -275,6 +297,7 @@ test_lazy_owed(void **state)
 	vtd_set_no_interrupt(&e.tx, true);
 	for (int i = 0; i <= VHU_VQ_CALM_AFTER; i++)
 		tx_burst(&e, 1);
+	tx_quiet(&e);
 	assert_true(e.txq->flags & VHU_VQ_F_CALL_OWED);
 	vtd_set_no_interrupt(&e.tx, false);
 	tx_burst(&e, 1);
@@ -305,6 +328,7 @@ test_lazy_never(void **state)
 	}
 	assert_true(e.txq->calm < VHU_VQ_CALM_AFTER);
 	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	assert_int_equal(e.txq->held_adv, 0);
 	assert_int_equal(vtd_eventfd_take(e.call_tx), 2 * VHU_VQ_CALM_AFTER - 4);
 	assert_int_equal(vhu_vring_set_coalesce(e.dev, VR_TX, 0, 1), 0);
 	vtd_set_no_interrupt(&e.tx, true);
@@ -312,6 +336,98 @@ test_lazy_never(void **state)
 		tx_burst(&e, 1);
 	assert_int_equal(e.txq->calm, 0);
 	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	rh_env_teardown(&e);
+}
+
+/*
+ * Lazy completions (vq.h, VHU_VQ_HOLD_US), split: once calm, a burst's
+ * used buffers reach the guest with the next burst, or after a quiet
+ * spell, a flush or a quiesce, or at once when the guest turns calls on;
+ * never lost, never out of order. Packed rings hold nothing.
+ */
+static void
+test_lazy_hold(void **state)
+{
+	bool packed = *(const bool *)*state;
+	uint32_t id, len;
+	struct rh_env e;
+	int warm = 0;
+
+	env_up(&e, state, 0);
+	set_lazy(&e, true);
+	vtd_set_no_interrupt(&e.tx, true);
+	for (int i = 0; i < VHU_VQ_CALM_AFTER; i++)
+		warm += tx_burst(&e, 1);
+	assert_int_equal(warm, VHU_VQ_CALM_AFTER);
+	assert_int_equal(e.txq->calm, VHU_VQ_CALM_AFTER);
+	if (packed) {
+		assert_int_equal(tx_burst(&e, 4), 4);
+		assert_int_equal(e.txq->held_adv, 0);
+		rh_env_teardown(&e);
+		return;
+	}
+	/* each burst publishes the one before */
+	assert_int_equal(tx_burst(&e, 4), 0);
+	assert_int_equal(e.txq->held_adv, 4);
+	assert_int_equal(tx_burst(&e, 2), 4);
+	assert_int_equal(e.txq->held_adv, 2);
+	/* one empty poll starts the clock, the one after the spell releases */
+	assert_int_equal(tx_burst(&e, 0), 0);
+	assert_int_equal(e.txq->held_adv, 2);
+	sleep_us(5 * VHU_VQ_HOLD_US);
+	assert_int_equal(tx_burst(&e, 0), 2);
+	assert_int_equal(e.txq->held_adv, 0);
+	/* a flush of a vring nobody polls publishes, the check settled */
+	assert_int_equal(tx_burst(&e, 3), 0);
+	assert_int_equal(vhu_vring_flush_calls(e.dev, VR_TX), 0);
+	assert_false(e.txq->flags & VHU_VQ_F_CALL_OWED);
+	assert_int_equal(e.txq->held_adv, 0);
+	for (int n = 0; vtd_get_used(&e.tx, &id, &len); n++)
+		assert_true(n < 3);
+	/* a quiesce (GET_VRING_BASE, a table change) publishes them too */
+	assert_int_equal(tx_burst(&e, 3), 0);
+	vhu_vq_quiesce(e.txq);
+	assert_int_equal(e.txq->held_adv, 0);
+	assert_int_equal(vhu_vq_get_base_locked(e.txq), e.txq->last_used_idx);
+	vhu_vq_resume(e.txq);
+	assert_int_equal(tx_burst(&e, 0), 3);
+	/* resumed, the driver's habits are learnt again: calm anew */
+	(void)vhu_vring_flush_calls(e.dev, VR_TX);
+	assert_int_equal(tx_burst(&e, 2), 2);
+	for (int i = 1; i < VHU_VQ_CALM_AFTER; i++)
+		assert_int_equal(tx_burst(&e, 1), 1);
+	/* the guest turns calls on: the next poll publishes and calls */
+	assert_int_equal(tx_burst(&e, 2), 0);
+	vtd_set_no_interrupt(&e.tx, false);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 0);
+	assert_int_equal(tx_burst(&e, 0), 2);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
+	/* and while it wants calls nothing is held */
+	assert_int_equal(tx_burst(&e, 2), 2);
+	assert_int_equal(e.txq->held_adv, 0);
+	assert_int_equal(vtd_eventfd_take(e.call_tx), 1);
+	rh_env_teardown(&e);
+}
+
+/* At most a quarter of the ring is held: the rest is the driver's. */
+static void
+test_lazy_hold_limits(void **state)
+{
+	struct rh_env e;
+
+	if (*(const bool *)*state)
+		skip();
+	rh_env_setup(&e, BIT(VIRTIO_F_VERSION_1), 128, 0);
+	set_lazy(&e, true);
+	vtd_set_no_interrupt(&e.tx, true);
+	for (int i = 0; i < VHU_VQ_CALM_AFTER; i++)
+		tx_burst(&e, 1);
+	/* 128 descriptors: a burst of 32 is held, one of 33 is not */
+	assert_int_equal(tx_burst(&e, 32), 0);
+	assert_int_equal(e.txq->held_adv, 32);
+	assert_int_equal(tx_burst(&e, 33), 32 + 33);
+	assert_int_equal(e.txq->held_adv, 0);
+	assert_int_equal(tx_quiet(&e), 0);
 	rh_env_teardown(&e);
 }
 
@@ -458,6 +574,8 @@ main(void)
 		{ "api", test_api },
 		{ "lazy_owed", test_lazy_owed },
 		{ "lazy_never", test_lazy_never },
+		{ "lazy_hold", test_lazy_hold },
+		{ "lazy_hold_limits", test_lazy_hold_limits },
 	};
 	static char names[RTE_DIM(per_layout)][2][40];
 	struct CMUnitTest tests[2 * RTE_DIM(per_layout)];

@@ -198,6 +198,13 @@ vhu_vring_flush_calls(struct vhu_dev *dev, uint16_t vring)
 			memory_order_relaxed))
 		return -EBUSY;
 	ret = 0;
+	/*
+	 * Held transmit completions (vq.h, VHU_VQ_HOLD_US) whose ring the
+	 * application no longer polls: published, their call check owed
+	 */
+	if (unlikely(vq->held_adv != 0) && vq->ready &&
+	    (vq->held_since == 0 || vhu_vq_hold_over(vq, rte_rdtsc())))
+		vhu_split_release_held(vq);
 	/* not ready: the rings may be gone; the check waits for them */
 	if ((vq->flags & VHU_VQ_F_CALL_OWED) && vq->ready)
 		ret = ((vq->flags & VHU_VQ_F_PACKED) ?

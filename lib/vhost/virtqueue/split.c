@@ -78,11 +78,12 @@ log_used(const struct vhu_vq *vq)
 }
 
 /*
- * Copy n staged used entries into the ring and publish them (R3), moving
- * used->idx by adv buffers (adv > n only for an in-order batch).
+ * Copy n used entries staged at src into the ring and publish them (R3),
+ * moving used->idx by adv buffers (adv > n only for an in-order batch).
  */
 static inline void
-publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
+publish_used(struct vhu_vq *vq, const struct vring_used_elem *src, uint16_t n,
+	     uint16_t adv)
 {
 	struct vring_used_elem *ring = vq->used->ring;
 	uint16_t start = vq->last_used_idx & (vq->size - 1);
@@ -90,9 +91,9 @@ publish_used(struct vhu_vq *vq, uint16_t n, uint16_t adv)
 	uint16_t new_idx = vq->last_used_idx + adv;
 	const uint64_t esz = sizeof(struct vring_used_elem);
 
-	memcpy(&ring[start], vq->shadow_used, first * esz);
+	memcpy(&ring[start], src, first * esz);
 	if (n > first)
-		memcpy(&ring[0], vq->shadow_used + first, (n - first) * esz);
+		memcpy(&ring[0], src + first, (n - first) * esz);
 	/* R3: entries before the index; pairs with the driver's rmb */
 	vhu_atomic_store_u16(&vq->used->idx, new_idx, memory_order_release);
 	if (unlikely(log_used(vq))) {
@@ -148,29 +149,114 @@ complete_burst(struct vhu_vq *vq, uint16_t n)
 	if (n == 0)
 		return;
 	vq->last_avail_idx += n;
-	publish_used(vq, n, n);
+	publish_used(vq, vq->shadow_used, n, n);
 	notify_guest(vq, n);
 }
 
 /*
- * Finish a transmit burst that consumed n chains. With IN_ORDER (virtio
- * 1.2 §2.7.9, "In-order use of descriptors") the device may report a
- * batch with one used entry, naming the last buffer, at the batch's first
- * slot, and move used->idx by the batch size: transmit lengths are all
- * zero, so the driver loses nothing and reads one entry per burst.
+ * Lazy completions (vq.h, VHU_VQ_HOLD_US). DPDK's virtio PMD reclaims
+ * its transmit buffers all at once when more than the ring size less 32
+ * are used, and otherwise only as many as a burst needs. Behind a device
+ * that completes every burst at once, it always finds the ring nearly all
+ * used: a thousand mbufs freed together overflow its mempool cache, and
+ * the pool cycles through memory (its mbuf header loads took half of its
+ * CPU, 0.6x net_vhost's frames a second; doc/guide/benchmark.md, eighth
+ * round). Holding back the last burst keeps it below the mark:
+ * it then reclaims a burst at a time from a cache-hot pool. Only for a
+ * driver that polls (calm, and suppressing calls right now), which waits
+ * for no completion; never with dirty logging; never more than a quarter
+ * of a small ring.
+ */
+static inline bool
+hold_wanted(const struct vhu_vq *vq, uint16_t n)
+{
+	return vq->calm >= VHU_VQ_CALM_AFTER && vq->ready &&
+	       !(vq->flags & VHU_VQ_F_LOG) && n <= vq->size / 4 &&
+	       (vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+/* Publish what the vring holds; the call decision is the caller's. */
+static void
+publish_held(struct vhu_vq *vq)
+{
+	uint16_t adv = vq->held_adv;
+
+	vq->held_adv = 0;
+	vq->held_since = 0;
+	publish_used(vq, vq->held_used, vq->held_n, adv);
+}
+
+/* From the data path: publish what is held and decide the call now. */
+static void
+release_held(struct vhu_vq *vq)
+{
+	uint16_t adv = vq->held_adv;
+
+	publish_held(vq);
+	notify_guest(vq, adv);
+}
+
+/* From outside a burst (quiesce, flush): the call check stays owed. */
+void
+vhu_split_release_held(struct vhu_vq *vq)
+{
+	if (vq->held_adv == 0)
+		return;
+	publish_held(vq);
+	vq->flags |= VHU_VQ_F_CALL_OWED;
+}
+
+/*
+ * An empty poll with completions held: release them once the ring has
+ * been quiet for VHU_VQ_HOLD_US (the first such poll starts the clock),
+ * or at once when the driver turned calls on.
+ */
+static __rte_noinline void
+settle_held(struct vhu_vq *vq)
+{
+	uint64_t now = rte_rdtsc();
+
+	if (!(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT))
+		release_held(vq);
+	else if (vq->held_since == 0)
+		vq->held_since = now;
+	else if (vhu_vq_hold_over(vq, now))
+		release_held(vq);
+}
+
+/*
+ * Finish a transmit burst that consumed n chains: release what an
+ * earlier burst held, then publish these or hold them (lazy completions,
+ * above). With IN_ORDER (virtio 1.2 §2.7.9, "In-order use of
+ * descriptors") the device may report a batch with one used entry, naming
+ * the last buffer, at the batch's first slot, and move used->idx by the
+ * batch size: transmit lengths are all zero, so the driver loses nothing
+ * and reads one entry per burst.
  */
 static inline void
 complete_tx_burst(struct vhu_vq *vq, uint16_t n)
 {
+	struct vring_used_elem *src = vq->shadow_used;
+	uint16_t nent = n;
+
 	if (n == 0)
 		return;
 	vq->last_avail_idx += n;
 	if (vq->flags & VHU_VQ_F_IN_ORDER) {
-		vq->shadow_used[0] = vq->shadow_used[n - 1];
-		publish_used(vq, 1, n);
-	} else {
-		publish_used(vq, n, n);
+		src[0] = src[n - 1];
+		nent = 1;
 	}
+	if (unlikely(vq->held_adv != 0))
+		release_held(vq);
+	if (hold_wanted(vq, n)) {
+		memcpy(vq->held_used, src, nent * sizeof(*src));
+		vq->held_n = nent;
+		vq->held_adv = n;
+		vq->held_since = 0;
+		vq->held_release = vhu_split_release_held;
+		return;
+	}
+	publish_used(vq, src, nent, n);
 	notify_guest(vq, n);
 }
 
@@ -428,8 +514,11 @@ vhu_split_dequeue(struct vhu_vq *vq, struct rte_mempool *mp,
 		return 0;
 	n = RTE_MIN(count, (uint16_t)VHU_BURST_MAX);
 	n = RTE_MIN(n, n_avail);
-	if (n == 0)
+	if (n == 0) {
+		if (unlikely(vq->held_adv != 0))
+			settle_held(vq);
 		return 0;
+	}
 	return dequeue_chains(vq, mp, pkts, n);
 }
 
@@ -596,6 +685,9 @@ vhu_split_publish(struct vhu_vq *vq, uint16_t n)
 {
 	if (n == 0)
 		return;
-	publish_used(vq, n, n);
+	/* completions a synchronous burst held go first, in ring order */
+	if (unlikely(vq->held_adv != 0))
+		release_held(vq);
+	publish_used(vq, vq->shadow_used, n, n);
 	notify_guest(vq, n);
 }

@@ -173,6 +173,9 @@ vhu_vq_quiesce(struct vhu_vq *vq)
 	/* DMA copies in flight land before anything changes (async.c) */
 	if (unlikely(vq->async != NULL))
 		vq->async_drain(vq);
+	/* and held transmit completions reach the guest (split.c) */
+	if (unlikely(vq->held_adv != 0))
+		vq->held_release(vq);
 }
 
 /*
@@ -557,6 +560,9 @@ vhu_vq_reset_locked(struct vhu_vq *vq)
 	vq->size = 0;
 	vq->last_avail_idx = 0;
 	vq->last_used_idx = 0;
+	vq->held_n = 0;
+	vq->held_adv = 0;
+	vq->held_since = 0;
 	vq->avail_wrap = true;
 	vq->used_wrap = true;
 	vq->signalled_used = 0;
@@ -681,7 +687,7 @@ vhu_vq_get_base_locked(const struct vhu_vq *vq)
 		       (uint32_t)vq->avail_wrap << 15 |
 		       (uint32_t)vq->last_used_idx << 16 |
 		       (uint32_t)vq->used_wrap << 31;
-	/* every consumed chain is used before the burst returns */
+	/* every consumed chain is used by now: quiesce released the held */
 	return vq->last_avail_idx;
 }
 

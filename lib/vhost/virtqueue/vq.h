@@ -40,6 +40,7 @@
 #include <linux/virtio_ring.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -130,6 +131,16 @@ enum {
 #define VHU_VQ_F_LAZY_CALLS 0x40000
 #define VHU_VQ_F_CALL_OWED  0x80000
 #define VHU_VQ_CALM_AFTER   64
+/*
+ * Lazy completions, the transmit side of a calm split vring (split.c,
+ * "Lazy completions"): a burst's used entries are published by the next
+ * burst, or once the ring has been quiet for VHU_VQ_HOLD_US, or by
+ * vhu_vring_flush_calls() or vhu_vq_quiesce(). A polling driver that
+ * reclaims all its used buffers at once when nearly the whole ring is
+ * used (DPDK's virtio PMD) then reclaims a burst at a time from a hot
+ * mempool cache instead of cycling its whole pool through memory.
+ */
+#define VHU_VQ_HOLD_US      20
 
 /* vq->ol_caps: the offloads negotiated for this vring's direction */
 #define VHU_OL_CSUM  0x01 /* CSUM (transmit) / GUEST_CSUM (receive) */
@@ -249,6 +260,19 @@ struct vhu_vq {
 	uint32_t coal_seen;      /* coal_bufs at the last poll hook */
 	/* fenced checks in a row that found calls suppressed (LAZY_CALLS) */
 	uint16_t calm;
+	/*
+	 * Lazy completions (VHU_VQ_HOLD_US): held_adv buffers consumed and
+	 * not yet published (0: none), reported by the held_n entries of
+	 * held_used; held_since is the TSC of the first empty poll after
+	 * them (0: none yet). held_release publishes them, for
+	 * vhu_vq_quiesce() (split.c sets it: a call up only through the
+	 * pointer, as async_drain).
+	 */
+	uint16_t held_n;
+	uint16_t held_adv;
+	uint64_t held_since;
+	void (*held_release)(struct vhu_vq *vq);
+	struct vring_used_elem held_used[VHU_BURST_MAX];
 
 	/*
 	 * IOTLB miss (VHU_VQ_F_IOMMU): written inside the queue (burst or
@@ -373,6 +397,19 @@ vhu_vq_leave(struct vhu_vq *vq)
 {
 	/* R1: pairs with A2 (vhu_vq_quiesce): indexes, stats, broken flag */
 	atomic_store_explicit(&vq->access, VHU_VQ_FREE, memory_order_release);
+}
+
+/*
+ * Whether completions held since an empty poll at held_since (vq.h,
+ * VHU_VQ_HOLD_US) have waited long enough at TSC now; false while no
+ * empty poll has started the clock.
+ */
+static inline bool
+vhu_vq_hold_over(const struct vhu_vq *vq, uint64_t now)
+{
+	return vq->held_since != 0 &&
+	       now - vq->held_since >=
+	       rte_get_tsc_hz() / (1000000 / VHU_VQ_HOLD_US);
 }
 
 /* Single-writer counter update that readers may load concurrently. */
@@ -616,6 +653,12 @@ void vhu_packed_publish(struct vhu_vq *vq, uint16_t n);
  */
 bool vhu_split_settle_call(struct vhu_vq *vq);
 bool vhu_packed_settle_call(struct vhu_vq *vq);
+/*
+ * For burst.c (vhu_vring_flush_calls): publish the used entries a calm
+ * split transmit vring holds (VHU_VQ_HOLD_US), leaving the call check
+ * owed (VHU_VQ_F_CALL_OWED) for vhu_split_settle_call(). Inside the queue.
+ */
+void vhu_split_release_held(struct vhu_vq *vq);
 
 /* --- data path bodies, one file per ring layout --- */
 uint16_t vhu_split_enqueue(struct vhu_vq *vq, struct rte_mbuf **pkts,

@@ -13,7 +13,9 @@
 #                   errors; every meson test suite again.
 # Ends with one line "N passed, N failed" counting the lint checks once and
 # meson tests over both builds (a configure or build step that fails counts
-# as one failed test), and exits non-zero when anything failed.
+# as one failed test), and exits non-zero when anything failed. Just above
+# that line, each failed meson test is named with the last lines of its
+# output: a CI log is often read from its tail only.
 #
 # Usage: devtools/test.sh [--quick] [-- MESON-TEST-ARGS...]
 #   --quick   gcc build only (no sanitizer build)
@@ -52,6 +54,7 @@ total_pass=0
 total_fail=0
 total_skip=0
 summary=()
+failed_logs=()
 
 # Source checks: each is one test, counted once (not per build). They read
 # the work tree only, so they run before setup and a failure does not stop
@@ -145,6 +148,7 @@ run_suite() {
 	if [ $(( pass + fail + skip )) -eq 0 ]; then
 		echo "test.sh: warning: $name ran no test"
 	fi
+	[ "$fail" -eq 0 ] || failed_logs+=("$log")
 	total_pass=$(( total_pass + pass ))
 	total_fail=$(( total_fail + fail ))
 	total_skip=$(( total_skip + skip ))
@@ -183,6 +187,25 @@ if [ "$quick" -eq 0 ]; then
 		--buildtype=debugoptimized --werror -Dtests=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
 fi
+
+# failed_report LOG : each test of a meson JSON log that did not pass or
+# skip, with its result, duration and the last 60 lines of its output
+failed_report() {
+	python3 - "$1" <<'PY' || echo "test.sh: cannot read $1"
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    if t["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+        continue
+    print("--- %s: %s after %.0fs, last lines:" % (t["name"], t["result"], t["duration"]))
+    out = t.get("stdout", "") + (t.get("stderr") or "")
+    print("\n".join(out.splitlines()[-60:]))
+PY
+}
+for log in "${failed_logs[@]}"; do
+	banner "failed in $log"
+	failed_report "$log"
+done
 
 banner "summary ($(elapsed "$t_start") in all, VHU_TEST_HUGE=$VHU_TEST_HUGE)"
 for line in "${summary[@]}"; do

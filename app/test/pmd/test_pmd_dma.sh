@@ -64,20 +64,11 @@ wait_count() {
 	done
 }
 
-query() {
-	local name=$1 before end=$((SECONDS + 10))
-	before=$(wc -l <"${LOG[$name]}")
-	cmd "$name" "$2"
-	while ! tail -n +"$((before + 1))" "${LOG[$name]}" | grep -aq -- "$3"; do
-		alive "$name" && [ $SECONDS -lt $end ] || return 1
-		sleep 0.05
-	done
-	tail -n +"$((before + 1))" "${LOG[$name]}"
-}
-
-# xstat NAME PORT XSTAT
+# xstat NAME PORT XSTAT (a testpmd that does not answer is logged, on
+# stderr: callers take stdout)
 xstat() {
-	query "$1" "show port xstats $2" "tx_good_packets" >/dev/null
+	query "$1" "show port xstats $2" "tx_good_packets" >/dev/null ||
+		log "$1: no answer to 'show port xstats $2' in 10 s" >&2
 	sleep 0.2
 	tail -n 400 "${LOG[$1]}" | grep -a "^$3: " | tail -n 1 | awk '{ print $2 }'
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# Sourced by the pmd suite's scripts (test_pmd.sh, test_telemetry.sh):
+# Sourced by the pmd suite's scripts (test_pmd.sh, test_pmd_dma.sh,
+# test_telemetry.sh):
 # interactive dpdk-testpmd processes driven through fifos, each known by a
 # NAME (PID, FD, LOG tables), stopped and reaped only by the PID this
 # script got; the sanitizer runtime preloaded when the plugin is an ASan
@@ -82,6 +83,22 @@ start() {
 
 # cmd NAME LINE : one testpmd command
 cmd() { printf '%s\n' "$2" >&"${FD[$1]}"; }
+
+# query NAME COMMAND END-REGEX : the log lines a command added, once one
+# matches END-REGEX (a grep pattern); returns 1 after 10 s without it or when the
+# testpmd is gone. (grep reads all its input: with -q it could quit before
+# tail's last write, and pipefail would read tail's SIGPIPE as no match.)
+query() {
+	local name=$1 before end=$((SECONDS + 10))
+	before=$(wc -l <"${LOG[$name]}")
+	cmd "$name" "$2"
+	while ! tail -n +"$((before + 1))" "${LOG[$name]}" |
+		grep -a -- "$3" >/dev/null; do
+		alive "$name" && [ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+	tail -n +"$((before + 1))" "${LOG[$name]}"
+}
 
 # stop NAME [SIGNAL] : quit (see quit) or kill a testpmd, and reap it
 stop() {

@@ -191,6 +191,10 @@ fi
 # failed_report LOG : each test of a meson JSON log that did not pass or
 # skip, with its result, duration and the last 60 lines of its output
 failed_report() {
+	if [ ! -r "$1" ]; then
+		echo "test.sh: no test log $1 (meson stopped before writing it)"
+		return
+	fi
 	python3 - "$1" <<'PY' || echo "test.sh: cannot read $1"
 import json, sys
 for line in open(sys.argv[1]):

@@ -85,8 +85,8 @@ start() {
 cmd() { printf '%s\n' "$2" >&"${FD[$1]}"; }
 
 # query NAME COMMAND END-REGEX : the log lines a command added, once one
-# matches END-REGEX (a grep pattern); returns 1 after 10 s without it or when the
-# testpmd is gone. (grep reads all its input: with -q it could quit before
+# matches END-REGEX (a grep pattern); returns 1 after 10 s without it or
+# when the testpmd is gone. (grep reads all its input: with -q it could quit before
 # tail's last write, and pipefail would read tail's SIGPIPE as no match.)
 query() {
 	local name=$1 before end=$((SECONDS + 10))

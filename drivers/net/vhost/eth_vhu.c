@@ -8,8 +8,7 @@
  * (ops, defaults; the hash is eth_vhu_rss.c) and compares the queue pairs
  * the guest enabled with those the application configured (an EAL alarm
  * once the vrings are quiet). The bursts and counters are in
- * eth_vhu_rxtx.c, Rx interrupts in eth_vhu_intr.c, the flush alarm for
- * coalescing and lazy calls in eth_vhu_flush.c.
+ * eth_vhu_rxtx.c, Rx interrupts in eth_vhu_intr.c.
  *
  * libvhu is initialised by the first probe (with its own control thread,
  * where our callbacks run) and finalised when the last port closes.
@@ -504,8 +503,8 @@ static void qcheck_alarm(void *arg);
  * to send) is flushed by the flush alarm (eth_vhu_flush.c, one for all
  * ports) every coalesce-usecs (at least VHU_ETH_COAL_MIN_US: an alarm is
  * a thread wake-up), or every VHU_ETH_COAL_FRAMES_US with a frame count
- * only. So a guest waits at most about twice the interval for its
- * interrupt, never forever.
+ * only. So a guest waits at
+ * most about twice the interval for its interrupt, never forever.
  * vhu_vring_flush_calls() never waits (a burst inside: -EBUSY, and that
  * burst makes the call itself), so the alarm thread holds up no lcore.
  *

@@ -326,6 +326,7 @@ void vhu_eth_lib_fold(struct vhu_eth_port *port, struct vhu_dev *dev);
 /* Take the starting point of a new device's counters (lock held). */
 void vhu_eth_lib_rebase(struct vhu_eth_port *port, struct vhu_dev *dev);
 
+/* Rx interrupts (eth_vhu_intr.c). */
 /*
  * eth_vhu_flush.c: the flush alarm, one for every port. Join (under
  * port->lock) lists the port to be flushed every period_us once a vring
@@ -338,7 +339,6 @@ void vhu_eth_lib_rebase(struct vhu_eth_port *port, struct vhu_dev *dev);
 void vhu_eth_flush_join(struct vhu_eth_port *port, uint64_t period_us);
 void vhu_eth_flush_leave(struct vhu_eth_port *port);
 
-/* Rx interrupts (eth_vhu_intr.c). */
 int vhu_eth_intr_start(struct vhu_eth_port *port, uint16_t nb_rxq);
 void vhu_eth_intr_close(struct vhu_eth_port *port);
 /* Lock held: follow the kick fd of Rx queue q (device may be NULL). */

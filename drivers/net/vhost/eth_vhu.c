@@ -495,15 +495,15 @@ cb_rx_filter(struct vhu_dev *dev, const struct vhu_rx_filter *f, void *ctx)
 #define VHU_ETH_QCHECK_US (1000 * 1000)
 
 static void qcheck_alarm(void *arg);
+static void calls_alarm(void *arg);
 
 /*
  * Interrupt coalescing (coalesce-usecs=, coalesce-frames=). A call libvhu
  * held back is made by the vring's next burst once due; a vring the
  * application stops bursting on (a guest receive queue with nothing more
- * to send) is flushed by the flush alarm (eth_vhu_flush.c, one for all
- * ports) every coalesce-usecs (at least VHU_ETH_COAL_MIN_US: an alarm is
- * a thread wake-up), or every VHU_ETH_COAL_FRAMES_US with a frame count
- * only. So a guest waits at
+ * to send) is flushed by this alarm, every coalesce-usecs (at least
+ * VHU_ETH_COAL_MIN_US: an alarm is a thread wake-up), or every
+ * VHU_ETH_COAL_FRAMES_US with a frame count only. So a guest waits at
  * most about twice the interval for its interrupt, never forever.
  * vhu_vring_flush_calls() never waits (a burst inside: -EBUSY, and that
  * burst makes the call itself), so the alarm thread holds up no lcore.
@@ -529,15 +529,35 @@ calls_period_us(const struct vhu_eth_port *port)
 	return RTE_MAX(port->coal_usecs, (uint32_t)VHU_ETH_COAL_MIN_US);
 }
 
-/* Under port->lock: list the port for the flush alarm if it needs it. */
+/* Under port->lock: arm the flush alarm if coalescing or lazy calls. */
 static void
 calls_schedule(struct vhu_eth_port *port)
 {
-	if (port->closing ||
+	if (port->calls_armed || port->closing ||
 	    (port->coal_usecs == 0 && port->coal_frames == 0 &&
 	     !port->lazy_calls))
 		return;
-	vhu_eth_flush_join(port, calls_period_us(port));
+	if (rte_eal_alarm_set(calls_period_us(port), calls_alarm, port) == 0)
+		port->calls_armed = true;
+}
+
+/* EAL alarm thread: make the held and owed calls due, then re-arm. */
+static void
+calls_alarm(void *arg)
+{
+	struct vhu_eth_port *port = arg;
+
+	rte_spinlock_lock(&port->lock);
+	port->calls_armed = false;
+	if (port->closing || port->dev == NULL) {
+		rte_spinlock_unlock(&port->lock);
+		return;
+	}
+	for (uint16_t v = 0; v < 2 * port->queues; v++)
+		if (port->vring_cur[v])
+			(void)vhu_vring_flush_calls(port->dev, v);
+	calls_schedule(port);
+	rte_spinlock_unlock(&port->lock);
 }
 
 /* "2-3", "1, 3, 5-7": the set bits of mask */
@@ -1371,7 +1391,7 @@ vhu_eth_close(struct rte_eth_dev *eth_dev)
 	rte_spinlock_unlock(&port->lock);
 	/* waits for a running check; a pending one goes (closing: no re-arm) */
 	rte_eal_alarm_cancel(qcheck_alarm, port);
-	vhu_eth_flush_leave(port);
+	rte_eal_alarm_cancel(calls_alarm, port);
 	socket_close(port); /* unbinds the DMA channels (destroy_device) */
 	dma_stop(port->dma_started);
 	port->dma_started = 0;

@@ -274,10 +274,7 @@ struct vhu_eth_port {
 	 */
 	uint32_t coal_usecs, coal_frames;
 	bool lazy_calls;
-	/* flush_lock (eth_vhu_flush.c): on the alarm's list, due, period */
-	bool calls_listed;
-	uint64_t calls_due;        /* timer cycles */
-	uint64_t calls_period_us;
+	bool calls_armed;
 
 	/* Rx interrupts, see eth_vhu_intr.c */
 	struct rte_intr_handle *intr;
@@ -327,18 +324,6 @@ void vhu_eth_lib_fold(struct vhu_eth_port *port, struct vhu_dev *dev);
 void vhu_eth_lib_rebase(struct vhu_eth_port *port, struct vhu_dev *dev);
 
 /* Rx interrupts (eth_vhu_intr.c). */
-/*
- * eth_vhu_flush.c: the flush alarm, one for every port. Join (under
- * port->lock) lists the port to be flushed every period_us once a vring
- * of its guest is live; a port already listed keeps its period, and one
- * whose period is shorter than the alarm's waits at most one tick longer
- * for its first flush. The alarm drops a port whose guest went. Leave
- * (not under port->lock) takes it off the list: no flush touches it
- * afterwards.
- */
-void vhu_eth_flush_join(struct vhu_eth_port *port, uint64_t period_us);
-void vhu_eth_flush_leave(struct vhu_eth_port *port);
-
 int vhu_eth_intr_start(struct vhu_eth_port *port, uint16_t nb_rxq);
 void vhu_eth_intr_close(struct vhu_eth_port *port);
 /* Lock held: follow the kick fd of Rx queue q (device may be NULL). */
